@@ -1,0 +1,115 @@
+"""Road query core: Customizable Contraction Hierarchies (RoutingKit via routingkit-cch).
+
+Three phases, matching how citynav uses them:
+
+* :func:`compute_order` (build time, stored in the snapshot) — a nested-dissection order;
+* :class:`RoadKernel` (load time) — the metric-independent CCH over the kernel graph;
+* :meth:`RoadKernel.customize` (start-up and every live-weight change) — a new immutable
+  :class:`CustomizedMetric`; readers holding the old one are unaffected (copy-on-write).
+
+Weights are integer milliseconds per kernel arc; :data:`INF_WEIGHT` closes an arc.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+
+import numpy as np
+import routingkit_cch as rk
+
+INF_WEIGHT = 2_147_483_647
+
+
+def compute_order(node_count: int, tail: np.ndarray, head: np.ndarray, lat: np.ndarray,
+                  lon: np.ndarray) -> np.ndarray:
+    """Nested-dissection contraction order (inertial flow separators on coordinates)."""
+    if node_count == 0:
+        return np.zeros(0, dtype=np.int32)
+    order = rk.compute_order_inertial(
+        int(node_count), tail.tolist(), head.tolist(), lat.tolist(), lon.tolist()
+    )
+    return np.asarray(order, dtype=np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelPath:
+    """A kernel answer: total weight, and the arc ids from the chosen source to target."""
+
+    distance: int
+    source_node: int
+    target_node: int
+    arcs: np.ndarray  # int32 kernel arc ids in travel order
+
+
+class CustomizedMetric:
+    """A CCH customized with one weight vector. Immutable; safe to share between threads.
+
+    Query objects are pooled so concurrent requests each get their own.
+    """
+
+    def __init__(self, kernel: RoadKernel, arc_weights: np.ndarray) -> None:
+        w = np.ascontiguousarray(arc_weights, dtype=np.int64)
+        if w.shape != (kernel.arc_count,):
+            raise ValueError(f"expected {kernel.arc_count} arc weights, got {w.shape}")
+        if (w < 0).any():
+            raise ValueError("arc weights must be non-negative")
+        self.arc_weights = np.minimum(w, INF_WEIGHT).astype(np.int64)
+        self._metric = rk.CCHMetric(kernel._cch, self.arc_weights.tolist())
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+
+    def _acquire(self) -> rk.CCHQuery:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            return rk.CCHQuery(self._metric)
+
+    def query(self, sources: list[tuple[int, int]], targets: list[tuple[int, int]]
+              ) -> KernelPath | None:
+        """Shortest path from any source ``(node, initial_weight)`` to any target ``(node,
+        final_weight)``; the distance includes both offsets. ``None`` when unreachable."""
+        if not sources or not targets:
+            return None
+        q = self._acquire()
+        try:
+            res = q.run_multi(sources, targets)
+            try:
+                dist = res.distance
+                if dist is None or dist >= INF_WEIGHT:
+                    return None
+                nodes = res.node_path
+                arcs = np.asarray(res.arc_path, dtype=np.int32)
+            finally:
+                del res
+        finally:
+            self._pool.put(q)
+        return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
+
+    def distance(self, source: int, target: int) -> int | None:
+        """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
+        q = self._acquire()
+        try:
+            res = q.run(int(source), int(target))
+            try:
+                d = res.distance
+            finally:
+                del res
+        finally:
+            self._pool.put(q)
+        return None if d is None or d >= INF_WEIGHT else int(d)
+
+
+class RoadKernel:
+    """The metric-independent CCH over one mode's kernel graph."""
+
+    def __init__(self, node_count: int, arc_tail: np.ndarray, arc_head: np.ndarray,
+                 order: np.ndarray) -> None:
+        self.node_count = int(node_count)
+        self.arc_count = int(arc_tail.shape[0])
+        if order.shape[0] != self.node_count:
+            raise ValueError("contraction order does not match the node count")
+        self._cch = rk.CCH(order.tolist(), arc_tail.tolist(), arc_head.tolist(), False)
+
+    def customize(self, arc_weights: np.ndarray) -> CustomizedMetric:
+        """Return a new metric for these arc weights (ms); the old one stays valid."""
+        return CustomizedMetric(self, arc_weights)

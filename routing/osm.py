@@ -1,0 +1,207 @@
+"""Read an OpenStreetMap PBF/XML extract into plain arrays (ways, node coordinates,
+barrier nodes, turn restrictions) with pyosmium.
+
+Nothing here knows about modes or graphs: ``routing.graph`` turns the result into
+per-mode routable edges. Malformed data is counted and skipped; a file that is not OSM,
+is truncated, or holds no highway ways raises :class:`OsmError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import osmium
+
+#: Way tags kept for routing and answers (everything else is dropped while reading).
+KEPT_WAY_TAGS = frozenset(
+    {
+        "highway", "name", "ref", "junction", "oneway", "oneway:bicycle", "oneway:foot",
+        "oneway:motorcar", "oneway:motor_vehicle", "oneway:vehicle", "access", "vehicle",
+        "motor_vehicle", "motorcar", "motor_vehicle:forward", "motor_vehicle:backward",
+        "bicycle", "foot", "maxspeed", "maxspeed:forward", "maxspeed:backward", "service",
+        "area", "cycleway", "cycleway:left", "cycleway:right", "cycleway:both", "motorroad",
+        "sidewalk", "lanes", "impassable", "status", "bridge", "tunnel", "surface",
+    }
+)
+#: Highway values that are never part of a routable network.
+NON_ROUTABLE_HIGHWAYS = frozenset(
+    {"proposed", "construction", "abandoned", "disused", "razed", "platform_edge", "no",
+     "rest_area", "services", "elevator_shaft", "bus_stop", "street_lamp", "crossing",
+     "traffic_signals", "turning_circle", "stop", "give_way", "emergency_bay"}
+)
+
+
+class OsmError(Exception):
+    """The OSM input cannot be used (missing, unreadable, truncated, or nothing routable)."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """A turn restriction relation: ``kind`` is "no" or "only"; via is a node or ways."""
+
+    relation_id: int
+    kind: str
+    value: str
+    from_way: int
+    to_way: int
+    via_node: int | None
+    via_ways: tuple[int, ...]
+    except_modes: frozenset[str]
+
+
+@dataclass
+class OsmData:
+    """Highway ways as flat arrays: way ``i`` uses nodes ``offsets[i]:offsets[i+1]``."""
+
+    way_ids: np.ndarray  # int64 [W]
+    way_tags: list[dict[str, str]]
+    offsets: np.ndarray  # int64 [W+1]
+    node_ids: np.ndarray  # int64 [R]
+    lon: np.ndarray  # float64 [R]
+    lat: np.ndarray  # float64 [R]
+    barriers: dict[int, dict[str, str]]
+    restrictions: list[Restriction]
+    stats: Counter = field(default_factory=Counter)
+
+
+class _Reader(osmium.SimpleHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.way_ids: list[int] = []
+        self.way_tags: list[dict[str, str]] = []
+        self.lengths: list[int] = []
+        self.node_ids: list[int] = []
+        self.lon: list[float] = []
+        self.lat: list[float] = []
+        self.barriers: dict[int, dict[str, str]] = {}
+        self.restrictions: list[Restriction] = []
+        self.stats: Counter = Counter()
+
+    def node(self, n: osmium.osm.Node) -> None:
+        self.stats["nodes"] += 1
+        if "barrier" in n.tags:
+            self.barriers[n.id] = dict(n.tags)
+
+    def way(self, w: osmium.osm.Way) -> None:
+        self.stats["ways"] += 1
+        hw = w.tags.get("highway")
+        if hw is None:
+            return
+        if hw in NON_ROUTABLE_HIGHWAYS:
+            self.stats["ways_non_routable_highway"] += 1
+            return
+        tags = {k: v for k, v in w.tags if k in KEPT_WAY_TAGS}
+        # Split the way at nodes whose location is missing (clipped extracts): each run of
+        # located nodes becomes its own piece so no straight line jumps a gap.
+        run_ids: list[int] = []
+        run_lon: list[float] = []
+        run_lat: list[float] = []
+        missing = 0
+        for nr in w.nodes:
+            loc = nr.location
+            if loc.valid():
+                run_ids.append(nr.ref)
+                run_lon.append(loc.lon)
+                run_lat.append(loc.lat)
+            else:
+                missing += 1
+                self._flush(w.id, tags, run_ids, run_lon, run_lat)
+                run_ids, run_lon, run_lat = [], [], []
+        self._flush(w.id, tags, run_ids, run_lon, run_lat)
+        if missing:
+            self.stats["ways_with_missing_nodes"] += 1
+            self.stats["missing_node_refs"] += missing
+
+    def _flush(self, way_id: int, tags: dict[str, str], ids: list[int], lon: list[float],
+               lat: list[float]) -> None:
+        if len(ids) < 2:
+            if ids:
+                self.stats["way_pieces_too_short"] += 1
+            return
+        self.way_ids.append(way_id)
+        self.way_tags.append(tags)
+        self.lengths.append(len(ids))
+        self.node_ids.extend(ids)
+        self.lon.extend(lon)
+        self.lat.extend(lat)
+
+    def relation(self, r: osmium.osm.Relation) -> None:
+        if r.tags.get("type") != "restriction":
+            return
+        self.stats["restrictions_seen"] += 1
+        value = r.tags.get("restriction:motorcar") or r.tags.get("restriction")
+        if value is None:
+            # mode-specific only (e.g. restriction:hgv) or conditional: not for our modes
+            self.stats["restrictions_skipped_not_applicable"] += 1
+            return
+        kind = value.split("_", 1)[0]
+        if kind not in ("no", "only"):
+            self.stats["restrictions_skipped_bad_value"] += 1
+            return
+        froms = [m.ref for m in r.members if m.role == "from" and m.type == "w"]
+        tos = [m.ref for m in r.members if m.role == "to" and m.type == "w"]
+        via_nodes = [m.ref for m in r.members if m.role == "via" and m.type == "n"]
+        via_ways = tuple(m.ref for m in r.members if m.role == "via" and m.type == "w")
+        if len(froms) != 1 or len(tos) != 1 or (len(via_nodes) + (1 if via_ways else 0)) != 1:
+            self.stats["restrictions_skipped_malformed"] += 1
+            return
+        excepted = frozenset(
+            x.strip() for x in (r.tags.get("except") or "").split(";") if x.strip()
+        )
+        self.restrictions.append(
+            Restriction(
+                relation_id=r.id,
+                kind=kind,
+                value=value,
+                from_way=froms[0],
+                to_way=tos[0],
+                via_node=via_nodes[0] if via_nodes else None,
+                via_ways=via_ways,
+                except_modes=excepted,
+            )
+        )
+
+
+def read_osm(path: str | os.PathLike[str]) -> OsmData:
+    """Read the highway network of an OSM extract (``.osm.pbf``, ``.osm``).
+
+    Raises :class:`OsmError` when the file is missing, unreadable, truncated, not OSM, or
+    holds no highway ways.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise OsmError(path, "file not found")
+    if p.stat().st_size == 0:
+        raise OsmError(path, "file is empty")
+    reader = _Reader()
+    try:
+        reader.apply_file(str(p), locations=True, idx="flex_mem")
+    except (RuntimeError, ValueError, OSError) as exc:  # osmium reports bad input this way
+        raise OsmError(path, f"not a readable OSM file ({exc})") from exc
+    if reader.stats["nodes"] == 0 and reader.stats["ways"] == 0:
+        raise OsmError(path, "no OSM objects found (not an OSM extract, or truncated)")
+    if not reader.way_ids:
+        raise OsmError(path, "no highway ways found: nothing to route on")
+    offsets = np.zeros(len(reader.lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(reader.lengths, dtype=np.int64), out=offsets[1:])
+    reader.stats["highway_way_pieces"] = len(reader.way_ids)
+    return OsmData(
+        way_ids=np.asarray(reader.way_ids, dtype=np.int64),
+        way_tags=reader.way_tags,
+        offsets=offsets,
+        node_ids=np.asarray(reader.node_ids, dtype=np.int64),
+        lon=np.asarray(reader.lon, dtype=np.float64),
+        lat=np.asarray(reader.lat, dtype=np.float64),
+        barriers=reader.barriers,
+        restrictions=reader.restrictions,
+        stats=reader.stats,
+    )

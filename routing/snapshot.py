@@ -1,0 +1,207 @@
+"""The network snapshot: a directory of plain ``.npy`` arrays plus ``meta.json``.
+
+Written atomically (a temporary sibling directory renamed into place, so a failed build
+leaves no half snapshot) and loaded with memory maps (start-up reads no array data).
+
+Layout::
+
+    DIR/meta.json                 sources (path, sha256, bytes), bbox, counts, versions
+    DIR/road/*.npy                junctions, segments, geometry
+    DIR/road/names.json           street names and highway classes
+    DIR/car|bike|walk/*.npy       per-mode edges, kernel graph, CCH order
+    DIR/transit/...               compiled timetable and stop links (when GTFS was given)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routing.graph import ModeGraph, RoadNetwork, Segments
+from routing.profiles import MODES
+
+SNAPSHOT_FORMAT = 1
+BUILD_VERSION = "citynav-0.1.0"
+
+_SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",
+               "roundabout")
+_MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m",
+                "edge_speed_kmh", "edge_time_ms", "edge_snappable", "edge_head_knode",
+                "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction")
+
+
+class SnapshotError(Exception):
+    """A snapshot directory is missing, incomplete or of another format version."""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _save(dirpath: Path, arrays: dict[str, np.ndarray]) -> None:
+    dirpath.mkdir(parents=True, exist_ok=True)
+    for name, arr in arrays.items():
+        np.save(dirpath / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def _load(dirpath: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {}
+    for name in names:
+        p = dirpath / f"{name}.npy"
+        if not p.is_file():
+            raise SnapshotError(f"{p}: missing array")
+        out[name] = np.load(p, mmap_mode="r", allow_pickle=False)
+    return out
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            fd = os.open(os.path.join(dirpath, f), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+@dataclass
+class SnapshotWriter:
+    """Collects a snapshot in a temporary directory and renames it into place on commit."""
+
+    out_dir: Path
+    tmp: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir).absolute()
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-",
+                                         dir=self.out_dir.parent))
+
+    def write_network(self, net: RoadNetwork, orders: dict[str, np.ndarray]) -> None:
+        """Write junctions, segments and every mode graph with its CCH order."""
+        road = self.tmp / "road"
+        s = net.segments
+        arrays = {f"seg_{f}": getattr(s, f) for f in _SEG_FIELDS}
+        arrays.update(node_lon=net.node_lon, node_lat=net.node_lat, node_osm_id=net.node_osm_id,
+                      geom_lon=s.lon, geom_lat=s.lat, geom_cum_m=s.cum_m)
+        _save(road, arrays)
+        (road / "names.json").write_text(
+            json.dumps({"names": s.names, "highways": s.highways}, ensure_ascii=False))
+        for mode, g in net.modes.items():
+            arrays = {f: getattr(g, f) for f in _MODE_FIELDS}
+            arrays["cch_order"] = orders[mode]
+            _save(self.tmp / mode, arrays)
+            (self.tmp / mode / "stats.json").write_text(json.dumps(g.stats))
+
+    def subdir(self, name: str) -> Path:
+        """A sub-directory of the snapshot for other layers' arrays (e.g. transit)."""
+        p = self.tmp / name
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def commit(self, meta: dict[str, Any]) -> Path:
+        """Write meta.json, fsync, and atomically move the snapshot to ``out_dir``."""
+        meta.update(format=SNAPSHOT_FORMAT, build_version=BUILD_VERSION)
+        size = sum(p.stat().st_size for p in self.tmp.rglob("*") if p.is_file())
+        meta["size_bytes"] = size
+        (self.tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+        _fsync_tree(self.tmp)
+        old = None
+        if self.out_dir.exists():
+            old = self.out_dir.with_name(f".{self.out_dir.name}.old-{os.getpid()}")
+            os.replace(self.out_dir, old)
+        os.replace(self.tmp, self.out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out_dir
+
+    def abort(self) -> None:
+        """Remove the temporary directory (a failed build leaves nothing behind)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@dataclass
+class ModeArrays:
+    """One mode's memory-mapped arrays (the fields of :class:`routing.graph.ModeGraph`)."""
+
+    mode: str
+    arrays: dict[str, np.ndarray]
+    stats: dict[str, int]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    @property
+    def kernel_node_count(self) -> int:
+        """Number of kernel nodes."""
+        return int(self.arrays["knode_junction"].shape[0])
+
+
+@dataclass
+class Snapshot:
+    """A loaded (memory-mapped) snapshot."""
+
+    path: Path
+    meta: dict[str, Any]
+    node_lon: np.ndarray
+    node_lat: np.ndarray
+    node_osm_id: np.ndarray
+    segments: Segments
+    modes: dict[str, ModeArrays]
+
+    @property
+    def snapshot_id(self) -> str:
+        """Stable id: a hash of the sources' checksums and the build version."""
+        return str(self.meta.get("snapshot_id", "unknown"))
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) of the road network."""
+        w, s, e, n = self.meta["bbox"]
+        return float(w), float(s), float(e), float(n)
+
+
+def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+    """Open a snapshot directory with memory maps. Raises :class:`SnapshotError`."""
+    p = Path(path)
+    meta_path = p / "meta.json"
+    if not meta_path.is_file():
+        raise SnapshotError(f"{p}: not a citynav snapshot (no meta.json)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(f"{p}: snapshot format {meta.get('format')} is not "
+                            f"{SNAPSHOT_FORMAT}; rebuild it with `citynav build`")
+    road = p / "road"
+    names = json.loads((road / "names.json").read_text())
+    a = _load(road, tuple(f"seg_{f}" for f in _SEG_FIELDS)
+              + ("node_lon", "node_lat", "node_osm_id", "geom_lon", "geom_lat", "geom_cum_m"))
+    segs = Segments(**{f: a[f"seg_{f}"] for f in _SEG_FIELDS}, lon=a["geom_lon"],
+                    lat=a["geom_lat"], cum_m=a["geom_cum_m"], names=names["names"],
+                    highways=names["highways"])
+    modes = {}
+    for mode in MODES:
+        d = p / mode
+        stats = json.loads((d / "stats.json").read_text())
+        modes[mode] = ModeArrays(mode, _load(d, _MODE_FIELDS + ("cch_order",)), stats)
+    return Snapshot(p, meta, a["node_lon"], a["node_lat"], a["node_osm_id"], segs, modes)
+
+
+def mode_graph_from_arrays(m: ModeArrays) -> ModeGraph:
+    """A :class:`ModeGraph` view over loaded arrays (for tools that expect one)."""
+    return ModeGraph(mode=m.mode, stats=m.stats, **{f: m.arrays[f] for f in _MODE_FIELDS})
