@@ -234,7 +234,7 @@ class RoadRouter:
     def route(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
               mode: str = "car") -> RoadRoute:
         """Fastest route between two coordinates for ``mode`` under the live state."""
-        mr = self._mode(mode)
+        self._mode(mode)
         live = self._live
         w = live.weights[mode]
         src = self.snap(mode, from_lat, from_lon, "from", w)
@@ -251,8 +251,8 @@ class RoadRouter:
         seg_len = self._seg_arrays[5]
 
         def frac_w(e: int, metres: float, remaining: bool) -> int:
-            L = seg_len[mr.edge_seg[e]]
-            f = (metres / L) if L > 0 else 0.0
+            seg_l = seg_len[mr.edge_seg[e]]
+            f = (metres / seg_l) if seg_l > 0 else 0.0
             f = 1.0 - f if remaining else f
             return int(round(float(w[e]) * min(max(f, 0.0), 1.0)))
 
@@ -269,8 +269,8 @@ class RoadRouter:
         for e, m0 in src.edges:
             for e2, m1 in dst.edges:
                 if e == e2 and m1 >= m0:
-                    L = seg_len[mr.edge_seg[e]]
-                    cost = int(round(float(w[e]) * ((m1 - m0) / L if L > 0 else 0.0)))
+                    seg_l = seg_len[mr.edge_seg[e]]
+                    cost = int(round(float(w[e]) * ((m1 - m0) / seg_l if seg_l > 0 else 0.0)))
                     if best is None or cost < best[0]:
                         best = (cost, [e], m0, m1)
         kp = metric.query(sources, targets)
