@@ -1,0 +1,127 @@
+"""The FastAPI application: versioned ``/v1`` endpoints over the routing layers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse
+
+from api import problems
+from api.params import parse_latlon
+from api.problems import ApiProblem, responses
+from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
+from api.service import Service, load_service
+from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
+
+v1 = APIRouter(prefix="/v1")
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+@v1.get("/health", response_model=HealthResponse, tags=["meta"],
+        responses=responses(500))
+def health(request: Request) -> HealthResponse:
+    """Service status: snapshot id, network counts and the live-state version."""
+    svc = _service(request)
+    meta = svc.snapshot.meta
+    counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
+    return HealthResponse(status="ok", snapshot_id=svc.snapshot.snapshot_id,
+                          built_at=meta.get("created_at"), bbox=list(svc.snapshot.bbox),
+                          counts=counts, modes=list(svc.road.modes),
+                          live_version=svc.road.live_state.version,
+                          transit=bool(meta.get("transit")))
+
+
+def _waypoint(svc: Service, latlon: tuple[float, float], snap) -> dict:
+    name_idx = int(svc.snapshot.segments.name_idx[snap.segment])
+    return {"input": [latlon[0], latlon[1]],
+            "location": [round(snap.lon, 7), round(snap.lat, 7)],
+            "distance_m": round(snap.distance_m, 1),
+            "name": svc.snapshot.segments.names[name_idx] if name_idx >= 0 else ""}
+
+
+def route_to_dict(svc: Service, r: RoadRoute, frm: tuple[float, float],
+                  to: tuple[float, float]) -> dict:
+    """JSON form of one road route."""
+    return {
+        "mode": r.mode,
+        "duration_s": round(r.duration_s, 1),
+        "distance_m": round(r.distance_m, 1),
+        "geometry": r.geometry(),
+        "bbox": [round(x, 7) for x in r.bbox],
+        "steps": [s.to_dict() for s in r.steps],
+        "origin": _waypoint(svc, frm, r.origin),
+        "destination": _waypoint(svc, to, r.destination),
+        "live_version": r.live_version,
+    }
+
+
+@v1.get("/route", response_model=RouteResponse, tags=["routing"],
+        responses=responses(404, 422, 500))
+def route(
+    request: Request,
+    from_: Annotated[str, Query(alias="from", description="Origin as LAT,LON",
+                                examples=["39.0837,-84.5086"], max_length=64)],
+    to: Annotated[str, Query(description="Destination as LAT,LON",
+                             examples=["39.0912,-84.4960"], max_length=64)],
+    mode: Annotated[Mode, Query(description="Travel mode")] = "car",
+) -> RouteResponse:
+    """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
+
+    Errors: 422 for malformed coordinates, an unknown mode, or a point farther than the
+    snapping limit from any road usable by the mode; 404 when no route connects the points.
+    """
+    svc = _service(request)
+    frm = parse_latlon(from_, "from")
+    dst = parse_latlon(to, "to")
+    try:
+        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode)
+    except UnknownModeError as exc:
+        raise ApiProblem(422, "unknown-mode", str(exc)) from exc
+    except SnapError as exc:
+        raise ApiProblem(422, "outside-network", str(exc), "Point outside the network",
+                         invalid_params=[{"name": f"query.{exc.which}", "reason": str(exc)}]
+                         ) from exc
+    except NoRouteError as exc:
+        raise ApiProblem(404, "no-route", str(exc), "No route") from exc
+    out = route_to_dict(svc, r, frm, dst)
+    return RouteResponse(routes=[RouteOut.model_validate(out)],
+                         snapshot_id=svc.snapshot.snapshot_id, live_version=r.live_version)
+
+
+def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None
+               ) -> FastAPI:
+    """Build the app for a snapshot directory (or an already loaded service)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if getattr(app.state, "service", None) is None:
+            if snapshot_dir is None:
+                raise RuntimeError("create_app needs a snapshot directory or a service")
+            app.state.service = load_service(snapshot_dir)
+        yield
+
+    app = FastAPI(
+        title="citynav",
+        version="0.1.0",
+        summary="Urban traffic guidance and transit information: road and public-transport "
+                "routing with live incidents.",
+        description="Coordinates are given as `LAT,LON` in query parameters and returned in "
+                    "GeoJSON `[lon, lat]` order. Errors are RFC 9457 problem details "
+                    "(`application/problem+json`). Map data © OpenStreetMap contributors.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    problems.install(app)
+    app.include_router(v1)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,152 @@
+"""The ``citynav`` command line: build snapshots, serve the API, ask for routes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="citynav: urban traffic guidance and transit information.")
+console = Console()
+err = Console(stderr=True)
+
+
+class _Bar:
+    """Adapts progress(step, done, total) callbacks to a rich progress display."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        key = step.split(" (")[0]
+        if key not in self.tasks:
+            self.tasks[key] = self.p.add_task(step, total=max(total, 1))
+        self.p.update(self.tasks[key], completed=done, total=max(total, 1), description=step)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:<32}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=False)
+
+
+def _resolve_snapshot(snapshot: Path | None) -> Path:
+    from api.sample import ensure_sample_snapshot
+
+    if snapshot is not None:
+        return snapshot
+    with _progress() as p:
+        err.print("[bold]Preparing the bundled sample city (northern-kentucky)…[/]")
+        return ensure_sample_snapshot(_Bar(p))
+
+
+@app.command()
+def build(
+    osm: Annotated[Path, typer.Option(help="OpenStreetMap extract (.osm.pbf)")],
+    out: Annotated[Path, typer.Option(help="Snapshot directory to write")],
+    gtfs: Annotated[list[Path] | None, typer.Option(help="GTFS feed (.zip); repeatable")] = None,
+) -> None:
+    """Build a network snapshot from OSM (and GTFS) data."""
+    from routing.build import build_snapshot
+    from routing.osm import OsmError
+
+    try:
+        with _progress() as p:
+            meta = build_snapshot(osm, out, gtfs or [], progress=_Bar(p))
+    except OsmError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # GTFS and other input errors carry their own messages
+        if type(exc).__module__.startswith(("gtfs", "routing")):
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+        raise
+    t = Table(title=f"snapshot {meta['snapshot_id']} → {out}", show_header=False)
+    c = meta["counts"]
+    for k in ("junctions", "segments", "car_edges", "bike_edges", "walk_edges",
+              "car_restrictions_applied", "restrictions_via_way_skipped"):
+        if k in c:
+            t.add_row(k.replace("_", " "), f"{c[k]:,}")
+    t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
+    t.add_row("build time", f"{meta['build_seconds']:.1f} s")
+    if meta.get("transit"):
+        for k, v in meta["transit"].get("counts", {}).items():
+            t.add_row(f"transit {k}", f"{v:,}" if isinstance(v, int) else str(v))
+    console.print(t)
+
+
+@app.command()
+def serve(
+    snapshot: Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample city)")
+                        ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    snap = _resolve_snapshot(snapshot)
+    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(create_app(snap), host=host, port=port, log_level="info")
+
+
+@app.command()
+def route(
+    from_: Annotated[str, typer.Option("--from", help="Origin LAT,LON")],
+    to: Annotated[str, typer.Option(help="Destination LAT,LON")],
+    mode: Annotated[str, typer.Option(help="car, bike or walk")] = "car",
+    snapshot: Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
+) -> None:
+    """Print a road route: summary and turn-by-turn steps."""
+    from api.app import route_to_dict
+    from api.params import parse_latlon
+    from api.problems import ApiProblem
+    from api.service import load_service
+    from routing.road import RoutingError
+
+    try:
+        frm, dst = parse_latlon(from_, "from"), parse_latlon(to, "to")
+    except ApiProblem as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
+    svc = load_service(_resolve_snapshot(snapshot))
+    try:
+        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode)
+    except RoutingError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        json.dump({"routes": [route_to_dict(svc, r, frm, dst)]}, sys.stdout)
+        sys.stdout.write("\n")
+        return
+    mins = r.duration_s / 60
+    console.print(f"[bold]{mode}[/]: {r.distance_m / 1000:.2f} km, {mins:.1f} min "
+                  f"(snapshot {svc.snapshot.snapshot_id}, live v{r.live_version})")
+    t = Table(show_header=True, header_style="bold")
+    t.add_column("#", justify="right")
+    t.add_column("instruction")
+    t.add_column("distance", justify="right")
+    t.add_column("time", justify="right")
+    for i, s in enumerate(r.steps, 1):
+        t.add_row(str(i), s.instruction, f"{s.distance_m:,.0f} m" if s.distance_m else "",
+                  f"{s.duration_s / 60:.1f} min" if s.duration_s else "")
+    console.print(t)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

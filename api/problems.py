@@ -1,0 +1,103 @@
+"""RFC 9457 problem details: one response shape for every error the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://citynav.dev/problems/"
+
+
+class InvalidParam(BaseModel):
+    """One invalid input: where it is and what is wrong with it."""
+
+    name: str = Field(description="Parameter or field path, e.g. 'query.from' or 'body.end'")
+    reason: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str = Field(description="URI identifying the problem type")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    invalid_params: list[InvalidParam] | None = Field(
+        default=None, description="Per-parameter errors, for validation problems")
+
+
+class ApiProblem(Exception):
+    """Raise to answer with a problem: ``ApiProblem(422, "invalid-coordinate", "...")``."""
+
+    def __init__(self, status: int, kind: str, detail: str, title: str | None = None,
+                 invalid_params: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail = status, kind, detail
+        self.title = title or kind.replace("-", " ").capitalize()
+        self.invalid_params = invalid_params
+        self.headers = headers
+
+
+def problem_response(request: Request | None, status: int, kind: str, title: str,
+                     detail: str, invalid_params: list[dict[str, str]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    """Build the JSON response for a problem."""
+    body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status,
+                            "detail": detail}
+    if request is not None:
+        body["instance"] = str(request.url.path)
+    if invalid_params:
+        body["invalid_params"] = invalid_params
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so every error leaves as problem+json."""
+
+    @app.exception_handler(ApiProblem)
+    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(request, exc.status, exc.kind, exc.title, exc.detail,
+                                exc.invalid_params, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        params = [{"name": _loc(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params[:5])
+        return problem_response(request, 422, "invalid-request", "Invalid request", detail,
+                                params)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
+                403: "forbidden"}.get(exc.status_code, "http-error")
+        return problem_response(request, exc.status_code, kind,
+                                kind.replace("-", " ").capitalize(), str(exc.detail),
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(request, 500, "internal-error", "Internal error",
+                                "the server failed to answer this request; it has been logged")
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem answers for these status codes."""
+    text = {400: "Bad request", 401: "Missing or invalid API key", 403: "Not allowed",
+            404: "Not found", 409: "Conflict", 412: "Version precondition failed",
+            413: "Payload too large", 422: "Invalid input", 428: "Precondition required",
+            500: "Internal error"}
+    return {c: {"model": Problem, "description": text.get(c, "Error"),
+                "content": {PROBLEM_JSON: {}}} for c in codes}

@@ -1,0 +1,52 @@
+"""Shared fixtures: snapshots of the bundled real cities, built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+NKY_OSM = DATA / "northern-kentucky" / "nky_streets.osm.pbf"
+NKY_GTFS = DATA / "northern-kentucky" / "nky_tank_gtfs.zip"
+PDX_OSM = DATA / "portland" / "portland_central.osm.pbf"
+PDX_GTFS = DATA / "portland" / "trimet_2routes_gtfs.zip"
+
+
+@pytest.fixture(scope="session")
+def nky_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Road snapshot of northern Kentucky (real OSM)."""
+    from routing.build import build_snapshot
+
+    out = tmp_path_factory.mktemp("snap") / "nky"
+    build_snapshot(NKY_OSM, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def pdx_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Road snapshot of central Portland (real OSM)."""
+    from routing.build import build_snapshot
+
+    out = tmp_path_factory.mktemp("snap") / "pdx"
+    build_snapshot(PDX_OSM, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def nky_router(nky_snapshot_dir: Path):
+    """A road router over the northern Kentucky snapshot."""
+    from routing.road import RoadRouter
+    from routing.snapshot import load_snapshot
+
+    return RoadRouter(load_snapshot(nky_snapshot_dir))
+
+
+@pytest.fixture(scope="session")
+def pdx_router(pdx_snapshot_dir: Path):
+    """A road router over the Portland snapshot."""
+    from routing.road import RoadRouter
+    from routing.snapshot import load_snapshot
+
+    return RoadRouter(load_snapshot(pdx_snapshot_dir))
