@@ -17,6 +17,8 @@ from api.service import Service, load_service
 from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
+#: Documented shape of a ``LAT,LON`` parameter (ranges are checked with precise messages).
+LATLON_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
 
 
 def _service(request: Request) -> Service:
@@ -66,9 +68,11 @@ def route_to_dict(svc: Service, r: RoadRoute, frm: tuple[float, float],
 def route(
     request: Request,
     from_: Annotated[str, Query(alias="from", description="Origin as LAT,LON",
-                                examples=["39.0837,-84.5086"], max_length=64)],
+                                examples=["39.0837,-84.5086"], max_length=64,
+                                pattern=LATLON_PATTERN)],
     to: Annotated[str, Query(description="Destination as LAT,LON",
-                             examples=["39.0912,-84.4960"], max_length=64)],
+                             examples=["39.0912,-84.4960"], max_length=64,
+                             pattern=LATLON_PATTERN)],
     mode: Annotated[Mode, Query(description="Travel mode")] = "car",
 ) -> RouteResponse:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.

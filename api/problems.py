@@ -33,7 +33,7 @@ class Problem(BaseModel):
         default=None, description="Per-parameter errors, for validation problems")
 
 
-class ApiProblem(Exception):
+class ApiProblem(Exception):  # noqa: N818 - named after RFC 9457 "problem"
     """Raise to answer with a problem: ``ApiProblem(422, "invalid-coordinate", "...")``."""
 
     def __init__(self, status: int, kind: str, detail: str, title: str | None = None,

@@ -6,6 +6,7 @@ Built once at start-up by :func:`load_service`; request handlers read them throu
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,6 @@ def _warm(road: RoadRouter) -> None:
     lat, lon = float(np.asarray(road.snapshot.node_lat)[0]), float(
         np.asarray(road.snapshot.node_lon)[0])
     for mode in road.modes:
-        try:
+        # warm-up only: a failure here (e.g. an odd first node) surfaces on real requests
+        with contextlib.suppress(Exception):
             road.route(lat, lon, lat + 1e-4, lon + 1e-4, mode)
-        except Exception:  # noqa: BLE001 - warm-up only; real errors surface on requests
-            pass

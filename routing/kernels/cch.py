@@ -12,13 +12,18 @@ Weights are integer milliseconds per kernel arc; :data:`INF_WEIGHT` closes an ar
 
 from __future__ import annotations
 
-import queue
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import routingkit_cch as rk
 
 INF_WEIGHT = 2_147_483_647
+
+# RoutingKit query objects may only be used (and dropped) on the thread that made them.
+# Each thread keeps one query per kernel, replaced on that same thread when it first meets
+# a newer metric of that kernel.
+_tls = threading.local()
 
 
 def compute_order(node_count: int, tail: np.ndarray, head: np.ndarray, lat: np.ndarray,
@@ -45,7 +50,7 @@ class KernelPath:
 class CustomizedMetric:
     """A CCH customized with one weight vector. Immutable; safe to share between threads.
 
-    Query objects are pooled so concurrent requests each get their own.
+    Each thread gets its own query object (see ``_tls``).
     """
 
     def __init__(self, kernel: RoadKernel, arc_weights: np.ndarray) -> None:
@@ -56,13 +61,21 @@ class CustomizedMetric:
             raise ValueError("arc weights must be non-negative")
         self.arc_weights = np.minimum(w, INF_WEIGHT).astype(np.int64)
         self._metric = rk.CCHMetric(kernel._cch, self.arc_weights.tolist())
-        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        self._kernel_id = id(kernel)
 
     def _acquire(self) -> rk.CCHQuery:
-        try:
-            return self._pool.get_nowait()
-        except queue.Empty:
-            return rk.CCHQuery(self._metric)
+        cache = getattr(_tls, "queries", None)
+        if cache is None:
+            cache = _tls.queries = {}
+        entry = cache.get(self._kernel_id)
+        if entry is not None and entry[0] is self:
+            return entry[1]
+        if entry is not None:
+            del cache[self._kernel_id]
+            del entry  # drop the old query here, on its own thread
+        q = rk.CCHQuery(self._metric)
+        cache[self._kernel_id] = (self, q)
+        return q
 
     def query(self, sources: list[tuple[int, int]], targets: list[tuple[int, int]]
               ) -> KernelPath | None:
@@ -71,31 +84,25 @@ class CustomizedMetric:
         if not sources or not targets:
             return None
         q = self._acquire()
+        res = q.run_multi(sources, targets)
         try:
-            res = q.run_multi(sources, targets)
-            try:
-                dist = res.distance
-                if dist is None or dist >= INF_WEIGHT:
-                    return None
-                nodes = res.node_path
-                arcs = np.asarray(res.arc_path, dtype=np.int32)
-            finally:
-                del res
+            dist = res.distance
+            if dist is None or dist >= INF_WEIGHT:
+                return None
+            nodes = res.node_path
+            arcs = np.asarray(res.arc_path, dtype=np.int32)
         finally:
-            self._pool.put(q)
+            del res
         return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
 
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
         q = self._acquire()
+        res = q.run(int(source), int(target))
         try:
-            res = q.run(int(source), int(target))
-            try:
-                d = res.distance
-            finally:
-                del res
+            d = res.distance
         finally:
-            self._pool.put(q)
+            del res
         return None if d is None or d >= INF_WEIGHT else int(d)
 
 

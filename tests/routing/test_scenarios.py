@@ -128,7 +128,7 @@ def test_snap_projects_onto_the_edge_and_limits_distance(tmp_path: Path) -> None
 
 def test_same_edge_routes_and_u_turn_free_answers(tmp_path: Path) -> None:
     r = _router(tmp_path, grid_ways())
-    (la, lo), (lb, lob) = GRID[4], GRID[5]
+    (la, lo), (_, lob) = GRID[4], GRID[5]
     a = (la, lo + 0.25 * (lob - lo))
     b = (la, lo + 0.75 * (lob - lo))
     fwd = r.route(*a, *b, mode="car")

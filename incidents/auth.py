@@ -1,0 +1,62 @@
+"""Roles, principals and the authorization rules for changing incidents.
+
+- ``reader``: may read; may not change anything.
+- ``traffic_centre``: may create and change incidents of its own agency only.
+- ``admin``: may change any incident (and manage API keys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from incidents.errors import Forbidden
+
+
+class Role(StrEnum):
+    """API key role."""
+
+    READER = "reader"
+    TRAFFIC_CENTRE = "traffic_centre"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: its key id (non-secret), role and agency."""
+
+    key_id: str
+    role: Role
+    agency: str | None = None
+    label: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """The name recorded in ``created_by``/``updated_by`` and history: ``key:<key_id>``."""
+        return f"key:{self.key_id}"
+
+
+def can_write(principal: Principal, agency: str) -> bool:
+    """True if ``principal`` may create or change incidents of ``agency``."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role == Role.TRAFFIC_CENTRE:
+        return principal.agency is not None and principal.agency == agency
+    return False
+
+
+def authorize_write(principal: Principal, agency: str) -> None:
+    """Raise :class:`Forbidden` unless ``principal`` may change incidents of ``agency``."""
+    if can_write(principal, agency):
+        return
+    if principal.role == Role.READER:
+        raise Forbidden("role 'reader' may not change incidents")
+    raise Forbidden(
+        f"traffic centre of agency {principal.agency!r} may not change incidents of {agency!r}"
+    )
+
+
+def require_admin(principal: Principal) -> None:
+    """Raise :class:`Forbidden` unless ``principal`` is an admin."""
+    if principal.role != Role.ADMIN:
+        raise Forbidden(f"role {principal.role.value!r} may not do this; admin required")

@@ -1,0 +1,77 @@
+"""End-to-end through HTTP on the bundled city: health, routes, and problem details."""
+
+from __future__ import annotations
+
+import pytest
+
+COV = "39.0837,-84.5086"  # Covington, near Madison Ave & 7th
+NEWPORT = "39.0912,-84.4960"
+
+
+def test_health(client) -> None:
+    r = client.get("/v1/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["live_version"] == 0
+    assert len(body["snapshot_id"]) == 16
+    assert body["counts"]["car_edges"] > 10_000
+    assert set(body["modes"]) == {"car", "bike", "walk"}
+
+
+@pytest.mark.parametrize("mode", ["car", "bike", "walk"])
+def test_route_answer_shape(client, mode: str) -> None:
+    r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "mode": mode})
+    assert r.status_code == 200, r.text
+    route = r.json()["routes"][0]
+    assert route["mode"] == mode
+    assert route["duration_s"] > 0 and 1000 < route["distance_m"] < 5000
+    coords = route["geometry"]["coordinates"]
+    assert route["geometry"]["type"] == "LineString" and len(coords) >= 2
+    w, s, e, n = route["bbox"]
+    assert all(w <= x <= e and s <= y <= n for x, y in coords)
+    steps = route["steps"]
+    assert steps[0]["type"] == "depart" and steps[-1]["type"] == "arrive"
+    assert sum(st["distance_m"] for st in steps) == pytest.approx(route["distance_m"], abs=1)
+    assert sum(st["duration_s"] for st in steps) == pytest.approx(route["duration_s"], abs=1)
+    assert any(st["name"] for st in steps)
+    # origin snapped near the input, GeoJSON order [lon, lat]
+    assert abs(route["origin"]["location"][0] - (-84.5086)) < 0.01
+
+
+def test_walk_slower_than_car(client) -> None:
+    car = client.get("/v1/route", params={"from": COV, "to": NEWPORT}).json()["routes"][0]
+    walk = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "mode": "walk"}).json()
+    assert walk["routes"][0]["duration_s"] > 2 * car["duration_s"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "needle"),
+    [
+        ({"from": "abc", "to": NEWPORT}, 422, "from"),
+        ({"from": "95,10", "to": NEWPORT}, 422, "latitude"),
+        ({"from": "39.08,-200", "to": NEWPORT}, 422, "longitude"),
+        ({"from": "nan,1", "to": NEWPORT}, 422, "from"),
+        ({"from": COV}, 422, "to"),
+        ({"from": COV, "to": NEWPORT, "mode": "plane"}, 422, "mode"),
+        ({"from": "48.85,2.35", "to": NEWPORT}, 422, "more than"),
+    ],
+)
+def test_bad_requests_are_problem_details(client, params, status: int, needle: str) -> None:
+    r = client.get("/v1/route", params=params)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["type"].startswith("https://")
+    assert needle in body["detail"]
+
+
+def test_unknown_path_is_a_problem(client) -> None:
+    r = client.get("/v1/nope")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_openapi_and_docs(client) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/route" in spec["paths"] and "/v1/health" in spec["paths"]
+    assert client.get("/docs").status_code == 200
