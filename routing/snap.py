@@ -16,6 +16,7 @@ import shapely
 from shapely import STRtree
 
 from routing.graph import EARTH_RADIUS_M
+from routing.kernels.gridsnap import build_grid, grid_nearest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class Snapper:
     def __init__(self, seg_lon: np.ndarray, seg_lat: np.ndarray, gstart: np.ndarray,
                  gend: np.ndarray, segment_ids: np.ndarray, projection: Projection) -> None:
         self.projection = projection
+        self._kx, self._ky = projection.kx, projection.ky
         self.segment_ids = np.asarray(segment_ids, dtype=np.int64)
         starts = np.asarray(gstart)[self.segment_ids]
         ends = np.asarray(gend)[self.segment_ids]
@@ -73,23 +75,69 @@ class Snapper:
         self.geoms = shapely.linestrings(np.column_stack([x, y]), indices=part) \
             if self.segment_ids.shape[0] else np.array([], dtype=object)
         self.tree = STRtree(self.geoms)
+        # Grid over the straight pieces for the hot path (see routing.kernels.gridsnap).
+        same = np.zeros(x.shape[0], dtype=bool)
+        same[:-1] = part[1:] == part[:-1]
+        first = np.flatnonzero(same)
+        self._px1, self._py1 = x[first], y[first]
+        self._px2, self._py2 = x[first + 1], y[first + 1]
+        self._piece_part = part[first]
+        plen = np.hypot(self._px2 - self._px1, self._py2 - self._py1)
+        cum = np.cumsum(plen)
+        part_start = np.zeros(self.segment_ids.shape[0], dtype=np.float64)
+        if first.shape[0]:
+            firsts = np.flatnonzero(np.r_[True, self._piece_part[1:] != self._piece_part[:-1]])
+            starts_cum = np.r_[0.0, cum][firsts]
+            part_start[self._piece_part[firsts]] = starts_cum
+        self._piece_along = np.r_[0.0, cum][:-1] - part_start[self._piece_part]
+        self._piece_len = plen
+        self._part_len = np.zeros(self.segment_ids.shape[0], dtype=np.float64)
+        np.add.at(self._part_len, self._piece_part, plen)
+        self._cell_m = 100.0
+        if first.shape[0]:
+            (self._offsets, self._cells, self._gx0, self._gy0, self._gnx,
+             self._gny) = build_grid(self._px1, self._py1, self._px2, self._py2, self._cell_m)
+        else:
+            self._offsets = None
 
     def _candidate(self, i: int, pt: shapely.Point, dist: float) -> SnapCandidate:
         line = self.geoms[i]
         length = line.length
         along = line.project(pt)
         p = line.interpolate(along)
-        lon, lat = self.projection.to_lonlat(p.x, p.y)
+        lon = p.x / self._kx + self.projection.lon0
+        lat = p.y / self._ky + self.projection.lat0
         frac = along / length if length > 0 else 0.0
         return SnapCandidate(int(self.segment_ids[i]), min(max(frac, 0.0), 1.0), float(dist),
                              float(lon), float(lat))
 
     def nearest(self, lon: float, lat: float, max_distance_m: float) -> SnapCandidate | None:
         """The nearest indexed segment within ``max_distance_m``, or ``None``."""
+        if len(self.geoms) == 0 or self._offsets is None:
+            return None
+        pr = self.projection
+        px, py = (lon - pr.lon0) * self._kx, (lat - pr.lat0) * self._ky
+        i, t, d = grid_nearest(px, py, float(max_distance_m), self._offsets, self._cells,
+                               self._gx0, self._gy0, self._gnx, self._gny, self._cell_m,
+                               self._px1, self._py1, self._px2, self._py2)
+        if i < 0:
+            return None
+        part = int(self._piece_part[i])
+        total = self._part_len[part]
+        frac = (self._piece_along[i] + t * self._piece_len[i]) / total if total > 0 else 0.0
+        x = self._px1[i] + t * (self._px2[i] - self._px1[i])
+        y = self._py1[i] + t * (self._py2[i] - self._py1[i])
+        return SnapCandidate(int(self.segment_ids[part]), min(max(float(frac), 0.0), 1.0),
+                             float(d), float(x / self._kx + pr.lon0),
+                             float(y / self._ky + pr.lat0))
+
+    def nearest_strtree(self, lon: float, lat: float, max_distance_m: float
+                        ) -> SnapCandidate | None:
+        """Reference implementation of :meth:`nearest` with shapely's STRtree."""
         if len(self.geoms) == 0:
             return None
-        x, y = self.projection.to_xy(lon, lat)
-        pt = shapely.Point(float(x), float(y))
+        pr = self.projection
+        pt = shapely.Point((lon - pr.lon0) * self._kx, (lat - pr.lat0) * self._ky)
         idx, dist = self.tree.query_nearest(pt, max_distance=max_distance_m,
                                             return_distance=True)
         if idx.shape[0] == 0:

@@ -17,7 +17,7 @@ COMPASS = ("north", "northeast", "east", "southeast", "south", "southwest", "wes
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One instruction and the stretch of road it covers."""
 
@@ -29,8 +29,13 @@ class Step:
     location: tuple[float, float]  # [lon, lat] where the manoeuvre happens
     bearing_before: int
     bearing_after: int
-    instruction: str = ""
     exit: int | None = None
+    mode: str = "car"
+
+    @property
+    def instruction(self) -> str:
+        """Human-readable instruction (English)."""
+        return _instruction(self, self.mode)
 
     def to_dict(self) -> dict:
         """JSON-ready form (edges omitted)."""
@@ -139,36 +144,43 @@ def build_steps(
     ends = np.append(starts[1:], n)
     exits_at = np.cumsum(rb & (deg > 2))  # running count of roundabout exits passed
 
+    nm = name_idx.tolist()
+
     def name(i: int) -> str:
-        k = int(name_idx[i])
+        k = nm[i]
         return names[k] if k >= 0 else ""
 
+    be_l, bs_l = b_end.tolist(), b_start.tolist()
+    lon_l, lat_l = loc_lon.tolist(), loc_lat.tolist()
+    ang_l, dist_l, dur_l, ends_l = ang.tolist(), dist.tolist(), dur.tolist(), ends.tolist()
+    enter_l, leave_l, ren_l, ex_l = enter.tolist(), leave.tolist(), renamed.tolist(), \
+        exits_at.tolist()
     steps: list[Step] = []
     for k, i in enumerate(starts.tolist()):
-        j_end = int(ends[k])
-        bb = int(round(max(float(b_end[i - 1]), 0))) if i > 0 else 0
-        ba = int(round(max(float(b_start[i]), 0)))
-        loc = (float(loc_lon[i]), float(loc_lat[i]))
-        mod = turn_modifier(float(ang[i]))
+        j_end = ends_l[k]
+        bb = int(round(max(be_l[i - 1], 0))) if i > 0 else 0
+        ba = int(round(max(bs_l[i], 0)))
+        loc = (lon_l[i], lat_l[i])
+        mod = turn_modifier(ang_l[i])
         if i == 0:
             st = Step("depart", "", name(0), 0, 0, loc, 0, ba)
             if rb[0]:
-                st.exit = int(exits_at[j_end - 1] - exits_at[0]) + 1
-        elif enter[i]:
+                st.exit = ex_l[j_end - 1] - ex_l[0] + 1
+        elif enter_l[i]:
             st = Step("roundabout", mod, name(j_end) if j_end < n else name(i), 0, 0, loc,
                       bb, ba)
-            st.exit = int(exits_at[j_end - 1] - exits_at[i]) + 1
-        elif leave[i]:
+            st.exit = ex_l[j_end - 1] - ex_l[i] + 1
+        elif leave_l[i]:
             st = Step("exit roundabout", mod, name(i), 0, 0, loc, bb, ba)
         else:
-            kind = "turn" if mod != "straight" else ("new name" if renamed[i] else "continue")
+            kind = "turn" if mod != "straight" else ("new name" if ren_l[i] else "continue")
             st = Step(kind, mod, name(i), 0, 0, loc, bb, ba)
-        st.distance_m = float(dist[k])
-        st.duration_s = float(dur[k])
+        st.distance_m = dist_l[k]
+        st.duration_s = dur_l[k]
         steps.append(st)
     last = n - 1
     steps.append(Step("arrive", "", name(last), 0.0, 0.0, end_location,
-                      int(round(max(float(b_end[last]), 0))), 0))
+                      int(round(max(be_l[last], 0))), 0))
     for st in steps:
-        st.instruction = _instruction(st, mode)
+        st.mode = mode
     return steps
