@@ -82,8 +82,12 @@ class RoadRoute:
 
     def geometry(self) -> dict:
         """GeoJSON LineString in [lon, lat] order."""
-        return {"type": "LineString",
-                "coordinates": np.round(np.column_stack([self.lon, self.lat]), 7).tolist()}
+        xy = np.round(np.column_stack([self.lon, self.lat]), 7)
+        keep = np.ones(xy.shape[0], dtype=bool)
+        keep[1:] = (xy[1:] != xy[:-1]).any(axis=1)  # drop repeats left by rounding
+        if keep.sum() < 2:
+            keep[-1] = True
+        return {"type": "LineString", "coordinates": xy[keep].tolist()}
 
 
 @dataclass

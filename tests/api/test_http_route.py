@@ -27,6 +27,7 @@ def test_route_answer_shape(client, mode: str) -> None:
     assert route["duration_s"] > 0 and 1000 < route["distance_m"] < 5000
     coords = route["geometry"]["coordinates"]
     assert route["geometry"]["type"] == "LineString" and len(coords) >= 2
+    assert all(a != b for a, b in zip(coords, coords[1:], strict=False))  # no repeated vertex
     w, s, e, n = route["bbox"]
     assert all(w <= x <= e and s <= y <= n for x, y in coords)
     steps = route["steps"]
