@@ -14,6 +14,7 @@ from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
 from api.service import Service, load_service
+from api.transit import router as transit_router
 from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
@@ -123,6 +124,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.state.service = service
     problems.install(app)
     app.include_router(v1)
+    app.include_router(transit_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -143,6 +143,62 @@ def route(
     console.print(t)
 
 
+@app.command()
+def plan(
+    from_: Annotated[str, typer.Option("--from", help="Origin LAT,LON or stop:ID")],
+    to: Annotated[str, typer.Option(help="Destination LAT,LON or stop:ID")],
+    at: Annotated[str | None, typer.Option(help="ISO 8601 departure (arrival with "
+                                           "--arrive-by); default now")] = None,
+    arrive_by: Annotated[bool, typer.Option(help="--at is the latest arrival")] = False,
+    window_min: Annotated[int, typer.Option(help="Range of departures (minutes)")] = 0,
+    max_transfers: Annotated[int, typer.Option(help="Most transfers")] = 4,
+    num: Annotated[int, typer.Option(help="Number of itineraries")] = 3,
+    snapshot: Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
+) -> None:
+    """Plan a public-transport journey and print readable itineraries."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.service import load_service
+
+    svc = load_service(_resolve_snapshot(snapshot))
+    params = {"from": from_, "to": to, "arrive_by": str(arrive_by).lower(),
+              "window_min": window_min, "max_transfers": max_transfers, "num_itineraries": num}
+    if at:
+        params["depart_at"] = at
+    with TestClient(create_app(service=svc)) as client:
+        r = client.get("/v1/plan", params=params)
+    body = r.json()
+    if as_json:
+        json.dump(body, sys.stdout)
+        sys.stdout.write("\n")
+        raise typer.Exit(0 if r.status_code == 200 else 1)
+    if r.status_code != 200:
+        err.print(f"[red]error:[/] {body.get('detail', body)}")
+        raise typer.Exit(1)
+    if not body["itineraries"]:
+        err.print("No itinerary: " + "; ".join(body.get("messages", [])))
+        raise typer.Exit(1)
+    for n, it in enumerate(body["itineraries"], 1):
+        dep, arr = it["departure"][11:16], it["arrival"][11:16]
+        console.print(f"[bold]Option {n}[/]: {dep} → {arr}  ({it['duration_s'] / 60:.0f} min, "
+                      f"{it['transfers']} transfer(s), {it['walk_m']:.0f} m walking)")
+        for leg in it["legs"]:
+            t0, t1 = leg["departure"][11:16], leg["arrival"][11:16]
+            if leg["mode"] == "walk":
+                console.print(f"   {t0}–{t1}  walk {leg.get('distance_m', 0):.0f} m to "
+                              f"{leg['to']['name']}")
+            else:
+                rt = leg["route"]
+                alerts = f"  [yellow]⚠ {', '.join(leg['alerts'])}[/]" if leg.get("alerts") \
+                    else ""
+                console.print(f"   {t0}–{t1}  [bold]{rt['type_name']} {rt['short_name']}[/] "
+                              f"towards {leg['headsign']}: {leg['from']['name']} → "
+                              f"{leg['to']['name']} ({len(leg['intermediate_stops'])} stops)"
+                              f"{alerts}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -74,3 +74,119 @@ class HealthResponse(BaseModel):
     modes: list[str]
     live_version: int
     transit: bool
+
+
+class StopOut(BaseModel):
+    """A public-transport stop."""
+
+    stop_id: str = Field(description="Namespaced id FEED:ID")
+    name: str
+    lat: float
+    lon: float
+
+
+class PlaceOut(BaseModel):
+    """Start or end of a leg: a stop (with stop_id) or a coordinate."""
+
+    name: str
+    lat: float
+    lon: float
+    stop_id: str | None = None
+
+
+class IntermediateStop(StopOut):
+    """A stop passed without getting off, with its (scheduled or live) arrival."""
+
+    arrival: str
+
+
+class RouteInfo(BaseModel):
+    """The transit route of a leg."""
+
+    id: str
+    short_name: str
+    long_name: str
+    type: int = Field(description="GTFS route_type")
+    type_name: str
+    color: str | None
+    text_color: str | None
+
+
+class AgencyInfo(BaseModel):
+    """The agency running a leg."""
+
+    id: str
+    name: str
+    timezone: str
+
+
+class LegOut(BaseModel):
+    """One leg: walking (with street geometry and steps) or transit."""
+
+    mode: Literal["walk", "transit"]
+    from_: PlaceOut = Field(alias="from")
+    to: PlaceOut
+    departure: str = Field(description="ISO 8601 with the agency's UTC offset")
+    arrival: str
+    duration_s: int
+    geometry: LineString
+    distance_m: float | None = None
+    steps: list[StepOut] | None = None
+    route: RouteInfo | None = None
+    agency: AgencyInfo | None = None
+    trip_id: str | None = None
+    headsign: str | None = None
+    service_date: str | None = None
+    intermediate_stops: list[IntermediateStop] | None = None
+    alerts: list[str] | None = None
+
+
+class ItineraryOut(BaseModel):
+    """A door-to-door journey."""
+
+    departure: str
+    arrival: str
+    duration_s: int
+    transfers: int
+    walk_m: float
+    wait_s: int
+    legs: list[LegOut]
+    alerts: list[str]
+
+
+class PlanResponse(BaseModel):
+    """Answer of GET /v1/plan."""
+
+    itineraries: list[ItineraryOut]
+    service_date: str
+    live_version: int
+    access_stops: int = Field(description="Stops within walking distance of the origin")
+    egress_stops: int = Field(description="Stops within walking distance of the destination")
+    messages: list[str] = Field(default_factory=list)
+
+
+class StopsResponse(BaseModel):
+    """Answer of GET /v1/stops."""
+
+    stops: list[StopOut]
+
+
+class DepartureOut(BaseModel):
+    """A departure from a stop (realtime fields equal the schedule without live data)."""
+
+    trip_id: str
+    route: RouteInfo
+    headsign: str
+    scheduled: str
+    expected: str
+    delay_s: int
+    cancelled: bool
+    service_date: str
+
+
+class DeparturesResponse(BaseModel):
+    """Answer of GET /v1/stops/{stop_id}/departures."""
+
+    stop: StopOut
+    departures: list[DepartureOut]
+    live_version: int

@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from routing.plan import Planner, TransitData
 from routing.road import DEFAULT_MAX_SNAP_M, RoadRouter
 from routing.snapshot import Snapshot, load_snapshot
 
@@ -20,6 +21,7 @@ class Service:
 
     snapshot: Snapshot
     road: RoadRouter
+    planner: Planner | None = None
 
 
 def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Service:
@@ -28,7 +30,9 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     road = RoadRouter(snap, max_snap_m=max_snap_m)
     # Compile the numba kernels and touch the CCH once so the first request is fast.
     _warm(road)
-    return Service(snapshot=snap, road=road)
+    transit = TransitData.load(Path(snapshot_dir))
+    planner = Planner(snap, road, transit) if transit is not None else None
+    return Service(snapshot=snap, road=road, planner=planner)
 
 
 def _warm(road: RoadRouter) -> None:

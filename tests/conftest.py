@@ -16,11 +16,11 @@ PDX_GTFS = DATA / "portland" / "trimet_2routes_gtfs.zip"
 
 @pytest.fixture(scope="session")
 def nky_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Road snapshot of northern Kentucky (real OSM)."""
+    """Snapshot of northern Kentucky: real OSM roads and the TANK GTFS timetable."""
     from routing.build import build_snapshot
 
     out = tmp_path_factory.mktemp("snap") / "nky"
-    build_snapshot(NKY_OSM, out)
+    build_snapshot(NKY_OSM, out, [NKY_GTFS])
     return out
 
 
@@ -50,3 +50,11 @@ def pdx_router(pdx_snapshot_dir: Path):
     from routing.snapshot import load_snapshot
 
     return RoadRouter(load_snapshot(pdx_snapshot_dir))
+
+
+@pytest.fixture(scope="session")
+def nky_planner(nky_snapshot_dir: Path, nky_router):
+    """The journey planner over the northern Kentucky snapshot."""
+    from routing.plan import Planner, TransitData
+
+    return Planner(nky_router.snapshot, nky_router, TransitData.load(nky_snapshot_dir))

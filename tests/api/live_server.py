@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,14 +27,17 @@ def live_server(snapshot: Path, extra_args: list[str] | None = None,
     port = free_port()
     cmd = [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(snapshot), "--port",
            str(port), *(extra_args or [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # The log goes to a file: an unread pipe fills up and blocks the server.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+        prefix="citynav-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                out = Path(log.name).read_text(errors="replace")
                 raise RuntimeError(f"server exited early ({proc.returncode}):\n{out}")
             try:
                 if httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200:
@@ -51,3 +55,5 @@ def live_server(snapshot: Path, extra_args: list[str] | None = None,
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)

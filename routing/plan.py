@@ -1,0 +1,446 @@
+"""Multimodal journey planning: walk + public transport (RAPTOR) + walk, or walk only.
+
+Access and egress are walking times on the street graph (bounded Dijkstra from the snapped
+origin / to the snapped destination, scaled to the requested walking speed) to every linked
+stop within ``max_walk_m``; transfers between stops use the walking transfers computed at
+build time. The timetable search is :mod:`gtfs.query` (RAPTOR). Itineraries are assembled
+with street geometry and steps for walk legs and shape geometry for transit legs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from gtfs import query as tq
+from gtfs.day import DayContext, day_trip_mask, service_midnight_epoch_s
+from gtfs.timetable import Timetable
+from routing.live import LiveState
+from routing.road import RoadRouter, RoutingError
+from routing.snapshot import Snapshot
+from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
+
+ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
+                    6: "aerial_lift", 7: "funicular", 11: "trolleybus", 12: "monorail"}
+
+
+class PlanError(RoutingError):
+    """A journey request that cannot be answered (mapped to 422 by the API)."""
+
+
+class UnknownStopError(RoutingError):
+    """A ``stop:ID`` that the timetable does not know (404)."""
+
+
+class NoTransitError(RoutingError):
+    """The snapshot has no timetable."""
+
+
+@dataclass
+class PlanRequest:
+    """What a commuter asks. Coordinates are (lat, lon); a stop is its index."""
+
+    origin: tuple[float, float] | int
+    destination: tuple[float, float] | int
+    time: dt.datetime  # aware; departure time, or arrival time when arrive_by
+    arrive_by: bool = False
+    window_s: int = 0
+    max_transfers: int = 4
+    walk_speed_mps: float = WALK_DEFAULT_MPS
+    max_walk_m: float = 1000.0
+    min_transfer_s: int = 60
+    wheelchair: bool = False
+    num_itineraries: int = 3
+
+
+@dataclass
+class TransitData:
+    """The snapshot's timetable, stop links and walking transfers (memory-mapped)."""
+
+    tt: Timetable
+    stop_seg: np.ndarray
+    stop_frac: np.ndarray
+    stop_link_m: np.ndarray
+    fp_offsets: np.ndarray
+    fp_to: np.ndarray
+    fp_time_ms: np.ndarray
+    fp_dist_m: np.ndarray
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, snapshot_dir: Path) -> TransitData | None:
+        """Load ``SNAPSHOT/transit`` (None when the snapshot has no transit)."""
+        d = Path(snapshot_dir) / "transit"
+        if not (d / "timetable").is_dir():
+            return None
+
+        def ld(n: str) -> np.ndarray:
+            return np.asarray(np.load(d / f"{n}.npy", mmap_mode="r"))
+
+        val = json.loads((d / "validation.json").read_text()) \
+            if (d / "validation.json").is_file() else {}
+        return cls(Timetable.load(d / "timetable"), ld("stop_seg"), ld("stop_frac"),
+                   ld("stop_link_m"), ld("fp_offsets"), ld("fp_to"), ld("fp_time_ms"),
+                   ld("fp_dist_m"), val)
+
+    @functools.cached_property
+    def ref_tz(self) -> str:
+        """Reference timezone of the kernels' clock (the first feed's agency timezone)."""
+        return self.tt.strings["agency_timezone"][0]
+
+    @functools.cached_property
+    def service_period(self) -> tuple[dt.date, dt.date] | None:
+        """First and last date on which any feed runs a service."""
+        periods = [f.get("service_period") for f in self.tt.meta.get("feeds", [])]
+        periods = [p for p in periods if p]
+        if not periods:
+            return None
+        return (min(dt.date.fromisoformat(p[0]) for p in periods),
+                max(dt.date.fromisoformat(p[1]) for p in periods))
+
+
+class Planner:
+    """Plans journeys on one snapshot with its road router's walk graph."""
+
+    def __init__(self, snapshot: Snapshot, road: RoadRouter, transit: TransitData) -> None:
+        self.snapshot, self.road, self.transit = snapshot, road, transit
+        self.tt = transit.tt
+        self._lock = threading.Lock()
+        self._walk_cache: dict[int, tuple[np.ndarray, csr_matrix, csr_matrix, tuple]] = {}
+        self._day_cache: dict[dt.date, DayContext] = {}
+        self._fp_cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.stop_ids: list[str] = self.tt.strings["stop_id"]
+        self._stop_index = {s: i for i, s in enumerate(self.stop_ids)}
+        tq.warmup(self.tt)
+
+    # ---------------------------------------------------------------- lookups
+    def resolve_stop(self, stop_id: str) -> int:
+        """Index of a stop id, namespaced (``feed:id``) or plain when unambiguous."""
+        if stop_id in self._stop_index:
+            return self._stop_index[stop_id]
+        matches = [i for s, i in self._stop_index.items() if s.split(":", 1)[-1] == stop_id]
+        if len(matches) == 1:
+            return matches[0]
+        raise UnknownStopError(f"unknown stop '{stop_id}'" + (
+            " (ambiguous across feeds; use FEED:ID)" if matches else ""))
+
+    def day(self, date: dt.date) -> DayContext:
+        """The (cached) running trips of a service date."""
+        with self._lock:
+            d = self._day_cache.get(date)
+            if d is None:
+                if len(self._day_cache) > 8:
+                    self._day_cache.clear()
+                d = self._day_cache[date] = day_trip_mask(self.tt, date, self.transit.ref_tz)
+            return d
+
+    def clock(self, t: dt.datetime) -> tuple[dt.date, int]:
+        """(service date, seconds since its midnight) in the reference timezone."""
+        local = t.astimezone(ZoneInfo(self.transit.ref_tz))
+        date = local.date()
+        return date, int(t.timestamp()) - service_midnight_epoch_s(date, self.transit.ref_tz)
+
+    def iso(self, date: dt.date, s: int, tz: str | None = None) -> str:
+        """ISO 8601 time of kernel seconds ``s`` on ``date``, in ``tz`` (default ref tz)."""
+        epoch = service_midnight_epoch_s(date, self.transit.ref_tz) + int(s)
+        return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz or self.transit.ref_tz)).isoformat()
+
+    def check_date(self, date: dt.date) -> None:
+        """Raise :class:`PlanError` when the date lies outside every feed's service."""
+        period = self.transit.service_period
+        if period and not (period[0] <= date <= period[1]):
+            raise PlanError(f"{date.isoformat()} is outside the timetable's service period "
+                            f"{period[0].isoformat()} to {period[1].isoformat()}")
+
+    # ---------------------------------------------------------------- walking
+    def _walk(self, w: np.ndarray) -> tuple[np.ndarray, csr_matrix, csr_matrix, tuple]:
+        key = id(w)
+        with self._lock:
+            hit = self._walk_cache.get(key)
+            if hit is not None and hit[0] is w:
+                return hit
+            g = self.road.modes["walk"].arrays
+            n = self.snapshot.node_lon.shape[0]
+            fwd = walk_csr(g, n, np.where(w >= 2_147_483_647, np.inf, w))
+            offs = stop_offsets(self.snapshot.segments, g, self.transit.stop_seg,
+                                self.transit.stop_frac, w)
+            entry = (w, fwd, fwd.T.tocsr(), offs)
+            self._walk_cache = {key: entry}
+            return entry
+
+    def walk_times(self, lat: float, lon: float, towards: bool, req: PlanRequest,
+                   w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Walking time (s) between a coordinate and every stop within ``max_walk_m``:
+        from the point to stops, or from stops to the point when ``towards``."""
+        ep = self.road.snap("walk", lat, lon, "to" if towards else "from", w)
+        _, fwd, bwd, (su, scu, sv, scv) = self._walk(w)
+        mr = self.road.modes["walk"]
+        seg = ep.snap.segment
+        segs = self.snapshot.segments
+        a = mr.arrays
+        seg_len = float(segs.length_m[seg])
+        # cost between the point and its segment's ends (ms at the default speed)
+        c_u = c_v = np.inf
+        for e, metres in ep.edges:
+            full = float(w[e])
+            frac = metres / seg_len if seg_len > 0 else 0.0
+            towards_head = (1 - frac) * full  # along the edge to its head
+            back_to_tail = frac * full
+            head, tail = int(a.edge_head[e]), int(a.edge_tail[e])
+            if towards:  # from the junction into the point: from tail, `frac` of the edge
+                if tail == int(segs.u[seg]):
+                    c_u = min(c_u, back_to_tail)
+                else:
+                    c_v = min(c_v, back_to_tail)
+            else:  # from the point out to the head
+                if head == int(segs.v[seg]):
+                    c_v = min(c_v, towards_head)
+                else:
+                    c_u = min(c_u, towards_head)
+        limit_ms = req.max_walk_m / WALK_DEFAULT_MPS * 1000.0
+        graph = bwd if towards else fwd
+        u, v = int(segs.u[seg]), int(segs.v[seg])
+        d = dijkstra(graph, directed=True, indices=[u, v], limit=limit_ms)
+        dist = np.minimum(d[0] + c_u, d[1] + c_v)
+        t = np.minimum(dist[su] + scu, dist[sv] + scv)
+        same = self.transit.stop_seg == seg
+        if same.any():
+            sf = self.transit.stop_frac[same]
+            pf = ep.snap.fraction
+            wseg = min(float(w[e]) for e, _ in ep.edges)
+            t[same] = np.minimum(t[same], np.abs(sf - pf) * wseg)
+        scale = WALK_DEFAULT_MPS / req.walk_speed_mps
+        t_s = t / 1000.0 * scale
+        ok = np.flatnonzero(np.isfinite(t) & (t <= limit_ms))
+        return ok.astype(np.int32), np.ceil(t_s[ok]).astype(np.int64)
+
+    def footpaths(self, req: PlanRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Walking transfers within ``max_walk_m`` at the requested speed (CSR, seconds)."""
+        key = (round(req.walk_speed_mps, 4), round(req.max_walk_m, 1))
+        with self._lock:
+            hit = self._fp_cache.get(key)
+            if hit is not None:
+                return hit
+            t = self.transit
+            keep = np.asarray(t.fp_dist_m) <= req.max_walk_m
+            src = np.repeat(np.arange(t.fp_offsets.shape[0] - 1), np.diff(t.fp_offsets))
+            offsets = np.zeros(t.fp_offsets.shape[0], dtype=np.int64)
+            np.cumsum(np.bincount(src[keep], minlength=offsets.shape[0] - 1), out=offsets[1:])
+            dur = np.ceil(np.asarray(t.fp_time_ms)[keep] / 1000.0
+                          * (WALK_DEFAULT_MPS / req.walk_speed_mps)).astype(np.int32)
+            out = (offsets, np.asarray(t.fp_to)[keep].astype(np.int32), dur)
+            if len(self._fp_cache) > 16:
+                self._fp_cache.clear()
+            self._fp_cache[key] = out
+            return out
+
+    # ---------------------------------------------------------------- planning
+    def plan(self, req: PlanRequest, live: LiveState | None = None) -> dict[str, Any]:
+        """Itineraries for a request under the live state (JSON-ready dict)."""
+        live = live or self.road.live_state
+        w = self.road.edge_weights("walk")
+        date, t_s = self.clock(req.time)
+        self.check_date(date)
+        day = self.day(date)
+        if isinstance(req.origin, int):
+            access = (np.array([req.origin], np.int32), np.zeros(1, np.int64))
+        else:
+            access = self.walk_times(*req.origin, towards=False, req=req, w=w)
+        if isinstance(req.destination, int):
+            egress = (np.array([req.destination], np.int32), np.zeros(1, np.int64))
+        else:
+            egress = self.walk_times(*req.destination, towards=True, req=req, w=w)
+        kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
+                  wheelchair=req.wheelchair, footpaths=self.footpaths(req),
+                  stop_closed=live.stop_closed, trip_delay_s=live.trip_delay_s,
+                  trip_cancelled=live.trip_cancelled)
+        journeys: list[tq.Journey] = []
+        if access[0].size and egress[0].size:
+            if req.arrive_by:
+                journeys = tq.latest_departure(self.tt, day, access, egress, t_s, **kw)
+            elif req.window_s > 0:
+                journeys = tq.range_query(self.tt, day, access, egress, t_s, req.window_s, **kw)
+            else:
+                journeys = tq.earliest_arrival(self.tt, day, access, egress, t_s, **kw)
+        journeys = self._select(journeys, req)
+        itins = [self._itinerary(j, req, date, live) for j in journeys]
+        walk_only = self._walk_only(req, date, t_s)
+        if walk_only is not None:
+            best = min((i["duration_s"] for i in itins), default=None)
+            if best is None or walk_only["duration_s"] <= best:
+                itins.insert(0, walk_only)
+        return {"itineraries": itins[: max(req.num_itineraries, 1)],
+                "service_date": date.isoformat(), "live_version": live.version,
+                "access_stops": int(access[0].size), "egress_stops": int(egress[0].size)}
+
+    def _select(self, journeys: list[tq.Journey], req: PlanRequest) -> list[tq.Journey]:
+        def key(j: tq.Journey) -> tuple[int, ...]:
+            if req.arrive_by:
+                return (-j.depart_s, j.n_transfers)
+            if req.window_s > 0:
+                return (j.depart_s, j.arrive_s, j.n_transfers)
+            return (j.arrive_s, j.n_transfers, -j.depart_s)
+
+        seen, out = set(), []
+        for j in sorted(journeys, key=key):
+            sig = tuple((leg.trip, leg.from_stop, leg.to_stop) for leg in j.transit_legs)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            out.append(j)
+        return out[: max(req.num_itineraries, 1)]
+
+    # ---------------------------------------------------------------- assembly
+    def _stop_dict(self, i: int) -> dict[str, Any]:
+        tt = self.tt
+        return {"stop_id": self.stop_ids[i], "name": tt.strings["stop_name"][i],
+                "lat": round(float(tt.arrays["stop_lat"][i]), 7),
+                "lon": round(float(tt.arrays["stop_lon"][i]), 7)}
+
+    def _point(self, p: tuple[float, float] | int) -> tuple[float, float]:
+        if isinstance(p, int):
+            return (float(self.tt.arrays["stop_lat"][p]), float(self.tt.arrays["stop_lon"][p]))
+        return p
+
+    def _walk_leg(self, a: tuple[float, float], b: tuple[float, float], depart_s: int,
+                  arrive_s: int, date: dt.date, frm: dict, to: dict, req: PlanRequest
+                  ) -> dict[str, Any]:
+        leg: dict[str, Any] = {"mode": "walk", "from": frm, "to": to,
+                               "departure": self.iso(date, depart_s),
+                               "arrival": self.iso(date, arrive_s),
+                               "duration_s": int(arrive_s - depart_s)}
+        try:
+            r = self.road.route(a[0], a[1], b[0], b[1], "walk")
+            leg["distance_m"] = round(r.distance_m, 1)
+            leg["geometry"] = r.geometry()
+            leg["steps"] = [s.to_dict() for s in r.steps]
+        except RoutingError:
+            leg["distance_m"] = 0.0
+            leg["geometry"] = {"type": "LineString", "coordinates": [[a[1], a[0]], [b[1], b[0]]]}
+            leg["steps"] = []
+        return leg
+
+    def _itinerary(self, j: tq.Journey, req: PlanRequest, date: dt.date, live: LiveState
+                   ) -> dict[str, Any]:
+        origin, dest = self._point(req.origin), self._point(req.destination)
+        o = {"name": "Origin", "lat": origin[0], "lon": origin[1]} if not isinstance(
+            req.origin, int) else self._stop_dict(req.origin)
+        d = {"name": "Destination", "lat": dest[0], "lon": dest[1]} if not isinstance(
+            req.destination, int) else self._stop_dict(req.destination)
+        legs: list[dict[str, Any]] = []
+        routes_affected = dict(live.notes.get("routes_affected", {})) if live.notes else {}
+        for leg in j.legs:
+            if leg.kind == "transit":
+                legs.append(self._transit_leg(leg, date, routes_affected))
+            elif leg.kind == "access":
+                if isinstance(req.origin, int) or leg.to_stop < 0:
+                    continue
+                legs.append(self._walk_leg(origin, self._point(leg.to_stop), leg.depart_s,
+                                           leg.arrive_s, date, o,
+                                           self._stop_dict(leg.to_stop), req))
+            elif leg.kind == "egress":
+                if isinstance(req.destination, int) or leg.from_stop < 0:
+                    continue
+                legs.append(self._walk_leg(self._point(leg.from_stop), dest, leg.depart_s,
+                                           leg.arrive_s, date, self._stop_dict(leg.from_stop),
+                                           d, req))
+            elif leg.kind == "transfer" and leg.from_stop != leg.to_stop:
+                legs.append(self._walk_leg(self._point(leg.from_stop),
+                                           self._point(leg.to_stop), leg.depart_s,
+                                           leg.arrive_s, date, self._stop_dict(leg.from_stop),
+                                           self._stop_dict(leg.to_stop), req))
+        moving = sum(x["duration_s"] for x in legs)
+        walk_m = sum(x.get("distance_m", 0.0) for x in legs if x["mode"] == "walk")
+        return {"departure": self.iso(date, j.depart_s), "arrival": self.iso(date, j.arrive_s),
+                "duration_s": int(j.duration_s), "transfers": int(j.n_transfers),
+                "walk_m": round(walk_m, 1), "wait_s": int(max(j.duration_s - moving, 0)),
+                "legs": legs, "alerts": sorted({a for x in legs for a in x.get("alerts", [])})}
+
+    def _transit_route(self, route: int) -> dict[str, Any]:
+        """JSON description of a route."""
+        tt = self.tt
+        rtype = int(tt.arrays["route_type"][route])
+        color = tt.strings["route_color"][route]
+        text_color = tt.strings["route_text_color"][route]
+        return {"id": tt.strings["route_id"][route],
+                "short_name": tt.strings["route_short_name"][route],
+                "long_name": tt.strings["route_long_name"][route], "type": rtype,
+                "type_name": ROUTE_TYPE_NAMES.get(rtype, ROUTE_TYPE_NAMES.get(
+                    _basic_route_type(rtype), "transit")),
+                "color": f"#{color}" if color else None,
+                "text_color": f"#{text_color}" if text_color else None}
+
+    def _transit_leg(self, leg: tq.Leg, date: dt.date, routes_affected: dict) -> dict[str, Any]:
+        tt = self.tt
+        trip = leg.trip
+        route = int(tt.arrays["trip_route"][trip])
+        agency = int(tt.arrays["route_agency"][route])
+        tz = tt.strings["agency_timezone"][agency]
+        pattern = int(tt.arrays["trip_pattern"][trip])
+        stops = tt.pattern_stop_list(pattern)
+        arr, dep = tt.trip_times(trip)
+        shift = leg.depart_s - int(dep[leg.board_pos])  # day offset and live delay
+        inter = [{**self._stop_dict(int(stops[k])),
+                  "arrival": self.iso(date, int(arr[k]) + shift, tz)}
+                 for k in range(leg.board_pos + 1, leg.alight_pos)]
+        geom = tt.leg_geometry(trip, leg.board_pos, leg.alight_pos)
+        route_id = tt.strings["route_id"][route]
+        return {
+            "mode": "transit",
+            "route": self._transit_route(route),
+            "agency": {"id": tt.strings["agency_id"][agency],
+                       "name": tt.strings["agency_name"][agency], "timezone": tz},
+            "trip_id": tt.strings["trip_id"][trip],
+            "headsign": tt.strings["trip_headsign"][trip],
+            "service_date": (leg.service_date or date).isoformat(),
+            "from": self._stop_dict(int(stops[leg.board_pos])),
+            "to": self._stop_dict(int(stops[leg.alight_pos])),
+            "departure": self.iso(date, leg.depart_s, tz),
+            "arrival": self.iso(date, leg.arrive_s, tz),
+            "duration_s": int(leg.arrive_s - leg.depart_s),
+            "intermediate_stops": inter,
+            "geometry": {"type": "LineString",
+                         "coordinates": np.round(np.asarray(geom, dtype=np.float64),
+                                                 7).tolist()},
+            "alerts": list(routes_affected.get(route_id, [])),
+        }
+
+    def _walk_only(self, req: PlanRequest, date: dt.date, t_s: int) -> dict[str, Any] | None:
+        if isinstance(req.origin, int) and isinstance(req.destination, int):
+            return None
+        a, b = self._point(req.origin), self._point(req.destination)
+        try:
+            r = self.road.route(a[0], a[1], b[0], b[1], "walk")
+        except RoutingError:
+            return None
+        dur = int(round(r.duration_s * WALK_DEFAULT_MPS / req.walk_speed_mps))
+        if r.distance_m > max(req.max_walk_m * 3, 3000):
+            return None
+        dep = t_s - dur if req.arrive_by else t_s
+        frm = {"name": "Origin", "lat": a[0], "lon": a[1]}
+        to = {"name": "Destination", "lat": b[0], "lon": b[1]}
+        leg = {"mode": "walk", "from": frm, "to": to, "departure": self.iso(date, dep),
+               "arrival": self.iso(date, dep + dur), "duration_s": dur,
+               "distance_m": round(r.distance_m, 1), "geometry": r.geometry(),
+               "steps": [s.to_dict() for s in r.steps]}
+        return {"departure": leg["departure"], "arrival": leg["arrival"], "duration_s": dur,
+                "transfers": 0, "walk_m": round(r.distance_m, 1), "wait_s": 0, "legs": [leg],
+                "alerts": []}
+
+
+def _basic_route_type(t: int) -> int:
+    """Map extended GTFS route types (100–1700) onto the basic ones."""
+    if t < 100:
+        return t
+    table = {1: 2, 2: 3, 4: 1, 7: 3, 8: 3, 9: 0, 10: 4, 11: 6, 12: 4, 13: 6, 14: 7}
+    return table.get(t // 100, 3)

@@ -1,0 +1,170 @@
+"""Journey planning on real data: walking access equals street routing, and the planner's
+best arrivals equal a brute-force connection scan over the same inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from gtfs.oracle import Oracle
+from routing.plan import PlanError, PlanRequest, UnknownStopError
+from routing.road import RoutingError, SnapError
+
+TZ = ZoneInfo("America/New_York")
+DAY = dt.date(2020, 1, 15)
+
+
+def _random_points(planner, rng, n):
+    tt = planner.tt
+    lat = np.asarray(tt.arrays["stop_lat"])
+    lon = np.asarray(tt.arrays["stop_lon"])
+    idx = rng.integers(0, lat.shape[0], n)
+    return [(float(lat[i] + rng.normal(0, 1.5e-3)), float(lon[i] + rng.normal(0, 1.5e-3)))
+            for i in idx]
+
+
+def test_access_walk_times_equal_street_routes(nky_planner, nky_router) -> None:
+    """Every stop's access time equals the walking route to it (CCH, snapped independently);
+    stops left out are farther than the limit."""
+    rng = np.random.default_rng(11)
+    req = PlanRequest((0, 0), (0, 0), dt.datetime(2020, 1, 15, 8, tzinfo=TZ), max_walk_m=600)
+    tt = nky_planner.tt
+    w = nky_router.edge_weights("walk")
+    checked = 0
+    for p in _random_points(nky_planner, rng, 40):
+        try:
+            stops, secs = nky_planner.walk_times(*p, towards=False, req=req, w=w)
+        except SnapError:
+            continue
+        got = dict(zip(stops.tolist(), secs.tolist(), strict=True))
+        near = np.flatnonzero(np.hypot((np.asarray(tt.arrays["stop_lat"]) - p[0]) * 111e3,
+                                       (np.asarray(tt.arrays["stop_lon"]) - p[1]) * 86e3) < 900)
+        for s in near.tolist():
+            if nky_planner.transit.stop_seg[s] < 0:
+                continue
+            try:
+                r = nky_router.route(p[0], p[1], float(tt.arrays["stop_lat"][s]),
+                                     float(tt.arrays["stop_lon"][s]), "walk")
+            except RoutingError:
+                assert s not in got
+                continue
+            limit_s = 600 / req.walk_speed_mps
+            if s in got:
+                assert got[s] == pytest.approx(math.ceil(r.duration_s), abs=1.5), (p, s)
+                checked += 1
+            else:
+                assert r.duration_s > limit_s - 1, (p, s)
+    assert checked > 100
+
+
+def test_planner_arrivals_equal_brute_force(nky_planner) -> None:
+    """On 160 random trips, the planner's earliest transit arrival (and transfers) equals the
+    brute-force connection scan given the same access, egress and footpaths."""
+    rng = np.random.default_rng(5)
+    pts = _random_points(nky_planner, rng, 320)
+    day = nky_planner.day(DAY)
+    base = PlanRequest((0, 0), (0, 0), dt.datetime(2020, 1, 15, 7, tzinfo=TZ))
+    oracle = Oracle(nky_planner.tt, day, nky_planner.footpaths(base), base.min_transfer_s)
+    compared = found = 0
+    for k in range(160):
+        hour = int(rng.integers(5, 21))
+        t = dt.datetime(2020, 1, 15, hour, int(rng.integers(0, 60)), tzinfo=TZ)
+        req = PlanRequest(pts[2 * k], pts[2 * k + 1], t, num_itineraries=5)
+        try:
+            out = nky_planner.plan(req)
+            acc = nky_planner.walk_times(*req.origin, towards=False, req=req,
+                                         w=nky_planner.road.edge_weights("walk"))
+            egr = nky_planner.walk_times(*req.destination, towards=True, req=req,
+                                         w=nky_planner.road.edge_weights("walk"))
+        except SnapError:
+            continue
+        _, t_s = nky_planner.clock(t)
+        want = oracle.pareto(acc, egr, t_s, max_rounds=req.max_transfers + 1)
+        transit = [i for i in out["itineraries"] if any(x["mode"] == "transit"
+                                                        for x in i["legs"])]
+        walk_only = [i for i in out["itineraries"] if all(x["mode"] == "walk"
+                                                          for x in i["legs"])]
+        compared += 1
+        if not want:
+            assert not transit
+            continue
+        found += 1
+        best_arr = min(a for a, _ in want)
+        if transit:
+            got = min(dt.datetime.fromisoformat(i["arrival"]) for i in transit)
+            assert got == dt.datetime.fromtimestamp(
+                int(t.timestamp()) - t_s + best_arr, TZ), (req, want)
+        else:  # only when walking all the way arrives no later than the best transit
+            assert walk_only
+            walk_arr = dt.datetime.fromisoformat(walk_only[0]["arrival"])
+            assert walk_arr.timestamp() <= int(t.timestamp()) - t_s + best_arr
+    assert compared >= 100 and found >= 40
+
+
+def test_itinerary_structure(nky_planner) -> None:
+    req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
+                      dt.datetime(2020, 1, 15, 8, tzinfo=TZ), window_s=3600)
+    out = nky_planner.plan(req)
+    assert len(out["itineraries"]) >= 2
+    deps = [it["departure"] for it in out["itineraries"]]
+    assert deps == sorted(deps)
+    for it in out["itineraries"]:
+        legs = it["legs"]
+        assert legs[0]["mode"] == "walk" and legs[-1]["mode"] == "walk"
+        assert it["departure"] == legs[0]["departure"] and it["arrival"] == legs[-1]["arrival"]
+        for a, b in zip(legs, legs[1:], strict=False):
+            assert a["arrival"] <= b["departure"]
+        for leg in legs:
+            assert leg["departure"].endswith("-05:00")
+            if leg["mode"] == "transit":
+                assert leg["route"]["type_name"] == "bus" and leg["trip_id"].startswith("nky")
+                assert len(leg["geometry"]["coordinates"]) >= 2
+                assert leg["from"]["stop_id"] != leg["to"]["stop_id"]
+            else:
+                assert leg["steps"] and leg["steps"][-1]["type"] == "arrive"
+        assert it["transfers"] == sum(x["mode"] == "transit" for x in legs) - 1
+
+
+def test_arrive_by_and_short_walk(nky_planner) -> None:
+    by = dt.datetime(2020, 1, 15, 17, 0, tzinfo=TZ)
+    req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451), by, arrive_by=True)
+    out = nky_planner.plan(req)
+    assert out["itineraries"]
+    for it in out["itineraries"]:
+        assert dt.datetime.fromisoformat(it["arrival"]) <= by
+    short = nky_planner.plan(PlanRequest((39.0837, -84.5086), (39.0850, -84.5080),
+                                         dt.datetime(2020, 1, 15, 8, tzinfo=TZ)))
+    first = short["itineraries"][0]
+    assert [x["mode"] for x in first["legs"]] == ["walk"]
+
+
+def test_errors(nky_planner) -> None:
+    with pytest.raises(PlanError, match="2019-10-31 to 2020-08-27"):
+        nky_planner.plan(PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
+                                     dt.datetime(2024, 5, 1, 8, tzinfo=TZ)))
+    with pytest.raises(UnknownStopError):
+        nky_planner.resolve_stop("does-not-exist")
+    assert nky_planner.resolve_stop("100580") == nky_planner.resolve_stop("nky_tank:100580")
+
+
+def test_closed_stop_is_avoided(nky_planner, nky_router) -> None:
+    from routing.live import LiveState
+
+    req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
+                      dt.datetime(2020, 1, 15, 8, tzinfo=TZ))
+    before = nky_planner.plan(req)["itineraries"][0]
+    board = next(x for x in before["legs"] if x["mode"] == "transit")["from"]["stop_id"]
+    closed = np.zeros(nky_planner.tt.n_stops, dtype=bool)
+    closed[nky_planner.resolve_stop(board)] = True
+    try:
+        after = nky_planner.plan(req, LiveState(version=9, stop_closed=closed))
+        for it in after["itineraries"]:
+            for leg in it["legs"]:
+                if leg["mode"] == "transit":
+                    assert board not in (leg["from"]["stop_id"], leg["to"]["stop_id"])
+    finally:
+        nky_router.apply_live_state(LiveState(version=0))
