@@ -20,7 +20,7 @@ from gtfs.validate import ValidationReport
 REPO = Path(__file__).resolve().parents[2]
 NKY = REPO / "data/northern-kentucky/nky_tank_gtfs.zip"
 PORTLAND = REPO / "data/portland/trimet_2routes_gtfs.zip"
-SHARED = Path("/work/shared/data")
+SHARED = Path(__file__).resolve().parents[2] / "data"
 
 
 @dataclass

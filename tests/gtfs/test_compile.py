@@ -11,6 +11,7 @@ from gtfs.compile import compile_feeds, is_valid_route_type, route_mode
 from gtfs.day import day_trip_mask
 from gtfs.testing import MINIMAL_FEED
 from gtfs.timetable import FREQ_EXACT, FREQ_HEADWAY, FREQ_NONE, Timetable
+from tests.gtfs.conftest import SHARED
 
 
 def _times(tt: Timetable, trip_id: str) -> tuple[list[int], list[int]]:
@@ -59,7 +60,7 @@ def test_frequencies_expand_to_concrete_trips(make_feed) -> None:
 
 
 def test_sao_paulo_headway_feed_compiles_and_expands() -> None:
-    tt, report = compile_feeds(["/work/shared/data/sao-paulo/spo_gtfs.zip"])
+    tt, report = compile_feeds([str(SHARED / "sao-paulo" / "spo_gtfs.zip")])
     assert tt.n_trips > 36 * 10  # 36 templates, 704 frequency rows
     assert (tt.arrays["trip_frequency"] != FREQ_NONE).all()
     assert report.n_errors == 0
@@ -123,7 +124,7 @@ def test_blank_times_interpolated_by_shape_or_straight_line(make_feed) -> None:
 
 
 def test_porto_alegre_two_feeds_interpolated_and_namespaced() -> None:
-    base = "/work/shared/data/porto-alegre/"
+    base = str(SHARED / "porto-alegre") + "/"
     tt, report = compile_feeds([base + "poa_eptc_gtfs.zip", base + "poa_trensurb_gtfs.zip"])
     assert tt.strings["feed_name"] == ["poa_eptc", "poa_trensurb"]
     assert tt.n_stops == 3986 + 24

@@ -168,3 +168,43 @@ def test_closed_stop_is_avoided(nky_planner, nky_router) -> None:
                     assert board not in (leg["from"]["stop_id"], leg["to"]["stop_id"])
     finally:
         nky_router.apply_live_state(LiveState(version=0))
+
+
+def test_two_feed_city_builds_and_plans(tmp_path) -> None:
+    """Porto Alegre: bus (96 % blank stop_times, interpolated) and metro feeds in one
+    snapshot, namespaced ids, and a journey planned across it."""
+    from routing.build import build_snapshot
+    from routing.plan import Planner, TransitData
+    from routing.road import RoadRouter
+    from routing.snapshot import load_snapshot
+    from tests.conftest import DATA
+
+    base = DATA / "porto-alegre"
+    out = tmp_path / "poa"
+    meta = build_snapshot(base / "poa_osm.pbf", out,
+                          [base / "poa_eptc_gtfs.zip", base / "poa_trensurb_gtfs.zip"])
+    feeds = {f["name"] for f in meta["transit"]["feeds"]}
+    assert feeds == {"poa_eptc", "poa_trensurb"}
+    assert meta["transit"]["counts"]["stops_linked"] > 1000
+    snap = load_snapshot(out)
+    road = RoadRouter(snap)
+    planner = Planner(snap, road, TransitData.load(out))
+    assert any(s.startswith("poa_trensurb:") for s in planner.stop_ids)
+    tz = ZoneInfo("America/Sao_Paulo")
+    rng = np.random.default_rng(1)
+    linked = np.flatnonzero(planner.transit.stop_seg >= 0)
+    lat = np.asarray(planner.tt.arrays["stop_lat"])
+    lon = np.asarray(planner.tt.arrays["stop_lon"])
+    with_transit = 0
+    for _ in range(30):
+        a, b = rng.choice(linked, 2, replace=False)
+        req = PlanRequest((float(lat[a]), float(lon[a])), (float(lat[b]), float(lon[b])),
+                          dt.datetime(2019, 5, 15, 12, 30, tzinfo=tz))
+        try:
+            out_plan = planner.plan(req)
+        except SnapError:
+            continue
+        for it in out_plan["itineraries"]:
+            assert it["departure"].endswith("-03:00")
+            with_transit += any(x["mode"] == "transit" for x in it["legs"])
+    assert with_transit >= 10
