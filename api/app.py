@@ -10,10 +10,12 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import RedirectResponse
 
 from api import problems
+from api.incidents import router as incidents_router
 from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
 from api.service import Service, load_service
+from api.transit import parse_time
 from api.transit import router as transit_router
 from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
 
@@ -75,6 +77,9 @@ def route(
                              examples=["39.0912,-84.4960"], max_length=64,
                              pattern=LATLON_PATTERN)],
     mode: Annotated[Mode, Query(description="Travel mode")] = "car",
+    depart_at: Annotated[str | None, Query(
+        max_length=64, description="ISO 8601 departure time: incidents in effect then apply "
+        "(default: now)", examples=["2026-11-24T08:00:00+00:00"])] = None,
 ) -> RouteResponse:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
@@ -84,8 +89,11 @@ def route(
     svc = _service(request)
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
+    state = None
+    if depart_at is not None and svc.engine is not None:
+        state = svc.engine.state_at(parse_time(depart_at, "depart_at", "UTC"))
     try:
-        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode)
+        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode, state=state)
     except UnknownModeError as exc:
         raise ApiProblem(422, "unknown-mode", str(exc)) from exc
     except SnapError as exc:
@@ -95,21 +103,33 @@ def route(
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
     out = route_to_dict(svc, r, frm, dst)
+    out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
     return RouteResponse(routes=[RouteOut.model_validate(out)],
                          snapshot_id=svc.snapshot.snapshot_id, live_version=r.live_version)
 
 
-def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None
-               ) -> FastAPI:
+def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
+               db_url: str | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        owned = False
         if getattr(app.state, "service", None) is None:
             if snapshot_dir is None:
                 raise RuntimeError("create_app needs a snapshot directory or a service")
-            app.state.service = load_service(snapshot_dir)
-        yield
+            app.state.service = load_service(snapshot_dir, db_url=db_url)
+            owned = True
+        svc = app.state.service
+        if svc.engine is not None:
+            svc.engine.start()
+        try:
+            yield
+        finally:
+            if owned:
+                svc.close()
+            elif svc.engine is not None:
+                svc.engine.stop()
 
     app = FastAPI(
         title="citynav",
@@ -125,6 +145,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)
+    app.include_router(incidents_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

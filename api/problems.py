@@ -71,6 +71,16 @@ def install(app: FastAPI) -> None:
         return problem_response(request, exc.status, exc.kind, exc.title, exc.detail,
                                 exc.invalid_params, exc.headers)
 
+    from incidents.errors import IncidentError
+
+    @app.exception_handler(IncidentError)
+    async def _incident_error(request: Request, exc: IncidentError) -> JSONResponse:
+        body = exc.to_problem(str(request.url.path))
+        if "errors" in body and "invalid_params" not in body:
+            body["invalid_params"] = [{"name": "body." + ".".join(str(x) for x in e["loc"]),
+                                       "reason": e["msg"]} for e in body["errors"]]
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         params = [{"name": _loc(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
@@ -83,14 +93,33 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
                 403: "forbidden"}.get(exc.status_code, "http-error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(request, exc.status_code, kind,
                                 kind.replace("-", " ").capitalize(), str(exc.detail),
-                                headers=getattr(exc, "headers", None))
+                                headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(request, 500, "internal-error", "Internal error",
                                 "the server failed to answer this request; it has been logged")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents for this path (Starlette's 405 lists only the methods
+    of one matching route)."""
+    import re
+
+    path = request.url.path
+    allowed: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            allowed |= {m.upper() for m in ops if m.lower() in
+                        ("get", "post", "put", "patch", "delete", "head", "options")}
+    return sorted(allowed)
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -41,6 +41,16 @@ class Waypoint(BaseModel):
     name: str
 
 
+class Explanation(BaseModel):
+    """What live incidents did to a route."""
+
+    incidents: list[str] = Field(description="Incidents acting on the route")
+    avoided: list[str] = Field(description="Incidents on the usual route that this one avoids")
+    delay_s: float = Field(description="Duration minus the duration without any incident")
+    no_incident_duration_s: float
+    messages: list[str] = Field(description='e.g. "+4 min: closure INC-12 on Madison Avenue"')
+
+
 class RouteOut(BaseModel):
     """One road route."""
 
@@ -53,6 +63,7 @@ class RouteOut(BaseModel):
     origin: Waypoint
     destination: Waypoint
     live_version: int
+    explanation: Explanation | None = None
 
 
 class RouteResponse(BaseModel):

@@ -10,6 +10,8 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from incidents.engine import IncidentEngine
+from incidents.store import IncidentStore, open_store
 from routing.plan import Planner, TransitData
 from routing.road import DEFAULT_MAX_SNAP_M, RoadRouter
 from routing.snapshot import Snapshot, load_snapshot
@@ -22,17 +24,40 @@ class Service:
     snapshot: Snapshot
     road: RoadRouter
     planner: Planner | None = None
+    store: IncidentStore | None = None
+    engine: IncidentEngine | None = None
+
+    def close(self) -> None:
+        """Stop background work and close the incident store."""
+        if self.engine is not None:
+            self.engine.stop()
+        if self.store is not None:
+            self.store.close()
 
 
-def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Service:
-    """Open a snapshot (memory maps) and prepare the routers."""
+def default_db_url(snapshot_dir: str | Path) -> str:
+    """The embedded default: an SQLite file beside the snapshot directory."""
+    p = Path(snapshot_dir).absolute()
+    return f"sqlite:///{p.parent / (p.name + '.incidents.db')}"
+
+
+def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                 db_url: str | None = None, incidents: bool = True) -> Service:
+    """Open a snapshot (memory maps), prepare the routers and, unless ``incidents`` is
+    false, open the incident store (``db_url``, default SQLite beside the snapshot) and
+    apply the incidents in effect now."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
     # Compile the numba kernels and touch the CCH once so the first request is fast.
     _warm(road)
     transit = TransitData.load(Path(snapshot_dir))
     planner = Planner(snap, road, transit) if transit is not None else None
-    return Service(snapshot=snap, road=road, planner=planner)
+    svc = Service(snapshot=snap, road=road, planner=planner)
+    if incidents:
+        svc.store = open_store(db_url or default_db_url(snapshot_dir))
+        svc.engine = IncidentEngine(svc.store, road, planner)
+        svc.engine.sync()
+    return svc
 
 
 def _warm(road: RoadRouter) -> None:

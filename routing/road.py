@@ -162,12 +162,41 @@ class RoadRouter:
         self._live = _Live(state, {m: mr.kernel.customize(mr.free_flow_ms[mr.arc_edge])
                                    for m, mr in self.modes.items()},
                            {m: mr.free_flow_ms for m, mr in self.modes.items()})
+        #: free-flow metrics, kept for "what would it take without incidents" answers
+        self._base = self._live
+        self._other: dict[int, _Live] = {}
 
     # ---- live state -------------------------------------------------------------------
     @property
     def live_state(self) -> LiveState:
         """The state answers are currently computed on."""
         return self._live.state
+
+    def live_for(self, state: LiveState | None) -> _Live:
+        """Metrics for ``state``: the current ones, or customized on demand (cached) for a
+        state that is not in force now (e.g. the incidents in effect at a later departure)."""
+        live = self._live
+        if state is None or state is live.state:
+            return live
+        with self._lock:
+            hit = self._other.get(id(state))
+            if hit is not None and hit.state is state:
+                return hit
+            metrics, weights = {}, {}
+            for m, mr in self.modes.items():
+                w = state.weights(m, mr.free_flow_ms)
+                if w is live.weights[m]:
+                    metrics[m], weights[m] = live.metrics[m], w
+                elif w is mr.free_flow_ms:
+                    metrics[m], weights[m] = self._base.metrics[m], w
+                else:
+                    w = np.asarray(w, dtype=np.int64)
+                    metrics[m], weights[m] = mr.kernel.customize(w[mr.arc_edge]), w
+            entry = _Live(state, metrics, weights)
+            if len(self._other) > 8:
+                self._other.clear()
+            self._other[id(state)] = entry
+            return entry
 
     def edge_weights(self, mode: str) -> np.ndarray:
         """Current edge weights (ms) of ``mode``."""
@@ -234,12 +263,55 @@ class RoadRouter:
             raise UnknownModeError(
                 f"unknown mode '{mode}'; expected one of {', '.join(self.modes)}") from None
 
+    def explain(self, route: RoadRoute, from_lat: float, from_lon: float, to_lat: float,
+                to_lon: float, state: LiveState | None = None) -> dict:
+        """What the live state did to this route: incidents on it, incidents it avoids, and
+        the delay against the answer without any incident."""
+        live = self.live_for(state)
+        st = live.state
+        causes = st.edge_causes.get(route.mode, {})
+        on = _ordered_causes(causes, route.edges)
+        out = {"incidents": on, "avoided": [], "delay_s": 0.0,
+               "no_incident_duration_s": round(route.duration_s, 1), "messages": []}
+        if route.mode not in st.edge_time_ms:
+            return out
+        try:
+            base = self.route(from_lat, from_lon, to_lat, to_lon, route.mode,
+                              state=self._base.state)
+        except RoutingError:
+            return out
+        avoided = [c for c in _ordered_causes(causes, base.edges) if c not in on]
+        delay = route.duration_s - base.duration_s
+        notes = st.notes.get("incidents", {}) if st.notes else {}
+
+        def label(i: str) -> str:
+            n = notes.get(i, {})
+            streets = n.get("streets") or []
+            where = f" on {streets[0]}" if streets else ""
+            return f"{n.get('type', 'incident')} {i}{where}"
+
+        msgs = []
+        if on or avoided:
+            sign = "+" if delay >= 0 else "-"
+            mins = abs(delay) / 60
+            amount = f"{sign}{mins:.0f} min" if mins >= 1 else f"{sign}{abs(delay):.0f} s"
+            if on:
+                msgs.append(f"{amount}: " + "; ".join(label(i) for i in on))
+            if avoided:
+                msgs.append(("Avoids " if not on else "Also avoids ")
+                            + "; ".join(label(i) for i in avoided)
+                            + (f" ({amount} against the usual route)" if not on else ""))
+        out.update(avoided=avoided, delay_s=round(delay, 1),
+                   no_incident_duration_s=round(base.duration_s, 1), messages=msgs)
+        return out
+
     # ---- routing ----------------------------------------------------------------------
     def route(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
-              mode: str = "car") -> RoadRoute:
-        """Fastest route between two coordinates for ``mode`` under the live state."""
+              mode: str = "car", state: LiveState | None = None) -> RoadRoute:
+        """Fastest route between two coordinates for ``mode`` under the live state (or
+        under ``state``, e.g. the incidents in effect at a later departure time)."""
         self._mode(mode)
-        live = self._live
+        live = self.live_for(state)
         w = live.weights[mode]
         src = self.snap(mode, from_lat, from_lon, "from", w)
         dst = self.snap(mode, to_lat, to_lon, "to", w)
@@ -319,3 +391,14 @@ class RoadRouter:
             lon=lo, lat=la, edges=edges, edge_travelled_m=travelled, edge_duration_s=dur,
             steps=steps, origin=src.snap, destination=dst.snap, live_version=state.version,
             weight_ms=weight_ms)
+
+
+def _ordered_causes(causes, edges: np.ndarray) -> list[str]:
+    """Incident ids acting on these edges, in the order the route meets them."""
+    if not causes:
+        return []
+    found: dict[str, None] = {}
+    for e in edges.tolist():
+        for c in causes.get(e, ()):
+            found[c] = None
+    return list(found)

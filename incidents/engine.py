@@ -1,0 +1,244 @@
+"""Keeps the routers' live state in step with the incident store.
+
+* After a write in this process the API calls :meth:`IncidentEngine.sync` before answering,
+  so the next route already reflects the change.
+* A background thread picks up changes committed by other processes (the CLI, other
+  replicas) by following the store's change sequence (PostgreSQL: LISTEN/NOTIFY with polling
+  as a fallback; SQLite: polling), and re-applies the state when a time window opens or
+  closes (the effects module's change points).
+* :meth:`IncidentEngine.state_at` answers "the state at 10:30" for routes departing later,
+  cached per change-point interval.
+
+Matches of incident geometry are cached by (id, version); so are per-incident edge effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from incidents.effects import build_live_state, change_points, in_effect_ids, interval_start
+from incidents.matching import MatchResult, NetworkMatcher
+from incidents.model import Incident, IncidentStatus
+from incidents.store import IncidentStore
+from routing.live import LiveState
+from routing.plan import Planner
+from routing.road import RoadRouter
+
+log = logging.getLogger("citynav.incidents")
+OPEN_STATUSES = (IncidentStatus.SCHEDULED, IncidentStatus.ACTIVE)
+
+
+class IncidentEngine:
+    """Turns the store's open incidents into :class:`LiveState` for the routers."""
+
+    def __init__(self, store: IncidentStore, road: RoadRouter, planner: Planner | None = None,
+                 poll_interval_s: float = 0.5) -> None:
+        self.store, self.road, self.planner = store, road, planner
+        self.poll_interval_s = poll_interval_s
+        stops = None
+        self._stop_index: dict[str, int] | None = None
+        self._n_stops: int | None = None
+        self._stop_routes: list[list[str]] = []
+        if planner is not None:
+            tt = planner.tt
+            stops = (planner.stop_ids, np.asarray(tt.arrays["stop_lat"]),
+                     np.asarray(tt.arrays["stop_lon"]))
+            self._stop_index = {s: i for i, s in enumerate(planner.stop_ids)}
+            self._n_stops = tt.n_stops
+            self._stop_routes = _routes_by_stop(planner)
+        self.matcher = NetworkMatcher(road.snapshot, stops)
+        self.free_flow = {m: mr.free_flow_ms for m, mr in road.modes.items()}
+        self.edge_length = {m: np.asarray(mr.arrays.edge_length_m, dtype=np.float64)
+                            for m, mr in road.modes.items()}
+        self._lock = threading.RLock()
+        self._matches: dict[tuple[str, int], MatchResult] = {}
+        self._effects: dict[tuple[str, int], Any] = {}
+        self._incidents: list[Incident] = []
+        self._seq = -1
+        self._points: list[datetime] = []
+        self._key: tuple[int, frozenset[str]] | None = None
+        self._version = 0
+        self._future: dict[tuple[int, datetime | None], LiveState] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- matching
+    def match(self, geometry: Any, direction: Any = None) -> MatchResult:
+        """Match a geometry onto the network (not cached; used to validate input)."""
+        return self.matcher.match(geometry, direction)
+
+    def match_incident(self, inc: Incident) -> MatchResult:
+        """The (cached) match of a stored incident's geometry."""
+        key = (inc.id, inc.version)
+        m = self._matches.get(key)
+        if m is None:
+            m = self.matcher.match(inc.geometry, inc.direction)
+            self._matches[key] = m
+        return m
+
+    # ---------------------------------------------------------------- state
+    @property
+    def live_version(self) -> int:
+        """Version of the state currently applied to the routers."""
+        return self.road.live_state.version
+
+    def _reload(self) -> None:
+        seq = self.store.last_seq()
+        if seq == self._seq:
+            return
+        incidents: list[Incident] = []
+        offset = 0
+        while True:
+            page = self.store.list_incidents(status=list(OPEN_STATUSES), limit=500,
+                                             offset=offset)
+            incidents.extend(page)
+            if len(page) < 500:
+                break
+            offset += 500
+        self._incidents = incidents
+        self._seq = seq
+        live_keys = {(i.id, i.version) for i in incidents}
+        self._matches = {k: v for k, v in self._matches.items() if k in live_keys}
+        self._effects = {k: v for k, v in self._effects.items() if k in live_keys}
+        self._points = change_points(incidents, since=datetime.now(UTC) - timedelta(days=1),
+                                     horizon=timedelta(days=8))
+        self._future.clear()
+
+    def _build(self, at: datetime, version: int, previous: LiveState | None) -> LiveState:
+        matches = {i.id: self.match_incident(i) for i in self._incidents}
+        state = build_live_state(version, self._incidents, matches, self.free_flow,
+                                 self.edge_length, at, self._n_stops, self._stop_index,
+                                 previous=previous, effect_cache=self._effects)
+        return self._with_route_alerts(state, matches)
+
+    def _with_route_alerts(self, state: LiveState, matches: dict[str, MatchResult]
+                           ) -> LiveState:
+        """Add routes serving closed or matched stops to ``notes["routes_affected"]``."""
+        if not self._stop_routes:
+            return state
+        notes = dict(state.notes)
+        routes: dict[str, list[str]] = {k: list(v) for k, v in
+                                        notes.get("routes_affected", {}).items()}
+        active = set(notes.get("incidents", {}))
+        for inc_id in active:
+            m = matches.get(inc_id)
+            stop_idx = list(m.stop_indices.tolist()) if m is not None else []
+            summary = notes["incidents"][inc_id]
+            for sid in summary.get("stops_closed", []):
+                if self._stop_index and sid in self._stop_index:
+                    stop_idx.append(self._stop_index[sid])
+            for k in set(stop_idx):
+                for r in self._stop_routes[k]:
+                    lst = routes.setdefault(r, [])
+                    if inc_id not in lst:
+                        lst.append(inc_id)
+        notes["routes_affected"] = routes
+        return LiveState(version=state.version, edge_time_ms=state.edge_time_ms,
+                         edge_causes=state.edge_causes, stop_closed=state.stop_closed,
+                         trip_delay_s=state.trip_delay_s, trip_cancelled=state.trip_cancelled,
+                         notes=notes)
+
+    def sync(self, now: datetime | None = None) -> LiveState:
+        """Bring the routers up to date with the store at ``now`` (default: the clock).
+
+        Applies a new state (new version) only when the store changed or the set of incidents
+        in effect did; returns the state in force afterwards."""
+        now = now or datetime.now(UTC)
+        with self._lock:
+            self._reload()
+            key = (self._seq, in_effect_ids(self._incidents, now))
+            if key == self._key or (self._key is None and not key[1]
+                                    and self.road.live_state.version == 0):
+                self._key = key  # nothing in effect at start-up: stay on free flow (v0)
+                return self.road.live_state
+            self._version += 1
+            state = self._build(now, self._version, self.road.live_state)
+            t = time.perf_counter()
+            timing = self.road.apply_live_state(state)
+            self._key = key
+            log.info("live state v%d applied (%d incidents in effect, %.1f ms, %s)",
+                     state.version, len(key[1]), (time.perf_counter() - t) * 1000, timing)
+            return state
+
+    def state_at(self, at: datetime) -> LiveState:
+        """The live state for a departure at ``at`` (the current one when the same incidents
+        are in effect then as now)."""
+        with self._lock:
+            self._reload()
+            ids = in_effect_ids(self._incidents, at)
+            if self._key is not None and ids == self._key[1] and self._seq == self._key[0]:
+                return self.road.live_state
+            start = interval_start(self._points, at)
+            cache_key = (self._seq, start)
+            state = self._future.get(cache_key)
+            if state is None:
+                if len(self._future) > 16:
+                    self._future.clear()
+                state = self._build(at, self.road.live_state.version, None)
+                self._future[cache_key] = state
+            return state
+
+    def next_change(self, now: datetime) -> datetime | None:
+        """The next time the set of in-effect incidents may change."""
+        for p in self._points:
+            if p > now:
+                return p
+        return None
+
+    # ---------------------------------------------------------------- background
+    def start(self) -> None:
+        """Follow the store in a background thread (changes by other processes, windows)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="incident-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                now = datetime.now(UTC)
+                nxt = self.next_change(now - timedelta(seconds=self.poll_interval_s * 2))
+                if self.store.last_seq() != self._seq or (nxt is not None and nxt <= now):
+                    self.sync(now)
+            except Exception:  # noqa: BLE001 - keep following; the error is logged
+                log.exception("incident engine: sync failed")
+            self._stop.wait(self.poll_interval_s)
+
+
+def _routes_by_stop(planner: Planner) -> list[list[str]]:
+    """Route ids serving each stop."""
+    tt = planner.tt
+    spo = np.asarray(tt.arrays["stop_pattern_offsets"])
+    sp = np.asarray(tt.arrays["stop_patterns"])
+    pr = np.asarray(tt.arrays["pattern_route"])
+    ids = tt.strings["route_id"]
+    out: list[list[str]] = []
+    for s in range(tt.n_stops):
+        routes = sorted({ids[int(pr[p])] for p in sp[spo[s]:spo[s + 1]].tolist()})
+        out.append(routes)
+    return out
+
+
+def summarize_route_incidents(state: LiveState, mode: str, edges: Sequence[int]) -> list[str]:
+    """Incident ids acting on any of these edges of ``mode`` in ``state``."""
+    causes = state.edge_causes.get(mode, {})
+    found: dict[str, None] = {}
+    for e in edges:
+        for c in causes.get(int(e), ()):
+            found[c] = None
+    return list(found)
