@@ -88,15 +88,208 @@ def serve(
                         ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    db: Annotated[str | None, typer.Option(help="Incident store URL: sqlite:///FILE or "
+                                           "postgresql://… (default: SQLite beside the "
+                                           "snapshot)")] = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
+    from api.service import default_db_url
 
     snap = _resolve_snapshot(snapshot)
-    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(snap), host=host, port=port, log_level="info")
+    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs; "
+              f"incidents: {_redact(db or default_db_url(snap))})")
+    uvicorn.run(create_app(snap, db_url=db), host=host, port=port, log_level="info")
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+def _store(db: str | None, snapshot: Path | None):
+    from api.service import default_db_url
+    from incidents.store import open_store
+
+    if db is None:
+        db = default_db_url(_resolve_snapshot(snapshot))
+    return open_store(db)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (stored hashed).")
+incident_app = typer.Typer(no_args_is_help=True, help="Incidents, written to the store "
+                           "directly; a running server applies them within a second.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(incident_app, name="incident")
+DbOpt = Annotated[str | None, typer.Option(help="Store URL (default: SQLite beside the "
+                                           "snapshot)")]
+SnapOpt = Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample city)")]
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="reader, traffic_centre or admin")],
+    agency: Annotated[str | None, typer.Option(help="The agency a traffic centre writes for")
+                      ] = None,
+    label: Annotated[str | None, typer.Option(help="A note on who holds the key")] = None,
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from incidents.errors import IncidentError
+    from incidents.keys import create_key
+
+    if role not in ("reader", "traffic_centre", "admin"):
+        err.print(f"[red]error:[/] unknown role {role!r}; use reader, traffic_centre or admin")
+        raise typer.Exit(2)
+    if role == "traffic_centre" and not agency:
+        err.print("[red]error:[/] a traffic_centre key needs --agency")
+        raise typer.Exit(2)
+    store = _store(db, snapshot)
+    try:
+        key = create_key(store, role, agency, label)
+    except (IncidentError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    err.print(f"[green]Created[/] {role} key{' for ' + agency if agency else ''}. "
+              "It is shown once; keep it secret:")
+    console.print(key)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = None, snapshot: SnapOpt = None) -> None:
+    """List keys (ids, roles, agencies; never secrets)."""
+    from incidents.keys import list_keys
+
+    store = _store(db, snapshot)
+    try:
+        rows = list_keys(store)
+    finally:
+        store.close()
+    t = Table("key id", "role", "agency", "label", "active")
+    for k in rows:
+        t.add_row(k.key_id, str(k.role), k.agency or "", k.label or "", "yes" if k.active else
+                  "revoked")
+    console.print(t)
+
+
+@incident_app.command("add")
+def incident_add(
+    type_: Annotated[str, typer.Option("--type", help="accident, roadworks, closure, "
+                                       "congestion, event, hazard, weather, "
+                                       "transit_disruption")],
+    geometry: Annotated[str, typer.Option(help="GeoJSON geometry, or @FILE")],
+    agency: Annotated[str, typer.Option(help="Reporting agency")],
+    severity: Annotated[str, typer.Option(help="low, moderate, high, severe")] = "moderate",
+    start: Annotated[str | None, typer.Option(help="ISO 8601 (default now)")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO 8601")] = None,
+    closed_to: Annotated[str | None, typer.Option(help="Comma list: car,truck,bus,bike,walk,"
+                                                  "all")] = None,
+    speed_limit_kmh: Annotated[float | None, typer.Option(help="Slowdown")] = None,
+    delay_s: Annotated[int | None, typer.Option(help="Extra delay over the stretch")] = None,
+    direction: Annotated[str, typer.Option(help="forward, backward or both")] = "both",
+    description: Annotated[str | None, typer.Option(help="Text (English)")] = None,
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """Record an incident; shows what its geometry matched (refused if nothing)."""
+    from datetime import UTC, datetime
+
+    from incidents.errors import IncidentError
+    from incidents.matching import GeometryMatchError, NetworkMatcher
+    from routing.snapshot import load_snapshot
+
+    geo_text = Path(geometry[1:]).read_text() if geometry.startswith("@") else geometry
+    try:
+        geo = json.loads(geo_text)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] --geometry is not JSON: {exc}")
+        raise typer.Exit(2) from exc
+    body: dict = {"type": type_, "severity": severity, "geometry": geo,
+                  "start": start or datetime.now(UTC).isoformat(timespec="seconds"),
+                  "direction": direction}
+    if end:
+        body["end"] = end
+    effect = {}
+    if closed_to:
+        effect["closed_to"] = [c.strip() for c in closed_to.split(",") if c.strip()]
+    if speed_limit_kmh is not None:
+        effect["speed_limit_kmh"] = speed_limit_kmh
+    if delay_s is not None:
+        effect["delay_s"] = delay_s
+    if effect:
+        body["road_effect"] = effect
+    if description:
+        body["description"] = {"en": description}
+    snap_dir = _resolve_snapshot(snapshot)
+    try:
+        match = NetworkMatcher(load_snapshot(snap_dir)).match(geo, direction)
+    except (GeometryMatchError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if match.empty:
+        err.print("[red]error:[/] the geometry matches no road, path or stop of the network")
+        raise typer.Exit(2)
+    store = _store(db, snap_dir)
+    try:
+        inc = store.create(body, f"cli:{agency}", agency)
+    except IncidentError as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    m = match.to_dict()
+    console.print(f"[green]{inc.id}[/] {inc.type.value} ({inc.status.value}), version "
+                  f"{inc.version}: {m['edge_count']} edges, {m['length_m']:.0f} m on "
+                  f"{', '.join(m['street_names'][:4]) or 'unnamed roads'}")
+
+
+@incident_app.command("list")
+def incident_list(
+    status: Annotated[str | None, typer.Option(help="scheduled, active, resolved, "
+                                               "cancelled")] = None,
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """List incidents."""
+    store = _store(db, snapshot)
+    try:
+        items = store.list_incidents(status=status, limit=1000)
+    finally:
+        store.close()
+    t = Table("id", "type", "severity", "status", "agency", "start", "end", "version",
+              "description")
+    for i in items:
+        desc = next(iter((i.description or {}).values()), "")
+        t.add_row(i.id, i.type.value, i.severity.value, i.status.value, i.agency,
+                  str(i.start)[:16], str(i.end or "")[:16], str(i.version), desc[:40])
+    console.print(t)
+
+
+@incident_app.command("resolve")
+def incident_resolve(
+    incident_id: Annotated[str, typer.Argument(help="e.g. INC-12")],
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """Mark an incident resolved (its history keeps every version)."""
+    from incidents.errors import IncidentError
+
+    store = _store(db, snapshot)
+    try:
+        inc = store.get(incident_id)
+        inc = store.resolve(incident_id, f"cli:{inc.agency}", inc.version)
+    except IncidentError as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    console.print(f"[green]{inc.id}[/] resolved (version {inc.version})")
 
 
 @app.command()
