@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
 from api import problems
@@ -15,6 +16,7 @@ from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
 from api.service import Service, load_service
+from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
 from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
@@ -80,6 +82,9 @@ def route(
     depart_at: Annotated[str | None, Query(
         max_length=64, description="ISO 8601 departure time: incidents in effect then apply "
         "(default: now)", examples=["2026-11-24T08:00:00+00:00"])] = None,
+    alternatives: Annotated[int, Query(ge=0, le=3, description=(
+        "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
+        "(≤ 1.4 × the best duration)"))] = 0,
 ) -> RouteResponse:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
@@ -93,7 +98,11 @@ def route(
     if depart_at is not None and svc.engine is not None:
         state = svc.engine.state_at(parse_time(depart_at, "depart_at", "UTC"))
     try:
-        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode, state=state)
+        if alternatives:
+            rs = svc.road.alternatives(frm[0], frm[1], dst[0], dst[1], mode,
+                                       alternatives + 1, state=state)
+        else:
+            rs = [svc.road.route(frm[0], frm[1], dst[0], dst[1], mode, state=state)]
     except UnknownModeError as exc:
         raise ApiProblem(422, "unknown-mode", str(exc)) from exc
     except SnapError as exc:
@@ -102,10 +111,13 @@ def route(
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    out = route_to_dict(svc, r, frm, dst)
-    out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
-    return RouteResponse(routes=[RouteOut.model_validate(out)],
-                         snapshot_id=svc.snapshot.snapshot_id, live_version=r.live_version)
+    outs = []
+    for r in rs:
+        out = route_to_dict(svc, r, frm, dst)
+        out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
+        outs.append(RouteOut.model_validate(out))
+    return RouteResponse(routes=outs, snapshot_id=svc.snapshot.snapshot_id,
+                         live_version=rs[0].live_version)
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
@@ -142,10 +154,12 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         lifespan=lifespan,
     )
     app.state.service = service
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)
     app.include_router(incidents_router)
+    app.include_router(traffic_router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -325,3 +325,34 @@ def incident_history(request: Request, incident_id: Annotated[str, _ID]) -> dict
         {"seq": c.seq, "version": c.version, "action": c.action, "actor": c.actor,
          "recorded_at": c.recorded_at.isoformat(), "before": c.before, "after": c.after}
         for c in changes]}
+
+
+
+class DiversionsOut(BaseModel):
+    """Answer of GET /v1/incidents/{id}/diversions."""
+
+    incident_id: str
+    diversions: list[dict[str, Any]]
+    live_version: int
+
+
+@router.get("/{incident_id}/diversions", response_model=DiversionsOut,
+            responses=responses(404, 422, 500))
+def incident_diversions(request: Request, incident_id: Annotated[str, _ID],
+                        routes: Annotated[int, Query(ge=1, le=3)] = 2) -> dict:
+    """Best detours for through traffic around the incident's stretch: entry and exit
+    points, extra time, the streets to sign and a sign text (a variable message sign)."""
+    from routing.diversions import diversions
+
+    svc = _svc(request)
+    inc = svc.store.get(incident_id)
+    match = svc.engine.match_incident(inc)
+    car = match.edges.get("car")
+    if car is None or len(car) == 0:
+        raise ApiProblem(422, "no-road-stretch", f"{incident_id} affects no car road; "
+                         "there is nothing to divert around")
+    when = max(datetime.now(UTC), inc.start) if inc.start else datetime.now(UTC)
+    state = svc.engine.state_at(when)
+    out = diversions(svc.road, car, state, n_routes=routes)
+    return {"incident_id": incident_id, "diversions": out,
+            "live_version": svc.road.live_state.version}

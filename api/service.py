@@ -27,6 +27,16 @@ class Service:
     store: IncidentStore | None = None
     engine: IncidentEngine | None = None
 
+    _congestion: object | None = None
+
+    def congestion_map(self):
+        """The (lazily built) congestion map of the car network."""
+        if self._congestion is None:
+            from routing.congestion import CongestionMap
+
+            self._congestion = CongestionMap(self.snapshot)
+        return self._congestion
+
     def close(self) -> None:
         """Stop background work and close the incident store."""
         if self.engine is not None:

@@ -26,6 +26,7 @@ import numpy as np
 from incidents.effects import build_live_state, change_points, in_effect_ids, interval_start
 from incidents.matching import MatchResult, NetworkMatcher
 from incidents.model import Incident, IncidentStatus
+from incidents.speeds import SpeedBoard
 from incidents.store import IncidentStore
 from routing.live import LiveState
 from routing.plan import Planner
@@ -55,6 +56,7 @@ class IncidentEngine:
             self._stop_routes = _routes_by_stop(planner)
         self.matcher = NetworkMatcher(road.snapshot, stops)
         self.free_flow = {m: mr.free_flow_ms for m, mr in road.modes.items()}
+        self.speeds = SpeedBoard(road.snapshot, self.matcher, self.free_flow["car"])
         self.edge_length = {m: np.asarray(mr.arrays.edge_length_m, dtype=np.float64)
                             for m, mr in road.modes.items()}
         self._lock = threading.RLock()
@@ -111,12 +113,42 @@ class IncidentEngine:
                                      horizon=timedelta(days=8))
         self._future.clear()
 
-    def _build(self, at: datetime, version: int, previous: LiveState | None) -> LiveState:
+    def _build(self, at: datetime, version: int, previous: LiveState | None,
+               live_speeds: bool = True) -> LiveState:
         matches = {i.id: self.match_incident(i) for i in self._incidents}
-        state = build_live_state(version, self._incidents, matches, self.free_flow,
+        base = dict(self.free_flow)
+        speed_edges = np.zeros(0, dtype=np.int64)
+        if live_speeds:
+            car, mask = self.speeds.weights(self.free_flow["car"], at)
+            if car is not self.free_flow["car"]:
+                base["car"] = car
+                speed_edges = np.flatnonzero(mask)
+        state = build_live_state(version, self._incidents, matches, base,
                                  self.edge_length, at, self._n_stops, self._stop_index,
                                  previous=previous, effect_cache=self._effects)
+        if base["car"] is not self.free_flow["car"] and "car" not in state.edge_time_ms:
+            times = dict(state.edge_time_ms)
+            prev = previous.edge_time_ms.get("car") if previous is not None else None
+            times["car"] = prev if prev is not None and np.array_equal(prev, base["car"]) \
+                else base["car"]
+            state = LiveState(version=state.version, edge_time_ms=times,
+                              edge_causes=state.edge_causes, stop_closed=state.stop_closed,
+                              trip_delay_s=state.trip_delay_s,
+                              trip_cancelled=state.trip_cancelled, notes=state.notes)
+        if speed_edges.size:
+            notes = dict(state.notes)
+            notes["live_speed_edges"] = int(speed_edges.size)
+            state = LiveState(version=state.version, edge_time_ms=state.edge_time_ms,
+                              edge_causes=state.edge_causes, stop_closed=state.stop_closed,
+                              trip_delay_s=state.trip_delay_s,
+                              trip_cancelled=state.trip_cancelled, notes=notes)
         return self._with_route_alerts(state, matches)
+
+    def _sync_key(self, now: datetime) -> tuple:
+        live = self.speeds.has_live(now)
+        bucket = int(now.timestamp() // 30) if live else None
+        return (self._seq, in_effect_ids(self._incidents, now), self.speeds.version if live
+                else -1, bucket)
 
     def _with_route_alerts(self, state: LiveState, matches: dict[str, MatchResult]
                            ) -> LiveState:
@@ -153,8 +185,8 @@ class IncidentEngine:
         now = now or datetime.now(UTC)
         with self._lock:
             self._reload()
-            key = (self._seq, in_effect_ids(self._incidents, now))
-            if key == self._key or (self._key is None and not key[1]
+            key = self._sync_key(now)
+            if key == self._key or (self._key is None and not key[1] and key[2] == -1
                                     and self.road.live_state.version == 0):
                 self._key = key  # nothing in effect at start-up: stay on free flow (v0)
                 return self.road.live_state
@@ -173,7 +205,10 @@ class IncidentEngine:
         with self._lock:
             self._reload()
             ids = in_effect_ids(self._incidents, at)
-            if self._key is not None and ids == self._key[1] and self._seq == self._key[0]:
+            near_now = abs(at.timestamp() - datetime.now(UTC).timestamp()) < \
+                self.speeds.fresh_s
+            if near_now and self._key is not None and ids == self._key[1] \
+                    and self._seq == self._key[0]:
                 return self.road.live_state
             start = interval_start(self._points, at)
             cache_key = (self._seq, start)
@@ -181,7 +216,8 @@ class IncidentEngine:
             if state is None:
                 if len(self._future) > 16:
                     self._future.clear()
-                state = self._build(at, self.road.live_state.version, None)
+                # live speeds describe now; a later departure uses free flow (or typical)
+                state = self._build(at, self.road.live_state.version, None, live_speeds=False)
                 self._future[cache_key] = state
             return state
 
@@ -213,7 +249,8 @@ class IncidentEngine:
             try:
                 now = datetime.now(UTC)
                 nxt = self.next_change(now - timedelta(seconds=self.poll_interval_s * 2))
-                if self.store.last_seq() != self._seq or (nxt is not None and nxt <= now):
+                if self.store.last_seq() != self._seq or (nxt is not None and nxt <= now) \
+                        or self._sync_key(now) != self._key:
                     self.sync(now)
             except Exception:  # noqa: BLE001 - keep following; the error is logged
                 log.exception("incident engine: sync failed")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from routing.graph import INF_WEIGHT
-from routing.kernels.cch import CustomizedMetric, RoadKernel
+from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.pathgeom import assemble_path
 from routing.live import LiveState
 from routing.profiles import MODES
@@ -25,6 +25,11 @@ from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
 
 DEFAULT_MAX_SNAP_M = 1000.0
+#: Alternatives: a kept route shares at most this share of its length with each other kept
+#: route, and takes at most this factor of the best route's duration.
+ALT_MAX_SHARED = 0.6
+ALT_MAX_STRETCH = 1.4
+ALT_PENALTY = 1.6
 
 
 class RoutingError(Exception):
@@ -263,6 +268,61 @@ class RoadRouter:
             raise UnknownModeError(
                 f"unknown mode '{mode}'; expected one of {', '.join(self.modes)}") from None
 
+    def alternatives(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
+                     mode: str = "car", n: int = 3, state: LiveState | None = None,
+                     max_shared: float = ALT_MAX_SHARED, max_stretch: float = ALT_MAX_STRETCH,
+                     penalty: float = ALT_PENALTY, max_tries: int = 6) -> list[RoadRoute]:
+        """The best route and up to ``n - 1`` alternatives (penalty method).
+
+        After each found route its edges' weights are multiplied by ``penalty`` and the
+        metric re-customized; a candidate is kept when it shares at most ``max_shared`` of
+        its length with every kept route and its true duration is at most ``max_stretch``
+        times the best's. Durations are always on the real (unpenalized) weights."""
+        self._mode(mode)
+        live = self.live_for(state)
+        w = live.weights[mode]
+        src = self.snap(mode, from_lat, from_lon, "from", w)
+        dst = self.snap(mode, to_lat, to_lon, "to", w)
+        best = self.route_endpoints(mode, src, dst, live)
+        kept = [best]
+        if n <= 1:
+            return kept
+        mr = self.modes[mode]
+        real = np.asarray(w, dtype=np.float64)
+        pen = real.copy()
+        metric = PrivateMetric(mr.kernel, np.asarray(w, dtype=np.int64)[mr.arc_edge])
+        trial = _Live(live.state, {**live.metrics, mode: metric}, {**live.weights, mode: w})
+        arc_off = mr.edge_arc_offsets
+
+        def penalize(route: RoadRoute) -> None:
+            changes: dict[int, int] = {}
+            for e in np.unique(route.edges).tolist():
+                if pen[e] >= INF_WEIGHT:
+                    continue
+                pen[e] *= penalty
+                for a in range(int(arc_off[e]), int(arc_off[e + 1])):
+                    changes[a] = int(round(pen[e]))
+            metric.update(changes)
+
+        penalize(best)
+        for _ in range(max_tries):
+            if len(kept) >= n:
+                break
+            try:
+                cand = self.route_endpoints(mode, src, dst, trial)
+            except RoutingError:
+                break
+            share = _share(cand, self._seg_arrays[5], mr.edge_seg)
+            cand.edge_duration_s = real[cand.edges] * share / 1000.0
+            cand.duration_s = float(cand.edge_duration_s.sum())
+            cand.weight_ms = int(round(cand.duration_s * 1000))
+            penalize(cand)
+            if cand.duration_s > best.duration_s * max_stretch:
+                break  # later candidates only get longer
+            if all(_shared_share(cand, r) <= max_shared for r in kept):
+                kept.append(cand)
+        return kept
+
     def explain(self, route: RoadRoute, from_lat: float, from_lon: float, to_lat: float,
                 to_lon: float, state: LiveState | None = None) -> dict:
         """What the live state did to this route: incidents on it, incidents it avoids, and
@@ -402,3 +462,18 @@ def _ordered_causes(causes, edges: np.ndarray) -> list[str]:
         for c in causes.get(e, ()):
             found[c] = None
     return list(found)
+
+
+def _share(route: RoadRoute, seg_len: np.ndarray, edge_seg: np.ndarray) -> np.ndarray:
+    """Travelled share of each path edge."""
+    full = seg_len[edge_seg[route.edges]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(full > 0, route.edge_travelled_m / full, 0.0)
+
+
+def _shared_share(a: RoadRoute, b: RoadRoute) -> float:
+    """Share of ``a``'s length on edges also used by ``b``."""
+    if a.distance_m <= 0:
+        return 1.0
+    common = np.isin(a.edges, b.edges)
+    return float(a.edge_travelled_m[common].sum() / a.distance_m)

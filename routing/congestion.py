@@ -1,0 +1,184 @@
+"""Congestion per car edge from the live weights against free flow, as GeoJSON and summaries.
+
+Levels (ratio = current travel time / free-flow travel time, or the current speed):
+
+==========  ==================================================
+free        ratio < 1.25
+slow        1.25 ≤ ratio < 2
+heavy       2 ≤ ratio < 4
+standstill  ratio ≥ 4, or current speed < 5 km/h
+closed      the edge is closed (infinite weight)
+==========  ==================================================
+
+The "vehicle delay proxy" of an area weighs each edge's delay by a typical relative traffic
+volume of its road class (arterials carry more vehicles than residential streets), so it
+ranks areas and corridors, not absolute vehicle-hours.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from routing.graph import INF_WEIGHT
+from routing.live import LiveState
+from routing.snapshot import Snapshot
+
+LEVELS = ("free", "slow", "heavy", "standstill", "closed")
+#: Relative vehicle volume by highway class for the delay proxy (residential = 1).
+CLASS_VOLUME = {"motorway": 20, "motorway_link": 6, "trunk": 12, "trunk_link": 4,
+                "primary": 8, "primary_link": 3, "secondary": 5, "secondary_link": 2,
+                "tertiary": 3, "tertiary_link": 1.5, "unclassified": 1.5, "residential": 1,
+                "living_street": 0.5, "service": 0.5, "road": 1}
+
+
+@dataclass
+class EdgeLevels:
+    """Per car edge: level index into :data:`LEVELS`, speed and delay now."""
+
+    level: np.ndarray  # int8
+    speed_kmh: np.ndarray  # float32 (0 when closed)
+    free_flow_kmh: np.ndarray  # float32
+    delay_s: np.ndarray  # float32 (0 when closed)
+
+
+def edge_levels(length_m: np.ndarray, free_ms: np.ndarray, now_ms: np.ndarray) -> EdgeLevels:
+    """Classify edges (see the module docstring)."""
+    closed = now_ms >= INF_WEIGHT
+    now = np.where(closed, free_ms, now_ms).astype(np.float64)
+    ratio = now / np.maximum(free_ms, 1)
+    speed = length_m / np.maximum(now, 1) * 3600.0
+    level = np.zeros(now.shape[0], dtype=np.int8)
+    level[ratio >= 1.25] = 1
+    level[ratio >= 2] = 2
+    level[(ratio >= 4) | ((speed < 5) & (ratio > 1.25))] = 3
+    level[closed] = 4
+    free_kmh = length_m / np.maximum(free_ms, 1) * 3600.0
+    return EdgeLevels(level, np.where(closed, 0, speed).astype(np.float32),
+                      free_kmh.astype(np.float32),
+                      np.where(closed, 0, (now - free_ms) / 1000.0).astype(np.float32))
+
+
+class CongestionMap:
+    """Builds congestion GeoJSON and summaries for a snapshot's car network."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        car = snapshot.modes["car"]
+        seg = snapshot.segments
+        self.edge_seg = np.asarray(car.edge_seg)
+        self.edge_rev = np.asarray(car.edge_rev)
+        self.length_m = np.asarray(car.edge_length_m, dtype=np.float64)
+        self.free_ms = np.asarray(car.edge_time_ms, dtype=np.int64)
+        self.names = seg.names
+        self.name_idx = np.asarray(seg.name_idx)[self.edge_seg]
+        self.way_id = np.asarray(seg.way_id)[self.edge_seg]
+        hw = np.asarray(seg.highway_idx)[self.edge_seg]
+        self.volume = np.array([CLASS_VOLUME.get(h, 1.0) for h in seg.highways])[hw]
+        gstart, gend = np.asarray(seg.gstart), np.asarray(seg.gend)
+        lon, lat = np.asarray(seg.lon), np.asarray(seg.lat)
+        # per edge: bbox and pre-encoded coordinate JSON (in travel direction)
+        self.minx = np.empty(self.edge_seg.shape[0])
+        self.maxx = np.empty_like(self.minx)
+        self.miny = np.empty_like(self.minx)
+        self.maxy = np.empty_like(self.minx)
+        seg_json: dict[int, tuple[str, str]] = {}
+        self.coords_json: list[str] = []
+        for e, (s, r) in enumerate(zip(self.edge_seg.tolist(), self.edge_rev.tolist(),
+                                       strict=True)):
+            a, b = int(gstart[s]), int(gend[s])
+            if s not in seg_json:
+                pts = [[round(float(x), 6), round(float(y), 6)]
+                       for x, y in zip(lon[a:b], lat[a:b], strict=True)]
+                seg_json[s] = (json.dumps(pts, separators=(",", ":")),
+                               json.dumps(pts[::-1], separators=(",", ":")))
+            self.coords_json.append(seg_json[s][1 if r else 0])
+            self.minx[e], self.maxx[e] = lon[a:b].min(), lon[a:b].max()
+            self.miny[e], self.maxy[e] = lat[a:b].min(), lat[a:b].max()
+
+    def levels(self, state: LiveState, weights: np.ndarray) -> EdgeLevels:
+        """Levels under the given car weights."""
+        return edge_levels(self.length_m, self.free_ms, np.asarray(weights, dtype=np.int64))
+
+    def in_bbox(self, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
+        """Edge ids intersecting the box (all when None)."""
+        if bbox is None:
+            return np.arange(self.edge_seg.shape[0])
+        w, s, e, n = bbox
+        return np.flatnonzero((self.maxx >= w) & (self.minx <= e) & (self.maxy >= s)
+                              & (self.miny <= n))
+
+    def geojson(self, state: LiveState, weights: np.ndarray,
+                bbox: tuple[float, float, float, float] | None, min_level: int = 0,
+                at_iso: str | None = None) -> bytes:
+        """FeatureCollection (as JSON bytes) of car edges in ``bbox`` at ``min_level`` or
+        worse, with level, speed_kmh, free_flow_kmh, delay_s, name, way and causes."""
+        lv = self.levels(state, weights)
+        idx = self.in_bbox(bbox)
+        idx = idx[lv.level[idx] >= min_level]
+        causes = state.edge_causes.get("car", {})
+        names = self.names
+        parts = []
+        level = lv.level[idx].tolist()
+        speed = np.round(lv.speed_kmh[idx], 1).tolist()
+        free = np.round(lv.free_flow_kmh[idx], 1).tolist()
+        delay = np.round(lv.delay_s[idx], 1).tolist()
+        nidx = self.name_idx[idx].tolist()
+        ways = self.way_id[idx].tolist()
+        revs = self.edge_rev[idx].tolist()
+        for k, e in enumerate(idx.tolist()):
+            c = causes.get(e, ())
+            props = (f'{{"edge":{e},"level":"{LEVELS[level[k]]}","speed_kmh":{speed[k]},'
+                     f'"free_flow_kmh":{free[k]},"delay_s":{delay[k]},'
+                     f'"name":{json.dumps(names[nidx[k]]) if nidx[k] >= 0 else "null"},'
+                     f'"way_id":{ways[k]},"direction":"{"backward" if revs[k] else "forward"}",'
+                     f'"causes":{json.dumps(list(c))}}}')
+            parts.append(f'{{"type":"Feature","geometry":{{"type":"LineString","coordinates":'
+                         f'{self.coords_json[e]}}},"properties":{props}}}')
+        head = (f'{{"type":"FeatureCollection","live_version":{state.version},'
+                f'"at":{json.dumps(at_iso)},"features":[')
+        return (head + ",".join(parts) + "]}").encode()
+
+    def summary(self, state: LiveState, weights: np.ndarray,
+                bbox: tuple[float, float, float, float] | None, worst: int = 10) -> dict:
+        """Dashboard figures for an area: length per level, delay proxy, worst segments,
+        active causes."""
+        lv = self.levels(state, weights)
+        idx = self.in_bbox(bbox)
+        lvl = lv.level[idx]
+        length = self.length_m[idx]
+        by_level = {name: round(float(length[lvl == i].sum()) / 1000.0, 2)
+                    for i, name in enumerate(LEVELS)}
+        delay = lv.delay_s[idx].astype(np.float64)
+        proxy = float((np.maximum(delay, 0) * self.volume[idx]).sum())
+        order = idx[np.argsort(-lv.delay_s[idx], kind="stable")]
+        order = order[lv.delay_s[order] > 0][:worst]
+        causes = state.edge_causes.get("car", {})
+        closed = idx[lvl == 4]
+        worst_rows = [{"edge": int(e), "name": self.names[int(self.name_idx[e])]
+                       if self.name_idx[e] >= 0 else "", "way_id": int(self.way_id[e]),
+                       "level": LEVELS[int(lv.level[e])], "delay_s": round(float(
+                           lv.delay_s[e]), 1), "speed_kmh": round(float(lv.speed_kmh[e]), 1),
+                       "free_flow_kmh": round(float(lv.free_flow_kmh[e]), 1),
+                       "causes": list(causes.get(int(e), ()))} for e in order]
+        active: dict[str, int] = {}
+        for e in idx.tolist():
+            for c in causes.get(e, ()):
+                active[c] = active.get(c, 0) + 1
+        notes = state.notes.get("incidents", {}) if state.notes else {}
+        return {
+            "live_version": state.version,
+            "edges": int(idx.shape[0]),
+            "network_km": round(float(length.sum()) / 1000.0, 2),
+            "km_by_level": by_level,
+            "closed_edges": int(closed.shape[0]),
+            "total_delay_s": round(float(np.maximum(delay, 0).sum()), 1),
+            "vehicle_delay_proxy": round(proxy, 1),
+            "worst_segments": worst_rows,
+            "active_causes": [{"id": c, "edges": n, **{k: notes.get(c, {}).get(k) for k in
+                                                       ("type", "severity", "streets")}}
+                              for c, n in sorted(active.items())],
+            "live_speed_edges": int(state.notes.get("live_speed_edges", 0))
+            if state.notes else 0,
+        }
