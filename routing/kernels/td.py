@@ -1,0 +1,221 @@
+"""Time-dependent car routing kernel (numba): travel-time functions and TD-Dijkstra.
+
+Times are integer milliseconds since midnight of the departure's local day. An edge's
+travel-time function (TTF) is piecewise linear between the centres of 96 bins of 15 min
+(cyclic over midnight); an edge without a typical profile (``row == -1``) takes its
+free-flow time at any hour. With FIFO profiles (slope ≥ -1, see ``routing.timedep``) the
+earliest arrival at a node is the only label that matters, so plain Dijkstra on arrival
+times is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+DAY_MS = 86_400_000
+BIN_MS = 900_000
+N_BINS = 96
+HALF_BIN_MS = BIN_MS // 2
+INF_TIME = np.int64(2**62)
+
+
+@njit(cache=True, inline="always")
+def interp_bins(t_ms: int) -> tuple[int, int, int]:
+    """The two bins to interpolate between at time ``t_ms`` and the offset (ms) past the
+    first bin's centre: ``(b, b_next, dt_ms)`` with ``0 <= dt_ms < BIN_MS``."""
+    x = t_ms % DAY_MS - HALF_BIN_MS
+    if x < 0:
+        x += DAY_MS
+    b = x // BIN_MS
+    dt = x - b * BIN_MS
+    b2 = b + 1
+    if b2 == N_BINS:
+        b2 = 0
+    return b, b2, dt
+
+
+@njit(cache=True)
+def ttf_ms(edge: int, t_ms: int, row_of_edge: np.ndarray, ttf: np.ndarray,
+           free_ms: np.ndarray) -> int:
+    """Travel time (ms) of ``edge`` entered at ``t_ms``: integer linear interpolation
+    (floor) between bin centres, or the free-flow time when the edge has no profile."""
+    r = row_of_edge[edge]
+    if r < 0:
+        return np.int64(free_ms[edge])
+    b, b2, dt = interp_bins(t_ms)
+    a = np.int64(ttf[r, b])
+    c = np.int64(ttf[r, b2])
+    return a + ((c - a) * dt) // BIN_MS
+
+
+@njit(cache=True)
+def ttf_many(edges: np.ndarray, t_ms: np.ndarray, row_of_edge: np.ndarray, ttf: np.ndarray,
+             free_ms: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`ttf_ms` over pairs ``(edges[i], t_ms[i])``."""
+    out = np.empty(edges.shape[0], dtype=np.int64)
+    for i in range(edges.shape[0]):
+        out[i] = ttf_ms(edges[i], t_ms[i], row_of_edge, ttf, free_ms)
+    return out
+
+
+@njit(cache=True, inline="always")
+def _frac_cost(total_ms: int, frac: float) -> int:
+    """``round(total_ms × frac)`` like :meth:`routing.road.RoadRouter.route_endpoints`."""
+    return np.int64(np.rint(np.float64(total_ms) * frac))
+
+
+@njit(cache=True)
+def _push(hk: np.ndarray, hv: np.ndarray, n: int, key: int, val: int) -> int:
+    i = n
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= hk[i]:
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hv[p], hv[i] = hv[i], hv[p]
+        i = p
+    return n + 1
+
+
+@njit(cache=True)
+def _pop(hk: np.ndarray, hv: np.ndarray, n: int) -> int:
+    n -= 1
+    hk[0] = hk[n]
+    hv[0] = hv[n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        c = left
+        if left + 1 < n and hk[left + 1] < hk[left]:
+            c = left + 1
+        if hk[i] <= hk[c]:
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hv[c], hv[i] = hv[i], hv[c]
+        i = c
+    return n
+
+
+@njit(cache=True)
+def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarray,
+                out_edge: np.ndarray, arc_tail: np.ndarray, node_x: np.ndarray,
+                node_y: np.ndarray, inv_speed: float, row_of_edge: np.ndarray,
+                ttf: np.ndarray, free_ms: np.ndarray, closed: np.ndarray,
+                src_node: np.ndarray, src_time_ms: np.ndarray,
+                tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray):
+    """Earliest arrival from several sources to the best of several targets (A* with a
+    straight-line lower bound; exact).
+
+    The out-arcs of kernel node ``v`` are CSR positions ``j`` in
+    ``[out_offsets[v], out_offsets[v+1])``: arc ``out_arc[j]`` enters edge ``out_edge[j]``
+    and reaches node ``out_head[j]`` after ``ttf(out_edge[j], t)``. ``closed[e]`` removes
+    edge ``e``. ``node_x/node_y`` are kernel-node positions in metres (a projection that
+    never overstates distances) and ``inv_speed`` ms per metre at the fastest free-flow
+    speed, so ``distance × inv_speed`` never exceeds the remaining time (pass 0.0 for plain
+    Dijkstra). A source is a node with an initial arrival time (ms); target ``i`` finishes
+    ``tgt_frac[i]`` of edge ``tgt_edge[i]`` entered at node ``tgt_node[i]``: final time =
+    arrival + round(frac × ttf(edge, arrival)).
+
+    Returns ``(arrival_ms, source_index, target_index, arcs, node_times)``: ``arrival_ms``
+    is -1 when no target is reachable; ``arcs`` are the kernel arcs from the source node to
+    the target node in travel order and ``node_times[i]`` the arrival at the tail of
+    ``arcs[i]`` (the last entry is the arrival at the target node).
+    """
+    n_nodes = out_offsets.shape[0] - 1
+    dist = np.full(n_nodes, INF_TIME, dtype=np.int64)
+    pot = np.full(n_nodes, -1, dtype=np.int64)
+    parent = np.full(n_nodes, -1, dtype=np.int32)
+    src_of = np.full(n_nodes, -1, dtype=np.int32)
+    is_tgt = np.zeros(n_nodes, dtype=np.bool_)
+    n_t = tgt_node.shape[0]
+    tx = np.empty(n_t)
+    ty = np.empty(n_t)
+    for i in range(n_t):
+        tx[i] = node_x[tgt_node[i]]
+        ty[i] = node_y[tgt_node[i]]
+        if not closed[tgt_edge[i]]:
+            is_tgt[tgt_node[i]] = True
+    cap = out_arc.shape[0] + src_node.shape[0] + 1
+    hk = np.empty(cap, dtype=np.int64)
+    hv = np.empty(cap, dtype=np.int32)
+    n = 0
+    for i in range(src_node.shape[0]):
+        v = src_node[i]
+        if src_time_ms[i] < dist[v]:
+            dist[v] = src_time_ms[i]
+            src_of[v] = i
+            parent[v] = -1
+            if pot[v] < 0:
+                pot[v] = _potential(v, node_x, node_y, tx, ty, inv_speed)
+            n = _push(hk, hv, n, src_time_ms[i] + pot[v], v)
+    best = INF_TIME
+    best_t = -1
+    while n > 0:
+        key = hk[0]
+        v = hv[0]
+        n = _pop(hk, hv, n)
+        t = dist[v]
+        if key > t + pot[v]:
+            continue  # stale entry
+        if key >= best:
+            break
+        if is_tgt[v]:
+            for i in range(n_t):
+                if tgt_node[i] == v and not closed[tgt_edge[i]]:
+                    tot = t + _frac_cost(ttf_ms(tgt_edge[i], t, row_of_edge, ttf, free_ms),
+                                         tgt_frac[i])
+                    if tot < best:
+                        best = tot
+                        best_t = i
+        for j in range(out_offsets[v], out_offsets[v + 1]):
+            e = out_edge[j]
+            if closed[e]:
+                continue
+            h = out_head[j]
+            ta = t + ttf_ms(e, t, row_of_edge, ttf, free_ms)
+            if ta < dist[h]:
+                dist[h] = ta
+                parent[h] = j
+                src_of[h] = src_of[v]
+                if pot[h] < 0:
+                    pot[h] = _potential(h, node_x, node_y, tx, ty, inv_speed)
+                n = _push(hk, hv, n, ta + pot[h], h)
+    if best_t < 0:
+        return (np.int64(-1), -1, -1, np.zeros(0, dtype=np.int32),
+                np.zeros(0, dtype=np.int64))
+    # Walk back from the target node to its source.
+    v = tgt_node[best_t]
+    k = 0
+    u = v
+    while parent[u] >= 0:
+        k += 1
+        u = arc_tail[out_arc[parent[u]]]
+    arcs = np.empty(k, dtype=np.int32)
+    times = np.empty(k + 1, dtype=np.int64)
+    times[k] = dist[v]
+    u = v
+    for i in range(k - 1, -1, -1):
+        a = out_arc[parent[u]]
+        arcs[i] = a
+        u = arc_tail[a]
+        times[i] = dist[u]
+    return best, src_of[v], best_t, arcs, times
+
+
+@njit(cache=True, inline="always")
+def _potential(v: int, node_x: np.ndarray, node_y: np.ndarray, tx: np.ndarray,
+               ty: np.ndarray, inv_speed: float) -> int:
+    """Lower bound (ms, floored) of the time from ``v`` to the nearest target node."""
+    if inv_speed <= 0.0:
+        return 0
+    best = np.inf
+    for i in range(tx.shape[0]):
+        d = (node_x[v] - tx[i]) ** 2 + (node_y[v] - ty[i]) ** 2
+        if d < best:
+            best = d
+    return np.int64(np.floor(np.sqrt(best) * inv_speed))

@@ -1,0 +1,99 @@
+"""Traffic endpoints end to end: speeds, congestion map and summary, alternatives,
+diversions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.service import load_service
+from incidents.keys import create_key
+
+A, B = "39.0837,-84.5086", "39.0912,-84.4960"
+
+
+@pytest.fixture(scope="module")
+def env(nky_snapshot_dir, tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "traffic.db"
+    svc = load_service(nky_snapshot_dir, db_url=f"sqlite:///{db}")
+    key = create_key(svc.store, "traffic_centre", "KYTC")
+    reader = create_key(svc.store, "reader")
+    with TestClient(create_app(service=svc), raise_server_exceptions=False) as c:
+        yield c, svc, {"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {reader}"}
+    svc.close()
+
+
+def test_posted_speeds_slow_routes_and_show_on_the_map(env) -> None:
+    c, svc, h, reader = env
+    before = c.get("/v1/route", params={"from": A, "to": B}).json()["routes"][0]
+    car = svc.road.modes["car"]
+    route_edges = svc.road.route(39.0837, -84.5086, 39.0912, -84.4960, "car").edges
+    ways = np.asarray(svc.snapshot.segments.way_id)[car.edge_seg[route_edges]]
+    now = datetime.now(UTC).isoformat()
+    obs = [{"ref": {"way_id": int(w), "direction": "both"}, "speed_kmh": 6, "observed_at": now,
+            "confidence": 1.0} for w in dict.fromkeys(ways.tolist())]
+    body = {"observations": obs + [{"ref": {"way_id": 5}, "speed_kmh": 6, "observed_at": now}]}
+    assert c.post("/v1/traffic/speeds", json=body).status_code == 401
+    assert c.post("/v1/traffic/speeds", json=body, headers=reader).status_code == 403
+    r = c.post("/v1/traffic/speeds", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["accepted"] == len(obs) and [x["index"] for x in rep["rejected"]] == [len(obs)]
+    after = c.get("/v1/route", params={"from": A, "to": B}).json()["routes"][0]
+    assert after["live_version"] > before["live_version"]
+    assert after["duration_s"] > before["duration_s"]
+    assert after["explanation"]["delay_s"] > 0  # against free flow
+    fc = c.get("/v1/congestion", params={"min_level": "heavy"})
+    assert fc.status_code == 200 and fc.headers["content-type"].startswith(
+        "application/geo+json")
+    feats = fc.json()["features"]
+    assert feats and {f["properties"]["way_id"] for f in feats} & set(ways.tolist())
+    summ = c.get("/v1/congestion/summary").json()
+    assert summ["live_speed_edges"] > 0 and summ["total_delay_s"] > 0
+    assert summ["km_by_level"]["standstill"] + summ["km_by_level"]["heavy"] > 0
+
+
+def test_speed_batches_all_invalid_are_rejected(env) -> None:
+    c, svc, h, _ = env
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    for body in ({"observations": [{"ref": {"way_id": 1}, "speed_kmh": 10,
+                                    "observed_at": future}]},
+                 {"observations": []}, {"obs": []}, [1, 2]):
+        r = c.post("/v1/traffic/speeds", json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = c.post("/v1/traffic/speeds", content=b"{not json", headers={
+        **h, "Content-Type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_alternatives_and_diversions(env) -> None:
+    c, svc, h, _ = env
+    far = "38.9836,-84.6451"
+    r = c.get("/v1/route", params={"from": A, "to": far, "alternatives": 2})
+    assert r.status_code == 200
+    routes = r.json()["routes"]
+    assert 1 <= len(routes) <= 3
+    assert all(x["duration_s"] >= routes[0]["duration_s"] for x in routes)
+    assert c.get("/v1/route", params={"from": A, "to": far, "alternatives": 9}
+                 ).status_code == 422
+    # the stretch comes from the free-flow route, whatever speeds earlier tests posted
+    free = svc.road.route(39.0837, -84.5086, 39.0912, -84.4960, "car",
+                          state=svc.road._base.state)
+    coords = free.geometry()["coordinates"]
+    k = len(coords) // 3
+    body = {"type": "closure", "severity": "high", "start": "2020-01-01T00:00:00Z",
+            "geometry": {"type": "LineString", "coordinates": coords[k:k + 6]},
+            "direction": "both", "road_effect": {"closed_to": ["car"]}}
+    inc = c.post("/v1/incidents", json=body, headers=h).json()
+    d = c.get(f"/v1/incidents/{inc['id']}/diversions")
+    assert d.status_code == 200, d.text
+    divs = d.json()["diversions"]
+    assert divs and all(x["closed_streets"] for x in divs)
+    assert any(x["routes"] and x["routes"][0]["streets_to_sign"] for x in divs), divs
+    assert all("CLOSED" in x["sign_text"] for x in divs)
+    assert c.get("/v1/incidents/INC-99999/diversions").status_code == 404
