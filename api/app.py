@@ -11,6 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
 from api import problems
+from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import parse_latlon
 from api.problems import ApiProblem, responses
@@ -160,6 +161,19 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(transit_router)
     app.include_router(incidents_router)
     app.include_router(traffic_router)
+
+    base_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            comps = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, js in openapi_components().items():
+                comps.setdefault(name, js)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

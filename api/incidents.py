@@ -120,7 +120,10 @@ def _etag(inc: Incident) -> str:
     return f'"{inc.version}"'
 
 
-def _if_match(value: str | None) -> int:
+def _if_match(value: str | None, current: int | None = None) -> int:
+    """The version an If-Match header asks for; ``*`` matches the current version."""
+    if value is not None and value.strip() == "*" and current is not None:
+        return current
     if value is None:
         raise ApiProblem(428, "precondition-required", "send If-Match with the incident's "
                          "ETag (its version) to change it", "Precondition required")
@@ -131,17 +134,28 @@ def _if_match(value: str | None) -> int:
     return int(m.group(1))
 
 
-async def _body(request: Request) -> bytes:
+def _current_version(svc, incident_id: str, if_match: str | None) -> int | None:
+    """The stored version, looked up only for ``If-Match: *`` (404 when missing)."""
+    if if_match is not None and if_match.strip() == "*":
+        return svc.store.get(incident_id).version
+    return None
+
+
+async def _body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
+        raise ApiProblem(415, "unsupported-media-type", f"send JSON (Content-Type: "
+                         f"application/json), not {ctype!r}", "Unsupported media type")
     size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
-        raise ApiProblem(413, "payload-too-large", f"the body is larger than {MAX_BODY_BYTES} "
+    if size is not None and size.isdigit() and int(size) > max_bytes:
+        raise ApiProblem(413, "payload-too-large", f"the body is larger than {max_bytes} "
                          "bytes", "Payload too large")
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > max_bytes:
             raise ApiProblem(413, "payload-too-large", f"the body is larger than "
-                             f"{MAX_BODY_BYTES} bytes", "Payload too large")
+                             f"{max_bytes} bytes", "Payload too large")
     if not body.strip():
         raise ApiProblem(422, "invalid-incident", "the request body is empty; send the "
                          "incident as JSON", "Invalid incident")
@@ -174,13 +188,24 @@ def _out(svc, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]
 
 
 _CREATE_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": IncidentCreate.model_json_schema(ref_template="#/components/schemas/{model}")}}}}
+    "schema": {"$ref": "#/components/schemas/IncidentCreate"}}}}}
 _PATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": IncidentPatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}}
+    "schema": {"$ref": "#/components/schemas/IncidentPatch"}}}}}
+
+
+def openapi_components() -> dict[str, Any]:
+    """JSON schemas of the request bodies read by hand (registered in the OpenAPI)."""
+    out: dict[str, Any] = {}
+    for model in (IncidentCreate, IncidentPatch):
+        js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, d in js.pop("$defs", {}).items():
+            out.setdefault(name, d)
+        out[model.__name__] = js
+    return out
 
 
 @router.post("", status_code=201, response_model=IncidentOut,
-             responses=responses(401, 403, 409, 413, 422, 500), openapi_extra=_CREATE_BODY)
+             responses=responses(401, 403, 409, 413, 415, 422, 500), openapi_extra=_CREATE_BODY)
 async def create_incident(request: Request, response: Response,
                           p: Annotated[Principal, Depends(writer)],
                           agency: Annotated[str | None, Query(max_length=100, description=(
@@ -278,7 +303,7 @@ def get_incident(request: Request, response: Response,
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut,
-              responses=responses(401, 403, 404, 409, 412, 413, 422, 428, 500),
+              responses=responses(401, 403, 404, 409, 412, 413, 415, 422, 428, 500),
               openapi_extra=_PATCH_BODY)
 async def patch_incident(request: Request, response: Response,
                          incident_id: Annotated[str, _ID],
@@ -309,7 +334,7 @@ def delete_incident(request: Request, incident_id: Annotated[str, _ID],
                     if_match: Annotated[str | None, Header(max_length=40)] = None) -> Response:
     """Remove an incident (its history is kept). If-Match required."""
     svc = _svc(request)
-    version = _if_match(if_match)
+    version = _if_match(if_match, _current_version(svc, incident_id, if_match))
     svc.store.delete(incident_id, p, version)
     svc.engine.sync()
     return Response(status_code=204)

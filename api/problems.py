@@ -126,7 +126,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem answers for these status codes."""
     text = {400: "Bad request", 401: "Missing or invalid API key", 403: "Not allowed",
             404: "Not found", 409: "Conflict", 412: "Version precondition failed",
-            413: "Payload too large", 422: "Invalid input", 428: "Precondition required",
-            500: "Internal error"}
+            413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input",
+            428: "Precondition required", 500: "Internal error"}
     return {c: {"model": Problem, "description": text.get(c, "Error"),
                 "content": {PROBLEM_JSON: {}}} for c in codes}

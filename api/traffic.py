@@ -17,6 +17,7 @@ from routing.congestion import LEVELS
 
 router = APIRouter(prefix="/v1", tags=["traffic"])
 MAX_BATCH = 20_000
+MAX_SPEEDS_BYTES = 8 * 1_048_576
 
 
 class SpeedBatchOut(BaseModel):
@@ -46,7 +47,8 @@ class CongestionSummary(BaseModel):
 
 _SPEEDS_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["observations"], "additionalProperties": False,
-    "properties": {"observations": {"type": "array", "maxItems": MAX_BATCH, "items": {
+    "properties": {"observations": {"type": "array", "description": (
+        f"At most {MAX_BATCH} observations and 8 MiB per batch (422 / 413 beyond)"), "items": {
         "type": "object", "required": ["ref", "speed_kmh", "observed_at"],
         "additionalProperties": False,
         "properties": {
@@ -65,7 +67,7 @@ def _svc(request: Request):
 
 
 @router.post("/traffic/speeds", response_model=SpeedBatchOut, openapi_extra=_SPEEDS_BODY,
-             responses=responses(401, 403, 413, 422, 500))
+             responses=responses(401, 403, 413, 415, 422, 500))
 async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]) -> dict:
     """Post live speed observations. Rule: **apply-the-valid-ones** — each item is checked
     on its own (unknown way, speed ≤ 0 or above 250 km/h, a time in the future or older than
@@ -73,7 +75,7 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
     ones are applied; a batch without any valid item is rejected (422). Observations count
     fully for 5 min, then fade to the typical speed by 15 min."""
     svc = _svc(request)
-    raw = await _body(request)
+    raw = await _body(request, MAX_SPEEDS_BYTES)
     try:
         doc = json.loads(raw)
     except ValueError as exc:
@@ -86,8 +88,10 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
     if not items:
         raise ApiProblem(422, "invalid-body", "observations is empty")
     if len(items) > MAX_BATCH:
-        raise ApiProblem(413, "payload-too-large", f"at most {MAX_BATCH} observations per "
-                         "batch", "Payload too large")
+        raise ApiProblem(422, "batch-too-large", f"at most {MAX_BATCH} observations per "
+                         "batch; split it", "Batch too large",
+                         invalid_params=[{"name": "body.observations",
+                                          "reason": f"more than {MAX_BATCH} items"}])
     report = svc.engine.speeds.apply_batch(items)
     if report.accepted == 0:
         raise ApiProblem(422, "no-valid-observation", "no observation in the batch is valid",

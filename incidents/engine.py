@@ -2,10 +2,12 @@
 
 * After a write in this process the API calls :meth:`IncidentEngine.sync` before answering,
   so the next route already reflects the change.
-* A background thread picks up changes committed by other processes (the CLI, other
-  replicas) by following the store's change sequence (PostgreSQL: LISTEN/NOTIFY with polling
-  as a fallback; SQLite: polling), and re-applies the state when a time window opens or
-  closes (the effects module's change points).
+* Background threads pick up changes committed by other processes (the CLI, other
+  replicas) by following the store's change sequence — on PostgreSQL a LISTEN connection
+  wakes on each NOTIFY; a polling loop (every 0.25 s, one indexed read) is the fallback on
+  both stores — reading only the changes since the last applied sequence number, and
+  re-apply the state when a time window opens or closes (the effects module's change
+  points) or live speed observations age.
 * :meth:`IncidentEngine.state_at` answers "the state at 10:30" for routes departing later,
   cached per change-point interval.
 
@@ -40,7 +42,7 @@ class IncidentEngine:
     """Turns the store's open incidents into :class:`LiveState` for the routers."""
 
     def __init__(self, store: IncidentStore, road: RoadRouter, planner: Planner | None = None,
-                 poll_interval_s: float = 0.5) -> None:
+                 poll_interval_s: float = 0.25) -> None:
         self.store, self.road, self.planner = store, road, planner
         self.poll_interval_s = poll_interval_s
         stops = None
@@ -63,6 +65,7 @@ class IncidentEngine:
         self._matches: dict[tuple[str, int], MatchResult] = {}
         self._effects: dict[tuple[str, int], Any] = {}
         self._incidents: list[Incident] = []
+        self._by_id: dict[str, Incident] = {}
         self._seq = -1
         self._points: list[datetime] = []
         self._key: tuple[int, frozenset[str]] | None = None
@@ -92,24 +95,46 @@ class IncidentEngine:
         return self.road.live_state.version
 
     def _reload(self) -> None:
+        """Catch up with the store: a full read the first time, then only the changes
+        committed since (each change carries the incident's document after it)."""
         seq = self.store.last_seq()
         if seq == self._seq:
             return
-        incidents: list[Incident] = []
-        offset = 0
-        while True:
-            page = self.store.list_incidents(status=list(OPEN_STATUSES), limit=500,
-                                             offset=offset)
-            incidents.extend(page)
-            if len(page) < 500:
-                break
-            offset += 500
-        self._incidents = incidents
+        if self._seq < 0:
+            incidents: dict[str, Incident] = {}
+            offset = 0
+            while True:
+                page = self.store.list_incidents(status=list(OPEN_STATUSES), limit=500,
+                                                 offset=offset)
+                incidents.update((i.id, i) for i in page)
+                if len(page) < 500:
+                    break
+                offset += 500
+            self._by_id = incidents
+        else:
+            last = self._seq
+            while True:
+                changes = self.store.changes_since(last)
+                if not changes:
+                    break
+                for ch in changes:
+                    last = ch.seq
+                    if ch.after is None:
+                        self._by_id.pop(ch.incident_id, None)
+                        continue
+                    inc = Incident.model_validate(ch.after)
+                    if inc.status in OPEN_STATUSES:
+                        self._by_id[inc.id] = inc
+                    else:
+                        self._by_id.pop(inc.id, None)
+            seq = max(seq, last)
+        self._incidents = sorted(self._by_id.values(), key=lambda i: (len(i.id), i.id))
         self._seq = seq
-        live_keys = {(i.id, i.version) for i in incidents}
+        live_keys = {(i.id, i.version) for i in self._incidents}
         self._matches = {k: v for k, v in self._matches.items() if k in live_keys}
         self._effects = {k: v for k, v in self._effects.items() if k in live_keys}
-        self._points = change_points(incidents, since=datetime.now(UTC) - timedelta(days=1),
+        self._points = change_points(self._incidents,
+                                     since=datetime.now(UTC) - timedelta(days=1),
                                      horizon=timedelta(days=8))
         self._future.clear()
 
@@ -236,6 +261,10 @@ class IncidentEngine:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="incident-engine", daemon=True)
         self._thread.start()
+        if self.store.dialect == "postgresql":
+            self._listener = threading.Thread(target=self._listen, name="incident-listen",
+                                              daemon=True)
+            self._listener.start()
 
     def stop(self) -> None:
         """Stop the background thread."""
@@ -243,6 +272,20 @@ class IncidentEngine:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def _listen(self) -> None:
+        """PostgreSQL: wake on NOTIFY and apply the change at once (the polling loop stays as
+        the fallback and handles time windows and ageing)."""
+        while not self._stop.is_set():
+            try:
+                for _ in self.store.listen(self.store.last_seq(), poll_interval_s=1.0,
+                                           idle_timeout_s=1.0):
+                    if self._stop.is_set():
+                        return
+                    self.sync()
+            except Exception:  # noqa: BLE001 - fall back to polling; retry shortly
+                log.exception("incident engine: LISTEN failed; polling continues")
+                self._stop.wait(2.0)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -218,9 +218,6 @@ def test_scheduled_closure_applies_only_inside_its_window(live: Live) -> None:
                         inc["id"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: POST /v1/incidents reads the body as JSON whatever its Content-Type, so a "
-    "valid incident sent as text/plain or application/xml is stored (201) instead of 415"))
 @pytest.mark.parametrize("ctype", ["text/plain", "application/xml"])
 def test_valid_json_under_a_wrong_content_type_is_refused(live: Live, ctype: str) -> None:
     """Only ``application/json`` bodies are documented; anything else should be a 4xx
