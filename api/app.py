@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -96,10 +97,20 @@ def route(
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
     state = None
-    if depart_at is not None and svc.engine is not None:
-        state = svc.engine.state_at(parse_time(depart_at, "depart_at", "UTC"))
+    t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
+    if t_depart is not None and svc.engine is not None:
+        state = svc.engine.state_at(t_depart)
+    td = None
     try:
-        if alternatives:
+        if (t_depart is not None and svc.typical is not None and mode == "car"
+                and not alternatives
+                and abs((t_depart - datetime.now(UTC)).total_seconds()) > 300):
+            from routing.timedep import td_route
+
+            td = td_route(svc.road, svc.typical, frm[0], frm[1], dst[0], dst[1], t_depart,
+                          tz=svc.tz, closed=svc.road.live_for(state).weights["car"])
+            rs = [td.route]
+        elif alternatives:
             rs = svc.road.alternatives(frm[0], frm[1], dst[0], dst[1], mode,
                                        alternatives + 1, state=state)
         else:
@@ -116,6 +127,21 @@ def route(
     for r in rs:
         out = route_to_dict(svc, r, frm, dst)
         out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
+        if td is not None:
+            src = td.duration_by_source_s
+            out["eta_sources"] = {"typical_s": round(src["typical"], 1),
+                                  "free_flow_s": round(src["free_flow"], 1), "live_s": 0.0,
+                                  "day_type": td.day_type, "arrival": td.arrival.isoformat()}
+        else:
+            free = out["explanation"]["no_incident_duration_s"] if \
+                out["explanation"]["incidents"] or out["explanation"]["avoided"] else None
+            ff = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode,
+                                state=svc.road._base.state).duration_s \
+                if free is None and r.live_version else (free or r.duration_s)
+            out["eta_sources"] = {"typical_s": 0.0, "free_flow_s": round(min(ff, r.duration_s),
+                                                                          1),
+                                  "live_s": round(max(r.duration_s - ff, 0.0), 1),
+                                  "day_type": None, "arrival": None}
         outs.append(RouteOut.model_validate(out))
     return RouteResponse(routes=outs, snapshot_id=svc.snapshot.snapshot_id,
                          live_version=rs[0].live_version)

@@ -52,14 +52,18 @@ def build(
     osm: Annotated[Path, typer.Option(help="OpenStreetMap extract (.osm.pbf)")],
     out: Annotated[Path, typer.Option(help="Snapshot directory to write")],
     gtfs: Annotated[list[Path] | None, typer.Option(help="GTFS feed (.zip); repeatable")] = None,
+    traffic: Annotated[Path | None, typer.Option(help="Typical speed observations (CSV or "
+                                                 "Parquet; see data/traffic/README.md)")
+                       ] = None,
 ) -> None:
-    """Build a network snapshot from OSM (and GTFS) data."""
+    """Build a network snapshot from OSM (and GTFS, typical speeds) data."""
     from routing.build import build_snapshot
     from routing.osm import OsmError
 
     try:
         with _progress() as p:
-            meta = build_snapshot(osm, out, gtfs or [], progress=_Bar(p))
+            meta = build_snapshot(osm, out, gtfs or [], progress=_Bar(p),
+                                  traffic_path=traffic)
     except OsmError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -76,6 +80,8 @@ def build(
             t.add_row(k.replace("_", " "), f"{c[k]:,}")
     t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
     t.add_row("build time", f"{meta['build_seconds']:.1f} s")
+    if meta.get("traffic"):
+        t.add_row("typical speeds", meta["traffic"]["summary"].split(": ", 1)[-1][:70])
     if meta.get("transit"):
         for k, v in meta["transit"].get("counts", {}).items():
             t.add_row(f"transit {k}", f"{v:,}" if isinstance(v, int) else str(v))

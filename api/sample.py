@@ -15,6 +15,8 @@ DATA_DIR = REPO_ROOT / "data"
 SAMPLE_CITY = "northern-kentucky"
 SAMPLE_OSM = DATA_DIR / SAMPLE_CITY / "nky_streets.osm.pbf"
 SAMPLE_GTFS = [DATA_DIR / SAMPLE_CITY / "nky_tank_gtfs.zip"]
+#: Generated typical speeds for the sample city (see data/traffic/README.md).
+SAMPLE_TRAFFIC = DATA_DIR / "traffic" / "nky_sample_observations.csv"
 
 
 def var_dir() -> Path:
@@ -50,9 +52,12 @@ def ensure_sample_snapshot(progress: Callable[[str, int, int], None] | None = No
 
     out = sample_snapshot_dir()
     gtfs = SAMPLE_GTFS if with_transit and _transit_available() else []
-    if _up_to_date(out, [SAMPLE_OSM, *gtfs]):
+    traffic = SAMPLE_TRAFFIC if SAMPLE_TRAFFIC.is_file() else None
+    if _up_to_date(out, [SAMPLE_OSM, *gtfs]) and (traffic is None or
+                                                  (out / "traffic" / "typical").is_dir()):
         return out
-    build_snapshot(SAMPLE_OSM, out, gtfs, progress=progress or (lambda *_: None))
+    build_snapshot(SAMPLE_OSM, out, gtfs, progress=progress or (lambda *_: None),
+                   traffic_path=traffic)
     return out
 
 

@@ -51,6 +51,17 @@ class Explanation(BaseModel):
     messages: list[str] = Field(description='e.g. "+4 min: closure INC-12 on Madison Avenue"')
 
 
+class EtaSources(BaseModel):
+    """Where the ETA comes from: free-flow times, live conditions (speeds, incidents) and
+    typical time-of-day speeds (for later departures)."""
+
+    typical_s: float
+    free_flow_s: float
+    live_s: float
+    day_type: str | None = Field(default=None, description="weekday, saturday or sunday")
+    arrival: str | None = Field(default=None, description="ISO 8601 arrival (timed routes)")
+
+
 class RouteOut(BaseModel):
     """One road route."""
 
@@ -64,6 +75,7 @@ class RouteOut(BaseModel):
     destination: Waypoint
     live_version: int
     explanation: Explanation | None = None
+    eta_sources: EtaSources | None = None
 
 
 class RouteResponse(BaseModel):

@@ -26,6 +26,8 @@ class Service:
     planner: Planner | None = None
     store: IncidentStore | None = None
     engine: IncidentEngine | None = None
+    typical: object | None = None  # routing.timedep.TypicalSpeeds
+    tz: str = "UTC"  # the city's timezone (the timetable's, when there is one)
 
     _congestion: object | None = None
 
@@ -63,6 +65,13 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     transit = TransitData.load(Path(snapshot_dir))
     planner = Planner(snap, road, transit) if transit is not None else None
     svc = Service(snapshot=snap, road=road, planner=planner)
+    if planner is not None:
+        svc.tz = planner.transit.ref_tz
+    typical_dir = Path(snapshot_dir) / "traffic" / "typical"
+    if typical_dir.is_dir():
+        from routing.timedep import TypicalSpeeds
+
+        svc.typical = TypicalSpeeds.load(typical_dir)
     if incidents:
         svc.store = open_store(db_url or default_db_url(snapshot_dir))
         svc.engine = IncidentEngine(svc.store, road, planner)

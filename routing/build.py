@@ -45,7 +45,8 @@ def network_orders(net: RoadNetwork, progress: Progress = _noop) -> dict[str, np
 
 def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                    gtfs_paths: Sequence[str | os.PathLike[str]] = (),
-                   progress: Progress = _noop) -> dict[str, Any]:
+                   progress: Progress = _noop,
+                   traffic_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Build a snapshot from one OSM extract (and optional GTFS feeds) into ``out_dir``.
 
     Returns the snapshot's metadata. Raises :class:`routing.osm.OsmError` for unusable OSM
@@ -92,7 +93,38 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         writer.commit(meta)
         progress("writing snapshot", 1, 1)
-        return meta
     except BaseException:
         writer.abort()
         raise
+    if traffic_path is not None:
+        progress("typical speeds", 0, 1)
+        meta["traffic"] = add_typical_speeds(Path(out_dir), traffic_path)
+        progress("typical speeds", 1, 1)
+    return meta
+
+
+def add_typical_speeds(snapshot_dir: Path, traffic_path: str | os.PathLike[str]
+                       ) -> dict[str, Any]:
+    """Load speed observations (CSV/Parquet) into ``SNAPSHOT/traffic/typical`` (written to a
+    temporary directory and renamed into place). Returns the load report as a dict."""
+    import shutil
+    import tempfile
+
+    from routing.snapshot import load_snapshot
+    from routing.timedep import load_observations
+
+    snap = load_snapshot(snapshot_dir)
+    typical, report = load_observations(snap, traffic_path)
+    target = Path(snapshot_dir) / "traffic" / "typical"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".typical-", dir=target.parent))
+    try:
+        typical.save(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"source": str(traffic_path), "sha256": file_sha256(traffic_path),
+            "summary": report.summary()}

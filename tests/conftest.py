@@ -10,17 +10,19 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 NKY_OSM = DATA / "northern-kentucky" / "nky_streets.osm.pbf"
 NKY_GTFS = DATA / "northern-kentucky" / "nky_tank_gtfs.zip"
+NKY_TRAFFIC = DATA / "traffic" / "nky_sample_observations.csv"
 PDX_OSM = DATA / "portland" / "portland_central.osm.pbf"
 PDX_GTFS = DATA / "portland" / "trimet_2routes_gtfs.zip"
 
 
 @pytest.fixture(scope="session")
 def nky_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Snapshot of northern Kentucky: real OSM roads and the TANK GTFS timetable."""
+    """Snapshot of northern Kentucky: real OSM roads, the TANK GTFS timetable and the
+    generated typical speeds (data/traffic)."""
     from routing.build import build_snapshot
 
     out = tmp_path_factory.mktemp("snap") / "nky"
-    build_snapshot(NKY_OSM, out, [NKY_GTFS])
+    build_snapshot(NKY_OSM, out, [NKY_GTFS], traffic_path=NKY_TRAFFIC)
     return out
 
 

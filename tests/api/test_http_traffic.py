@@ -97,3 +97,21 @@ def test_alternatives_and_diversions(env) -> None:
     assert any(x["routes"] and x["routes"][0]["streets_to_sign"] for x in divs), divs
     assert all("CLOSED" in x["sign_text"] for x in divs)
     assert c.get("/v1/incidents/INC-99999/diversions").status_code == 404
+
+
+def test_timed_routes_use_typical_speeds(env) -> None:
+    """A later departure uses time-of-day speeds: a weekday 08:00 trip on the motorway is
+    slower than at 03:00, and the answer says which source each part of the ETA came from."""
+    c, svc, _, _ = env
+    far = "38.9836,-84.6451"
+    peak = c.get("/v1/route", params={"from": A, "to": far,
+                                      "depart_at": "2030-01-16T08:00:00"}).json()["routes"][0]
+    night = c.get("/v1/route", params={"from": A, "to": far,
+                                       "depart_at": "2030-01-16T03:00:00"}).json()["routes"][0]
+    assert peak["duration_s"] > night["duration_s"]
+    src = peak["eta_sources"]
+    assert src["day_type"] == "weekday" and src["typical_s"] > 0
+    assert src["typical_s"] + src["free_flow_s"] == pytest.approx(peak["duration_s"], abs=1)
+    assert src["arrival"].startswith("2030-01-16T08:")
+    now = c.get("/v1/route", params={"from": A, "to": far}).json()["routes"][0]
+    assert now["eta_sources"]["day_type"] is None
