@@ -146,7 +146,7 @@ class AgencyInfo(BaseModel):
 class LegOut(BaseModel):
     """One leg: walking (with street geometry and steps) or transit."""
 
-    mode: Literal["walk", "transit"]
+    mode: Literal["walk", "bike", "car", "transit"]
     from_: PlaceOut = Field(alias="from")
     to: PlaceOut
     departure: str = Field(description="ISO 8601 with the agency's UTC offset")

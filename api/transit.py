@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -83,6 +83,9 @@ def plan(
     min_transfer_s: Annotated[int, Query(ge=0, le=1800)] = 60,
     wheelchair: Annotated[bool, Query()] = False,
     num_itineraries: Annotated[int, Query(ge=1, le=10)] = 3,
+    access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
+        "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
+        "the live speeds and incidents"))] = "walk",
 ) -> dict:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR)."""
     p = _planner(request)
@@ -92,7 +95,8 @@ def plan(
     req = PlanRequest(origin, dest, t, arrive_by=arrive_by, window_s=window_min * 60,
                       max_transfers=max_transfers, walk_speed_mps=walk_speed_mps,
                       max_walk_m=max_walk_m, min_transfer_s=min_transfer_s,
-                      wheelchair=wheelchair, num_itineraries=num_itineraries)
+                      wheelchair=wheelchair, num_itineraries=num_itineraries,
+                      access_mode=access_mode)
     try:
         out = p.plan(req)
     except PlanError as exc:

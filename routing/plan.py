@@ -61,6 +61,10 @@ class PlanRequest:
     min_transfer_s: int = 60
     wheelchair: bool = False
     num_itineraries: int = 3
+    #: how the origin reaches its first stop: walk, bike, or car (park and ride); car and
+    #: bike use the live weights (speeds, incidents) of that mode
+    access_mode: str = "walk"
+    max_access_s: int = 1800
 
 
 @dataclass
@@ -119,6 +123,7 @@ class Planner:
         self._walk_cache: dict[int, tuple[np.ndarray, csr_matrix, csr_matrix, tuple]] = {}
         self._day_cache: dict[dt.date, DayContext] = {}
         self._fp_cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._mode_cache: dict[tuple[str, int], tuple[np.ndarray, csr_matrix]] = {}
         self.stop_ids: list[str] = self.tt.strings["stop_id"]
         self._stop_index = {s: i for i, s in enumerate(self.stop_ids)}
         tq.warmup(self.tt)
@@ -163,6 +168,43 @@ class Planner:
                             f"{period[0].isoformat()} to {period[1].isoformat()}")
 
     # ---------------------------------------------------------------- walking
+    def _mode_csr(self, mode: str, w: np.ndarray) -> csr_matrix:
+        key = (mode, id(w))
+        with self._lock:
+            hit = self._mode_cache.get(key)
+            if hit is not None and hit[0] is w:
+                return hit[1]
+            g = self.road.modes[mode].arrays
+            n = self.snapshot.node_lon.shape[0]
+            m = walk_csr(g, n, np.where(w >= 2_147_483_647, np.inf, w))
+            self._mode_cache = {k: v for k, v in self._mode_cache.items() if k[0] != mode}
+            self._mode_cache[key] = (w, m)
+            return m
+
+    def ride_times(self, lat: float, lon: float, req: PlanRequest
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Time (s) from a point to every stop by ``req.access_mode`` (bike or car, on that
+        mode's live weights) to a junction at the stop's street, then on foot along it."""
+        mode = req.access_mode
+        w = self.road.edge_weights(mode)
+        ep = self.road.snap(mode, lat, lon, "from", w)
+        graph = self._mode_csr(mode, w)
+        a = self.road.modes[mode].arrays
+        seg_len = float(self.snapshot.segments.length_m[ep.snap.segment])
+        n = self.snapshot.node_lon.shape[0]
+        heads = np.array([int(a.edge_head[e]) for e, _ in ep.edges])
+        offs = np.array([(1 - (m / seg_len if seg_len > 0 else 0.0)) * float(w[e])
+                         for e, m in ep.edges])
+        d = dijkstra(graph, directed=True, indices=heads, limit=req.max_access_s * 1000.0)
+        dist = np.full(n, np.inf)
+        for row, off in zip(d, offs, strict=True):
+            dist = np.minimum(dist, row + off)
+        _, _, _, (su, scu, sv, scv) = self._walk(self.road.edge_weights("walk"))
+        scale = WALK_DEFAULT_MPS / req.walk_speed_mps
+        t = np.minimum(dist[su] + scu * scale, dist[sv] + scv * scale)
+        ok = np.flatnonzero(np.isfinite(t) & (t <= req.max_access_s * 1000.0))
+        return ok.astype(np.int32), np.ceil(t[ok] / 1000.0).astype(np.int64)
+
     def _walk(self, w: np.ndarray) -> tuple[np.ndarray, csr_matrix, csr_matrix, tuple]:
         key = id(w)
         with self._lock:
@@ -252,8 +294,12 @@ class Planner:
         date, t_s = self.clock(req.time)
         self.check_date(date)
         day = self.day(date)
+        if req.access_mode not in ("walk", "bike", "car"):
+            raise PlanError(f"unknown access mode '{req.access_mode}'; use walk, bike or car")
         if isinstance(req.origin, int):
             access = (np.array([req.origin], np.int32), np.zeros(1, np.int64))
+        elif req.access_mode != "walk":
+            access = self.ride_times(*req.origin, req=req)
         else:
             access = self.walk_times(*req.origin, towards=False, req=req, w=w)
         if isinstance(req.destination, int):
@@ -313,14 +359,14 @@ class Planner:
         return p
 
     def _walk_leg(self, a: tuple[float, float], b: tuple[float, float], depart_s: int,
-                  arrive_s: int, date: dt.date, frm: dict, to: dict, req: PlanRequest
-                  ) -> dict[str, Any]:
-        leg: dict[str, Any] = {"mode": "walk", "from": frm, "to": to,
+                  arrive_s: int, date: dt.date, frm: dict, to: dict, req: PlanRequest,
+                  mode: str = "walk") -> dict[str, Any]:
+        leg: dict[str, Any] = {"mode": mode, "from": frm, "to": to,
                                "departure": self.iso(date, depart_s),
                                "arrival": self.iso(date, arrive_s),
                                "duration_s": int(arrive_s - depart_s)}
         try:
-            r = self.road.route(a[0], a[1], b[0], b[1], "walk")
+            r = self.road.route(a[0], a[1], b[0], b[1], mode)
             leg["distance_m"] = round(r.distance_m, 1)
             leg["geometry"] = r.geometry()
             leg["steps"] = [s.to_dict() for s in r.steps]
@@ -347,7 +393,8 @@ class Planner:
                     continue
                 legs.append(self._walk_leg(origin, self._point(leg.to_stop), leg.depart_s,
                                            leg.arrive_s, date, o,
-                                           self._stop_dict(leg.to_stop), req))
+                                           self._stop_dict(leg.to_stop), req,
+                                           req.access_mode))
             elif leg.kind == "egress":
                 if isinstance(req.destination, int) or leg.from_stop < 0:
                     continue

@@ -208,3 +208,35 @@ def test_two_feed_city_builds_and_plans(tmp_path) -> None:
             assert it["departure"].endswith("-03:00")
             with_transit += any(x["mode"] == "transit" for x in it["legs"])
     assert with_transit >= 10
+
+
+def test_park_and_ride_access_uses_live_car_speeds(nky_planner, nky_router) -> None:
+    """access_mode=car reaches more stops than walking; making cars slower (live state)
+    never makes the itinerary arrive earlier, and the car leg is timed on live weights."""
+    from routing.live import LiveState
+
+    t = dt.datetime(2020, 1, 15, 8, tzinfo=TZ)
+    origin, dest = (39.0500, -84.5600), (39.0912, -84.4960)
+    walk = nky_planner.plan(PlanRequest(origin, dest, t))
+    car = nky_planner.plan(PlanRequest(origin, dest, t, access_mode="car"))
+    assert car["access_stops"] > walk["access_stops"]
+    first = car["itineraries"][0]
+    assert first["legs"][0]["mode"] == "car"
+    arr_free = dt.datetime.fromisoformat(first["arrival"])
+    acc = nky_planner.ride_times(*origin, PlanRequest(origin, dest, t, access_mode="car"))
+    slow = nky_router.modes["car"].free_flow_ms * 4
+    try:
+        nky_router.apply_live_state(LiveState(version=41, edge_time_ms={"car": slow}))
+        acc_slow = nky_planner.ride_times(*origin, PlanRequest(origin, dest, t,
+                                                               access_mode="car"))
+        common = np.intersect1d(acc[0], acc_slow[0])
+        fast_t = dict(zip(acc[0].tolist(), acc[1].tolist(), strict=True))
+        slow_t = dict(zip(acc_slow[0].tolist(), acc_slow[1].tolist(), strict=True))
+        assert all(slow_t[s] >= fast_t[s] for s in common.tolist())
+        assert any(slow_t[s] > fast_t[s] + 60 for s in common.tolist())
+        later = nky_planner.plan(PlanRequest(origin, dest, t, access_mode="car"))
+        assert dt.datetime.fromisoformat(later["itineraries"][0]["arrival"]) >= arr_free
+    finally:
+        nky_router.apply_live_state(LiveState(version=0))
+    with pytest.raises(PlanError):
+        nky_planner.plan(PlanRequest(origin, dest, t, access_mode="plane"))
