@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,17 +157,11 @@ class IncidentEngine:
             prev = previous.edge_time_ms.get("car") if previous is not None else None
             times["car"] = prev if prev is not None and np.array_equal(prev, base["car"]) \
                 else base["car"]
-            state = LiveState(version=state.version, edge_time_ms=times,
-                              edge_causes=state.edge_causes, stop_closed=state.stop_closed,
-                              trip_delay_s=state.trip_delay_s,
-                              trip_cancelled=state.trip_cancelled, notes=state.notes)
+            state = replace(state, edge_time_ms=times)
         if speed_edges.size:
             notes = dict(state.notes)
             notes["live_speed_edges"] = int(speed_edges.size)
-            state = LiveState(version=state.version, edge_time_ms=state.edge_time_ms,
-                              edge_causes=state.edge_causes, stop_closed=state.stop_closed,
-                              trip_delay_s=state.trip_delay_s,
-                              trip_cancelled=state.trip_cancelled, notes=notes)
+            state = replace(state, notes=notes)
         return self._with_route_alerts(state, matches)
 
     def _sync_key(self, now: datetime) -> tuple:
@@ -197,10 +192,7 @@ class IncidentEngine:
                     if inc_id not in lst:
                         lst.append(inc_id)
         notes["routes_affected"] = routes
-        return LiveState(version=state.version, edge_time_ms=state.edge_time_ms,
-                         edge_causes=state.edge_causes, stop_closed=state.stop_closed,
-                         trip_delay_s=state.trip_delay_s, trip_cancelled=state.trip_cancelled,
-                         notes=notes)
+        return replace(state, notes=notes)
 
     def sync(self, now: datetime | None = None) -> LiveState:
         """Bring the routers up to date with the store at ``now`` (default: the clock).

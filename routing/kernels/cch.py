@@ -47,6 +47,22 @@ class KernelPath:
     arcs: np.ndarray  # int32 kernel arc ids in travel order
 
 
+def _run_multi(q: rk.CCHQuery, sources: list[tuple[int, int]],
+               targets: list[tuple[int, int]]) -> KernelPath | None:
+    """Run a query and copy its answer out (the binding's result object must be dropped
+    before the query object runs again)."""
+    res = q.run_multi(sources, targets)
+    try:
+        dist = res.distance
+        if dist is None or dist >= INF_WEIGHT:
+            return None
+        nodes = res.node_path
+        arcs = np.asarray(res.arc_path, dtype=np.int32)
+    finally:
+        del res
+    return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
+
+
 class CustomizedMetric:
     """A CCH customized with one weight vector. Immutable; safe to share between threads.
 
@@ -83,17 +99,7 @@ class CustomizedMetric:
         final_weight)``; the distance includes both offsets. ``None`` when unreachable."""
         if not sources or not targets:
             return None
-        q = self._acquire()
-        res = q.run_multi(sources, targets)
-        try:
-            dist = res.distance
-            if dist is None or dist >= INF_WEIGHT:
-                return None
-            nodes = res.node_path
-            arcs = np.asarray(res.arc_path, dtype=np.int32)
-        finally:
-            del res
-        return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
+        return _run_multi(self._acquire(), sources, targets)
 
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
@@ -145,15 +151,6 @@ class PrivateMetric:
             return None
         q = rk.CCHQuery(self._metric)
         try:
-            res = q.run_multi(sources, targets)
-            try:
-                dist = res.distance
-                if dist is None or dist >= INF_WEIGHT:
-                    return None
-                nodes = res.node_path
-                arcs = np.asarray(res.arc_path, dtype=np.int32)
-            finally:
-                del res
+            return _run_multi(q, sources, targets)
         finally:
             del q
-        return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
