@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from api.incidents import _bbox, _body, writer
@@ -68,7 +68,8 @@ def _svc(request: Request):
 
 @router.post("/traffic/speeds", response_model=SpeedBatchOut, openapi_extra=_SPEEDS_BODY,
              responses=responses(401, 403, 413, 415, 422, 500))
-async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]) -> dict:
+async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)],
+                      background: BackgroundTasks) -> dict:
     """Post live speed observations. Rule: **apply-the-valid-ones** — each item is checked
     on its own (unknown way, speed ≤ 0 or above 250 km/h, a time in the future or older than
     the ageing horizon, unmatched geometry are rejected with index and reason) and the valid
@@ -98,9 +99,21 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
                          invalid_params=[{"name": f"body.observations.{r['index']}",
                                           "reason": r["reason"]} for r in report.rejected[:50]])
     svc.engine.sync()
+    if svc.typical is not None:  # typical profiles learn from what was posted, afterwards
+        background.add_task(_learn, svc, report.applied)
     return {"accepted": report.accepted, "rejected": report.rejected,
             "edges_updated": report.edges_updated,
             "live_version": svc.road.live_state.version}
+
+
+def _learn(svc, applied: list) -> None:
+    """Blend posted observations into the typical speeds (replaced in one assignment)."""
+    from routing.timedep import LiveObservation, learn_from_observations
+
+    obs = [LiveObservation(int(e), datetime.fromtimestamp(at_s, UTC), speed)
+           for edges, speed, at_s in applied for e in edges.tolist()]
+    if obs:
+        svc.typical = learn_from_observations(svc.typical, obs, weight=0.1, tz=svc.tz)
 
 
 def _state_and_weights(svc, at: str | None):

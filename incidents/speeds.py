@@ -40,6 +40,8 @@ class BatchReport:
     accepted: int = 0
     edges_updated: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: what was applied: (edge ids, speed km/h, observed at as unix seconds)
+    applied: list[tuple[np.ndarray, float, float]] = field(default_factory=list)
 
 
 class SpeedBoard:
@@ -138,6 +140,7 @@ class SpeedBoard:
                 self.obs_at[e] = at_s
                 self.obs_conf[e] = conf
                 report.edges_updated += int(e.shape[0])
+                report.applied.append((edges, speed, at_s))
             report.accepted = len(updates)
             if updates:
                 self.version += 1

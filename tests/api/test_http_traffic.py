@@ -115,3 +115,26 @@ def test_timed_routes_use_typical_speeds(env) -> None:
     assert src["arrival"].startswith("2030-01-16T08:")
     now = c.get("/v1/route", params={"from": A, "to": far}).json()["routes"][0]
     assert now["eta_sources"]["day_type"] is None
+
+
+
+def test_posted_speeds_are_learned_into_typical_speeds(env) -> None:
+    c, svc, h, _ = env
+    car = svc.road.modes["car"]
+    e = int(np.flatnonzero(np.asarray(car.arrays.edge_snappable))[10])
+    way = int(np.asarray(svc.snapshot.segments.way_id)[car.edge_seg[e]])
+    direction = "backward" if car.edge_rev[e] else "forward"
+    at = datetime.now(UTC)
+    before = svc.typical
+    r = c.post("/v1/traffic/speeds", headers=h, json={"observations": [
+        {"ref": {"way_id": way, "direction": direction}, "speed_kmh": 4,
+         "observed_at": at.isoformat()}]})
+    assert r.status_code == 200
+    assert svc.typical is not before  # replaced by the learned profiles
+    from routing.timedep import day_type_of
+
+    local = at.astimezone(__import__("zoneinfo").ZoneInfo(svc.tz))
+    t_s = local.hour * 3600 + local.minute * 60 + 450
+    old = int(before.travel_time_ms(day_type_of(local.date()), t_s, np.array([e]))[0])
+    new = int(svc.typical.travel_time_ms(day_type_of(local.date()), t_s, np.array([e]))[0])
+    assert new > old
