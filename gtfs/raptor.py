@@ -105,6 +105,21 @@ def _footpath(s, q, fp_off, fp_to, fp_dur):
     return np.int64(-1)
 
 
+@njit(cache=True, inline="always")
+def _copy_min(k, lab, src, in_chg, chg, n_chg):
+    """Carry round k-1's improved labels (the stops it changed) into round k, recording the
+    stops that change in round k."""
+    for j in range(n_chg[k - 1]):
+        s = chg[k - 1, j]
+        if lab[k - 1, s] < lab[k, s]:
+            lab[k, s] = lab[k - 1, s]
+            src[k, s] = src[k - 1, s]
+            if not in_chg[s]:
+                in_chg[s] = True
+                chg[k, n_chg[k]] = s
+                n_chg[k] += 1
+
+
 @njit(cache=True)
 def raptor(
     # timetable
@@ -203,24 +218,8 @@ def raptor(
             in_brd[chg_brd[0, j]] = False
         for k in range(1, n_rounds + 1):
             # copy-min from round k-1 (changes of this run)
-            for j in range(n_chg_arr[k - 1]):
-                s = chg_arr[k - 1, j]
-                if arr[k - 1, s] < arr[k, s]:
-                    arr[k, s] = arr[k - 1, s]
-                    arr_src[k, s] = arr_src[k - 1, s]
-                    if not in_arr[s]:
-                        in_arr[s] = True
-                        chg_arr[k, n_chg_arr[k]] = s
-                        n_chg_arr[k] += 1
-            for j in range(n_chg_brd[k - 1]):
-                s = chg_brd[k - 1, j]
-                if brd[k - 1, s] < brd[k, s]:
-                    brd[k, s] = brd[k - 1, s]
-                    brd_src[k, s] = brd_src[k - 1, s]
-                    if not in_brd[s]:
-                        in_brd[s] = True
-                        chg_brd[k, n_chg_brd[k]] = s
-                        n_chg_brd[k] += 1
+            _copy_min(k, arr, arr_src, in_arr, chg_arr, n_chg_arr)
+            _copy_min(k, brd, brd_src, in_brd, chg_brd, n_chg_brd)
             if tgt[k - 1] < tgt[k]:
                 tgt[k] = tgt[k - 1]
                 tgt_src[k] = tgt_src[k - 1]
