@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +10,18 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import problems
+from api import operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import parse_latlon
 from api.problems import ApiProblem, responses
-from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
+from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
-from routing.road import NoRouteError, RoadRoute, SnapError, UnknownModeError
+from routing.clock import SYSTEM_CLOCK, Clock
+from routing.road import NoRouteError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
 #: Documented shape of a ``LAT,LON`` parameter (ranges are checked with precise messages).
@@ -35,39 +35,16 @@ def _service(request: Request) -> Service:
 @v1.get("/health", response_model=HealthResponse, tags=["meta"],
         responses=responses(500))
 def health(request: Request) -> HealthResponse:
-    """Service status: snapshot id, network counts and the live-state version."""
+    """Service status: snapshot id, network counts, timezone and the live-state version."""
     svc = _service(request)
+    state = svc.state()
     meta = svc.snapshot.meta
     counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
     return HealthResponse(status="ok", snapshot_id=svc.snapshot.snapshot_id,
                           built_at=meta.get("created_at"), bbox=list(svc.snapshot.bbox),
                           counts=counts, modes=list(svc.road.modes),
-                          live_version=svc.road.live_state.version,
-                          transit=bool(meta.get("transit")))
-
-
-def _waypoint(svc: Service, latlon: tuple[float, float], snap) -> dict:
-    name_idx = int(svc.snapshot.segments.name_idx[snap.segment])
-    return {"input": [latlon[0], latlon[1]],
-            "location": [round(snap.lon, 7), round(snap.lat, 7)],
-            "distance_m": round(snap.distance_m, 1),
-            "name": svc.snapshot.segments.names[name_idx] if name_idx >= 0 else ""}
-
-
-def route_to_dict(svc: Service, r: RoadRoute, frm: tuple[float, float],
-                  to: tuple[float, float]) -> dict:
-    """JSON form of one road route."""
-    return {
-        "mode": r.mode,
-        "duration_s": round(r.duration_s, 1),
-        "distance_m": round(r.distance_m, 1),
-        "geometry": r.geometry(),
-        "bbox": [round(x, 7) for x in r.bbox],
-        "steps": [s.to_dict() for s in r.steps],
-        "origin": _waypoint(svc, frm, r.origin),
-        "destination": _waypoint(svc, to, r.destination),
-        "live_version": r.live_version,
-    }
+                          live_version=state.version, transit=bool(meta.get("transit")),
+                          timezone=svc.tz, now=svc.clock.now().isoformat())
 
 
 @v1.get("/route", response_model=RouteResponse, tags=["routing"],
@@ -87,34 +64,20 @@ def route(
     alternatives: Annotated[int, Query(ge=0, le=3, description=(
         "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
         "(≤ 1.4 × the best duration)"))] = 0,
-) -> RouteResponse:
+) -> dict:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
     Errors: 422 for malformed coordinates, an unknown mode, or a point farther than the
     snapping limit from any road usable by the mode; 404 when no route connects the points.
     """
     svc = _service(request)
+    state = svc.state()
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
-    state = None
     t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
-    if t_depart is not None and svc.engine is not None:
-        state = svc.engine.state_at(t_depart)
-    td = None
+    q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives)
     try:
-        if (t_depart is not None and svc.typical is not None and mode == "car"
-                and not alternatives
-                and abs((t_depart - datetime.now(UTC)).total_seconds()) > 300):
-            from routing.timedep import td_route
-
-            td = td_route(svc.road, svc.typical, frm[0], frm[1], dst[0], dst[1], t_depart,
-                          tz=svc.tz, closed=svc.road.live_for(state).weights["car"])
-            rs = [td.route]
-        elif alternatives:
-            rs = svc.road.alternatives(frm[0], frm[1], dst[0], dst[1], mode,
-                                       alternatives + 1, state=state)
-        else:
-            rs = [svc.road.route(frm[0], frm[1], dst[0], dst[1], mode, state=state)]
+        ans = operations.route(svc, state, q)
     except UnknownModeError as exc:
         raise ApiProblem(422, "unknown-mode", str(exc)) from exc
     except SnapError as exc:
@@ -123,32 +86,11 @@ def route(
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    outs = []
-    for r in rs:
-        out = route_to_dict(svc, r, frm, dst)
-        out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
-        if td is not None:
-            src = td.duration_by_source_s
-            out["eta_sources"] = {"typical_s": round(src["typical"], 1),
-                                  "free_flow_s": round(src["free_flow"], 1), "live_s": 0.0,
-                                  "day_type": td.day_type, "arrival": td.arrival.isoformat()}
-        else:
-            free = out["explanation"]["no_incident_duration_s"] if \
-                out["explanation"]["incidents"] or out["explanation"]["avoided"] else None
-            ff = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode,
-                                state=svc.road._base.state).duration_s \
-                if free is None and r.live_version else (free or r.duration_s)
-            out["eta_sources"] = {"typical_s": 0.0, "free_flow_s": round(min(ff, r.duration_s),
-                                                                          1),
-                                  "live_s": round(max(r.duration_s - ff, 0.0), 1),
-                                  "day_type": None, "arrival": None}
-        outs.append(RouteOut.model_validate(out))
-    return RouteResponse(routes=outs, snapshot_id=svc.snapshot.snapshot_id,
-                         live_version=rs[0].live_version)
+    return render.route_answer_json(svc.snapshot, ans, frm, dst)
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
-               db_url: str | None = None) -> FastAPI:
+               db_url: str | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service)."""
 
     @asynccontextmanager
@@ -157,7 +99,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if getattr(app.state, "service", None) is None:
             if snapshot_dir is None:
                 raise RuntimeError("create_app needs a snapshot directory or a service")
-            app.state.service = load_service(snapshot_dir, db_url=db_url)
+            app.state.service = load_service(snapshot_dir, db_url=db_url, clock=clock)
             owned = True
         svc = app.state.service
         if svc.engine is not None:

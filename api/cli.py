@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -97,17 +98,30 @@ def serve(
     db: Annotated[str | None, typer.Option(help="Incident store URL: sqlite:///FILE or "
                                            "postgresql://… (default: SQLite beside the "
                                            "snapshot)")] = None,
+    clock: Annotated[str | None, typer.Option(help=(
+        "Run as if it were this ISO 8601 instant (with offset), time moving on from there: "
+        "replay historical feeds, demos, tests"))] = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
     from api.service import default_db_url
+    from routing.clock import SYSTEM_CLOCK, Clock, ReplayClock
 
+    the_clock: Clock = SYSTEM_CLOCK
+    if clock is not None:
+        try:
+            the_clock = ReplayClock(datetime.fromisoformat(clock.replace("Z", "+00:00")))
+        except ValueError as exc:
+            err.print(f"[red]error:[/] --clock: {exc} (expected e.g. 2020-01-15T08:00:00-05:00)")
+            raise typer.Exit(2) from exc
     snap = _resolve_snapshot(snapshot)
     err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs; "
-              f"incidents: {_redact(db or default_db_url(snap))})")
-    uvicorn.run(create_app(snap, db_url=db), host=host, port=port, log_level="info")
+              f"incidents: {_redact(db or default_db_url(snap))}"
+              + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
+    uvicorn.run(create_app(snap, db_url=db, clock=the_clock), host=host, port=port,
+                log_level="info")
 
 
 def _redact(url: str) -> str:
@@ -303,14 +317,17 @@ def route(
     from_: Annotated[str, typer.Option("--from", help="Origin LAT,LON")],
     to: Annotated[str, typer.Option(help="Destination LAT,LON")],
     mode: Annotated[str, typer.Option(help="car, bike or walk")] = "car",
+    depart_at: Annotated[str | None, typer.Option(help="ISO 8601 departure (default now)")
+                         ] = None,
     snapshot: Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
 ) -> None:
     """Print a road route: summary and turn-by-turn steps."""
-    from api.app import route_to_dict
+    from api import operations, render
     from api.params import parse_latlon
     from api.problems import ApiProblem
     from api.service import load_service
+    from api.transit import parse_time
     from routing.road import RoutingError
 
     try:
@@ -320,17 +337,26 @@ def route(
         raise typer.Exit(2) from exc
     svc = load_service(_resolve_snapshot(snapshot))
     try:
-        r = svc.road.route(frm[0], frm[1], dst[0], dst[1], mode)
+        t = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
+        ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, t))
+    except ApiProblem as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
     except RoutingError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
+    finally:
+        svc.close()
     if as_json:
-        json.dump({"routes": [route_to_dict(svc, r, frm, dst)]}, sys.stdout)
+        json.dump(render.route_answer_json(svc.snapshot, ans, frm, dst), sys.stdout)
         sys.stdout.write("\n")
         return
+    r = ans.items[0].route
     mins = r.duration_s / 60
     console.print(f"[bold]{mode}[/]: {r.distance_m / 1000:.2f} km, {mins:.1f} min "
                   f"(snapshot {svc.snapshot.snapshot_id}, live v{r.live_version})")
+    for msg in ans.items[0].explanation.messages:
+        console.print(f"[yellow]{msg}[/]")
     t = Table(show_header=True, header_style="bold")
     t.add_column("#", justify="right")
     t.add_column("instruction")
@@ -356,46 +382,60 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
 ) -> None:
     """Plan a public-transport journey and print readable itineraries."""
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
+    from api import operations, render
+    from api.params import parse_latlon
+    from api.problems import ApiProblem
     from api.service import load_service
+    from api.transit import parse_time
+    from routing.plan import PlanRequest, RoutingError
 
     svc = load_service(_resolve_snapshot(snapshot))
-    params = {"from": from_, "to": to, "arrive_by": str(arrive_by).lower(),
-              "window_min": window_min, "max_transfers": max_transfers, "num_itineraries": num}
-    if at:
-        params["depart_at"] = at
-    with TestClient(create_app(service=svc)) as client:
-        r = client.get("/v1/plan", params=params)
-    body = r.json()
+    try:
+        p = svc.planner
+        if p is None:
+            err.print("[red]error:[/] this snapshot has no public-transport timetable")
+            raise typer.Exit(1)
+
+        def place(value: str, name: str) -> tuple[float, float] | int:
+            return p.resolve_stop(value[5:]) if value.startswith("stop:") else \
+                parse_latlon(value, name)
+
+        req = PlanRequest(place(from_, "from"), place(to, "to"),
+                          parse_time(at, "at", p.transit.ref_tz, svc.clock),
+                          arrive_by=arrive_by, window_s=window_min * 60,
+                          max_transfers=max_transfers, num_itineraries=num)
+        res = operations.plan(svc, svc.state(), req)
+    except ApiProblem as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
+    except RoutingError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        svc.close()
     if as_json:
-        json.dump(body, sys.stdout)
+        json.dump(render.plan_json(res), sys.stdout)
         sys.stdout.write("\n")
-        raise typer.Exit(0 if r.status_code == 200 else 1)
-    if r.status_code != 200:
-        err.print(f"[red]error:[/] {body.get('detail', body)}")
+        return
+    if not res.itineraries:
+        err.print("No itinerary found for these settings")
         raise typer.Exit(1)
-    if not body["itineraries"]:
-        err.print("No itinerary: " + "; ".join(body.get("messages", [])))
-        raise typer.Exit(1)
-    for n, it in enumerate(body["itineraries"], 1):
-        dep, arr = it["departure"][11:16], it["arrival"][11:16]
-        console.print(f"[bold]Option {n}[/]: {dep} → {arr}  ({it['duration_s'] / 60:.0f} min, "
-                      f"{it['transfers']} transfer(s), {it['walk_m']:.0f} m walking)")
-        for leg in it["legs"]:
-            t0, t1 = leg["departure"][11:16], leg["arrival"][11:16]
-            if leg["mode"] == "walk":
-                console.print(f"   {t0}–{t1}  walk {leg.get('distance_m', 0):.0f} m to "
-                              f"{leg['to']['name']}")
+    for n, it in enumerate(res.itineraries, 1):
+        dep, arr = it.departure.strftime("%H:%M"), it.arrival.strftime("%H:%M")
+        console.print(f"[bold]Option {n}[/]: {dep} → {arr}  ({it.duration_s / 60:.0f} min, "
+                      f"{it.transfers} transfer(s), {it.walk_m:.0f} m walking)")
+        for leg in it.legs:
+            t0, t1 = leg.departure.strftime("%H:%M"), leg.arrival.strftime("%H:%M")
+            if leg.mode != "transit":
+                console.print(f"   {t0}–{t1}  {leg.mode} {leg.distance_m or 0:.0f} m to "
+                              f"{leg.destination.name}")
             else:
-                rt = leg["route"]
-                alerts = f"  [yellow]⚠ {', '.join(leg['alerts'])}[/]" if leg.get("alerts") \
-                    else ""
-                console.print(f"   {t0}–{t1}  [bold]{rt['type_name']} {rt['short_name']}[/] "
-                              f"towards {leg['headsign']}: {leg['from']['name']} → "
-                              f"{leg['to']['name']} ({len(leg['intermediate_stops'])} stops)"
-                              f"{alerts}")
+                assert leg.route is not None
+                alerts = f"  [yellow]⚠ {', '.join(leg.alerts)}[/]" if leg.alerts else ""
+                console.print(f"   {t0}–{t1}  [bold]{leg.route.type_name} "
+                              f"{leg.route.short_name}[/] towards {leg.headsign}: "
+                              f"{leg.origin.name} → {leg.destination.name} "
+                              f"({len(leg.intermediate_stops or [])} stops){alerts}")
 
 
 def main() -> None:

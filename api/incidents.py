@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
+from api import render
 from api.problems import ApiProblem, responses
 from api.transit import parse_time
 from incidents.auth import Principal, Role
@@ -181,9 +181,9 @@ def _match_or_422(svc, geometry: Any, direction: Any) -> MatchResult:
 def _out(svc, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]:
     doc = inc.to_doc()
     m = match if match is not None else svc.engine.match_incident(inc)
-    doc["effective_state"] = effective_state(inc, datetime.now(UTC)).value
+    doc["effective_state"] = effective_state(inc, svc.clock.now()).value
     doc["match"] = m.to_dict() if m is not None else None
-    doc["live_version"] = svc.road.live_state.version
+    doc["live_version"] = svc.state().version
     return doc
 
 
@@ -241,9 +241,12 @@ def list_incidents(
 ) -> dict:
     """Incidents as a GeoJSON FeatureCollection, filtered by box, status, time and agency."""
     svc = _svc(request)
+    state = svc.state()
     box = _bbox(bbox) if bbox else None
+    now = svc.clock.now()
     if at is not None:
-        t = parse_time(at, "at", "UTC")
+        t = parse_time(at, "at", svc.tz, svc.clock)
+        now = t
         items = svc.store.active_at(t)
         if box is not None:
             items = [i for i in items if _intersects(i, box)]
@@ -255,7 +258,6 @@ def list_incidents(
     else:
         items = svc.store.list_incidents(bbox=box, status=status or None, agency=agency,
                                          limit=limit, offset=offset)
-    now = datetime.now(UTC)
     feats = []
     for inc in items:
         doc = inc.to_doc()
@@ -263,7 +265,7 @@ def list_incidents(
         doc["effective_state"] = effective_state(inc, now).value
         feats.append({"type": "Feature", "id": inc.id, "geometry": geom, "properties": doc})
     return {"type": "FeatureCollection", "features": feats,
-            "live_version": svc.road.live_state.version}
+            "live_version": state.version}
 
 
 def _bbox(value: str) -> tuple[float, float, float, float]:
@@ -370,14 +372,17 @@ def incident_diversions(request: Request, incident_id: Annotated[str, _ID],
     from routing.diversions import diversions
 
     svc = _svc(request)
+    state = svc.state()
     inc = svc.store.get(incident_id)
     match = svc.engine.match_incident(inc)
     car = match.edges.get("car")
     if car is None or len(car) == 0:
         raise ApiProblem(422, "no-road-stretch", f"{incident_id} affects no car road; "
                          "there is nothing to divert around")
-    when = max(datetime.now(UTC), inc.start) if inc.start else datetime.now(UTC)
-    state = svc.engine.state_at(when)
-    out = diversions(svc.road, car, state, n_routes=routes)
-    return {"incident_id": incident_id, "diversions": out,
-            "live_version": svc.road.live_state.version}
+    now = svc.clock.now()
+    when = max(now, inc.start) if inc.start else now
+    out = diversions(svc.road, svc.state_at(state, when), car, n_routes=routes)
+    for d in out:
+        for r in d["routes"]:
+            r["steps"] = [render.step_json(s) for s in r["steps"]]
+    return {"incident_id": incident_id, "diversions": out, "live_version": state.version}

@@ -52,12 +52,12 @@ class Explanation(BaseModel):
 
 
 class EtaSources(BaseModel):
-    """Where the ETA comes from: free-flow times, live conditions (speeds, incidents) and
-    typical time-of-day speeds (for later departures)."""
+    """Where the ETA comes from: free-flow times, the typical time-of-day excess over free
+    flow, and live conditions (speed observations, incidents) above typical."""
 
-    typical_s: float
-    free_flow_s: float
-    live_s: float
+    typical_s: float = Field(description="Seconds from typical speeds above free flow")
+    free_flow_s: float = Field(description="Seconds the route takes at free-flow speeds")
+    live_s: float = Field(description="Seconds from live observations and incidents")
     day_type: str | None = Field(default=None, description="weekday, saturday or sunday")
     arrival: str | None = Field(default=None, description="ISO 8601 arrival (timed routes)")
 
@@ -74,6 +74,8 @@ class RouteOut(BaseModel):
     origin: Waypoint
     destination: Waypoint
     live_version: int
+    extra_s: float = Field(default=0.0, description="Seconds more than the best route of "
+                           "this answer (0 for the best; alternatives are slower)")
     explanation: Explanation | None = None
     eta_sources: EtaSources | None = None
 
@@ -84,6 +86,8 @@ class RouteResponse(BaseModel):
     routes: list[RouteOut]
     snapshot_id: str
     live_version: int
+    at: str | None = Field(default=None, description="The instant the answer describes")
+    timezone: str | None = None
 
 
 class HealthResponse(BaseModel):
@@ -97,6 +101,10 @@ class HealthResponse(BaseModel):
     modes: list[str]
     live_version: int
     transit: bool
+    timezone: str = Field(description="The city's IANA timezone; times without an offset are "
+                          "read in it")
+    now: str = Field(description="The service's current time (ISO 8601; a replay clock when "
+                     "started with --clock)")
 
 
 class StopOut(BaseModel):

@@ -1,20 +1,33 @@
-"""The objects a running server holds: the snapshot, routers and (later) the incident store.
+"""The objects a running server holds: the snapshot, routers, the state publisher and the store.
 
 Built once at start-up by :func:`load_service`; request handlers read them through
-``request.app.state.service``.
+``request.app.state.service`` and take **one** :class:`routing.state.RoutingState` per request
+(:meth:`Service.state`), which they hand to everything the request calls.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from incidents.engine import IncidentEngine
+from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
 from incidents.store import IncidentStore, open_store
+from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import Planner, TransitData
 from routing.road import DEFAULT_MAX_SNAP_M, RoadRouter
 from routing.snapshot import Snapshot, load_snapshot
+from routing.state import RoutingState, StatePublisher
+
+if TYPE_CHECKING:
+    from routing.congestion import CongestionMap
+    from routing.timedep import TypicalSpeeds
+
+#: A departure within this much of now is answered on the live state itself.
+NOW_TOLERANCE = timedelta(minutes=5)
 
 
 @dataclass
@@ -23,21 +36,43 @@ class Service:
 
     snapshot: Snapshot
     road: RoadRouter
+    publisher: StatePublisher
     planner: Planner | None = None
     store: IncidentStore | None = None
     engine: IncidentEngine | None = None
-    typical: object | None = None  # routing.timedep.TypicalSpeeds
-    tz: str = "UTC"  # the city's timezone (the timetable's, when there is one)
+    clock: Clock = SYSTEM_CLOCK
+    _congestion: CongestionMap | None = field(default=None, repr=False)
+    _congestion_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    _congestion: object | None = None
+    @property
+    def tz(self) -> str:
+        """The city's timezone."""
+        return self.publisher.timezone
 
-    def congestion_map(self):
-        """The (lazily built) congestion map of the car network."""
-        if self._congestion is None:
-            from routing.congestion import CongestionMap
+    @property
+    def typical(self) -> TypicalSpeeds | None:
+        """Current typical speeds (learned ones included)."""
+        return self.publisher.typical
 
-            self._congestion = CongestionMap(self.snapshot)
-        return self._congestion
+    def state(self) -> RoutingState:
+        """The routing state in force now: take it once per request."""
+        return self.publisher.current()
+
+    def state_at(self, state: RoutingState, t: datetime | None) -> RoutingState:
+        """``state`` itself for "now", else the same live inputs at instant ``t`` (a later
+        or earlier departure)."""
+        if t is None or abs(t - self.clock.now()) <= NOW_TOLERANCE:
+            return state
+        return self.publisher.at(state, t)
+
+    def congestion_map(self) -> CongestionMap:
+        """The congestion map of the car network (built once, under a lock)."""
+        with self._congestion_lock:
+            if self._congestion is None:
+                from routing.congestion import CongestionMap
+
+                self._congestion = CongestionMap(self.snapshot)
+            return self._congestion
 
     def close(self) -> None:
         """Stop background work and close the incident store."""
@@ -53,38 +88,60 @@ def default_db_url(snapshot_dir: str | Path) -> str:
     return f"sqlite:///{p.parent / (p.name + '.incidents.db')}"
 
 
+def snapshot_timezone(snap: Snapshot, planner: Planner | None) -> str:
+    """The city's timezone: the snapshot's own, else the timetable's reference zone."""
+    tz = getattr(snap, "timezone", None)
+    if tz:
+        return str(tz)
+    if planner is not None:
+        return planner.transit.ref_tz
+    return "UTC"
+
+
 def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-                 db_url: str | None = None, incidents: bool = True) -> Service:
-    """Open a snapshot (memory maps), prepare the routers and, unless ``incidents`` is
-    false, open the incident store (``db_url``, default SQLite beside the snapshot) and
-    apply the incidents in effect now."""
+                 db_url: str | None = None, incidents: bool = True,
+                 clock: Clock = SYSTEM_CLOCK) -> Service:
+    """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
+    ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
+    snapshot) and publish the live state of what it holds."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
-    # Compile the numba kernels and touch the CCH once so the first request is fast.
-    _warm(road)
     transit = TransitData.load(Path(snapshot_dir))
     planner = Planner(snap, road, transit) if transit is not None else None
-    svc = Service(snapshot=snap, road=road, planner=planner)
-    if planner is not None:
-        svc.tz = planner.transit.ref_tz
+    typical = None
     typical_dir = Path(snapshot_dir) / "traffic" / "typical"
     if typical_dir.is_dir():
         from routing.timedep import TypicalSpeeds
 
-        svc.typical = TypicalSpeeds.load(typical_dir)
+        typical = TypicalSpeeds.load(typical_dir)
+    publisher = StatePublisher(road, typical, snapshot_timezone(snap, planner),
+                               planner.tt.n_stops if planner is not None else None, clock)
+    svc = Service(snapshot=snap, road=road, publisher=publisher, planner=planner, clock=clock)
+    _warm(svc)
     if incidents:
         svc.store = open_store(db_url or default_db_url(snapshot_dir))
-        svc.engine = IncidentEngine(svc.store, road, planner)
+        stops = None
+        if planner is not None:
+            tt = planner.tt
+            stops = TransitStops(
+                planner.stop_ids, tt.arrays["stop_lat"], tt.arrays["stop_lon"],
+                routes_by_stop(tt.n_stops, tt.arrays["stop_pattern_offsets"],
+                               tt.arrays["stop_patterns"], tt.arrays["pattern_route"],
+                               tt.strings["route_id"]))
+        svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock)
         svc.engine.sync()
     return svc
 
 
-def _warm(road: RoadRouter) -> None:
+def _warm(svc: Service) -> None:
+    """Compile the numba kernels and touch the CCH once so the first request is fast."""
     import numpy as np
 
+    road = svc.road
+    state = svc.state()
     lat, lon = float(np.asarray(road.snapshot.node_lat)[0]), float(
         np.asarray(road.snapshot.node_lon)[0])
     for mode in road.modes:
         # warm-up only: a failure here (e.g. an odd first node) surfaces on real requests
         with contextlib.suppress(Exception):
-            road.route(lat, lon, lat + 1e-4, lon + 1e-4, mode)
+            road.route(state, mode, lat, lon, lat + 1e-4, lon + 1e-4)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from api.incidents import _bbox, _body, writer
@@ -68,8 +68,7 @@ def _svc(request: Request):
 
 @router.post("/traffic/speeds", response_model=SpeedBatchOut, openapi_extra=_SPEEDS_BODY,
              responses=responses(401, 403, 413, 415, 422, 500))
-async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)],
-                      background: BackgroundTasks) -> dict:
+async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]) -> dict:
     """Post live speed observations. Rule: **apply-the-valid-ones** — each item is checked
     on its own (unknown way, speed ≤ 0 or above 250 km/h, a time in the future or older than
     the ageing horizon, unmatched geometry are rejected with index and reason) and the valid
@@ -93,36 +92,22 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
                          "batch; split it", "Batch too large",
                          invalid_params=[{"name": "body.observations",
                                           "reason": f"more than {MAX_BATCH} items"}])
-    report = svc.engine.speeds.apply_batch(items)
+    report, state = await run_in_threadpool(svc.engine.post_speeds, items, p.actor)
     if report.accepted == 0:
         raise ApiProblem(422, "no-valid-observation", "no observation in the batch is valid",
                          invalid_params=[{"name": f"body.observations.{r['index']}",
                                           "reason": r["reason"]} for r in report.rejected[:50]])
-    svc.engine.sync()
-    if svc.typical is not None:  # typical profiles learn from what was posted, afterwards
-        background.add_task(_learn, svc, report.applied)
     return {"accepted": report.accepted, "rejected": report.rejected,
-            "edges_updated": report.edges_updated,
-            "live_version": svc.road.live_state.version}
+            "edges_updated": report.edges_updated, "live_version": state.version}
 
 
-def _learn(svc, applied: list) -> None:
-    """Blend posted observations into the typical speeds (replaced in one assignment)."""
-    from routing.timedep import LiveObservation, learn_from_observations
-
-    obs = [LiveObservation(int(e), datetime.fromtimestamp(at_s, UTC), speed)
-           for edges, speed, at_s in applied for e in edges.tolist()]
-    if obs:
-        svc.typical = learn_from_observations(svc.typical, obs, weight=0.1, tz=svc.tz)
-
-
-def _state_and_weights(svc, at: str | None):
+def _state_at(svc, at: str | None):
+    """The request's state: now, or the same live inputs at instant ``at``."""
+    state = svc.state()
     if at is None:
-        st = svc.road.live_state
-        return st, svc.road.edge_weights("car"), None
-    t = parse_time(at, "at", "UTC")
-    st = svc.engine.state_at(t)
-    return st, svc.road.live_for(st).weights["car"], t.astimezone(UTC).isoformat()
+        return state
+    t = parse_time(at, "at", svc.tz, svc.clock)
+    return svc.publisher.at(state, t)
 
 
 _GEOJSON_DOC = {200: {"description": "GeoJSON FeatureCollection of car edges with level, "
@@ -145,9 +130,8 @@ def congestion(
     typical speeds against free flow), with causes (incident ids)."""
     svc = _svc(request)
     box = _bbox(bbox) if bbox else None
-    st, w, at_iso = _state_and_weights(svc, at)
-    body = svc.congestion_map().geojson(st, w, box, LEVELS.index(min_level),
-                                        at_iso or datetime.now(UTC).isoformat())
+    st = _state_at(svc, at)
+    body = svc.congestion_map().geojson(st, box, LEVELS.index(min_level))
     return Response(body, media_type="application/geo+json")
 
 
@@ -164,9 +148,9 @@ def congestion_summary(
     and active causes."""
     svc = _svc(request)
     box = _bbox(bbox) if bbox else None
-    st, w, at_iso = _state_and_weights(svc, at)
-    out = svc.congestion_map().summary(st, w, box, worst)
-    out["at"] = at_iso or datetime.now(UTC).isoformat()
+    st = _state_at(svc, at)
+    out = svc.congestion_map().summary(st, box, worst)
+    out["at"] = st.at.isoformat()
     return out
 
 

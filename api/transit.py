@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 
+from api import operations, render
 from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
+from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import NoTransitError, PlanError, Planner, PlanRequest, UnknownStopError
 from routing.road import NoRouteError, SnapError
 
@@ -30,10 +32,12 @@ def _planner(request: Request) -> Planner:
     return p
 
 
-def parse_time(value: str | None, name: str, tz: str) -> dt.datetime:
-    """ISO 8601 date-time; a time without offset is read in the feed's timezone."""
+def parse_time(value: str | None, name: str, tz: str, clock: Clock = SYSTEM_CLOCK
+               ) -> dt.datetime:
+    """ISO 8601 date-time; a time without offset is read in ``tz`` (the city's zone);
+    ``None`` is now (by ``clock``)."""
     if value is None:
-        return dt.datetime.now(ZoneInfo(tz))
+        return clock.now().astimezone(ZoneInfo(tz))
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -88,17 +92,19 @@ def plan(
         "the live speeds and incidents"))] = "walk",
 ) -> dict:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR)."""
+    svc = request.app.state.service
+    state = svc.state()
     p = _planner(request)
     origin = _place(p, from_, "from")
     dest = _place(p, to, "to")
-    t = parse_time(depart_at, "depart_at", p.transit.ref_tz)
+    t = parse_time(depart_at, "depart_at", p.transit.ref_tz, svc.clock)
     req = PlanRequest(origin, dest, t, arrive_by=arrive_by, window_s=window_min * 60,
                       max_transfers=max_transfers, walk_speed_mps=walk_speed_mps,
                       max_walk_m=max_walk_m, min_transfer_s=min_transfer_s,
                       wheelchair=wheelchair, num_itineraries=num_itineraries,
                       access_mode=access_mode)
     try:
-        out = p.plan(req)
+        res = operations.plan(svc, state, req)
     except PlanError as exc:
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.depart_at", "reason": str(exc)}]
@@ -110,12 +116,13 @@ def plan(
     except (NoRouteError, NoTransitError) as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
     msgs = []
-    if out["access_stops"] == 0 and not isinstance(origin, int):
+    if res.access_stops == 0 and not isinstance(origin, int):
         msgs.append(f"no stop within {max_walk_m:.0f} m walking of the origin")
-    if out["egress_stops"] == 0 and not isinstance(dest, int):
+    if res.egress_stops == 0 and not isinstance(dest, int):
         msgs.append(f"no stop within {max_walk_m:.0f} m walking of the destination")
-    if not out["itineraries"]:
+    if not res.itineraries:
         msgs.append("no itinerary found for these settings")
+    out = render.plan_json(res)
     out["messages"] = msgs
     return out
 
@@ -179,22 +186,23 @@ def stop_departures(
         i = p.resolve_stop(stop_id)
     except UnknownStopError as exc:
         raise ApiProblem(404, "unknown-stop", str(exc), "Unknown stop") from exc
-    t = parse_time(at, "at", p.transit.ref_tz)
+    svc = request.app.state.service
+    state = svc.state()
+    t = parse_time(at, "at", p.transit.ref_tz, svc.clock)
     date, s = p.clock(t)
     try:
         p.check_date(date)
     except PlanError as exc:
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.at", "reason": str(exc)}]) from exc
-    live = p.road.live_state
-    deps = tq.departures(p.tt, p.day(date), i, s, limit, trip_delay_s=live.trip_delay_s,
-                         trip_cancelled=live.trip_cancelled)
+    deps = tq.departures(p.tt, p.day(date), i, s, limit)
     out = []
     for d in deps:
-        leg_route = p._transit_route(d.route)
-        tz = p.tt.strings["agency_timezone"][int(p.tt.arrays["route_agency"][d.route])]
-        out.append({"trip_id": d.trip_id, "route": leg_route, "headsign": d.headsign,
-                    "scheduled": p.iso(date, d.depart_s, tz),
-                    "expected": p.iso(date, d.realtime_depart_s, tz), "delay_s": d.delay_s,
-                    "cancelled": d.cancelled, "service_date": d.service_date.isoformat()})
-    return {"stop": _stop_out(p, i), "departures": out, "live_version": live.version}
+        tz = p.route_timezone(d.route)
+        out.append({"trip_id": d.trip_id, "route": render.transit_route_json(
+                        p.transit_route(d.route)), "headsign": d.headsign,
+                    "scheduled": p.at(date, d.depart_s, tz).isoformat(),
+                    "expected": p.at(date, d.realtime_depart_s, tz).isoformat(),
+                    "delay_s": d.delay_s, "cancelled": d.cancelled,
+                    "service_date": d.service_date.isoformat()})
+    return {"stop": _stop_out(p, i), "departures": out, "live_version": state.version}

@@ -1,4 +1,4 @@
-"""Turn incidents in effect into a routing :class:`routing.live.LiveState`.
+"""Turn incidents into the typed live inputs routing reads (:class:`routing.live.LiveState`).
 
 Rules (per incident, applied to the edges its geometry matched, see :mod:`incidents.matching`):
 
@@ -8,32 +8,35 @@ Rules (per incident, applied to the edges its geometry matched, see :mod:`incide
   An incident of type ``closure`` without a ``road_effect`` is closed to all motor vehicles
   (car mode; buses too, which closes the stops it matched). All lanes closed
   (``lanes.closed == lanes.total``) is a car closure as well.
-* **Speed limit** (``speed_limit_kmh``, every mode): weight = max(free flow,
-  length / limit) — it only slows edges whose free-flow speed is higher.
+* **Speed limit** (``speed_limit_kmh``, every mode): travel time at least
+  ``length / limit`` — it only slows edges whose current speed is higher.
 * **Lanes closed** (``0 < lanes.closed < lanes.total``, car only): capacity slowdown,
-  weight × ``total / (total - closed)``, at most × 4.
+  time × ``total / (total - closed)``, at most × 4.
 * **Delay** (``delay_s``, car only): added to the matched car edges in proportion to length,
   at ``delay_s / L`` per metre where ``L`` is the matched car road length with each segment
   counted once — driving the whole matched stretch in one direction adds ``delay_s``.
-  Order: speed limit, then lane factor, then delay; weights stay below ``INF_WEIGHT``.
-* **Several incidents on one edge**: closed wins, otherwise the slowest (largest) weight.
+  Order: speed limit, then lane factor, then delay; times stay below ``INF_WEIGHT``.
+* **Several incidents on one edge**: closed wins, otherwise the slowest time.
 * **Stops closed**: ``transit_effect.stops_closed`` ids, plus the stops matched by the
   geometry when ``transit_effect.closes_stops_on_geometry`` or the road is closed to buses
   (``bus``/``all``, or a ``closure`` without ``road_effect``).
 
-Only incidents in effect at the requested instant count (:func:`incidents.model.is_in_effect`:
-status, ``start``/``end`` window, weekly recurrence); :func:`change_points` lists the instants
-where that set can change so a caller can cache one state per interval. :func:`edge_effects` is
-per incident, so a caller can cache it by ``(incident id, version)`` (``effect_cache``).
+Effects are kept as *parameters* (closed, speed-limit floor, factor, added ms) that apply to
+whatever the base time is at that moment (free flow, typical or live speed), together with
+the *windows* in which the incident is in force (:func:`incident_windows`: status,
+``start``/``end``, weekly recurrence — consistent with :func:`incidents.model.is_in_effect`).
+So one live state answers "now" and "at 17:40" alike. :func:`effect_params` is per incident
+and can be cached by ``(incident id, version)``.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, MutableMapping
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,8 +50,15 @@ from incidents.model import (
     is_in_effect,
     utc_now,
 )
-from routing.graph import INF_WEIGHT
-from routing.live import LiveState
+from routing.kernels.limits import INF_WEIGHT, MAX_FINITE_WEIGHT
+from routing.live import (
+    FOREVER_MS,
+    EffectTimeline,
+    IncidentInfo,
+    LiveState,
+    SpeedObservations,
+    StopClosures,
+)
 
 VEHICLE_CLASS_MODES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     VehicleClass.CAR: ("car",),
@@ -62,10 +72,26 @@ VEHICLE_CLASS_MODES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 MAX_LANE_FACTOR = 4.0
 """Largest slowdown factor from closed lanes."""
 DEFAULT_HORIZON = timedelta(days=7)
-_MAX_WEIGHT = INF_WEIGHT - 1
 
-EdgeEffects = dict[str, tuple[np.ndarray, np.ndarray]]
-"""Per mode: (edge ids, new weight in ms) for the edges an incident slows or closes."""
+
+
+@dataclass(frozen=True)
+class EffectParams:
+    """One incident's effect on one mode's edges (see the module rules): per matched edge
+    that it acts on, closed or ``round(max(base, min_ms) × factor) + add_ms``."""
+
+    edges: np.ndarray  # int64
+    closed: np.ndarray  # bool
+    min_ms: np.ndarray  # int64 (0 = no floor)
+    factor: np.ndarray  # float64
+    add_ms: np.ndarray  # int64
+
+    def apply(self, base_ms: np.ndarray) -> np.ndarray:
+        """New times (ms) of :attr:`edges` over ``base_ms`` (indexed by edge id)."""
+        b = np.asarray(base_ms, np.int64)[self.edges]
+        w = np.maximum(b, self.min_ms).astype(np.float64) * self.factor
+        v = np.minimum(np.rint(w).astype(np.int64) + self.add_ms, MAX_FINITE_WEIGHT)
+        return np.where(self.closed, INF_WEIGHT, v)
 
 
 def closed_modes(incident: Incident) -> frozenset[str]:
@@ -100,44 +126,53 @@ def lane_factor(incident: Incident) -> float:
     return min(MAX_LANE_FACTOR, lanes.total / (lanes.total - lanes.closed))
 
 
-def edge_effects(incident: Incident, match: MatchResult,
-                 free_flow_ms: Mapping[str, np.ndarray],
-                 edge_length_m: Mapping[str, np.ndarray]) -> EdgeEffects:
-    """New weights (ms) of the edges ``incident`` acts on, per mode, from its ``match``.
+def effect_params(incident: Incident, match: MatchResult,
+                  free_flow_ms: Mapping[str, np.ndarray],
+                  edge_length_m: Mapping[str, np.ndarray]) -> dict[str, EffectParams]:
+    """The incident's effect parameters per mode from its ``match``.
 
-    Only edges whose weight changes are returned; modes without such edges are left out.
-    ``free_flow_ms[mode]`` / ``edge_length_m[mode]`` are the mode's free-flow times (ms) and
-    lengths (m) indexed by edge id. The result depends on the incident alone (not the time),
-    so it can be cached by ``(incident.id, incident.version)``.
+    Only edges it acts on at free flow are kept (a speed limit above an edge's free-flow
+    speed is no effect); modes without such edges are left out. ``free_flow_ms[mode]`` /
+    ``edge_length_m[mode]`` are indexed by edge id. Depends on the incident alone, so it can
+    be cached by ``(incident.id, incident.version)``.
     """
     closed = closed_modes(incident)
     re = incident.road_effect
     speed_kmh = re.speed_limit_kmh if re is not None else None
     delay_s = re.delay_s if re is not None else None
     factor = lane_factor(incident)
-    out: EdgeEffects = {}
+    out: dict[str, EffectParams] = {}
     for mode, edges in match.edges.items():
         if mode not in free_flow_ms or edges.shape[0] == 0:
             continue
         edges = np.asarray(edges, dtype=np.int64)
-        ff = np.asarray(free_flow_ms[mode])[edges].astype(np.int64)
-        if mode in closed:
-            new = np.full(edges.shape[0], INF_WEIGHT, dtype=np.int64)
-        else:
-            length = np.asarray(edge_length_m[mode])[edges].astype(np.float64)
-            w = ff.astype(np.float64)
-            if speed_kmh is not None:
-                w = np.maximum(w, np.ceil(length / (speed_kmh / 3.6) * 1000.0))
-            if mode == "car":
-                w *= factor
-                if delay_s:
-                    w = np.rint(w) + _spread_delay(delay_s * 1000.0, length,
-                                                   match.edge_segments[mode])
-            new = np.minimum(np.rint(w), _MAX_WEIGHT).astype(np.int64)
-        acts = new != ff
+        k = edges.shape[0]
+        length = np.asarray(edge_length_m[mode])[edges].astype(np.float64)
+        is_closed = np.full(k, mode in closed)
+        min_ms = np.zeros(k, np.int64)
+        if speed_kmh is not None:
+            min_ms = np.ceil(length / (speed_kmh / 3.6) * 1000.0).astype(np.int64)
+        fac = np.full(k, factor if mode == "car" else 1.0)
+        add = np.zeros(k, np.int64)
+        if mode == "car" and delay_s:
+            add = _spread_delay(delay_s * 1000.0, length, match.edge_segments[mode]
+                                ).astype(np.int64)
+        p = EffectParams(edges, is_closed, min_ms, fac, add)
+        ff = np.asarray(free_flow_ms[mode], np.int64)[edges]
+        acts = p.apply(free_flow_ms[mode]) != ff
         if acts.any():
-            out[mode] = (edges[acts], new[acts])
+            out[mode] = EffectParams(edges[acts], is_closed[acts], min_ms[acts], fac[acts],
+                                     add[acts])
     return out
+
+
+def edge_effects(incident: Incident, match: MatchResult, base_ms: Mapping[str, np.ndarray],
+                 edge_length_m: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray,
+                                                                             np.ndarray]]:
+    """Per mode ``(edge ids, new time ms)`` of the edges the incident acts on, over the
+    free-flow times ``base_ms`` (a convenience over :func:`effect_params`)."""
+    return {m: (p.edges, p.apply(base_ms[m]))
+            for m, p in effect_params(incident, match, base_ms, edge_length_m).items()}
 
 
 def _spread_delay(delay_ms: float, length: np.ndarray, segs: np.ndarray) -> np.ndarray:
@@ -153,130 +188,148 @@ def _spread_delay(delay_ms: float, length: np.ndarray, segs: np.ndarray) -> np.n
     return np.diff(np.concatenate([[0.0], cum]))
 
 
-def _summary(incident: Incident, match: MatchResult | None, eff: EdgeEffects,
-             stops: list[str]) -> dict[str, Any]:
-    return {
-        "type": incident.type.value,
-        "severity": incident.severity.value,
-        "closed_modes": sorted(m for m in closed_modes(incident)
-                               if match is not None and match.edge_counts.get(m)),
-        "edges": {m: int(e.shape[0]) for m, (e, _) in eff.items()},
-        "streets": list(match.street_names) if match is not None else [],
-        "stops_closed": stops,
-    }
+def to_ms(t: datetime) -> int:
+    """Unix milliseconds of an aware instant, rounded up (so ``t_ms >= to_ms(t)`` ⇔
+    ``t_ms`` is not before ``t``)."""
+    us = (t - _EPOCH) // timedelta(microseconds=1)
+    return -(-us // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def incident_windows(incident: Incident, lo: datetime, hi: datetime
+                     ) -> list[tuple[int, int]]:
+    """``[lo_ms, hi_ms)`` windows in which the incident is in force. Without recurrence the
+    one window is exact at any time (``hi`` = :data:`routing.live.FOREVER_MS` when open);
+    weekly recurring windows are listed inside ``[lo, hi]`` only."""
+    if incident.status not in (IncidentStatus.SCHEDULED, IncidentStatus.ACTIVE):
+        return []
+    if incident.recurrence is None:
+        end = to_ms(incident.end) if incident.end is not None else int(FOREVER_MS)
+        start = to_ms(incident.start)
+        return [(start, end)] if end > start else []
+    points = change_points([incident], since=lo, horizon=hi - lo)
+    edges = [lo.astimezone(UTC), *points, hi.astimezone(UTC)]
+    out: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(edges):
+        if b <= a or not is_in_effect(incident, a):
+            continue
+        a_ms, b_ms = to_ms(a), to_ms(b)
+        if out and out[-1][1] == a_ms:
+            out[-1] = (out[-1][0], b_ms)
+        else:
+            out.append((a_ms, b_ms))
+    return out
+
+
+@dataclass(frozen=True)
+class IncidentEffects:
+    """What one incident contributes to a live state (cached per id and version)."""
+
+    params: dict[str, EffectParams]
+    windows: list[tuple[int, int]]
+    stop_indices: list[int]
+    stops_closed: list[str]
+    unknown_stops: list[str]
+    routes: list[str]
+    info: IncidentInfo
+
+
+def incident_effects(incident: Incident, match: MatchResult | None,
+                     free_flow_ms: Mapping[str, np.ndarray],
+                     edge_length_m: Mapping[str, np.ndarray], lo: datetime, hi: datetime,
+                     stop_index: Mapping[str, int] | None = None,
+                     stop_routes: Sequence[Sequence[str]] = ()) -> IncidentEffects:
+    """Parameters, windows, closed stops and affected routes of one incident.
+
+    Stops closed: ``transit_effect.stops_closed`` (ids through ``stop_index``) plus the
+    matched stops when the geometry closes them; routes affected: ``transit_effect``'s plus
+    every route serving a closed or matched stop (``stop_routes[stop index]``)."""
+    params = effect_params(incident, match, free_flow_ms, edge_length_m) \
+        if match is not None else {}
+    te = incident.transit_effect
+    ids = list(te.stops_closed) if te is not None else []
+    geo = match is not None and ((te is not None and te.closes_stops_on_geometry)
+                                 or closes_to_buses(incident))
+    if geo and match is not None:
+        ids.extend(match.stops)
+    closed_idx: list[int] = []
+    closed_ids: list[str] = []
+    unknown: list[str] = []
+    for sid in dict.fromkeys(ids):
+        k = stop_index.get(sid) if stop_index is not None else None
+        if k is None:
+            unknown.append(sid)
+            continue
+        closed_idx.append(k)
+        closed_ids.append(sid)
+    routes = list(te.routes_affected) if te is not None else []
+    touched = set(closed_idx)
+    if match is not None:
+        touched.update(int(k) for k in match.stop_indices.tolist())
+    for k in sorted(touched):
+        if 0 <= k < len(stop_routes):
+            routes.extend(stop_routes[k])
+    routes = list(dict.fromkeys(routes))
+    windows = incident_windows(incident, lo, hi)
+    info = IncidentInfo(
+        id=incident.id, type=incident.type.value, severity=incident.severity.value,
+        streets=tuple(match.street_names) if match is not None else (),
+        closed_modes=tuple(sorted(m for m in closed_modes(incident)
+                                  if match is not None and match.edge_counts.get(m))),
+        edge_counts=MappingProxyType({m: int(p.edges.shape[0]) for m, p in params.items()}),
+        stops_closed=tuple(closed_ids), routes_affected=tuple(routes),
+        windows=tuple(windows))
+    return IncidentEffects(params, windows, closed_idx, closed_ids, unknown, routes, info)
 
 
 def build_live_state(
-    version: int,
-    incidents: Iterable[Incident],
-    matches: Mapping[str, MatchResult],
-    free_flow_ms: Mapping[str, np.ndarray],
-    edge_length_m: Mapping[str, np.ndarray],
-    at: datetime,
-    n_stops: int | None = None,
-    stop_index: Mapping[str, int] | None = None,
+    seq: int,
+    effects: Mapping[str, IncidentEffects],
+    n_edges: Mapping[str, int],
+    horizon: tuple[datetime, datetime],
     *,
-    previous: LiveState | None = None,
-    effect_cache: MutableMapping[tuple[str, int], EdgeEffects] | None = None,
+    unmatched: Sequence[str] = (),
+    speeds: SpeedObservations | None = None,
 ) -> LiveState:
-    """The live state of the incidents in effect at the aware instant ``at``.
-
-    ``matches`` maps incident id → its geometry's :class:`MatchResult` (an incident without
-    one has no road or geometry-stop effects; it is listed in ``notes["unmatched"]``).
-    ``edge_time_ms`` holds a new array only for modes whose weights differ from free flow;
-    if ``previous`` has an equal array for a mode, that same object is reused so
-    :meth:`routing.road.RoadRouter.apply_live_state` skips re-customizing it. ``stop_closed``
-    is a mask over ``n_stops`` stops (``None`` when ``n_stops`` is); stop ids map through
-    ``stop_index`` (without it, matched stops use the matcher's stop order). Raises
-    ``ValueError`` for a naive ``at``.
-    """
-    active = sorted((i for i in incidents if is_in_effect(i, at)),
-                    key=lambda i: (len(i.id), i.id))
-    weights: dict[str, np.ndarray] = {}
-    causes: dict[str, dict[int, tuple[str, ...]]] = {}
-    stop_closed = np.zeros(n_stops, dtype=bool) if n_stops is not None else None
-    routes: dict[str, list[str]] = {}
-    summaries: dict[str, Any] = {}
-    unmatched: list[str] = []
-    unknown_stops: dict[str, list[str]] = {}
-    for inc in active:
-        match = matches.get(inc.id)
-        eff: EdgeEffects = {}
-        if match is None:
-            unmatched.append(inc.id)
-        else:
-            key = (inc.id, inc.version)
-            cached = effect_cache.get(key) if effect_cache is not None else None
-            if cached is None:
-                cached = edge_effects(inc, match, free_flow_ms, edge_length_m)
-                if effect_cache is not None:
-                    effect_cache[key] = cached
-            eff = cached
-        for mode, (edges, new) in eff.items():
-            w = weights.get(mode)
-            if w is None:
-                w = weights[mode] = np.asarray(free_flow_ms[mode], dtype=np.int64).copy()
-            np.maximum.at(w, edges, new)  # closed (INF) wins, otherwise the slowest
-            mc = causes.setdefault(mode, {})
-            for e in edges.tolist():
-                mc[e] = (*mc.get(e, ()), inc.id)
-        closed_here: list[str] = []
-        te = inc.transit_effect
-        if te is not None:
-            for r in te.routes_affected:
-                routes.setdefault(r, []).append(inc.id)
-        ids = list(te.stops_closed) if te is not None else []
-        geo = match is not None and ((te is not None and te.closes_stops_on_geometry)
-                                     or closes_to_buses(inc))
-        if geo and match is not None:
-            if stop_index is None:
-                closed_here.extend(match.stops)
-                if stop_closed is not None:
-                    idx = match.stop_indices[match.stop_indices < stop_closed.shape[0]]
-                    stop_closed[idx] = True
-            else:
-                ids.extend(match.stops)
-        for sid in dict.fromkeys(ids):
-            k = stop_index.get(sid) if stop_index is not None else None
-            if k is None or (stop_closed is not None and not 0 <= k < stop_closed.shape[0]):
-                unknown_stops.setdefault(inc.id, []).append(sid)
-                continue
-            closed_here.append(sid)
-            if stop_closed is not None:
-                stop_closed[k] = True
-        summaries[inc.id] = _summary(inc, match, eff, list(dict.fromkeys(closed_here)))
-    edge_time: dict[str, np.ndarray] = {}
-    for mode, w in weights.items():
-        if np.array_equal(w, free_flow_ms[mode]):
-            continue
-        old = previous.edge_time_ms.get(mode) if previous is not None else None
-        if old is not None and old.shape == w.shape and np.array_equal(old, w):
-            w = old
-        else:
-            w.flags.writeable = False
-        edge_time[mode] = w
-    if (stop_closed is not None and previous is not None and previous.stop_closed is not None
-            and np.array_equal(previous.stop_closed, stop_closed)):
-        stop_closed = previous.stop_closed
-    elif stop_closed is not None:
-        stop_closed.flags.writeable = False
-    notes: dict[str, Any] = {
-        "at": at.isoformat(),
-        "routes_affected": routes,
-        "incidents": summaries,
-    }
-    if unmatched:
-        notes["unmatched"] = unmatched
-    if unknown_stops:
-        notes["unknown_stops"] = unknown_stops
+    """Assemble the :class:`LiveState` of incidents' :class:`IncidentEffects` (by id) at store
+    sequence ``seq``; ``n_edges[mode]`` sizes each mode's timeline."""
+    ids = tuple(sorted(effects, key=lambda i: (len(i), i)))
+    index = {i: k for k, i in enumerate(ids)}
+    per_mode: dict[str, list[tuple[np.ndarray, ...]]] = {}
+    st_stop: list[int] = []
+    st_inc: list[int] = []
+    st_lo: list[int] = []
+    st_hi: list[int] = []
+    unknown: dict[str, tuple[str, ...]] = {}
+    for i in ids:
+        eff = effects[i]
+        if eff.unknown_stops:
+            unknown[i] = tuple(eff.unknown_stops)
+        for lo, hi in eff.windows:
+            for mode, p in eff.params.items():
+                k = p.edges.shape[0]
+                per_mode.setdefault(mode, []).append((
+                    p.edges, np.full(k, index[i], np.int32), p.closed, p.min_ms, p.factor,
+                    p.add_ms, np.full(k, lo, np.int64), np.full(k, hi, np.int64)))
+            for s in eff.stop_indices:
+                st_stop.append(s)
+                st_inc.append(index[i])
+                st_lo.append(lo)
+                st_hi.append(hi)
+    timelines: dict[str, EffectTimeline] = {}
+    for mode, parts in per_mode.items():
+        cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
+        timelines[mode] = EffectTimeline.from_entries(n_edges[mode], *cols)
+    closures = StopClosures.none() if not st_stop else StopClosures(
+        np.asarray(st_stop, np.int32), np.asarray(st_inc, np.int32),
+        np.asarray(st_lo, np.int64), np.asarray(st_hi, np.int64))
     return LiveState(
-        version=version,
-        edge_time_ms=MappingProxyType(edge_time),
-        edge_causes=MappingProxyType({m: MappingProxyType(c) for m, c in causes.items()
-                                      if m in edge_time}),
-        stop_closed=stop_closed,
-        notes=MappingProxyType(notes),
-    )
+        seq=seq, incidents=MappingProxyType({i: effects[i].info for i in ids}),
+        incident_ids=ids, effects=MappingProxyType(timelines), stop_closures=closures,
+        speeds=speeds, horizon_ms=(to_ms(horizon[0]), to_ms(horizon[1])),
+        unmatched=tuple(unmatched), unknown_stops=MappingProxyType(unknown))
 
 
 def in_effect_ids(incidents: Iterable[Incident], at: datetime) -> frozenset[str]:
@@ -356,12 +409,16 @@ __all__ = [
     "DEFAULT_HORIZON",
     "MAX_LANE_FACTOR",
     "VEHICLE_CLASS_MODES",
-    "EdgeEffects",
+    "EffectParams",
+    "IncidentEffects",
     "build_live_state",
     "change_points",
     "closed_modes",
     "closes_to_buses",
     "edge_effects",
+    "effect_params",
+    "incident_effects",
+    "incident_windows",
     "in_effect_ids",
     "interval_start",
     "lane_factor",

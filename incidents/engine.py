@@ -1,79 +1,99 @@
-"""Keeps the routers' live state in step with the incident store.
+"""Keeps the routing state in step with the store: incidents and live speeds, in every process.
 
 * After a write in this process the API calls :meth:`IncidentEngine.sync` before answering,
-  so the next route already reflects the change.
-* Background threads pick up changes committed by other processes (the CLI, other
-  replicas) by following the store's change sequence — on PostgreSQL a LISTEN connection
-  wakes on each NOTIFY; a polling loop (every 0.25 s, one indexed read) is the fallback on
-  both stores — reading only the changes since the last applied sequence number, and
-  re-apply the state when a time window opens or closes (the effects module's change
-  points) or live speed observations age.
-* :meth:`IncidentEngine.state_at` answers "the state at 10:30" for routes departing later,
-  cached per change-point interval.
+  so the next answer already reflects the change.
+* A background thread picks up changes committed by other processes (the CLI, other workers
+  and replicas) by following the store's two logs — incident changes and speed batches —
+  reading only what came after the last applied sequence numbers; on PostgreSQL a LISTEN
+  connection wakes it on each NOTIFY, and polling (every 0.25 s, two indexed reads) is the
+  fallback on both stores. The same loop lets time act: incident windows open and close,
+  observations age, typical speeds move on (:meth:`routing.state.StatePublisher.refresh`).
+* Typical speeds learn from every applied speed batch, in log order, one batch at a time, in
+  the background (so no update is lost and no request waits for it).
 
-Matches of incident geometry are cached by (id, version); so are per-incident edge effects.
+The engine turns incidents into :class:`routing.live.LiveState` (see :mod:`incidents.effects`)
+and hands each new one to the one :class:`routing.state.StatePublisher` of the process, which
+swaps it in. Matches of incident geometry and their effects are cached by (id, version).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from incidents.effects import build_live_state, change_points, in_effect_ids, interval_start
+from incidents.effects import IncidentEffects, build_live_state, incident_effects
 from incidents.matching import MatchResult, NetworkMatcher
 from incidents.model import Incident, IncidentStatus
-from incidents.speeds import SpeedBoard
+from incidents.speedlog import SpeedLog
+from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdate
 from incidents.store import IncidentStore
+from routing.clock import SYSTEM_CLOCK, Clock
 from routing.live import LiveState
-from routing.plan import Planner
-from routing.road import RoadRouter
+from routing.snapshot import Snapshot
+from routing.state import RoutingState, StatePublisher
 
 log = logging.getLogger("citynav.incidents")
 OPEN_STATUSES = (IncidentStatus.SCHEDULED, IncidentStatus.ACTIVE)
+#: Weekly recurring incidents are enumerated over [now - 2 days, now + 35 days].
+HORIZON_BEFORE = timedelta(days=2)
+HORIZON_AFTER = timedelta(days=35)
+#: Weight of one observation when typical speeds learn (exponential moving average).
+LEARN_WEIGHT = 0.1
+
+
+class TransitStops:
+    """What the engine needs to know about the timetable's stops (plain data)."""
+
+    def __init__(self, stop_ids: Sequence[str], lat: np.ndarray, lon: np.ndarray,
+                 routes_by_stop: Sequence[Sequence[str]]) -> None:
+        self.stop_ids = list(stop_ids)
+        self.lat = np.asarray(lat)
+        self.lon = np.asarray(lon)
+        self.routes_by_stop = routes_by_stop
+        self.index = {s: i for i, s in enumerate(self.stop_ids)}
 
 
 class IncidentEngine:
-    """Turns the store's open incidents into :class:`LiveState` for the routers."""
+    """Turns the store's open incidents and speed log into live states for the publisher."""
 
-    def __init__(self, store: IncidentStore, road: RoadRouter, planner: Planner | None = None,
-                 poll_interval_s: float = 0.25) -> None:
-        self.store, self.road, self.planner = store, road, planner
+    def __init__(self, store: IncidentStore, snapshot: Snapshot, publisher: StatePublisher,
+                 stops: TransitStops | None = None, clock: Clock = SYSTEM_CLOCK,
+                 poll_interval_s: float = 0.25, learn: bool = True) -> None:
+        self.store = store
+        self.snapshot = snapshot
+        self.publisher = publisher
+        self.clock = clock
         self.poll_interval_s = poll_interval_s
-        stops = None
-        self._stop_index: dict[str, int] | None = None
-        self._n_stops: int | None = None
-        self._stop_routes: list[list[str]] = []
-        if planner is not None:
-            tt = planner.tt
-            stops = (planner.stop_ids, np.asarray(tt.arrays["stop_lat"]),
-                     np.asarray(tt.arrays["stop_lon"]))
-            self._stop_index = {s: i for i, s in enumerate(planner.stop_ids)}
-            self._n_stops = tt.n_stops
-            self._stop_routes = _routes_by_stop(planner)
-        self.matcher = NetworkMatcher(road.snapshot, stops)
-        self.free_flow = {m: mr.free_flow_ms for m, mr in road.modes.items()}
-        self.speeds = SpeedBoard(road.snapshot, self.matcher, self.free_flow["car"])
-        self.edge_length = {m: np.asarray(mr.arrays.edge_length_m, dtype=np.float64)
-                            for m, mr in road.modes.items()}
+        self.stops = stops
+        self.matcher = NetworkMatcher(snapshot, (stops.stop_ids, stops.lat, stops.lon)
+                                      if stops is not None else None)
+        self.free_flow = {m: np.asarray(a.edge_time_ms, np.int64)
+                          for m, a in snapshot.modes.items()}
+        self.edge_length = {m: np.asarray(a.edge_length_m, dtype=np.float64)
+                            for m, a in snapshot.modes.items()}
+        self.n_edges = {m: int(w.shape[0]) for m, w in self.free_flow.items()}
+        self.speeds = SpeedBoard(snapshot, self.matcher)
+        self.speed_log = SpeedLog(store.db)
+        self.learn = learn and publisher.typical is not None
         self._lock = threading.RLock()
         self._matches: dict[tuple[str, int], MatchResult] = {}
-        self._effects: dict[tuple[str, int], Any] = {}
-        self._incidents: list[Incident] = []
+        self._effects: dict[tuple[str, int, int], IncidentEffects] = {}
         self._by_id: dict[str, Incident] = {}
         self._seq = -1
-        self._points: list[datetime] = []
-        self._key: tuple[int, frozenset[str]] | None = None
-        self._version = 0
-        self._future: dict[tuple[int, datetime | None], LiveState] = {}
+        self._speed_seq = -1
+        self._horizon_day: int | None = None
+        self._dirty = True
+        self._learn_queue: deque[list[SpeedUpdate]] = deque()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
 
     # ---------------------------------------------------------------- matching
     def match(self, geometry: Any, direction: Any = None) -> MatchResult:
@@ -89,18 +109,13 @@ class IncidentEngine:
             self._matches[key] = m
         return m
 
-    # ---------------------------------------------------------------- state
-    @property
-    def live_version(self) -> int:
-        """Version of the state currently applied to the routers."""
-        return self.road.live_state.version
-
-    def _reload(self) -> None:
-        """Catch up with the store: a full read the first time, then only the changes
-        committed since (each change carries the incident's document after it)."""
+    # ---------------------------------------------------------------- following the store
+    def _read_incidents(self) -> bool:
+        """Catch up with incident changes: a full read the first time, then only the changes
+        committed since. Returns True when something changed."""
         seq = self.store.last_seq()
         if seq == self._seq:
-            return
+            return False
         if self._seq < 0:
             incidents: dict[str, Incident] = {}
             offset = 0
@@ -129,145 +144,138 @@ class IncidentEngine:
                     else:
                         self._by_id.pop(inc.id, None)
             seq = max(seq, last)
-        self._incidents = sorted(self._by_id.values(), key=lambda i: (len(i.id), i.id))
         self._seq = seq
-        live_keys = {(i.id, i.version) for i in self._incidents}
-        self._matches = {k: v for k, v in self._matches.items() if k in live_keys}
-        self._effects = {k: v for k, v in self._effects.items() if k in live_keys}
-        self._points = change_points(self._incidents,
-                                     since=datetime.now(UTC) - timedelta(days=1),
-                                     horizon=timedelta(days=8))
-        self._future.clear()
+        live = {(i.id, i.version) for i in self._by_id.values()}
+        self._matches = {k: v for k, v in self._matches.items() if k in live}
+        self._effects = {k: v for k, v in self._effects.items() if k[:2] in live}
+        return True
 
-    def _build(self, at: datetime, version: int, previous: LiveState | None,
-               live_speeds: bool = True) -> LiveState:
-        matches = {i.id: self.match_incident(i) for i in self._incidents}
-        base = dict(self.free_flow)
-        speed_edges = np.zeros(0, dtype=np.int64)
-        if live_speeds:
-            car, mask = self.speeds.weights(self.free_flow["car"], at)
-            if car is not self.free_flow["car"]:
-                base["car"] = car
-                speed_edges = np.flatnonzero(mask)
-        state = build_live_state(version, self._incidents, matches, base,
-                                 self.edge_length, at, self._n_stops, self._stop_index,
-                                 previous=previous, effect_cache=self._effects)
-        if base["car"] is not self.free_flow["car"] and "car" not in state.edge_time_ms:
-            times = dict(state.edge_time_ms)
-            prev = previous.edge_time_ms.get("car") if previous is not None else None
-            times["car"] = prev if prev is not None and np.array_equal(prev, base["car"]) \
-                else base["car"]
-            state = replace(state, edge_time_ms=times)
-        if speed_edges.size:
-            notes = dict(state.notes)
-            notes["live_speed_edges"] = int(speed_edges.size)
-            state = replace(state, notes=notes)
-        return self._with_route_alerts(state, matches)
+    def _read_speeds(self, now: datetime) -> bool:
+        """Apply speed batches committed since the last one read (on start: the batches that
+        still matter). Returns True when observations changed."""
+        last = self.speed_log.last_seq()
+        if last == self._speed_seq:
+            return False
+        after = now - timedelta(seconds=self.speeds.max_age_s) if self._speed_seq < 0 else None
+        seq = max(self._speed_seq, 0)
+        changed = False
+        while True:
+            batches = self.speed_log.since(seq, self.snapshot.snapshot_id, after)
+            if not batches:
+                break
+            for b in batches:
+                seq = b.seq
+                if b.updates:
+                    self.speeds.apply(b.updates)
+                    if self.learn:
+                        self._learn_queue.append(b.updates)
+                    changed = True
+        self._speed_seq = max(seq, last)
+        return changed
 
-    def _sync_key(self, now: datetime) -> tuple:
-        live = self.speeds.has_live(now)
-        bucket = int(now.timestamp() // 30) if live else None
-        return (self._seq, in_effect_ids(self._incidents, now), self.speeds.version if live
-                else -1, bucket)
+    def _live_state(self, now: datetime) -> LiveState:
+        lo, hi = now - HORIZON_BEFORE, now + HORIZON_AFTER
+        day = int(now.timestamp() // 86_400)
+        stop_index = self.stops.index if self.stops is not None else None
+        stop_routes = self.stops.routes_by_stop if self.stops is not None else ()
+        effects: dict[str, IncidentEffects] = {}
+        unmatched: list[str] = []
+        for inc in self._by_id.values():
+            key = (inc.id, inc.version, day)
+            eff = self._effects.get(key)
+            if eff is None:
+                match = self.match_incident(inc)
+                eff = incident_effects(inc, match, self.free_flow, self.edge_length, lo, hi,
+                                       stop_index, stop_routes)
+                self._effects[key] = eff
+            if eff.windows:
+                effects[inc.id] = eff
+            if self._matches.get((inc.id, inc.version)) is None:
+                unmatched.append(inc.id)
+        self._effects = {k: v for k, v in self._effects.items() if k[2] == day}
+        self._horizon_day = day
+        return build_live_state(self._seq, effects, self.n_edges, (lo, hi),
+                                unmatched=unmatched, speeds=self.speeds.observations())
 
-    def _with_route_alerts(self, state: LiveState, matches: dict[str, MatchResult]
-                           ) -> LiveState:
-        """Add routes serving closed or matched stops to ``notes["routes_affected"]``."""
-        if not self._stop_routes:
-            return state
-        notes = dict(state.notes)
-        routes: dict[str, list[str]] = {k: list(v) for k, v in
-                                        notes.get("routes_affected", {}).items()}
-        active = set(notes.get("incidents", {}))
-        for inc_id in active:
-            m = matches.get(inc_id)
-            stop_idx = list(m.stop_indices.tolist()) if m is not None else []
-            summary = notes["incidents"][inc_id]
-            for sid in summary.get("stops_closed", []):
-                if self._stop_index and sid in self._stop_index:
-                    stop_idx.append(self._stop_index[sid])
-            for k in set(stop_idx):
-                for r in self._stop_routes[k]:
-                    lst = routes.setdefault(r, [])
-                    if inc_id not in lst:
-                        lst.append(inc_id)
-        notes["routes_affected"] = routes
-        return replace(state, notes=notes)
-
-    def sync(self, now: datetime | None = None) -> LiveState:
-        """Bring the routers up to date with the store at ``now`` (default: the clock).
-
-        Applies a new state (new version) only when the store changed or the set of incidents
-        in effect did; returns the state in force afterwards."""
-        now = now or datetime.now(UTC)
+    def sync(self, now: datetime | None = None) -> RoutingState:
+        """Bring the routing state up to date with the store at ``now`` (default: the clock)
+        and return the state in force afterwards. Publishes a new state when incidents or
+        speeds changed; otherwise lets time act (:meth:`StatePublisher.refresh`)."""
+        now = now or self.clock.now()
         with self._lock:
-            self._reload()
-            key = self._sync_key(now)
-            if key == self._key or (self._key is None and not key[1] and key[2] == -1
-                                    and self.road.live_state.version == 0):
-                self._key = key  # nothing in effect at start-up: stay on free flow (v0)
-                return self.road.live_state
-            self._version += 1
-            state = self._build(now, self._version, self.road.live_state)
-            t = time.perf_counter()
-            timing = self.road.apply_live_state(state)
-            self._key = key
-            log.info("live state v%d applied (%d incidents in effect, %.1f ms, %s)",
-                     state.version, len(key[1]), (time.perf_counter() - t) * 1000, timing)
-            return state
+            changed = self._read_incidents()
+            changed = self._read_speeds(now) or changed
+            day = int(now.timestamp() // 86_400)
+            if changed or self._dirty or day != self._horizon_day:
+                live = self._live_state(now)
+                self._dirty = False
+                return self.publisher.publish(live, now)
+            self.publisher.refresh(now)
+            return self.publisher.current()
 
-    def state_at(self, at: datetime) -> LiveState:
-        """The live state for a departure at ``at`` (the current one when the same incidents
-        are in effect then as now)."""
-        with self._lock:
-            self._reload()
-            ids = in_effect_ids(self._incidents, at)
-            near_now = abs(at.timestamp() - datetime.now(UTC).timestamp()) < \
-                self.speeds.fresh_s
-            if near_now and self._key is not None and ids == self._key[1] \
-                    and self._seq == self._key[0]:
-                return self.road.live_state
-            start = interval_start(self._points, at)
-            cache_key = (self._seq, start)
-            state = self._future.get(cache_key)
-            if state is None:
-                if len(self._future) > 16:
-                    self._future.clear()
-                # live speeds describe now; a later departure uses free flow (or typical)
-                state = self._build(at, self.road.live_state.version, None, live_speeds=False)
-                self._future[cache_key] = state
-            return state
+    # ---------------------------------------------------------------- speeds
+    def post_speeds(self, items: list[Any], actor: str) -> tuple[BatchReport, RoutingState]:
+        """Validate a batch (apply-the-valid-ones), commit the valid observations to the
+        speed log and apply them here before returning (other processes follow the log)."""
+        now = self.clock.now()
+        report = self.speeds.validate(items, now)
+        if report.updates:
+            self.speed_log.append(self.snapshot.snapshot_id, actor, report.updates, now)
+            state = self.sync(now)
+            self._wake.set()  # learn in the background
+        else:
+            state = self.publisher.current()
+        return report, state
 
-    def next_change(self, now: datetime) -> datetime | None:
-        """The next time the set of in-effect incidents may change."""
-        for p in self._points:
-            if p > now:
-                return p
-        return None
+    def learn_pending(self) -> int:
+        """Blend queued batches into the typical speeds, oldest first, and publish the new
+        profiles; returns the number of batches learned."""
+        from routing.timedep import LiveObservation, learn_from_observations
+
+        n = 0
+        while True:
+            with self._lock:
+                if not self._learn_queue:
+                    break
+                updates = self._learn_queue.popleft()
+                typical = self.publisher.typical
+                if typical is None:
+                    continue
+                obs = [LiveObservation(int(e), datetime.fromtimestamp(u.observed_at_s, UTC),
+                                       u.speed_kmh)
+                       for u in updates for e in u.edges.tolist()]
+                learned = learn_from_observations(typical, obs, weight=LEARN_WEIGHT,
+                                                  tz=self.publisher.timezone)
+                self.publisher.publish(self.publisher.current().live, self.clock.now(),
+                                       typical=learned)
+                n += 1
+        return n
 
     # ---------------------------------------------------------------- background
     def start(self) -> None:
-        """Follow the store in a background thread (changes by other processes, windows)."""
+        """Follow the store in background threads (other processes' changes, time)."""
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="incident-engine", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="live-engine", daemon=True)
         self._thread.start()
         if self.store.dialect == "postgresql":
-            self._listener = threading.Thread(target=self._listen, name="incident-listen",
+            self._listener = threading.Thread(target=self._listen, name="live-listen",
                                               daemon=True)
             self._listener.start()
 
     def stop(self) -> None:
-        """Stop the background thread."""
+        """Stop the background threads."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._wake.set()
+        for t in (self._thread, self._listener):
+            if t is not None:
+                t.join(timeout=5)
+        self._thread = self._listener = None
 
     def _listen(self) -> None:
-        """PostgreSQL: wake on NOTIFY and apply the change at once (the polling loop stays as
-        the fallback and handles time windows and ageing)."""
+        """PostgreSQL: wake on NOTIFY and apply the change at once (polling stays as the
+        fallback and handles time)."""
         while not self._stop.is_set():
             try:
                 for _ in self.store.listen(self.store.last_seq(), poll_interval_s=1.0,
@@ -275,42 +283,34 @@ class IncidentEngine:
                     if self._stop.is_set():
                         return
                     self.sync()
+                if self.speed_log.last_seq() != self._speed_seq:
+                    self.sync()
             except Exception:  # noqa: BLE001 - fall back to polling; retry shortly
-                log.exception("incident engine: LISTEN failed; polling continues")
+                log.exception("live engine: LISTEN failed; polling continues")
                 self._stop.wait(2.0)
 
     def _run(self) -> None:
+        prune_at = 0.0
         while not self._stop.is_set():
             try:
-                now = datetime.now(UTC)
-                nxt = self.next_change(now - timedelta(seconds=self.poll_interval_s * 2))
-                if self.store.last_seq() != self._seq or (nxt is not None and nxt <= now) \
-                        or self._sync_key(now) != self._key:
-                    self.sync(now)
+                self.sync()
+                if self._learn_queue:
+                    self.learn_pending()
+                t = self.clock.now().timestamp()
+                if t > prune_at:
+                    self.speed_log.prune(self.clock.now())
+                    prune_at = t + 300
             except Exception:  # noqa: BLE001 - keep following; the error is logged
-                log.exception("incident engine: sync failed")
-            self._stop.wait(self.poll_interval_s)
+                log.exception("live engine: sync failed")
+            self._wake.wait(self.poll_interval_s)
+            self._wake.clear()
 
 
-def _routes_by_stop(planner: Planner) -> list[list[str]]:
-    """Route ids serving each stop."""
-    tt = planner.tt
-    spo = np.asarray(tt.arrays["stop_pattern_offsets"])
-    sp = np.asarray(tt.arrays["stop_patterns"])
-    pr = np.asarray(tt.arrays["pattern_route"])
-    ids = tt.strings["route_id"]
-    out: list[list[str]] = []
-    for s in range(tt.n_stops):
-        routes = sorted({ids[int(pr[p])] for p in sp[spo[s]:spo[s + 1]].tolist()})
-        out.append(routes)
-    return out
-
-
-def summarize_route_incidents(state: LiveState, mode: str, edges: Sequence[int]) -> list[str]:
-    """Incident ids acting on any of these edges of ``mode`` in ``state``."""
-    causes = state.edge_causes.get(mode, {})
-    found: dict[str, None] = {}
-    for e in edges:
-        for c in causes.get(int(e), ()):
-            found[c] = None
-    return list(found)
+def routes_by_stop(n_stops: int, stop_pattern_offsets: np.ndarray, stop_patterns: np.ndarray,
+                   pattern_route: np.ndarray, route_ids: Sequence[str]) -> list[list[str]]:
+    """Route ids serving each stop (from the timetable's stop → pattern → route arrays)."""
+    spo = np.asarray(stop_pattern_offsets)
+    sp = np.asarray(stop_patterns)
+    pr = np.asarray(pattern_route)
+    return [sorted({route_ids[int(pr[p])] for p in sp[spo[s]:spo[s + 1]].tolist()})
+            for s in range(n_stops)]

@@ -1,13 +1,18 @@
-"""Live speed observations from traffic centres, and the car weights they imply.
+"""Live speed observations from traffic centres: validation, and the latest one per car edge.
 
 An observation says "the traffic on this stretch moves at ``speed_kmh``", referenced by an
 OSM way id with a direction or by a GeoJSON LineString (matched onto car edges with the
-incident matcher). The latest observation per car edge is kept in memory.
+incident matcher). A posted batch is validated here (:meth:`SpeedBoard.validate`), committed
+to the store's speed log, and applied by every process that follows the log
+(:meth:`SpeedBoard.apply`), so all replicas converge on the same live speeds. The board's
+:meth:`SpeedBoard.observations` is the immutable :class:`routing.live.SpeedObservations` that
+routing reads.
 
 Ageing: an observation counts fully for ``fresh_s`` seconds, then its weight falls linearly
-to zero at ``max_age_s``; the edge's time blends from the observed time towards the base
-(typical or free-flow) time. Nothing older than ``max_age_s`` affects routing or is shown as
-live.
+to zero at ``max_age_s``; the edge's time blends from the observed time towards the typical
+time of that moment (free flow without typical speeds) — see
+:func:`routing.kernels.td.live_blend`. Nothing older than ``max_age_s`` affects routing or is
+shown as live.
 
 Batch rule (documented in the API): **apply-the-valid-ones** — each item is checked on its
 own; valid items are applied, invalid ones are reported with their index and reason; a batch
@@ -20,17 +25,28 @@ import math
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from incidents.matching import GeometryMatchError, NetworkMatcher
-from routing.graph import INF_WEIGHT
+from routing.kernels.td import FUTURE_TOLERANCE_MS, NO_OBSERVATION
+from routing.live import SpeedObservations
+from routing.profiles import MAX_SPEED_KMH
 from routing.snapshot import Snapshot
 
-MAX_SPEED_KMH = 250.0
-FUTURE_TOLERANCE_S = 60.0
+FUTURE_TOLERANCE_S = FUTURE_TOLERANCE_MS / 1000.0
+
+
+@dataclass(frozen=True)
+class SpeedUpdate:
+    """One validated observation resolved to car edges."""
+
+    edges: np.ndarray  # int64 car edge ids
+    speed_kmh: float
+    observed_at_s: float  # Unix seconds
+    confidence: float
 
 
 @dataclass
@@ -40,20 +56,19 @@ class BatchReport:
     accepted: int = 0
     edges_updated: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    #: what was applied: (edge ids, speed km/h, observed at as unix seconds)
-    applied: list[tuple[np.ndarray, float, float]] = field(default_factory=list)
+    #: the valid observations, resolved to edges (what goes into the store's speed log)
+    updates: list[SpeedUpdate] = field(default_factory=list)
 
 
 class SpeedBoard:
     """Latest observed speed per car edge, with ageing."""
 
-    def __init__(self, snapshot: Snapshot, matcher: NetworkMatcher, free_flow_ms: np.ndarray,
+    def __init__(self, snapshot: Snapshot, matcher: NetworkMatcher,
                  fresh_s: float = 300.0, max_age_s: float = 900.0) -> None:
         car = snapshot.modes["car"]
         self.edge_seg = np.asarray(car.edge_seg)
         self.edge_rev = np.asarray(car.edge_rev)
         self.edge_len = np.asarray(car.edge_length_m, dtype=np.float64)
-        self.free_flow_ms = free_flow_ms
         self.matcher = matcher
         self.fresh_s, self.max_age_s = float(fresh_s), float(max_age_s)
         seg_way = np.asarray(snapshot.segments.way_id)
@@ -67,6 +82,7 @@ class SpeedBoard:
         self.obs_conf = np.zeros(n, dtype=np.float64)
         self._lock = threading.Lock()
         self.version = 0
+        self._snapshot: SpeedObservations | None = None
 
     # ---------------------------------------------------------------- input
     def _edges_for(self, ref: dict[str, Any]) -> np.ndarray:
@@ -96,12 +112,12 @@ class SpeedBoard:
             return np.asarray(edges, dtype=np.int64)
         raise ValueError("ref needs way_id (+ direction) or a LineString geometry")
 
-    def apply_batch(self, items: list[Any], now: datetime | None = None) -> BatchReport:
-        """Validate and apply observations (apply-the-valid-ones; see module docstring)."""
-        now = now or datetime.now(UTC)
+    def validate(self, items: list[Any], now: datetime) -> BatchReport:
+        """Check each item on its own (apply-the-valid-ones; see the module docstring):
+        the valid ones are resolved to car edges in ``report.updates``, the others listed in
+        ``report.rejected`` with index and reason. Nothing is applied."""
         now_s = now.timestamp()
         report = BatchReport()
-        updates: list[tuple[np.ndarray, float, float, float]] = []
         for i, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
@@ -129,56 +145,52 @@ class SpeedBoard:
                         not 0 <= conf <= 1:
                     raise ValueError("confidence must be a number in [0, 1]")
                 edges = self._edges_for(ref)
-                updates.append((edges, float(speed), at.timestamp(), float(conf)))
+                report.updates.append(SpeedUpdate(edges, float(speed), at.timestamp(),
+                                                  float(conf)))
             except ValueError as exc:
                 report.rejected.append({"index": i, "reason": str(exc)})
-        with self._lock:
-            for edges, speed, at_s, conf in updates:
-                newer = self.obs_at[edges] <= at_s
-                e = edges[newer]
-                self.obs_ms[e] = self.edge_len[e] / (speed / 3.6) * 1000.0
-                self.obs_at[e] = at_s
-                self.obs_conf[e] = conf
-                report.edges_updated += int(e.shape[0])
-                report.applied.append((edges, speed, at_s))
-            report.accepted = len(updates)
-            if updates:
-                self.version += 1
+        report.accepted = len(report.updates)
+        report.edges_updated = int(sum(u.edges.shape[0] for u in report.updates))
         return report
 
+    def apply(self, updates: list[SpeedUpdate]) -> int:
+        """Apply observations (a newer observation of an edge replaces an older one); returns
+        the number of edges changed."""
+        changed = 0
+        with self._lock:
+            for u in updates:
+                edges = np.asarray(u.edges, np.int64)
+                edges = edges[(edges >= 0) & (edges < self.obs_ms.shape[0])]
+                newer = self.obs_at[edges] <= u.observed_at_s
+                e = edges[newer]
+                self.obs_ms[e] = self.edge_len[e] / (u.speed_kmh / 3.6) * 1000.0
+                self.obs_at[e] = u.observed_at_s
+                self.obs_conf[e] = u.confidence
+                changed += int(e.shape[0])
+            if updates:
+                self.version += 1
+                self._snapshot = None
+        return changed
+
     # ---------------------------------------------------------------- output
-    def weight_of_observation(self, now: datetime) -> np.ndarray:
-        """Per edge, how much the live observation counts now (0..1)."""
-        age = now.timestamp() - self.obs_at
-        w = np.clip((self.max_age_s - age) / max(self.max_age_s - self.fresh_s, 1e-9), 0, 1)
-        w[age <= self.fresh_s] = 1.0
-        w[~np.isfinite(age)] = 0.0
-        return w * np.where(self.obs_conf > 0, self.obs_conf, 0.0)
+    def observations(self) -> SpeedObservations:
+        """The immutable view routing reads (cached until the next :meth:`apply`)."""
+        with self._lock:
+            snap = self._snapshot
+            if snap is None:
+                at = np.where(np.isfinite(self.obs_at), np.rint(self.obs_at * 1000.0),
+                              float(NO_OBSERVATION)).astype(np.int64)
+                arrays = [self.obs_ms.copy(), at, self.obs_conf.copy()]
+                for a in arrays:
+                    a.flags.writeable = False
+                snap = self._snapshot = SpeedObservations(
+                    arrays[0], arrays[1], arrays[2], int(self.fresh_s * 1000),
+                    int(self.max_age_s * 1000), self.version)
+            return snap
 
     def has_live(self, now: datetime) -> bool:
         """True when any observation still counts."""
         return bool((self.obs_at >= now.timestamp() - self.max_age_s).any())
-
-    def next_expiry(self, now: datetime) -> datetime | None:
-        """When the next observation stops counting (for periodic refresh)."""
-        alive = self.obs_at[self.obs_at >= now.timestamp() - self.max_age_s]
-        if alive.size == 0:
-            return None
-        return datetime.fromtimestamp(float(alive.min()) + self.max_age_s, UTC)
-
-    def weights(self, base_ms: np.ndarray, now: datetime) -> tuple[np.ndarray, np.ndarray]:
-        """Car edge weights (ms) with live speeds blended over ``base_ms``, and the mask of
-        edges whose time comes (partly) from a live observation."""
-        with self._lock:
-            a = self.weight_of_observation(now)
-            live = a > 0
-            if not live.any():
-                return base_ms, live
-            base = np.asarray(base_ms, dtype=np.float64)
-            out = base.copy()
-            out[live] = a[live] * self.obs_ms[live] + (1 - a[live]) * base[live]
-            out = np.where(base >= INF_WEIGHT, INF_WEIGHT, np.maximum(np.rint(out), 1))
-            return out.astype(np.int64), live
 
 
 def _parse_time(value: Any) -> datetime:

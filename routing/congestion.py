@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.graph import INF_WEIGHT
-from routing.live import LiveState
+from routing.kernels.limits import INF_WEIGHT
 from routing.snapshot import Snapshot
+from routing.state import RoutingState
 
 LEVELS = ("free", "slow", "heavy", "standstill", "closed")
 #: Relative vehicle volume by highway class for the delay proxy (residential = 1).
@@ -97,9 +97,10 @@ class CongestionMap:
             self.minx[e], self.maxx[e] = lon[a:b].min(), lon[a:b].max()
             self.miny[e], self.maxy[e] = lat[a:b].min(), lat[a:b].max()
 
-    def levels(self, state: LiveState, weights: np.ndarray) -> EdgeLevels:
-        """Levels under the given car weights."""
-        return edge_levels(self.length_m, self.free_ms, np.asarray(weights, dtype=np.int64))
+    def levels(self, state: RoutingState) -> EdgeLevels:
+        """Levels of the car edges in ``state`` (its weights at its instant)."""
+        return edge_levels(self.length_m, self.free_ms,
+                           np.asarray(state.weights("car"), dtype=np.int64))
 
     def in_bbox(self, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
         """Edge ids intersecting the box (all when None)."""
@@ -109,15 +110,16 @@ class CongestionMap:
         return np.flatnonzero((self.maxx >= w) & (self.minx <= e) & (self.maxy >= s)
                               & (self.miny <= n))
 
-    def geojson(self, state: LiveState, weights: np.ndarray,
-                bbox: tuple[float, float, float, float] | None, min_level: int = 0,
-                at_iso: str | None = None) -> bytes:
+    def geojson(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
+                min_level: int = 0) -> bytes:
         """FeatureCollection (as JSON bytes) of car edges in ``bbox`` at ``min_level`` or
-        worse, with level, speed_kmh, free_flow_kmh, delay_s, name, way and causes."""
-        lv = self.levels(state, weights)
+        worse in ``state``, with level, speed_kmh, free_flow_kmh, delay_s, name, way and
+        causes."""
+        lv = self.levels(state)
+        at_iso = state.at.isoformat()
         idx = self.in_bbox(bbox)
         idx = idx[lv.level[idx] >= min_level]
-        causes = state.edge_causes.get("car", {})
+        causes = state.causes("car")
         names = self.names
         parts = []
         level = lv.level[idx].tolist()
@@ -140,11 +142,11 @@ class CongestionMap:
                 f'"at":{json.dumps(at_iso)},"features":[')
         return (head + ",".join(parts) + "]}").encode()
 
-    def summary(self, state: LiveState, weights: np.ndarray,
-                bbox: tuple[float, float, float, float] | None, worst: int = 10) -> dict:
-        """Dashboard figures for an area: length per level, delay proxy, worst segments,
-        active causes."""
-        lv = self.levels(state, weights)
+    def summary(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
+                worst: int = 10) -> dict:
+        """Dashboard figures for an area in ``state``: length per level, delay proxy, worst
+        segments, active causes."""
+        lv = self.levels(state)
         idx = self.in_bbox(bbox)
         lvl = lv.level[idx]
         length = self.length_m[idx]
@@ -154,7 +156,7 @@ class CongestionMap:
         proxy = float((np.maximum(delay, 0) * self.volume[idx]).sum())
         order = idx[np.argsort(-lv.delay_s[idx], kind="stable")]
         order = order[lv.delay_s[order] > 0][:worst]
-        causes = state.edge_causes.get("car", {})
+        causes = state.causes("car")
         closed = idx[lvl == 4]
         worst_rows = [{"edge": int(e), "name": self.names[int(self.name_idx[e])]
                        if self.name_idx[e] >= 0 else "", "way_id": int(self.way_id[e]),
@@ -166,7 +168,8 @@ class CongestionMap:
         for e in idx.tolist():
             for c in causes.get(e, ()):
                 active[c] = active.get(c, 0) + 1
-        notes = state.notes.get("incidents", {}) if state.notes else {}
+        info = state.live.incidents
+        speeds = state.live.speeds
         return {
             "live_version": state.version,
             "edges": int(idx.shape[0]),
@@ -176,9 +179,11 @@ class CongestionMap:
             "total_delay_s": round(float(np.maximum(delay, 0).sum()), 1),
             "vehicle_delay_proxy": round(proxy, 1),
             "worst_segments": worst_rows,
-            "active_causes": [{"id": c, "edges": n, **{k: notes.get(c, {}).get(k) for k in
-                                                       ("type", "severity", "streets")}}
+            "active_causes": [{"id": c, "edges": n,
+                               "type": info[c].type if c in info else None,
+                               "severity": info[c].severity if c in info else None,
+                               "streets": list(info[c].streets) if c in info else None}
                               for c, n in sorted(active.items())],
-            "live_speed_edges": int(state.notes.get("live_speed_edges", 0))
-            if state.notes else 0,
+            "live_speed_edges": int(speeds.alive(state.at_ms).sum()) if speeds is not None
+            else 0,
         }

@@ -22,12 +22,11 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from routing.kernels.limits import INF_WEIGHT  # noqa: F401 - re-exported
 from routing.osm import OsmData
 from routing.profiles import ACCESS_RULES, MODES, barrier_blocks
 
 EARTH_RADIUS_M = 6_371_008.8
-#: Weight of an unusable edge (closed); the kernel treats it as infinite.
-INF_WEIGHT = 2_147_483_647
 
 Progress = Callable[[str, int, int], None]
 

@@ -25,9 +25,18 @@ from scipy.sparse.csgraph import dijkstra
 from gtfs import query as tq
 from gtfs.day import DayContext, day_trip_mask, service_midnight_epoch_s
 from gtfs.timetable import Timetable
-from routing.live import LiveState
+from routing.itinerary import (
+    AgencyInfo,
+    Itinerary,
+    Leg,
+    Place,
+    PlanResult,
+    StopCall,
+    TransitRouteInfo,
+)
 from routing.road import RoadRouter, RoutingError
 from routing.snapshot import Snapshot
+from routing.state import RoutingState
 from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
 
 ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
@@ -155,11 +164,6 @@ class Planner:
         date = local.date()
         return date, int(t.timestamp()) - service_midnight_epoch_s(date, self.transit.ref_tz)
 
-    def iso(self, date: dt.date, s: int, tz: str | None = None) -> str:
-        """ISO 8601 time of kernel seconds ``s`` on ``date``, in ``tz`` (default ref tz)."""
-        epoch = service_midnight_epoch_s(date, self.transit.ref_tz) + int(s)
-        return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz or self.transit.ref_tz)).isoformat()
-
     def check_date(self, date: dt.date) -> None:
         """Raise :class:`PlanError` when the date lies outside every feed's service."""
         period = self.transit.service_period
@@ -181,13 +185,14 @@ class Planner:
             self._mode_cache[key] = (w, m)
             return m
 
-    def ride_times(self, lat: float, lon: float, req: PlanRequest
+    def ride_times(self, state: RoutingState, lat: float, lon: float, req: PlanRequest
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Time (s) from a point to every stop by ``req.access_mode`` (bike or car, on that
-        mode's live weights) to a junction at the stop's street, then on foot along it."""
+        mode's weights in ``state``) to a junction at the stop's street, then on foot along
+        it."""
         mode = req.access_mode
-        w = self.road.edge_weights(mode)
-        ep = self.road.snap(mode, lat, lon, "from", w)
+        w = state.weights(mode)
+        ep = self.road.snap(state, mode, lat, lon, "from", w)
         graph = self._mode_csr(mode, w)
         a = self.road.modes[mode].arrays
         seg_len = float(self.snapshot.segments.length_m[ep.snap.segment])
@@ -199,7 +204,7 @@ class Planner:
         dist = np.full(n, np.inf)
         for row, off in zip(d, offs, strict=True):
             dist = np.minimum(dist, row + off)
-        _, _, _, (su, scu, sv, scv) = self._walk(self.road.edge_weights("walk"))
+        _, _, _, (su, scu, sv, scv) = self._walk(state.weights("walk"))
         scale = WALK_DEFAULT_MPS / req.walk_speed_mps
         t = np.minimum(dist[su] + scu * scale, dist[sv] + scv * scale)
         ok = np.flatnonzero(np.isfinite(t) & (t <= req.max_access_s * 1000.0))
@@ -220,11 +225,13 @@ class Planner:
             self._walk_cache = {key: entry}
             return entry
 
-    def walk_times(self, lat: float, lon: float, towards: bool, req: PlanRequest,
-                   w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Walking time (s) between a coordinate and every stop within ``max_walk_m``:
-        from the point to stops, or from stops to the point when ``towards``."""
-        ep = self.road.snap("walk", lat, lon, "to" if towards else "from", w)
+    def walk_times(self, state: RoutingState, lat: float, lon: float, towards: bool,
+                   req: PlanRequest) -> tuple[np.ndarray, np.ndarray]:
+        """Walking time (s) between a coordinate and every stop within ``max_walk_m`` on
+        ``state``'s walk weights: from the point to stops, or from stops to the point when
+        ``towards``."""
+        w = state.weights("walk")
+        ep = self.road.snap(state, "walk", lat, lon, "to" if towards else "from", w)
         _, fwd, bwd, (su, scu, sv, scv) = self._walk(w)
         mr = self.road.modes["walk"]
         seg = ep.snap.segment
@@ -287,10 +294,8 @@ class Planner:
             return out
 
     # ---------------------------------------------------------------- planning
-    def plan(self, req: PlanRequest, live: LiveState | None = None) -> dict[str, Any]:
-        """Itineraries for a request under the live state (JSON-ready dict)."""
-        live = live or self.road.live_state
-        w = self.road.edge_weights("walk")
+    def plan(self, state: RoutingState, req: PlanRequest) -> PlanResult:
+        """Itineraries for a request in ``state`` (every leg reads the same state)."""
         date, t_s = self.clock(req.time)
         self.check_date(date)
         day = self.day(date)
@@ -299,17 +304,16 @@ class Planner:
         if isinstance(req.origin, int):
             access = (np.array([req.origin], np.int32), np.zeros(1, np.int64))
         elif req.access_mode != "walk":
-            access = self.ride_times(*req.origin, req=req)
+            access = self.ride_times(state, *req.origin, req=req)
         else:
-            access = self.walk_times(*req.origin, towards=False, req=req, w=w)
+            access = self.walk_times(state, *req.origin, towards=False, req=req)
         if isinstance(req.destination, int):
             egress = (np.array([req.destination], np.int32), np.zeros(1, np.int64))
         else:
-            egress = self.walk_times(*req.destination, towards=True, req=req, w=w)
+            egress = self.walk_times(state, *req.destination, towards=True, req=req)
         kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
                   wheelchair=req.wheelchair, footpaths=self.footpaths(req),
-                  stop_closed=live.stop_closed, trip_delay_s=live.trip_delay_s,
-                  trip_cancelled=live.trip_cancelled)
+                  stop_closed=state.stop_closed)
         journeys: list[tq.Journey] = []
         if access[0].size and egress[0].size:
             if req.arrive_by:
@@ -319,15 +323,14 @@ class Planner:
             else:
                 journeys = tq.earliest_arrival(self.tt, day, access, egress, t_s, **kw)
         journeys = self._select(journeys, req)
-        itins = [self._itinerary(j, req, date, live) for j in journeys]
-        walk_only = self._walk_only(req, date, t_s)
+        itins = [self._itinerary(state, j, req, date) for j in journeys]
+        walk_only = self._walk_only(state, req, date, t_s)
         if walk_only is not None:
-            best = min((i["duration_s"] for i in itins), default=None)
-            if best is None or walk_only["duration_s"] <= best:
+            best = min((i.duration_s for i in itins), default=None)
+            if best is None or walk_only.duration_s <= best:
                 itins.insert(0, walk_only)
-        return {"itineraries": itins[: max(req.num_itineraries, 1)],
-                "service_date": date.isoformat(), "live_version": live.version,
-                "access_stops": int(access[0].size), "egress_stops": int(egress[0].size)}
+        return PlanResult(itins[: max(req.num_itineraries, 1)], date, state.version,
+                          int(access[0].size), int(egress[0].size))
 
     def _select(self, journeys: list[tq.Journey], req: PlanRequest) -> list[tq.Journey]:
         def key(j: tq.Journey) -> tuple[int, ...]:
@@ -347,87 +350,93 @@ class Planner:
         return out[: max(req.num_itineraries, 1)]
 
     # ---------------------------------------------------------------- assembly
-    def _stop_dict(self, i: int) -> dict[str, Any]:
+    def stop_place(self, i: int) -> Place:
+        """A stop as a :class:`Place`."""
         tt = self.tt
-        return {"stop_id": self.stop_ids[i], "name": tt.strings["stop_name"][i],
-                "lat": round(float(tt.arrays["stop_lat"][i]), 7),
-                "lon": round(float(tt.arrays["stop_lon"][i]), 7)}
+        return Place(tt.strings["stop_name"][i], round(float(tt.arrays["stop_lat"][i]), 7),
+                     round(float(tt.arrays["stop_lon"][i]), 7), self.stop_ids[i])
 
     def _point(self, p: tuple[float, float] | int) -> tuple[float, float]:
         if isinstance(p, int):
             return (float(self.tt.arrays["stop_lat"][p]), float(self.tt.arrays["stop_lon"][p]))
         return p
 
-    def _walk_leg(self, a: tuple[float, float], b: tuple[float, float], depart_s: int,
-                  arrive_s: int, date: dt.date, frm: dict, to: dict, req: PlanRequest,
-                  mode: str = "walk") -> dict[str, Any]:
-        leg: dict[str, Any] = {"mode": mode, "from": frm, "to": to,
-                               "departure": self.iso(date, depart_s),
-                               "arrival": self.iso(date, arrive_s),
-                               "duration_s": int(arrive_s - depart_s)}
+    def at(self, date: dt.date, s: int, tz: str | None = None) -> dt.datetime:
+        """Aware datetime of kernel seconds ``s`` on ``date`` in ``tz`` (default ref tz)."""
+        epoch = service_midnight_epoch_s(date, self.transit.ref_tz) + int(s)
+        return dt.datetime.fromtimestamp(epoch, ZoneInfo(tz or self.transit.ref_tz))
+
+    def _street_leg(self, state: RoutingState, a: tuple[float, float],
+                    b: tuple[float, float], depart_s: int, arrive_s: int, date: dt.date,
+                    frm: Place, to: Place, mode: str = "walk") -> Leg:
+        leg = Leg(mode, frm, to, self.at(date, depart_s), self.at(date, arrive_s),
+                  np.array([[a[1], a[0]], [b[1], b[0]]]), 0.0, [])
         try:
-            r = self.road.route(a[0], a[1], b[0], b[1], mode)
-            leg["distance_m"] = round(r.distance_m, 1)
-            leg["geometry"] = r.geometry()
-            leg["steps"] = [s.to_dict() for s in r.steps]
+            r = self.road.route(state, mode, a[0], a[1], b[0], b[1])
         except RoutingError:
-            leg["distance_m"] = 0.0
-            leg["geometry"] = {"type": "LineString", "coordinates": [[a[1], a[0]], [b[1], b[0]]]}
-            leg["steps"] = []
+            return leg
+        leg.distance_m = round(r.distance_m, 1)
+        leg.geometry = np.column_stack([r.lon, r.lat])
+        leg.steps = r.steps
         return leg
 
-    def _itinerary(self, j: tq.Journey, req: PlanRequest, date: dt.date, live: LiveState
-                   ) -> dict[str, Any]:
+    def _itinerary(self, state: RoutingState, j: tq.Journey, req: PlanRequest, date: dt.date
+                   ) -> Itinerary:
         origin, dest = self._point(req.origin), self._point(req.destination)
-        o = {"name": "Origin", "lat": origin[0], "lon": origin[1]} if not isinstance(
-            req.origin, int) else self._stop_dict(req.origin)
-        d = {"name": "Destination", "lat": dest[0], "lon": dest[1]} if not isinstance(
-            req.destination, int) else self._stop_dict(req.destination)
-        legs: list[dict[str, Any]] = []
-        routes_affected = dict(live.notes.get("routes_affected", {})) if live.notes else {}
+        o = self.stop_place(req.origin) if isinstance(req.origin, int) else \
+            Place("Origin", origin[0], origin[1])
+        d = self.stop_place(req.destination) if isinstance(req.destination, int) else \
+            Place("Destination", dest[0], dest[1])
+        legs: list[Leg] = []
+        routes_affected = state.routes_affected()
         for leg in j.legs:
             if leg.kind == "transit":
                 legs.append(self._transit_leg(leg, date, routes_affected))
             elif leg.kind == "access":
                 if isinstance(req.origin, int) or leg.to_stop < 0:
                     continue
-                legs.append(self._walk_leg(origin, self._point(leg.to_stop), leg.depart_s,
-                                           leg.arrive_s, date, o,
-                                           self._stop_dict(leg.to_stop), req,
-                                           req.access_mode))
+                legs.append(self._street_leg(state, origin, self._point(leg.to_stop),
+                                             leg.depart_s, leg.arrive_s, date, o,
+                                             self.stop_place(leg.to_stop), req.access_mode))
             elif leg.kind == "egress":
                 if isinstance(req.destination, int) or leg.from_stop < 0:
                     continue
-                legs.append(self._walk_leg(self._point(leg.from_stop), dest, leg.depart_s,
-                                           leg.arrive_s, date, self._stop_dict(leg.from_stop),
-                                           d, req))
+                legs.append(self._street_leg(state, self._point(leg.from_stop), dest,
+                                             leg.depart_s, leg.arrive_s, date,
+                                             self.stop_place(leg.from_stop), d))
             elif leg.kind == "transfer" and leg.from_stop != leg.to_stop:
-                legs.append(self._walk_leg(self._point(leg.from_stop),
-                                           self._point(leg.to_stop), leg.depart_s,
-                                           leg.arrive_s, date, self._stop_dict(leg.from_stop),
-                                           self._stop_dict(leg.to_stop), req))
-        moving = sum(x["duration_s"] for x in legs)
-        walk_m = sum(x.get("distance_m", 0.0) for x in legs if x["mode"] == "walk")
-        return {"departure": self.iso(date, j.depart_s), "arrival": self.iso(date, j.arrive_s),
-                "duration_s": int(j.duration_s), "transfers": int(j.n_transfers),
-                "walk_m": round(walk_m, 1), "wait_s": int(max(j.duration_s - moving, 0)),
-                "legs": legs, "alerts": sorted({a for x in legs for a in x.get("alerts", [])})}
+                legs.append(self._street_leg(state, self._point(leg.from_stop),
+                                             self._point(leg.to_stop), leg.depart_s,
+                                             leg.arrive_s, date,
+                                             self.stop_place(leg.from_stop),
+                                             self.stop_place(leg.to_stop)))
+        moving = sum(x.duration_s for x in legs)
+        walk_m = sum(x.distance_m or 0.0 for x in legs if x.mode == "walk")
+        return Itinerary(self.at(date, j.depart_s), self.at(date, j.arrive_s),
+                         int(j.n_transfers), legs, round(walk_m, 1),
+                         int(max(j.duration_s - moving, 0)),
+                         sorted({a for x in legs for a in (x.alerts or [])}))
 
-    def _transit_route(self, route: int) -> dict[str, Any]:
-        """JSON description of a route."""
+    def transit_route(self, route: int) -> TransitRouteInfo:
+        """Description of a route."""
         tt = self.tt
         rtype = int(tt.arrays["route_type"][route])
         color = tt.strings["route_color"][route]
         text_color = tt.strings["route_text_color"][route]
-        return {"id": tt.strings["route_id"][route],
-                "short_name": tt.strings["route_short_name"][route],
-                "long_name": tt.strings["route_long_name"][route], "type": rtype,
-                "type_name": ROUTE_TYPE_NAMES.get(rtype, ROUTE_TYPE_NAMES.get(
-                    _basic_route_type(rtype), "transit")),
-                "color": f"#{color}" if color else None,
-                "text_color": f"#{text_color}" if text_color else None}
+        return TransitRouteInfo(
+            tt.strings["route_id"][route], tt.strings["route_short_name"][route],
+            tt.strings["route_long_name"][route], rtype,
+            ROUTE_TYPE_NAMES.get(rtype, ROUTE_TYPE_NAMES.get(_basic_route_type(rtype),
+                                                             "transit")),
+            f"#{color}" if color else None, f"#{text_color}" if text_color else None)
 
-    def _transit_leg(self, leg: tq.Leg, date: dt.date, routes_affected: dict) -> dict[str, Any]:
+    def route_timezone(self, route: int) -> str:
+        """Timezone of the agency running ``route``."""
+        agency = int(self.tt.arrays["route_agency"][route])
+        return self.tt.strings["agency_timezone"][agency]
+
+    def _transit_leg(self, leg: tq.Leg, date: dt.date,
+                     routes_affected: dict[str, list[str]]) -> Leg:
         tt = self.tt
         trip = leg.trip
         route = int(tt.arrays["trip_route"][trip])
@@ -437,52 +446,39 @@ class Planner:
         stops = tt.pattern_stop_list(pattern)
         arr, dep = tt.trip_times(trip)
         shift = leg.depart_s - int(dep[leg.board_pos])  # day offset and live delay
-        inter = [{**self._stop_dict(int(stops[k])),
-                  "arrival": self.iso(date, int(arr[k]) + shift, tz)}
+        inter = [StopCall(self.stop_place(int(stops[k])), self.at(date, int(arr[k]) + shift, tz))
                  for k in range(leg.board_pos + 1, leg.alight_pos)]
-        geom = tt.leg_geometry(trip, leg.board_pos, leg.alight_pos)
+        geom = np.round(np.asarray(tt.leg_geometry(trip, leg.board_pos, leg.alight_pos),
+                                   dtype=np.float64), 7)
         route_id = tt.strings["route_id"][route]
-        return {
-            "mode": "transit",
-            "route": self._transit_route(route),
-            "agency": {"id": tt.strings["agency_id"][agency],
-                       "name": tt.strings["agency_name"][agency], "timezone": tz},
-            "trip_id": tt.strings["trip_id"][trip],
-            "headsign": tt.strings["trip_headsign"][trip],
-            "service_date": (leg.service_date or date).isoformat(),
-            "from": self._stop_dict(int(stops[leg.board_pos])),
-            "to": self._stop_dict(int(stops[leg.alight_pos])),
-            "departure": self.iso(date, leg.depart_s, tz),
-            "arrival": self.iso(date, leg.arrive_s, tz),
-            "duration_s": int(leg.arrive_s - leg.depart_s),
-            "intermediate_stops": inter,
-            "geometry": {"type": "LineString",
-                         "coordinates": np.round(np.asarray(geom, dtype=np.float64),
-                                                 7).tolist()},
-            "alerts": list(routes_affected.get(route_id, [])),
-        }
+        return Leg(
+            "transit", self.stop_place(int(stops[leg.board_pos])),
+            self.stop_place(int(stops[leg.alight_pos])), self.at(date, leg.depart_s, tz),
+            self.at(date, leg.arrive_s, tz), geom,
+            route=self.transit_route(route),
+            agency=AgencyInfo(tt.strings["agency_id"][agency], tt.strings["agency_name"][agency],
+                              tz),
+            trip_id=tt.strings["trip_id"][trip], headsign=tt.strings["trip_headsign"][trip],
+            service_date=leg.service_date or date, intermediate_stops=inter,
+            alerts=list(routes_affected.get(route_id, [])))
 
-    def _walk_only(self, req: PlanRequest, date: dt.date, t_s: int) -> dict[str, Any] | None:
+    def _walk_only(self, state: RoutingState, req: PlanRequest, date: dt.date, t_s: int
+                   ) -> Itinerary | None:
         if isinstance(req.origin, int) and isinstance(req.destination, int):
             return None
         a, b = self._point(req.origin), self._point(req.destination)
         try:
-            r = self.road.route(a[0], a[1], b[0], b[1], "walk")
+            r = self.road.route(state, "walk", a[0], a[1], b[0], b[1])
         except RoutingError:
             return None
         dur = int(round(r.duration_s * WALK_DEFAULT_MPS / req.walk_speed_mps))
         if r.distance_m > max(req.max_walk_m * 3, 3000):
             return None
         dep = t_s - dur if req.arrive_by else t_s
-        frm = {"name": "Origin", "lat": a[0], "lon": a[1]}
-        to = {"name": "Destination", "lat": b[0], "lon": b[1]}
-        leg = {"mode": "walk", "from": frm, "to": to, "departure": self.iso(date, dep),
-               "arrival": self.iso(date, dep + dur), "duration_s": dur,
-               "distance_m": round(r.distance_m, 1), "geometry": r.geometry(),
-               "steps": [s.to_dict() for s in r.steps]}
-        return {"departure": leg["departure"], "arrival": leg["arrival"], "duration_s": dur,
-                "transfers": 0, "walk_m": round(r.distance_m, 1), "wait_s": 0, "legs": [leg],
-                "alerts": []}
+        leg = Leg("walk", Place("Origin", a[0], a[1]), Place("Destination", b[0], b[1]),
+                  self.at(date, dep), self.at(date, dep + dur), np.column_stack([r.lon, r.lat]),
+                  round(r.distance_m, 1), r.steps)
+        return Itinerary(leg.departure, leg.arrival, 0, [leg], round(r.distance_m, 1), 0, [])
 
 
 def _basic_route_type(t: int) -> int:

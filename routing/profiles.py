@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MODES: tuple[str, ...] = ("car", "bike", "walk")
+#: Highest speed (km/h) any observation, typical profile or live report may state; faster
+#: values are rejected as bad data.
+MAX_SPEED_KMH = 250.0
 
 #: Default car speeds by highway class (km/h), used when ``maxspeed`` is absent.
 CAR_DEFAULT_SPEED_KMH: dict[str, float] = {

@@ -1,28 +1,32 @@
 """Road route answers for car, bike and walk: snap → CCH query → path, geometry, steps.
 
-:class:`RoadRouter` holds, per mode, the metric-independent kernel, a snapper, and the
-current (live state, customized metric) pair. :meth:`RoadRouter.apply_live_state` builds
-new metrics off to the side and swaps the pair in one assignment, so a request that read
-the pair keeps a consistent version to the end.
+:class:`RoadRouter` holds only what never changes: per mode the metric-independent kernel,
+a snapper and the static edge arrays. Every query takes the request's
+:class:`routing.state.RoutingState` explicitly (weights, metrics, incident causes), so the
+route, its explanation, alternatives and free-flow comparison of one answer all come from
+one state.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routing.graph import INF_WEIGHT
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
+from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.pathgeom import assemble_path
-from routing.live import LiveState
+from routing.kernels.td import ttf_many
 from routing.profiles import MODES
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
+
+if TYPE_CHECKING:
+    from routing.state import ModeWeights, RoutingState
 
 DEFAULT_MAX_SNAP_M = 1000.0
 #: Alternatives: a kept route shares at most this share of its length with each other kept
@@ -30,6 +34,8 @@ DEFAULT_MAX_SNAP_M = 1000.0
 ALT_MAX_SHARED = 0.6
 ALT_MAX_STRETCH = 1.4
 ALT_PENALTY = 1.6
+#: A snapped point this close to a segment's end is that junction: every street there counts.
+JUNCTION_SNAP_M = 0.01
 
 
 class RoutingError(Exception):
@@ -78,6 +84,8 @@ class RoadRoute:
     destination: SnapCandidate
     live_version: int
     weight_ms: int
+    #: seconds more than the best route of the same answer (alternatives; 0 for the best)
+    extra_s: float = 0.0
 
     @property
     def bbox(self) -> list[float]:
@@ -96,13 +104,6 @@ class RoadRoute:
 
 
 @dataclass
-class _Live:
-    state: LiveState
-    metrics: dict[str, CustomizedMetric]
-    weights: dict[str, np.ndarray]
-
-
-@dataclass
 class ModeRouter:
     """Kernel, snapper and static arrays of one mode."""
 
@@ -118,13 +119,51 @@ class ModeRouter:
     edge_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     edge_rev: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     edge_tail: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    edge_head: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     edge_snappable: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     seg_edge_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seg_edge_hi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: edges by tail / head junction (CSR over junctions)
+    out_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    out_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    in_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    in_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What the live state did to a route: incidents on it (in the order met), incidents on
+    the usual route that it avoids, and the delay against the usual route."""
+
+    incidents: list[str]
+    avoided: list[str]
+    delay_s: float
+    no_incident_duration_s: float
+    messages: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EtaSources:
+    """Where a route's duration comes from: free-flow times, the typical excess over free
+    flow at the time each edge is driven, and live conditions (observations, incidents)
+    above typical. ``arrival`` and ``day_type`` are set for timed routes."""
+
+    free_flow_s: float
+    typical_s: float
+    live_s: float
+    day_type: str | None = None
+    arrival: datetime | None = None
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
+    return off, order
 
 
 class RoadRouter:
-    """Answers road routes on a snapshot under the current live state."""
+    """Answers road routes on a snapshot; the live side comes with each call's state."""
 
     def __init__(self, snapshot: Snapshot, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                  modes: tuple[str, ...] = MODES) -> None:
@@ -132,15 +171,20 @@ class RoadRouter:
         self.max_snap_m = max_snap_m
         w, s, e, n = snapshot.bbox
         self.projection = Projection((w + e) / 2, (s + n) / 2)
-        self._coslat = math.cos(math.radians(self.projection.lat0))
+        self.coslat = math.cos(math.radians(self.projection.lat0))
         seg = snapshot.segments
-        self._seg = seg
-        self._seg_name_idx = np.array(seg.name_idx)
-        self._seg_roundabout = np.array(seg.roundabout)
-        self._seg_arrays = (np.asarray(seg.gstart), np.asarray(seg.gend), np.asarray(seg.cum_m),
-                            np.asarray(seg.lon), np.asarray(seg.lat),
-                            np.asarray(seg.length_m, dtype=np.float64))
-        deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=snapshot.node_lon.shape[0])
+        self.segments = seg
+        self.seg_name_idx = np.array(seg.name_idx)
+        self.seg_roundabout = np.array(seg.roundabout)
+        self.seg_gstart = np.asarray(seg.gstart)
+        self.seg_gend = np.asarray(seg.gend)
+        self.seg_cum_m = np.asarray(seg.cum_m)
+        self.seg_lon = np.asarray(seg.lon)
+        self.seg_lat = np.asarray(seg.lat)
+        #: length (m) of every segment
+        self.seg_length_m = np.asarray(seg.length_m, dtype=np.float64)
+        n_junctions = snapshot.node_lon.shape[0]
+        deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=n_junctions)
         self.junction_degree = deg
         self.modes: dict[str, ModeRouter] = {}
         for mode in modes:
@@ -151,105 +195,59 @@ class RoadRouter:
             snappable_segs = np.unique(edge_seg[np.asarray(a.edge_snappable)])
             snapper = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, snappable_segs,
                               self.projection)
-            mr = ModeRouter(mode, a, kernel, snapper, np.asarray(a.edge_time_ms, np.int64),
+            ff = np.asarray(a.edge_time_ms, np.int64)
+            ff.flags.writeable = False
+            mr = ModeRouter(mode, a, kernel, snapper, ff,
                             np.asarray(a.arc_edge), np.asarray(a.edge_arc_offsets),
                             np.asarray(a.arc_tail), np.asarray(a.edge_head_knode))
             mr.edge_seg = np.array(a.edge_seg)
             mr.edge_rev = np.array(a.edge_rev)
             mr.edge_tail = np.array(a.edge_tail)
+            mr.edge_head = np.array(a.edge_head)
             mr.edge_snappable = np.array(a.edge_snappable)
             nseg = seg.u.shape[0]
             mr.seg_edge_lo = np.searchsorted(mr.edge_seg, np.arange(nseg), side="left")
             mr.seg_edge_hi = np.searchsorted(mr.edge_seg, np.arange(nseg), side="right")
+            mr.out_offsets, mr.out_edges = _csr(mr.edge_tail, n_junctions)
+            mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
             self.modes[mode] = mr
-        self._lock = threading.Lock()
-        state = LiveState()
-        self._live = _Live(state, {m: mr.kernel.customize(mr.free_flow_ms[mr.arc_edge])
-                                   for m, mr in self.modes.items()},
-                           {m: mr.free_flow_ms for m, mr in self.modes.items()})
-        #: free-flow metrics, kept for "what would it take without incidents" answers
-        self._base = self._live
-        self._other: dict[int, _Live] = {}
-
-    # ---- live state -------------------------------------------------------------------
-    @property
-    def live_state(self) -> LiveState:
-        """The state answers are currently computed on."""
-        return self._live.state
-
-    def live_for(self, state: LiveState | None) -> _Live:
-        """Metrics for ``state``: the current ones, or customized on demand (cached) for a
-        state that is not in force now (e.g. the incidents in effect at a later departure)."""
-        live = self._live
-        if state is None or state is live.state:
-            return live
-        with self._lock:
-            hit = self._other.get(id(state))
-            if hit is not None and hit.state is state:
-                return hit
-            metrics, weights = {}, {}
-            for m, mr in self.modes.items():
-                w = state.weights(m, mr.free_flow_ms)
-                if w is live.weights[m]:
-                    metrics[m], weights[m] = live.metrics[m], w
-                elif w is mr.free_flow_ms:
-                    metrics[m], weights[m] = self._base.metrics[m], w
-                else:
-                    w = np.asarray(w, dtype=np.int64)
-                    metrics[m], weights[m] = mr.kernel.customize(w[mr.arc_edge]), w
-            entry = _Live(state, metrics, weights)
-            if len(self._other) > 8:
-                self._other.clear()
-            self._other[id(state)] = entry
-            return entry
-
-    def edge_weights(self, mode: str) -> np.ndarray:
-        """Current edge weights (ms) of ``mode``."""
-        return self._live.weights[mode]
-
-    def apply_live_state(self, state: LiveState) -> dict[str, float]:
-        """Customize new metrics for ``state`` and swap them in atomically.
-
-        Only modes whose weight vector object changed are re-customized. Returns the
-        customization time per mode in seconds.
-        """
-        with self._lock:
-            old = self._live
-            metrics = dict(old.metrics)
-            weights = dict(old.weights)
-            timing: dict[str, float] = {}
-            for m, mr in self.modes.items():
-                w = state.weights(m, mr.free_flow_ms)
-                if w is old.weights[m]:
-                    continue
-                w = np.asarray(w, dtype=np.int64)
-                if w.shape != mr.free_flow_ms.shape:
-                    raise ValueError(f"{m}: expected {mr.free_flow_ms.shape[0]} edge weights")
-                t = time.perf_counter()
-                metrics[m] = mr.kernel.customize(w[mr.arc_edge])
-                timing[m] = time.perf_counter() - t
-                weights[m] = w
-            self._live = _Live(state, metrics, weights)
-        return timing
 
     # ---- snapping ---------------------------------------------------------------------
     def _endpoint_edges(self, mr: ModeRouter, cand: SnapCandidate, weights: np.ndarray
                         ) -> list[tuple[int, float]]:
-        seg_len = float(self._seg_arrays[5][cand.segment])
-        out = []
+        """Usable edges at a snapped point with the metres into each. A point on a junction
+        (the segment's end) is tied to every open edge at that junction, not to one street:
+        edges leaving it (0 m in) and entering it (their full length in)."""
+        seg_len = float(self.seg_length_m[cand.segment])
         along = cand.fraction * seg_len
+        junction = -1
+        if along <= JUNCTION_SNAP_M:
+            junction = int(self.segments.u[cand.segment])
+        elif seg_len - along <= JUNCTION_SNAP_M:
+            junction = int(self.segments.v[cand.segment])
+        out: list[tuple[int, float]] = []
+        if junction >= 0:
+            for e in mr.out_edges[mr.out_offsets[junction]:mr.out_offsets[junction + 1]].tolist():
+                if weights[e] < INF_WEIGHT and mr.edge_snappable[e]:
+                    out.append((e, 0.0))
+            for e in mr.in_edges[mr.in_offsets[junction]:mr.in_offsets[junction + 1]].tolist():
+                if weights[e] < INF_WEIGHT and mr.edge_snappable[e]:
+                    out.append((e, float(self.seg_length_m[mr.edge_seg[e]])))
+            if out:
+                return out
         for e in range(int(mr.seg_edge_lo[cand.segment]), int(mr.seg_edge_hi[cand.segment])):
             if weights[e] >= INF_WEIGHT or not mr.edge_snappable[e]:
                 continue
             out.append((e, seg_len - along if mr.edge_rev[e] else along))
         return out
 
-    def snap(self, mode: str, lat: float, lon: float, which: str = "point",
-             weights: np.ndarray | None = None) -> Endpoint:
-        """Snap a coordinate for ``mode`` onto the nearest open edge within the max
-        distance. Raises :class:`SnapError` or :class:`UnknownModeError`."""
+    def snap(self, state: RoutingState, mode: str, lat: float, lon: float,
+             which: str = "point", weights: np.ndarray | None = None) -> Endpoint:
+        """Snap a coordinate for ``mode`` onto the nearest edge open in ``state`` (or under
+        ``weights``) within the max distance. Raises :class:`SnapError` or
+        :class:`UnknownModeError`."""
         mr = self._mode(mode)
-        w = self._live.weights[mode] if weights is None else weights
+        w = state.weights(mode) if weights is None else weights
         cand = mr.snapper.nearest(lon, lat, self.max_snap_m)
         if cand is not None:
             edges = self._endpoint_edges(mr, cand, w)
@@ -268,30 +266,31 @@ class RoadRouter:
             raise UnknownModeError(
                 f"unknown mode '{mode}'; expected one of {', '.join(self.modes)}") from None
 
-    def alternatives(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
-                     mode: str = "car", n: int = 3, state: LiveState | None = None,
+    def alternatives(self, state: RoutingState, mode: str, from_lat: float, from_lon: float,
+                     to_lat: float, to_lon: float, n: int = 3,
                      max_shared: float = ALT_MAX_SHARED, max_stretch: float = ALT_MAX_STRETCH,
-                     penalty: float = ALT_PENALTY, max_tries: int = 6) -> list[RoadRoute]:
-        """The best route and up to ``n - 1`` alternatives (penalty method).
+                     penalty: float = ALT_PENALTY, max_tries: int = 6,
+                     weights: ModeWeights | None = None) -> list[RoadRoute]:
+        """The best route and up to ``n - 1`` alternatives (penalty method) in ``state``
+        (or on ``weights``, e.g. a stretch closed for diversions).
 
         After each found route its edges' weights are multiplied by ``penalty`` and the
         metric re-customized; a candidate is kept when it shares at most ``max_shared`` of
         its length with every kept route and its true duration is at most ``max_stretch``
-        times the best's. Durations are always on the real (unpenalized) weights."""
-        self._mode(mode)
-        live = self.live_for(state)
-        w = live.weights[mode]
-        src = self.snap(mode, from_lat, from_lon, "from", w)
-        dst = self.snap(mode, to_lat, to_lon, "to", w)
-        best = self.route_endpoints(mode, src, dst, live)
+        times the best's. Durations are always on the real (unpenalized) weights; each
+        route's ``extra_s`` is its duration minus the best's."""
+        mr = self._mode(mode)
+        mw = weights or state.road[mode]
+        w = mw.weights_ms
+        src = self.snap(state, mode, from_lat, from_lon, "from", w)
+        dst = self.snap(state, mode, to_lat, to_lon, "to", w)
+        best = self.route_endpoints(state, mode, src, dst, mw)
         kept = [best]
         if n <= 1:
             return kept
-        mr = self.modes[mode]
         real = np.asarray(w, dtype=np.float64)
         pen = real.copy()
         metric = PrivateMetric(mr.kernel, np.asarray(w, dtype=np.int64)[mr.arc_edge])
-        trial = _Live(live.state, {**live.metrics, mode: metric}, {**live.weights, mode: w})
         arc_off = mr.edge_arc_offsets
 
         def penalize(route: RoadRoute) -> None:
@@ -309,10 +308,10 @@ class RoadRouter:
             if len(kept) >= n:
                 break
             try:
-                cand = self.route_endpoints(mode, src, dst, trial)
+                cand = self._route_on(state, mr, src, dst, w, metric)
             except RoutingError:
                 break
-            share = _share(cand, self._seg_arrays[5], mr.edge_seg)
+            share = _share(cand, self.seg_length_m, mr.edge_seg)
             cand.edge_duration_s = real[cand.edges] * share / 1000.0
             cand.duration_s = float(cand.edge_duration_s.sum())
             cand.weight_ms = int(round(cand.duration_s * 1000))
@@ -320,35 +319,30 @@ class RoadRouter:
             if cand.duration_s > best.duration_s * max_stretch:
                 break  # later candidates only get longer
             if all(_shared_share(cand, r) <= max_shared for r in kept):
+                cand.extra_s = cand.duration_s - best.duration_s
                 kept.append(cand)
         return kept
 
-    def explain(self, route: RoadRoute, from_lat: float, from_lon: float, to_lat: float,
-                to_lon: float, state: LiveState | None = None) -> dict:
-        """What the live state did to this route: incidents on it, incidents it avoids, and
-        the delay against the answer without any incident."""
-        live = self.live_for(state)
-        st = live.state
-        causes = st.edge_causes.get(route.mode, {})
-        on = _ordered_causes(causes, route.edges)
-        out = {"incidents": on, "avoided": [], "delay_s": 0.0,
-               "no_incident_duration_s": round(route.duration_s, 1), "messages": []}
-        if route.mode not in st.edge_time_ms:
-            return out
+    def explain(self, state: RoutingState, route: RoadRoute, from_lat: float,
+                from_lon: float, to_lat: float, to_lon: float) -> Explanation:
+        """What ``state``'s incidents did to this route: incidents on it, incidents it
+        avoids, and the delay against the usual route (same instant, no incident)."""
+        on = state.causes_on(route.mode, route.edges)
+        if not state.causes(route.mode):
+            return Explanation(on, [], 0.0, round(route.duration_s, 1), [])
+        base_mw = state.without_incidents(route.mode)
         try:
-            base = self.route(from_lat, from_lon, to_lat, to_lon, route.mode,
-                              state=self._base.state)
+            base = self.alternatives(state, route.mode, from_lat, from_lon, to_lat, to_lon,
+                                     1, weights=base_mw)[0]
         except RoutingError:
-            return out
-        avoided = [c for c in _ordered_causes(causes, base.edges) if c not in on]
+            return Explanation(on, [], 0.0, round(route.duration_s, 1), [])
+        avoided = [c for c in state.causes_on(route.mode, base.edges) if c not in on]
         delay = route.duration_s - base.duration_s
-        notes = st.notes.get("incidents", {}) if st.notes else {}
+        info = state.live.incidents
 
         def label(i: str) -> str:
-            n = notes.get(i, {})
-            streets = n.get("streets") or []
-            where = f" on {streets[0]}" if streets else ""
-            return f"{n.get('type', 'incident')} {i}{where}"
+            inc = info.get(i)
+            return inc.label() if inc is not None else f"incident {i}"
 
         msgs = []
         if on or avoided:
@@ -361,30 +355,25 @@ class RoadRouter:
                 msgs.append(("Avoids " if not on else "Also avoids ")
                             + "; ".join(label(i) for i in avoided)
                             + (f" ({amount} against the usual route)" if not on else ""))
-        out.update(avoided=avoided, delay_s=round(delay, 1),
-                   no_incident_duration_s=round(base.duration_s, 1), messages=msgs)
-        return out
+        return Explanation(on, avoided, round(delay, 1), round(base.duration_s, 1), msgs)
 
     # ---- routing ----------------------------------------------------------------------
-    def route(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
-              mode: str = "car", state: LiveState | None = None) -> RoadRoute:
-        """Fastest route between two coordinates for ``mode`` under the live state (or
-        under ``state``, e.g. the incidents in effect at a later departure time)."""
-        self._mode(mode)
-        live = self.live_for(state)
-        w = live.weights[mode]
-        src = self.snap(mode, from_lat, from_lon, "from", w)
-        dst = self.snap(mode, to_lat, to_lon, "to", w)
-        return self.route_endpoints(mode, src, dst, live)
+    def route(self, state: RoutingState, mode: str, from_lat: float, from_lon: float,
+              to_lat: float, to_lon: float) -> RoadRoute:
+        """Fastest route between two coordinates for ``mode`` in ``state``."""
+        return self.alternatives(state, mode, from_lat, from_lon, to_lat, to_lon, 1)[0]
 
-    def route_endpoints(self, mode: str, src: Endpoint, dst: Endpoint,
-                        live: _Live | None = None) -> RoadRoute:
-        """Route between two snapped endpoints (see :meth:`snap`)."""
+    def route_endpoints(self, state: RoutingState, mode: str, src: Endpoint, dst: Endpoint,
+                        weights: ModeWeights | None = None) -> RoadRoute:
+        """Route between two snapped endpoints (see :meth:`snap`) in ``state`` (or on
+        ``weights``)."""
         mr = self._mode(mode)
-        live = live or self._live
-        w = live.weights[mode]
-        metric = live.metrics[mode]
-        seg_len = self._seg_arrays[5]
+        mw = weights or state.road[mode]
+        return self._route_on(state, mr, src, dst, mw.weights_ms, mw.metric)
+
+    def _route_on(self, state: RoutingState, mr: ModeRouter, src: Endpoint, dst: Endpoint,
+                  w: np.ndarray, metric: CustomizedMetric | PrivateMetric) -> RoadRoute:
+        seg_len = self.seg_length_m
 
         def frac_w(e: int, metres: float, remaining: bool) -> int:
             seg_l = seg_len[mr.edge_seg[e]]
@@ -418,28 +407,31 @@ class RoadRouter:
             mid = mr.arc_edge[kp.arcs].tolist()
             best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m)
         if best is None:
-            raise NoRouteError(f"no {mode} route between the two points under the current "
-                               f"conditions (live version {live.state.version})")
+            raise NoRouteError(f"no {mr.mode} route between the two points under the current "
+                               f"conditions (live version {state.version})")
         weight_ms, path, from_m, to_m = best
-        return self._assemble(mr, path, from_m, to_m, w, weight_ms, src, dst, live.state)
+        return self.assemble(state, mr.mode, path, from_m, to_m, w, weight_ms, src, dst)
 
-    def _assemble(self, mr: ModeRouter, path: list[int], from_m: float, to_m: float,
-                  w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint,
-                  state: LiveState) -> RoadRoute:
-        gstart, gend, cum, lon, lat, seg_len = self._seg_arrays
+    def assemble(self, state: RoutingState, mode: str, path: list[int], from_m: float,
+                 to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint
+                 ) -> RoadRoute:
+        """Geometry, per-edge lengths and durations (on ``w``) and steps of a path that
+        starts ``from_m`` into its first edge and ends ``to_m`` into its last."""
+        mr = self._mode(mode)
         edges = np.asarray(path, dtype=np.int64)
         lo, la, starts, travelled, bs, be = assemble_path(
             edges, float(from_m), float(to_m), mr.edge_seg, mr.edge_rev,
-            gstart, gend, cum, lon, lat, seg_len, self._coslat)
+            self.seg_gstart, self.seg_gend, self.seg_cum_m, self.seg_lon, self.seg_lat,
+            self.seg_length_m, self.coslat)
         seg_ids = mr.edge_seg[edges]
-        full_len = seg_len[seg_ids]
+        full_len = self.seg_length_m[seg_ids]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(full_len > 0, travelled / full_len, 0.0)
         dur = w[edges] * share / 1000.0
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, self._seg_name_idx[seg_ids], self._seg.names,
-            self._seg_roundabout[seg_ids], self.junction_degree[tails],
+            mr.mode, self.seg_name_idx[seg_ids], self.segments.names,
+            self.seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
         keep = np.ones(lo.shape[0], dtype=bool)
         keep[1:] = (lo[1:] != lo[:-1]) | (la[1:] != la[:-1])
@@ -452,16 +444,32 @@ class RoadRouter:
             steps=steps, origin=src.snap, destination=dst.snap, live_version=state.version,
             weight_ms=weight_ms)
 
+    def eta_sources(self, state: RoutingState, route: RoadRoute) -> EtaSources:
+        """Split a route of ``state`` (driven at ``state.at``) by source of its time."""
+        mr = self._mode(route.mode)
+        share = self.edge_shares(route.mode, route)
+        e = route.edges
+        ff_s = float((mr.free_flow_ms[e] * share).sum()) / 1000.0
+        typ_s = ff_s
+        day_type = None
+        if route.mode == "car" and state.typical is not None:
+            cm = state.cost_model("car")
+            day_type = cm.day_type
+            if cm.row_of_edge.shape[0]:
+                local = state.local_time()
+                t_local = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000
+                typ = ttf_many(e, np.full(e.shape[0], t_local, np.int64), cm.row_of_edge,
+                               cm.ttf, cm.free_ms)
+                typ_s = float((typ * share).sum()) / 1000.0
+        dur = route.duration_s
+        ff_part = min(ff_s, dur)
+        typ_part = min(max(typ_s - ff_s, 0.0), dur - ff_part)
+        return EtaSources(round(ff_part, 1), round(typ_part, 1),
+                          round(max(dur - ff_part - typ_part, 0.0), 1), day_type)
 
-def _ordered_causes(causes, edges: np.ndarray) -> list[str]:
-    """Incident ids acting on these edges, in the order the route meets them."""
-    if not causes:
-        return []
-    found: dict[str, None] = {}
-    for e in edges.tolist():
-        for c in causes.get(e, ()):
-            found[c] = None
-    return list(found)
+    def edge_shares(self, mode: str, route: RoadRoute) -> np.ndarray:
+        """Travelled share (0..1) of each path edge of ``route``."""
+        return _share(route, self.seg_length_m, self.modes[mode].edge_seg)
 
 
 def _share(route: RoadRoute, seg_len: np.ndarray, edge_seg: np.ndarray) -> np.ndarray:

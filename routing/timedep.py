@@ -27,29 +27,26 @@ from __future__ import annotations
 import json
 import math
 import os
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from routing.graph import INF_WEIGHT
-from routing.kernels.td import BIN_MS, N_BINS, interp_bins, td_dijkstra, ttf_many, ttf_ms
+from routing.kernels.td import BIN_MS, N_BINS, interp_bins, ttf_many
+from routing.profiles import MAX_SPEED_KMH
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from routing.road import Endpoint, RoadRoute, RoadRouter
+    from routing.road import RoadRouter
     from routing.snapshot import Snapshot
 
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday")
 BIN_S = BIN_MS // 1000
-#: Observed speeds outside (0, MAX_SPEED_KMH] are rejected as bad rows.
-MAX_SPEED_KMH = 200.0
 TYPICAL_FORMAT = 1
 _ARRAYS = ("free_flow_ms", "edge_length_m", "row", "ttf_ms", "observed")
 
@@ -523,7 +520,7 @@ def learn_from_observations(typical: TypicalSpeeds, observations: Iterable[LiveO
                          dict(typical.meta, learned=True))
 
 
-# ---- time-dependent routing -----------------------------------------------------------
+# ---- local time helpers ----------------------------------------------------------------
 def _to_local(t: datetime, zone: ZoneInfo) -> datetime:
     """Aware datetime in ``zone``; a naive one is read as already local."""
     return t.replace(tzinfo=zone) if t.tzinfo is None else t.astimezone(zone)
@@ -532,211 +529,3 @@ def _to_local(t: datetime, zone: ZoneInfo) -> datetime:
 def _ms_of_day(local: datetime) -> int:
     return ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 \
         + local.microsecond // 1000
-
-
-@dataclass
-class TdGraph:
-    """Out-arc CSR of the car kernel graph and the A* bound's inputs, built once per
-    router: kernel-node positions in metres (scaled so they never overstate a distance)
-    and ms per metre at the fastest free-flow edge speed."""
-
-    out_offsets: np.ndarray  # int64 [n_nodes + 1]
-    out_arc: np.ndarray  # int32 arc id per CSR position
-    out_head: np.ndarray  # int32 head node per CSR position
-    out_edge: np.ndarray  # int32 edge per CSR position
-    arc_tail: np.ndarray  # int32 per arc id
-    arc_edge: np.ndarray  # int32 per arc id
-    node_x: np.ndarray  # float64 metres
-    node_y: np.ndarray  # float64 metres
-    inv_speed_ms_per_m: float
-
-
-_graphs: weakref.WeakKeyDictionary[Any, TdGraph] = weakref.WeakKeyDictionary()
-#: Safety margin of the straight-line bound against projection and geometry rounding.
-_BOUND_MARGIN = 0.98
-
-
-def td_graph(router: RoadRouter) -> TdGraph:
-    """The (cached) :class:`TdGraph` of the router's car kernel graph."""
-    g = _graphs.get(router)
-    if g is None:
-        a = router.modes["car"].arrays
-        tail = np.asarray(a.arc_tail, np.int32)
-        n = int(a.kernel_node_count)
-        order = np.argsort(tail, kind="stable").astype(np.int32)
-        off = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(tail, minlength=n), out=off[1:])
-        kj = np.asarray(a.knode_junction)
-        lat = np.asarray(router.snapshot.node_lat)[kj]
-        lon = np.asarray(router.snapshot.node_lon)[kj]
-        # Equirectangular metres with the smallest scale of the extract on each axis.
-        kx = 111_319.49 * math.cos(math.radians(float(np.abs(lat).max()))) if n else 0.0
-        ky = 110_574.0
-        length = np.asarray(a.edge_length_m, np.float64)
-        ff = np.asarray(a.edge_time_ms, np.float64)
-        speed = float((length / ff).max()) if ff.shape[0] else 1.0  # metres per ms
-        arc_head = np.asarray(a.arc_head, np.int32)
-        arc_edge = np.asarray(a.arc_edge, np.int32)
-        g = TdGraph(off, order, arc_head[order], arc_edge[order], tail, arc_edge,
-                    lon * kx * _BOUND_MARGIN, lat * ky * _BOUND_MARGIN,
-                    1.0 / speed if speed > 0 else 0.0)
-        _graphs[router] = g
-    return g
-
-
-@dataclass
-class TdRoute:
-    """A time-dependent car route: times per edge and where each time came from."""
-
-    route: RoadRoute  # geometry, steps, distance (durations are the TD ones)
-    depart: datetime  # local, aware
-    arrival: datetime  # local, aware
-    day_type: str
-    duration_s: float
-    free_flow_duration_s: float  # the same path at free-flow times
-    edges: np.ndarray  # car edge ids in travel order
-    edge_entry_s: np.ndarray  # seconds after departure at which each edge is entered
-    edge_duration_s: np.ndarray  # seconds spent on each (partial) edge
-    edge_source: list[str]  # "typical" or "free_flow" per edge
-
-    @property
-    def edge_entry(self) -> list[datetime]:
-        """Local entry time of each edge."""
-        t0 = self.depart.astimezone(UTC)
-        z = self.depart.tzinfo
-        return [(t0 + timedelta(seconds=float(s))).astimezone(z) for s in self.edge_entry_s]
-
-    @property
-    def duration_by_source_s(self) -> dict[str, float]:
-        """Seconds of the ETA per source of the travel time."""
-        out = {"typical": 0.0, "free_flow": 0.0}
-        for s, d in zip(self.edge_source, self.edge_duration_s.tolist(), strict=True):
-            out[s] += d
-        return out
-
-    def geometry(self) -> dict:
-        """GeoJSON LineString in [lon, lat] order."""
-        return self.route.geometry()
-
-
-def closed_mask(closed: np.ndarray | None, n_edges: int) -> np.ndarray:
-    """A boolean closed-edge mask from ``None``, a boolean mask, or a weight vector in
-    which :data:`routing.graph.INF_WEIGHT` marks closed edges."""
-    if closed is None:
-        return np.zeros(n_edges, bool)
-    c = np.asarray(closed)
-    if c.shape != (n_edges,):
-        raise ValueError(f"closed: expected {n_edges} values, got {c.shape}")
-    return c.astype(bool) if c.dtype == bool else c >= INF_WEIGHT
-
-
-def td_kernel_args(router: RoadRouter, typical: TypicalSpeeds, src: Endpoint, dst: Endpoint,
-                   day_type: str, t0_ms: int, closed: np.ndarray, use_bound: bool = True
-                   ) -> tuple[tuple, list[int], list[float]]:
-    """Arguments of :func:`routing.kernels.td.td_dijkstra` for snapped endpoints leaving at
-    ``t0_ms`` (ms after local midnight): sources are the heads of the origin's edges
-    reached after the rest of the edge, targets the tails of the destination edges' arcs
-    with the fraction still to drive (as in :meth:`RoadRouter.route_endpoints`). Also
-    returns each target's edge and metres into it. ``use_bound=False`` turns the A*
-    straight-line bound off (plain TD-Dijkstra)."""
-    mr = router.modes["car"]
-    rows = np.asarray(typical.row[typical.day_index(day_type)])
-    ttf, free = typical.ttf_ms, typical.free_flow_ms
-    seg_len = router._seg_arrays[5]
-
-    def frac(e: int, metres: float) -> float:
-        seg_l = seg_len[mr.edge_seg[e]]
-        return min(max((metres / seg_l) if seg_l > 0 else 0.0, 0.0), 1.0)
-
-    s_node = np.array([int(mr.edge_head_knode[e]) for e, _ in src.edges], np.int32)
-    s_time = np.array([t0_ms + int(round(float(ttf_ms(e, t0_ms, rows, ttf, free))
-                                         * (1.0 - frac(e, m)))) for e, m in src.edges],
-                      np.int64)
-    tn, te, tf, tm = [], [], [], []
-    for e, m in dst.edges:
-        for k in mr.arc_tail[mr.edge_arc_offsets[e]:mr.edge_arc_offsets[e + 1]].tolist():
-            tn.append(k)
-            te.append(e)
-            tf.append(frac(e, m))
-            tm.append(m)
-    g = td_graph(router)
-    args = (g.out_offsets, g.out_arc, g.out_head, g.out_edge, g.arc_tail, g.node_x, g.node_y,
-            g.inv_speed_ms_per_m if use_bound else 0.0, rows, ttf, free, closed, s_node,
-            s_time, np.array(tn, np.int32), np.array(te, np.int32), np.array(tf, np.float64))
-    return args, te, tm
-
-
-def td_route(router: RoadRouter, typical: TypicalSpeeds, from_lat: float, from_lon: float,
-             to_lat: float, to_lon: float, depart: datetime, tz: str = "UTC",
-             closed: np.ndarray | None = None, holidays: Iterable[date] = ()) -> TdRoute:
-    """Earliest-arrival car route leaving at ``depart`` under typical speeds.
-
-    ``depart`` is converted to ``tz`` (the city's zone; naive = already local); its local
-    date picks the day type (:func:`day_type_of`). ``closed`` (boolean mask or weight vector
-    with ``INF_WEIGHT``) removes edges — pass ``router.edge_weights("car")`` to honour the
-    live state's closures. Raises :class:`routing.road.SnapError` or
-    :class:`routing.road.NoRouteError` like :meth:`RoadRouter.route`.
-    """
-    from routing.road import NoRouteError
-
-    mr = router.modes["car"]
-    if typical.n_edges != mr.free_flow_ms.shape[0]:
-        raise ValueError("typical speeds do not match this router's car edges")
-    zone = ZoneInfo(tz)
-    local = _to_local(depart, zone)
-    day = day_type_of(local.date(), holidays)
-    t0 = _ms_of_day(local)
-    ff = mr.free_flow_ms
-    cm = closed_mask(closed, ff.shape[0])
-    w_snap = np.where(cm, INF_WEIGHT, ff) if cm.any() else ff
-    src = router.snap("car", from_lat, from_lon, "from", w_snap)
-    dst = router.snap("car", to_lat, to_lon, "to", w_snap)
-
-    rows = np.asarray(typical.row[typical.day_index(day)])
-    ttf, free = typical.ttf_ms, typical.free_flow_ms
-    seg_len = router._seg_arrays[5]
-
-    def frac(e: int, metres: float) -> float:
-        seg_l = seg_len[mr.edge_seg[e]]
-        return min(max((metres / seg_l) if seg_l > 0 else 0.0, 0.0), 1.0)
-
-    def cost(e: int, t: int, f: float) -> int:
-        return int(round(float(ttf_ms(e, t, rows, ttf, free)) * f))
-
-    args, te, tm = td_kernel_args(router, typical, src, dst, day, t0, cm)
-    best: tuple[int, list[int], list[int], float, float] | None = None
-    for e, m0 in src.edges:  # both endpoints on one edge, in order: no kernel needed
-        for e2, m1 in dst.edges:
-            if e == e2 and m1 >= m0:
-                seg_l = seg_len[mr.edge_seg[e]]
-                c = cost(e, t0, (m1 - m0) / seg_l if seg_l > 0 else 0.0)
-                if best is None or t0 + c < best[0]:
-                    best = (t0 + c, [e], [t0], m0, m1)
-    arr, si, ti, arcs, times = td_dijkstra(*args)
-    if arr >= 0 and (best is None or arr < best[0]):
-        s_edge, s_m = src.edges[int(si)]
-        path = [s_edge, *td_graph(router).arc_edge[arcs].tolist(), te[int(ti)]]
-        best = (int(arr), path, [t0, *times.tolist()], s_m, tm[int(ti)])
-    if best is None:
-        raise NoRouteError("no car route between the two points under the given closures")
-    arrival_ms, path, entries, from_m, to_m = best
-    ent = np.asarray(entries, np.int64)
-    durs = np.diff(np.append(ent, arrival_ms)) / 1000.0
-    pe = np.asarray(path, np.int64)
-    w_eff = np.array(ff, dtype=np.int64)
-    w_eff[pe] = ttf_many(pe, ent, rows, ttf, free)
-    rr = router._assemble(mr, path, from_m, to_m, w_eff, int(arrival_ms - t0), src, dst,
-                          router.live_state)
-    rr.edge_duration_s = durs
-    # The same path at free flow (the first/last edges partially, like the route).
-    ff_path = ff[pe].astype(np.float64)
-    if len(path) == 1:
-        ff_s = ff_path[0] * frac(path[0], to_m - from_m) / 1000.0
-    else:
-        ff_s = (ff_path[0] * (1 - frac(path[0], from_m)) + ff_path[1:-1].sum()
-                + ff_path[-1] * frac(path[-1], to_m)) / 1000.0
-    sources = typical.sources_at(day, pe, ent)
-    dur_s = (arrival_ms - t0) / 1000.0
-    arrival = (local.astimezone(UTC) + timedelta(milliseconds=arrival_ms - t0)).astimezone(zone)
-    return TdRoute(rr, local, arrival, day, dur_s, ff_s, pe, (ent - t0) / 1000.0, durs,
-                   sources)

@@ -55,6 +55,34 @@ def pdx_router(pdx_snapshot_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def nky_publisher(nky_router):
+    """A state publisher over the NKY router (free flow, no typical speeds, UTC)."""
+    from routing.state import StatePublisher
+
+    return StatePublisher(nky_router)
+
+
+@pytest.fixture(scope="session")
+def pdx_publisher(pdx_router):
+    """A state publisher over the Portland router (free flow)."""
+    from routing.state import StatePublisher
+
+    return StatePublisher(pdx_router)
+
+
+@pytest.fixture
+def nky_state(nky_publisher):
+    """The NKY free-flow routing state."""
+    return nky_publisher.current()
+
+
+@pytest.fixture
+def pdx_state(pdx_publisher):
+    """The Portland free-flow routing state."""
+    return pdx_publisher.current()
+
+
+@pytest.fixture(scope="session")
 def nky_planner(nky_snapshot_dir: Path, nky_router):
     """The journey planner over the northern Kentucky snapshot."""
     from routing.plan import Planner, TransitData

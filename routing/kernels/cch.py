@@ -4,26 +4,39 @@ Three phases, matching how citynav uses them:
 
 * :func:`compute_order` (build time, stored in the snapshot) — a nested-dissection order;
 * :class:`RoadKernel` (load time) — the metric-independent CCH over the kernel graph;
-* :meth:`RoadKernel.customize` (start-up and every live-weight change) — a new immutable
-  :class:`CustomizedMetric`; readers holding the old one are unaffected (copy-on-write).
+* customization (start-up and every live-weight change) — an immutable
+  :class:`CustomizedMetric` per weight vector, handed out by a :class:`MetricPool`.
+
+Copy-on-write with reuse. A published metric never changes while anyone holds it. The pool
+keeps a few metric *slots* per kernel; a new weight vector is customized into a slot that
+no reader holds any more (tracked with weak references to the :class:`CustomizedMetric`
+handed out for it), with RoutingKit's partial updater when few arcs differ from what the
+slot holds (about a millisecond for an incident) or a full re-customization otherwise. When
+every slot is still held (a slow request), a fresh metric is built instead; correctness never
+depends on readers finishing.
 
 Weights are integer milliseconds per kernel arc; :data:`INF_WEIGHT` closes an arc.
+Query objects are created per call (about 25 µs): RoutingKit query objects are bound to the
+thread that made them and pin their metric, so none outlives a call.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import routingkit_cch as rk
 
-INF_WEIGHT = 2_147_483_647
+from routing.kernels.limits import INF_WEIGHT
 
-# RoutingKit query objects may only be used (and dropped) on the thread that made them.
-# Each thread keeps one query per kernel, replaced on that same thread when it first meets
-# a newer metric of that kernel.
-_tls = threading.local()
+#: Above this many changed arcs a full re-customization is cheaper than partial updates
+#: (measured on Porto: 500 arcs ≈ 2 ms partial, 5,000 arcs ≈ 20 ms, full ≈ 15 ms).
+PARTIAL_UPDATE_MAX_ARCS = 2_500
+#: Metric slots kept per kernel (the current one, the previous one still read by slow
+#: requests, and a spare).
+POOL_SLOTS = 3
 
 
 def compute_order(node_count: int, tail: np.ndarray, head: np.ndarray, lat: np.ndarray,
@@ -47,51 +60,53 @@ class KernelPath:
     arcs: np.ndarray  # int32 kernel arc ids in travel order
 
 
-def _run_multi(q: rk.CCHQuery, sources: list[tuple[int, int]],
+def _run_multi(metric: rk.CCHMetric, sources: list[tuple[int, int]],
                targets: list[tuple[int, int]]) -> KernelPath | None:
-    """Run a query and copy its answer out (the binding's result object must be dropped
-    before the query object runs again)."""
-    res = q.run_multi(sources, targets)
+    """Run one multi-source/target query on a fresh query object and copy the answer out
+    (result and query are dropped before returning, on this thread)."""
+    q = rk.CCHQuery(metric)
     try:
-        dist = res.distance
-        if dist is None or dist >= INF_WEIGHT:
-            return None
-        nodes = res.node_path
-        arcs = np.asarray(res.arc_path, dtype=np.int32)
+        res = q.run_multi(sources, targets)
+        try:
+            dist = res.distance
+            if dist is None or dist >= INF_WEIGHT:
+                return None
+            nodes = res.node_path
+            arcs = np.asarray(res.arc_path, dtype=np.int32)
+        finally:
+            del res
     finally:
-        del res
+        del q
     return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
 
 
+class _Slot:
+    """A RoutingKit metric and the arc weights it currently holds."""
+
+    __slots__ = ("lock", "metric", "weights", "holder")
+
+    def __init__(self, metric: rk.CCHMetric, weights: np.ndarray) -> None:
+        self.metric = metric
+        self.weights = weights
+        self.holder: weakref.ref[CustomizedMetric] | None = None
+        self.lock = threading.Lock()
+
+    def free(self) -> bool:
+        return self.holder is None or self.holder() is None
+
+
 class CustomizedMetric:
-    """A CCH customized with one weight vector. Immutable; safe to share between threads.
+    """A CCH customized with one weight vector. Immutable while it exists; safe to share
+    between threads (each call makes its own query object)."""
 
-    Each thread gets its own query object (see ``_tls``).
-    """
+    __slots__ = ("__weakref__", "_metric", "_slot", "arc_weights", "kernel_id")
 
-    def __init__(self, kernel: RoadKernel, arc_weights: np.ndarray) -> None:
-        w = np.ascontiguousarray(arc_weights, dtype=np.int64)
-        if w.shape != (kernel.arc_count,):
-            raise ValueError(f"expected {kernel.arc_count} arc weights, got {w.shape}")
-        if (w < 0).any():
-            raise ValueError("arc weights must be non-negative")
-        self.arc_weights = np.minimum(w, INF_WEIGHT).astype(np.int64)
-        self._metric = rk.CCHMetric(kernel._cch, self.arc_weights.tolist())
-        self._kernel_id = id(kernel)
-
-    def _acquire(self) -> rk.CCHQuery:
-        cache = getattr(_tls, "queries", None)
-        if cache is None:
-            cache = _tls.queries = {}
-        entry = cache.get(self._kernel_id)
-        if entry is not None and entry[0] is self:
-            return entry[1]
-        if entry is not None:
-            del cache[self._kernel_id]
-            del entry  # drop the old query here, on its own thread
-        q = rk.CCHQuery(self._metric)
-        cache[self._kernel_id] = (self, q)
-        return q
+    def __init__(self, kernel: RoadKernel, metric: rk.CCHMetric, arc_weights: np.ndarray,
+                 slot: _Slot | None = None) -> None:
+        self._metric = metric
+        self._slot = slot  # keeps the slot alive; the pool sees us through a weak reference
+        self.arc_weights = arc_weights
+        self.kernel_id = id(kernel)
 
     def query(self, sources: list[tuple[int, int]], targets: list[tuple[int, int]]
               ) -> KernelPath | None:
@@ -99,33 +114,98 @@ class CustomizedMetric:
         final_weight)``; the distance includes both offsets. ``None`` when unreachable."""
         if not sources or not targets:
             return None
-        return _run_multi(self._acquire(), sources, targets)
+        return _run_multi(self._metric, sources, targets)
 
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
-        q = self._acquire()
-        res = q.run(int(source), int(target))
+        q = rk.CCHQuery(self._metric)
         try:
-            d = res.distance
+            res = q.run(int(source), int(target))
+            try:
+                d = res.distance
+            finally:
+                del res
         finally:
-            del res
+            del q
         return None if d is None or d >= INF_WEIGHT else int(d)
 
 
+def _clean_weights(arc_weights: np.ndarray, arc_count: int) -> np.ndarray:
+    w = np.ascontiguousarray(arc_weights, dtype=np.int64)
+    if w.shape != (arc_count,):
+        raise ValueError(f"expected {arc_count} arc weights, got {w.shape}")
+    if (w < 0).any():
+        raise ValueError("arc weights must be non-negative")
+    w = np.minimum(w, INF_WEIGHT)
+    w.flags.writeable = False
+    return w
+
+
 class RoadKernel:
-    """The metric-independent CCH over one mode's kernel graph."""
+    """The metric-independent CCH over one mode's kernel graph, with its metric pool."""
 
     def __init__(self, node_count: int, arc_tail: np.ndarray, arc_head: np.ndarray,
-                 order: np.ndarray) -> None:
+                 order: np.ndarray, pool_slots: int = POOL_SLOTS) -> None:
         self.node_count = int(node_count)
         self.arc_count = int(arc_tail.shape[0])
         if order.shape[0] != self.node_count:
             raise ValueError("contraction order does not match the node count")
         self._cch = rk.CCH(order.tolist(), arc_tail.tolist(), arc_head.tolist(), False)
+        self._pool_lock = threading.Lock()
+        self._slots: list[_Slot] = []
+        self._pool_slots = pool_slots
+        #: counters for benchmarks and logs: partial updates, full re-customizations, new
+        self.stats = {"partial": 0, "reset": 0, "new": 0}
 
     def customize(self, arc_weights: np.ndarray) -> CustomizedMetric:
-        """Return a new metric for these arc weights (ms); the old one stays valid."""
-        return CustomizedMetric(self, arc_weights)
+        """A metric for these arc weights (ms), built off to the side: a new RoutingKit
+        metric, not pooled (for one-off metrics such as a later departure)."""
+        w = _clean_weights(arc_weights, self.arc_count)
+        self.stats["new"] += 1
+        return CustomizedMetric(self, rk.CCHMetric(self._cch, w.tolist()), w)
+
+    def customize_pooled(self, arc_weights: np.ndarray) -> CustomizedMetric:
+        """A metric for these arc weights from the pool: a slot no reader holds is updated
+        in place (partially when few arcs differ), else a new slot or a one-off metric."""
+        w = _clean_weights(arc_weights, self.arc_count)
+        with self._pool_lock:
+            slot = next((s for s in self._slots if s.free()), None)
+            if slot is None and len(self._slots) < self._pool_slots:
+                self.stats["new"] += 1
+                slot = _Slot(rk.CCHMetric(self._cch, w.tolist()), w)
+                self._slots.append(slot)
+                out = CustomizedMetric(self, slot.metric, w, slot)
+                slot.holder = weakref.ref(out)
+                return out
+            if slot is None:
+                return self.customize(w)
+            out = self._refill(slot, w)
+            slot.holder = weakref.ref(out)
+            return out
+
+    def _refill(self, slot: _Slot, w: np.ndarray) -> CustomizedMetric:
+        changed = np.flatnonzero(slot.weights != w)
+        try:
+            if changed.shape[0] == 0:
+                pass
+            elif changed.shape[0] <= PARTIAL_UPDATE_MAX_ARCS:
+                # updaters are bound to their thread: one per update (a few µs)
+                updater = rk.CCHMetricPartialUpdater(self._cch)
+                try:
+                    updater.apply(slot.metric, dict(zip(changed.tolist(),
+                                                        w[changed].tolist(), strict=True)))
+                finally:
+                    del updater
+                self.stats["partial"] += 1
+            else:
+                slot.metric.reset(w.tolist())
+                self.stats["reset"] += 1
+        except BaseException:  # noqa: BLE001 - RoutingKit panics surface as BaseException
+            # A query object still pins the metric (should not happen): build a new one.
+            slot.metric = rk.CCHMetric(self._cch, w.tolist())
+            self.stats["new"] += 1
+        slot.weights = w
+        return CustomizedMetric(self, slot.metric, w, slot)
 
 
 class PrivateMetric:
@@ -136,21 +216,21 @@ class PrivateMetric:
     def __init__(self, kernel: RoadKernel, arc_weights: np.ndarray) -> None:
         w = np.minimum(np.asarray(arc_weights, dtype=np.int64), INF_WEIGHT)
         self._metric = rk.CCHMetric(kernel._cch, w.tolist())
-        self._updater = rk.CCHMetricPartialUpdater(kernel._cch)
+        self._cch = kernel._cch
 
     def update(self, changes: dict[int, int]) -> None:
         """Set new weights for some arcs (arc id → ms)."""
         if changes:
-            self._updater.apply(self._metric, {int(a): int(min(v, INF_WEIGHT))
-                                               for a, v in changes.items()})
+            updater = rk.CCHMetricPartialUpdater(self._cch)  # bound to this thread
+            try:
+                updater.apply(self._metric, {int(a): int(min(v, INF_WEIGHT))
+                                             for a, v in changes.items()})
+            finally:
+                del updater
 
     def query(self, sources: list[tuple[int, int]], targets: list[tuple[int, int]]
               ) -> KernelPath | None:
         """As :meth:`CustomizedMetric.query`."""
         if not sources or not targets:
             return None
-        q = rk.CCHQuery(self._metric)
-        try:
-            return _run_multi(q, sources, targets)
-        finally:
-            del q
+        return _run_multi(self._metric, sources, targets)

@@ -3,9 +3,11 @@
 Times are integer milliseconds since midnight of the departure's local day. An edge's
 travel-time function (TTF) is piecewise linear between the centres of 96 bins of 15 min
 (cyclic over midnight); an edge without a typical profile (``row == -1``) takes its
-free-flow time at any hour. With FIFO profiles (slope ≥ -1, see ``routing.timedep``) the
-earliest arrival at a node is the only label that matters, so plain Dijkstra on arrival
-times is exact.
+free-flow time at any hour. :func:`edge_cost` adds live speed observations and incident
+effects in force at the moment an edge is entered; it is the single cost model shared by
+timed routes, the live metric (:func:`all_edge_costs` at "now") and the congestion map.
+TD-Dijkstra computes earliest arrivals by label setting on arrival times (no waiting); with
+FIFO costs this is the exact earliest arrival.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from routing.kernels.limits import INF_WEIGHT, MAX_FINITE_WEIGHT
+
 DAY_MS = 86_400_000
 BIN_MS = 900_000
 N_BINS = 96
 HALF_BIN_MS = BIN_MS // 2
 INF_TIME = np.int64(2**62)
+#: ``obs_at_ms`` of an edge without a live observation.
+NO_OBSERVATION = np.int64(-(2**62))
+#: An observation stamped up to this much after an instant still counts at it (clock skew).
+FUTURE_TOLERANCE_MS = 60_000
 
 
 @njit(cache=True, inline="always")
@@ -56,6 +64,100 @@ def ttf_many(edges: np.ndarray, t_ms: np.ndarray, row_of_edge: np.ndarray, ttf: 
     out = np.empty(edges.shape[0], dtype=np.int64)
     for i in range(edges.shape[0]):
         out[i] = ttf_ms(edges[i], t_ms[i], row_of_edge, ttf, free_ms)
+    return out
+
+
+@njit(cache=True, inline="always")
+def live_blend(base: int, e: int, t_epoch_ms: int, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
+               obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int) -> int:
+    """Blend a live observation into ``base`` (ms) at ``t_epoch_ms``: full weight while the
+    observation is at most ``fresh_ms`` old (or up to a minute in the future), then linearly
+    less until ``max_age_ms``, times its confidence; ``round(a × observed + (1 - a) × base)``,
+    at least 1 ms. Closed stays closed."""
+    if obs_ms.shape[0] == 0 or base >= INF_WEIGHT:
+        return base
+    at = obs_at_ms[e]
+    if at == NO_OBSERVATION:
+        return base
+    age = t_epoch_ms - at
+    if age < -FUTURE_TOLERANCE_MS:
+        return base  # observed after this instant: it says nothing about it
+    if age <= fresh_ms:
+        a = 1.0
+    else:
+        a = np.float64(max_age_ms - age) / np.float64(max(max_age_ms - fresh_ms, 1))
+        if a <= 0.0:
+            return base
+        if a > 1.0:
+            a = 1.0
+    a *= obs_conf[e]
+    if a <= 0.0:
+        return base
+    v = np.int64(np.rint(a * obs_ms[e] + (1.0 - a) * np.float64(base)))
+    return max(v, np.int64(1))
+
+
+@njit(cache=True, inline="always")
+def apply_effects(base: int, e: int, t_epoch_ms: int, eff_off: np.ndarray,
+                  eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
+                  eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray) -> int:
+    """Incident effects on edge ``e`` in force at ``t_epoch_ms`` applied to ``base`` (ms).
+
+    Entry ``j`` of the edge (CSR ``eff_off``) acts in ``[eff_lo_ms[j], eff_hi_ms[j])``:
+    closed → :data:`INF_WEIGHT`; otherwise ``round(max(base, min_ms) × factor) + add_ms``
+    (capped below INF). Several entries: closed wins, else the slowest."""
+    if eff_off.shape[0] == 0:
+        return base
+    best = np.int64(-1)
+    for j in range(eff_off[e], eff_off[e + 1]):
+        if eff_lo_ms[j] <= t_epoch_ms < eff_hi_ms[j]:
+            if eff_closed[j]:
+                return INF_WEIGHT
+            w = np.float64(max(base, eff_min_ms[j])) * eff_factor[j]
+            v = np.int64(np.rint(w)) + eff_add_ms[j]
+            if v > MAX_FINITE_WEIGHT:
+                v = MAX_FINITE_WEIGHT
+            if v > best:
+                best = v
+    return base if best < 0 else best
+
+
+@njit(cache=True)
+def edge_cost(e: int, t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray,
+              ttf: np.ndarray, free_ms: np.ndarray, obs_ms: np.ndarray,
+              obs_at_ms: np.ndarray, obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int,
+              eff_off: np.ndarray, eff_closed: np.ndarray, eff_min_ms: np.ndarray,
+              eff_factor: np.ndarray, eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray,
+              eff_hi_ms: np.ndarray) -> int:
+    """Travel time (ms) of edge ``e`` entered at local time ``t_local_ms`` (ms after the
+    departure day's local midnight) = epoch ``t_epoch_ms``: the typical time then (free flow
+    without a profile; ``row_of_edge`` empty = no profiles), blended with a live observation
+    (:func:`live_blend`), then the incident effects in force (:func:`apply_effects`).
+    :data:`INF_WEIGHT` = closed. The one cost model of timed routes, the live metric and the
+    congestion map."""
+    if row_of_edge.shape[0] == 0:
+        base = np.int64(free_ms[e])
+    else:
+        base = ttf_ms(e, t_local_ms, row_of_edge, ttf, free_ms)
+    base = live_blend(base, e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms)
+    return apply_effects(base, e, t_epoch_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
+                         eff_add_ms, eff_lo_ms, eff_hi_ms)
+
+
+@njit(cache=True)
+def all_edge_costs(t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray, ttf: np.ndarray,
+                   free_ms: np.ndarray, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
+                   obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int, eff_off: np.ndarray,
+                   eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
+                   eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
+                   ) -> np.ndarray:
+    """:func:`edge_cost` of every edge at one instant (int64 ms)."""
+    n = free_ms.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    for e in range(n):
+        out[e] = edge_cost(e, t_local_ms, t_epoch_ms, row_of_edge, ttf, free_ms, obs_ms,
+                           obs_at_ms, obs_conf, fresh_ms, max_age_ms, eff_off, eff_closed,
+                           eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
     return out
 
 
@@ -104,22 +206,30 @@ def _pop(hk: np.ndarray, hv: np.ndarray, n: int) -> int:
 @njit(cache=True)
 def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarray,
                 out_edge: np.ndarray, arc_tail: np.ndarray, node_x: np.ndarray,
-                node_y: np.ndarray, inv_speed: float, row_of_edge: np.ndarray,
-                ttf: np.ndarray, free_ms: np.ndarray, closed: np.ndarray,
+                node_y: np.ndarray, inv_speed: float, t0_local_ms: int, t0_epoch_ms: int,
+                row_of_edge: np.ndarray, ttf: np.ndarray, free_ms: np.ndarray,
+                obs_ms: np.ndarray, obs_at_ms: np.ndarray, obs_conf: np.ndarray,
+                fresh_ms: int, max_age_ms: int, eff_off: np.ndarray, eff_closed: np.ndarray,
+                eff_min_ms: np.ndarray, eff_factor: np.ndarray, eff_add_ms: np.ndarray,
+                eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
                 src_node: np.ndarray, src_time_ms: np.ndarray,
                 tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray):
     """Earliest arrival from several sources to the best of several targets (A* with a
-    straight-line lower bound; exact).
+    straight-line lower bound; exact for the label-setting model).
+
+    Times are local ms after the departure day's midnight; ``t0_local_ms`` is the departure
+    and ``t0_epoch_ms`` the same instant as Unix ms, so local ``t`` is epoch
+    ``t0_epoch_ms + t - t0_local_ms`` for live observations and incident windows. Edge costs
+    are :func:`edge_cost` (closed = :data:`INF_WEIGHT` edges are skipped).
 
     The out-arcs of kernel node ``v`` are CSR positions ``j`` in
     ``[out_offsets[v], out_offsets[v+1])``: arc ``out_arc[j]`` enters edge ``out_edge[j]``
-    and reaches node ``out_head[j]`` after ``ttf(out_edge[j], t)``. ``closed[e]`` removes
-    edge ``e``. ``node_x/node_y`` are kernel-node positions in metres (a projection that
-    never overstates distances) and ``inv_speed`` ms per metre at the fastest free-flow
-    speed, so ``distance × inv_speed`` never exceeds the remaining time (pass 0.0 for plain
-    Dijkstra). A source is a node with an initial arrival time (ms); target ``i`` finishes
-    ``tgt_frac[i]`` of edge ``tgt_edge[i]`` entered at node ``tgt_node[i]``: final time =
-    arrival + round(frac × ttf(edge, arrival)).
+    and reaches node ``out_head[j]``. ``node_x/node_y`` are kernel-node positions in metres
+    (a projection that never overstates distances) and ``inv_speed`` ms per metre at the
+    fastest possible speed, so ``distance × inv_speed`` never exceeds the remaining time
+    (pass 0.0 for plain Dijkstra). A source is a node with an initial arrival time (ms);
+    target ``i`` finishes ``tgt_frac[i]`` of edge ``tgt_edge[i]`` entered at node
+    ``tgt_node[i]``: final time = arrival + round(frac × cost(edge, arrival)).
 
     Returns ``(arrival_ms, source_index, target_index, arcs, node_times)``: ``arrival_ms``
     is -1 when no target is reachable; ``arcs`` are the kernel arcs from the source node to
@@ -138,8 +248,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
     for i in range(n_t):
         tx[i] = node_x[tgt_node[i]]
         ty[i] = node_y[tgt_node[i]]
-        if not closed[tgt_edge[i]]:
-            is_tgt[tgt_node[i]] = True
+        is_tgt[tgt_node[i]] = True
     cap = out_arc.shape[0] + src_node.shape[0] + 1
     hk = np.empty(cap, dtype=np.int64)
     hv = np.empty(cap, dtype=np.int32)
@@ -164,20 +273,29 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
             continue  # stale entry
         if key >= best:
             break
+        t_epoch = t0_epoch_ms + (t - t0_local_ms)
         if is_tgt[v]:
             for i in range(n_t):
-                if tgt_node[i] == v and not closed[tgt_edge[i]]:
-                    tot = t + _frac_cost(ttf_ms(tgt_edge[i], t, row_of_edge, ttf, free_ms),
-                                         tgt_frac[i])
+                if tgt_node[i] == v:
+                    c = edge_cost(tgt_edge[i], t, t_epoch, row_of_edge, ttf, free_ms, obs_ms,
+                                  obs_at_ms, obs_conf, fresh_ms, max_age_ms, eff_off,
+                                  eff_closed, eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms,
+                                  eff_hi_ms)
+                    if c >= INF_WEIGHT:
+                        continue
+                    tot = t + _frac_cost(c, tgt_frac[i])
                     if tot < best:
                         best = tot
                         best_t = i
         for j in range(out_offsets[v], out_offsets[v + 1]):
             e = out_edge[j]
-            if closed[e]:
+            c = edge_cost(e, t, t_epoch, row_of_edge, ttf, free_ms, obs_ms, obs_at_ms,
+                          obs_conf, fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
+                          eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
+            if c >= INF_WEIGHT:
                 continue
             h = out_head[j]
-            ta = t + ttf_ms(e, t, row_of_edge, ttf, free_ms)
+            ta = t + c
             if ta < dist[h]:
                 dist[h] = ta
                 parent[h] = j

@@ -22,12 +22,13 @@ from incidents.effects import (
     change_points,
     edge_effects,
     in_effect_ids,
+    incident_effects,
     interval_start,
 )
 from incidents.matching import MatchResult, NetworkMatcher
 from incidents.model import Incident
 from routing.graph import INF_WEIGHT
-from routing.live import LiveState
+from routing.state import RoutingState, StatePublisher
 from tests.incidents.test_matching import (
     chain_coords,
     directed_edges,
@@ -54,9 +55,14 @@ def incident(**fields: Any) -> Incident:
 
 @pytest.fixture(scope="module")
 def router(nky_router) -> Iterator[Any]:
-    """The shared router, restored to free flow afterwards."""
+    """The shared router."""
     yield nky_router
-    nky_router.apply_live_state(LiveState(version=0))
+
+
+@pytest.fixture(scope="module")
+def publisher(router) -> StatePublisher:
+    """A publisher of its own (free flow)."""
+    return StatePublisher(router, n_stops=len(load_stops()[0]))
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +92,31 @@ def madison_line(router, matcher, madison) -> dict[str, Any]:
     return offset_line(matcher, chain_coords(router.snapshot, madison[2:10]), 3.0)
 
 
+_PUB: list[StatePublisher] = []
+
+
+@pytest.fixture(autouse=True)
+def _use_publisher(publisher) -> Iterator[None]:
+    _PUB.append(publisher)
+    yield
+    _PUB.pop()
+
+
 def state_for(incs: list[Incident], matcher: NetworkMatcher, arrays, at: datetime,
-              **kw: Any) -> LiveState:
+              stop_index: dict[str, int] | None = None, **kw: Any) -> RoutingState:
+    """The routing state at ``at`` of these incidents (published by the module's publisher)."""
     ff, length = arrays
-    matches = {i.id: matcher.match(i.geometry, i.direction) for i in incs}
-    return build_live_state(1, incs, matches, ff, length, at, **kw)
+    lo, hi = at - timedelta(days=2), at + timedelta(days=35)
+    effects = {i.id: incident_effects(i, matcher.match(i.geometry, i.direction), ff, length,
+                                      lo, hi, stop_index) for i in incs}
+    live = build_live_state(1, {k: v for k, v in effects.items() if v.windows},
+                            {m: w.shape[0] for m, w in ff.items()}, (lo, hi))
+    return _PUB[-1].publish(live, at)
+
+
+def changed(st_: RoutingState, ff: dict[str, np.ndarray]) -> set[str]:
+    """Modes whose weights differ from free flow."""
+    return {m for m in ff if not np.array_equal(st_.weights(m), ff[m])}
 
 
 def test_closure_to_cars_closes_car_edges_only(router, matcher, arrays, madison,
@@ -100,26 +126,26 @@ def test_closure_to_cars_closes_car_edges_only(router, matcher, arrays, madison,
     st_ = state_for([inc], matcher, arrays, DAY + timedelta(hours=1))
     snap = router.snapshot
     closed = directed_edges(snap, "car", madison[2:10], False)
-    w = st_.edge_time_ms["car"]
+    w = st_.weights("car")
     assert set(np.flatnonzero(w >= INF_WEIGHT).tolist()) == closed
     other = directed_edges(snap, "car", madison[2:10], True)
     assert all(w[e] == arrays[0]["car"][e] for e in other)
-    assert set(st_.edge_time_ms) == {"car"}  # walk and bike keep free flow
-    assert st_.weights("walk", arrays[0]["walk"]) is arrays[0]["walk"]
-    assert all(st_.edge_causes["car"][e] == (inc.id,) for e in closed)
-    assert st_.notes["incidents"][inc.id]["closed_modes"] == ["car"]
-    assert "Madison Avenue" in st_.notes["incidents"][inc.id]["streets"]
+    assert changed(st_, arrays[0]) == {"car"}  # walk and bike keep free flow
+    assert st_.road["walk"] is st_.free_flow["walk"]
+    assert all(st_.causes("car")[e] == (inc.id,) for e in closed)
+    assert st_.live.incidents[inc.id].closed_modes == ("car",)
+    assert "Madison Avenue" in st_.live.incidents[inc.id].streets
 
 
 def test_closure_type_without_road_effect_closes_motor_traffic(matcher, arrays,
                                                                madison_line) -> None:
     inc = incident(type="closure", geometry=madison_line)
     st_ = state_for([inc], matcher, arrays, DAY)
-    assert (st_.edge_time_ms["car"] >= INF_WEIGHT).sum() > 0
-    assert "bike" not in st_.edge_time_ms and "walk" not in st_.edge_time_ms
+    assert (st_.weights("car") >= INF_WEIGHT).sum() > 0
+    assert changed(st_, arrays[0]) == {"car"}
     all_closed = incident(geometry=madison_line, road_effect={"closed_to": ["all"]})
     st2 = state_for([all_closed], matcher, arrays, DAY)
-    assert set(st2.edge_time_ms) == {"car", "bike", "walk"}
+    assert changed(st2, arrays[0]) == {"car", "bike", "walk"}
 
 
 def test_speed_limit_slows_to_the_limit(matcher, arrays, madison_line) -> None:
@@ -170,13 +196,13 @@ def test_time_window_selects_the_state(matcher, arrays, madison_line) -> None:
                        (start + timedelta(hours=2, minutes=30), False),
                        (start + timedelta(hours=2), False), (start, True)):
         st_ = state_for([inc], matcher, arrays, at)
-        assert ("car" in st_.edge_time_ms) is closed, at
+        assert ("car" in changed(st_, arrays[0])) is closed, at
     pts = change_points([inc], since=DAY)
     assert pts == [start, start + timedelta(hours=2)]
     assert interval_start(pts, start + timedelta(minutes=30)) == start
     assert interval_start(pts, start - timedelta(minutes=30)) is None
     cancelled = inc.model_copy(update={"status": "cancelled"})
-    assert not state_for([cancelled], matcher, arrays, start).edge_time_ms
+    assert not changed(state_for([cancelled], matcher, arrays, start), arrays[0])
     assert change_points([cancelled], since=DAY) == []
 
 
@@ -186,9 +212,15 @@ def test_recurring_window(matcher, arrays, madison_line) -> None:
     inc = incident(geometry=madison_line, road_effect={"closed_to": ["car"]}, recurrence=rec)
     ny = ZoneInfo("America/New_York")
     mon_8 = datetime(2025, 3, 10, 8, 0, tzinfo=ny)
-    assert "car" in state_for([inc], matcher, arrays, mon_8).edge_time_ms
-    assert not state_for([inc], matcher, arrays, mon_8 + timedelta(hours=2)).edge_time_ms
-    assert not state_for([inc], matcher, arrays, mon_8 + timedelta(days=2)).edge_time_ms
+    ff = arrays[0]
+    assert "car" in changed(state_for([inc], matcher, arrays, mon_8), ff)
+    assert not changed(state_for([inc], matcher, arrays, mon_8 + timedelta(hours=2)), ff)
+    assert not changed(state_for([inc], matcher, arrays, mon_8 + timedelta(days=2)), ff)
+    # one live state answers every instant: the same state moved to other times
+    st_ = state_for([inc], matcher, arrays, mon_8)
+    pub = _PUB[-1]
+    assert "car" not in changed(pub.at(st_, mon_8 + timedelta(hours=2)), ff)
+    assert "car" in changed(pub.at(st_, mon_8 + timedelta(days=7)), ff)
     pts = change_points([inc], since=DAY, horizon=timedelta(days=7))
     local = [(p.astimezone(ny).strftime("%a"), p.astimezone(ny).time()) for p in pts]
     assert ("Mon", time(7)) in local and ("Tue", time(9)) in local
@@ -205,33 +237,28 @@ def test_combining_incidents(router, matcher, arrays, madison_line) -> None:
     e8 = dict(zip(*[a.tolist() for a in edge_effects(slower, m, ff, length)["car"]],
                   strict=True))
     st_ = state_for([slow, slower, closed], matcher, arrays, DAY)
-    w = st_.edge_time_ms["car"]
+    w = st_.weights("car")
     fwd = matcher.match(madison_line, "forward").edges["car"]
     assert (w[fwd] == INF_WEIGHT).all()
     bwd = matcher.match(madison_line, "backward").edges["car"]
     assert all(w[e] == e8[e] for e in bwd.tolist())  # the slowest wins
-    assert st_.edge_causes["car"][int(fwd[0])] == (slow.id, slower.id, closed.id)
+    assert set(st_.causes("car")[int(fwd[0])]) == {slow.id, slower.id, closed.id}
     assert in_effect_ids([slow, closed], DAY) == {slow.id, closed.id}
     # Routing on it: a route along Madison Avenue never uses a closed edge.
-    router.apply_live_state(st_)
-    try:
-        c = madison_line["coordinates"]
-        r = router.route(c[0][1], c[0][0], c[-1][1], c[-1][0], "car")
-        assert r.live_version == st_.version
-        assert not np.isin(r.edges, fwd).any()
-    finally:
-        router.apply_live_state(LiveState(version=0))
+    c = madison_line["coordinates"]
+    r = router.route(st_, "car", c[0][1], c[0][0], c[-1][1], c[-1][0])
+    assert r.live_version == st_.version
+    assert not np.isin(r.edges, fwd).any()
 
 
-def test_previous_state_arrays_are_reused(matcher, arrays, madison_line) -> None:
+def test_unchanged_weights_keep_their_metric(matcher, arrays, madison_line) -> None:
+    """Publishing a state whose weights equal the current ones reuses weights and metric
+    (no re-customization); a new version is still issued."""
     inc = incident(geometry=madison_line, road_effect={"closed_to": ["bike"]})
     first = state_for([inc], matcher, arrays, DAY)
-    cache: dict = {}
-    again = state_for([inc], matcher, arrays, DAY, previous=first, effect_cache=cache)
-    assert again.edge_time_ms["bike"] is first.edge_time_ms["bike"]
-    assert (inc.id, inc.version) in cache
-    cached = state_for([inc], matcher, arrays, DAY, effect_cache=cache)
-    assert np.array_equal(cached.edge_time_ms["bike"], first.edge_time_ms["bike"])
+    again = state_for([inc], matcher, arrays, DAY)
+    assert again.version > first.version
+    assert again.road["bike"] is first.road["bike"]
 
 
 def test_stop_closures_and_routes(matcher, arrays, stops) -> None:
@@ -246,23 +273,21 @@ def test_stop_closures_and_routes(matcher, arrays, stops) -> None:
                         transit_effect={"stops_closed": [ids[0], "nope"],
                                         "routes_affected": ["11", "16"]})
     unrelated = incident(geometry=poly, road_effect={"speed_limit_kmh": 20})
-    st_ = state_for([geo, explicit, unrelated], matcher, arrays, DAY, n_stops=len(ids),
-                    stop_index=index)
+    st_ = state_for([geo, explicit, unrelated], matcher, arrays, DAY, stop_index=index)
     matched = matcher.match(poly).stops
     assert matched
     want = {index[s] for s in matched} | {0}
     assert st_.stop_closed is not None
     assert set(np.flatnonzero(st_.stop_closed).tolist()) == want
-    assert st_.notes["routes_affected"] == {"11": [geo.id, explicit.id], "16": [explicit.id]}
-    assert st_.notes["unknown_stops"] == {explicit.id: ["nope"]}
-    assert set(st_.notes["incidents"][geo.id]["stops_closed"]) == set(matched)
+    assert st_.routes_affected() == {"11": [geo.id, explicit.id], "16": [explicit.id]}
+    assert dict(st_.live.unknown_stops) == {explicit.id: ("nope",)}
+    assert set(st_.live.incidents[geo.id].stops_closed) == set(matched)
     # A road closure to buses closes the matched stops too; to cars only, it does not.
     bus = incident(geometry=poly, road_effect={"closed_to": ["bus"]})
-    assert state_for([bus], matcher, arrays, DAY, n_stops=len(ids),
+    assert state_for([bus], matcher, arrays, DAY,
                      stop_index=index).stop_closed.sum() == len(matched)
     car = incident(geometry=poly, road_effect={"closed_to": ["car"]})
-    assert state_for([car], matcher, arrays, DAY, n_stops=len(ids),
-                     stop_index=index).stop_closed.sum() == 0
+    assert state_for([car], matcher, arrays, DAY, stop_index=index).stop_closed.sum() == 0
 
 
 # ---- properties ----------------------------------------------------------------------------
@@ -371,7 +396,7 @@ def test_routing_on_live_state_equals_dijkstra(router, matcher, arrays, data) ->
                        road_effect=data.draw(st.one_of(st.none(), _effect), label="effect"))
         incs.append(inc)
         matches[inc.id] = matcher.match(inc.geometry, inc.direction)
-    state = build_live_state(7, incs, matches, ff, length, DAY)
+    state = state_for(incs, matcher, arrays, DAY)
     for mode in router.modes:
         want = ff[mode].astype(np.float64).copy()
         slack = np.zeros_like(want)
@@ -382,30 +407,24 @@ def test_routing_on_live_state_equals_dijkstra(router, matcher, arrays, data) ->
                 if w + delay > want[e]:
                     want[e] = min(w + delay, INF_WEIGHT)
                     slack[e] = 1.0 + (delay > 0)
-        got = state.weights(mode, ff[mode])
+        got = state.weights(mode)
         assert np.all(np.abs(got - want) <= slack), mode
-        assert (mode in state.edge_time_ms) == bool((got != ff[mode]).any())
-    router.apply_live_state(state)
-    try:
-        for mode, mr in router.modes.items():
-            w = router.edge_weights(mode)
-            assert np.array_equal(w, state.weights(mode, mr.free_flow_ms))
-            metric = router._live.metrics[mode]
-            touched = np.concatenate([matches[i.id].edges[mode] for i in incs]).astype(np.int64)
-            near = np.unique(np.r_[mr.edge_head_knode[touched],
-                                   mr.arc_tail[np.isin(mr.arc_edge, touched)]]).astype(np.int64)
-            rng = np.random.default_rng(len(incs))
-            nodes = np.unique(mr.arc_tail)
-            sources = np.unique(np.r_[near[:3], rng.choice(nodes, 2)]).tolist()
-            targets = np.unique(np.r_[near, rng.choice(nodes, 10)]).tolist()
-            dist = _kernel_distances(mr, np.asarray(w, np.int64), sources)
-            for i, s in enumerate(sources):
-                for t in targets:
-                    d = dist[i, t]
-                    want_d = None if not np.isfinite(d) else int(round(d))
-                    assert metric.distance(int(s), int(t)) == want_d, (mode, s, t)
-    finally:
-        router.apply_live_state(LiveState(version=0))
+    for mode, mr in router.modes.items():
+        w = state.weights(mode)
+        metric = state.metric(mode)
+        touched = np.concatenate([matches[i.id].edges[mode] for i in incs]).astype(np.int64)
+        near = np.unique(np.r_[mr.edge_head_knode[touched],
+                               mr.arc_tail[np.isin(mr.arc_edge, touched)]]).astype(np.int64)
+        rng = np.random.default_rng(len(incs))
+        nodes = np.unique(mr.arc_tail)
+        sources = np.unique(np.r_[near[:3], rng.choice(nodes, 2)]).tolist()
+        targets = np.unique(np.r_[near, rng.choice(nodes, 10)]).tolist()
+        dist = _kernel_distances(mr, np.asarray(w, np.int64), sources)
+        for i, s in enumerate(sources):
+            for t in targets:
+                d = dist[i, t]
+                want_d = None if not np.isfinite(d) else int(round(d))
+                assert metric.distance(int(s), int(t)) == want_d, (mode, s, t)
 
 
 def test_change_points_across_dst_switch() -> None:

@@ -62,3 +62,31 @@ def mid(a: int, b: int, north_m: float = 0.0) -> tuple[float, float]:
     """(lat, lon) of the middle of grid street a-b, shifted north by ``north_m`` metres."""
     (la, lo), (lb, lob) = GRID[a], GRID[b]
     return (la + lb) / 2 + north_m / 111_195.0, (lo + lob) / 2
+
+
+class StatefulRouter:
+    """Test helper: a :class:`routing.road.RoadRouter` with its own state publisher, asked the
+    old way ``route(from_lat, from_lon, to_lat, to_lon, mode=...)`` on the current state."""
+
+    def __init__(self, router) -> None:
+        from routing.state import StatePublisher
+
+        self.router = router
+        self.publisher = StatePublisher(router)
+
+    @property
+    def state(self):
+        """The current routing state."""
+        return self.publisher.current()
+
+    def route(self, from_lat: float, from_lon: float, to_lat: float, to_lon: float,
+              mode: str = "car", state=None):
+        """Route on ``state`` (default: the current one)."""
+        return self.router.route(state or self.state, mode, from_lat, from_lon, to_lat, to_lon)
+
+    def snap(self, mode: str, lat: float, lon: float, which: str = "point"):
+        """Snap on the current state."""
+        return self.router.snap(self.state, mode, lat, lon, which)
+
+    def __getattr__(self, name: str):
+        return getattr(self.router, name)

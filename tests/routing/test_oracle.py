@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from routing.graph import INF_WEIGHT
-from routing.live import LiveState
 from routing.osm import read_osm
 from routing.road import NoRouteError, SnapError
-from tests.conftest import PDX_OSM
+from tests.conftest import NKY_OSM, PDX_OSM
 from tests.routing.oracle import LineGraphOracle, kernel_digraph
 
 PAIRS = 500
@@ -21,12 +20,12 @@ def _pairs(rng: np.random.Generator, n_nodes: int, k: int) -> list[tuple[int, in
 
 
 @pytest.mark.parametrize("mode", ["car", "bike", "walk"])
-def test_kernel_equals_networkx_dijkstra(nky_router, mode: str) -> None:
+def test_kernel_equals_networkx_dijkstra(nky_router, nky_state, mode: str) -> None:
     """CCH distances = plain Dijkstra on the same kernel graph, 500 random pairs."""
     mr = nky_router.modes[mode]
     arc_w = mr.free_flow_ms[mr.arc_edge]
     g = kernel_digraph(mr.arc_tail, np.asarray(mr.arrays.arc_head), arc_w, INF_WEIGHT)
-    metric = nky_router._live.metrics[mode]
+    metric = nky_state.metric(mode)
     rng = np.random.default_rng(20260 + len(mode))
     # Draw most pairs from nodes that have arcs so most answers are finite paths.
     nodes = np.unique(mr.arc_tail)
@@ -73,26 +72,26 @@ def pdx_osm():
 
 
 @pytest.mark.parametrize("mode", ["car", "bike", "walk"])
-def test_routes_equal_edge_based_oracle(pdx_router, pdx_osm, mode: str) -> None:
+def test_routes_equal_edge_based_oracle(pdx_router, pdx_state, pdx_osm, mode: str) -> None:
     """Full coordinate-to-coordinate answers = edge-based Dijkstra with turn rules read
     from the raw OSM, on 500 random pairs; geometry and totals are consistent."""
     oracle = LineGraphOracle(pdx_router, mode, pdx_osm)
     lat = np.asarray(pdx_router.snapshot.node_lat)
     lon = np.asarray(pdx_router.snapshot.node_lon)
     rng = np.random.default_rng(99 + len(mode))
-    w = pdx_router.edge_weights(mode)
+    w = pdx_state.weights(mode)
     checked = 0
     for a, b in _pairs(rng, lat.shape[0], PAIRS):
         p = (lat[a] + rng.normal(0, 2e-4), lon[a] + rng.normal(0, 2e-4))
         q = (lat[b] + rng.normal(0, 2e-4), lon[b] + rng.normal(0, 2e-4))
         try:
-            src = pdx_router.snap(mode, *p)
-            dst = pdx_router.snap(mode, *q)
+            src = pdx_router.snap(pdx_state, mode, *p)
+            dst = pdx_router.snap(pdx_state, mode, *q)
         except SnapError:  # random point outside the extract: refused, as it should be
             continue
         want = oracle.cost_ms(src.edges, dst.edges, w)
         try:
-            got = pdx_router.route_endpoints(mode, src, dst)
+            got = pdx_router.route_endpoints(pdx_state, mode, src, dst)
         except NoRouteError:
             assert want is None
             continue
@@ -105,16 +104,78 @@ def test_routes_equal_edge_based_oracle(pdx_router, pdx_osm, mode: str) -> None:
     assert checked >= PAIRS * 0.9
 
 
-def test_live_state_swap_is_atomic_and_versioned(pdx_router) -> None:
+def test_state_swap_is_atomic_and_versioned(pdx_router) -> None:
+    """A published state replaces the current one in one step; a request holding the old
+    state keeps answering on it (same weights, same version)."""
+    from routing.live import LiveState
+    from routing.state import StatePublisher
+
+    pub = StatePublisher(pdx_router)
     mr = pdx_router.modes["car"]
-    w = mr.free_flow_ms * 2
-    timing = pdx_router.apply_live_state(LiveState(version=5, edge_time_ms={"car": w}))
-    assert set(timing) == {"car"}
     lat = np.asarray(pdx_router.snapshot.node_lat)
     lon = np.asarray(pdx_router.snapshot.node_lon)
-    r = pdx_router.route(lat[10], lon[10], lat[2000], lon[2000], "car")
-    assert r.live_version == 5
-    pdx_router.apply_live_state(LiveState(version=6))
-    r2 = pdx_router.route(lat[10], lon[10], lat[2000], lon[2000], "car")
-    assert r2.live_version == 6
-    assert r.weight_ms == pytest.approx(2 * r2.weight_ms, abs=len(r.edges) + 2)
+    before = pub.current()
+    doubled = pub.custom({"car": mr.free_flow_ms * 2})
+    r_double = pdx_router.route(doubled, "car", lat[10], lon[10], lat[2000], lon[2000])
+    pub.publish(LiveState(seq=1))
+    after = pub.current()
+    assert after.version > before.version
+    r_old = pdx_router.route(before, "car", lat[10], lon[10], lat[2000], lon[2000])
+    r_new = pdx_router.route(after, "car", lat[10], lon[10], lat[2000], lon[2000])
+    assert r_old.live_version == before.version and r_new.live_version == after.version
+    assert r_old.weight_ms == r_new.weight_ms
+    assert r_double.weight_ms == pytest.approx(2 * r_new.weight_ms, abs=len(r_new.edges) + 2)
+
+
+def _junction_endpoints(router, state, mode: str, j: int
+                        ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """Independently of the snapper: leaving junction ``j`` on any open usable edge (0 m in),
+    arriving at it on any open usable edge (its whole length)."""
+    a = router.snapshot.modes[mode]
+    tail, head = np.asarray(a.edge_tail), np.asarray(a.edge_head)
+    ok = np.asarray(a.edge_snappable) & (state.weights(mode) < INF_WEIGHT)
+    seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
+    seg = np.asarray(a.edge_seg)
+    out = [(int(e), 0.0) for e in np.flatnonzero(ok & (tail == j))]
+    into = [(int(e), float(seg_len[seg[e]])) for e in np.flatnonzero(ok & (head == j))]
+    return out, into
+
+
+@pytest.mark.parametrize("city", ["pdx", "nky"])
+@pytest.mark.parametrize("mode", ["car", "bike", "walk"])
+def test_routes_from_junctions_equal_dijkstra_from_the_junction(request, city: str,
+                                                                mode: str) -> None:
+    """A coordinate exactly on a junction is tied to every street there: the route equals
+    edge-based Dijkstra from the junction itself (500 random junction points per mode and
+    city), never a loop round the block from one arbitrary street."""
+    router = request.getfixturevalue(f"{city}_router")
+    state = request.getfixturevalue(f"{city}_state")
+    osm = read_osm(PDX_OSM if city == "pdx" else NKY_OSM)
+    oracle = LineGraphOracle(router, mode, osm)
+    a = router.snapshot.modes[mode]
+    snappable = np.asarray(a.edge_snappable)
+    junctions = np.unique(np.asarray(a.edge_tail)[snappable])
+    lat = np.asarray(router.snapshot.node_lat)
+    lon = np.asarray(router.snapshot.node_lon)
+    w = state.weights(mode)
+    rng = np.random.default_rng(4242 + len(mode) + len(city))
+    checked = 0
+    for _ in range(PAIRS):
+        j = int(junctions[rng.integers(junctions.shape[0])])
+        k = int(junctions[rng.integers(junctions.shape[0])])
+        out_j, _ = _junction_endpoints(router, state, mode, j)
+        _, into_k = _junction_endpoints(router, state, mode, k)
+        if not out_j or not into_k:
+            continue
+        want = oracle.cost_ms(out_j, into_k + [(e, 0.0) for e, _ in
+                                               _junction_endpoints(router, state, mode, k)[0]],
+                              w)
+        try:
+            got = router.route(state, mode, lat[j], lon[j], lat[k], lon[k])
+        except NoRouteError:
+            assert want is None, (city, mode, j, k)
+            continue
+        assert want is not None and got.weight_ms == want, (city, mode, j, k, got.weight_ms,
+                                                            want)
+        checked += 1
+    assert checked >= PAIRS * 0.8

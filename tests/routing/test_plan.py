@@ -18,6 +18,13 @@ TZ = ZoneInfo("America/New_York")
 DAY = dt.date(2020, 1, 15)
 
 
+def _plan(planner, state, req) -> dict:
+    """The planner's answer as the API renders it."""
+    from api.render import plan_json
+
+    return plan_json(planner.plan(state, req))
+
+
 def _random_points(planner, rng, n):
     tt = planner.tt
     lat = np.asarray(tt.arrays["stop_lat"])
@@ -27,17 +34,16 @@ def _random_points(planner, rng, n):
             for i in idx]
 
 
-def test_access_walk_times_equal_street_routes(nky_planner, nky_router) -> None:
+def test_access_walk_times_equal_street_routes(nky_planner, nky_router, nky_state) -> None:
     """Every stop's access time equals the walking route to it (CCH, snapped independently);
     stops left out are farther than the limit."""
     rng = np.random.default_rng(11)
     req = PlanRequest((0, 0), (0, 0), dt.datetime(2020, 1, 15, 8, tzinfo=TZ), max_walk_m=600)
     tt = nky_planner.tt
-    w = nky_router.edge_weights("walk")
     checked = 0
     for p in _random_points(nky_planner, rng, 40):
         try:
-            stops, secs = nky_planner.walk_times(*p, towards=False, req=req, w=w)
+            stops, secs = nky_planner.walk_times(nky_state, *p, towards=False, req=req)
         except SnapError:
             continue
         got = dict(zip(stops.tolist(), secs.tolist(), strict=True))
@@ -47,8 +53,9 @@ def test_access_walk_times_equal_street_routes(nky_planner, nky_router) -> None:
             if nky_planner.transit.stop_seg[s] < 0:
                 continue
             try:
-                r = nky_router.route(p[0], p[1], float(tt.arrays["stop_lat"][s]),
-                                     float(tt.arrays["stop_lon"][s]), "walk")
+                r = nky_router.route(nky_state, "walk", p[0], p[1],
+                                     float(tt.arrays["stop_lat"][s]),
+                                     float(tt.arrays["stop_lon"][s]))
             except RoutingError:
                 assert s not in got
                 continue
@@ -61,7 +68,7 @@ def test_access_walk_times_equal_street_routes(nky_planner, nky_router) -> None:
     assert checked > 100
 
 
-def test_planner_arrivals_equal_brute_force(nky_planner) -> None:
+def test_planner_arrivals_equal_brute_force(nky_planner, nky_state) -> None:
     """On 160 random trips, the planner's earliest transit arrival (and transfers) equals the
     brute-force connection scan given the same access, egress and footpaths."""
     rng = np.random.default_rng(5)
@@ -75,11 +82,9 @@ def test_planner_arrivals_equal_brute_force(nky_planner) -> None:
         t = dt.datetime(2020, 1, 15, hour, int(rng.integers(0, 60)), tzinfo=TZ)
         req = PlanRequest(pts[2 * k], pts[2 * k + 1], t, num_itineraries=5)
         try:
-            out = nky_planner.plan(req)
-            acc = nky_planner.walk_times(*req.origin, towards=False, req=req,
-                                         w=nky_planner.road.edge_weights("walk"))
-            egr = nky_planner.walk_times(*req.destination, towards=True, req=req,
-                                         w=nky_planner.road.edge_weights("walk"))
+            out = _plan(nky_planner, nky_state, req)
+            acc = nky_planner.walk_times(nky_state, *req.origin, towards=False, req=req)
+            egr = nky_planner.walk_times(nky_state, *req.destination, towards=True, req=req)
         except SnapError:
             continue
         _, t_s = nky_planner.clock(t)
@@ -105,10 +110,10 @@ def test_planner_arrivals_equal_brute_force(nky_planner) -> None:
     assert compared >= 100 and found >= 40
 
 
-def test_itinerary_structure(nky_planner) -> None:
+def test_itinerary_structure(nky_planner, nky_state) -> None:
     req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
                       dt.datetime(2020, 1, 15, 8, tzinfo=TZ), window_s=3600)
-    out = nky_planner.plan(req)
+    out = _plan(nky_planner, nky_state, req)
     assert len(out["itineraries"]) >= 2
     deps = [it["departure"] for it in out["itineraries"]]
     assert deps == sorted(deps)
@@ -129,45 +134,42 @@ def test_itinerary_structure(nky_planner) -> None:
         assert it["transfers"] == sum(x["mode"] == "transit" for x in legs) - 1
 
 
-def test_arrive_by_and_short_walk(nky_planner) -> None:
+def test_arrive_by_and_short_walk(nky_planner, nky_state) -> None:
     by = dt.datetime(2020, 1, 15, 17, 0, tzinfo=TZ)
     req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451), by, arrive_by=True)
-    out = nky_planner.plan(req)
+    out = _plan(nky_planner, nky_state, req)
     assert out["itineraries"]
     for it in out["itineraries"]:
         assert dt.datetime.fromisoformat(it["arrival"]) <= by
-    short = nky_planner.plan(PlanRequest((39.0837, -84.5086), (39.0850, -84.5080),
+    short = _plan(nky_planner, nky_state, PlanRequest((39.0837, -84.5086), (39.0850, -84.5080),
                                          dt.datetime(2020, 1, 15, 8, tzinfo=TZ)))
     first = short["itineraries"][0]
     assert [x["mode"] for x in first["legs"]] == ["walk"]
 
 
-def test_errors(nky_planner) -> None:
+def test_errors(nky_planner, nky_state) -> None:
     with pytest.raises(PlanError, match="2019-10-31 to 2020-08-27"):
-        nky_planner.plan(PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
+        _plan(nky_planner, nky_state, PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
                                      dt.datetime(2024, 5, 1, 8, tzinfo=TZ)))
     with pytest.raises(UnknownStopError):
         nky_planner.resolve_stop("does-not-exist")
     assert nky_planner.resolve_stop("100580") == nky_planner.resolve_stop("nky_tank:100580")
 
 
-def test_closed_stop_is_avoided(nky_planner, nky_router) -> None:
-    from routing.live import LiveState
+def test_closed_stop_is_avoided(nky_planner, nky_state) -> None:
+    from dataclasses import replace
 
     req = PlanRequest((39.0837, -84.5086), (38.9836, -84.6451),
                       dt.datetime(2020, 1, 15, 8, tzinfo=TZ))
-    before = nky_planner.plan(req)["itineraries"][0]
+    before = _plan(nky_planner, nky_state, req)["itineraries"][0]
     board = next(x for x in before["legs"] if x["mode"] == "transit")["from"]["stop_id"]
     closed = np.zeros(nky_planner.tt.n_stops, dtype=bool)
     closed[nky_planner.resolve_stop(board)] = True
-    try:
-        after = nky_planner.plan(req, LiveState(version=9, stop_closed=closed))
-        for it in after["itineraries"]:
-            for leg in it["legs"]:
-                if leg["mode"] == "transit":
-                    assert board not in (leg["from"]["stop_id"], leg["to"]["stop_id"])
-    finally:
-        nky_router.apply_live_state(LiveState(version=0))
+    after = _plan(nky_planner, replace(nky_state, stop_closed=closed), req)
+    for it in after["itineraries"]:
+        for leg in it["legs"]:
+            if leg["mode"] == "transit":
+                assert board not in (leg["from"]["stop_id"], leg["to"]["stop_id"])
 
 
 def test_two_feed_city_builds_and_plans(tmp_path) -> None:
@@ -189,6 +191,9 @@ def test_two_feed_city_builds_and_plans(tmp_path) -> None:
     snap = load_snapshot(out)
     road = RoadRouter(snap)
     planner = Planner(snap, road, TransitData.load(out))
+    from routing.state import StatePublisher
+
+    state = StatePublisher(road).current()
     assert any(s.startswith("poa_trensurb:") for s in planner.stop_ids)
     tz = ZoneInfo("America/Sao_Paulo")
     rng = np.random.default_rng(1)
@@ -201,7 +206,7 @@ def test_two_feed_city_builds_and_plans(tmp_path) -> None:
         req = PlanRequest((float(lat[a]), float(lon[a])), (float(lat[b]), float(lon[b])),
                           dt.datetime(2019, 5, 15, 12, 30, tzinfo=tz))
         try:
-            out_plan = planner.plan(req)
+            out_plan = _plan(planner, state, req)
         except SnapError:
             continue
         for it in out_plan["itineraries"]:
@@ -210,33 +215,29 @@ def test_two_feed_city_builds_and_plans(tmp_path) -> None:
     assert with_transit >= 10
 
 
-def test_park_and_ride_access_uses_live_car_speeds(nky_planner, nky_router) -> None:
+def test_park_and_ride_access_uses_live_car_speeds(nky_planner, nky_router, nky_state,
+                                                   nky_publisher) -> None:
     """access_mode=car reaches more stops than walking; making cars slower (live state)
     never makes the itinerary arrive earlier, and the car leg is timed on live weights."""
-    from routing.live import LiveState
-
     t = dt.datetime(2020, 1, 15, 8, tzinfo=TZ)
     origin, dest = (39.0500, -84.5600), (39.0912, -84.4960)
-    walk = nky_planner.plan(PlanRequest(origin, dest, t))
-    car = nky_planner.plan(PlanRequest(origin, dest, t, access_mode="car"))
+    walk = _plan(nky_planner, nky_state, PlanRequest(origin, dest, t))
+    car = _plan(nky_planner, nky_state, PlanRequest(origin, dest, t, access_mode="car"))
     assert car["access_stops"] > walk["access_stops"]
     first = car["itineraries"][0]
     assert first["legs"][0]["mode"] == "car"
     arr_free = dt.datetime.fromisoformat(first["arrival"])
-    acc = nky_planner.ride_times(*origin, PlanRequest(origin, dest, t, access_mode="car"))
-    slow = nky_router.modes["car"].free_flow_ms * 4
-    try:
-        nky_router.apply_live_state(LiveState(version=41, edge_time_ms={"car": slow}))
-        acc_slow = nky_planner.ride_times(*origin, PlanRequest(origin, dest, t,
-                                                               access_mode="car"))
-        common = np.intersect1d(acc[0], acc_slow[0])
-        fast_t = dict(zip(acc[0].tolist(), acc[1].tolist(), strict=True))
-        slow_t = dict(zip(acc_slow[0].tolist(), acc_slow[1].tolist(), strict=True))
-        assert all(slow_t[s] >= fast_t[s] for s in common.tolist())
-        assert any(slow_t[s] > fast_t[s] + 60 for s in common.tolist())
-        later = nky_planner.plan(PlanRequest(origin, dest, t, access_mode="car"))
-        assert dt.datetime.fromisoformat(later["itineraries"][0]["arrival"]) >= arr_free
-    finally:
-        nky_router.apply_live_state(LiveState(version=0))
+    acc = nky_planner.ride_times(nky_state, *origin,
+                                 PlanRequest(origin, dest, t, access_mode="car"))
+    slow = nky_publisher.custom({"car": nky_router.modes["car"].free_flow_ms * 4})
+    acc_slow = nky_planner.ride_times(slow, *origin, PlanRequest(origin, dest, t,
+                                                                 access_mode="car"))
+    common = np.intersect1d(acc[0], acc_slow[0])
+    fast_t = dict(zip(acc[0].tolist(), acc[1].tolist(), strict=True))
+    slow_t = dict(zip(acc_slow[0].tolist(), acc_slow[1].tolist(), strict=True))
+    assert all(slow_t[s] >= fast_t[s] for s in common.tolist())
+    assert any(slow_t[s] > fast_t[s] + 60 for s in common.tolist())
+    later = _plan(nky_planner, slow, PlanRequest(origin, dest, t, access_mode="car"))
+    assert dt.datetime.fromisoformat(later["itineraries"][0]["arrival"]) >= arr_free
     with pytest.raises(PlanError):
-        nky_planner.plan(PlanRequest(origin, dest, t, access_mode="plane"))
+        _plan(nky_planner, nky_state, PlanRequest(origin, dest, t, access_mode="plane"))

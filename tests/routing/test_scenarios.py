@@ -10,17 +10,17 @@ import pytest
 from routing.build import build_snapshot
 from routing.road import NoRouteError, RoadRouter, SnapError
 from routing.snapshot import load_snapshot
-from tests.routing.osmxml import GRID, grid_ways, mid, write_osm
+from tests.routing.osmxml import GRID, StatefulRouter, grid_ways, mid, write_osm
 
 
-def _router(tmp_path: Path, ways, relations=(), node_tags=None) -> RoadRouter:
+def _router(tmp_path: Path, ways, relations=(), node_tags=None) -> StatefulRouter:
     osm = write_osm(tmp_path / "net.osm", ways, list(relations), node_tags)
     out = tmp_path / "snap"
     build_snapshot(osm, out)
-    return RoadRouter(load_snapshot(out))
+    return StatefulRouter(RoadRouter(load_snapshot(out)))
 
 
-def _nodes(router: RoadRouter, route) -> list[int]:
+def _nodes(router: StatefulRouter, route) -> list[int]:
     """OSM ids of the junctions the route passes, in order (excluding partial ends)."""
     a = router.modes[route.mode]
     osm_ids = np.asarray(router.snapshot.node_osm_id)
@@ -29,7 +29,7 @@ def _nodes(router: RoadRouter, route) -> list[int]:
     return [int(osm_ids[h]) for h in heads]
 
 
-def _ways(router: RoadRouter, route) -> set[int]:
+def _ways(router: StatefulRouter, route) -> set[int]:
     seg = router.modes[route.mode].edge_seg[route.edges[route.edge_travelled_m > 0.5]]
     return set(np.asarray(router.snapshot.segments.way_id)[seg].tolist())
 
@@ -141,7 +141,6 @@ def test_same_edge_routes_and_u_turn_free_answers(tmp_path: Path) -> None:
 
 def test_closed_edges_reroute_and_report_no_route(tmp_path: Path) -> None:
     from routing.graph import INF_WEIGHT
-    from routing.live import LiveState
 
     r = _router(tmp_path, grid_ways())
     before = r.route(*GRID[4], *GRID[6], mode="car")
@@ -150,11 +149,10 @@ def test_closed_edges_reroute_and_report_no_route(tmp_path: Path) -> None:
     w = car.free_flow_ms.copy()
     seg_way = np.asarray(r.snapshot.segments.way_id)[car.edge_seg]
     w[seg_way == 104] = INF_WEIGHT  # close 5-6 both ways
-    r.apply_live_state(LiveState(version=1, edge_time_ms={"car": w}))
-    after = r.route(*GRID[4], *GRID[6], mode="car")
-    assert after.live_version == 1 and after.duration_s > before.duration_s
+    closed = r.publisher.custom({"car": w})
+    after = r.route(*GRID[4], *GRID[6], mode="car", state=closed)
+    assert after.duration_s > before.duration_s
     assert 104 not in set(seg_way[after.edges].tolist())
     w_all = np.full_like(w, INF_WEIGHT)
-    r.apply_live_state(LiveState(version=2, edge_time_ms={"car": w_all}))
     with pytest.raises((NoRouteError, SnapError)):
-        r.route(*GRID[4], *GRID[6], mode="car")
+        r.route(*GRID[4], *GRID[6], mode="car", state=r.publisher.custom({"car": w_all}))

@@ -17,6 +17,7 @@ from hypothesis.extra.numpy import arrays
 from routing.graph import INF_WEIGHT
 from routing.kernels.td import ttf_ms
 from routing.road import NoRouteError, SnapError
+from routing.tdroute import td_route
 from routing.timedep import (
     DAY_TYPES,
     LiveObservation,
@@ -26,7 +27,6 @@ from routing.timedep import (
     enforce_fifo,
     learn_from_observations,
     load_observations,
-    td_route,
 )
 from routing.traffic_model import generate_observations
 
@@ -50,10 +50,17 @@ def oracle_ttf(values: list[int], t_ms: int) -> int:
     return a + ((c - a) * since) // BIN_MS
 
 
-class TdOracle:
-    """Plain-Python time-dependent Dijkstra (heapq) over a router's car kernel graph."""
+MAX_FINITE = INF_WEIGHT - 1
 
-    def __init__(self, router, typical: TypicalSpeeds) -> None:
+
+class TdOracle:
+    """Plain-Python time-dependent Dijkstra (heapq) over a router's car kernel graph, with
+    its own implementation of the cost model: typical time when the edge is entered, live
+    observations fading with age, incident effects whose windows contain that instant."""
+
+    def __init__(self, router, typical: TypicalSpeeds | None, speeds=None,
+                 effects: dict[int, list[tuple[int, int, bool, int, float, int]]] | None = None
+                 ) -> None:
         car = router.modes["car"]
         a = car.arrays
         self.router, self.typical, self.car = router, typical, car
@@ -63,10 +70,15 @@ class TdOracle:
             self.adj.setdefault(t, []).append((h, e))
         self.seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
         self.edge_seg = np.asarray(a.edge_seg)
-        self.ff = np.asarray(typical.free_flow_ms).tolist()
+        self.ff = np.asarray(a.edge_time_ms).tolist()
         self._profiles: dict[tuple[int, int], list[int] | None] = {}
+        self.speeds = speeds
+        self.effects = effects or {}
 
     def ttf(self, day: int, e: int, t: int) -> int:
+        """Typical travel time (free flow without a profile)."""
+        if self.typical is None:
+            return self.ff[e]
         key = (day, e)
         if key not in self._profiles:
             r = int(self.typical.row[day, e])
@@ -74,19 +86,47 @@ class TdOracle:
         vals = self._profiles[key]
         return self.ff[e] if vals is None else oracle_ttf(vals, t)
 
+    def cost(self, day: int, e: int, t: int, t_epoch: int) -> int:
+        """The full cost of edge ``e`` entered at local ``t`` (= Unix ms ``t_epoch``)."""
+        c = self.ttf(day, e, t)
+        sp = self.speeds
+        if sp is not None and int(sp.obs_at_ms[e]) != -(2**62):
+            age = t_epoch - int(sp.obs_at_ms[e])
+            if age >= -60_000:
+                if age <= sp.fresh_ms:
+                    a = 1.0
+                else:
+                    a = min((sp.max_age_ms - age) / (sp.max_age_ms - sp.fresh_ms), 1.0)
+                a *= float(sp.confidence[e])
+                if a > 0:
+                    c = max(int(np.rint(a * float(sp.obs_ms[e]) + (1 - a) * c)), 1)
+        best = -1
+        for lo, hi, closed, min_ms, factor, add_ms in self.effects.get(e, ()):
+            if lo <= t_epoch < hi:
+                if closed:
+                    return INF_WEIGHT
+                v = min(int(np.rint(float(max(c, min_ms)) * factor)) + add_ms, MAX_FINITE)
+                best = max(best, v)
+        return c if best < 0 else best
+
     def frac(self, e: int, m: float) -> float:
         sl = float(self.seg_len[self.edge_seg[e]])
         return min(max(m / sl if sl > 0 else 0.0, 0.0), 1.0)
 
-    def arrival_ms(self, src_edges, dst_edges, day: int, t0: int,
-                   closed: set[int] = frozenset()) -> int | None:
+    def arrival_ms(self, src_edges, dst_edges, day: int, t0: int, epoch0: int) -> int | None:
         """Earliest arrival (ms since local midnight) between snapped endpoints."""
+        def cost(e: int, t: int) -> int:
+            return self.cost(day, e, t, epoch0 + t - t0)
+
         best = None
         for e, m0 in src_edges:
             for e2, m1 in dst_edges:
                 if e == e2 and m1 >= m0:
+                    c = cost(e, t0)
+                    if c >= INF_WEIGHT:
+                        continue
                     sl = float(self.seg_len[self.edge_seg[e]])
-                    c = t0 + round(self.ttf(day, e, t0) * ((m1 - m0) / sl if sl > 0 else 0.0))
+                    c = t0 + round(c * ((m1 - m0) / sl if sl > 0 else 0.0))
                     best = c if best is None else min(best, c)
         heads = np.asarray(self.car.arrays.edge_head_knode)
         offs = np.asarray(self.car.arrays.edge_arc_offsets)
@@ -98,8 +138,11 @@ class TdOracle:
         dist: dict[int, int] = {}
         heap: list[tuple[int, int]] = []
         for e, m in src_edges:
+            c = cost(e, t0)
+            if c >= INF_WEIGHT:
+                continue
             v = int(heads[e])
-            t = t0 + round(self.ttf(day, e, t0) * (1.0 - self.frac(e, m)))
+            t = t0 + round(c * (1.0 - self.frac(e, m)))
             if t < dist.get(v, 1 << 62):
                 dist[v] = t
                 heapq.heappush(heap, (t, v))
@@ -112,13 +155,15 @@ class TdOracle:
                 break
             done.add(v)
             for e, f in targets.get(v, ()):
-                if e not in closed:
-                    c = t + round(self.ttf(day, e, t) * f)
-                    best = c if best is None else min(best, c)
+                c = cost(e, t)
+                if c < INF_WEIGHT:
+                    tot = t + round(c * f)
+                    best = tot if best is None else min(best, tot)
             for h, e in self.adj.get(v, ()):
-                if e in closed:
+                c = cost(e, t)
+                if c >= INF_WEIGHT:
                     continue
-                th = t + self.ttf(day, e, t)
+                th = t + c
                 if th < dist.get(h, 1 << 62):
                     dist[h] = th
                     heapq.heappush(heap, (th, h))
@@ -216,7 +261,21 @@ def test_interpolation_between_bin_centres(nky_router) -> None:
 
 
 # ---- routing ---------------------------------------------------------------------------
-def test_flat_profiles_equal_static_router(nky_router) -> None:
+def _publisher(router, typical, live=None):
+    from routing.state import StatePublisher
+
+    pub = StatePublisher(router, typical, TZ)
+    if live is not None:
+        pub.publish(live)
+    return pub
+
+
+def _td(router, pub, p, dep, **kw):
+    """A timed route as the API computes it: on the state at the departure."""
+    return td_route(router, pub.at(pub.current(), dep), *p, depart=dep, **kw)
+
+
+def test_flat_profiles_equal_static_router(nky_router, nky_state) -> None:
     """Profiles equal to free flow (no rows, and full rows) give the static answer."""
     flat = TypicalSpeeds.for_router(nky_router)
     ff = np.asarray(flat.free_flow_ms)
@@ -224,16 +283,17 @@ def test_flat_profiles_equal_static_router(nky_router) -> None:
                          np.tile(np.arange(ff.shape[0], dtype=np.int32), (3, 1)),
                          np.repeat(ff[:, None], 96, axis=1).astype(np.int32),
                          np.ones((ff.shape[0], 96), bool))
+    pubs = [_publisher(nky_router, flat), _publisher(nky_router, full)]
     rng = np.random.default_rng(11)
     checked = 0
     for p in _random_points(nky_router, rng, 60):
         try:
-            want = nky_router.route(*p, mode="car")
+            want = nky_router.route(nky_state, "car", *p)
         except (SnapError, NoRouteError):
             continue
         dep = _random_departure(rng)
-        for typ in (flat, full):
-            got = td_route(nky_router, typ, *p, depart=dep, tz=TZ)
+        for pub in pubs:
+            got = _td(nky_router, pub, p, dep)
             assert got.route.weight_ms == want.weight_ms
             assert got.duration_s == pytest.approx(want.duration_s, abs=1e-3)
             assert got.duration_s == pytest.approx(got.free_flow_duration_s, abs=0.01)
@@ -249,64 +309,115 @@ def _check_route_consistency(r, car) -> None:
     assert (r.arrival - r.depart).total_seconds() == pytest.approx(r.duration_s, abs=1e-3)
 
 
+def _random_live(router, rng, dep: datetime, k: int):
+    """A live state around ``dep``: incidents (closures, speed limits, lane closures, fixed
+    delays) whose windows open and close around the trip, and fading speed observations.
+    Returns (LiveState, the oracle's effects table)."""
+    from routing.live import FOREVER_MS, EffectTimeline, LiveState, SpeedObservations
+
+    car = router.modes["car"]
+    ff = car.free_flow_ms
+    n = ff.shape[0]
+    t0 = int(dep.timestamp() * 1000)
+    length = np.asarray(car.arrays.edge_length_m, np.float64)
+    rows = []
+    for inc in range(k):
+        edges = rng.choice(n, int(rng.integers(20, 400)), replace=False)
+        lo = t0 + int(rng.uniform(-40, 40) * 60_000)
+        hi = int(FOREVER_MS) if rng.random() < 0.3 else lo + int(rng.uniform(5, 60) * 60_000)
+        kind = inc % 4
+        for e in edges.tolist():
+            closed = kind == 0
+            min_ms = int(np.ceil(length[e] / (rng.uniform(5, 30) / 3.6) * 1000)) \
+                if kind == 1 else 0
+            factor = float(rng.uniform(1.2, 4.0)) if kind == 2 else 1.0
+            add = int(rng.integers(1_000, 120_000)) if kind == 3 else 0
+            rows.append((e, inc, closed, min_ms, factor, add, lo, hi))
+    cols = list(zip(*rows, strict=True))
+    tl = EffectTimeline.from_entries(n, *[np.asarray(c) for c in cols])
+    obs_at = np.full(n, -(2**62), np.int64)
+    obs_ms = np.zeros(n)
+    conf = np.zeros(n)
+    live_e = rng.choice(n, 2000, replace=False)
+    obs_at[live_e] = t0 - rng.integers(0, 14 * 60_000, live_e.shape[0])
+    obs_ms[live_e] = ff[live_e] * rng.uniform(0.8, 5.0, live_e.shape[0])
+    conf[live_e] = rng.uniform(0.3, 1.0, live_e.shape[0])
+    speeds = SpeedObservations(obs_ms, obs_at, conf)
+    ids = tuple(f"INC-{i}" for i in range(k))
+    live = LiveState(seq=k, incident_ids=ids, effects={"car": tl}, speeds=speeds)
+    table: dict[int, list] = {}
+    for e, _, closed, min_ms, factor, add, lo, hi in rows:
+        table.setdefault(e, []).append((lo, hi, closed, min_ms, factor, add))
+    return live, speeds, table
+
+
 def test_td_kernel_equals_python_oracle(nky_router, nky_typical) -> None:
     """≥ 200 random queries (departures across the week, half in the peaks) agree with the
-    plain-Python TD-Dijkstra; plus 60 with random closures."""
-    oracle = TdOracle(nky_router, nky_typical)
+    plain-Python TD-Dijkstra under typical speeds; then 100 more with incidents (closures,
+    speed limits, lane closures, delays) whose windows open and close during the trip and
+    with live observations fading as the trip goes on. Every edge of an answer is timed with
+    the cost in force when it is reached, which is also what the congestion map says at that
+    instant."""
     car = nky_router.modes["car"].arrays
-    ff = nky_router.modes["car"].free_flow_ms
     rng = np.random.default_rng(2026)
-    checked = closed_checked = 0
-    for k, p in enumerate(_random_points(nky_router, rng, 300)):
-        closed_mask = None
-        closed: set[int] = set()
-        if k >= 230:
-            closed_mask = rng.random(ff.shape[0]) < 0.03
-            closed = set(np.flatnonzero(closed_mask).tolist())
+    checked = live_checked = 0
+    pub0 = _publisher(nky_router, nky_typical)
+    oracle0 = TdOracle(nky_router, nky_typical)
+    for k, p in enumerate(_random_points(nky_router, rng, 330)):
         dep = _random_departure(rng)
+        if k < 220:
+            pub, oracle = pub0, oracle0
+        else:
+            live, speeds, table = _random_live(nky_router, rng, dep, 4)
+            pub = _publisher(nky_router, nky_typical, live)
+            oracle = TdOracle(nky_router, nky_typical, speeds, table)
         local = dep.astimezone(ZoneInfo(TZ))
         day = DAY_TYPES.index(day_type_of(local.date()))
         t0 = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 \
             + local.microsecond // 1000
-        w = ff if closed_mask is None else np.where(closed_mask, INF_WEIGHT, ff)
+        epoch0 = int(dep.timestamp() * 1000)
+        state = pub.at(pub.current(), dep)
         try:
-            src = nky_router.snap("car", p[0], p[1], "from", w)
-            dst = nky_router.snap("car", p[2], p[3], "to", w)
+            src = nky_router.snap(state, "car", p[0], p[1], "from")
+            dst = nky_router.snap(state, "car", p[2], p[3], "to")
         except SnapError:
             continue
-        want = oracle.arrival_ms(src.edges, dst.edges, day, t0, closed)
+        want = oracle.arrival_ms(src.edges, dst.edges, day, t0, epoch0)
         try:
-            got = td_route(nky_router, nky_typical, *p, depart=dep, tz=TZ, closed=closed_mask)
+            got = td_route(nky_router, state, *p, depart=dep)
         except NoRouteError:
-            assert want is None
+            assert want is None, (k, p, dep)
             continue
         assert want is not None and round(got.duration_s * 1000) == want - t0, (k, p, dep)
         _check_route_consistency(got, car)
-        assert not closed.intersection(got.edges.tolist())
-        # The path's own cost, re-evaluated edge by edge with the oracle's interpolation.
+        # each inner edge is timed with the oracle's cost when entered, and the congestion
+        # map's weights at that instant agree
         t = t0 + round(got.edge_entry_s[1] * 1000) if len(got.edges) > 1 else None
         for i, e in enumerate(got.edges.tolist()[1:-1], start=1):
             assert round(got.edge_entry_s[i] * 1000) + t0 == t
-            t += oracle.ttf(day, e, t)
-        if k < 230:
+            c = oracle.cost(day, e, t, epoch0 + t - t0)
+            assert c < INF_WEIGHT
+            if i < 4:
+                at = pub.at(pub.current(), dep + timedelta(milliseconds=t - t0))
+                assert int(at.weights("car")[e]) == c
+            t += c
+        if k < 220:
             checked += 1
         else:
-            closed_checked += 1
-    assert checked >= 200 and closed_checked >= 40
+            live_checked += 1
+    assert checked >= 200 and live_checked >= 80
 
 
 def test_peak_slower_than_night(nky_router, nky_typical) -> None:
     """Weekday 08:00 is slower than 03:00 (and than Sunday 08:00); some routes change."""
     rng = np.random.default_rng(8)
-    ratios, changed, sources = [], 0, set()
+    pub = _publisher(nky_router, nky_typical)
+    ratios, changed, typical_used = [], 0, 0
     for p in _random_points(nky_router, rng, 40):
         try:
-            peak = td_route(nky_router, nky_typical, *p,
-                            depart=datetime(2024, 5, 7, 8, 0, tzinfo=ZoneInfo(TZ)), tz=TZ)
-            night = td_route(nky_router, nky_typical, *p, depart=datetime(2024, 5, 7, 3, 0),
-                             tz=TZ)
-            sunday = td_route(nky_router, nky_typical, *p,
-                              depart=datetime(2024, 5, 12, 12, 0, tzinfo=UTC), tz=TZ)
+            peak = _td(nky_router, pub, p, datetime(2024, 5, 7, 8, 0, tzinfo=ZoneInfo(TZ)))
+            night = _td(nky_router, pub, p, datetime(2024, 5, 7, 3, 0, tzinfo=ZoneInfo(TZ)))
+            sunday = _td(nky_router, pub, p, datetime(2024, 5, 12, 12, 0, tzinfo=UTC))
         except (SnapError, NoRouteError):
             continue
         if night.duration_s < 120:
@@ -315,13 +426,13 @@ def test_peak_slower_than_night(nky_router, nky_typical) -> None:
         assert sunday.day_type == "sunday" and sunday.depart.hour == 8
         ratios.append(peak.duration_s / night.duration_s)
         changed += not np.array_equal(peak.edges, night.edges)
-        sources.update(peak.edge_source)
         by = peak.duration_by_source_s
-        assert by["typical"] + by["free_flow"] == pytest.approx(peak.duration_s, abs=1e-6)
+        assert sum(by.values()) == pytest.approx(peak.duration_s, abs=1e-6)
+        assert by["live"] == pytest.approx(0, abs=0.01)
+        typical_used += by["typical"] > 0
     assert len(ratios) >= 25
     assert np.median(ratios) > 1.2
-    assert changed >= 1
-    assert sources == {"typical", "free_flow"}
+    assert changed >= 1 and typical_used >= 20
 
 
 # ---- loading, saving, learning -------------------------------------------------------------
@@ -359,7 +470,7 @@ def test_loader_counts_bad_rows_and_takes_medians(nky_router, tmp_path, fmt: str
         (way, direction, "weekday", "25:00", 20.0, 1),  # bad_time
         (way, direction, "weekday", "8h", 20.0, 1),  # bad_time
         (way, direction, "weekday", "08:00", 0.0, 1),  # bad_speed
-        (way, direction, "weekday", "08:00", 250.0, 1),  # bad_speed
+        (way, direction, "weekday", "08:00", 260.0, 1),  # bad_speed (over 250 km/h)
         (way, direction, "weekday", "08:00", "fast", 1),  # bad_speed
         (way, direction, "weekday", "08:00", 20.0, 0),  # bad_samples
     ]
@@ -407,8 +518,8 @@ def test_save_load_roundtrip_memory_mapped(nky_router, nky_typical, tmp_path) ->
     assert isinstance(back.ttf_ms.base, np.memmap)
     p = _random_points(nky_router, np.random.default_rng(3), 1)[0]
     dep = datetime(2024, 5, 8, 17, 30, tzinfo=ZoneInfo(TZ))
-    assert td_route(nky_router, back, *p, depart=dep, tz=TZ).duration_s == td_route(
-        nky_router, nky_typical, *p, depart=dep, tz=TZ).duration_s
+    assert _td(nky_router, _publisher(nky_router, back), p, dep).duration_s == _td(
+        nky_router, _publisher(nky_router, nky_typical), p, dep).duration_s
     with pytest.raises(TrafficDataError, match="snapshot"):
         TypicalSpeeds.load(tmp_path / "typ", snapshot_id="other")
 

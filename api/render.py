@@ -1,0 +1,143 @@
+"""Domain objects → JSON-ready dicts (the API's answers; the CLI's ``--json``).
+
+Coordinates leave in GeoJSON ``[lon, lat]`` order rounded to 7 decimals; times as ISO 8601
+with their UTC offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from api.operations import RouteAnswer, RouteItem
+from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
+from routing.road import EtaSources, Explanation
+from routing.snap import SnapCandidate
+from routing.snapshot import Snapshot
+from routing.steps import Step
+
+
+def line_string(xy: np.ndarray) -> dict[str, Any]:
+    """GeoJSON LineString from an ``(n, 2)`` array of [lon, lat] (repeats dropped after
+    rounding; at least two positions)."""
+    pts = np.round(np.asarray(xy, dtype=np.float64).reshape(-1, 2), 7)
+    if pts.shape[0] == 0:
+        return {"type": "LineString", "coordinates": []}
+    keep = np.ones(pts.shape[0], dtype=bool)
+    keep[1:] = (pts[1:] != pts[:-1]).any(axis=1)
+    if keep.sum() < 2:
+        keep[-1] = True
+    out = pts[keep]
+    if out.shape[0] == 1:
+        out = np.repeat(out, 2, axis=0)
+    return {"type": "LineString", "coordinates": out.tolist()}
+
+
+def step_json(s: Step) -> dict[str, Any]:
+    """One turn-by-turn step."""
+    return s.to_dict()
+
+
+def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate
+                  ) -> dict[str, Any]:
+    """Where an input coordinate was snapped."""
+    name_idx = int(snapshot.segments.name_idx[snap.segment])
+    return {"input": [latlon[0], latlon[1]],
+            "location": [round(snap.lon, 7), round(snap.lat, 7)],
+            "distance_m": round(snap.distance_m, 1),
+            "name": snapshot.segments.names[name_idx] if name_idx >= 0 else ""}
+
+
+def explanation_json(e: Explanation) -> dict[str, Any]:
+    """What incidents did to a route."""
+    return {"incidents": list(e.incidents), "avoided": list(e.avoided),
+            "delay_s": e.delay_s, "no_incident_duration_s": e.no_incident_duration_s,
+            "messages": list(e.messages)}
+
+
+def eta_json(e: EtaSources) -> dict[str, Any]:
+    """Where the ETA comes from."""
+    return {"free_flow_s": e.free_flow_s, "typical_s": e.typical_s, "live_s": e.live_s,
+            "day_type": e.day_type,
+            "arrival": e.arrival.isoformat() if e.arrival is not None else None}
+
+
+def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float],
+                    to: tuple[float, float]) -> dict[str, Any]:
+    """One road route with explanation and ETA sources."""
+    r = item.route
+    return {
+        "mode": r.mode,
+        "duration_s": round(r.duration_s, 1),
+        "distance_m": round(r.distance_m, 1),
+        "extra_s": round(r.extra_s, 1),
+        "geometry": line_string(np.column_stack([r.lon, r.lat])),
+        "bbox": [round(x, 7) for x in r.bbox],
+        "steps": [step_json(s) for s in r.steps],
+        "origin": waypoint_json(snapshot, frm, r.origin),
+        "destination": waypoint_json(snapshot, to, r.destination),
+        "live_version": r.live_version,
+        "explanation": explanation_json(item.explanation),
+        "eta_sources": eta_json(item.eta),
+    }
+
+
+def route_answer_json(snapshot: Snapshot, ans: RouteAnswer, frm: tuple[float, float],
+                      to: tuple[float, float]) -> dict[str, Any]:
+    """The body of ``GET /v1/route``."""
+    return {"routes": [route_item_json(snapshot, it, frm, to) for it in ans.items],
+            "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
+            "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
+
+
+def place_json(p: Place) -> dict[str, Any]:
+    """A stop or coordinate."""
+    out: dict[str, Any] = {"name": p.name, "lat": p.lat, "lon": p.lon}
+    if p.stop_id is not None:
+        out = {"stop_id": p.stop_id, **out}
+    return out
+
+
+def transit_route_json(r: TransitRouteInfo) -> dict[str, Any]:
+    """A transit route."""
+    return {"id": r.id, "short_name": r.short_name, "long_name": r.long_name, "type": r.type,
+            "type_name": r.type_name, "color": r.color, "text_color": r.text_color}
+
+
+def leg_json(leg: Leg) -> dict[str, Any]:
+    """One leg of an itinerary."""
+    out: dict[str, Any] = {
+        "mode": leg.mode, "from": place_json(leg.origin), "to": place_json(leg.destination),
+        "departure": leg.departure.isoformat(), "arrival": leg.arrival.isoformat(),
+        "duration_s": leg.duration_s, "geometry": line_string(leg.geometry),
+    }
+    if leg.mode != "transit":
+        out["distance_m"] = leg.distance_m or 0.0
+        out["steps"] = [step_json(s) for s in (leg.steps or [])]
+        return out
+    assert leg.route is not None and leg.agency is not None
+    out.update(
+        route=transit_route_json(leg.route),
+        agency={"id": leg.agency.id, "name": leg.agency.name, "timezone": leg.agency.timezone},
+        trip_id=leg.trip_id, headsign=leg.headsign,
+        service_date=leg.service_date.isoformat() if leg.service_date else None,
+        intermediate_stops=[{**place_json(c.place), "arrival": c.arrival.isoformat()}
+                            for c in (leg.intermediate_stops or [])],
+        alerts=list(leg.alerts or []))
+    return out
+
+
+def itinerary_json(it: Itinerary) -> dict[str, Any]:
+    """A door-to-door journey."""
+    return {"departure": it.departure.isoformat(), "arrival": it.arrival.isoformat(),
+            "duration_s": it.duration_s, "transfers": it.transfers, "walk_m": it.walk_m,
+            "wait_s": it.wait_s, "legs": [leg_json(x) for x in it.legs],
+            "alerts": list(it.alerts)}
+
+
+def plan_json(res: PlanResult) -> dict[str, Any]:
+    """The body of ``GET /v1/plan`` (without ``messages``)."""
+    return {"itineraries": [itinerary_json(i) for i in res.itineraries],
+            "service_date": res.service_date.isoformat(), "live_version": res.live_version,
+            "access_stops": res.access_stops, "egress_stops": res.egress_stops}
