@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import problems
+from api import docs, problems
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import parse_latlon
@@ -177,8 +177,12 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                 "routing with live incidents.",
         description="Coordinates are given as `LAT,LON` in query parameters and returned in "
                     "GeoJSON `[lon, lat]` order. Errors are RFC 9457 problem details "
-                    "(`application/problem+json`). Map data © OpenStreetMap contributors.",
+                    "(`application/problem+json`). Map data © OpenStreetMap contributors.\n\n"
+                    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · "
+                    "[OpenAPI document](openapi.json)",
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from vendored files (offline)
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048)
@@ -200,6 +204,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
