@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import docs, problems
+from api import docs, middleware, problems
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import parse_latlon
@@ -186,6 +186,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     )
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    middleware.install(app)
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)
