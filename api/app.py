@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
 from api.service import Service, load_service
+from api.settings import Settings, parse_origins
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
@@ -148,8 +150,13 @@ def route(
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
-               db_url: str | None = None) -> FastAPI:
-    """Build the app for a snapshot directory (or an already loaded service)."""
+               db_url: str | None = None, cors_origins: Sequence[str] | None = None
+               ) -> FastAPI:
+    """Build the app for a snapshot directory (or an already loaded service).
+
+    ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
+    ``CITYNAV_CORS_ORIGINS`` setting; none means same-origin only).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -186,7 +193,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     )
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048)
-    middleware.install(app)
+    middleware.install(app, Settings().cors_origins if cors_origins is None
+                       else parse_origins(list(cors_origins)))
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)

@@ -97,17 +97,29 @@ def serve(
     db: Annotated[str | None, typer.Option(help="Incident store URL: sqlite:///FILE or "
                                            "postgresql://… (default: SQLite beside the "
                                            "snapshot)")] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="Browser origin (scheme://host[:port], or * for any) allowed to call the API "
+             "cross-origin; repeatable. Default: CITYNAV_CORS_ORIGINS (comma-separated), "
+             "else same-origin only")] = None,
 ) -> None:
-    """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
     from api.service import default_db_url
+    from api.settings import Settings, parse_origins
 
+    try:
+        origins = parse_origins(cors_origin) if cors_origin else Settings().cors_origins
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     snap = _resolve_snapshot(snapshot)
-    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs; "
-              f"incidents: {_redact(db or default_db_url(snap))})")
-    uvicorn.run(create_app(snap, db_url=db), host=host, port=port, log_level="info")
+    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs, /redoc; "
+              f"incidents: {_redact(db or default_db_url(snap))}"
+              + (f"; CORS origins: {', '.join(origins)}" if origins else "") + ")")
+    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins), host=host, port=port,
+                log_level="info")
 
 
 def _redact(url: str) -> str:

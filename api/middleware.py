@@ -1,10 +1,21 @@
-"""HTTP plumbing around the routes: ``HEAD`` wherever ``GET`` is."""
+"""HTTP plumbing around the routes: ``HEAD`` wherever ``GET`` is, and CORS for configured
+browser origins."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Methods a cross-origin browser page may use (preflight answers list them).
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+#: Request headers a cross-origin page may send beyond the CORS-safelisted ones.
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match"]
+#: Response headers a cross-origin page may read beyond the CORS-safelisted ones.
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"]
 
 
 class HeadAsGetMiddleware:
@@ -51,6 +62,18 @@ def _handles_head(scope: Scope) -> bool:
     return False
 
 
-def install(app: FastAPI) -> None:
-    """Add the middleware to ``app`` (call after the app's other middleware: these wrap it)."""
+def install(app: FastAPI, cors_origins: Sequence[str] = ()) -> None:
+    """Add the middleware to ``app`` (call after the app's other middleware: these wrap it).
+
+    ``cors_origins``: normalised origins (:func:`api.settings.parse_origins`) allowed to call
+    the API from a browser page on another origin; ``*`` allows any. Without origins no CORS
+    middleware is installed and browsers keep the same-origin policy.
+    """
     app.add_middleware(HeadAsGetMiddleware)
+    if cors_origins:
+        # Outermost, so error answers (401, 404, 412, 422 …) carry the CORS headers too.
+        # No credentials mode: the API authenticates with an explicit Bearer header.
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=CORS_METHODS, allow_headers=CORS_REQUEST_HEADERS,
+                           expose_headers=CORS_EXPOSED_HEADERS, allow_credentials=False,
+                           max_age=600)
