@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install browser vendor lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,31 @@ run: install
 	$(BIN)/citynav serve --host $(HOST) --port $(PORT)
 
 ## Install test dependencies and run the whole suite (lint, architecture contracts, tests).
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## Debian's Chromium for the browser tests (tests/e2e), installed with apt when missing.
+## Without apt (or root/sudo) the browser tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: chromium is missing and apt-get is unavailable: browser tests will skip"; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+	      || echo "warning: installing chromium failed: browser tests will skip"; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	      chromium) || echo "warning: installing chromium failed: browser tests will skip"; \
+	  else \
+	    echo "note: chromium is missing and needs root to install: browser tests will skip"; \
+	  fi; }
+
+## Refresh api/static/vendor from the pinned npm packages in web/ (needs npm; the copied files
+## are committed, so `make run` and `make test` need no npm).
+vendor:
+	scripts/vendor-web.sh
 
 lint: install
 	$(BIN)/ruff check .

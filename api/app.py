@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +11,14 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import operations, problems, render
+from api import docs, middleware, operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
+from api.settings import Settings, parse_origins
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
@@ -90,8 +92,14 @@ def route(
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
-               db_url: str | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
-    """Build the app for a snapshot directory (or an already loaded service)."""
+               db_url: str | None = None, cors_origins: Sequence[str] | None = None,
+               clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """Build the app for a snapshot directory (or an already loaded service).
+
+    ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
+    ``CITYNAV_CORS_ORIGINS`` setting; none means same-origin only). ``clock``: the service's
+    "now" (a replay clock for demos and historical feeds).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -119,11 +127,17 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                 "routing with live incidents.",
         description="Coordinates are given as `LAT,LON` in query parameters and returned in "
                     "GeoJSON `[lon, lat]` order. Errors are RFC 9457 problem details "
-                    "(`application/problem+json`). Map data © OpenStreetMap contributors.",
+                    "(`application/problem+json`). Map data © OpenStreetMap contributors.\n\n"
+                    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · "
+                    "[OpenAPI document](openapi.json)",
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc from vendored files (offline)
+        redoc_url=None,
     )
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    middleware.install(app, Settings().cors_origins if cors_origins is None
+                       else parse_origins(list(cors_origins)))
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)
@@ -142,6 +156,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -101,12 +101,17 @@ def serve(
     clock: Annotated[str | None, typer.Option(help=(
         "Run as if it were this ISO 8601 instant (with offset), time moving on from there: "
         "replay historical feeds, demos, tests"))] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="Browser origin (scheme://host[:port], or * for any) allowed to call the API "
+             "cross-origin; repeatable. Default: CITYNAV_CORS_ORIGINS (comma-separated), "
+             "else same-origin only")] = None,
 ) -> None:
-    """Serve the HTTP API (docs at /docs, OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json)."""
     import uvicorn
 
     from api.app import create_app
     from api.service import default_db_url
+    from api.settings import Settings, parse_origins
     from routing.clock import SYSTEM_CLOCK, Clock, ReplayClock
 
     the_clock: Clock = SYSTEM_CLOCK
@@ -116,11 +121,18 @@ def serve(
         except ValueError as exc:
             err.print(f"[red]error:[/] --clock: {exc} (expected e.g. 2020-01-15T08:00:00-05:00)")
             raise typer.Exit(2) from exc
+    try:
+        origins = parse_origins(cors_origin) if cors_origin else Settings().cors_origins
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     snap = _resolve_snapshot(snapshot)
-    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs; "
+    err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs, /redoc; "
               f"incidents: {_redact(db or default_db_url(snap))}"
+              + (f"; CORS origins: {', '.join(origins)}" if origins else "")
               + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
-    uvicorn.run(create_app(snap, db_url=db, clock=the_clock), host=host, port=port,
+    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock),
+                host=host, port=port,
                 log_level="info")
 
 

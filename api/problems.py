@@ -95,8 +95,9 @@ def install(app: FastAPI) -> None:
                 403: "forbidden"}.get(exc.status_code, "http-error")
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
+            route_allow = next((v for k, v in headers.items() if k.lower() == "allow"), "")
             headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
-            headers["Allow"] = ", ".join(_allowed_methods(request))
+            headers["Allow"] = ", ".join(_allowed_methods(request, route_allow))
         return problem_response(request, exc.status_code, kind,
                                 kind.replace("-", " ").capitalize(), str(exc.detail),
                                 headers=headers or None)
@@ -107,18 +108,22 @@ def install(app: FastAPI) -> None:
                                 "the server failed to answer this request; it has been logged")
 
 
-def _allowed_methods(request: Request) -> list[str]:
+def _allowed_methods(request: Request, route_allow: str = "") -> list[str]:
     """Every method the API documents for this path (Starlette's 405 lists only the methods
-    of one matching route)."""
+    of one matching route), plus ``route_allow`` (that route's own list, which covers pages
+    left out of the OpenAPI), and ``HEAD`` wherever ``GET`` is (see
+    :class:`api.middleware.HeadAsGetMiddleware`)."""
     import re
 
     path = request.url.path
-    allowed: set[str] = set()
+    allowed: set[str] = {m.strip().upper() for m in route_allow.split(",") if m.strip()}
     for template, ops in request.app.openapi().get("paths", {}).items():
         pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             allowed |= {m.upper() for m in ops if m.lower() in
                         ("get", "post", "put", "patch", "delete", "head", "options")}
+    if "GET" in allowed:
+        allowed.add("HEAD")
     return sorted(allowed)
 
 
