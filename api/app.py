@@ -35,7 +35,8 @@ def _service(request: Request) -> Service:
 @v1.get("/health", response_model=HealthResponse, tags=["meta"],
         responses=responses(500))
 def health(request: Request) -> HealthResponse:
-    """Service status: snapshot id, network counts and the live-state version."""
+    """Service status: snapshot id, network counts, the live-state version and the city's
+    timezone."""
     svc = _service(request)
     meta = svc.snapshot.meta
     counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
@@ -43,7 +44,7 @@ def health(request: Request) -> HealthResponse:
                           built_at=meta.get("created_at"), bbox=list(svc.snapshot.bbox),
                           counts=counts, modes=list(svc.road.modes),
                           live_version=svc.road.live_state.version,
-                          transit=bool(meta.get("transit")))
+                          transit=bool(meta.get("transit")), timezone=svc.tz)
 
 
 def _waypoint(svc: Service, latlon: tuple[float, float], snap) -> dict:

@@ -97,6 +97,8 @@ class HealthResponse(BaseModel):
     modes: list[str]
     live_version: int
     transit: bool
+    timezone: str = Field(description="The city's IANA timezone; a time without offset "
+                          "(e.g. depart_at) is read in it")
 
 
 class StopOut(BaseModel):

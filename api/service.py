@@ -27,7 +27,7 @@ class Service:
     store: IncidentStore | None = None
     engine: IncidentEngine | None = None
     typical: object | None = None  # routing.timedep.TypicalSpeeds
-    tz: str = "UTC"  # the city's timezone (the timetable's, when there is one)
+    tz: str = "UTC"  # the city's IANA timezone (the snapshot's; naive times are read in it)
 
     _congestion: object | None = None
 
@@ -57,21 +57,24 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
                  db_url: str | None = None, incidents: bool = True) -> Service:
     """Open a snapshot (memory maps), prepare the routers and, unless ``incidents`` is
     false, open the incident store (``db_url``, default SQLite beside the snapshot) and
-    apply the incidents in effect now."""
+    apply the incidents in effect now. ``Service.tz`` is the snapshot's timezone. Raises
+    :class:`routing.snapshot.SnapshotError` for an unusable snapshot and
+    :class:`routing.timedep.TrafficDataError` when its typical speeds belong to another
+    snapshot."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
     # Compile the numba kernels and touch the CCH once so the first request is fast.
     _warm(road)
     transit = TransitData.load(Path(snapshot_dir))
     planner = Planner(snap, road, transit) if transit is not None else None
-    svc = Service(snapshot=snap, road=road, planner=planner)
-    if planner is not None:
-        svc.tz = planner.transit.ref_tz
+    # The city's zone, recorded at build time (older snapshots: looked up from the bbox).
+    svc = Service(snapshot=snap, road=road, planner=planner, tz=snap.timezone)
     typical_dir = Path(snapshot_dir) / "traffic" / "typical"
     if typical_dir.is_dir():
         from routing.timedep import TypicalSpeeds
 
-        svc.typical = TypicalSpeeds.load(typical_dir)
+        # Refuses (TrafficDataError) typical speeds that belong to another snapshot.
+        svc.typical = TypicalSpeeds.load(typical_dir, snapshot_id=snap.snapshot_id)
     if incidents:
         svc.store = open_store(db_url or default_db_url(snapshot_dir))
         svc.engine = IncidentEngine(svc.store, road, planner)
