@@ -55,8 +55,8 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
 
     ``timezone``: the city's IANA zone; default the agency timezone of the first GTFS feed
     with a stop on the map (linked to a street), else the zone at the network's bbox centre
-    (offline lookup). The snapshot_id covers every
-    source file (OSM, GTFS, traffic) and the timezone.
+    (offline lookup). The snapshot_id covers every source file (OSM, GTFS, traffic) and the
+    timezone.
 
     Returns the snapshot's metadata. Raises :class:`routing.timezones.TimezoneError` for an
     unknown ``timezone`` (before reading anything), :class:`routing.osm.OsmError` for
