@@ -56,15 +56,26 @@ def build(
     traffic: Annotated[Path | None, typer.Option(help="Typical speed observations (CSV or "
                                                  "Parquet; see data/traffic/README.md)")
                        ] = None,
+    timezone: Annotated[str | None, typer.Option(
+        help="The city's IANA timezone, e.g. America/New_York (default: the first GTFS "
+             "feed's agency timezone, else looked up offline from the map's location)")
+                        ] = None,
 ) -> None:
     """Build a network snapshot from OSM (and GTFS, typical speeds) data."""
     from routing.build import build_snapshot
     from routing.osm import OsmError
+    from routing.timezones import TimezoneError, validate_timezone
 
+    if timezone is not None:
+        try:
+            timezone = validate_timezone(timezone)
+        except TimezoneError as exc:
+            err.print(f"[red]error:[/] --timezone: {exc}")
+            raise typer.Exit(2) from exc
     try:
         with _progress() as p:
             meta = build_snapshot(osm, out, gtfs or [], progress=_Bar(p),
-                                  traffic_path=traffic)
+                                  traffic_path=traffic, timezone=timezone)
     except OsmError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -73,20 +84,84 @@ def build(
             err.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from exc
         raise
+    _print_build_summary(meta, out)
+
+
+_TZ_SOURCE = {"option": "--timezone", "gtfs": "GTFS agency", "bbox": "from the map's location"}
+
+
+def _print_build_summary(meta: dict, out: Path) -> None:
+    """The snapshot's counts, then one table per GTFS feed with what was wrong with its
+    data (validation errors and warnings, rows skipped, stops left unlinked), then warning
+    lines for what needs a look."""
     t = Table(title=f"snapshot {meta['snapshot_id']} → {out}", show_header=False)
     c = meta["counts"]
     for k in ("junctions", "segments", "car_edges", "bike_edges", "walk_edges",
               "car_restrictions_applied", "restrictions_via_way_skipped"):
         if k in c:
             t.add_row(k.replace("_", " "), f"{c[k]:,}")
+    t.add_row("timezone", f"{meta['timezone']} ({_TZ_SOURCE.get(meta['timezone_source'], '?')})")
     t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
     t.add_row("build time", f"{meta['build_seconds']:.1f} s")
-    if meta.get("traffic"):
-        t.add_row("typical speeds", meta["traffic"]["summary"].split(": ", 1)[-1][:70])
-    if meta.get("transit"):
-        for k, v in meta["transit"].get("counts", {}).items():
+    warnings: list[str] = []
+    traffic = meta.get("traffic")
+    if traffic:
+        skipped = traffic.get("rows_skipped") or {}
+        why = ", ".join(f"{k} {v:,}" for k, v in skipped.items())
+        t.add_row("typical speeds", f"{traffic['rows_used']:,} of {traffic['rows_read']:,} "
+                  f"rows used, {traffic['edges_with_data']:,} edges with data")
+        if skipped:
+            t.add_row("typical speeds skipped", f"{sum(skipped.values()):,} rows ({why})")
+        if traffic["rows_read"] and not traffic["rows_used"]:
+            warnings.append(f"no row of {traffic['source']} matches this network's car roads "
+                            f"— is it for another city? ({why})")
+    transit = meta.get("transit")
+    if transit:
+        for k, v in transit.get("counts", {}).items():
             t.add_row(f"transit {k}", f"{v:,}" if isinstance(v, int) else str(v))
     console.print(t)
+    if transit:
+        warnings.extend(_print_feed_tables(meta, transit))
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
+
+
+def _print_feed_tables(meta: dict, transit: dict) -> list[str]:
+    """One table per GTFS feed; returns the warning lines."""
+    warnings = []
+    by_feed = transit.get("validation", {}).get("feeds", {})
+    unlinked = transit.get("unlinked_stops", {})
+    max_m = transit.get("stop_link_max_m", 300)
+    for feed in transit.get("feeds", []):
+        name = feed["name"]
+        v = by_feed.get(name, {"errors": 0, "warnings": 0, "files": {}})
+        t = Table(title=f"GTFS feed {name} ({feed.get('timezone')})", show_header=False)
+        t.add_row("errors (rows skipped)", f"{v['errors']:,}",
+                  style="red" if v["errors"] else None)
+        t.add_row("warnings (rows kept)", f"{v['warnings']:,}",
+                  style="yellow" if v["warnings"] else None)
+        for file, f in v.get("files", {}).items():
+            counts = ", ".join(x for x in (
+                f"{f['errors']:,} errors (rows skipped)" if f["errors"] else "",
+                f"{f['warnings']:,} warnings" if f["warnings"] else "") if x)
+            t.add_row(f"  {file}", counts + (": " + "; ".join(f["messages"])
+                                            if f.get("messages") else ""))
+        u = unlinked.get(name)
+        if u is not None:
+            n, k = u["stops"], u["unlinked"]
+            share = f"{100 * u['share']:.1f} %; " if u.get("share") is not None else ""
+            t.add_row("stops unlinked", f"{k:,} of {n:,} stops unlinked ({share}farther than "
+                      f"{u.get('max_link_m', max_m):.0f} m from any walkable street)",
+                      style="yellow" if n and k / n >= 0.25 else None)
+            if n and k == n:
+                warnings.append(f"feed {name}: {k:,} of {n:,} stops unlinked — is this feed "
+                                "for another city?")
+        console.print(t)
+        if feed.get("timezone") and feed["timezone"] != meta["timezone"]:
+            warnings.append(f"feed {name}: agency timezone {feed['timezone']} differs from "
+                            f"the snapshot's {meta['timezone']} "
+                            f"({_TZ_SOURCE.get(meta['timezone_source'], '?')})")
+    return warnings
 
 
 @app.command()

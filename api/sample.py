@@ -1,5 +1,6 @@
 """The bundled sample city (data/northern-kentucky): where its snapshot lives, and building
-it on first use (cached afterwards; rebuilt when the source files change)."""
+it on first use (cached afterwards; rebuilt when a source file — OSM, GTFS, typical speed
+observations — changes)."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ def ensure_sample_snapshot(progress: Callable[[str, int, int], None] | None = No
     out = sample_snapshot_dir()
     gtfs = SAMPLE_GTFS if with_transit and _transit_available() else []
     traffic = SAMPLE_TRAFFIC if SAMPLE_TRAFFIC.is_file() else None
-    if _up_to_date(out, [SAMPLE_OSM, *gtfs]) and (traffic is None or
-                                                  (out / "traffic" / "typical").is_dir()):
+    # The typical speeds are a source like the others (their sha256 is in meta.json).
+    if _up_to_date(out, [SAMPLE_OSM, *gtfs, *([traffic] if traffic else [])]):
         return out
     build_snapshot(SAMPLE_OSM, out, gtfs, progress=progress or (lambda *_: None),
                    traffic_path=traffic)

@@ -101,8 +101,8 @@ class HealthResponse(BaseModel):
     modes: list[str]
     live_version: int
     transit: bool
-    timezone: str = Field(description="The city's IANA timezone; times without an offset are "
-                          "read in it")
+    timezone: str = Field(description="The city's IANA timezone; a time without offset "
+                          "(e.g. depart_at) is read in it")
     now: str = Field(description="The service's current time (ISO 8601; a replay clock when "
                      "started with --clock)")
 

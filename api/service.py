@@ -89,8 +89,9 @@ def default_db_url(snapshot_dir: str | Path) -> str:
 
 
 def snapshot_timezone(snap: Snapshot, planner: Planner | None) -> str:
-    """The city's timezone: the snapshot's own, else the timetable's reference zone."""
-    tz = getattr(snap, "timezone", None)
+    """The city's timezone: the snapshot's own (recorded at build time; older snapshots look
+    it up from their bbox), else the timetable's reference zone."""
+    tz = snap.timezone
     if tz:
         return str(tz)
     if planner is not None:
@@ -103,7 +104,10 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
                  clock: Clock = SYSTEM_CLOCK) -> Service:
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
-    snapshot) and publish the live state of what it holds."""
+    snapshot) and publish the live state of what it holds. The city's timezone is the
+    snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot and
+    :class:`routing.timedep.TrafficDataError` when its typical speeds belong to another
+    snapshot."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
     transit = TransitData.load(Path(snapshot_dir))
@@ -113,7 +117,8 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     if typical_dir.is_dir():
         from routing.timedep import TypicalSpeeds
 
-        typical = TypicalSpeeds.load(typical_dir)
+        # Refuses (TrafficDataError) typical speeds that belong to another snapshot.
+        typical = TypicalSpeeds.load(typical_dir, snapshot_id=snap.snapshot_id)
     publisher = StatePublisher(road, typical, snapshot_timezone(snap, planner),
                                planner.tt.n_stops if planner is not None else None, clock)
     svc = Service(snapshot=snap, road=road, publisher=publisher, planner=planner, clock=clock)

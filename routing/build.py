@@ -1,9 +1,9 @@
 """``citynav build``: OSM (+ GTFS) → a snapshot directory, atomically.
 
 Steps: read OSM → segments and per-mode graphs → CCH orders → (transit: compile GTFS,
-link stops to the walk graph, walking transfers) → write arrays → rename into place.
-Any failure removes the temporary directory, so the target is either the old snapshot
-or a complete new one.
+link stops to the walk graph, walking transfers) → write arrays → timezone → (typical
+speeds, bound to the snapshot_id) → meta.json → rename into place. Any failure removes the
+temporary directory, so the target is either the old snapshot or a complete new one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from routing.graph import RoadNetwork, build_network
 from routing.kernels.cch import compute_order
 from routing.osm import OsmError, read_osm
 from routing.snapshot import BUILD_VERSION, SnapshotWriter, file_sha256
+from routing.timezones import resolve_timezone, validate_timezone
 
 #: progress(step_label, done, total)
 Progress = Callable[[str, int, int], None]
@@ -46,13 +47,24 @@ def network_orders(net: RoadNetwork, progress: Progress = _noop) -> dict[str, np
 def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                    gtfs_paths: Sequence[str | os.PathLike[str]] = (),
                    progress: Progress = _noop,
-                   traffic_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Build a snapshot from one OSM extract (and optional GTFS feeds) into ``out_dir``.
+                   traffic_path: str | os.PathLike[str] | None = None,
+                   timezone: str | None = None) -> dict[str, Any]:
+    """Build a snapshot from one OSM extract (and optional GTFS feeds and typical speed
+    observations) into ``out_dir``, atomically: everything, typical speeds included, is
+    written to a temporary directory that is renamed into place at the end.
 
-    Returns the snapshot's metadata. Raises :class:`routing.osm.OsmError` for unusable OSM
-    input and the GTFS layer's errors for unusable feeds; nothing is written then.
+    ``timezone``: the city's IANA zone; default the agency timezone of the first GTFS feed
+    with a stop on the map (linked to a street), else the zone at the network's bbox centre
+    (offline lookup). The snapshot_id covers every source file (OSM, GTFS, traffic) and the
+    timezone.
+
+    Returns the snapshot's metadata. Raises :class:`routing.timezones.TimezoneError` for an
+    unknown ``timezone`` (before reading anything), :class:`routing.osm.OsmError` for
+    unusable OSM input, :class:`routing.timedep.TrafficDataError` for an unusable traffic
+    file and the GTFS layer's errors for unusable feeds; nothing is written then.
     """
     t0 = time.perf_counter()
+    tz_option = validate_timezone(timezone) if timezone is not None else None
     progress("reading OSM", 0, 1)
     osm = read_osm(osm_path)
     progress("reading OSM", 1, 1)
@@ -64,67 +76,77 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     try:
         progress("writing snapshot", 0, 1)
         writer.write_network(net, orders)
-        sources = [{"kind": "osm", "path": str(osm_path), "sha256": file_sha256(osm_path),
-                    "bytes": Path(osm_path).stat().st_size}]
+        sources = [_source("osm", osm_path)]
         transit_meta: dict[str, Any] | None = None
         if gtfs_paths:
             from routing.transit_build import build_transit  # noqa: PLC0415 (optional step)
 
             transit_meta = build_transit(gtfs_paths, net, writer.subdir("transit"), progress)
-            for gp in gtfs_paths:
-                sources.append({"kind": "gtfs", "path": str(gp), "sha256": file_sha256(gp),
-                                "bytes": Path(gp).stat().st_size})
-        digest = hashlib.sha256(
-            (BUILD_VERSION + "".join(s["sha256"] for s in sources)).encode()).hexdigest()
+            sources.extend(_source("gtfs", gp) for gp in gtfs_paths)
+        if traffic_path is not None:
+            sources.append(_source("traffic", traffic_path))
+        bbox = [float(net.node_lon.min()), float(net.node_lat.min()),
+                float(net.node_lon.max()), float(net.node_lat.max())]
+        tz, tz_source = resolve_timezone(tz_option, _feeds_on_map(transit_meta), bbox,
+                                         net.node_lon, net.node_lat)
+        digest = hashlib.sha256((BUILD_VERSION + "".join(s["sha256"] for s in sources)
+                                 + f"|tz={tz}").encode()).hexdigest()
         meta: dict[str, Any] = {
             "snapshot_id": digest[:16],
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "sources": sources,
-            "bbox": [float(net.node_lon.min()), float(net.node_lat.min()),
-                     float(net.node_lon.max()), float(net.node_lat.max())],
+            "bbox": bbox,
+            "timezone": tz,
+            "timezone_source": tz_source,
             "counts": {
                 **net.stats,
                 **{f"{m}_{k}": v for m, g in net.modes.items() for k, v in g.stats.items()},
             },
             "osm_read": dict(osm.stats),
             "transit": transit_meta,
+            "traffic": None,
             "build_seconds": None,
         }
+        if traffic_path is not None:
+            progress("typical speeds", 0, 1)
+            meta["traffic"] = write_typical_speeds(writer, meta, traffic_path)
+            progress("typical speeds", 1, 1)
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         writer.commit(meta)
         progress("writing snapshot", 1, 1)
     except BaseException:
         writer.abort()
         raise
-    if traffic_path is not None:
-        progress("typical speeds", 0, 1)
-        meta["traffic"] = add_typical_speeds(Path(out_dir), traffic_path)
-        progress("typical speeds", 1, 1)
     return meta
 
 
-def add_typical_speeds(snapshot_dir: Path, traffic_path: str | os.PathLike[str]
-                       ) -> dict[str, Any]:
-    """Load speed observations (CSV/Parquet) into ``SNAPSHOT/traffic/typical`` (written to a
-    temporary directory and renamed into place). Returns the load report as a dict."""
-    import shutil
-    import tempfile
+def _feeds_on_map(transit_meta: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The compiled feeds, in order, less those with no stop linked to the street network
+    (a feed for another city must not set this city's timezone)."""
+    if not transit_meta:
+        return []
+    unlinked = transit_meta.get("unlinked_stops", {})
+    return [f for f in transit_meta.get("feeds", [])
+            if (u := unlinked.get(f["name"])) is None or u["unlinked"] < u["stops"]]
 
-    from routing.snapshot import load_snapshot
-    from routing.timedep import load_observations
 
-    snap = load_snapshot(snapshot_dir)
-    typical, report = load_observations(snap, traffic_path)
-    target = Path(snapshot_dir) / "traffic" / "typical"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".typical-", dir=target.parent))
-    try:
-        typical.save(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return {"source": str(traffic_path), "sha256": file_sha256(traffic_path),
-            "summary": report.summary()}
+def _source(kind: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    return {"kind": kind, "path": str(path), "sha256": file_sha256(path),
+            "bytes": Path(path).stat().st_size}
+
+
+def write_typical_speeds(writer: SnapshotWriter, meta: dict[str, Any],
+                         traffic_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load speed observations (CSV/Parquet) against the network written so far and save
+    them into the uncommitted snapshot's ``traffic/typical`` (their own ``meta.json`` records
+    ``meta["snapshot_id"]`` and the file's sha256). Returns the load report for
+    ``meta.json`` ``traffic``. Raises :class:`routing.timedep.TrafficDataError`."""
+    from routing.timedep import load_observations  # noqa: PLC0415 (optional step)
+
+    sha = file_sha256(traffic_path)
+    typical, report = load_observations(writer.open(meta), traffic_path)
+    typical.meta.update(source_sha256=sha)
+    typical.save(writer.subdir("traffic") / "typical")
+    return {"source": str(traffic_path), "sha256": sha, "rows_read": report.rows_read,
+            "rows_used": report.rows_used, "rows_skipped": dict(sorted(report.skipped.items())),
+            "edges_with_data": report.edges_with_data, "summary": report.summary()}

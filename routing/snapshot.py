@@ -5,11 +5,14 @@ leaves no half snapshot) and loaded with memory maps (start-up reads no array da
 
 Layout::
 
-    DIR/meta.json                 sources (path, sha256, bytes), bbox, counts, versions
+    DIR/meta.json                 sources (path, sha256, bytes), bbox, timezone, counts,
+                                  versions (strict JSON: no NaN/Infinity)
     DIR/road/*.npy                junctions, segments, geometry
     DIR/road/names.json           street names and highway classes
     DIR/car|bike|walk/*.npy       per-mode edges, kernel graph, CCH order
     DIR/transit/...               compiled timetable and stop links (when GTFS was given)
+    DIR/traffic/typical/...       typical speeds (when observations were given), bound to
+                                  the snapshot_id
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,23 @@ _MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m
 
 class SnapshotError(Exception):
     """A snapshot directory is missing, incomplete or of another format version."""
+
+
+def strict_json(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` that refuses NaN and infinities (``ValueError``): every file of a
+    snapshot is valid JSON for any parser. Replace non-finite numbers by ``None`` where
+    they arise (see :func:`finite_or_none`)."""
+    return json.dumps(obj, allow_nan=False, **kw)
+
+
+def finite_or_none(x: float | None, ndigits: int | None = None) -> float | None:
+    """``x`` as a float (rounded to ``ndigits``), or ``None`` when missing or not finite."""
+    if x is None:
+        return None
+    v = float(x)
+    if not np.isfinite(v):
+        return None
+    return round(v, ndigits) if ndigits is not None else v
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -99,12 +120,12 @@ class SnapshotWriter:
                       geom_lon=s.lon, geom_lat=s.lat, geom_cum_m=s.cum_m)
         _save(road, arrays)
         (road / "names.json").write_text(
-            json.dumps({"names": s.names, "highways": s.highways}, ensure_ascii=False))
+            strict_json({"names": s.names, "highways": s.highways}, ensure_ascii=False))
         for mode, g in net.modes.items():
             arrays = {f: getattr(g, f) for f in _MODE_FIELDS}
             arrays["cch_order"] = orders[mode]
             _save(self.tmp / mode, arrays)
-            (self.tmp / mode / "stats.json").write_text(json.dumps(g.stats))
+            (self.tmp / mode / "stats.json").write_text(strict_json(g.stats))
 
     def subdir(self, name: str) -> Path:
         """A sub-directory of the snapshot for other layers' arrays (e.g. transit)."""
@@ -112,12 +133,19 @@ class SnapshotWriter:
         p.mkdir(parents=True, exist_ok=True)
         return p
 
+    def open(self, meta: dict[str, Any]) -> Snapshot:
+        """The snapshot written so far (network arrays, memory-mapped from the temporary
+        directory) with ``meta``, for build steps that need a loaded snapshot before the
+        commit (e.g. typical speeds)."""
+        return _open(self.tmp, meta)
+
     def commit(self, meta: dict[str, Any]) -> Path:
-        """Write meta.json, fsync, and atomically move the snapshot to ``out_dir``."""
+        """Write meta.json (strict JSON: raises ``ValueError`` on NaN/Infinity), fsync, and
+        atomically move the snapshot to ``out_dir``."""
         meta.update(format=SNAPSHOT_FORMAT, build_version=BUILD_VERSION)
         size = sum(p.stat().st_size for p in self.tmp.rglob("*") if p.is_file())
         meta["size_bytes"] = size
-        (self.tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+        (self.tmp / "meta.json").write_text(strict_json(meta, indent=2, ensure_ascii=False))
         _fsync_tree(self.tmp)
         old = None
         if self.out_dir.exists():
@@ -176,6 +204,22 @@ class Snapshot:
         w, s, e, n = self.meta["bbox"]
         return float(w), float(s), float(e), float(n)
 
+    @cached_property
+    def timezone(self) -> str:
+        """The city's IANA timezone (``meta.json`` ``timezone``). Snapshots built before it
+        was recorded derive it from the bbox centre (offline lookup, once)."""
+        tz = self.meta.get("timezone")
+        if tz:
+            return str(tz)
+        from routing.timezones import timezone_from_bbox  # noqa: PLC0415 (old snapshots)
+
+        return timezone_from_bbox(self.bbox, self.node_lon, self.node_lat)
+
+    @property
+    def timezone_source(self) -> str:
+        """Where :attr:`timezone` came from: ``option``, ``gtfs`` or ``bbox``."""
+        return str(self.meta.get("timezone_source") or "bbox")
+
 
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     """Open a snapshot directory with memory maps. Raises :class:`SnapshotError`."""
@@ -187,6 +231,10 @@ def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     if meta.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotError(f"{p}: snapshot format {meta.get('format')} is not "
                             f"{SNAPSHOT_FORMAT}; rebuild it with `citynav build`")
+    return _open(p, meta)
+
+
+def _open(p: Path, meta: dict[str, Any]) -> Snapshot:
     road = p / "road"
     names = json.loads((road / "names.json").read_text())
     a = _load(road, tuple(f"seg_{f}" for f in _SEG_FIELDS)

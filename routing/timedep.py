@@ -239,14 +239,15 @@ class TypicalSpeeds:
         meta = dict(self.meta, format=TYPICAL_FORMAT, snapshot_id=self.snapshot_id,
                     day_types=list(DAY_TYPES), bin_s=BIN_S, n_edges=self.n_edges,
                     n_rows=int(self.ttf_ms.shape[0]))
-        (d / "meta.json").write_text(json.dumps(meta, indent=2))
+        (d / "meta.json").write_text(json.dumps(meta, indent=2, allow_nan=False))
         return d
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str], snapshot_id: str | None = None
              ) -> TypicalSpeeds:
         """Open a saved directory (memory-mapped). Raises :class:`TrafficDataError` when
-        files are missing or it belongs to another snapshot than ``snapshot_id``."""
+        files are missing or, when ``snapshot_id`` is given, the typical speeds were built
+        for another snapshot (their ``meta.json`` records the snapshot_id they belong to)."""
         d = Path(directory)
         if not (d / "meta.json").is_file():
             raise TrafficDataError(str(d), "not a typical-speeds directory (no meta.json)")
@@ -254,8 +255,10 @@ class TypicalSpeeds:
         if meta.get("format") != TYPICAL_FORMAT or meta.get("bin_s") != BIN_S:
             raise TrafficDataError(str(d), f"unsupported format {meta.get('format')}")
         if snapshot_id is not None and meta.get("snapshot_id") != snapshot_id:
-            raise TrafficDataError(str(d), f"built for snapshot {meta.get('snapshot_id')}, "
-                                           f"not {snapshot_id}")
+            raise TrafficDataError(str(d), f"typical speeds built for snapshot "
+                                           f"{meta.get('snapshot_id')}, not for snapshot "
+                                           f"{snapshot_id}; rebuild the snapshot with "
+                                           "`citynav build --traffic FILE`")
         arrays = {}
         for name in _ARRAYS:
             p = d / f"{name}.npy"

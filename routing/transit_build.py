@@ -6,12 +6,13 @@ Written into ``SNAPSHOT/transit/``: ``timetable/`` (see :mod:`gtfs.timetable`),
 fraction along it and the straight-line distance to it; ``-1`` = not linked), and the
 walking transfers as CSR ``fp_offsets``/``fp_to``/``fp_time_ms``/``fp_dist_m`` (times at the
 walk profile's default speed), plus ``validation.json`` (the GTFS report).
+
+The returned metadata (``meta.json`` ``transit``) reports per feed the validation errors and
+warnings (per file, with example messages) and the stops left unlinked to the street network.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,8 +23,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gtfs.compile import compile_feeds
+from gtfs.validate import ValidationReport
 from routing.graph import ModeGraph, RoadNetwork, Segments
 from routing.snap import Projection, Snapper
+from routing.snapshot import finite_or_none, strict_json
 
 #: Stops farther than this from any walkable street are left unlinked (reported).
 STOP_LINK_MAX_M = 300.0
@@ -157,7 +160,7 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
         f"GTFS: {stage}", int(frac * 100), 100))
     progress("GTFS compile", 1, 1)
     tt.save(out_dir / "timetable")
-    (out_dir / "validation.json").write_text(json.dumps(report.to_dict(), ensure_ascii=False))
+    (out_dir / "validation.json").write_text(strict_json(report.to_dict(), ensure_ascii=False))
     walk = net.modes["walk"]
     lon0 = float((net.node_lon.min() + net.node_lon.max()) / 2)
     lat0 = float((net.node_lat.min() + net.node_lat.max()) / 2)
@@ -175,15 +178,57 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
                       ("fp_dist_m", d_m)):
         np.save(out_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
     linked = int((seg >= 0).sum())
+    feeds = tt.meta.get("feeds", [])
+    feed_names = [str(f["name"]) for f in feeds]
     return {
-        "feeds": tt.meta.get("feeds", []),
+        "feeds": feeds,
         "counts": {**tt.meta.get("counts", {}), "stops_linked": linked,
                    "stops_unlinked": int(seg.shape[0] - linked),
                    "walking_transfers": int(to.shape[0])},
         "validation": {"errors": report.n_errors, "warnings": report.n_warnings,
-                       "summary": report.summary()},
+                       "summary": report.summary(),
+                       "feeds": validation_by_feed(report, feed_names)},
+        "unlinked_stops": unlinked_by_feed(np.asarray(tt.arrays["stop_feed"]), seg, feed_names),
         "stop_link_max_m": STOP_LINK_MAX_M,
         "transfer_max_m": TRANSFER_MAX_M,
         "walk_default_mps": round(WALK_DEFAULT_MPS, 4),
-        "mean_link_m": round(float(np.mean(dist[seg >= 0])) if linked else math.nan, 1),
+        # None (JSON null) when no stop is linked: meta.json never holds NaN
+        "mean_link_m": finite_or_none(np.mean(dist[seg >= 0]), 1) if linked else None,
     }
+
+
+def unlinked_by_feed(stop_feed: np.ndarray, stop_seg: np.ndarray, feed_names: Sequence[str],
+                     max_m: float = STOP_LINK_MAX_M) -> dict[str, dict[str, Any]]:
+    """Per feed name: ``stops`` (compiled stops of the feed), ``unlinked`` (farther than
+    ``max_m`` metres from any walkable street, so unreachable on foot), ``share`` (unlinked /
+    stops, rounded to 4 digits; ``None`` for a feed without stops) and ``max_link_m``."""
+    feed = np.asarray(stop_feed, np.int64)
+    unlinked = np.asarray(stop_seg) < 0
+    out: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(feed_names):
+        mine = feed == i
+        n = int(mine.sum())
+        u = int((mine & unlinked).sum())
+        out[name] = {"stops": n, "unlinked": u,
+                     "share": round(u / n, 4) if n else None, "max_link_m": max_m}
+    return out
+
+
+def validation_by_feed(report: ValidationReport, feed_names: Sequence[str]
+                       ) -> dict[str, dict[str, Any]]:
+    """Per feed name: ``errors`` (rows skipped), ``warnings`` (rows kept, maybe repaired) and
+    per file (``stop_times.txt`` …) the counts and up to three distinct example messages."""
+    out: dict[str, dict[str, Any]] = {name: {"errors": 0, "warnings": 0, "files": {}}
+                                      for name in feed_names}
+    for (feed, file, severity), n in sorted(report.counts.items()):
+        entry = out.setdefault(feed, {"errors": 0, "warnings": 0, "files": {}})
+        key = "errors" if severity == "error" else "warnings"
+        entry[key] += int(n)
+        f = entry["files"].setdefault(f"{file}.txt", {"errors": 0, "warnings": 0,
+                                                      "messages": []})
+        f[key] += int(n)
+        for issue in report.examples.get((feed, file, severity), []):
+            msg = f"{severity}: {issue.message}" + (f" [{issue.field}]" if issue.field else "")
+            if msg not in f["messages"] and len(f["messages"]) < 3:
+                f["messages"].append(msg)
+    return out

@@ -13,6 +13,19 @@ NKY_GTFS = DATA / "northern-kentucky" / "nky_tank_gtfs.zip"
 NKY_TRAFFIC = DATA / "traffic" / "nky_sample_observations.csv"
 PDX_OSM = DATA / "portland" / "portland_central.osm.pbf"
 PDX_GTFS = DATA / "portland" / "trimet_2routes_gtfs.zip"
+SPO_OSM = DATA / "sao-paulo" / "spo_osm.pbf"
+SPO_GTFS = DATA / "sao-paulo" / "spo_gtfs.zip"
+#: Road-only extracts of the workplace's shared data (beside the repository; tests that need
+#: them are skipped when it is absent).
+SHARED_ROADS = REPO.parent / "shared" / "data" / "roads"
+
+
+def shared_road(name: str) -> Path:
+    """Path of a shared road extract (e.g. ``columbus_ohio``), or skip the test."""
+    p = SHARED_ROADS / f"{name}.osm.pbf"
+    if not p.is_file():
+        pytest.skip(f"shared road data not available: {p}")
+    return p
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +46,18 @@ def pdx_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("snap") / "pdx"
     build_snapshot(PDX_OSM, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def columbus_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Road-only snapshot of Columbus, Ohio (shared data; no GTFS, so its timezone comes
+    from the map's location)."""
+    from routing.build import build_snapshot
+
+    osm = shared_road("columbus_ohio")
+    out = tmp_path_factory.mktemp("snap") / "columbus"
+    build_snapshot(osm, out)
     return out
 
 

@@ -16,6 +16,7 @@ def test_health(client) -> None:
     assert len(body["snapshot_id"]) == 16
     assert body["counts"]["car_edges"] > 10_000
     assert set(body["modes"]) == {"car", "bike", "walk"}
+    assert body["timezone"] == "America/New_York"  # the TANK feed's agency zone
 
 
 @pytest.mark.parametrize("mode", ["car", "bike", "walk"])
