@@ -18,6 +18,7 @@ import numpy as np
 from routing.graph import INF_WEIGHT
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.pathgeom import assemble_path
+from routing.labels import path_labels
 from routing.live import LiveState
 from routing.profiles import MODES
 from routing.snap import Projection, SnapCandidate, Snapper
@@ -438,7 +439,7 @@ class RoadRouter:
         dur = w[edges] * share / 1000.0
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, self._seg_name_idx[seg_ids], self._seg.names,
+            mr.mode, path_labels(self.snapshot, mr.arrays, seg_ids, tails),
             self._seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
         keep = np.ones(lo.shape[0], dtype=bool)
