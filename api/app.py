@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from api import problems
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
-from api.params import parse_latlon
+from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteOut, RouteResponse
 from api.service import Service, load_service
@@ -55,15 +55,15 @@ def _waypoint(svc: Service, latlon: tuple[float, float], snap) -> dict:
 
 
 def route_to_dict(svc: Service, r: RoadRoute, frm: tuple[float, float],
-                  to: tuple[float, float]) -> dict:
-    """JSON form of one road route."""
+                  to: tuple[float, float], lang: str = "en") -> dict:
+    """JSON form of one road route (instructions in ``lang``)."""
     return {
         "mode": r.mode,
         "duration_s": round(r.duration_s, 1),
         "distance_m": round(r.distance_m, 1),
         "geometry": r.geometry(),
         "bbox": [round(x, 7) for x in r.bbox],
-        "steps": [s.to_dict() for s in r.steps],
+        "steps": [s.to_dict(lang) for s in r.steps],
         "origin": _waypoint(svc, frm, r.origin),
         "destination": _waypoint(svc, to, r.destination),
         "live_version": r.live_version,
@@ -87,15 +87,19 @@ def route(
     alternatives: Annotated[int, Query(ge=0, le=3, description=(
         "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
         "(≤ 1.4 × the best duration)"))] = 0,
+    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
+                               examples=["zh-CN"])] = "en",
 ) -> RouteResponse:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
-    Errors: 422 for malformed coordinates, an unknown mode, or a point farther than the
-    snapping limit from any road usable by the mode; 404 when no route connects the points.
+    Errors: 422 for malformed coordinates, an unknown mode or language, or a point farther
+    than the snapping limit from any road usable by the mode; 404 when no route connects
+    the points.
     """
     svc = _service(request)
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
+    lang = parse_lang(lang)
     state = None
     t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
     if t_depart is not None and svc.engine is not None:
@@ -125,7 +129,7 @@ def route(
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
     outs = []
     for r in rs:
-        out = route_to_dict(svc, r, frm, dst)
+        out = route_to_dict(svc, r, frm, dst, lang)
         out["explanation"] = svc.road.explain(r, frm[0], frm[1], dst[0], dst[1], state=state)
         if td is not None:
             src = td.duration_by_source_s

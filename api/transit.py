@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 
-from api.params import parse_latlon
+from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
@@ -86,8 +86,11 @@ def plan(
     access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
         "the live speeds and incidents"))] = "walk",
+    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
+                               examples=["zh-CN"])] = "en",
 ) -> dict:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR)."""
+    lang = parse_lang(lang)
     p = _planner(request)
     origin = _place(p, from_, "from")
     dest = _place(p, to, "to")
@@ -96,7 +99,7 @@ def plan(
                       max_transfers=max_transfers, walk_speed_mps=walk_speed_mps,
                       max_walk_m=max_walk_m, min_transfer_s=min_transfer_s,
                       wheelchair=wheelchair, num_itineraries=num_itineraries,
-                      access_mode=access_mode)
+                      access_mode=access_mode, lang=lang)
     try:
         out = p.plan(req)
     except PlanError as exc:

@@ -65,6 +65,7 @@ class PlanRequest:
     #: bike use the live weights (speeds, incidents) of that mode
     access_mode: str = "walk"
     max_access_s: int = 1800
+    lang: str = "en"  # language of the walk legs' instructions (routing.i18n)
 
 
 @dataclass
@@ -369,7 +370,7 @@ class Planner:
             r = self.road.route(a[0], a[1], b[0], b[1], mode)
             leg["distance_m"] = round(r.distance_m, 1)
             leg["geometry"] = r.geometry()
-            leg["steps"] = [s.to_dict() for s in r.steps]
+            leg["steps"] = [s.to_dict(req.lang) for s in r.steps]
         except RoutingError:
             leg["distance_m"] = 0.0
             leg["geometry"] = {"type": "LineString", "coordinates": [[a[1], a[0]], [b[1], b[0]]]}
@@ -479,7 +480,7 @@ class Planner:
         leg = {"mode": "walk", "from": frm, "to": to, "departure": self.iso(date, dep),
                "arrival": self.iso(date, dep + dur), "duration_s": dur,
                "distance_m": round(r.distance_m, 1), "geometry": r.geometry(),
-               "steps": [s.to_dict() for s in r.steps]}
+               "steps": [s.to_dict(req.lang) for s in r.steps]}
         return {"departure": leg["departure"], "arrival": leg["arrival"], "duration_s": dur,
                 "transfers": 0, "walk_m": round(r.distance_m, 1), "wait_s": 0, "legs": [leg],
                 "alerts": []}

@@ -233,6 +233,16 @@ class _Road:
         return same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
                          fast=bool(self.fast[i] and self.fast[j]))
 
+    def richest(self, i: int, end: int, look: int = 64) -> int:
+        """The first edge from ``i`` (before ``end``) on the same road that carries both a
+        name and a ref, when edge ``i`` lacks one of them; else ``i``."""
+        if self.street(i) and self.ref(i):
+            return i
+        for j in range(i + 1, min(end, i + look)):
+            if self.street(j) and self.ref(j) and self.same(i, j):
+                return j
+        return i
+
     def unnamed(self, i: int) -> bool:
         return not self.street(i) and not self.ref(i)
 
@@ -322,6 +332,9 @@ def build_steps(
         if b is not None:
             breaks.append(b)
     _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
+    for k, br in enumerate(breaks):  # "Scott Boulevard" → "Scott Boulevard (KY 17)"
+        end = breaks[k + 1].i if k + 1 < len(breaks) else n
+        br.label_edge = road.richest(br.label_edge, end)
 
     starts = np.asarray([b.i for b in breaks], dtype=np.int64)
     dist = np.add.reduceat(np.asarray(lengths_m, dtype=np.float64), starts)
