@@ -158,7 +158,7 @@ def _instruction(s: Step, lang: str) -> str:
     if s.type == "arrive":
         return msg["arrive"]
     if s.type in ("roundabout", "exit roundabout"):
-        onto = msg["onto"].format(road=road)
+        onto = toward or msg["onto"].format(road=road)  # onto a ramp: toward its signposts
         return msg[s.type].format(ordinal=i18n.ordinal(lang, s.exit or 1), onto=onto)
     if s.type == "off ramp" and s.exit_ref:
         key = "exit.left" if _side(s.modifier) == "left" else "exit.right"
@@ -357,6 +357,8 @@ def build_steps(
                   exit_ref=br.exit_ref, **road.step_fields(label_edge))
         if br.type == "roundabout" or (i == 0 and rb[0]):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
+        if br.type in ("roundabout", "exit roundabout") and road.link[label_edge]:
+            st.destination = road.ramp_destination(label_edge)
         steps.append(st)
     last = n - 1
     steps.append(Step(type="arrive", modifier="", distance_m=0.0, duration_s=0.0,

@@ -431,3 +431,15 @@ def test_nky_chinese_instructions_are_chinese(nky_router) -> None:
             rest = zh.replace(label, "").replace(s.destination, "")
             assert not any(w in rest for w in english), zh
             assert any("\u4e00" <= ch <= "\u9fff" for ch in rest), zh
+
+
+def test_roundabout_exit_onto_a_ramp_names_its_signposts() -> None:
+    ring = {"highway": "primary", "junction": "roundabout"}
+    steps = _steps([SCOTT, ring, ring, RAMP, I75], [(0, 0), (60, 300), (300, 200),
+                                                     (180, 180), (180, 180)],
+                   roundabout=[False, True, True, False, False])
+    rb = next(s for s in steps if s.type == "roundabout")
+    assert rb.destination == "I 71 / Cincinnati"
+    assert rb.instruction.endswith("exit toward I 71 / Cincinnati")
+    assert rb.instruction_for("zh-CN").endswith("出口驶出，前往 I 71 / Cincinnati")
+    assert steps[-2].instruction == "Merge onto I 75"
