@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from api import docs, middleware, operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
-from api.params import parse_latlon
+from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
@@ -66,16 +66,20 @@ def route(
     alternatives: Annotated[int, Query(ge=0, le=3, description=(
         "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
         "(≤ 1.4 × the best duration)"))] = 0,
+    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
+                               examples=["zh-CN"])] = "en",
 ) -> dict:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
-    Errors: 422 for malformed coordinates, an unknown mode, or a point farther than the
-    snapping limit from any road usable by the mode; 404 when no route connects the points.
+    Errors: 422 for malformed coordinates, an unknown mode or language, or a point farther
+    than the snapping limit from any road usable by the mode; 404 when no route connects
+    the points.
     """
     svc = _service(request)
     state = svc.state()
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
+    lang = parse_lang(lang)
     t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
     q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives)
     try:
@@ -88,7 +92,7 @@ def route(
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    return render.route_answer_json(svc.snapshot, ans, frm, dst)
+    return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,

@@ -1,10 +1,16 @@
-"""Parsing of query parameters shared by endpoints (coordinates, times), with precise errors."""
+"""Parsing of query parameters shared by endpoints (coordinates, times, instruction
+language), with precise errors."""
 
 from __future__ import annotations
 
 import math
 
 from api.problems import ApiProblem
+from routing.i18n import SUPPORTED_LANGS, UnsupportedLanguageError, normalize_lang
+
+#: Description of the ``lang`` query parameter.
+LANG_DESCRIPTION = (f"Language of the turn-by-turn instructions: {', '.join(SUPPORTED_LANGS)} "
+                    "(also accepted: zh, zh-Hans)")
 
 
 def parse_latlon(value: str, name: str) -> tuple[float, float]:
@@ -24,6 +30,17 @@ def parse_latlon(value: str, name: str) -> tuple[float, float]:
     if not -180.0 <= lon <= 180.0:
         raise _bad(name, f"longitude {lon} is outside [-180, 180]")
     return lat, lon
+
+
+def parse_lang(value: str | None, name: str = "lang") -> str:
+    """Canonical instruction language (``en`` or ``zh-CN``). Raises a 422
+    :class:`ApiProblem` naming the supported languages."""
+    try:
+        return normalize_lang(value)
+    except UnsupportedLanguageError as exc:
+        raise ApiProblem(422, "unsupported-language", f"{name}: {exc}", "Unsupported language",
+                         invalid_params=[{"name": f"query.{name}", "reason": str(exc)}]
+                         ) from None
 
 
 def _bad(name: str, reason: str) -> ApiProblem:

@@ -34,9 +34,9 @@ def line_string(xy: np.ndarray) -> dict[str, Any]:
     return {"type": "LineString", "coordinates": out.tolist()}
 
 
-def step_json(s: Step) -> dict[str, Any]:
-    """One turn-by-turn step."""
-    return s.to_dict()
+def step_json(s: Step, lang: str = "en") -> dict[str, Any]:
+    """One turn-by-turn step, its instruction in ``lang``."""
+    return s.to_dict(lang)
 
 
 def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate
@@ -64,7 +64,7 @@ def eta_json(e: EtaSources) -> dict[str, Any]:
 
 
 def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float],
-                    to: tuple[float, float]) -> dict[str, Any]:
+                    to: tuple[float, float], lang: str = "en") -> dict[str, Any]:
     """One road route with explanation and ETA sources."""
     r = item.route
     return {
@@ -74,7 +74,7 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
         "extra_s": round(r.extra_s, 1),
         "geometry": line_string(np.column_stack([r.lon, r.lat])),
         "bbox": [round(x, 7) for x in r.bbox],
-        "steps": [step_json(s) for s in r.steps],
+        "steps": [step_json(s, lang) for s in r.steps],
         "origin": waypoint_json(snapshot, frm, r.origin),
         "destination": waypoint_json(snapshot, to, r.destination),
         "live_version": r.live_version,
@@ -84,9 +84,9 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
 
 
 def route_answer_json(snapshot: Snapshot, ans: RouteAnswer, frm: tuple[float, float],
-                      to: tuple[float, float]) -> dict[str, Any]:
-    """The body of ``GET /v1/route``."""
-    return {"routes": [route_item_json(snapshot, it, frm, to) for it in ans.items],
+                      to: tuple[float, float], lang: str = "en") -> dict[str, Any]:
+    """The body of ``GET /v1/route`` (instructions in ``lang``)."""
+    return {"routes": [route_item_json(snapshot, it, frm, to, lang) for it in ans.items],
             "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
             "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
 
@@ -105,8 +105,8 @@ def transit_route_json(r: TransitRouteInfo) -> dict[str, Any]:
             "type_name": r.type_name, "color": r.color, "text_color": r.text_color}
 
 
-def leg_json(leg: Leg) -> dict[str, Any]:
-    """One leg of an itinerary."""
+def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:
+    """One leg of an itinerary (instructions in ``lang``)."""
     out: dict[str, Any] = {
         "mode": leg.mode, "from": place_json(leg.origin), "to": place_json(leg.destination),
         "departure": leg.departure.isoformat(), "arrival": leg.arrival.isoformat(),
@@ -114,7 +114,7 @@ def leg_json(leg: Leg) -> dict[str, Any]:
     }
     if leg.mode != "transit":
         out["distance_m"] = leg.distance_m or 0.0
-        out["steps"] = [step_json(s) for s in (leg.steps or [])]
+        out["steps"] = [step_json(s, lang) for s in (leg.steps or [])]
         return out
     assert leg.route is not None and leg.agency is not None
     out.update(
@@ -128,16 +128,16 @@ def leg_json(leg: Leg) -> dict[str, Any]:
     return out
 
 
-def itinerary_json(it: Itinerary) -> dict[str, Any]:
+def itinerary_json(it: Itinerary, lang: str = "en") -> dict[str, Any]:
     """A door-to-door journey."""
     return {"departure": it.departure.isoformat(), "arrival": it.arrival.isoformat(),
             "duration_s": it.duration_s, "transfers": it.transfers, "walk_m": it.walk_m,
-            "wait_s": it.wait_s, "legs": [leg_json(x) for x in it.legs],
+            "wait_s": it.wait_s, "legs": [leg_json(x, lang) for x in it.legs],
             "alerts": list(it.alerts)}
 
 
-def plan_json(res: PlanResult) -> dict[str, Any]:
+def plan_json(res: PlanResult, lang: str = "en") -> dict[str, Any]:
     """The body of ``GET /v1/plan`` (without ``messages``)."""
-    return {"itineraries": [itinerary_json(i) for i in res.itineraries],
+    return {"itineraries": [itinerary_json(i, lang) for i in res.itineraries],
             "service_date": res.service_date.isoformat(), "live_version": res.live_version,
             "access_stops": res.access_stops, "egress_stops": res.egress_stops}

@@ -19,10 +19,11 @@ class LineString(BaseModel):
 class StepOut(BaseModel):
     """One turn-by-turn instruction."""
 
-    type: str = Field(description="depart, turn, continue, new name, roundabout, "
-                                  "exit roundabout, arrive")
+    type: str = Field(description="depart, turn, continue, new name, on ramp, off ramp, "
+                                  "fork, merge, roundabout, exit roundabout, arrive")
     modifier: str = Field(description="straight, slight/sharp left/right, left, right, uturn")
-    name: str = Field(description="Street name ('' when unnamed)")
+    name: str = Field(description="Street name, else the road number; an unnamed way is "
+                                  "named by what it is ('the sidewalk', 'the ramp')")
     distance_m: float
     duration_s: float
     location: list[float] = Field(description="[lon, lat] of the manoeuvre")
@@ -30,6 +31,10 @@ class StepOut(BaseModel):
     bearing_after: int
     instruction: str
     exit: int | None = Field(default=None, description="Roundabout exit number")
+    ref: str | None = Field(default=None, description="Road number(s), e.g. 'I 71 / I 75'")
+    destination: str | None = Field(default=None, description=(
+        "Where a ramp or fork leads (signposts), e.g. 'I 71 North / Cincinnati'"))
+    exit_ref: str | None = Field(default=None, description="Motorway exit number, e.g. '192'")
 
 
 class Waypoint(BaseModel):

@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 
 from api import operations, render
-from api.params import parse_latlon
+from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
 from api.problems import ApiProblem, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
@@ -90,10 +90,13 @@ def plan(
     access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
         "the live speeds and incidents"))] = "walk",
+    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
+                               examples=["zh-CN"])] = "en",
 ) -> dict:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR)."""
     svc = request.app.state.service
     state = svc.state()
+    lang = parse_lang(lang)
     p = _planner(request)
     origin = _place(p, from_, "from")
     dest = _place(p, to, "to")
@@ -122,7 +125,7 @@ def plan(
         msgs.append(f"no stop within {max_walk_m:.0f} m walking of the destination")
     if not res.itineraries:
         msgs.append("no itinerary found for these settings")
-    out = render.plan_json(res)
+    out = render.plan_json(res, lang)
     out["messages"] = msgs
     return out
 

@@ -3,7 +3,8 @@
 Three levels, all plain numpy arrays:
 
 * **segments** — undirected pieces of one way between two junctions (shared nodes, way
-  ends, barriers, restriction vias), with full geometry, length, name and way id;
+  ends, barriers, restriction vias), with full geometry, length, way id and the street
+  labels guidance needs (name, ref, ramp signposts, footway kind; see ``routing.labels``);
 * **edges** (per mode) — the directed, usable traversals of segments with speeds and travel
   times in integer milliseconds;
 * **kernel graph** (per mode) — what the shortest-path core sees: one node per junction,
@@ -23,6 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from routing.kernels.limits import INF_WEIGHT  # noqa: F401 - re-exported
+from routing.labels import LABEL_TAGS, display_value
 from routing.osm import OsmData
 from routing.profiles import ACCESS_RULES, MODES, barrier_blocks
 
@@ -58,8 +60,22 @@ class Segments:
     lon: np.ndarray  # float64 geometry points
     lat: np.ndarray  # float64
     cum_m: np.ndarray  # float64 cumulative length along geometry points
-    names: list[str]
+    names: list[str]  # display label per way: name, else the ref ("I 71 / I 75")
     highways: list[str]
+    #: guidance labels: raw way tag values (see ``routing.labels.LABEL_TAGS``), int32
+    #: indices into ``labels`` (-1 = tag absent)
+    street_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # name
+    ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # ref
+    dest_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # destination
+    dest_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    junction_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    footway_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    labels: list[str] = field(default_factory=list)
+
+
+#: Segment fields holding the label indices of ``routing.labels.LABEL_TAGS``, in order.
+LABEL_FIELDS = ("street_idx", "ref_idx", "dest_idx", "dest_ref_idx", "junction_ref_idx",
+                "footway_idx")
 
 
 @dataclass
@@ -99,6 +115,9 @@ class RoadNetwork:
     segments: Segments
     modes: dict[str, ModeGraph]
     stats: dict[str, int]
+    #: exit number (``motorway_junction`` ref) of each junction: index into
+    #: ``segments.labels``, -1 = none
+    node_exit_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
 
 def build_segments(osm: OsmData, extra_junction_osm_ids: set[int]) -> tuple[
@@ -141,16 +160,23 @@ def build_segments(osm: OsmData, extra_junction_osm_ids: set[int]) -> tuple[
 
     names: dict[str, int] = {}
     highways: dict[str, int] = {}
+    labels: dict[str, int] = {}
     way_name = np.full(len(osm.way_ids), -1, dtype=np.int32)
     way_hw = np.zeros(len(osm.way_ids), dtype=np.int16)
     way_rb = np.zeros(len(osm.way_ids), dtype=bool)
+    way_label = np.full((len(osm.way_ids), len(LABEL_TAGS)), -1, dtype=np.int32)
     for i, tags in enumerate(osm.way_tags):
-        name = tags.get("name") or tags.get("ref")
+        name = display_value(tags.get("name") or tags.get("ref") or "")
         if name:
             way_name[i] = names.setdefault(name, len(names))
         way_hw[i] = highways.setdefault(tags.get("highway", ""), len(highways))
         way_rb[i] = tags.get("junction") in ("roundabout", "circular")
+        for k, tag in enumerate(LABEL_TAGS):
+            value = (tags.get(tag) or "").strip()
+            if value:
+                way_label[i, k] = labels.setdefault(value, len(labels))
     piece = ref_way[a]
+    seg_label = way_label[piece]
     segs = Segments(
         u=jidx[inv[a]].astype(np.int32),
         v=jidx[inv[b]].astype(np.int32),
@@ -166,8 +192,44 @@ def build_segments(osm: OsmData, extra_junction_osm_ids: set[int]) -> tuple[
         cum_m=cum,
         names=list(names),
         highways=list(highways),
+        **{f: np.ascontiguousarray(seg_label[:, k]) for k, f in enumerate(LABEL_FIELDS)},
+        labels=list(labels),
     )
     return segs, node_lon, node_lat, node_osm_id, piece
+
+
+
+def exit_ref_per_junction(osm: OsmData, node_osm_id: np.ndarray, segs: Segments
+                          ) -> np.ndarray:
+    """Index into ``segs.labels`` of each junction's exit number (-1 = none); the labels
+    table grows by the exit numbers not yet in it."""
+    out = np.full(node_osm_id.shape[0], -1, dtype=np.int32)
+    if not osm.exit_refs:
+        return out
+    ids = np.fromiter(osm.exit_refs, dtype=np.int64, count=len(osm.exit_refs))
+    pos = np.searchsorted(node_osm_id, ids)  # junction osm ids are sorted (np.unique)
+    pos = np.minimum(pos, max(node_osm_id.shape[0] - 1, 0))
+    hit = node_osm_id[pos] == ids
+    index = {s: i for i, s in enumerate(segs.labels)}
+    for nid, j in zip(ids[hit].tolist(), pos[hit].tolist(), strict=True):
+        ref = osm.exit_refs[nid]
+        if ref not in index:
+            index[ref] = len(segs.labels)
+            segs.labels.append(ref)
+        out[j] = index[ref]
+    return out
+
+
+def junction_segments(u: np.ndarray, v: np.ndarray, n_nodes: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Segments meeting at each junction as CSR: (offsets int64 [N+1], segment ids int32);
+    segments of junction ``j`` are ``seg[offsets[j]:offsets[j + 1]]``."""
+    ends = np.concatenate([np.asarray(u, np.int64), np.asarray(v, np.int64)])
+    ids = np.concatenate([np.arange(len(u), dtype=np.int32)] * 2)
+    order = np.argsort(ends, kind="stable")
+    offsets = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ends, minlength=n_nodes), out=offsets[1:])
+    return offsets, ids[order]
 
 
 def _largest_scc(n: int, tail: np.ndarray, head: np.ndarray) -> np.ndarray:
@@ -370,4 +432,6 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
         if modes[mode].stats["edges"] == 0:
             modes[mode].stats["empty"] = 1
     tick("modes", len(MODES), len(MODES))
-    return RoadNetwork(node_lon, node_lat, node_osm_id, segs, modes, stats)
+    exits = exit_ref_per_junction(osm, node_osm_id, segs)
+    stats["exit_numbered_junctions"] = int((exits >= 0).sum())
+    return RoadNetwork(node_lon, node_lat, node_osm_id, segs, modes, stats, exits)

@@ -1,5 +1,5 @@
 """Read an OpenStreetMap PBF/XML extract into plain arrays (ways, node coordinates,
-barrier nodes, turn restrictions) with pyosmium.
+barrier nodes, motorway exit numbers, turn restrictions) with pyosmium.
 
 Nothing here knows about modes or graphs: ``routing.graph`` turns the result into
 per-mode routable edges. Malformed data is counted and skipped; a file that is not OSM,
@@ -25,6 +25,8 @@ KEPT_WAY_TAGS = frozenset(
         "bicycle", "foot", "maxspeed", "maxspeed:forward", "maxspeed:backward", "service",
         "area", "cycleway", "cycleway:left", "cycleway:right", "cycleway:both", "motorroad",
         "sidewalk", "lanes", "impassable", "status", "bridge", "tunnel", "surface",
+        # guidance: signposts of ramps, exit numbers, and footway kinds (sidewalk, crossing)
+        "destination", "destination:ref", "junction:ref", "footway",
     }
 )
 #: Highway values that are never part of a routable network.
@@ -71,6 +73,8 @@ class OsmData:
     barriers: dict[int, dict[str, str]]
     restrictions: list[Restriction]
     stats: Counter = field(default_factory=Counter)
+    #: ``ref`` (exit number) of ``highway=motorway_junction`` nodes, by OSM node id
+    exit_refs: dict[int, str] = field(default_factory=dict)
 
 
 class _Reader(osmium.SimpleHandler):
@@ -84,12 +88,17 @@ class _Reader(osmium.SimpleHandler):
         self.lat: list[float] = []
         self.barriers: dict[int, dict[str, str]] = {}
         self.restrictions: list[Restriction] = []
+        self.exit_refs: dict[int, str] = {}
         self.stats: Counter = Counter()
 
     def node(self, n: osmium.osm.Node) -> None:
         self.stats["nodes"] += 1
         if "barrier" in n.tags:
             self.barriers[n.id] = dict(n.tags)
+        if n.tags.get("highway") == "motorway_junction":
+            ref = (n.tags.get("ref") or "").strip()
+            if ref:
+                self.exit_refs[n.id] = ref
 
     def way(self, w: osmium.osm.Way) -> None:
         self.stats["ways"] += 1
@@ -204,4 +213,5 @@ def read_osm(path: str | os.PathLike[str]) -> OsmData:
         barriers=reader.barriers,
         restrictions=reader.restrictions,
         stats=reader.stats,
+        exit_refs=reader.exit_refs,
     )

@@ -20,6 +20,7 @@ from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.pathgeom import assemble_path
 from routing.kernels.td import ttf_many
+from routing.labels import path_labels
 from routing.profiles import MODES
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
@@ -430,7 +431,7 @@ class RoadRouter:
         dur = w[edges] * share / 1000.0
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, self.seg_name_idx[seg_ids], self.segments.names,
+            mr.mode, path_labels(self.snapshot, mr.arrays, seg_ids, tails),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
         keep = np.ones(lo.shape[0], dtype=bool)

@@ -7,8 +7,11 @@ Layout::
 
     DIR/meta.json                 sources (path, sha256, bytes), bbox, timezone, counts,
                                   versions (strict JSON: no NaN/Infinity)
-    DIR/road/*.npy                junctions, segments, geometry
-    DIR/road/names.json           street names and highway classes
+    DIR/road/*.npy                junctions, segments, geometry, segment labels (name, ref,
+                                  destination, destination:ref, junction:ref, footway) and
+                                  junction exit numbers as int32 indices (-1 = none), and the
+                                  junction → segment table (CSR) guidance reads forks from
+    DIR/road/names.json           display names, highway classes, and the label strings
     DIR/car|bike|walk/*.npy       per-mode edges, kernel graph, CCH order
     DIR/transit/...               compiled timetable and stop links (when GTFS was given)
     DIR/traffic/typical/...       typical speeds (when observations were given), bound to
@@ -29,14 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from routing.graph import ModeGraph, RoadNetwork, Segments
+from routing.graph import LABEL_FIELDS, ModeGraph, RoadNetwork, Segments, junction_segments
 from routing.profiles import MODES
 
-SNAPSHOT_FORMAT = 1
-BUILD_VERSION = "citynav-0.1.0"
+#: 2: segment labels (name, ref, ramp signposts, footway kind), junction exit numbers and
+#: the junction → segment table for guidance.
+SNAPSHOT_FORMAT = 2
+BUILD_VERSION = f"citynav-0.1.0+f{SNAPSHOT_FORMAT}"
 
 _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",
-               "roundabout")
+               "roundabout", *LABEL_FIELDS)
+_JUNCTION_FIELDS = ("node_exit_ref_idx", "junction_seg_offsets", "junction_seg")
 _MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m",
                 "edge_speed_kmh", "edge_time_ms", "edge_snappable", "edge_head_knode",
                 "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction")
@@ -118,9 +124,17 @@ class SnapshotWriter:
         arrays = {f"seg_{f}": getattr(s, f) for f in _SEG_FIELDS}
         arrays.update(node_lon=net.node_lon, node_lat=net.node_lat, node_osm_id=net.node_osm_id,
                       geom_lon=s.lon, geom_lat=s.lat, geom_cum_m=s.cum_m)
+        n_nodes = net.node_lon.shape[0]
+        exits = net.node_exit_ref_idx
+        if exits.shape[0] != n_nodes:
+            exits = np.full(n_nodes, -1, dtype=np.int32)
+        offsets, seg_of = junction_segments(s.u, s.v, n_nodes)
+        arrays.update(node_exit_ref_idx=exits.astype(np.int32), junction_seg_offsets=offsets,
+                      junction_seg=seg_of)
         _save(road, arrays)
         (road / "names.json").write_text(
-            strict_json({"names": s.names, "highways": s.highways}, ensure_ascii=False))
+            strict_json({"names": s.names, "highways": s.highways, "labels": s.labels},
+                        ensure_ascii=False))
         for mode, g in net.modes.items():
             arrays = {f: getattr(g, f) for f in _MODE_FIELDS}
             arrays["cch_order"] = orders[mode]
@@ -192,6 +206,11 @@ class Snapshot:
     node_osm_id: np.ndarray
     segments: Segments
     modes: dict[str, ModeArrays]
+    #: exit number of each junction (index into ``segments.labels``, -1 = none)
+    node_exit_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: segments meeting at junction j: ``junction_seg[junction_seg_offsets[j]:...[j + 1]]``
+    junction_seg_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    junction_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @property
     def snapshot_id(self) -> str:
@@ -238,16 +257,18 @@ def _open(p: Path, meta: dict[str, Any]) -> Snapshot:
     road = p / "road"
     names = json.loads((road / "names.json").read_text())
     a = _load(road, tuple(f"seg_{f}" for f in _SEG_FIELDS)
-              + ("node_lon", "node_lat", "node_osm_id", "geom_lon", "geom_lat", "geom_cum_m"))
+              + ("node_lon", "node_lat", "node_osm_id", "geom_lon", "geom_lat", "geom_cum_m")
+              + _JUNCTION_FIELDS)
     segs = Segments(**{f: a[f"seg_{f}"] for f in _SEG_FIELDS}, lon=a["geom_lon"],
                     lat=a["geom_lat"], cum_m=a["geom_cum_m"], names=names["names"],
-                    highways=names["highways"])
+                    highways=names["highways"], labels=names["labels"])
     modes = {}
     for mode in MODES:
         d = p / mode
         stats = json.loads((d / "stats.json").read_text())
         modes[mode] = ModeArrays(mode, _load(d, _MODE_FIELDS + ("cch_order",)), stats)
-    return Snapshot(p, meta, a["node_lon"], a["node_lat"], a["node_osm_id"], segs, modes)
+    return Snapshot(p, meta, a["node_lon"], a["node_lat"], a["node_osm_id"], segs, modes,
+                    **{f: a[f] for f in _JUNCTION_FIELDS})
 
 
 def mode_graph_from_arrays(m: ModeArrays) -> ModeGraph:

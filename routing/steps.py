@@ -1,9 +1,24 @@
-"""Turn-by-turn instructions from a road path: depart, turns (slight/sharp/left/right),
-continue, name changes, roundabouts with exit numbers, arrive.
+"""Turn-by-turn steps from a road path — depart, turns, name changes, ramps, exits, forks,
+merges, roundabouts with exit numbers, arrive — with instructions in English or Simplified
+Chinese (templates in ``routing.i18n``).
 
-A new step starts where the street name changes, where the path turns by 30° or more at a
-real intersection (three or more streets meet), on a U-turn, and on entering or leaving a
-roundabout. Distances and durations are summed per step.
+Naming, after OSRM's and Valhalla's guidance: a step is labelled with the road's name and
+ref ("Scott Boulevard (KY 17)"), the ref alone when unnamed ("I 71 / I 75"), or what the
+way is when it has neither ("the sidewalk", "the crossing", "the ramp").
+
+A new step starts
+* on a turn of 30° or more where three or more streets meet, on a U-turn, on entering or
+  leaving a roundabout;
+* on entering a ramp: "off ramp" when leaving a motorway or trunk road (with the exit number
+  of the ``motorway_junction`` or the ramp's ``junction:ref``), "on ramp" otherwise, toward
+  the ramp's signposts (``destination:ref``, ``destination``) or the road it leads to;
+* at a fork: ramps that split, or a motorway that splits into motorways (side from the
+  other branch); on leaving a ramp ("merge" onto a motorway or trunk road);
+* where the road changes (:func:`routing.labels.same_road`) — not where a ref is added or
+  dropped, a name is dropped, or refs continue on a motorway.
+Afterwards a short unnamed connector before a name change takes that name, and short name
+flips (A → B → A) and announcements of the road one is already on are folded into the step
+before. Distances and durations are summed per step.
 """
 
 from __future__ import annotations
@@ -12,46 +27,89 @@ from dataclasses import dataclass
 
 import numpy as np
 
-COMPASS = ("north", "northeast", "east", "southeast", "south", "southwest", "west",
-           "northwest")
-ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
+from routing import i18n
+from routing.labels import (
+    FAST_HIGHWAYS,
+    FORK_MAX_ANGLE,
+    PathLabels,
+    display_destination,
+    display_value,
+    generic_kind,
+    same_road,
+)
+
+#: English compass words (kept for callers of the old module).
+COMPASS = i18n.COMPASS["en"]
+#: Steps shorter than this on an unnamed connector take the name announced next.
+CONNECTOR_MAX_M = 30.0
+#: A name that lasts less than this between two pieces of one road is not announced.
+FLIP_MAX_M = 60.0
+#: A bend of the road one is on is not announced when every other way turns this much more.
+OBVIOUS_MARGIN_DEG = 20.0
 
 
 @dataclass(slots=True)
 class Step:
     """One instruction and the stretch of road it covers."""
 
-    type: str  # depart | turn | continue | new name | roundabout | exit roundabout | arrive
+    type: str  # depart | turn | continue | new name | on ramp | off ramp | fork | merge |
+    #            roundabout | exit roundabout | arrive
     modifier: str  # straight | slight left | left | sharp left | uturn | ... | "" for arrive
-    name: str
+    name: str  # street name, else the ref; "" when the way has neither (see `generic`)
     distance_m: float
     duration_s: float
     location: tuple[float, float]  # [lon, lat] where the manoeuvre happens
     bearing_before: int
     bearing_after: int
-    exit: int | None = None
+    exit: int | None = None  # roundabout exit number
     mode: str = "car"
+    ref: str = ""  # road number(s) as shown: "I 71 / I 75"
+    destination: str = ""  # where a ramp or fork leads: "I 71 North / Cincinnati"
+    exit_ref: str = ""  # motorway exit number: "192"
+    generic: str = "road"  # what the way is, naming it when unnamed: sidewalk, ramp, ...
 
     @property
     def instruction(self) -> str:
-        """Human-readable instruction (English)."""
-        return _instruction(self, self.mode)
+        """Human-readable instruction in English."""
+        return self.instruction_for(i18n.DEFAULT_LANG)
 
-    def to_dict(self) -> dict:
-        """JSON-ready form (edges omitted)."""
+    def label(self, lang: str = i18n.DEFAULT_LANG) -> str:
+        """The road as shown: "Scott Boulevard (KY 17)", "I 75", or "the sidewalk"."""
+        if self.name and self.ref and self.name != self.ref:
+            return f"{self.name} ({self.ref})"
+        if self.name:
+            return self.name
+        generic = i18n.GENERIC[i18n.normalize_lang(lang)]
+        return generic.get(self.generic, generic["road"])
+
+    def instruction_for(self, lang: str = i18n.DEFAULT_LANG) -> str:
+        """The instruction in ``lang`` (``en``, ``zh-CN`` or an alias). Raises
+        :class:`routing.i18n.UnsupportedLanguageError` for other languages."""
+        return _instruction(self, i18n.normalize_lang(lang))
+
+    def to_dict(self, lang: str = i18n.DEFAULT_LANG) -> dict:
+        """JSON-ready form with the name and instruction in ``lang`` (edges omitted);
+        ``ref``, ``destination``, ``exit_ref`` and ``exit`` only when known."""
+        lang = i18n.normalize_lang(lang)
         d = {
             "type": self.type,
             "modifier": self.modifier,
-            "name": self.name,
+            "name": self.name or self.label(lang),
             "distance_m": round(self.distance_m, 1),
             "duration_s": round(self.duration_s, 1),
             "location": [round(self.location[0], 7), round(self.location[1], 7)],
             "bearing_before": self.bearing_before,
             "bearing_after": self.bearing_after,
-            "instruction": self.instruction,
+            "instruction": self.instruction_for(lang),
         }
         if self.exit is not None:
             d["exit"] = self.exit
+        if self.ref:
+            d["ref"] = self.ref
+        if self.destination:
+            d["destination"] = self.destination
+        if self.exit_ref:
+            d["exit_ref"] = self.exit_ref
         return d
 
 
@@ -70,39 +128,159 @@ def turn_modifier(angle: float) -> str:
     return "uturn"
 
 
-def _compass(bearing: float) -> str:
-    return COMPASS[int(((bearing % 360) + 22.5) // 45) % 8]
+def _side(modifier: str) -> str:
+    return "left" if "left" in modifier else "right" if "right" in modifier else "straight"
 
 
-def _onto(name: str) -> str:
-    return f" onto {name}" if name else ""
+class _ModeMessages(dict):
+    """A language's templates where ``"key.<mode>"`` (e.g. ``turn.slight left.walk``)
+    overrides ``"key"`` for that travel mode."""
+
+    def __init__(self, messages: dict[str, str], mode: str) -> None:
+        super().__init__(messages)
+        self.mode = mode
+
+    def __getitem__(self, key: str) -> str:
+        return dict.get(self, f"{key}.{self.mode}") or dict.__getitem__(self, key)
 
 
-def _instruction(s: Step, mode: str) -> str:
+_RAMP_MODIFIER = {"slight left": "slight left", "slight right": "slight right", "left": "left",
+                  "right": "right", "sharp left": "left", "sharp right": "right"}
+
+
+def _instruction(s: Step, lang: str) -> str:
+    msg = _ModeMessages(i18n.MESSAGES[lang], s.mode)
+    road = s.label(lang)
+    toward = msg["toward"].format(destination=s.destination) if s.destination else ""
     if s.type == "depart":
-        road = f" on {s.name}" if s.name else ""
-        verb = {"walk": "Walk", "bike": "Cycle"}.get(mode, "Head")
-        return f"{verb} {_compass(s.bearing_after)}{road}"
+        compass = i18n.COMPASS[lang][int(((s.bearing_after % 360) + 22.5) // 45) % 8]
+        return msg["depart"].format(direction=compass, road=road)
     if s.type == "arrive":
-        return "Arrive at your destination"
-    if s.type == "roundabout":
-        n = s.exit or 1
-        return f"Enter the roundabout and take the {ORDINALS.get(n, f'{n}th')} exit" + \
-            _onto(s.name)
-    if s.type == "exit roundabout":
-        return "Exit the roundabout" + _onto(s.name)
-    if s.modifier == "uturn":
-        return "Make a U-turn" + _onto(s.name)
-    if s.modifier == "straight":
-        return ("Continue straight" + _onto(s.name)) if s.type != "new name" else \
-            f"Continue onto {s.name or 'the unnamed road'}"
-    return f"Turn {s.modifier}" + _onto(s.name)
+        return msg["arrive"]
+    if s.type in ("roundabout", "exit roundabout"):
+        onto = toward or msg["onto"].format(road=road)  # onto a ramp: toward its signposts
+        return msg[s.type].format(ordinal=i18n.ordinal(lang, s.exit or 1), onto=onto)
+    if s.type == "off ramp" and s.exit_ref:
+        key = "exit.left" if _side(s.modifier) == "left" else "exit.right"
+        return msg[key].format(exit=s.exit_ref, toward=toward)
+    if s.type in ("on ramp", "off ramp"):
+        mod = _RAMP_MODIFIER.get(s.modifier, "straight")
+        if not toward and s.name:  # a named ramp without signposts
+            toward = msg["onto"].format(road=road)
+        return msg[f"ramp.{mod}"].format(toward=toward)
+    if s.type == "fork":
+        side = _side(s.modifier)
+        if toward:
+            return msg[f"fork.{side}"].format(target=toward)
+        if s.name:
+            return msg[f"fork.{side}"].format(target=msg["onto"].format(road=road))
+        return msg[f"fork.{side}.bare"]
+    if s.type == "merge":
+        return msg["merge"].format(road=road)
+    if s.type == "new name":
+        return msg["new name"].format(road=road)
+    if s.type == "continue":
+        return msg["continue"].format(road=road)
+    key = f"turn.{s.modifier}" if f"turn.{s.modifier}" in msg else "turn.straight"
+    return msg[key].format(road=road)
+
+
+@dataclass(slots=True)
+class _Break:
+    """Where a step starts: path edge ``i``, what happens there, and the edge naming it."""
+
+    i: int
+    type: str
+    modifier: str
+    label_edge: int
+    destination: str = ""
+    exit_ref: str = ""
+
+
+class _Road:
+    """Per-edge label text of a path, read lazily."""
+
+    def __init__(self, labels: PathLabels, mode: str) -> None:
+        self.lb = labels
+        hw = [labels.highways[k] for k in np.asarray(labels.highway).tolist()]
+        self.hw = hw
+        # ramps, exits, forks and merges are driving manoeuvres; walkers and cyclists on a
+        # ramp or a trunk road get ordinary turns
+        driving = mode == "car"
+        self.link = np.fromiter((driving and h.endswith("_link") for h in hw), bool, len(hw))
+        self.fast = np.fromiter((driving and h in FAST_HIGHWAYS for h in hw), bool, len(hw))
+        n = len(hw)
+        idx = np.arange(n)
+        #: first edge at or after i that is not a ramp (n: none), last one at or before i
+        self.after_ramp = np.minimum.accumulate(np.where(self.link, n, idx)[::-1])[::-1]
+        self.before_ramp = np.maximum.accumulate(np.where(self.link, -1, idx))
+
+    def slip_lane(self, i: int) -> bool:
+        """Edge ``i`` is on a ramp run that joins two ordinary roads (a slip lane: read as
+        a turn from one street onto the other)."""
+        q, j = int(self.before_ramp[i]), int(self.after_ramp[i])
+        return (bool(self.link[i]) and q >= 0 and j < len(self.hw) and not self.fast[q]
+                and not self.fast[j])
+
+    def street(self, i: int) -> str:
+        return display_value(self.lb.text("street", i))
+
+    def ref(self, i: int) -> str:
+        return self.lb.text("ref", i)
+
+    def same(self, i: int, j: int) -> bool:
+        """Edges ``i`` and ``j`` are on one road (no announcement between them)."""
+        return same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
+                         fast=bool(self.fast[i] and self.fast[j]))
+
+    def richest(self, i: int, end: int, look: int = 64) -> int:
+        """The first edge from ``i`` (before ``end``) on the same road that carries both a
+        name and a ref, when edge ``i`` lacks one of them; else ``i``."""
+        if self.street(i) and self.ref(i):
+            return i
+        for j in range(i + 1, min(end, i + look)):
+            if self.street(j) and self.ref(j) and self.same(i, j):
+                return j
+        return i
+
+    def unnamed(self, i: int) -> bool:
+        return not self.street(i) and not self.ref(i)
+
+    def step_fields(self, i: int) -> dict:
+        ref = display_value(self.ref(i))
+        return {"name": self.street(i) or ref, "ref": ref,
+                "generic": generic_kind(self.hw[i], self.lb.text("footway", i))}
+
+    def ramp_destination(self, i: int) -> str:
+        """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
+        label of the motorway or trunk road it leads to."""
+        n = len(self.hw)
+        j = i
+        while j < n and self.link[j]:
+            d = display_destination(self.lb.text("dest_ref", j), self.lb.text("dest", j))
+            if d:
+                return d
+            j += 1
+        if j < n and self.fast[j]:
+            f = self.step_fields(j)
+            if f["name"] and f["ref"] and f["name"] != f["ref"]:
+                return f"{f['name']} ({f['ref']})"
+            return f["name"]
+        return ""
+
+    def exit_number(self, i: int) -> str:
+        """Exit number where the ramp starting at edge ``i`` leaves the motorway."""
+        ex = self.lb.text("exit_ref", i)
+        j, n = i, len(self.hw)
+        while not ex and j < n and self.link[j]:
+            ex = self.lb.text("junction_ref", j)
+            j += 1
+        return display_value(ex)
 
 
 def build_steps(
     mode: str,
-    name_idx: np.ndarray,
-    names: list[str],
+    labels: PathLabels,
     roundabout: np.ndarray,
     junction_degree: np.ndarray,
     lengths_m: np.ndarray,
@@ -113,74 +291,210 @@ def build_steps(
     loc_lat: np.ndarray,
     end_location: tuple[float, float],
 ) -> list[Step]:
-    """Steps for a path of ``n`` edges. Arrays are per path edge: street name index into
-    ``names`` (-1 unnamed), roundabout flag, number of streets at the edge's start, travelled
-    length and duration, bearings at its start and end, and where it starts."""
-    n = int(name_idx.shape[0])
+    """Steps for a path of ``n`` edges. ``labels`` names each edge (see
+    :func:`routing.labels.path_labels`); the arrays are per path edge: roundabout flag,
+    number of streets at the edge's start, travelled length (m) and duration (s), bearings
+    at its start and end (degrees, -1 unknown), and where it starts ([lon, lat])."""
+    n = int(np.asarray(lengths_m).shape[0])
     if n == 0:
         return []
+    road = _Road(labels, mode)
     rb = np.asarray(roundabout, dtype=bool)
     deg = np.asarray(junction_degree)
+    b_start = np.asarray(b_start, dtype=np.float64)
+    b_end = np.asarray(b_end, dtype=np.float64)
     ang = np.zeros(n)
     if n > 1:
         bi, bo = b_end[:-1], b_start[1:]
         d = (bo - bi + 540.0) % 360.0 - 180.0
         ang[1:] = np.where((bi < 0) | (bo < 0), 0.0, d)
-    brk = np.zeros(n, dtype=bool)
+    a = np.abs(ang)
     enter = np.zeros(n, dtype=bool)
     leave = np.zeros(n, dtype=bool)
     enter[1:] = rb[1:] & ~rb[:-1]
     leave[1:] = ~rb[1:] & rb[:-1]
     normal = np.zeros(n, dtype=bool)
     normal[1:] = ~rb[1:] & ~rb[:-1]
-    a = np.abs(ang)
-    renamed = np.zeros(n, dtype=bool)
-    renamed[1:] = name_idx[1:] != name_idx[:-1]
-    brk = enter | leave | (normal & ((a >= 170) | ((a >= 30) & (deg >= 3)) | renamed))
-    brk[0] = True
-    starts = np.flatnonzero(brk)
-    dist = np.add.reduceat(lengths_m, starts)
-    dur = np.add.reduceat(durations_s, starts)
-    ends = np.append(starts[1:], n)
-    exits_at = np.cumsum(rb & (deg > 2))  # running count of roundabout exits passed
+    turned = normal & ((a >= 170) | ((a >= 30) & (deg >= 3)))
+    keys = np.column_stack([labels.street, labels.ref, labels.dest, labels.dest_ref,
+                            labels.footway, road.link])
+    changed = np.zeros(n, dtype=bool)
+    changed[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+    link_or_fast = road.link | road.fast
+    forky = np.zeros(n, dtype=bool)
+    forky[1:] = link_or_fast[1:] & link_or_fast[:-1] & (deg[1:] >= 3)
+    cand = enter | leave | (normal & (turned | changed | forky))
+    cand[0] = False
 
-    nm = name_idx.tolist()
+    breaks = [_Break(0, "depart", "", 0)]
+    for i in np.flatnonzero(cand).tolist():
+        b = _decide(i, road, labels, ang, a, turned, enter, leave, b_start, b_end)
+        if b is not None:
+            breaks.append(b)
+    _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
+    for k, br in enumerate(breaks):  # "Scott Boulevard" → "Scott Boulevard (KY 17)"
+        end = breaks[k + 1].i if k + 1 < len(breaks) else n
+        br.label_edge = road.richest(br.label_edge, end)
 
-    def name(i: int) -> str:
-        k = nm[i]
-        return names[k] if k >= 0 else ""
-
+    starts = np.asarray([b.i for b in breaks], dtype=np.int64)
+    dist = np.add.reduceat(np.asarray(lengths_m, dtype=np.float64), starts)
+    dur = np.add.reduceat(np.asarray(durations_s, dtype=np.float64), starts)
+    ends = np.append(starts[1:], n).tolist()
+    exits_at = np.cumsum(rb & (deg > 2)).tolist()  # running count of roundabout exits passed
     be_l, bs_l = b_end.tolist(), b_start.tolist()
-    lon_l, lat_l = loc_lon.tolist(), loc_lat.tolist()
-    ang_l, dist_l, dur_l, ends_l = ang.tolist(), dist.tolist(), dur.tolist(), ends.tolist()
-    enter_l, leave_l, ren_l, ex_l = enter.tolist(), leave.tolist(), renamed.tolist(), \
-        exits_at.tolist()
+    lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
     steps: list[Step] = []
-    for k, i in enumerate(starts.tolist()):
-        j_end = ends_l[k]
+    for k, br in enumerate(breaks):
+        i, j_end = br.i, ends[k]
         bb = int(round(max(be_l[i - 1], 0))) if i > 0 else 0
         ba = int(round(max(bs_l[i], 0)))
-        loc = (lon_l[i], lat_l[i])
-        mod = turn_modifier(ang_l[i])
-        if i == 0:
-            st = Step("depart", "", name(0), 0, 0, loc, 0, ba)
-            if rb[0]:
-                st.exit = ex_l[j_end - 1] - ex_l[0] + 1
-        elif enter_l[i]:
-            st = Step("roundabout", mod, name(j_end) if j_end < n else name(i), 0, 0, loc,
-                      bb, ba)
-            st.exit = ex_l[j_end - 1] - ex_l[i] + 1
-        elif leave_l[i]:
-            st = Step("exit roundabout", mod, name(i), 0, 0, loc, bb, ba)
-        else:
-            kind = "turn" if mod != "straight" else ("new name" if ren_l[i] else "continue")
-            st = Step(kind, mod, name(i), 0, 0, loc, bb, ba)
-        st.distance_m = dist_l[k]
-        st.duration_s = dur_l[k]
+        label_edge = br.label_edge
+        if br.type == "roundabout" and j_end < n:
+            label_edge = j_end  # named after the road it leaves onto
+        st = Step(type=br.type, modifier=br.modifier, distance_m=float(dist[k]),
+                  duration_s=float(dur[k]), location=(lon_l[i], lat_l[i]), bearing_before=bb,
+                  bearing_after=ba, mode=mode, destination=br.destination,
+                  exit_ref=br.exit_ref, **road.step_fields(label_edge))
+        if br.type == "roundabout" or (i == 0 and rb[0]):
+            st.exit = exits_at[j_end - 1] - exits_at[i] + 1
+        if br.type in ("roundabout", "exit roundabout") and road.link[label_edge]:
+            st.destination = road.ramp_destination(label_edge)
         steps.append(st)
     last = n - 1
-    steps.append(Step("arrive", "", name(last), 0.0, 0.0, end_location,
-                      int(round(max(be_l[last], 0))), 0))
-    for st in steps:
-        st.mode = mode
+    steps.append(Step(type="arrive", modifier="", distance_m=0.0, duration_s=0.0,
+                      location=end_location, bearing_before=int(round(max(be_l[last], 0))),
+                      bearing_after=0, mode=mode, **road.step_fields(last)))
     return steps
+
+
+def _fork_side(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray,
+               classes: frozenset[str] | None) -> str | None:
+    """At a fork where edge ``i`` starts: "left" / "right" / "straight" for the branch the
+    path takes among the forward branches (within :data:`FORK_MAX_ANGLE`), or None when no
+    other forward branch (of ``classes``, or of any ramp/fast class) is open there."""
+    if labels.branches is None or b_end[i - 1] < 0:
+        return None
+    rel = []
+    for bearing, hw in labels.branches(i):
+        if classes is not None and hw not in classes and not (
+                "link" in classes and hw.endswith("_link")):
+            continue
+        r = (bearing - b_end[i - 1] + 540.0) % 360.0 - 180.0
+        if abs(r) < FORK_MAX_ANGLE:
+            rel.append(r)
+    if not rel:
+        return None
+    mine = ang[i]
+    if all(r < mine for r in rel):
+        return "right"
+    if all(r > mine for r in rel):
+        return "left"
+    return "straight"
+
+
+_RAMP_CLASSES = frozenset(FAST_HIGHWAYS | {"link"})
+
+
+def _obvious(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray) -> bool:
+    """Every other way open where edge ``i`` starts turns clearly more than the path."""
+    if labels.branches is None or b_end[i - 1] < 0:
+        return False
+    mine = abs(float(ang[i]))
+    for bearing, _ in labels.branches(i):
+        r = abs((bearing - b_end[i - 1] + 540.0) % 360.0 - 180.0)
+        if r < mine + OBVIOUS_MARGIN_DEG:
+            return False
+    return True
+
+
+def _decide(i: int, road: _Road, labels: PathLabels, ang: np.ndarray, a: np.ndarray,
+            turned: np.ndarray, enter: np.ndarray, leave: np.ndarray, b_start: np.ndarray,
+            b_end: np.ndarray) -> _Break | None:
+    """What happens where path edge ``i`` starts (None: the step goes on)."""
+    mod = turn_modifier(float(ang[i]))
+    sign = "right" if ang[i] >= 0 else "left"
+    link, fast = road.link, road.fast
+    if enter[i]:
+        return _Break(i, "roundabout", mod, i)
+    if leave[i]:
+        return _Break(i, "exit roundabout", mod, i)
+    if a[i] >= 170:
+        return _Break(i, "turn", "uturn", i)
+    p = i - 1
+    if road.slip_lane(i):
+        if link[p]:
+            return None  # announced where the slip lane starts
+        j = int(road.after_ramp[i])
+        total = (b_start[j] - b_end[p] + 540.0) % 360.0 - 180.0 \
+            if b_start[j] >= 0 and b_end[p] >= 0 else float(ang[i])
+        mod = turn_modifier(total)
+        if abs(total) < 30 and road.same(p, j):
+            return None
+        return _Break(i, "turn" if mod != "straight" else "new name", mod, j)
+    if road.link[p] and not road.link[i] and road.slip_lane(p):
+        return None
+    if link[i] and not link[p]:
+        side = _fork_side(i, labels, ang, b_end, None)
+        if a[i] < 60:
+            mod = f"slight {side}" if side in ("left", "right") else (
+                f"slight {sign}" if fast[p] or a[i] >= 5 else "straight")
+        kind = "off ramp" if fast[p] else "on ramp"
+        return _Break(i, kind, mod, i, road.ramp_destination(i),
+                      road.exit_number(i) if fast[p] else "")
+    if link[p] and not link[i]:
+        if fast[i]:
+            return _Break(i, "merge", f"slight {sign}" if a[i] >= 1 else "straight", i)
+        return _Break(i, "turn" if mod != "straight" else "new name", mod, i)
+    if link[p] and link[i]:
+        side = _fork_side(i, labels, ang, b_end, _RAMP_CLASSES)
+        if side is not None:
+            return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
+                          i, road.ramp_destination(i))
+        return _Break(i, "turn", mod, i) if turned[i] else None
+    if fast[p] and fast[i]:
+        side = _fork_side(i, labels, ang, b_end, FAST_HIGHWAYS)
+        if side is not None:
+            return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
+                          i)
+    if turned[i]:
+        if a[i] < 170 and not road.unnamed(i) and road.same(p, i) and _obvious(
+                i, labels, ang, b_end):
+            return None  # the road bends at a junction and no other way is straighter
+        return _Break(i, "turn", mod, i)
+    if not road.same(p, i):
+        return _Break(i, "turn" if mod != "straight" else "new name", mod, i)
+    return None
+
+
+def _collapse(breaks: list[_Break], road: _Road, lengths_m: np.ndarray) -> None:
+    """Fold spurious steps into the one before (in place): a short unnamed connector
+    followed by a name change takes that name; a short name flip A → B → A disappears; and
+    a "new name" for the road the previous step is already on is dropped."""
+    def length(k: int) -> float:
+        end = breaks[k + 1].i if k + 1 < len(breaks) else lengths_m.shape[0]
+        return float(lengths_m[breaks[k].i:end].sum())
+
+    k = 1
+    while k < len(breaks) - 1:  # connector + name change
+        cur, nxt = breaks[k], breaks[k + 1]
+        if (cur.type in ("turn", "new name") and nxt.type == "new name"
+                and road.unnamed(cur.label_edge) and length(k) < CONNECTOR_MAX_M):
+            cur.label_edge = nxt.label_edge
+            del breaks[k + 1]
+            continue
+        k += 1
+    k = 1
+    while k < len(breaks) - 1:  # A → B → A
+        cur, nxt = breaks[k], breaks[k + 1]
+        if (cur.type == "new name" and nxt.type == "new name" and length(k) < FLIP_MAX_M
+                and road.same(breaks[k - 1].label_edge, nxt.label_edge)):
+            del breaks[k:k + 2]
+            continue
+        k += 1
+    k = 1
+    while k < len(breaks):  # announcing the road one is on
+        if breaks[k].type == "new name" and road.same(breaks[k - 1].label_edge,
+                                                      breaks[k].label_edge):
+            del breaks[k]
+            continue
+        k += 1

@@ -62,3 +62,21 @@ def test_stops_and_departures(client) -> None:
     assert times == sorted(times) and times[0] >= "2020-01-15T08:00"
     assert all(d["delay_s"] == 0 and not d["cancelled"] for d in deps)
     assert client.get("/v1/stops/unknown/departures").status_code == 404
+
+
+def test_plan_walk_steps_in_chinese(client) -> None:
+    params = {"from": COV, "to": FLORENCE, "depart_at": AT, "num_itineraries": 1}
+    en = client.get("/v1/plan", params=params).json()
+    zh = client.get("/v1/plan", params={**params, "lang": "zh-CN"}).json()
+
+    def walk_steps(body: dict) -> list[dict]:
+        return [s for it in body["itineraries"] for leg in it["legs"]
+                if leg["mode"] == "walk" for s in leg["steps"]]
+
+    assert walk_steps(en) and len(walk_steps(en)) == len(walk_steps(zh))
+    assert all(s["name"] for s in walk_steps(zh))  # unnamed footways are named ("人行道")
+    assert walk_steps(zh)[-1]["instruction"] == "到达目的地"
+    assert walk_steps(zh)[0]["instruction"].startswith("向")
+    assert walk_steps(en)[0]["instruction"].startswith("Walk ")
+    r = client.get("/v1/plan", params={**params, "lang": "klingon"})
+    assert r.status_code == 422 and "zh-CN" in r.json()["detail"]

@@ -77,3 +77,35 @@ def test_openapi_and_docs(client) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/route" in spec["paths"] and "/v1/health" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_route_instructions_in_chinese(client) -> None:
+    en = client.get("/v1/route", params={"from": COV, "to": NEWPORT}).json()["routes"][0]
+    for lang in ("zh-CN", "zh", "zh-Hans"):
+        r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "lang": lang})
+        assert r.status_code == 200, r.text
+        zh = r.json()["routes"][0]
+        assert [s["type"] for s in zh["steps"]] == [s["type"] for s in en["steps"]]
+        assert zh["steps"][0]["instruction"].startswith("向")
+        assert zh["steps"][-1]["instruction"] == "到达目的地"
+    assert en["steps"][0]["instruction"].startswith("Head ")
+
+
+def test_route_ramp_steps_carry_signposts_and_exit_numbers(client) -> None:
+    r = client.get("/v1/route", params={"from": "39.056,-84.540", "to": "39.096,-84.521"})
+    steps = r.json()["routes"][0]["steps"]
+    ramp = next(s for s in steps if s["type"] == "on ramp")
+    assert "Cincinnati" in ramp["destination"] and ramp["destination"] in ramp["instruction"]
+    off = next(s for s in steps if s["type"] == "off ramp" and s.get("exit_ref"))
+    assert off["instruction"].startswith(f"Take exit {off['exit_ref']} toward ")
+    assert any(s.get("ref") == "I 71 / I 75" for s in steps)
+    assert not any(";" in s["name"] or ";" in s["instruction"] for s in steps)
+
+
+def test_unknown_language_is_a_problem(client) -> None:
+    r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "lang": "fr"})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert "en" in body["detail"] and "zh-CN" in body["detail"] and "'fr'" in body["detail"]
+    assert body["invalid_params"][0]["name"] == "query.lang"

@@ -13,7 +13,7 @@ import pytest
 
 from routing.build import build_snapshot
 from routing.osm import OsmError
-from routing.snapshot import load_snapshot
+from routing.snapshot import SNAPSHOT_FORMAT, load_snapshot
 from tests.conftest import NKY_OSM
 from tests.routing.osmxml import write_osm
 
@@ -63,7 +63,7 @@ def test_failed_rebuild_keeps_the_old_snapshot(tmp_path: Path) -> None:
 
 def test_snapshot_metadata_and_mmap(nky_snapshot_dir: Path) -> None:
     meta = json.loads((nky_snapshot_dir / "meta.json").read_text())
-    assert meta["format"] == 1 and meta["build_version"].startswith("citynav")
+    assert meta["format"] == SNAPSHOT_FORMAT and meta["build_version"].startswith("citynav")
     src = meta["sources"][0]
     assert src["kind"] == "osm" and len(src["sha256"]) == 64 and src["bytes"] > 0
     w, s, e, n = meta["bbox"]
@@ -72,6 +72,14 @@ def test_snapshot_metadata_and_mmap(nky_snapshot_dir: Path) -> None:
     snap = load_snapshot(nky_snapshot_dir)
     assert isinstance(snap.modes["car"].edge_time_ms, np.memmap)
     assert snap.segments.names and "Madison Avenue" in snap.segments.names
+    # guidance labels: memory-mapped indices into one string table
+    for arr in (snap.segments.ref_idx, snap.segments.dest_idx, snap.node_exit_ref_idx,
+                snap.junction_seg):
+        assert isinstance(arr, np.memmap)
+    assert "I 71;I 75" in snap.segments.labels  # raw tag values are kept
+    assert not any(";" in name for name in snap.segments.names)  # display names are not raw
+    assert "I 71 / I 75" in snap.segments.names
+    assert (np.asarray(snap.node_exit_ref_idx) >= 0).sum() > 40  # motorway exit numbers
 
 
 def test_cli_build_reports_errors_and_exit_code(tmp_path: Path) -> None:
