@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# the repository first: bench/ (the script's own folder) holds incidents.py, which would
+# otherwise shadow the incidents package when REPO is already on PYTHONPATH
+if str(REPO) in sys.path:
+    sys.path.remove(str(REPO))
+sys.path.insert(0, str(REPO))
 
 from gtfs.compile import compile_feeds  # noqa: E402
 from gtfs.day import day_trip_mask  # noqa: E402
