@@ -1,5 +1,5 @@
 """Transit benchmark: compile time, RAPTOR earliest-arrival and 1-hour range query latency,
-against the brute-force reference search (:mod:`gtfs.oracle`) on the same seeded queries.
+against the brute-force reference search (`tests/gtfs/oracle.py`) on the same seeded queries.
 
 Usage: ``python bench/transit.py [--quick] [--queries N] [--seed S]``. Feeds: northern
 Kentucky (Wed 2020-01-15), HART Tampa (Wed 2021-01-13), WMATA Metrorail (Tue 2026-05-05).
@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 from gtfs.compile import compile_feeds  # noqa: E402
 from gtfs.day import day_trip_mask  # noqa: E402
 from gtfs.footpaths import straight_line_footpaths  # noqa: E402
-from gtfs.oracle import Oracle  # noqa: E402
 from gtfs.query import earliest_arrival, range_query, warmup  # noqa: E402
+from tests.gtfs.oracle import Oracle  # noqa: E402
 
 FEEDS: list[tuple[str, Path, dt.date]] = [
     ("northern-kentucky", REPO / "data/northern-kentucky/nky_tank_gtfs.zip", dt.date(2020, 1, 15)),

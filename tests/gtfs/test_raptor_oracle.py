@@ -1,4 +1,4 @@
-"""Property tests: RAPTOR agrees with the brute-force oracle (:mod:`gtfs.oracle`) on real feeds.
+"""Property tests: RAPTOR agrees with the brute-force oracle (tests/gtfs/oracle.py) on real feeds.
 
 Earliest arrival and the Pareto set over (arrival, transfers) on 300 random queries per feed
 with footpaths and random multi-stop access/egress; live state (closures, cancellations,
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gtfs.oracle import INF, Oracle
 from gtfs.query import earliest_arrival, latest_departure, range_query
 from gtfs.shapes import haversine_m
+from tests.gtfs.oracle import INF, Oracle
 
 from .conftest import RealFeed
 
