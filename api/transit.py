@@ -187,8 +187,7 @@ def stop_departures(
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.at", "reason": str(exc)}]) from exc
     live = p.road.live_state
-    deps = tq.departures(p.tt, p.day(date), i, s, limit, trip_delay_s=live.trip_delay_s,
-                         trip_cancelled=live.trip_cancelled)
+    deps = tq.departures(p.tt, p.day(date), i, s, limit, live=live.transit_live())
     out = []
     for d in deps:
         leg_route = p._transit_route(d.route)

@@ -13,25 +13,38 @@ from typing import Any
 
 import numpy as np
 
+from gtfs.live import TransitLive
+
 
 @dataclass(frozen=True)
 class LiveState:
     """Per-mode edge travel times (ms; :data:`routing.graph.INF_WEIGHT` = closed), transit
-    stop closures, trip delays and cancellations, and the notes that explain them.
+    stop closures, transit realtime data, and the notes that explain them.
 
     A mode missing from ``edge_time_ms`` uses free-flow times. ``edge_causes`` maps a
     mode's edge id to the ids of the incidents acting on it (for explanations).
+    ``stop_closed`` (from incidents) and ``transit`` (realtime trips: per-stop delays,
+    skipped stops, cancellations per service date) meet in :meth:`transit_live`.
     """
 
     version: int = 0
     edge_time_ms: Mapping[str, np.ndarray] = field(default_factory=dict)
     edge_causes: Mapping[str, Mapping[int, tuple[str, ...]]] = field(default_factory=dict)
     stop_closed: np.ndarray | None = None
-    trip_delay_s: np.ndarray | None = None
-    trip_cancelled: np.ndarray | None = None
+    transit: TransitLive | None = None
     notes: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def weights(self, mode: str, free_flow: np.ndarray) -> np.ndarray:
         """The edge weights (ms) of ``mode`` in this state."""
         w = self.edge_time_ms.get(mode)
         return free_flow if w is None else w
+
+    def transit_live(self) -> TransitLive:
+        """The transit live data the timetable queries take: ``transit`` with this state's
+        version, its closures joined with ``stop_closed``."""
+        t = self.transit
+        closed = self.stop_closed
+        if t is not None and t.stop_closed is not None:
+            closed = t.stop_closed if closed is None else (t.stop_closed | closed)
+        return TransitLive(version=self.version, stop_closed=closed,
+                           days=t.days if t is not None else {})

@@ -308,8 +308,7 @@ class Planner:
             egress = self.walk_times(*req.destination, towards=True, req=req, w=w)
         kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
                   wheelchair=req.wheelchair, footpaths=self.footpaths(req),
-                  stop_closed=live.stop_closed, trip_delay_s=live.trip_delay_s,
-                  trip_cancelled=live.trip_cancelled)
+                  live=live.transit_live())
         journeys: list[tq.Journey] = []
         if access[0].size and egress[0].size:
             if req.arrive_by:
