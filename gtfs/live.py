@@ -137,6 +137,24 @@ class TransitLive:
 EMPTY = TransitLive()
 
 
+def trip_stop_times(tt: Timetable, trip: int, service_date: dt.date,
+                    live: TransitLive | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(arrival_s, departure_s, skipped)`` of ``trip`` at each stop of its pattern on
+    ``service_date``: realtime times (int64 service-day seconds) when ``live`` has data for
+    that date, else the schedule (nothing skipped). For itineraries and boards."""
+    arr, dep = (np.asarray(x, dtype=np.int64) for x in tt.trip_times(trip))
+    sdl = None if live is None else live.day(service_date)
+    if sdl is None:
+        return arr, dep, np.zeros(arr.shape[0], dtype=np.bool_)
+    a = tt.arrays
+    p = int(a["trip_pattern"][trip])
+    n = arr.shape[0]
+    base = int(a["pattern_st_offsets"][p]) + (trip - int(a["pattern_trip_offsets"][p])) * n
+    return (arr + sdl.arrival_delay_s[base: base + n], dep + sdl.departure_delay_s[base: base + n],
+            sdl.skipped[base: base + n].copy())
+
+
 class _DayDraft:
     """Mutable arrays of one service date inside a builder."""
 

@@ -670,13 +670,10 @@ def warmup(tt: Timetable | None = None) -> None:
         earliest_arrival(tt, day, acc, egr, 0, footpaths=fp, live=live)
         range_query(tt, day, acc, egr, 0, 600, footpaths=fp, live=live)
         latest_departure(tt, day, acc, egr, 86400, footpaths=fp, live=live)
-    if lives[-1] is not None:
-        _drop_live_cache(tt)
-
-
-def _drop_live_cache(tt: Timetable) -> None:
-    with _LIVE_LOCK:
-        tt._cache.pop("live_layers", None)
+    if lives[-1] is not None:  # forget the warm-up's entry, keep any others
+        key = (-1, day.date, tuple(int(d) for d in day.layer_days))
+        with _LIVE_LOCK:
+            tt._cache.get("live_layers", {}).pop(key, None)
 
 
 def _any_service_date(tt: Timetable) -> dt.date:

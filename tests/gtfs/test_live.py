@@ -19,6 +19,7 @@ from gtfs.live import (
     ServiceDayLive,
     TransitLive,
     TransitLiveBuilder,
+    trip_stop_times,
 )
 from gtfs.query import earliest_arrival
 
@@ -174,6 +175,21 @@ def test_builder_from_base_keeps_base_and_adds(tt) -> None:
     b.delay_trip(WED, r1a, 90)
     assert _delays(one, tt, WED, r1a)[0] == [30] * 3
     assert _delays(b.build(version=2), tt, WED, r1a)[0] == [90] * 3
+
+
+def test_trip_stop_times_realtime_or_schedule(tt) -> None:
+    r1a = tt.trip_index("feed:R1a")
+    live = (TransitLiveBuilder(tt).set_stop_time(WED, r1a, 1, arrival_delay_s=120)
+            .skip_stop(WED, r1a, 2).build(version=1))
+    arr, dep, skipped = trip_stop_times(tt, r1a, WED, live)
+    # the departure at B follows the late arrival; C (08:20) is still after it
+    assert (arr.tolist(), dep.tolist(), skipped.tolist()) == (
+        [hms("08:00"), hms("08:12"), hms("08:20")], [hms("08:00"), hms("08:12"), hms("08:20")],
+        [False, False, True])
+    for other in (trip_stop_times(tt, r1a, WED + dt.timedelta(days=1), live),
+                  trip_stop_times(tt, r1a, WED)):
+        assert other[0].tolist() == [hms("08:00"), hms("08:10"), hms("08:20")]
+        assert not other[2].any()
 
 
 # --------------------------------------------------------------------------- preparation
