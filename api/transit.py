@@ -198,7 +198,7 @@ def stop_departures(
     except PlanError as exc:
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.at", "reason": str(exc)}]) from exc
-    deps = tq.departures(p.tt, p.day(date), i, s, limit)
+    deps = tq.departures(p.tt, p.day(date), i, s, limit, live=state.transit_live())
     out = []
     for d in deps:
         tz = p.route_timezone(d.route)

@@ -1,11 +1,16 @@
 """Transit benchmark: compile time, RAPTOR earliest-arrival and 1-hour range query latency,
-against the brute-force reference search (:mod:`gtfs.oracle`) on the same seeded queries.
+against the brute-force reference search (`tests/gtfs/oracle.py`) on the same seeded queries,
+without and with realtime data.
 
 Usage: ``python bench/transit.py [--quick] [--queries N] [--seed S]``. Feeds: northern
 Kentucky (Wed 2020-01-15), HART Tampa (Wed 2021-01-13), WMATA Metrorail (Tue 2026-05-05).
 Queries are random stop-to-stop pairs with departures between 06:00 and 20:00, straight-line
 footpaths up to 400 m at 1.3 m/s, up to 6 trips, 60 s minimum transfer time. Times are
-wall-clock per call of the public Python API (kernel plus Python wrapping).
+wall-clock per call of the public Python API (kernel plus Python wrapping). The realtime rows
+run the same queries under one random live value (``tests/gtfs/realtime_gen.py``, "mixed":
+40 % of trips with per-stop delays carried to later stops, a quarter of them large enough to
+overtake, skipped stops, 5 % cancellations, 2 % closed stops) after preparing its arrays once
+("prepare" = the first query's extra cost for a new live version).
 """
 
 from __future__ import annotations
@@ -19,14 +24,23 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# the repository first: bench/ (the script's own folder) holds incidents.py, which would
+# otherwise shadow the incidents package when REPO is already on PYTHONPATH
+if str(REPO) in sys.path:
+    sys.path.remove(str(REPO))
+sys.path.insert(0, str(REPO))
 
 from gtfs.compile import compile_feeds  # noqa: E402
 from gtfs.day import day_trip_mask  # noqa: E402
 from gtfs.footpaths import straight_line_footpaths  # noqa: E402
-from gtfs.oracle import Oracle  # noqa: E402
-from gtfs.query import earliest_arrival, range_query, warmup  # noqa: E402
+from gtfs.query import (  # noqa: E402
+    _live_layers,
+    earliest_arrival,
+    range_query,
+    warmup,
+)
+from tests.gtfs.oracle import Oracle  # noqa: E402
+from tests.gtfs.realtime_gen import random_live  # noqa: E402
 
 FEEDS: list[tuple[str, Path, dt.date]] = [
     ("northern-kentucky", REPO / "data/northern-kentucky/nky_tank_gtfs.zip", dt.date(2020, 1, 15)),
@@ -86,7 +100,32 @@ def bench_feed(name: str, path: Path, date: dt.date, n_queries: int, n_range_ora
             for tau in cands[(cands >= dep) & (cands <= dep + WINDOW_S)]:
                 oracle.pareto(acc, egr, int(tau), MAX_ROUNDS)
             rq_o.append(time.perf_counter() - t)
+    # the same queries under realtime data
+    live = random_live(tt, day, np.random.default_rng(seed), version=1)
+    t = time.perf_counter()
+    prepared = _live_layers(tt, day, live)
+    prepare_s = time.perf_counter() - t
+    non_fifo = 1.0 - float(prepared.layer_pat_fifo.mean())
+    oracle_rt = Oracle(tt, day, fp, MIN_TRANSFER_S, live)
+    kw_rt = dict(kw, live=live)
+    ea_rt, ea_rt_o, rq_rt = [], [], []
+    agree_rt = found_rt = 0
+    for acc, egr, dep in queries:
+        t = time.perf_counter()
+        js = earliest_arrival(tt, day, acc, egr, dep, **kw_rt)
+        ea_rt.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        want = oracle_rt.pareto(acc, egr, dep, MAX_ROUNDS)
+        ea_rt_o.append(time.perf_counter() - t)
+        agree_rt += [(j.arrive_s, j.n_transfers) for j in js] == want
+        found_rt += bool(js)
+        t = time.perf_counter()
+        range_query(tt, day, acc, egr, dep, WINDOW_S, **kw_rt)
+        rq_rt.append(time.perf_counter() - t)
     return {
+        "ea_rt": _stats(ea_rt), "ea_rt_oracle": _stats(ea_rt_o), "range_rt": _stats(rq_rt),
+        "agree_rt": agree_rt, "found_rt": found_rt, "prepare_ms": prepare_s * 1e3,
+        "non_fifo": non_fifo,
         "feed": name, "stops": tt.n_stops, "trips": tt.n_trips,
         "stop_times": tt.meta["counts"]["stop_times"], "compile_s": compile_s,
         "errors": report.n_errors, "ea": _stats(ea), "ea_oracle": _stats(ea_o),
@@ -117,6 +156,18 @@ def print_table(rows: list[dict[str, object]]) -> None:
         print(f"{r['feed']:<20}{rq[0]:>8.3f} /{rq[1]:>6.3f}{ro[0]:>8.2f} /{ro[1]:>6.2f}"
               f"{ro[0] / rq[0]:>9.1f}x{r['range_journeys']:>10.1f}"
               f"   (oracle on {r['n_range_oracle']} queries)")
+
+
+def print_realtime_table(rows: list[dict[str, object]]) -> None:
+    """Print the realtime results (same queries, one random live value per feed)."""
+    print("\nWith realtime data, ms (median / p95)   [same queries; see module docstring]")
+    print(f"{'feed':<20}{'EA RAPTOR':>16}{'EA oracle':>16}{'agree':>10}{'found':>7}"
+          f"{'range':>16}{'prepare ms':>12}{'non-FIFO':>10}")
+    for r in rows:
+        ea, eo, rq = r["ea_rt"], r["ea_rt_oracle"], r["range_rt"]
+        print(f"{r['feed']:<20}{ea[0]:>8.3f} /{ea[1]:>6.3f}{eo[0]:>8.3f} /{eo[1]:>6.3f}"
+              f"{r['agree_rt']:>6}/{r['n']:<3}{r['found_rt']:>7}{rq[0]:>8.3f} /{rq[1]:>6.3f}"
+              f"{r['prepare_ms']:>12.1f}{r['non_fifo']:>9.1%}")
 
 
 def bench_plan_http(n: int, seed: int) -> None:
@@ -194,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {name} ({n} queries) ...", flush=True)
         rows.append(bench_feed(name, path, date, n, n_range_oracle, args.seed))
     print_table(rows)
+    print_realtime_table(rows)
     bench_plan_http(60 if args.quick else 300, args.seed)
     return 0
 

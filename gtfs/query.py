@@ -6,6 +6,16 @@ walking times between the origin / destination and stops; footpaths are CSR arra
 ``(fp_offsets, fp_to, fp_dur_s)`` between stops (None = no footpaths). Only numpy on this
 path; kernel arguments are prepared once per timetable and cached.
 
+Live data is one :class:`~gtfs.live.TransitLive` (``live=``): stop closures, and per service
+date cancellations, skipped stops and realtime stop times. Each day layer of the
+:class:`~gtfs.day.DayContext` (previous / query / next service day) reads the realtime times of
+its own service date. The per-layer kernel arrays are prepared once per
+``(live.version, day.date)`` and kept in a small LRU cache on the timetable; without realtime
+data the scheduled arrays are passed as they are (no per-query copies). Journeys and legs then
+carry realtime times. ``wheelchair`` is a mode: :data:`WHEELCHAIR_OFF`,
+:data:`WHEELCHAIR_STRICT` (only trips and stops marked accessible) or
+:data:`WHEELCHAIR_ALLOW_UNKNOWN` (exclude only those marked not accessible).
+
 Results are Pareto sets: ``earliest_arrival`` over (arrival, transfers), ``range_query`` over
 (departure later, arrival earlier, fewer transfers), ``latest_departure`` over (departure
 later, fewer transfers). ``latest_departure`` runs the same kernel on a time-reversed copy of
@@ -16,17 +26,29 @@ drop-off, transfers and footpaths transposed).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gtfs import raptor as kern
 from gtfs.day import DayContext, day_trip_mask
+from gtfs.live import LiveDataError, ServiceDayLive, TransitLive, TransitLiveBuilder
 from gtfs.timetable import Timetable
 
 StopTimes = tuple[np.ndarray, np.ndarray]
 Footpaths = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+#: Wheelchair modes: ignore accessibility; strict (only trips and stops with value 1);
+#: allow unknown (exclude only the explicit 2 = not accessible; 0 = unknown is allowed).
+WHEELCHAIR_OFF = kern.WHEELCHAIR_OFF
+WHEELCHAIR_STRICT = kern.WHEELCHAIR_STRICT
+WHEELCHAIR_ALLOW_UNKNOWN = kern.WHEELCHAIR_ALLOW_UNKNOWN
+
+#: Prepared live arrays kept per timetable (each holds per-layer copies of the stop times).
+LIVE_CACHE_SIZE = 4
 
 _SWAP_ENDS = {kern.LEG_ACCESS: kern.LEG_EGRESS, kern.LEG_EGRESS: kern.LEG_ACCESS}
 LEG_KINDS = {kern.LEG_ACCESS: "access", kern.LEG_TRANSIT: "transit", kern.LEG_TRANSFER: "transfer",
@@ -73,13 +95,16 @@ class Journey:
 
 @dataclass(frozen=True)
 class Departure:
-    """A scheduled departure at a stop, with live fields for delays/cancellations."""
+    """A departure of one trip instance at a stop: scheduled and expected (realtime) time in
+    query-day seconds, the delay (``realtime_depart_s - depart_s``), and whether the trip is
+    cancelled that day or skips this stop (listed, but nobody can board)."""
 
     stop: int
     depart_s: int  # scheduled, query-day seconds
     realtime_depart_s: int  # depart_s + delay_s
     delay_s: int
     cancelled: bool
+    skipped: bool
     trip: int
     trip_id: str
     route: int
@@ -129,6 +154,7 @@ def _reverse_tt(tt: Timetable) -> dict[str, Any]:
     r_arr = np.empty_like(st_arr)
     r_dep = np.empty_like(st_dep)
     perm = np.empty(len(trip_wc), dtype=np.int64)
+    st_perm = np.empty(len(st_arr), dtype=np.int64)  # reversed stop time -> forward one
     for p in range(n_pat):
         a, b = pso[p], pso[p + 1]
         n = b - a
@@ -137,18 +163,17 @@ def _reverse_tt(tt: Timetable) -> dict[str, Any]:
         r_drop[a:b] = pick[a:b][::-1]
         t0, t1 = pto[p], pto[p + 1]
         s0, s1 = psto[p], psto[p + 1]
-        blk_a = st_arr[s0:s1].reshape(t1 - t0, n)
-        blk_d = st_dep[s0:s1].reshape(t1 - t0, n)
-        r_arr[s0:s1] = (-blk_d[::-1, ::-1]).ravel()
-        r_dep[s0:s1] = (-blk_a[::-1, ::-1]).ravel()
+        st_perm[s0:s1] = np.arange(s0, s1).reshape(t1 - t0, n)[::-1, ::-1].ravel()
         perm[t0:t1] = np.arange(t1 - 1, t0 - 1, -1)
+    r_arr[:] = -st_dep[st_perm]
+    r_dep[:] = -st_arr[st_perm]
     n_stops = len(stop_wc)
     lens = (pso[1:] - pso[:-1])[sp]
     r_spp = (lens - 1 - spp).astype(np.int32)
     r_tr = _transpose_csr(tr_off, tr_to, tr_kind, tr_min, n=n_stops)
     args = (pso, r_ps, r_pick, r_drop, pto, psto, r_arr, r_dep, spo, sp, r_spp,
             r_tr[0], r_tr[1], r_tr[2], r_tr[3], trip_wc[perm], stop_wc)
-    rev = {"args": args, "perm": perm}
+    rev = {"args": args, "perm": perm, "st_perm": st_perm}
     tt._cache["reverse"] = rev
     return rev
 
@@ -192,16 +217,194 @@ def _fp_args(tt: Timetable, footpaths: Footpaths | None, reverse: bool) -> Footp
     return res
 
 
-def _live(tt: Timetable, stop_closed: np.ndarray | None, trip_delay_s: np.ndarray | None,
-          trip_cancelled: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    z = tt._cache.get("live_zero")
-    if z is None:
-        z = (np.zeros(tt.n_stops, dtype=np.bool_), np.zeros(tt.n_trips, dtype=np.int32),
-             np.zeros(tt.n_trips, dtype=np.bool_))
-        tt._cache["live_zero"] = z
-    return (z[0] if stop_closed is None else np.asarray(stop_closed, dtype=np.bool_),
-            z[1] if trip_delay_s is None else np.asarray(trip_delay_s, dtype=np.int32),
-            z[2] if trip_cancelled is None else np.asarray(trip_cancelled, dtype=np.bool_))
+def _wheelchair_mode(wheelchair: int | bool) -> int:
+    mode = int(wheelchair)  # True -> strict (the former boolean flag)
+    if mode not in (WHEELCHAIR_OFF, WHEELCHAIR_STRICT, WHEELCHAIR_ALLOW_UNKNOWN):
+        raise ValueError(f"wheelchair mode must be 0 (off), 1 (strict) or 2 (allow unknown), "
+                         f"got {wheelchair!r}")
+    return mode
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class _LayerArrays:
+    """Live arguments of the kernels for one day context (see :mod:`gtfs.raptor`)."""
+
+    st_arr: np.ndarray  # int32, per-layer blocks of stop times
+    st_dep: np.ndarray
+    layer_st: np.ndarray  # int64 [n_layers], block base into st_arr / st_dep / st_skip
+    layer_trip: np.ndarray  # int64 [n_layers], block base into trip_cancel
+    st_skip: np.ndarray  # bool
+    trip_cancel: np.ndarray  # bool
+    layer_pat_fifo: np.ndarray  # bool [n_layers, n_patterns]
+
+
+@dataclass
+class _LiveEntry:
+    """Prepared arrays of one (live version, day context); ``days`` are the live objects
+    they were made from (held, so a reused version with other data is noticed)."""
+
+    days: tuple[ServiceDayLive | None, ...]
+    forward: _LayerArrays
+    blocks: list[tuple[ServiceDayLive | None, np.ndarray]]  # (data, fifo per pattern)
+    layer_block: np.ndarray
+    reverse: _LayerArrays | None = field(default=None)
+
+
+_LIVE_LOCK = threading.Lock()
+
+
+def _plain_layers(tt: Timetable, n_layers: int, reverse: bool) -> _LayerArrays:
+    """Scheduled times for every layer: no per-query allocation of stop-time arrays."""
+    key = ("plain_layers", n_layers, reverse)
+    hit = tt._cache.get(key)
+    if hit is not None:
+        return hit
+    args = _reverse_tt(tt)["args"] if reverse else _tt_args(tt)
+    zeros = tt._cache.get("live_zeros")
+    if zeros is None:
+        zeros = (_readonly(np.zeros(len(args[6]), dtype=np.bool_)),
+                 _readonly(np.zeros(tt.n_trips, dtype=np.bool_)))
+        tt._cache["live_zeros"] = zeros
+    out = _LayerArrays(args[6], args[7], _readonly(np.zeros(n_layers, dtype=np.int64)),
+                       _readonly(np.zeros(n_layers, dtype=np.int64)), zeros[0], zeros[1],
+                       _readonly(np.ones((n_layers, tt.n_patterns), dtype=np.bool_)))
+    tt._cache[key] = out
+    return out
+
+
+def _closed_arg(tt: Timetable, live: TransitLive | None) -> np.ndarray:
+    if live is None or live.stop_closed is None:
+        z = tt._cache.get("live_no_closure")
+        if z is None:
+            z = _readonly(np.zeros(tt.n_stops, dtype=np.bool_))
+            tt._cache["live_no_closure"] = z
+        return z
+    if live.stop_closed.shape[0] != tt.n_stops:
+        raise LiveDataError(f"stop_closed has {live.stop_closed.shape[0]} stops, the timetable "
+                            f"{tt.n_stops}")
+    return live.stop_closed
+
+
+def _layer_dates(day: DayContext) -> list[dt.date]:
+    return [day.date + dt.timedelta(days=int(d)) for d in day.layer_days]
+
+
+def _check_day(tt: Timetable, sdl: ServiceDayLive, st_arr: np.ndarray,
+               st_dep: np.ndarray) -> None:
+    """Raise :class:`LiveDataError` when ``sdl`` does not fit the timetable."""
+    if sdl.n_trips != tt.n_trips or sdl.n_stop_times != len(st_arr):
+        raise LiveDataError(
+            f"service date {sdl.service_date}: {sdl.n_trips} trips / {sdl.n_stop_times} stop "
+            f"times, the timetable has {tt.n_trips} / {len(st_arr)}")
+    a = _tt_args(tt)
+    bad = kern.first_unordered_stop_time(a[0], a[4], a[5], st_arr, st_dep,
+                                         sdl.arrival_delay_s, sdl.departure_delay_s)
+    if bad >= 0:
+        pat = int(np.searchsorted(a[5], bad, side="right") - 1)
+        n = int(a[0][pat + 1] - a[0][pat])
+        trip, pos = divmod(int(bad - a[5][pat]), n)
+        trip += int(a[4][pat])
+        raise LiveDataError(
+            f"service date {sdl.service_date}: realtime times of trip "
+            f"{tt.strings['trip_id'][trip]} decrease at stop position {pos}")
+
+
+def _prepare_live(tt: Timetable, day: DayContext,
+                  days: tuple[ServiceDayLive | None, ...]) -> _LiveEntry:
+    """Concatenate one block of realtime times per distinct service date (the scheduled
+    times for layers without data) and flag the (layer, pattern) pairs that stay FIFO."""
+    a = _tt_args(tt)
+    pso, pto, psto, st_arr, st_dep = a[0], a[4], a[5], a[6], a[7]
+    trip_service = np.asarray(tt.arrays["trip_service"])
+    blocks: list[tuple[ServiceDayLive | None, np.ndarray]] = []
+    layer_block = np.zeros(len(days), dtype=np.int64)
+    for li, sdl in enumerate(days):
+        for bi, (x, _) in enumerate(blocks):
+            if x is sdl:
+                layer_block[li] = bi
+                break
+        else:
+            layer_block[li] = len(blocks)
+            if sdl is None:
+                blocks.append((None, np.ones(tt.n_patterns, dtype=np.bool_)))
+                continue
+            _check_day(tt, sdl, st_arr, st_dep)
+            runs = tt.active_service_mask(sdl.service_date)
+            runs = runs[trip_service] if len(runs) else np.zeros(tt.n_trips, dtype=np.bool_)
+            fifo = kern.realtime_fifo(pso, pto, psto, st_arr + sdl.arrival_delay_s,
+                                      st_dep + sdl.departure_delay_s, sdl.skipped, runs,
+                                      sdl.trip_cancelled)
+            blocks.append((sdl, fifo))
+    n_st = len(st_arr)
+    zeros_st = np.zeros(n_st, dtype=np.bool_)
+    zeros_trip = np.zeros(tt.n_trips, dtype=np.bool_)
+    forward = _LayerArrays(
+        st_arr=_readonly(np.concatenate([st_arr if x is None else st_arr + x.arrival_delay_s
+                                         for x, _ in blocks])),
+        st_dep=_readonly(np.concatenate([st_dep if x is None else st_dep + x.departure_delay_s
+                                         for x, _ in blocks])),
+        layer_st=_readonly(layer_block * n_st),
+        layer_trip=_readonly(layer_block * tt.n_trips),
+        st_skip=_readonly(np.concatenate([zeros_st if x is None else x.skipped
+                                          for x, _ in blocks])),
+        trip_cancel=_readonly(np.concatenate([zeros_trip if x is None else x.trip_cancelled
+                                              for x, _ in blocks])),
+        layer_pat_fifo=_readonly(np.stack([blocks[b][1] for b in layer_block])))
+    return _LiveEntry(days=days, forward=forward, blocks=blocks, layer_block=layer_block)
+
+
+def _reverse_live(tt: Timetable, entry: _LiveEntry) -> _LayerArrays:
+    """The time-reversed counterpart of ``entry.forward`` (same block layout)."""
+    rev = _reverse_tt(tt)
+    st_perm, perm = rev["st_perm"], rev["perm"]
+    f = entry.forward
+    n_st = len(st_perm)
+    nb = len(entry.blocks)
+    idx = (np.arange(nb, dtype=np.int64)[:, None] * n_st + st_perm[None, :]).ravel()
+    tidx = (np.arange(nb, dtype=np.int64)[:, None] * tt.n_trips + perm[None, :]).ravel()
+    return _LayerArrays(
+        st_arr=_readonly(-f.st_dep[idx]), st_dep=_readonly(-f.st_arr[idx]),
+        layer_st=f.layer_st, layer_trip=f.layer_trip, st_skip=_readonly(f.st_skip[idx]),
+        trip_cancel=_readonly(f.trip_cancel[tidx]), layer_pat_fifo=f.layer_pat_fifo)
+
+
+def _live_layers(tt: Timetable, day: DayContext, live: TransitLive | None,
+                 reverse: bool = False) -> _LayerArrays:
+    """Kernel live arrays for ``day`` under ``live``: the cached plain arrays when no layer
+    has realtime data, else arrays prepared once per ``(live.version, day.date)`` (and day
+    layout) and kept in a small LRU cache on the timetable."""
+    n_layers = int(day.layer_days.shape[0])
+    days: tuple[ServiceDayLive | None, ...] = ()
+    if live is not None and live.days:
+        days = tuple(live.day(d) for d in _layer_dates(day))
+    if all(x is None for x in days):
+        return _plain_layers(tt, n_layers, reverse)
+    key = (int(live.version), day.date, tuple(int(d) for d in day.layer_days))
+    with _LIVE_LOCK:
+        cache = tt._cache.setdefault("live_layers", OrderedDict())
+        entry = cache.get(key)
+        if entry is not None and all(x is y for x, y in zip(entry.days, days, strict=True)):
+            cache.move_to_end(key)
+        else:
+            entry = None
+    if entry is None:
+        entry = _prepare_live(tt, day, days)
+        with _LIVE_LOCK:
+            cache[key] = entry
+            cache.move_to_end(key)
+            while len(cache) > LIVE_CACHE_SIZE:
+                cache.popitem(last=False)
+    if not reverse:
+        return entry.forward
+    if entry.reverse is None:
+        entry.reverse = _reverse_live(tt, entry)
+    return entry.reverse
 
 
 def _stop_times_arg(x: StopTimes) -> tuple[np.ndarray, np.ndarray]:
@@ -283,79 +486,86 @@ def _pareto(journeys: list[Journey], by_departure: bool, by_arrival: bool) -> li
 
 
 def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
-         departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: bool,
-         footpaths: Footpaths | None, stop_closed: np.ndarray | None,
-         trip_delay_s: np.ndarray | None, trip_cancelled: np.ndarray | None,
+         departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
+         footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    closed, delay, cancelled = _live(tt, stop_closed, trip_delay_s, trip_cancelled)
+    mode = _wheelchair_mode(wheelchair)
+    closed = _closed_arg(tt, live)
+    la = _live_layers(tt, day, live, reverse)
     acc_s, acc_t = _stop_times_arg(access)
     eg_s, eg_t = _stop_times_arg(egress)
     if reverse:
-        rev = _reverse_tt(tt)
-        args = rev["args"]
+        args = _reverse_tt(tt)["args"]
         rd = _reverse_day(tt, day)
         inst_trip, inst_off = rd["inst_trip"], rd["inst_offset_s"]
-        perm = rev["perm"]
-        delay = (-delay[perm]).astype(np.int32)
-        cancelled = cancelled[perm]
     else:
         args = _tt_args(tt)
         inst_trip, inst_off = day.inst_trip, day.inst_offset_s
     fp = _fp_args(tt, footpaths, reverse)
-    return kern.raptor(*args, day.layer_pat_offsets, inst_trip, inst_off, acc_s, acc_t, eg_s,
-                    eg_t, fp[0], fp[1], fp[2], departures, int(max_rounds),
-                    int(min_transfer_s), bool(wheelchair), closed, delay, cancelled)
+    return kern.raptor(*args[:6], la.st_arr, la.st_dep, *args[8:], day.layer_pat_offsets,
+                       inst_trip, inst_off, acc_s, acc_t, eg_s, eg_t, fp[0], fp[1], fp[2],
+                       departures, int(max_rounds), int(min_transfer_s), mode, closed,
+                       la.layer_st, la.layer_trip, la.st_skip, la.trip_cancel,
+                       la.layer_pat_fifo)
 
 
 def earliest_arrival(
     tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes, depart_s: int, *,
-    max_rounds: int = 6, min_transfer_s: int = 60, wheelchair: bool = False,
-    footpaths: Footpaths | None = None, stop_closed: np.ndarray | None = None,
-    trip_delay_s: np.ndarray | None = None, trip_cancelled: np.ndarray | None = None,
+    max_rounds: int = 6, min_transfer_s: int = 60, wheelchair: int = WHEELCHAIR_OFF,
+    footpaths: Footpaths | None = None, live: TransitLive | None = None,
 ) -> list[Journey]:
     """Pareto set over (arrival, transfers) of journeys leaving the origin at ``depart_s``
-    or later, with at most ``max_rounds`` trips; sorted by number of transfers."""
+    or later, with at most ``max_rounds`` trips; sorted by number of transfers.
+
+    ``wheelchair``: one of the ``WHEELCHAIR_*`` modes (``True`` = strict). ``live``: stop
+    closures, cancellations, skipped stops and realtime stop times (None = schedule); leg
+    times are then the realtime times. Raises :class:`~gtfs.live.LiveDataError` when
+    ``live`` does not fit the timetable, ValueError for an unknown wheelchair mode.
+    """
     deps = np.array([depart_s], dtype=np.int64)
     js, legs = _run(tt, day, access, egress, deps, max_rounds, min_transfer_s, wheelchair,
-                    footpaths, stop_closed, trip_delay_s, trip_cancelled)
+                    footpaths, live)
     return sorted(_decode(day, js, legs), key=lambda j: j.n_transfers)
 
 
 def range_query(
     tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes, from_s: int,
     window_s: int = 3600, *, max_rounds: int = 6, min_transfer_s: int = 60,
-    wheelchair: bool = False, footpaths: Footpaths | None = None,
-    stop_closed: np.ndarray | None = None, trip_delay_s: np.ndarray | None = None,
-    trip_cancelled: np.ndarray | None = None,
+    wheelchair: int = WHEELCHAIR_OFF, footpaths: Footpaths | None = None,
+    live: TransitLive | None = None,
 ) -> list[Journey]:
     """All Pareto-optimal journeys (departure later, arrival earlier, fewer transfers) that
-    leave the origin in ``[from_s, from_s + window_s]``; sorted by departure."""
-    closed, delay, cancelled = _live(tt, stop_closed, trip_delay_s, trip_cancelled)
+    leave the origin in ``[from_s, from_s + window_s]``; sorted by departure. Options as in
+    :func:`earliest_arrival`."""
+    mode = _wheelchair_mode(wheelchair)
+    closed = _closed_arg(tt, live)
+    la = _live_layers(tt, day, live)
     acc_s, acc_t = _stop_times_arg(access)
     a = _tt_args(tt)
-    deps = kern.collect_departures(a[0], a[2], a[4], a[5], a[7], a[8], a[9], a[10], a[15], a[16],
-                                day.layer_pat_offsets, day.inst_trip, day.inst_offset_s,
-                                acc_s, acc_t, int(from_s), int(from_s + window_s),
-                                bool(wheelchair), closed, delay, cancelled)
+    deps = kern.collect_departures(a[0], a[2], a[4], a[5], la.st_dep, a[8], a[9], a[10],
+                                   a[15], a[16], day.layer_pat_offsets, day.inst_trip,
+                                   day.inst_offset_s, acc_s, acc_t, int(from_s),
+                                   int(from_s + window_s), mode, closed, la.layer_st,
+                                   la.layer_trip, la.st_skip, la.trip_cancel)
     if deps.size == 0:
         return []
     js, legs = _run(tt, day, access, egress, deps, max_rounds, min_transfer_s, wheelchair,
-                    footpaths, stop_closed, trip_delay_s, trip_cancelled)
+                    footpaths, live)
     found = [j for j in _decode(day, js, legs) if from_s <= j.depart_s <= from_s + window_s]
     return sorted(_pareto(found, True, True), key=lambda j: (j.depart_s, j.n_transfers))
 
 
 def latest_departure(
     tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes, arrive_by_s: int, *,
-    max_rounds: int = 6, min_transfer_s: int = 60, wheelchair: bool = False,
-    footpaths: Footpaths | None = None, stop_closed: np.ndarray | None = None,
-    trip_delay_s: np.ndarray | None = None, trip_cancelled: np.ndarray | None = None,
+    max_rounds: int = 6, min_transfer_s: int = 60, wheelchair: int = WHEELCHAIR_OFF,
+    footpaths: Footpaths | None = None, live: TransitLive | None = None,
 ) -> list[Journey]:
     """Arrive-by: Pareto set over (departure later, fewer transfers) of journeys reaching the
-    destination by ``arrive_by_s``; sorted by number of transfers."""
+    destination by ``arrive_by_s``; sorted by number of transfers. Options as in
+    :func:`earliest_arrival`."""
     deps = np.array([-arrive_by_s], dtype=np.int64)
     js, legs = _run(tt, day, egress, access, deps, max_rounds, min_transfer_s, wheelchair,
-                    footpaths, stop_closed, trip_delay_s, trip_cancelled, reverse=True)
+                    footpaths, live, reverse=True)
     pso = np.asarray(tt.arrays["pattern_stop_offsets"])
     found = _decode(day, js, legs, reverse=True, inst_map=_reverse_day(tt, day)["inst_map"],
                     pattern_len=pso[1:] - pso[:-1],
@@ -365,12 +575,15 @@ def latest_departure(
 
 def departures(
     tt: Timetable, day: DayContext, stop_idx: int, from_s: int, limit: int = 10, *,
-    trip_delay_s: np.ndarray | None = None, trip_cancelled: np.ndarray | None = None,
-    include_cancelled: bool = True,
+    live: TransitLive | None = None, include_cancelled: bool = True,
+    include_skipped: bool = True,
 ) -> list[Departure]:
-    """Next ``limit`` departures at a stop from ``from_s`` (by realtime time when delays are
-    given), one entry per trip instance; arrivals at a trip's last stop are excluded."""
-    _closed, delay, cancelled = _live(tt, None, trip_delay_s, trip_cancelled)
+    """Next ``limit`` departures at a stop from ``from_s``, one entry per trip instance,
+    ordered by expected (realtime) departure; arrivals at a trip's last stop and positions
+    without pickup are excluded. With ``live``, each entry carries the realtime time, the
+    delay and whether the trip is cancelled or skips this stop on its service date;
+    cancelled trips and skipped stops are listed (flagged) unless ``include_cancelled`` /
+    ``include_skipped`` is False. Stop closures do not hide departures."""
     a = tt.arrays
     pso = np.asarray(a["pattern_stop_offsets"])
     pto = np.asarray(a["pattern_trip_offsets"])
@@ -378,7 +591,15 @@ def departures(
     st_dep = np.asarray(a["st_departure_s"])
     pick = np.asarray(a["pattern_pickup"])
     spo = np.asarray(a["stop_pattern_offsets"])
-    rows: list[tuple[int, int, int, int, bool]] = []  # (rt_dep, sched, inst, pos, last)
+    dates = _layer_dates(day)
+    day_live = [None if live is None else live.day(d) for d in dates]
+    for sdl in day_live:
+        if sdl is not None and (sdl.n_trips != tt.n_trips
+                                or sdl.n_stop_times != st_dep.shape[0]):
+            raise LiveDataError(f"service date {sdl.service_date}: live arrays do not fit "
+                                f"the timetable")
+    # (rt_dep, sched, inst, pos, last, cancelled, skipped)
+    rows: list[tuple[int, int, int, int, bool, bool, bool]] = []
     for x in range(int(spo[stop_idx]), int(spo[stop_idx + 1])):
         pat = int(a["stop_patterns"][x])
         pos = int(a["stop_pattern_pos"][x])
@@ -391,30 +612,44 @@ def departures(
                 continue
             inst = np.arange(ia, ib)
             trips = day.inst_trip[inst]
-            sched = st_dep[psto[pat] + (trips - pto[pat]) * n + pos] + day.inst_offset_s[inst]
-            rt = sched + delay[trips]
-            sel = np.flatnonzero(rt >= from_s)
+            y = psto[pat] + (trips - pto[pat]) * n + pos
+            sched = st_dep[y].astype(np.int64) + day.inst_offset_s[inst]
+            sdl = day_live[layer]
+            if sdl is None:
+                rt = sched
+                cancelled = np.zeros(len(inst), dtype=bool)
+                skipped = cancelled
+            else:
+                rt = sched + sdl.departure_delay_s[y]
+                cancelled = sdl.trip_cancelled[trips]
+                skipped = sdl.skipped[y]
+            keep = rt >= from_s
             if not include_cancelled:
-                sel = sel[~cancelled[trips[sel]]]
+                keep &= ~cancelled
+            if not include_skipped:
+                keep &= ~skipped
+            sel = np.flatnonzero(keep)
             sel = sel[np.argsort(rt[sel], kind="stable")][:limit]
-            rows.extend((int(rt[i]), int(sched[i]), int(inst[i]), pos, pos == n - 1)
-                        for i in sel)
+            rows.extend((int(rt[i]), int(sched[i]), int(inst[i]), pos, pos == n - 1,
+                         bool(cancelled[i]), bool(skipped[i])) for i in sel)
     rows.sort()
     out = []
-    for rt, sched, inst, pos, last in rows[:limit]:
+    for rt, sched, inst, pos, last, cancelled, skipped in rows[:limit]:
         trip = int(day.inst_trip[inst])
         route = int(a["trip_route"][trip])
         out.append(Departure(
             stop=stop_idx, depart_s=sched, realtime_depart_s=rt, delay_s=rt - sched,
-            cancelled=bool(cancelled[trip]), trip=trip, trip_id=tt.strings["trip_id"][trip],
-            route=route, route_short_name=tt.strings["route_short_name"][route],
+            cancelled=cancelled, skipped=skipped, trip=trip,
+            trip_id=tt.strings["trip_id"][trip], route=route,
+            route_short_name=tt.strings["route_short_name"][route],
             headsign=tt.strings["trip_headsign"][trip], service_date=day.service_date(inst),
             stop_pos=pos, is_last_stop=last))
     return out
 
 
 def warmup(tt: Timetable | None = None) -> None:
-    """Compile (or load from the numba cache) all kernels, on ``tt`` or a tiny timetable.
+    """Compile (or load from the numba cache) all kernels, on ``tt`` or a tiny timetable,
+    with and without realtime data.
 
     Pass the memory-mapped production timetable to also warm its read-only signatures.
     """
@@ -426,9 +661,19 @@ def warmup(tt: Timetable | None = None) -> None:
     egr = (stops[-1:], np.zeros(1, dtype=np.int64))
     fp = (np.zeros(tt.n_stops + 1, dtype=np.int64), np.zeros(0, dtype=np.int32),
           np.zeros(0, dtype=np.int32))
-    earliest_arrival(tt, day, acc, egr, 0, footpaths=fp)
-    range_query(tt, day, acc, egr, 0, 600, footpaths=fp)
-    latest_departure(tt, day, acc, egr, 86400, footpaths=fp)
+    lives: list[TransitLive | None] = [None]
+    if tt.n_trips:
+        # realtime arrays (a skipped stop makes the pattern take the trip-by-trip scan)
+        b = TransitLiveBuilder(tt).set_stop_time(day.date, 0, 0, departure_delay_s=60)
+        lives.append(b.skip_stop(day.date, 0, 0).build(version=-1))
+    for live in lives:
+        earliest_arrival(tt, day, acc, egr, 0, footpaths=fp, live=live)
+        range_query(tt, day, acc, egr, 0, 600, footpaths=fp, live=live)
+        latest_departure(tt, day, acc, egr, 86400, footpaths=fp, live=live)
+    if lives[-1] is not None:  # forget the warm-up's entry, keep any others
+        key = (-1, day.date, tuple(int(d) for d in day.layer_days))
+        with _LIVE_LOCK:
+            tt._cache.get("live_layers", {}).pop(key, None)
 
 
 def _any_service_date(tt: Timetable) -> dt.date:

@@ -6,8 +6,9 @@ functions take the timetable and day-context arrays positionally; :mod:`gtfs.que
 Model. A *trip instance* is a trip on one service day; the day context lists, per day layer
 (previous / query / next service day) and pattern, the running instances in pattern trip
 order, with a time offset (service-day midnight of that day in the trip's timezone minus the
-query day's midnight in the reference timezone). Each (pattern, layer) is scanned separately,
-so FIFO holds exactly inside every scan.
+query day's midnight in the reference timezone). Each (pattern, layer) is scanned separately;
+a pattern's trips share one agency, hence one offset per layer, so the timetable's FIFO order
+holds inside every scan of scheduled times.
 
 Labels per round ``k`` (k trips taken): ``arr[k, s]`` earliest arrival at stop ``s`` by
 vehicle, ``brd[k, s]`` earliest time ready to board at ``s`` (round 0: access). From a vehicle
@@ -18,14 +19,27 @@ min_transfer_s)`` (also without a footpath), type 3 -> forbidden. Access is not 
 footpaths and egress is taken directly from vehicle arrivals (callers give walking times to
 every nearby stop). Journeys use at least one trip.
 
-Live state. ``stop_closed[s]``: no boarding or alighting at ``s``. ``trip_cancelled[t]``: trip
-not boarded. ``trip_delay_s[t]`` is added to every time of every instance of trip ``t`` in the
-day context (all service days alike). Simplification (FIFO): at a boarding stop the kernel
-takes the earliest-*departing* usable trip of the pattern and keeps it to the end of the
-scan. When delays make one trip overtake another of the same pattern, staying on the
-overtaken trip is not re-considered, so an arrival can be later than optimal (never
-infeasible). Delays that keep the order (e.g. one delay per pattern) stay exact; without
-delays the result is exact.
+Live data. The stop-time arrays ``st_arr``/``st_dep`` are read *per day layer*: the times of
+instance ``i`` (layer ``l``, pattern ``p``, trip ``t``) at stop position ``x`` are at
+``layer_st[l] + psto[p] + (t - pto[p]) * n + x`` (plus ``inst_off[i]``), so a layer reads
+either the scheduled times (``layer_st[l] == 0`` on the plain timetable arrays) or the
+realtime times of its service date (a block of a concatenated array). ``st_skip`` is indexed
+alike (skipped: the vehicle passes, nobody boards or alights). ``trip_cancel[layer_trip[l] + t]``:
+trip ``t`` is not boarded on that layer's date. ``stop_closed[s]``: no boarding or alighting
+at ``s``. ``layer_pat_fifo[l, p]``: on layer ``l`` the (realtime) trips of pattern ``p`` are
+FIFO (no trip overtakes another, by arrival or departure, at any stop) and none skips a stop.
+
+Scans. A FIFO (layer, pattern) pair is scanned the classic way: at a marked stop, board the
+earliest-departing usable trip (binary search on the layer's departures), hop to an earlier
+trip at a later stop when a better label allows, and relax arrivals of the current trip. A
+non-FIFO pair is scanned trip by trip: every usable instance is boarded at the first marked
+position where it can be (label <= its departure there, stop not skipped) and ridden to the
+end, relaxing arrivals at every position where it may be left (not skipped). Both scans are
+exact, so the results are exact under any realtime data whose times never decrease along a
+trip (the :mod:`gtfs.live` builder normalises to that; :mod:`gtfs.query` refuses others).
+
+Wheelchair modes (``wheelchair``): 0 ignore accessibility, 1 strict (trips and stops with
+value 1 only), 2 allow unknown (exclude only the value 2, "not accessible").
 
 rRAPTOR. Runs for each departure time in decreasing order keep their labels (per round), so
 each run only explores what improves on later departures. Each run reports the rounds whose
@@ -49,44 +63,52 @@ LEG_COLS = 8  # kind, inst, from_stop, to_stop, board_pos, alight_pos, dep_s, ar
 JOURNEY_COLS = 6  # run_depart_s, rounds (trips), arrival_s, first_leg, n_legs, egress_index
 
 
-@njit(cache=True, inline="always")
-def _inst_time(times, pto, psto, inst_trip, inst_off, trip_delay_s, pat, n, i, p):
-    trip = inst_trip[i]
-    return np.int64(times[psto[pat] + (trip - pto[pat]) * n + p]) + inst_off[i] + \
-        trip_delay_s[trip]
+WHEELCHAIR_OFF = 0
+WHEELCHAIR_STRICT = 1
+WHEELCHAIR_ALLOW_UNKNOWN = 2
 
 
 @njit(cache=True, inline="always")
-def _find_trip(st_dep, pto, psto, inst_trip, inst_off, trip_delay_s, trip_cancelled,
-               trip_wc, wheelchair, pat, n, p, ia, ib, t, max_delay, min_delay):
-    """Earliest-departing usable instance in [ia, ib) of pattern ``pat`` leaving position
-    ``p`` at or after ``t``; -1 if none."""
+def _wc_ok(mode, value):
+    """Whether a trip or stop with GTFS wheelchair ``value`` (0/1/2) is usable in ``mode``."""
+    if mode == WHEELCHAIR_OFF:
+        return True
+    if mode == WHEELCHAIR_STRICT:
+        return value == 1
+    return value != 2
+
+
+@njit(cache=True, inline="always")
+def _find_trip(st_dep, st0, t0, n, p, inst_trip, inst_off, trip_cancel, tc0, trip_wc,
+               wheelchair, ia, ib, t):
+    """Earliest-departing usable instance in [ia, ib) of a FIFO (layer, pattern) leaving
+    position ``p`` at or after ``t`` (``st0``: the layer's stop-time base of the pattern,
+    ``tc0``: its cancellation base); -1 if none."""
     lo = ia
     hi = ib
-    key = t - max_delay
     while lo < hi:
         mid = (lo + hi) >> 1
-        trip = inst_trip[mid]
-        d = np.int64(st_dep[psto[pat] + (trip - pto[pat]) * n + p]) + inst_off[mid]
-        if d < key:
+        d = np.int64(st_dep[st0 + (inst_trip[mid] - t0) * n + p]) + inst_off[mid]
+        if d < t:
             lo = mid + 1
         else:
             hi = mid
-    best = -1
-    best_dep = INF
-    i = lo
-    while i < ib:
+    # FIFO: the first usable instance from here departs earliest
+    for i in range(lo, ib):
         trip = inst_trip[i]
-        base = np.int64(st_dep[psto[pat] + (trip - pto[pat]) * n + p]) + inst_off[i]
-        if base + min_delay >= best_dep:
-            break
-        if not trip_cancelled[trip] and (not wheelchair or trip_wc[trip] == 1):
-            d = base + trip_delay_s[trip]
-            if d >= t and d < best_dep:
-                best = i
-                best_dep = d
-        i += 1
-    return best
+        if not trip_cancel[tc0 + trip] and _wc_ok(wheelchair, trip_wc[trip]):
+            return i
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _layer_of(lpo, inst):
+    """Day layer of an instance (instances are numbered layer-major)."""
+    n_pat = lpo.shape[1] - 1
+    for layer in range(lpo.shape[0]):
+        if inst < lpo[layer, n_pat]:
+            return layer
+    return lpo.shape[0] - 1
 
 
 @njit(cache=True, inline="always")
@@ -122,15 +144,16 @@ def _copy_min(k, lab, src, in_chg, chg, n_chg):
 
 @njit(cache=True)
 def raptor(
-    # timetable
+    # timetable (st_arr / st_dep: per-layer blocks, see the module docstring)
     pso, ps, pick, drop, pto, psto, st_arr, st_dep, spo, sp, spp,
     tr_off, tr_to, tr_kind, tr_min, trip_wc, stop_wc,
     # day context
     lpo, inst_trip, inst_off,
     # query
     access_stop, access_s, egress_stop, egress_s, fp_off, fp_to, fp_dur,
-    departures, max_rounds, min_transfer_s, wheelchair, stop_closed, trip_delay_s,
-    trip_cancelled,
+    departures, max_rounds, min_transfer_s, wheelchair,
+    # live data
+    stop_closed, layer_st, layer_trip, st_skip, trip_cancel, layer_pat_fifo,
 ):
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
@@ -173,14 +196,19 @@ def raptor(
         e = egress_stop[j]
         if is_egress[e] < 0 or egress_s[j] < egress_s[is_egress[e]]:
             is_egress[e] = j
-    max_delay = np.int64(0)
-    min_delay = np.int64(0)
-    for t in range(trip_delay_s.shape[0]):
-        if trip_delay_s[t] > max_delay:
-            max_delay = np.int64(trip_delay_s[t])
-        if trip_delay_s[t] < min_delay:
-            min_delay = np.int64(trip_delay_s[t])
-    no_delays = max_delay == 0 and min_delay == 0
+    # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
+    any_trip_scan = False
+    for layer in range(n_layers):
+        for pat in range(n_pat):
+            if not layer_pat_fifo[layer, pat]:
+                any_trip_scan = True
+    max_len = 0
+    if any_trip_scan:
+        for pat in range(n_pat):
+            if pso[pat + 1] - pso[pat] > max_len:
+                max_len = pso[pat + 1] - pso[pat]
+    cand_pos = np.zeros(max_len, dtype=np.int64)
+    cand_brd = np.zeros(max_len, dtype=np.int64)
     n_runs = departures.shape[0]
     cap_j = n_runs * n_rounds + 1
     journeys = np.zeros((cap_j, 6), dtype=np.int64)
@@ -264,30 +292,84 @@ def raptor(
                 sbase = pso[pat]
                 n = pso[pat + 1] - sbase
                 t0 = pto[pat]
-                st0 = psto[pat]
+                n_cand = -1
                 for layer in range(n_layers):
                     ia = lpo[layer, pat]
                     ib = lpo[layer, pat + 1]
                     if ia == ib:
                         continue
-                    # nothing in this layer can beat the target: first instance leaves late
-                    if np.int64(st_dep[st0 + (inst_trip[ia] - t0) * n + p0]) + inst_off[ia] + \
-                            min_delay >= tk:
+                    st0 = layer_st[layer] + psto[pat]
+                    tc0 = layer_trip[layer]
+                    if not layer_pat_fifo[layer, pat]:
+                        # trip by trip: exact under overtaking and skipped stops
+                        if n_cand < 0:
+                            n_cand = 0
+                            for p in range(p0, p_last + 1):
+                                s = ps[sbase + p]
+                                if not was_marked[s] or not pick[sbase + p] or \
+                                        stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
+                                    continue
+                                b = brd[k - 1, s]
+                                if b < INF:
+                                    cand_pos[n_cand] = p
+                                    cand_brd[n_cand] = b
+                                    n_cand += 1
+                        if n_cand == 0:
+                            continue
+                        for i in range(ia, ib):
+                            tr = inst_trip[i]
+                            if trip_cancel[tc0 + tr] or not _wc_ok(wheelchair, trip_wc[tr]):
+                                continue
+                            base = st0 + (tr - t0) * n
+                            off = inst_off[i]
+                            bp = -1
+                            for j in range(n_cand):
+                                p = cand_pos[j]
+                                if not st_skip[base + p] and \
+                                        cand_brd[j] <= np.int64(st_dep[base + p]) + off:
+                                    bp = p
+                                    break
+                            if bp < 0:
+                                continue
+                            bs = ps[sbase + bp]
+                            for p in range(bp + 1, n):
+                                s = ps[sbase + p]
+                                if not drop[sbase + p] or st_skip[base + p] or stop_closed[s] \
+                                        or not _wc_ok(wheelchair, stop_wc[s]):
+                                    continue
+                                a = np.int64(st_arr[base + p]) + off
+                                if a >= tk:
+                                    break  # times never decrease along a trip
+                                if a < arr[k, s]:
+                                    arr[k, s] = a
+                                    arr_src[k, s] = k
+                                    arr_inst[k, s] = i
+                                    arr_bstop[k, s] = bs
+                                    arr_bpos[k, s] = bp
+                                    arr_apos[k, s] = p
+                                    if not in_arr[s]:
+                                        in_arr[s] = True
+                                        chg_arr[k, n_chg_arr[k]] = s
+                                        n_chg_arr[k] += 1
+                        continue
+                    # FIFO: nothing in this layer can beat the target when its first
+                    # instance leaves too late
+                    if np.int64(st_dep[st0 + (inst_trip[ia] - t0) * n + p0]) + inst_off[ia] \
+                            >= tk:
                         continue
                     cur = -1
                     cur_base = 0
-                    cur_shift = np.int64(0)
+                    cur_off = np.int64(0)
                     bstop = 0
                     bpos = 0
                     for p in range(p0, n):
                         if cur < 0 and p > p_last:
                             break
                         s = ps[sbase + p]
-                        usable = not stop_closed[s] and (not wheelchair or stop_wc[s] == 1)
-                        if not usable:
+                        if stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
                             continue
                         if cur >= 0 and drop[sbase + p]:
-                            a = np.int64(st_arr[cur_base + p]) + cur_shift
+                            a = np.int64(st_arr[cur_base + p]) + cur_off
                             if a < arr[k, s] and a < tk:
                                 arr[k, s] = a
                                 arr_src[k, s] = k
@@ -304,10 +386,10 @@ def raptor(
                             if b < INF:
                                 cur_dep = INF
                                 if cur >= 0:
-                                    cur_dep = np.int64(st_dep[cur_base + p]) + cur_shift
+                                    cur_dep = np.int64(st_dep[cur_base + p]) + cur_off
                                 if b <= cur_dep:
                                     c = -1
-                                    if cur >= 0 and no_delays:
+                                    if cur >= 0:
                                         # step back from the current trip (usually 0-1 steps)
                                         c = cur
                                         i = cur - 1
@@ -318,35 +400,32 @@ def raptor(
                                                 inst_off[i]
                                             if d_i < b:
                                                 break
-                                            if not trip_cancelled[tr_i] and \
-                                                    (not wheelchair or trip_wc[tr_i] == 1):
+                                            if not trip_cancel[tc0 + tr_i] and \
+                                                    _wc_ok(wheelchair, trip_wc[tr_i]):
                                                 c = i
                                             i -= 1
                                             steps += 1
                                             if steps == 4:
                                                 # far back: binary search the rest instead
-                                                c2 = _find_trip(st_dep, pto, psto, inst_trip,
-                                                                inst_off, trip_delay_s,
-                                                                trip_cancelled, trip_wc,
-                                                                wheelchair, pat, n, p, ia, i + 1,
-                                                                b, max_delay, min_delay)
+                                                c2 = _find_trip(st_dep, st0, t0, n, p,
+                                                                inst_trip, inst_off,
+                                                                trip_cancel, tc0, trip_wc,
+                                                                wheelchair, ia, i + 1, b)
                                                 if c2 >= 0:
                                                     c = c2
                                                 break
                                     else:
-                                        c = _find_trip(st_dep, pto, psto, inst_trip, inst_off,
-                                                       trip_delay_s, trip_cancelled, trip_wc,
-                                                       wheelchair, pat, n, p, ia, ib, b,
-                                                       max_delay, min_delay)
+                                        c = _find_trip(st_dep, st0, t0, n, p, inst_trip,
+                                                       inst_off, trip_cancel, tc0, trip_wc,
+                                                       wheelchair, ia, ib, b)
                                     if c >= 0 and c != cur:
-                                        tr_c = inst_trip[c]
-                                        c_base = st0 + (tr_c - t0) * n
-                                        c_shift = inst_off[c] + trip_delay_s[tr_c]
-                                        d = np.int64(st_dep[c_base + p]) + c_shift
+                                        c_base = st0 + (inst_trip[c] - t0) * n
+                                        c_off = inst_off[c]
+                                        d = np.int64(st_dep[c_base + p]) + c_off
                                         if d < cur_dep or (d == cur_dep and c < cur):
                                             cur = c
                                             cur_base = c_base
-                                            cur_shift = c_shift
+                                            cur_off = c_off
                                             bstop = s
                                             bpos = p
             for j in range(n_prev):
@@ -427,14 +506,12 @@ def raptor(
                 bp = arr_bpos[r0, s]
                 ap = arr_apos[r0, s]
                 trip = inst_trip[inst]
-                pat = 0
-                # pattern of the instance: find via binary search on lpo rows
                 pat = _pattern_of(pto, trip)
                 n = pso[pat + 1] - pso[pat]
-                dep_t = _inst_time(st_dep, pto, psto, inst_trip, inst_off, trip_delay_s, pat,
-                                   n, inst, bp)
-                arr_t = _inst_time(st_arr, pto, psto, inst_trip, inst_off, trip_delay_s, pat,
-                                   n, inst, ap)
+                # times of the instance on its own layer (realtime when it has them)
+                base = layer_st[_layer_of(lpo, inst)] + psto[pat] + (trip - pto[pat]) * n
+                dep_t = np.int64(st_dep[base + bp]) + inst_off[inst]
+                arr_t = np.int64(st_arr[base + ap]) + inst_off[inst]
                 if pending >= 0:
                     tmp[pending, 6] = arr_t
                     tmp[pending, 7] = arr_t + tmp[pending, 7]
@@ -536,14 +613,15 @@ def _pattern_of(pto, trip):
 @njit(cache=True)
 def collect_departures(pso, pick, pto, psto, st_dep, spo, sp, spp, trip_wc, stop_wc,
                        lpo, inst_trip, inst_off, access_stop, access_s, from_s, to_s,
-                       wheelchair, stop_closed, trip_delay_s, trip_cancelled):
+                       wheelchair, stop_closed, layer_st, layer_trip, st_skip, trip_cancel):
     """Distinct origin departure times in ``[from_s, to_s]`` (decreasing) at which some
-    usable trip can be boarded at an access stop right after walking there."""
+    usable trip can be boarded at an access stop right after walking there (live arrays as
+    in :func:`raptor`)."""
     out = np.zeros(0, dtype=np.int64)
     buf = []
     for j in range(access_stop.shape[0]):
         a = access_stop[j]
-        if stop_closed[a] or (wheelchair and stop_wc[a] != 1):
+        if stop_closed[a] or not _wc_ok(wheelchair, stop_wc[a]):
             continue
         for x in range(spo[a], spo[a + 1]):
             pat = sp[x]
@@ -552,12 +630,16 @@ def collect_departures(pso, pick, pto, psto, st_dep, spo, sp, spp, trip_wc, stop
                 continue
             n = pso[pat + 1] - pso[pat]
             for layer in range(lpo.shape[0]):
+                st0 = layer_st[layer] + psto[pat]
+                tc0 = layer_trip[layer]
                 for i in range(lpo[layer, pat], lpo[layer, pat + 1]):
                     trip = inst_trip[i]
-                    if trip_cancelled[trip] or (wheelchair and trip_wc[trip] != 1):
+                    if trip_cancel[tc0 + trip] or not _wc_ok(wheelchair, trip_wc[trip]):
                         continue
-                    d = _inst_time(st_dep, pto, psto, inst_trip, inst_off, trip_delay_s,
-                                   pat, n, i, p) - access_s[j]
+                    y = st0 + (trip - pto[pat]) * n + p
+                    if st_skip[y]:
+                        continue
+                    d = np.int64(st_dep[y]) + inst_off[i] - access_s[j]
                     if from_s <= d <= to_s:
                         buf.append(d)
     if len(buf) == 0:
@@ -565,3 +647,64 @@ def collect_departures(pso, pick, pto, psto, st_dep, spo, sp, spp, trip_wc, stop
     out = np.array(buf, dtype=np.int64)
     out = np.unique(out)[::-1].copy()
     return out
+
+
+@njit(cache=True)
+def realtime_fifo(pso, pto, psto, st_arr, st_dep, st_skip, trip_runs, trip_cancel):
+    """Per pattern: True when, among the trips running that day (``trip_runs``), no trip
+    overtakes the previous one at any stop (arrival and departure both non-decreasing in
+    pattern trip order; cancelled trips included, they share the binary search) and no
+    uncancelled trip skips a stop. Arrays of one service date (no layer offsets)."""
+    n_pat = pto.shape[0] - 1
+    out = np.ones(n_pat, dtype=np.bool_)
+    for pat in range(n_pat):
+        n = pso[pat + 1] - pso[pat]
+        prev = -1
+        ok = True
+        for tr in range(pto[pat], pto[pat + 1]):
+            if not trip_runs[tr]:
+                continue
+            base = psto[pat] + (tr - pto[pat]) * n
+            if not trip_cancel[tr]:
+                for p in range(n):
+                    if st_skip[base + p]:
+                        ok = False
+                        break
+            if ok and prev >= 0:
+                pb = psto[pat] + (prev - pto[pat]) * n
+                for p in range(n):
+                    if st_dep[base + p] < st_dep[pb + p] or st_arr[base + p] < st_arr[pb + p]:
+                        ok = False
+                        break
+            if not ok:
+                break
+            prev = tr
+        out[pat] = ok
+    return out
+
+
+@njit(cache=True)
+def first_unordered_stop_time(pso, pto, psto, st_arr, st_dep, arr_delay, dep_delay):
+    """Index of the first stop time of a trip with a non-zero delay whose realtime times
+    (``st + delay``) decrease along the trip (a departure before its arrival or an arrival
+    before the previous departure); -1 when all are ordered."""
+    n_pat = pto.shape[0] - 1
+    for pat in range(n_pat):
+        n = pso[pat + 1] - pso[pat]
+        for tr in range(pto[pat], pto[pat + 1]):
+            base = psto[pat] + (tr - pto[pat]) * n
+            touched = False
+            for p in range(n):
+                if arr_delay[base + p] != 0 or dep_delay[base + p] != 0:
+                    touched = True
+                    break
+            if not touched:
+                continue
+            prev = np.int64(-(1 << 62))
+            for p in range(n):
+                a = np.int64(st_arr[base + p]) + arr_delay[base + p]
+                d = np.int64(st_dep[base + p]) + dep_delay[base + p]
+                if a < prev or d < a:
+                    return base + p
+                prev = d
+    return -1

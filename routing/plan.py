@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from gtfs import query as tq
 from gtfs.day import DayContext, day_trip_mask, service_midnight_epoch_s
+from gtfs.live import TransitLive, trip_stop_times
 from gtfs.timetable import Timetable
 from routing.itinerary import (
     AgencyInfo,
@@ -313,7 +314,7 @@ class Planner:
             egress = self.walk_times(state, *req.destination, towards=True, req=req)
         kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
                   wheelchair=req.wheelchair, footpaths=self.footpaths(req),
-                  stop_closed=state.stop_closed)
+                  live=state.transit_live())
         journeys: list[tq.Journey] = []
         if access[0].size and egress[0].size:
             if req.arrive_by:
@@ -391,7 +392,8 @@ class Planner:
         routes_affected = state.routes_affected()
         for leg in j.legs:
             if leg.kind == "transit":
-                legs.append(self._transit_leg(leg, date, routes_affected))
+                legs.append(self._transit_leg(leg, date, routes_affected,
+                                              state.transit_live()))
             elif leg.kind == "access":
                 if isinstance(req.origin, int) or leg.to_stop < 0:
                     continue
@@ -435,8 +437,8 @@ class Planner:
         agency = int(self.tt.arrays["route_agency"][route])
         return self.tt.strings["agency_timezone"][agency]
 
-    def _transit_leg(self, leg: tq.Leg, date: dt.date,
-                     routes_affected: dict[str, list[str]]) -> Leg:
+    def _transit_leg(self, leg: tq.Leg, date: dt.date, routes_affected: dict[str, list[str]],
+                     live: TransitLive | None = None) -> Leg:
         tt = self.tt
         trip = leg.trip
         route = int(tt.arrays["trip_route"][trip])
@@ -444,8 +446,8 @@ class Planner:
         tz = tt.strings["agency_timezone"][agency]
         pattern = int(tt.arrays["trip_pattern"][trip])
         stops = tt.pattern_stop_list(pattern)
-        arr, dep = tt.trip_times(trip)
-        shift = leg.depart_s - int(dep[leg.board_pos])  # day offset and live delay
+        arr, dep, _ = trip_stop_times(tt, trip, leg.service_date or date, live)
+        shift = leg.depart_s - int(dep[leg.board_pos])  # service day → query day
         inter = [StopCall(self.stop_place(int(stops[k])), self.at(date, int(arr[k]) + shift, tz))
                  for k in range(leg.board_pos + 1, leg.alight_pos)]
         geom = np.round(np.asarray(tt.leg_geometry(trip, leg.board_pos, leg.alight_pos),

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from gtfs.live import TransitLive
 from routing.clock import SYSTEM_CLOCK, Clock, epoch_ms
 from routing.kernels.cch import CustomizedMetric
 from routing.kernels.td import N_BINS, all_edge_costs
@@ -135,8 +136,8 @@ class RoutingState:
     #: True for a state derived for another instant than "now" (a later departure)
     timed: bool = False
     _publisher: StatePublisher | None = field(default=None, repr=False)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
 
     @property
     def at_ms(self) -> int:
@@ -204,10 +205,27 @@ class RoutingState:
                 hit = self._cache[key] = self._publisher.base_weights(self, mode)
         return hit
 
+    def transit_live(self) -> TransitLive:
+        """What the timetable queries take: the realtime trip data of :attr:`live` with the
+        stops closed at :attr:`at` (incidents and realtime joined)."""
+        hit = self._cache.get("transit_live")
+        if hit is None:
+            rt = self.live.transit_realtime
+            closed = self.stop_closed
+            if rt is not None and rt.stop_closed is not None:
+                closed = rt.stop_closed if closed is None else (rt.stop_closed | closed)
+            hit = self._cache["transit_live"] = TransitLive(
+                version=next(_transit_versions), stop_closed=closed,
+                days=rt.days if rt is not None else {})
+        return hit
+
     def local_time(self) -> datetime:
         """:attr:`at` in the city's timezone."""
         return self.at.astimezone(ZoneInfo(self.timezone))
 
+
+
+_transit_versions = itertools.count(1)
 
 
 def _same_content(a: RoutingState, b: RoutingState) -> bool:
@@ -390,8 +408,7 @@ class StatePublisher:
             cur = self._current
             state = self._build(live, now, cur.version, cur)
             if not _same_content(state, cur):
-                state = dataclasses.replace(state, version=next(self._versions), _cache={},
-                                            _lock=threading.Lock())
+                state = dataclasses.replace(state, version=next(self._versions))
             self._current = state
             self._key = self._time_key(live, now)
             self._derived.clear()
@@ -411,8 +428,7 @@ class StatePublisher:
             cur = self._current
             state = self._build(live, now, cur.version, cur)
             if not _same_content(state, cur):
-                state = dataclasses.replace(state, version=next(self._versions), _cache={},
-                                            _lock=threading.Lock())
+                state = dataclasses.replace(state, version=next(self._versions))
             self._current = state
             self._key = key
             return state

@@ -12,10 +12,10 @@ import pytest
 from gtfs.compile import compile_feeds
 from gtfs.day import DayContext, day_trip_mask
 from gtfs.footpaths import straight_line_footpaths
-from gtfs.oracle import Oracle
 from gtfs.testing import write_feed
 from gtfs.timetable import Timetable
 from gtfs.validate import ValidationReport
+from tests.gtfs.oracle import Oracle
 
 REPO = Path(__file__).resolve().parents[2]
 NKY = REPO / "data/northern-kentucky/nky_tank_gtfs.zip"

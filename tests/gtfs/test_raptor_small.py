@@ -1,5 +1,6 @@
-"""RAPTOR on hand-made timetables: transfers rules, overnight trips, wheelchair, live state,
-range and arrive-by queries, departures boards and feeds in different timezones."""
+"""RAPTOR on hand-made timetables: transfers rules, overnight trips, wheelchair modes, live
+data (closures, cancellations, per-stop delays, overtaking, skipped stops), range and
+arrive-by queries, departures boards and feeds in different timezones."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import pytest
 from gtfs.compile import compile_feeds
 from gtfs.day import day_trip_mask
 from gtfs.footpaths import straight_line_footpaths
+from gtfs.live import TransitLiveBuilder
 from gtfs.query import (
+    WHEELCHAIR_ALLOW_UNKNOWN,
+    WHEELCHAIR_OFF,
+    WHEELCHAIR_STRICT,
     departures,
     earliest_arrival,
     latest_departure,
     range_query,
     warmup,
 )
+from gtfs.testing import MINIMAL_FEED
 from gtfs.timetable import Timetable
-
-from .test_compile import WHEELCHAIR_FEED
 
 NETWORK = {
     "agency.txt": """
@@ -212,39 +216,160 @@ def test_overnight_trip_boarded_after_midnight_next_day(net) -> None:
     assert js[0].legs[1].service_date == WED
 
 
-def test_wheelchair_uses_only_accessible_trips_and_stops(make_feed) -> None:
-    tt, _ = compile_feeds([make_feed(WHEELCHAIR_FEED)])
+WHEELCHAIR_LINE = dict(MINIMAL_FEED, **{
+    "stops.txt": """
+        stop_id,stop_name,stop_lat,stop_lon,location_type,parent_station,wheelchair_boarding
+        ST,Station,52.50,13.40,1,,1
+        S1,Platform 1,52.5001,13.4001,0,ST,0
+        S1B,Platform 2,52.5002,13.4002,0,ST,2
+        S2,Two,52.51,13.41,,,1
+        S3,Three,52.52,13.42,,,
+    """,
+    "trips.txt": """
+        route_id,service_id,trip_id,wheelchair_accessible
+        R,WD,T1,2
+        R,WD,T2,1
+        R,WD,T3,
+        R,WD,T4,1
+        R,WD,T5,1
+    """,
+    "stop_times.txt": """
+        trip_id,arrival_time,departure_time,stop_id,stop_sequence
+        T1,08:00:00,08:00:00,S1,1
+        T1,08:10:00,08:10:00,S2,2
+        T2,08:05:00,08:05:00,S1,1
+        T2,08:15:00,08:15:00,S2,2
+        T3,08:06:00,08:06:00,S1,1
+        T3,08:16:00,08:16:00,S2,2
+        T4,08:20:00,08:20:00,S1,1
+        T4,08:30:00,08:30:00,S2,2
+        T4,08:40:00,08:40:00,S3,3
+        T5,08:07:00,08:07:00,S1B,1
+        T5,08:17:00,08:17:00,S2,2
+    """,
+})
+
+
+def test_wheelchair_modes_strict_allow_unknown_and_off(make_feed) -> None:
+    tt, _ = compile_feeds([make_feed(WHEELCHAIR_LINE)])
     day = day_trip_mask(tt, WED)
-    js = earliest_arrival(tt, day, at(tt, "S1"), at(tt, "S2"), hms("07:59"))
-    assert arrivals(js) == [(hms("08:10"), 0)]
-    js = earliest_arrival(tt, day, at(tt, "S1"), at(tt, "S2"), hms("07:59"), wheelchair=True)
-    assert arrivals(js) == [(hms("08:15"), 0)]
-    assert js[0].legs[1].trip == tt.trip_index("feed:T2")
-    # S1B's wheelchair_boarding=2 overrides the station's 1
-    assert earliest_arrival(tt, day, at(tt, "S1B"), at(tt, "S2"), hms("07:59"),
-                            wheelchair=True) == []
+
+    def trip_of(stop_from: str, stop_to: str, t: str, mode) -> list[str]:
+        js = earliest_arrival(tt, day, at(tt, stop_from), at(tt, stop_to), hms(t),
+                              wheelchair=mode)
+        return [tt.strings["trip_id"][leg.trip] for j in js for leg in j.transit_legs]
+
+    # T1 is not accessible (2), T2 and T4 are (1), T3 is unknown (0)
+    assert trip_of("S1", "S2", "07:59", WHEELCHAIR_OFF) == ["feed:T1"]
+    assert trip_of("S1", "S2", "07:59", WHEELCHAIR_STRICT) == ["feed:T2"]
+    assert trip_of("S1", "S2", "07:59", True) == ["feed:T2"]  # the former boolean flag
+    assert trip_of("S1", "S2", "07:59", WHEELCHAIR_ALLOW_UNKNOWN) == ["feed:T2"]
+    # after T2 has left, only an unknown trip or a later accessible one remains
+    assert trip_of("S1", "S2", "08:05", WHEELCHAIR_ALLOW_UNKNOWN) == ["feed:T2"]
+    assert trip_of("S1", "S2", "08:06", WHEELCHAIR_ALLOW_UNKNOWN) == ["feed:T3"]
+    assert trip_of("S1", "S2", "08:06", WHEELCHAIR_STRICT) == ["feed:T4"]
+    # S3 has no wheelchair_boarding (unknown): strict refuses it, allow-unknown does not
+    assert trip_of("S1", "S3", "07:59", WHEELCHAIR_STRICT) == []
+    assert trip_of("S1", "S3", "07:59", WHEELCHAIR_ALLOW_UNKNOWN) == ["feed:T4"]
+    assert trip_of("S1", "S3", "07:59", WHEELCHAIR_OFF) == ["feed:T4"]
+    # S1B's wheelchair_boarding=2 overrides the station's 1: refused by both modes, even
+    # on the accessible T5
+    assert trip_of("S1B", "S2", "07:59", WHEELCHAIR_STRICT) == []
+    assert trip_of("S1B", "S2", "07:59", WHEELCHAIR_ALLOW_UNKNOWN) == []
+    assert trip_of("S1B", "S2", "07:59", WHEELCHAIR_OFF) == ["feed:T5"]
+    with pytest.raises(ValueError, match="wheelchair mode"):
+        trip_of("S1", "S2", "07:59", 3)
 
 
-def test_live_state_closed_stop_cancelled_and_delayed_trips(net) -> None:
+def test_live_closed_stop_cancelled_and_delayed_trips(net) -> None:
     tt = net()
     day = day_trip_mask(tt, WED)
     args = (tt, day, at(tt, "A"), at(tt, "D"), hms("07:55"))
-    closed = np.zeros(tt.n_stops, dtype=bool)
-    closed[tt.stop_index("feed:C")] = True
-    assert earliest_arrival(*args, min_transfer_s=0, stop_closed=closed) == []
-    cancelled = np.zeros(tt.n_trips, dtype=bool)
-    cancelled[tt.trip_index("feed:R2a")] = True
-    assert arrivals(earliest_arrival(*args, min_transfer_s=0, trip_cancelled=cancelled)) == \
-        [(hms("08:50"), 1)]
-    delay = np.zeros(tt.n_trips, dtype=np.int32)
-    delay[tt.trip_index("feed:R1a")] = 120  # arrives C 08:22, misses 08:21
-    assert arrivals(earliest_arrival(*args, min_transfer_s=0, trip_delay_s=delay)) == \
-        [(hms("08:50"), 1)]
-    delay[:] = 0
-    delay[tt.trip_index("feed:R2a")] = 300
-    js = earliest_arrival(*args, min_transfer_s=0, trip_delay_s=delay)
+    r1a, r2a = tt.trip_index("feed:R1a"), tt.trip_index("feed:R2a")
+
+    def live(**kw):
+        b = TransitLiveBuilder(tt)
+        if "closed" in kw:
+            b.close_stop(tt.stop_index(f"feed:{kw['closed']}"))
+        for trip, date in kw.get("cancel", []):
+            b.cancel_trip(date, trip)
+        for trip, date, delay in kw.get("delay", []):
+            b.delay_trip(date, trip, delay)
+        return b.build(version=1)
+
+    assert earliest_arrival(*args, min_transfer_s=0, live=live(closed="C")) == []
+    assert arrivals(earliest_arrival(*args, min_transfer_s=0,
+                                     live=live(cancel=[(r2a, WED)]))) == [(hms("08:50"), 1)]
+    # data of another service date does not touch this one
+    thu = WED + dt.timedelta(days=1)
+    assert arrivals(earliest_arrival(*args, min_transfer_s=0,
+                                     live=live(cancel=[(r2a, thu)]))) == [(hms("08:40"), 1)]
+    # R1a arrives at C at 08:22 and misses the 08:21
+    assert arrivals(earliest_arrival(*args, min_transfer_s=0,
+                                     live=live(delay=[(r1a, WED, 120)]))) == [(hms("08:50"), 1)]
+    js = earliest_arrival(*args, min_transfer_s=0, live=live(delay=[(r2a, WED, 300)]))
     assert arrivals(js) == [(hms("08:45"), 1)]
-    assert js[0].legs[2].depart_s == hms("08:26")
+    assert (js[0].legs[2].depart_s, js[0].legs[2].arrive_s) == (hms("08:26"), hms("08:45"))
+
+
+def test_overtaking_trip_is_found(net) -> None:
+    """R1a (08:00 from A) runs 20 min late from B on: R1b (08:12) overtakes it and is the
+    earliest arrival at C; boarding R1a first and keeping it would arrive at 08:40."""
+    tt = net()
+    day = day_trip_mask(tt, WED)
+    r1a, r1b = tt.trip_index("feed:R1a"), tt.trip_index("feed:R1b")
+    b = TransitLiveBuilder(tt)
+    b.set_stop_time(WED, r1a, 1, arrival_delay_s=1200, departure_delay_s=1200)
+    b.set_stop_time(WED, r1a, 2, arrival_delay_s=1200, departure_delay_s=1200)
+    live = b.build(version=2)
+    js = earliest_arrival(tt, day, at(tt, "A"), at(tt, "C"), hms("07:55"), live=live)
+    assert arrivals(js) == [(hms("08:32"), 0)]
+    assert js[0].legs[1].trip == r1b
+    # to B too: the late R1a reaches B at 08:30, R1b at 08:22
+    js = earliest_arrival(tt, day, at(tt, "A"), at(tt, "B"), hms("07:55"), live=live)
+    assert arrivals(js) == [(hms("08:22"), 0)]
+    # arrive-by C at 08:35: only R1b makes it, leaving A at 08:12
+    late = latest_departure(tt, day, at(tt, "A"), at(tt, "C"), hms("08:35"), live=live)
+    assert [(j.depart_s, j.arrive_s) for j in late] == [(hms("08:12"), hms("08:32"))]
+    # a range query sees both departures and keeps only the useful one
+    rng = range_query(tt, day, at(tt, "A"), at(tt, "C"), hms("07:30"), 3600, live=live)
+    assert [(j.depart_s, j.arrive_s) for j in rng] == [(hms("08:12"), hms("08:32"))]
+
+
+def test_skipped_stop_is_passed_without_boarding_or_alighting(net) -> None:
+    tt = net()
+    day = day_trip_mask(tt, WED)
+    r1a, r1b = tt.trip_index("feed:R1a"), tt.trip_index("feed:R1b")
+    live = TransitLiveBuilder(tt).skip_stop(WED, r1a, 1).build(version=3)  # R1a skips B
+    # nobody alights from R1a at B: R1b arrives there at 08:22
+    js = earliest_arrival(tt, day, at(tt, "A"), at(tt, "B"), hms("07:55"), live=live)
+    assert arrivals(js) == [(hms("08:22"), 0)]
+    assert js[0].legs[1].trip == r1b
+    # nobody boards R1a at B either
+    js = earliest_arrival(tt, day, at(tt, "B"), at(tt, "C"), hms("08:05"), live=live)
+    assert arrivals(js) == [(hms("08:32"), 0)]
+    # but R1a still passes B on its way from A to C
+    js = earliest_arrival(tt, day, at(tt, "A"), at(tt, "C"), hms("07:55"), live=live)
+    assert arrivals(js) == [(hms("08:20"), 0)]
+    assert js[0].legs[1].trip == r1a
+
+
+def test_realtime_legs_carry_per_stop_times(net) -> None:
+    """A delay that grows along the trip: each leg reports the realtime times of its own
+    boarding and alighting stops."""
+    tt = net()
+    day = day_trip_mask(tt, WED)
+    r1a = tt.trip_index("feed:R1a")
+    live = (TransitLiveBuilder(tt)
+            .set_stop_time(WED, r1a, 0, departure_delay_s=60)
+            .set_stop_time(WED, r1a, 1, arrival_delay_s=120, departure_delay_s=180)
+            .set_stop_time(WED, r1a, 2, arrival_delay_s=240)
+            .build(version=4))
+    js = earliest_arrival(tt, day, at(tt, "A"), at(tt, "C"), hms("07:55"), live=live)
+    leg = js[0].legs[1]
+    assert (leg.trip, leg.depart_s, leg.arrive_s) == (r1a, hms("08:01"), hms("08:24"))
+    js = earliest_arrival(tt, day, at(tt, "B"), at(tt, "C"), hms("08:05"), live=live)
+    assert (js[0].legs[1].depart_s, js[0].legs[1].arrive_s) == (hms("08:13"), hms("08:24"))
 
 
 def test_range_and_arrive_by(net) -> None:
@@ -275,15 +400,33 @@ def test_departures_board(net) -> None:
     assert [(d.trip_id, d.depart_s) for d in deps] == [
         ("feed:R2a", hms("08:21")), ("feed:R2b", hms("08:30")), ("feed:R2c", hms("09:00"))]
     assert deps[0].route_short_name == "2" and deps[0].headsign == "To D"
-    assert deps[0].service_date == WED and not deps[0].cancelled
-    delay = np.zeros(tt.n_trips, dtype=np.int32)
-    delay[tt.trip_index("feed:R2a")] = 600
-    cancelled = np.zeros(tt.n_trips, dtype=bool)
-    cancelled[tt.trip_index("feed:R2b")] = True
-    deps = departures(tt, day, c, hms("08:00"), limit=2, trip_delay_s=delay,
-                      trip_cancelled=cancelled)
-    assert [(d.trip_id, d.realtime_depart_s, d.delay_s, d.cancelled) for d in deps] == [
-        ("feed:R2b", hms("08:30"), 0, True), ("feed:R2a", hms("08:31"), 600, False)]
+    assert deps[0].service_date == WED and not deps[0].cancelled and not deps[0].skipped
+    assert deps[0].realtime_depart_s == deps[0].depart_s and deps[0].delay_s == 0
+    live = (TransitLiveBuilder(tt)
+            .delay_trip(WED, tt.trip_index("feed:R2a"), 600)
+            .cancel_trip(WED, tt.trip_index("feed:R2b"))
+            .skip_stop(WED, tt.trip_index("feed:R2c"), 0)
+            .build(version=5))
+    deps = departures(tt, day, c, hms("08:00"), limit=3, live=live)
+    assert [(d.trip_id, d.depart_s, d.realtime_depart_s, d.delay_s, d.cancelled, d.skipped)
+            for d in deps] == [
+        ("feed:R2b", hms("08:30"), hms("08:30"), 0, True, False),
+        ("feed:R2a", hms("08:21"), hms("08:31"), 600, False, False),
+        ("feed:R2c", hms("09:00"), hms("09:00"), 0, False, True)]
+    deps = departures(tt, day, c, hms("08:00"), live=live, include_cancelled=False,
+                      include_skipped=False)
+    assert [d.trip_id for d in deps] == ["feed:R2a"]
+    # the realtime time decides what is still to come: R2a leaves at 08:31
+    deps = departures(tt, day, c, hms("08:25"), live=live, include_cancelled=False)
+    assert [(d.trip_id, d.realtime_depart_s) for d in deps] == [
+        ("feed:R2a", hms("08:31")), ("feed:R2c", hms("09:00"))]
+    # per-stop delays: R1a at B (position 1) only
+    b_stop = tt.stop_index("feed:B")
+    live = TransitLiveBuilder(tt).set_stop_time(
+        WED, tt.trip_index("feed:R1a"), 1, departure_delay_s=90).build(version=6)
+    deps = departures(tt, day, b_stop, hms("08:00"), limit=1, live=live)
+    assert [(d.trip_id, d.depart_s, d.realtime_depart_s, d.delay_s) for d in deps] == [
+        ("feed:R1a", hms("08:10"), hms("08:11") + 30, 90)]
 
 
 TZ_EAST = {

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from gtfs.oracle import Oracle
 from routing.plan import PlanError, PlanRequest, UnknownStopError
 from routing.road import RoutingError, SnapError
+from tests.gtfs.oracle import Oracle
 
 TZ = ZoneInfo("America/New_York")
 DAY = dt.date(2020, 1, 15)

@@ -1,13 +1,20 @@
 """Reference (brute-force) transit search used to check RAPTOR in tests and benchmarks.
 
 **This is the reference, not a serving path.** It shares no search code with
-:mod:`gtfs.raptor`: it flattens the compiled timetable for a day into elementary
-*connections* (one per trip instance and consecutive stop pair, no patterns, no FIFO
-assumption), resolves transfer rules into an explicit edge list with plain Python, and runs a
-round-based Connection Scan: round ``k`` scans every connection in departure order and may
-board a trip only from the ready-to-board labels of round ``k-1``, so ``best[k]`` is the
+:mod:`gtfs.raptor` or :mod:`gtfs.query`: it flattens the compiled timetable for a day into
+elementary *connections* (one per trip instance and consecutive stop pair, no patterns, no
+FIFO assumption), resolves transfer rules into an explicit edge list with plain Python, and
+runs a round-based Connection Scan: round ``k`` scans every connection in departure order and
+may board a trip only from the ready-to-board labels of round ``k-1``, so ``best[k]`` is the
 earliest arrival using at most ``k`` trips. The Pareto set over (arrival, transfers) follows
 directly. Latest departure is found by binary search over candidate departure times.
+
+Live data (:class:`gtfs.live.TransitLive`) is read straight from its fields: each instance
+takes the per-stop delays of its own service date (realtime times may overtake: connections
+are re-sorted, and the scan follows every trip on its own), a skipped stop forbids boarding
+and alighting there while the vehicle still passes, cancelled instances are dropped and
+closed stops are neither boarded nor alighted at. Wheelchair modes: 0 ignore, 1 only trips
+and stops with value 1, 2 all but value 2.
 
 The transfer semantics (same stop, footpaths, transfers.txt types 1/2/3, global floor) are
 those documented in :mod:`gtfs.raptor`.
@@ -15,12 +22,14 @@ those documented in :mod:`gtfs.raptor`.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from gtfs.day import DayContext
+from gtfs.live import TransitLive
 from gtfs.timetable import Timetable
 
 INF = np.int64(1) << np.int64(40)
@@ -41,28 +50,58 @@ class Connections:
     n_inst: int
 
 
+def trip_times(tt: Timetable, trip: int, live: TransitLive | None = None,
+               date: dt.date | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(arrival_s, departure_s, skipped) of ``trip`` on service date ``date`` at each stop of
+    its pattern, realtime when ``live`` has data for that date (service-day seconds)."""
+    arr, dep = (np.asarray(x, dtype=np.int64) for x in tt.trip_times(trip))
+    skipped = np.zeros(len(arr), dtype=bool)
+    sdl = live.day(date) if live is not None and date is not None else None
+    if sdl is not None:
+        a = tt.arrays
+        p = int(a["trip_pattern"][trip])
+        n = len(arr)
+        base = int(a["pattern_st_offsets"][p]) + (trip - int(a["pattern_trip_offsets"][p])) * n
+        arr = arr + sdl.arrival_delay_s[base: base + n]
+        dep = dep + sdl.departure_delay_s[base: base + n]
+        skipped = np.asarray(sdl.skipped[base: base + n])
+    return arr, dep, skipped
+
+
 def build_connections(tt: Timetable, day: DayContext,
-                      trip_delay_s: np.ndarray | None = None,
-                      trip_cancelled: np.ndarray | None = None) -> Connections:
-    """Flatten all running trip instances of ``day`` into connections (cancelled dropped)."""
+                      live: TransitLive | None = None) -> Connections:
+    """Flatten all running trip instances of ``day`` into connections (cancelled dropped),
+    with the realtime times of each instance's service date."""
     a = {k: np.asarray(v) for k, v in tt.arrays.items()}
     trips = day.inst_trip.astype(np.int64)
     pat = a["trip_pattern"][trips].astype(np.int64)
     n = (a["pattern_stop_offsets"][1:] - a["pattern_stop_offsets"][:-1])[pat]
     base = a["pattern_st_offsets"][pat] + (trips - a["pattern_trip_offsets"][pat]) * n
-    delay = np.zeros(tt.n_trips, dtype=np.int64) if trip_delay_s is None else \
-        np.asarray(trip_delay_s, dtype=np.int64)
-    cancelled = np.zeros(tt.n_trips, dtype=bool) if trip_cancelled is None else \
-        np.asarray(trip_cancelled, dtype=bool)
     n_conn = n - 1
     inst = np.repeat(np.arange(len(trips)), n_conn)
     pos = np.arange(int(n_conn.sum())) - np.repeat(np.cumsum(n_conn) - n_conn, n_conn)
     st_idx = np.repeat(base, n_conn) + pos
     stop_idx = np.repeat(a["pattern_stop_offsets"][pat], n_conn) + pos
-    shift = day.inst_offset_s[inst] + delay[trips[inst]]
-    dep = a["st_departure_s"][st_idx].astype(np.int64) + shift
-    arr = a["st_arrival_s"][st_idx + 1].astype(np.int64) + shift
-    keep = ~cancelled[trips[inst]]
+    dep_delay = np.zeros(len(inst), dtype=np.int64)
+    arr_delay = np.zeros(len(inst), dtype=np.int64)
+    skip_from = np.zeros(len(inst), dtype=bool)
+    skip_to = np.zeros(len(inst), dtype=bool)
+    cancelled = np.zeros(len(inst), dtype=bool)
+    conn_layer = day.inst_layer[inst]
+    for layer, delta in enumerate(day.layer_days):
+        sdl = None if live is None else live.day(day.date + dt.timedelta(days=int(delta)))
+        if sdl is None:
+            continue
+        m = conn_layer == layer
+        dep_delay[m] = sdl.departure_delay_s[st_idx[m]]
+        arr_delay[m] = sdl.arrival_delay_s[st_idx[m] + 1]
+        skip_from[m] = sdl.skipped[st_idx[m]]
+        skip_to[m] = sdl.skipped[st_idx[m] + 1]
+        cancelled[m] = sdl.trip_cancelled[trips[inst[m]]]
+    shift = day.inst_offset_s[inst]
+    dep = a["st_departure_s"][st_idx].astype(np.int64) + dep_delay + shift
+    arr = a["st_arrival_s"][st_idx + 1].astype(np.int64) + arr_delay + shift
+    keep = ~cancelled
     order = np.lexsort((pos[keep], inst[keep], dep[keep]))
 
     def sel(x: np.ndarray) -> np.ndarray:
@@ -73,7 +112,8 @@ def build_connections(tt: Timetable, day: DayContext,
         from_stop=sel(a["pattern_stops"][stop_idx].astype(np.int64)),
         to_stop=sel(a["pattern_stops"][stop_idx + 1].astype(np.int64)),
         inst=sel(inst.astype(np.int64)), trip=sel(trips[inst]),
-        pickup=sel(a["pattern_pickup"][stop_idx]), dropoff=sel(a["pattern_dropoff"][stop_idx + 1]),
+        pickup=sel(a["pattern_pickup"][stop_idx] & ~skip_from),
+        dropoff=sel(a["pattern_dropoff"][stop_idx + 1] & ~skip_to),
         n_inst=len(trips))
 
 
@@ -118,6 +158,11 @@ def transfer_edges(tt: Timetable, footpaths: tuple[np.ndarray, np.ndarray, np.nd
 
 
 @njit(cache=True)
+def _accessible(mode, value):  # pragma: no cover
+    return mode == 0 or (mode == 1 and value == 1) or (mode == 2 and value != 2)
+
+
+@njit(cache=True)
 def _csa_rounds(c_dep, c_arr, c_from, c_to, c_inst, c_trip, c_pick, c_drop, n_inst,
                 e_from, e_to, e_dur, n_stops, acc_stop, acc_s, eg_stop, eg_s, depart_s,
                 max_rounds, wheelchair, trip_wc, stop_wc, stop_closed):  # pragma: no cover
@@ -138,12 +183,13 @@ def _csa_rounds(c_dep, c_arr, c_from, c_to, c_inst, c_trip, c_pick, c_drop, n_in
             if not on[i]:
                 u = c_from[c]
                 if c_pick[c] and board[u] <= c_dep[c] and not stop_closed[u] and \
-                        (not wheelchair or (stop_wc[u] == 1 and trip_wc[c_trip[c]] == 1)):
+                        _accessible(wheelchair, stop_wc[u]) and \
+                        _accessible(wheelchair, trip_wc[c_trip[c]]):
                     on[i] = True
             if on[i]:
                 v = c_to[c]
                 if c_drop[c] and c_arr[c] < arr_k[v] and not stop_closed[v] and \
-                        (not wheelchair or stop_wc[v] == 1):
+                        _accessible(wheelchair, stop_wc[v]):
                     arr_k[v] = c_arr[c]
         best[k] = best[k - 1]
         for j in range(eg_stop.shape[0]):
@@ -162,41 +208,42 @@ class Oracle:
 
     def __init__(self, tt: Timetable, day: DayContext,
                  footpaths: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                 min_transfer_s: int = 60, trip_delay_s: np.ndarray | None = None,
-                 trip_cancelled: np.ndarray | None = None) -> None:
+                 min_transfer_s: int = 60, live: TransitLive | None = None) -> None:
         self.tt = tt
-        self.conn = build_connections(tt, day, trip_delay_s, trip_cancelled)
+        self.live = live
+        self.conn = build_connections(tt, day, live)
         self.edges = transfer_edges(tt, footpaths, min_transfer_s)
         self.trip_wc = np.asarray(tt.arrays["trip_wheelchair"])
         self.stop_wc = np.asarray(tt.arrays["stop_wheelchair"])
+        self.closed = np.zeros(tt.n_stops, dtype=np.bool_)
+        if live is not None and live.stop_closed is not None:
+            self.closed = np.array(live.stop_closed, dtype=np.bool_)
 
     def best_by_rounds(self, access: tuple[np.ndarray, np.ndarray],
                        egress: tuple[np.ndarray, np.ndarray], depart_s: int,
-                       max_rounds: int = 6, wheelchair: bool = False,
-                       stop_closed: np.ndarray | None = None) -> np.ndarray:
+                       max_rounds: int = 6, wheelchair: int = 0) -> np.ndarray:
         """``best[k]``: earliest arrival using at most ``k`` trips (``INF`` if none)."""
         c = self.conn
-        closed = np.zeros(self.tt.n_stops, dtype=np.bool_) if stop_closed is None else \
-            np.asarray(stop_closed, dtype=np.bool_)
         return _csa_rounds(c.dep_s, c.arr_s, c.from_stop, c.to_stop, c.inst, c.trip, c.pickup,
                            c.dropoff, c.n_inst, self.edges[0], self.edges[1], self.edges[2],
                            self.tt.n_stops, np.asarray(access[0], dtype=np.int64),
                            np.asarray(access[1], dtype=np.int64),
                            np.asarray(egress[0], dtype=np.int64),
                            np.asarray(egress[1], dtype=np.int64), np.int64(depart_s),
-                           max_rounds, wheelchair, self.trip_wc, self.stop_wc, closed)
+                           max_rounds, int(wheelchair), self.trip_wc, self.stop_wc,
+                           self.closed)
 
     def pareto(self, access: tuple[np.ndarray, np.ndarray], egress: tuple[np.ndarray, np.ndarray],
-               depart_s: int, max_rounds: int = 6, wheelchair: bool = False,
-               stop_closed: np.ndarray | None = None) -> list[tuple[int, int]]:
+               depart_s: int, max_rounds: int = 6,
+               wheelchair: int = 0) -> list[tuple[int, int]]:
         """Pareto set ``[(arrival_s, n_transfers)]`` sorted by transfers."""
-        best = self.best_by_rounds(access, egress, depart_s, max_rounds, wheelchair,
-                                   stop_closed)
+        best = self.best_by_rounds(access, egress, depart_s, max_rounds, wheelchair)
         return [(int(best[k]), k - 1) for k in range(1, max_rounds + 1)
                 if best[k] < best[k - 1]]
 
     def departure_candidates(self, access: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Sorted distinct ``connection departure - access time`` at access stops."""
+        """Sorted distinct ``connection departure - access time`` at access stops (a superset
+        of the departure times of optimal journeys)."""
         c = self.conn
         out = []
         for s, t in zip(np.asarray(access[0]), np.asarray(access[1]), strict=True):
@@ -206,9 +253,10 @@ class Oracle:
 
     def latest_departure(self, access: tuple[np.ndarray, np.ndarray],
                          egress: tuple[np.ndarray, np.ndarray], arrive_by_s: int,
-                         max_rounds: int = 6, wheelchair: bool = False) -> list[tuple[int, int]]:
+                         max_rounds: int = 6, wheelchair: int = 0) -> list[tuple[int, int]]:
         """Pareto set ``[(departure_s, n_transfers)]`` (later departure, fewer transfers) of
-        journeys arriving by ``arrive_by_s``; binary search per round count."""
+        journeys arriving by ``arrive_by_s``; binary search per round count (the best arrival
+        never decreases with a later departure, overtaking or not)."""
         cand = self.departure_candidates(access)
         found: list[tuple[int, int]] = []
         last = None
