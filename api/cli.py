@@ -176,6 +176,9 @@ def serve(
     clock: Annotated[str | None, typer.Option(help=(
         "Run as if it were this ISO 8601 instant (with offset), time moving on from there: "
         "replay historical feeds, demos, tests"))] = None,
+    freeze_clock: Annotated[bool, typer.Option(help=(
+        "With --clock: the clock stands still at that instant (reproducible demos and "
+        "tests)"))] = False,
     cors_origin: Annotated[list[str] | None, typer.Option(
         help="Browser origin (scheme://host[:port], or * for any) allowed to call the API "
              "cross-origin; repeatable. Default: CITYNAV_CORS_ORIGINS (comma-separated), "
@@ -192,7 +195,8 @@ def serve(
     the_clock: Clock = SYSTEM_CLOCK
     if clock is not None:
         try:
-            the_clock = ReplayClock(datetime.fromisoformat(clock.replace("Z", "+00:00")))
+            the_clock = ReplayClock(datetime.fromisoformat(clock.replace("Z", "+00:00")),
+                                    frozen=freeze_clock)
         except ValueError as exc:
             err.print(f"[red]error:[/] --clock: {exc} (expected e.g. 2020-01-15T08:00:00-05:00)")
             raise typer.Exit(2) from exc

@@ -23,6 +23,7 @@ from api.service import Service, load_service
 from incidents.keys import create_key
 from tests.e2e.test_incident_faults import (
     AGENCY,
+    PROPAGATION_WAIT_S,
     closure_body,
     duration,
     get_route,
@@ -131,23 +132,23 @@ def test_two_replicas_on_one_schema_follow_each_other(nky_snapshot_dir: Path,
             # B reads the store directly for incident documents...
             assert b.get(f"/v1/incidents/{inc_id}").status_code == 200
             # ...and its routes follow once its engine has caught up.
-            took = poll(lambda: reflects(get_route(b), inc_id), timeout_s=3.0)
+            took = poll(lambda: reflects(get_route(b), inc_id), timeout_s=PROPAGATION_WAIT_S)
             assert took is not None, "replica B never reflected A's incident"
-            assert took < 2.0, f"replica B caught up after {took:.2f} s"
             on_b = get_route(b)
             assert duration(on_b) > duration(base) + 60 and on_b["live_version"] > 0
 
             p = a.patch(f"/v1/incidents/{inc_id}", json={"status": "resolved"},
                         headers={"If-Match": r.headers["ETag"]})
             assert p.status_code == 200, p.text
-            took = poll(lambda: not reflects(get_route(b), inc_id), timeout_s=3.0)
-            assert took is not None and took < 2.0, f"B kept the resolved closure ({took})"
+            took = poll(lambda: not reflects(get_route(b), inc_id), timeout_s=PROPAGATION_WAIT_S)
+            assert took is not None, "B kept the resolved closure"
             assert duration(get_route(b)) == pytest.approx(duration(base), abs=0.5)
             # A change on B reaches A the same way (both engines follow the store).
             r2 = b.post("/v1/incidents", json=closure_body(route_stretch(base)))
             assert r2.status_code == 201, r2.text
-            took = poll(lambda: reflects(get_route(a), r2.json()["id"]), timeout_s=3.0)
-            assert took is not None and took < 2.0
+            took = poll(lambda: reflects(get_route(a), r2.json()["id"]),
+                        timeout_s=PROPAGATION_WAIT_S)
+            assert took is not None
     finally:
         svc_a.close()
         svc_b.close()
