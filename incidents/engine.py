@@ -90,6 +90,8 @@ class IncidentEngine:
         self._horizon_day: int | None = None
         self._dirty = True
         self._learn_queue: deque[list[SpeedUpdate]] = deque()
+        #: speed batches blended into the typical speeds so far (each batch exactly once)
+        self.learned_batches = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -227,6 +229,11 @@ class IncidentEngine:
             state = self.publisher.current()
         return report, state
 
+    @property
+    def learning_backlog(self) -> int:
+        """Speed batches applied but not yet learned into the typical speeds."""
+        return len(self._learn_queue)
+
     def learn_pending(self) -> int:
         """Blend queued batches into the typical speeds, oldest first, and publish the new
         profiles; returns the number of batches learned."""
@@ -248,6 +255,7 @@ class IncidentEngine:
                                                   tz=self.publisher.timezone)
                 self.publisher.publish(self.publisher.current().live, self.clock.now(),
                                        typical=learned)
+                self.learned_batches += 1
                 n += 1
         return n
 

@@ -153,3 +153,66 @@ def test_two_replicas_on_one_schema_follow_each_other(nky_snapshot_dir: Path,
         svc_a.close()
         svc_b.close()
 
+
+
+def test_two_servers_share_live_speeds_and_learn_every_batch(nky_snapshot_dir: Path,
+                                                             pg_url: str) -> None:
+    """Speeds posted to server A reach B's routes and congestion map through the store's
+    speed log (B never saw the POST); both servers learn the same typical speeds from the
+    log, every batch counted once, even when two batches arrive at A and B at once."""
+    import threading
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    svc_a = load_service(nky_snapshot_dir, db_url=pg_url)
+    svc_b = load_service(nky_snapshot_dir, db_url=pg_url)
+    try:
+        assert svc_a.store is not None
+        key = create_key(svc_a.store, "traffic_centre", AGENCY)
+        with _client(svc_a, key) as a, _client(svc_b, key) as b:
+            base = get_route(b)
+            car = svc_a.road.modes["car"]
+            state = svc_a.state()
+            edges = svc_a.road.route(state, "car", 39.0837, -84.5086, 39.0912, -84.4960).edges
+            ways = list(dict.fromkeys(
+                np.asarray(svc_a.snapshot.segments.way_id)[car.edge_seg[edges]].tolist()))
+            now = datetime.now(UTC).isoformat()
+
+            def batch(ws: list[int]) -> dict:
+                return {"observations": [{"ref": {"way_id": int(w), "direction": "both"},
+                                          "speed_kmh": 5, "observed_at": now} for w in ws]}
+
+            # two batches at once, one to each server
+            half = len(ways) // 2
+            results: list[int] = []
+            ts = [threading.Thread(target=lambda cl, ws: results.append(
+                cl.post("/v1/traffic/speeds", json=batch(ws)).status_code), args=(cl, ws))
+                for cl, ws in ((a, ways[:half]), (b, ways[half:]))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert results == [200, 200]
+
+            def slowed(cl) -> bool:
+                summ = cl.get("/v1/congestion/summary").json()
+                return summ["live_speed_edges"] > 0 and duration(get_route(cl)) > \
+                    duration(base) + 60
+
+            for cl in (a, b):
+                assert poll(lambda cl=cl: slowed(cl), timeout_s=PROPAGATION_WAIT_S) is not None
+            # both servers apply both batches: the same live weights
+            assert np.array_equal(svc_a.state().weights("car"), svc_b.state().weights("car"))
+            # ...and learn both, in log order, on each server
+            ea, eb = svc_a.engine, svc_b.engine
+            assert ea is not None and eb is not None
+            assert poll(lambda: ea.learned_batches == eb.learned_batches == 2
+                        and ea.learning_backlog == eb.learning_backlog == 0,
+                        timeout_s=PROPAGATION_WAIT_S) is not None
+            ta, tb = svc_a.typical, svc_b.typical
+            assert np.array_equal(np.asarray(ta.ttf_ms), np.asarray(tb.ttf_ms))
+            assert np.array_equal(np.asarray(ta.row), np.asarray(tb.row))
+    finally:
+        svc_a.close()
+        svc_b.close()
