@@ -124,16 +124,17 @@ def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:
         service_date=leg.service_date.isoformat() if leg.service_date else None,
         intermediate_stops=[{**place_json(c.place), "arrival": c.arrival.isoformat()}
                             for c in (leg.intermediate_stops or [])],
-        alerts=list(leg.alerts or []))
+        alerts=list(leg.alerts or []), wheelchair_accessible=leg.wheelchair_accessible)
     return out
 
 
 def itinerary_json(it: Itinerary, lang: str = "en") -> dict[str, Any]:
     """A door-to-door journey."""
+    unknown = sum(1 for x in it.legs if x.mode == "transit" and x.wheelchair_accessible is None)
     return {"departure": it.departure.isoformat(), "arrival": it.arrival.isoformat(),
             "duration_s": it.duration_s, "transfers": it.transfers, "walk_m": it.walk_m,
             "wait_s": it.wait_s, "legs": [leg_json(x, lang) for x in it.legs],
-            "alerts": list(it.alerts)}
+            "alerts": list(it.alerts), "wheelchair_unknown_legs": unknown}
 
 
 def plan_json(res: PlanResult, lang: str = "en") -> dict[str, Any]:

@@ -175,6 +175,10 @@ class LegOut(BaseModel):
     service_date: str | None = None
     intermediate_stops: list[IntermediateStop] | None = None
     alerts: list[str] | None = None
+    wheelchair_accessible: bool | None = Field(
+        default=None, description="Transit legs: true when the trip and both stops are "
+        "marked wheelchair-accessible, false when one is marked not accessible, null when "
+        "the feed does not say")
 
 
 class ItineraryOut(BaseModel):
@@ -188,6 +192,8 @@ class ItineraryOut(BaseModel):
     wait_s: int
     legs: list[LegOut]
     alerts: list[str]
+    wheelchair_unknown_legs: int = Field(default=0, description=(
+        "Transit legs of unknown wheelchair accessibility"))
 
 
 class PlanResponse(BaseModel):

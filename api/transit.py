@@ -85,7 +85,13 @@ def plan(
     walk_speed_mps: Annotated[float, Query(gt=0.3, le=3.0)] = 1.3889,
     max_walk_m: Annotated[float, Query(ge=0, le=5000, description="Per walking leg")] = 1000,
     min_transfer_s: Annotated[int, Query(ge=0, le=1800)] = 60,
-    wheelchair: Annotated[bool, Query()] = False,
+    wheelchair: Annotated[bool, Query(description=(
+        "Step-free journeys: never use trips or stops marked not wheelchair-accessible. "
+        "Those of unknown accessibility (feeds without the data) are allowed but ranked "
+        "10 min worse per leg, and flagged (`wheelchair_accessible: null` on the leg)"))
+                          ] = False,
+    wheelchair_strict: Annotated[bool, Query(description=(
+        "With wheelchair: only trips and stops marked accessible (no unknowns)"))] = False,
     num_itineraries: Annotated[int, Query(ge=1, le=10)] = 3,
     access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
@@ -104,7 +110,8 @@ def plan(
     req = PlanRequest(origin, dest, t, arrive_by=arrive_by, window_s=window_min * 60,
                       max_transfers=max_transfers, walk_speed_mps=walk_speed_mps,
                       max_walk_m=max_walk_m, min_transfer_s=min_transfer_s,
-                      wheelchair=wheelchair, num_itineraries=num_itineraries,
+                      wheelchair=wheelchair, wheelchair_strict=wheelchair_strict,
+                      num_itineraries=num_itineraries,
                       access_mode=access_mode)
     try:
         res = operations.plan(svc, state, req)
@@ -124,7 +131,13 @@ def plan(
     if res.egress_stops == 0 and not isinstance(dest, int):
         msgs.append(f"no stop within {max_walk_m:.0f} m walking of the destination")
     if not res.itineraries:
-        msgs.append("no itinerary found for these settings")
+        msgs.append("no itinerary found for these settings"
+                    + (" (wheelchair_strict: the feed may not mark trips and stops "
+                       "accessible; try without it)" if wheelchair and wheelchair_strict
+                       else ""))
+    elif wheelchair and any(leg.mode == "transit" and leg.wheelchair_accessible is None
+                            for it in res.itineraries for leg in it.legs):
+        msgs.append("some legs are of unknown wheelchair accessibility (the feed does not say)")
     out = render.plan_json(res, lang)
     out["messages"] = msgs
     return out

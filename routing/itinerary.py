@@ -74,6 +74,8 @@ class Leg:
     service_date: date | None = None
     intermediate_stops: list[StopCall] | None = None
     alerts: list[str] | None = None
+    #: transit legs: True (trip and both stops marked accessible), False, or None (unknown)
+    wheelchair_accessible: bool | None = None
 
     @property
     def duration_s(self) -> int:

@@ -35,7 +35,7 @@ from routing.itinerary import (
     StopCall,
     TransitRouteInfo,
 )
-from routing.road import RoadRouter, RoutingError
+from routing.road import Endpoint, RoadRouter, RoutingError
 from routing.snapshot import Snapshot
 from routing.state import RoutingState
 from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
@@ -69,7 +69,10 @@ class PlanRequest:
     walk_speed_mps: float = WALK_DEFAULT_MPS
     max_walk_m: float = 1000.0
     min_transfer_s: int = 60
+    #: step-free journeys only: trips and stops marked not accessible are never used; those
+    #: of unknown accessibility are allowed with a penalty (strict: only marked accessible)
     wheelchair: bool = False
+    wheelchair_strict: bool = False
     num_itineraries: int = 3
     #: how the origin reaches its first stop: walk, bike, or car (park and ride); car and
     #: bike use the live weights (speeds, incidents) of that mode
@@ -195,16 +198,7 @@ class Planner:
         w = state.weights(mode)
         ep = self.road.snap(state, mode, lat, lon, "from", w)
         graph = self._mode_csr(mode, w)
-        a = self.road.modes[mode].arrays
-        seg_len = float(self.snapshot.segments.length_m[ep.snap.segment])
-        n = self.snapshot.node_lon.shape[0]
-        heads = np.array([int(a.edge_head[e]) for e, _ in ep.edges])
-        offs = np.array([(1 - (m / seg_len if seg_len > 0 else 0.0)) * float(w[e])
-                         for e, m in ep.edges])
-        d = dijkstra(graph, directed=True, indices=heads, limit=req.max_access_s * 1000.0)
-        dist = np.full(n, np.inf)
-        for row, off in zip(d, offs, strict=True):
-            dist = np.minimum(dist, row + off)
+        dist = self._from_endpoint(graph, mode, ep, w, False, req.max_access_s * 1000.0)
         _, _, _, (su, scu, sv, scv) = self._walk(state.weights("walk"))
         scale = WALK_DEFAULT_MPS / req.walk_speed_mps
         t = np.minimum(dist[su] + scu * scale, dist[sv] + scv * scale)
@@ -234,37 +228,15 @@ class Planner:
         w = state.weights("walk")
         ep = self.road.snap(state, "walk", lat, lon, "to" if towards else "from", w)
         _, fwd, bwd, (su, scu, sv, scv) = self._walk(w)
-        mr = self.road.modes["walk"]
         seg = ep.snap.segment
-        segs = self.snapshot.segments
-        a = mr.arrays
-        seg_len = float(segs.length_m[seg])
-        # cost between the point and its segment's ends (ms at the default speed)
-        c_u = c_v = np.inf
-        for e, metres in ep.edges:
-            full = float(w[e])
-            frac = metres / seg_len if seg_len > 0 else 0.0
-            towards_head = (1 - frac) * full  # along the edge to its head
-            back_to_tail = frac * full
-            head, tail = int(a.edge_head[e]), int(a.edge_tail[e])
-            if towards:  # from the junction into the point: from tail, `frac` of the edge
-                if tail == int(segs.u[seg]):
-                    c_u = min(c_u, back_to_tail)
-                else:
-                    c_v = min(c_v, back_to_tail)
-            else:  # from the point out to the head
-                if head == int(segs.v[seg]):
-                    c_v = min(c_v, towards_head)
-                else:
-                    c_u = min(c_u, towards_head)
         limit_ms = req.max_walk_m / WALK_DEFAULT_MPS * 1000.0
-        graph = bwd if towards else fwd
-        u, v = int(segs.u[seg]), int(segs.v[seg])
-        d = dijkstra(graph, directed=True, indices=[u, v], limit=limit_ms)
-        dist = np.minimum(d[0] + c_u, d[1] + c_v)
+        dist = self._from_endpoint(bwd if towards else fwd, "walk", ep, w, towards, limit_ms)
         t = np.minimum(dist[su] + scu, dist[sv] + scv)
+        mr = self.road.modes["walk"]
         same = self.transit.stop_seg == seg
-        if same.any():
+        # a point inside a segment reaches stops on that segment directly along it (a point
+        # on a junction reaches them through the junction, above)
+        if same.any() and all(int(mr.edge_seg[e]) == seg for e, _ in ep.edges):
             sf = self.transit.stop_frac[same]
             pf = ep.snap.fraction
             wseg = min(float(w[e]) for e, _ in ep.edges)
@@ -273,6 +245,33 @@ class Planner:
         t_s = t / 1000.0 * scale
         ok = np.flatnonzero(np.isfinite(t) & (t <= limit_ms))
         return ok.astype(np.int32), np.ceil(t_s[ok]).astype(np.int64)
+
+    def _from_endpoint(self, graph: csr_matrix, mode: str, ep: Endpoint, w: np.ndarray,
+                       towards: bool, limit_ms: float) -> np.ndarray:
+        """Cost (ms) from a snapped endpoint to every junction (``towards``: from every
+        junction to it, on the transposed graph). Each of the endpoint's edges is entered
+        at the metres it says — on its own segment, which for a point on a junction is not
+        the snapped one."""
+        mr = self.road.modes[mode]
+        seg_len = self.road.seg_length_m
+        best: dict[int, float] = {}
+        for e, metres in ep.edges:
+            full_len = float(seg_len[mr.edge_seg[e]])
+            frac = min(max(metres / full_len, 0.0), 1.0) if full_len > 0 else 0.0
+            if towards:  # from the edge's tail, `frac` of it into the point
+                node, off = int(mr.edge_tail[e]), frac * float(w[e])
+            else:  # from the point, the rest of the edge to its head
+                node, off = int(mr.edge_head[e]), (1.0 - frac) * float(w[e])
+            best[node] = min(best.get(node, np.inf), off)
+        n = self.snapshot.node_lon.shape[0]
+        dist = np.full(n, np.inf)
+        if not best:
+            return dist
+        nodes = list(best)
+        d = dijkstra(graph, directed=True, indices=nodes, limit=limit_ms)
+        for row, node in zip(np.atleast_2d(d), nodes, strict=True):
+            np.minimum(dist, row + best[node], out=dist)
+        return dist
 
     def footpaths(self, req: PlanRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Walking transfers within ``max_walk_m`` at the requested speed (CSR, seconds)."""
@@ -312,34 +311,65 @@ class Planner:
             egress = (np.array([req.destination], np.int32), np.zeros(1, np.int64))
         else:
             egress = self.walk_times(state, *req.destination, towards=True, req=req)
-        kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
-                  wheelchair=req.wheelchair, footpaths=self.footpaths(req),
-                  live=state.transit_live())
+        modes = [tq.WHEELCHAIR_OFF]
+        if req.wheelchair:
+            modes = [tq.WHEELCHAIR_STRICT] if req.wheelchair_strict else \
+                [tq.WHEELCHAIR_STRICT, tq.WHEELCHAIR_ALLOW_UNKNOWN]
         journeys: list[tq.Journey] = []
         if access[0].size and egress[0].size:
-            if req.arrive_by:
-                journeys = tq.latest_departure(self.tt, day, access, egress, t_s, **kw)
-            elif req.window_s > 0:
-                journeys = tq.range_query(self.tt, day, access, egress, t_s, req.window_s, **kw)
-            else:
-                journeys = tq.earliest_arrival(self.tt, day, access, egress, t_s, **kw)
+            for mode in modes:
+                kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
+                          wheelchair=mode, footpaths=self.footpaths(req),
+                          live=state.transit_live())
+                if req.arrive_by:
+                    found = tq.latest_departure(self.tt, day, access, egress, t_s, **kw)
+                elif req.window_s > 0:
+                    found = tq.range_query(self.tt, day, access, egress, t_s, req.window_s,
+                                           **kw)
+                else:
+                    found = tq.earliest_arrival(self.tt, day, access, egress, t_s, **kw)
+                    found = [self._leave_later(j, day, access, egress, kw) for j in found]
+                journeys.extend(found)
         journeys = self._select(journeys, req)
         itins = [self._itinerary(state, j, req, date) for j in journeys]
         walk_only = self._walk_only(state, req, date, t_s)
         if walk_only is not None:
+            # transit that walking beats (time, with walking counted twice as hard) is
+            # dropped — e.g. a round trip when origin and destination are the same place
+            walk_cost = 2 * walk_only.duration_s
+            itins = [i for i in itins if _generalized_cost(i) < walk_cost]
             best = min((i.duration_s for i in itins), default=None)
             if best is None or walk_only.duration_s <= best:
                 itins.insert(0, walk_only)
         return PlanResult(itins[: max(req.num_itineraries, 1)], date, state.version,
                           int(access[0].size), int(egress[0].size))
 
+    def _leave_later(self, j: tq.Journey, day: DayContext, access: tq.StopTimes,
+                     egress: tq.StopTimes, kw: dict[str, Any]) -> tq.Journey:
+        """The same arrival with no more transfers, leaving as late as possible (a reverse
+        search from the arrival): at equal arrival, less waiting and usually less walking —
+        the bus a minute later at the nearer stop rather than the same bus farther away."""
+        rkw = dict(kw, max_rounds=j.n_transfers + 1)
+        later = [c for c in tq.latest_departure(self.tt, day, access, egress, j.arrive_s, **rkw)
+                 if c.n_transfers <= j.n_transfers and c.arrive_s <= j.arrive_s]
+        if not later:
+            return j
+        best = max(later, key=lambda c: (c.depart_s, -c.n_transfers, -_walk_s(c)))
+        if (best.depart_s, -_walk_s(best)) > (j.depart_s, -_walk_s(j)):
+            return best
+        return j
+
     def _select(self, journeys: list[tq.Journey], req: PlanRequest) -> list[tq.Journey]:
+        penalty = {j: self._unknown_access_legs(j) * WHEELCHAIR_UNKNOWN_PENALTY_S
+                   if req.wheelchair else 0 for j in journeys}
+
         def key(j: tq.Journey) -> tuple[int, ...]:
+            p = penalty[j]
             if req.arrive_by:
-                return (-j.depart_s, j.n_transfers)
+                return (-j.depart_s + p, j.n_transfers, _walk_s(j))
             if req.window_s > 0:
-                return (j.depart_s, j.arrive_s, j.n_transfers)
-            return (j.arrive_s, j.n_transfers, -j.depart_s)
+                return (j.depart_s, j.arrive_s + p, j.n_transfers, _walk_s(j))
+            return (j.arrive_s + p, j.n_transfers, -j.depart_s, _walk_s(j))
 
         seen, out = set(), []
         for j in sorted(journeys, key=key):
@@ -349,6 +379,22 @@ class Planner:
             seen.add(sig)
             out.append(j)
         return out[: max(req.num_itineraries, 1)]
+
+    def _unknown_access_legs(self, j: tq.Journey) -> int:
+        """Transit legs whose trip or boarding/alighting stop has unknown wheelchair access."""
+        return sum(self.leg_wheelchair(leg) is None for leg in j.transit_legs)
+
+    def leg_wheelchair(self, leg: tq.Leg) -> bool | None:
+        """Wheelchair access of a transit leg: True when its trip and both stops are marked
+        accessible, False when one is marked not accessible, None when one is unknown."""
+        a = self.tt.arrays
+        stops = self.tt.pattern_stop_list(int(a["trip_pattern"][leg.trip]))
+        vals = [int(a["trip_wheelchair"][leg.trip]),
+                int(a["stop_wheelchair"][int(stops[leg.board_pos])]),
+                int(a["stop_wheelchair"][int(stops[leg.alight_pos])])]
+        if 2 in vals:
+            return False
+        return True if all(v == 1 for v in vals) else None
 
     # ---------------------------------------------------------------- assembly
     def stop_place(self, i: int) -> Place:
@@ -462,7 +508,8 @@ class Planner:
                               tz),
             trip_id=tt.strings["trip_id"][trip], headsign=tt.strings["trip_headsign"][trip],
             service_date=leg.service_date or date, intermediate_stops=inter,
-            alerts=list(routes_affected.get(route_id, [])))
+            alerts=list(routes_affected.get(route_id, [])),
+            wheelchair_accessible=self.leg_wheelchair(leg))
 
     def _walk_only(self, state: RoutingState, req: PlanRequest, date: dt.date, t_s: int
                    ) -> Itinerary | None:
@@ -481,6 +528,23 @@ class Planner:
                   self.at(date, dep), self.at(date, dep + dur), np.column_stack([r.lon, r.lat]),
                   round(r.distance_m, 1), r.steps)
         return Itinerary(leg.departure, leg.arrival, 0, [leg], round(r.distance_m, 1), 0, [])
+
+
+#: Ranking penalty of one transit leg of unknown wheelchair accessibility (OTP's default).
+WHEELCHAIR_UNKNOWN_PENALTY_S = 600
+#: Walking counts this much more than riding when transit is compared with walking only.
+WALK_RELUCTANCE = 2.0
+
+
+def _walk_s(j: tq.Journey) -> int:
+    """Seconds walked (access, transfers, egress) in a journey."""
+    return sum(leg.arrive_s - leg.depart_s for leg in j.legs if leg.kind != "transit")
+
+
+def _generalized_cost(it: Itinerary) -> float:
+    """Door-to-door seconds with walking counted :data:`WALK_RELUCTANCE` times."""
+    walk = sum(x.duration_s for x in it.legs if x.mode == "walk")
+    return it.duration_s + (WALK_RELUCTANCE - 1.0) * walk
 
 
 def _basic_route_type(t: int) -> int:

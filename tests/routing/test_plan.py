@@ -41,7 +41,14 @@ def test_access_walk_times_equal_street_routes(nky_planner, nky_router, nky_stat
     req = PlanRequest((0, 0), (0, 0), dt.datetime(2020, 1, 15, 8, tzinfo=TZ), max_walk_m=600)
     tt = nky_planner.tt
     checked = 0
-    for p in _random_points(nky_planner, rng, 40):
+    # random points, and points exactly on junctions near stops (tied to every street there)
+    seg = nky_planner.transit.stop_seg
+    segs = nky_planner.snapshot.segments
+    lat = np.asarray(nky_planner.snapshot.node_lat)
+    lon = np.asarray(nky_planner.snapshot.node_lon)
+    juncs = [int(segs.u[s]) for s in rng.choice(seg[seg >= 0], 20, replace=False)]
+    for p in _random_points(nky_planner, rng, 40) + [(float(lat[j]), float(lon[j]))
+                                                      for j in juncs]:
         try:
             stops, secs = nky_planner.walk_times(nky_state, *p, towards=False, req=req)
         except SnapError:
@@ -241,3 +248,66 @@ def test_park_and_ride_access_uses_live_car_speeds(nky_planner, nky_router, nky_
     assert dt.datetime.fromisoformat(later["itineraries"][0]["arrival"]) >= arr_free
     with pytest.raises(PlanError):
         _plan(nky_planner, nky_state, PlanRequest(origin, dest, t, access_mode="plane"))
+
+
+def test_at_equal_arrival_the_planner_leaves_as_late_as_possible(nky_planner,
+                                                                  nky_state) -> None:
+    """The earliest transit arrival is reached with the latest departure the brute-force
+    search finds for that arrival and no more transfers: no waiting at a farther stop for a
+    bus that also passes a nearer one later."""
+    rng = np.random.default_rng(9)
+    pts = _random_points(nky_planner, rng, 160)
+    day = nky_planner.day(DAY)
+    base = PlanRequest((0, 0), (0, 0), dt.datetime(2020, 1, 15, 7, tzinfo=TZ))
+    oracle = Oracle(nky_planner.tt, day, nky_planner.footpaths(base), base.min_transfer_s)
+    checked = 0
+    for k in range(80):
+        t = dt.datetime(2020, 1, 15, int(rng.integers(6, 20)), int(rng.integers(0, 60)),
+                        tzinfo=TZ)
+        req = PlanRequest(pts[2 * k], pts[2 * k + 1], t, num_itineraries=5)
+        try:
+            res = nky_planner.plan(nky_state, req)
+            acc = nky_planner.walk_times(nky_state, *req.origin, towards=False, req=req)
+            egr = nky_planner.walk_times(nky_state, *req.destination, towards=True, req=req)
+        except SnapError:
+            continue
+        transit = [i for i in res.itineraries if any(x.mode == "transit" for x in i.legs)]
+        if not transit:
+            continue
+        first = min(transit, key=lambda i: (i.arrival, i.transfers))
+        _, t_s = nky_planner.clock(t)
+        midnight = int(t.timestamp()) - t_s
+        arr_s = int(first.arrival.timestamp()) - midnight
+        latest = [d for d, n in oracle.latest_departure(acc, egr, arr_s,
+                                                        max_rounds=first.transfers + 1)
+                  if n <= first.transfers]
+        assert latest, req
+        assert int(first.departure.timestamp()) - midnight == max(latest), req
+        checked += 1
+    assert checked >= 30
+
+
+def test_same_origin_and_destination_is_no_trip(nky_planner, nky_state) -> None:
+    """Asking from a place to the same place gives the zero walk, not a pointless round trip
+    by bus; transit that walking beats is dropped."""
+    t = dt.datetime(2020, 1, 15, 8, tzinfo=TZ)
+    res = _plan(nky_planner, nky_state, PlanRequest((39.0837, -84.5086), (39.0837, -84.5086),
+                                                    t))
+    assert len(res["itineraries"]) == 1
+    only = res["itineraries"][0]
+    assert [x["mode"] for x in only["legs"]] == ["walk"] and only["duration_s"] <= 1
+
+
+def test_wheelchair_on_a_feed_without_accessibility_data(nky_planner, nky_state) -> None:
+    """TANK marks nothing (all unknown): wheelchair journeys are found, each transit leg
+    flagged of unknown accessibility; strict mode finds none."""
+    t = dt.datetime(2020, 1, 15, 8, tzinfo=TZ)
+    o, d = (39.0837, -84.5086), (38.9836, -84.6451)
+    res = _plan(nky_planner, nky_state, PlanRequest(o, d, t, wheelchair=True))
+    legs = [x for it in res["itineraries"] for x in it["legs"] if x["mode"] == "transit"]
+    assert legs and all(x["wheelchair_accessible"] is None for x in legs)
+    assert all(it["wheelchair_unknown_legs"] == sum(x["mode"] == "transit" for x in it["legs"])
+               for it in res["itineraries"])
+    strict = _plan(nky_planner, nky_state, PlanRequest(o, d, t, wheelchair=True,
+                                                       wheelchair_strict=True))
+    assert not any(x["mode"] == "transit" for it in strict["itineraries"] for x in it["legs"])
