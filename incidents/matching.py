@@ -83,6 +83,11 @@ class MatchResult:
     way_ids: tuple[int, ...]
     stops: tuple[str, ...] = ()
     stop_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: matched directed length per mode: ``{"along": m, "against": m}`` relative to a line's
+    #: drawing direction, ``{"any": m}`` for points and polygons (whole segments count)
+    length_m_by_mode: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    #: the drawn line's own length (lines only)
+    line_length_m: float = 0.0
 
     @property
     def edge_counts(self) -> dict[str, int]:
@@ -99,6 +104,17 @@ class MatchResult:
         """True when nothing matched: no edge in any mode and no stop."""
         return self.edge_count == 0 and not self.stops
 
+    def explain_length(self) -> str:
+        """Why the matched length may exceed the drawn one, in a sentence."""
+        parts = []
+        for m, v in self.length_m_by_mode.items():
+            dirs = ", ".join(f"{k} {x:.0f} m" for k, x in v.items() if x)
+            if dirs:
+                parts.append(f"{m}: {dirs}")
+        drawn = f"line drawn {self.line_length_m:.0f} m; " if self.line_length_m else ""
+        return (f"{drawn}matched whole street segments per mode and direction "
+                f"({'; '.join(parts) or 'nothing'}); length_m counts each segment once")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible summary (for API answers)."""
         return {
@@ -106,6 +122,9 @@ class MatchResult:
             "edge_count": self.edge_count,
             "edge_counts": self.edge_counts,
             "length_m": round(self.length_m, 1),
+            "length_m_by_mode": {m: dict(v) for m, v in self.length_m_by_mode.items()},
+            "line_length_m": round(self.line_length_m, 1),
+            "explanation": self.explain_length(),
             "street_names": list(self.street_names),
             "way_ids": list(self.way_ids),
             "stops": list(self.stops),
@@ -243,16 +262,19 @@ class NetworkMatcher:
             if m not in self.modes:
                 raise KeyError(f"unknown mode {m!r}")
         kind = geom.geom_type
+        agrees: dict[int, bool] | None = None
         if kind in ("LineString", "MultiLineString"):
             tol = LINE_TOLERANCE_M if tolerance_m is None else float(tolerance_m)
-            per_mode = self._match_line(geom, d, modes, tol)
+            agrees = {}
+            per_mode = self._match_line(geom, d, modes, tol, agrees)
         elif kind == "Point":
             tol = POINT_TOLERANCE_M if tolerance_m is None else float(tolerance_m)
             per_mode = self._match_point(geom, d, modes, tol)
         else:
             per_mode = self._match_polygon(geom, d, modes)
         stop_idx = self._match_stops(geom, stop_tolerance_m)
-        return self._result(kind, per_mode, modes, stop_idx)
+        line_m = float(geom.length) if agrees is not None else 0.0
+        return self._result(kind, per_mode, modes, stop_idx, agrees, line_m)
 
     def _edges_for(self, mi: _ModeIndex, segs: np.ndarray, keep_uv: np.ndarray,
                    keep_vu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,8 +303,8 @@ class NetworkMatcher:
         return (_angle_diff(heading_uv, b) < MAX_ANGLE_DEG,
                 _angle_diff(heading_uv + 180.0, b) < MAX_ANGLE_DEG)
 
-    def _match_line(self, geom: Any, d: str | float, modes: tuple[str, ...], tol: float
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _match_line(self, geom: Any, d: str | float, modes: tuple[str, ...], tol: float,
+                    agrees_out: dict[int, bool]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         parts = list(geom.geoms) if geom.geom_type == "MultiLineString" else [geom]
         parts = [p for p in parts if p.length > 0]
         if not parts:
@@ -366,6 +388,7 @@ class NetworkMatcher:
             sel = sel[::-1]
         segs = cand[sel]
         agrees = cos_mean[sel] > 0
+        agrees_out.update(zip(segs.tolist(), agrees.tolist(), strict=True))
         heading_uv = _heading_deg(dx[sel], dy[sel])
         keep_uv, keep_vu = self._direction_masks(d, heading_uv, agrees)
         return {m: self._edges_for(self.modes[m], segs, keep_uv, keep_vu) for m in modes}
@@ -429,7 +452,8 @@ class NetworkMatcher:
         return np.sort(np.asarray(idx, dtype=np.int64))
 
     def _result(self, kind: str, per_mode: dict[str, tuple[np.ndarray, np.ndarray]],
-                modes: tuple[str, ...], stop_idx: np.ndarray) -> MatchResult:
+                modes: tuple[str, ...], stop_idx: np.ndarray,
+                agrees: dict[int, bool] | None = None, line_m: float = 0.0) -> MatchResult:
         seen: dict[int, None] = {}
         for m in modes:
             for s in per_mode[m][1].tolist():
@@ -437,6 +461,19 @@ class NetworkMatcher:
         segs = np.fromiter(seen, dtype=np.int64, count=len(seen))
         names = dict.fromkeys(self.names[i] for i in self.seg_name_idx[segs].tolist() if i >= 0)
         ways = dict.fromkeys(self.seg_way_id[segs].tolist())
+        by_mode: dict[str, dict[str, float]] = {}
+        for m in modes:
+            edges, esegs = per_mode[m]
+            if edges.shape[0] == 0:
+                continue
+            lengths = self.seg_length_m[esegs]
+            if agrees is None:
+                by_mode[m] = {"any": round(float(lengths.sum()), 1)}
+                continue
+            rev = self.modes[m].edge_rev[edges]
+            along = np.array([agrees.get(int(x), True) for x in esegs.tolist()]) != rev
+            by_mode[m] = {"along": round(float(lengths[along].sum()), 1),
+                          "against": round(float(lengths[~along].sum()), 1)}
         return MatchResult(
             geometry_type=kind,
             edges={m: per_mode[m][0] for m in modes},
@@ -447,6 +484,8 @@ class NetworkMatcher:
             way_ids=tuple(int(w) for w in ways),
             stops=tuple(self.stop_ids[i] for i in stop_idx.tolist()),
             stop_indices=stop_idx,
+            length_m_by_mode=by_mode,
+            line_length_m=line_m,
         )
 
 

@@ -200,3 +200,53 @@ def test_lists_are_geojson_and_answer_what_was_active_when(env) -> None:
     now = c.get("/v1/incidents", params={"at": datetime.now(UTC).isoformat()}).json()
     assert inc["id"] not in [x["id"] for x in now["features"]]
     assert c.get("/v1/incidents", params={"bbox": "1,2,3"}).status_code == 422
+
+
+def test_a_delay_counts_for_a_later_departure_and_on_the_map_then(env) -> None:
+    """A fixed delay (roadworks, 600 s) acts on a car route departing 20 minutes later — the
+    timed route reaches it while it is in force — and the congestion map at that time shows
+    it on the same edges."""
+    c, svc, h = env
+    later = (datetime.now(UTC) + timedelta(minutes=20)).replace(microsecond=0)
+    base = _route(c, depart_at=later.isoformat())
+    body = {"type": "roadworks", "severity": "high", "start": "2020-01-01T00:00:00Z",
+            "geometry": _stretch(base, frac=2, n=10), "direction": "both",
+            "road_effect": {"delay_s": 600}}
+    inc = c.post("/v1/incidents", json=body, headers=h["tc"]).json()
+    try:
+        timed = _route(c, depart_at=later.isoformat())
+        ex = timed["explanation"]
+        assert inc["id"] in ex["incidents"] + ex["avoided"], ex
+        assert timed["duration_s"] > base["duration_s"] + 60
+        assert timed["eta_sources"]["arrival"]
+        if inc["id"] in ex["incidents"]:  # drove through it: the delay is live time
+            assert timed["eta_sources"]["live_s"] > 60
+        fc = c.get("/v1/congestion", params={"at": later.isoformat(), "min_level": "slow"})
+        causes = {x for f in fc.json()["features"] for x in f["properties"]["causes"]}
+        assert inc["id"] in causes
+    finally:
+        _resolve(c, h["tc"], inc)
+
+
+def test_list_at_a_time_reports_the_state_at_that_time(env) -> None:
+    """``?at=`` answers with each incident's effective state as of that time (a scheduled
+    closure listed for a moment inside its window is in effect then, not pending)."""
+    c, svc, h = env
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    body = _closure(_stretch(_route(c), frac=5), start=start.isoformat(),
+                    end=(start + timedelta(hours=2)).isoformat())
+    inc = c.post("/v1/incidents", json=body, headers=h["tc"]).json()
+    assert inc["effective_state"] == "pending"
+    try:
+        inside = c.get("/v1/incidents", params={"at": (start + timedelta(hours=1)).isoformat()})
+        f = next(x for x in inside.json()["features"] if x["id"] == inc["id"])
+        assert f["properties"]["effective_state"] == "in_effect"
+        later = c.get("/v1/incidents", params={"at": (start + timedelta(hours=3)).isoformat()})
+        assert inc["id"] not in [x["id"] for x in later.json()["features"]]
+        m = c.get(f"/v1/incidents/{inc['id']}").json()["match"]
+        assert m["line_length_m"] > 0 and m["length_m_by_mode"]["car"]
+        assert "whole street segments" in m["explanation"]
+    finally:
+        r = c.patch(f"/v1/incidents/{inc['id']}", json={"status": "cancelled"},
+                    headers={**h["tc"], "If-Match": '"1"'})
+        assert r.status_code == 200
