@@ -23,6 +23,7 @@ from routing.snapshot import Snapshot, load_snapshot
 from routing.state import RoutingState, StatePublisher
 
 if TYPE_CHECKING:
+    from api.geojson import CongestionGeoJSON
     from routing.congestion import CongestionMap
     from routing.timedep import TypicalSpeeds
 
@@ -42,7 +43,8 @@ class Service:
     engine: IncidentEngine | None = None
     clock: Clock = SYSTEM_CLOCK
     _congestion: CongestionMap | None = field(default=None, repr=False)
-    _congestion_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
+    _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def tz(self) -> str:
@@ -73,6 +75,16 @@ class Service:
 
                 self._congestion = CongestionMap(self.snapshot)
             return self._congestion
+
+    def congestion_geojson(self) -> CongestionGeoJSON:
+        """The congestion layer's GeoJSON encoder (built once)."""
+        with self._congestion_lock:
+            if self._encoder is None:
+                from api.geojson import CongestionGeoJSON
+
+                self._encoder = CongestionGeoJSON(self.congestion_map(),
+                                                  self.snapshot.segments.names)
+            return self._encoder
 
     def close(self) -> None:
         """Stop background work and close the incident store."""

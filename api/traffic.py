@@ -131,7 +131,8 @@ def congestion(
     svc = _svc(request)
     box = _bbox(bbox) if bbox else None
     st = _state_at(svc, at)
-    body = svc.congestion_map().geojson(st, box, LEVELS.index(min_level))
+    sel = svc.congestion_map().edges(st, box, LEVELS.index(min_level))
+    body = svc.congestion_geojson().encode(sel)
     return Response(body, media_type="application/geo+json")
 
 

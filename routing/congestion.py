@@ -17,8 +17,8 @@ ranks areas and corridors, not absolute vehicle-hours.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -61,8 +61,25 @@ def edge_levels(length_m: np.ndarray, free_ms: np.ndarray, now_ms: np.ndarray) -
                       np.where(closed, 0, (now - free_ms) / 1000.0).astype(np.float32))
 
 
+@dataclass
+class CongestionEdges:
+    """Selected car edges and their congestion figures (parallel arrays)."""
+
+    edge: np.ndarray
+    level: np.ndarray  # index into LEVELS
+    speed_kmh: np.ndarray
+    free_flow_kmh: np.ndarray
+    delay_s: np.ndarray
+    name_idx: np.ndarray  # into the snapshot's names (-1 unnamed)
+    way_id: np.ndarray
+    backward: np.ndarray  # bool: the edge runs against its way's drawing direction
+    causes: list[tuple[str, ...]]
+    live_version: int
+    at: datetime
+
+
 class CongestionMap:
-    """Builds congestion GeoJSON and summaries for a snapshot's car network."""
+    """Congestion levels, area selections and summaries for a snapshot's car network."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         car = snapshot.modes["car"]
@@ -78,24 +95,15 @@ class CongestionMap:
         self.volume = np.array([CLASS_VOLUME.get(h, 1.0) for h in seg.highways])[hw]
         gstart, gend = np.asarray(seg.gstart), np.asarray(seg.gend)
         lon, lat = np.asarray(seg.lon), np.asarray(seg.lat)
-        # per edge: bbox and pre-encoded coordinate JSON (in travel direction)
-        self.minx = np.empty(self.edge_seg.shape[0])
-        self.maxx = np.empty_like(self.minx)
-        self.miny = np.empty_like(self.minx)
-        self.maxy = np.empty_like(self.minx)
-        seg_json: dict[int, tuple[str, str]] = {}
-        self.coords_json: list[str] = []
-        for e, (s, r) in enumerate(zip(self.edge_seg.tolist(), self.edge_rev.tolist(),
-                                       strict=True)):
-            a, b = int(gstart[s]), int(gend[s])
-            if s not in seg_json:
-                pts = [[round(float(x), 6), round(float(y), 6)]
-                       for x, y in zip(lon[a:b], lat[a:b], strict=True)]
-                seg_json[s] = (json.dumps(pts, separators=(",", ":")),
-                               json.dumps(pts[::-1], separators=(",", ":")))
-            self.coords_json.append(seg_json[s][1 if r else 0])
-            self.minx[e], self.maxx[e] = lon[a:b].min(), lon[a:b].max()
-            self.miny[e], self.maxy[e] = lat[a:b].min(), lat[a:b].max()
+        # per edge: bounding box (for area queries)
+        s_minx = np.minimum.reduceat(lon, gstart) if gstart.shape[0] else np.zeros(0)
+        s_maxx = np.maximum.reduceat(lon, gstart) if gstart.shape[0] else np.zeros(0)
+        s_miny = np.minimum.reduceat(lat, gstart) if gstart.shape[0] else np.zeros(0)
+        s_maxy = np.maximum.reduceat(lat, gstart) if gstart.shape[0] else np.zeros(0)
+        self.minx, self.maxx = s_minx[self.edge_seg], s_maxx[self.edge_seg]
+        self.miny, self.maxy = s_miny[self.edge_seg], s_maxy[self.edge_seg]
+        self.seg_gstart, self.seg_gend = gstart, gend
+        self.seg_lon, self.seg_lat = lon, lat
 
     def levels(self, state: RoutingState) -> EdgeLevels:
         """Levels of the car edges in ``state`` (its weights at its instant)."""
@@ -110,37 +118,17 @@ class CongestionMap:
         return np.flatnonzero((self.maxx >= w) & (self.minx <= e) & (self.maxy >= s)
                               & (self.miny <= n))
 
-    def geojson(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
-                min_level: int = 0) -> bytes:
-        """FeatureCollection (as JSON bytes) of car edges in ``bbox`` at ``min_level`` or
-        worse in ``state``, with level, speed_kmh, free_flow_kmh, delay_s, name, way and
-        causes."""
+    def edges(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
+              min_level: int = 0) -> CongestionEdges:
+        """Car edges in ``bbox`` at ``min_level`` or worse in ``state``, with their figures."""
         lv = self.levels(state)
-        at_iso = state.at.isoformat()
         idx = self.in_bbox(bbox)
         idx = idx[lv.level[idx] >= min_level]
         causes = state.causes("car")
-        names = self.names
-        parts = []
-        level = lv.level[idx].tolist()
-        speed = np.round(lv.speed_kmh[idx], 1).tolist()
-        free = np.round(lv.free_flow_kmh[idx], 1).tolist()
-        delay = np.round(lv.delay_s[idx], 1).tolist()
-        nidx = self.name_idx[idx].tolist()
-        ways = self.way_id[idx].tolist()
-        revs = self.edge_rev[idx].tolist()
-        for k, e in enumerate(idx.tolist()):
-            c = causes.get(e, ())
-            props = (f'{{"edge":{e},"level":"{LEVELS[level[k]]}","speed_kmh":{speed[k]},'
-                     f'"free_flow_kmh":{free[k]},"delay_s":{delay[k]},'
-                     f'"name":{json.dumps(names[nidx[k]]) if nidx[k] >= 0 else "null"},'
-                     f'"way_id":{ways[k]},"direction":"{"backward" if revs[k] else "forward"}",'
-                     f'"causes":{json.dumps(list(c))}}}')
-            parts.append(f'{{"type":"Feature","geometry":{{"type":"LineString","coordinates":'
-                         f'{self.coords_json[e]}}},"properties":{props}}}')
-        head = (f'{{"type":"FeatureCollection","live_version":{state.version},'
-                f'"at":{json.dumps(at_iso)},"features":[')
-        return (head + ",".join(parts) + "]}").encode()
+        return CongestionEdges(idx, lv.level[idx], lv.speed_kmh[idx], lv.free_flow_kmh[idx],
+                               lv.delay_s[idx], self.name_idx[idx], self.way_id[idx],
+                               self.edge_rev[idx], [causes.get(int(e), ()) for e in idx],
+                               state.version, state.at)
 
     def summary(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
                 worst: int = 10) -> dict:

@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from api.geojson import CongestionGeoJSON
 from incidents.matching import NetworkMatcher
 from incidents.speeds import SpeedBoard
 from routing.congestion import LEVELS, CongestionMap
@@ -165,13 +166,14 @@ def test_congestion_levels_and_geojson(nky_router) -> None:
                                                           ["standstill", "closed", "slow"])
     assert (lv.level[3:] == 0).all()
     assert lv.delay_s[0] == pytest.approx((w[0] - cm.free_ms[0]) / 1000, rel=1e-4)
-    fc = json.loads(cm.geojson(state, None, min_level=1))
+    enc = CongestionGeoJSON(cm, nky_router.snapshot.segments.names)
+    fc = json.loads(enc.encode(cm.edges(state, None, min_level=1)))
     props = {f["properties"]["edge"]: f["properties"] for f in fc["features"]}
     assert set(props) == {0, 1, 2} and props[1]["causes"] == ["INC-9"]
     assert props[1]["level"] == "closed" and fc["live_version"] == state.version
     w_, s_, e_, n_ = nky_router.snapshot.bbox
     small = (w_, s_, (w_ + e_) / 2, (s_ + n_) / 2)
-    part = json.loads(cm.geojson(state, small))
+    part = json.loads(enc.encode(cm.edges(state, small)))
     assert 0 < len(part["features"]) < cm.edge_seg.shape[0]
     summ = cm.summary(state, None)
     assert summ["closed_edges"] == 1
