@@ -25,7 +25,7 @@ from routing.state import RoutingState, StatePublisher
 if TYPE_CHECKING:
     from api.geojson import CongestionGeoJSON
     from routing.congestion import CongestionMap
-    from routing.timedep import TypicalSpeeds
+    from routing.typical import TypicalSpeeds
 
 #: A departure within this much of now is answered on the live state itself.
 NOW_TOLERANCE = timedelta(minutes=5)
@@ -118,7 +118,7 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
     snapshot) and publish the live state of what it holds. The city's timezone is the
     snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot and
-    :class:`routing.timedep.TrafficDataError` when its typical speeds belong to another
+    :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
@@ -127,7 +127,7 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     typical = None
     typical_dir = Path(snapshot_dir) / "traffic" / "typical"
     if typical_dir.is_dir():
-        from routing.timedep import TypicalSpeeds
+        from routing.typical import TypicalSpeeds
 
         # Refuses (TrafficDataError) typical speeds that belong to another snapshot.
         typical = TypicalSpeeds.load(typical_dir, snapshot_id=snap.snapshot_id)

@@ -33,13 +33,13 @@ def main() -> None:
     n = 60 if args.quick else 300
 
     from fastapi.testclient import TestClient
+    from routing.timedep import td_route
 
     from api.app import create_app
     from api.service import load_service
     from incidents.keys import create_key
     from routing.build import build_snapshot
     from routing.road import RoutingError
-    from routing.timedep import td_route
 
     data = REPO / "data"
     tmp = Path(tempfile.mkdtemp(prefix="citynav-bench-congestion-"))

@@ -22,11 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, stats_ms  # noqa: E402
-from routing.build import build_snapshot  # noqa: E402
-from routing.kernels.td import td_dijkstra  # noqa: E402
-from routing.road import RoadRouter, RoutingError  # noqa: E402
-from routing.snapshot import load_snapshot  # noqa: E402
 from routing.timedep import (  # noqa: E402
     TypicalSpeeds,
     closed_mask,
@@ -35,6 +30,12 @@ from routing.timedep import (  # noqa: E402
     td_route,
 )
 from routing.traffic_model import generate_observations, write_observations  # noqa: E402
+
+from bench.common import print_table, stats_ms  # noqa: E402
+from routing.build import build_snapshot  # noqa: E402
+from routing.kernels.td import td_dijkstra  # noqa: E402
+from routing.road import RoadRouter, RoutingError  # noqa: E402
+from routing.snapshot import load_snapshot  # noqa: E402
 from tests.routing.test_timedep import TdOracle  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

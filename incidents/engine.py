@@ -237,7 +237,7 @@ class IncidentEngine:
     def learn_pending(self) -> int:
         """Blend queued batches into the typical speeds, oldest first, and publish the new
         profiles; returns the number of batches learned."""
-        from routing.timedep import LiveObservation, learn_from_observations
+        from routing.typical_learn import LiveObservation, learn_from_observations
 
         n = 0
         while True:

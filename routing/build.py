@@ -60,7 +60,7 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
 
     Returns the snapshot's metadata. Raises :class:`routing.timezones.TimezoneError` for an
     unknown ``timezone`` (before reading anything), :class:`routing.osm.OsmError` for
-    unusable OSM input, :class:`routing.timedep.TrafficDataError` for an unusable traffic
+    unusable OSM input, :class:`routing.typical.TrafficDataError` for an unusable traffic
     file and the GTFS layer's errors for unusable feeds; nothing is written then.
     """
     t0 = time.perf_counter()
@@ -140,8 +140,8 @@ def write_typical_speeds(writer: SnapshotWriter, meta: dict[str, Any],
     """Load speed observations (CSV/Parquet) against the network written so far and save
     them into the uncommitted snapshot's ``traffic/typical`` (their own ``meta.json`` records
     ``meta["snapshot_id"]`` and the file's sha256). Returns the load report for
-    ``meta.json`` ``traffic``. Raises :class:`routing.timedep.TrafficDataError`."""
-    from routing.timedep import load_observations  # noqa: PLC0415 (optional step)
+    ``meta.json`` ``traffic``. Raises :class:`routing.typical.TrafficDataError`."""
+    from routing.typical_ingest import load_observations  # noqa: PLC0415 optional step
 
     sha = file_sha256(traffic_path)
     typical, report = load_observations(writer.open(meta), traffic_path)

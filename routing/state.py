@@ -47,7 +47,7 @@ from routing.live import LiveState, ordered_causes
 
 if TYPE_CHECKING:
     from routing.road import ModeRouter, RoadRouter
-    from routing.timedep import TypicalSpeeds
+    from routing.typical import TypicalSpeeds
 
 log = logging.getLogger("citynav.state")
 
@@ -284,7 +284,7 @@ class StatePublisher:
 
     # ---------------------------------------------------------------- cost model
     def _local(self, t: datetime) -> tuple[int, str | None]:
-        from routing.timedep import day_type_of
+        from routing.typical import day_type_of
 
         local = t.astimezone(self._zone)
         ms = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + \

@@ -144,7 +144,7 @@ def test_posted_speeds_are_learned_into_typical_speeds(env) -> None:
     while svc.typical is before and time.monotonic() < deadline:
         time.sleep(0.05)  # learning runs in the background, after the answer
     assert svc.typical is not before  # replaced by the learned profiles
-    from routing.timedep import day_type_of
+    from routing.typical import day_type_of
 
     local = at.astimezone(__import__("zoneinfo").ZoneInfo(svc.tz))
     t_s = local.hour * 3600 + local.minute * 60 + 450

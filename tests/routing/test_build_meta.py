@@ -20,8 +20,8 @@ from gtfs.testing import write_feed
 from routing.build import build_snapshot
 from routing.osm import OsmError
 from routing.snapshot import SnapshotWriter, file_sha256, load_snapshot, strict_json
-from routing.timedep import TrafficDataError, TypicalSpeeds
 from routing.timezones import TimezoneError, resolve_timezone, validate_timezone
+from routing.typical import TrafficDataError, TypicalSpeeds
 from tests.conftest import (
     NKY_OSM,
     NKY_TRAFFIC,

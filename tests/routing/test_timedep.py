@@ -18,17 +18,10 @@ from routing.graph import INF_WEIGHT
 from routing.kernels.td import ttf_ms
 from routing.road import NoRouteError, SnapError
 from routing.tdroute import td_route
-from routing.timedep import (
-    DAY_TYPES,
-    LiveObservation,
-    TrafficDataError,
-    TypicalSpeeds,
-    day_type_of,
-    enforce_fifo,
-    learn_from_observations,
-    load_observations,
-)
-from routing.traffic_model import generate_observations
+from routing.typical import DAY_TYPES, TrafficDataError, TypicalSpeeds, day_type_of, enforce_fifo
+from routing.typical_ingest import load_observations
+from routing.typical_learn import LiveObservation, learn_from_observations
+from tests.generators.traffic_model import generate_observations
 
 TZ = "America/New_York"
 DAY_MS = 86_400_000

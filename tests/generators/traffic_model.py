@@ -2,7 +2,7 @@
 
 No public probe (floating-car) data is available offline, so citynav generates plausible
 observations from the road network itself, in the observation-file schema that
-:func:`routing.timedep.load_observations` reads. The model (see ``data/traffic/README.md``):
+:func:`routing.typical_ingest.load_observations` reads. The model (see ``data/traffic/README.md``):
 
     travel-time multiplier = 1 + class_congestion[highway] × intensity(way, direction)
                                  × profile(day type, hour, inbound) × noise
@@ -22,7 +22,7 @@ observations from the road network itself, in the observation-file schema that
 * Coverage — probe data exists for every major road but only some minor ones
   (``class_coverage``); the rest falls back to free flow when loaded.
 
-``python -m routing.traffic_model OUT.csv|OUT.parquet --snapshot DIR [--seed N]``.
+``python -m tests.generators.traffic_model OUT.csv|OUT.parquet --snapshot DIR [--seed N]``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from routing.graph import haversine_m
-from routing.timedep import BIN_S, DAY_TYPES, N_BINS
+from routing.typical import BIN_S, DAY_TYPES, N_BINS
 
 #: Travel-time increase at the worst peak (multiplier − 1) per highway class.
 CLASS_CONGESTION: dict[str, float] = {
@@ -184,7 +184,7 @@ def write_observations(df: pd.DataFrame, path: str | Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: generate observations for a snapshot (or an OSM extract built on the fly)."""
-    ap = argparse.ArgumentParser(prog="python -m routing.traffic_model",
+    ap = argparse.ArgumentParser(prog="python -m tests.generators.traffic_model",
                                  description="Generate synthetic speed observations.")
     ap.add_argument("out", help="output .csv or .parquet")
     src = ap.add_mutually_exclusive_group(required=True)
