@@ -19,19 +19,15 @@ has passed is *expired*: never in effect, whatever its stored status.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, time
-from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -40,312 +36,42 @@ from pydantic import (
     field_validator,
 )
 
-from incidents.errors import InvalidIncident, InvalidTransition
-
-# ---------------------------------------------------------------------------------------------
-# Limits
-# ---------------------------------------------------------------------------------------------
-MAX_VERTICES = 5_000
-"""Maximum number of positions in one incident geometry (all parts and rings together)."""
-MAX_INCIDENT_JSON_BYTES = 1_048_576
-"""Maximum size of one incident document (raw request body or stored JSON), in bytes."""
-MAX_TEXT_CHARS = 4_000
-MAX_LANGUAGES = 20
-MAX_ID_CHARS = 128
-MAX_EXTERNAL_ID_CHARS = 256
-MAX_LIST_ITEMS = 1_000
-MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-# ---------------------------------------------------------------------------------------------
-# Enumerations
-# ---------------------------------------------------------------------------------------------
-class IncidentType(StrEnum):
-    """What happened (WZDx event type / DATEX II record class / GTFS-RT alert cause)."""
-
-    ACCIDENT = "accident"
-    ROADWORKS = "roadworks"
-    CLOSURE = "closure"
-    CONGESTION = "congestion"
-    EVENT = "event"
-    HAZARD = "hazard"
-    WEATHER = "weather"
-    TRANSIT_DISRUPTION = "transit_disruption"
-
-
-class Severity(StrEnum):
-    """How bad it is (DATEX II ``severity`` without *highest*/*unknown*)."""
-
-    LOW = "low"
-    MODERATE = "moderate"
-    HIGH = "high"
-    SEVERE = "severe"
-
-
-class IncidentStatus(StrEnum):
-    """Stored lifecycle status: ``scheduled -> active -> resolved``; cancel from either."""
-
-    SCHEDULED = "scheduled"
-    ACTIVE = "active"
-    RESOLVED = "resolved"
-    CANCELLED = "cancelled"
-
-
-ALLOWED_TRANSITIONS: Mapping[IncidentStatus, frozenset[IncidentStatus]] = {
-    IncidentStatus.SCHEDULED: frozenset({IncidentStatus.ACTIVE, IncidentStatus.CANCELLED}),
-    IncidentStatus.ACTIVE: frozenset({IncidentStatus.RESOLVED, IncidentStatus.CANCELLED}),
-    IncidentStatus.RESOLVED: frozenset(),
-    IncidentStatus.CANCELLED: frozenset(),
-}
-"""Legal status changes. Resolved and cancelled are terminal: such incidents are read-only."""
-
-CREATABLE_STATUSES = frozenset({IncidentStatus.SCHEDULED, IncidentStatus.ACTIVE})
-
-
-class EffectiveState(StrEnum):
-    """Status as seen at a given instant (see :func:`effective_state`)."""
-
-    PENDING = "pending"  # scheduled/active but before ``start``
-    IN_EFFECT = "in_effect"
-    OUTSIDE_WINDOW = "outside_window"  # inside validity but outside the recurring window
-    EXPIRED = "expired"  # ``end`` has passed while still scheduled/active
-    RESOLVED = "resolved"
-    CANCELLED = "cancelled"
-
-
-class Direction(StrEnum):
-    """Affected travel direction relative to the geometry's digitised order."""
-
-    FORWARD = "forward"
-    BACKWARD = "backward"
-    BOTH = "both"
-
-
-class VehicleClass(StrEnum):
-    """Who a closure applies to (``all`` = every class)."""
-
-    CAR = "car"
-    BIKE = "bike"
-    WALK = "walk"
-    BUS = "bus"
-    TRUCK = "truck"
-    ALL = "all"
-
-
-class Weekday(StrEnum):
-    """ISO weekday names used by recurrence rules."""
-
-    MON = "mon"
-    TUE = "tue"
-    WED = "wed"
-    THU = "thu"
-    FRI = "fri"
-    SAT = "sat"
-    SUN = "sun"
-
-
-_WEEKDAYS = list(Weekday)
-
-
-def check_transition(
-    old: IncidentStatus, new: IncidentStatus, incident_id: str | None = None
-) -> None:
-    """Raise :class:`InvalidTransition` unless ``old -> new`` is legal (same status is legal)."""
-    if old != new and new not in ALLOWED_TRANSITIONS[old]:
-        raise InvalidTransition(incident_id, old.value, new.value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Constrained scalar types
-# ---------------------------------------------------------------------------------------------
-_ID_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_TEXT_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Cn"})
-_TEXT_ALLOWED_CONTROLS = frozenset("\n\t")
-
-
-def _check_identifier(value: str) -> str:
-    for i, ch in enumerate(value):
-        if unicodedata.category(ch) in _ID_FORBIDDEN_CATEGORIES:
-            raise ValueError(f"control or invisible character U+{ord(ch):04X} at index {i}")
-    if value != value.strip():
-        raise ValueError("leading or trailing whitespace")
-    return value
-
-
-def _check_text(value: str) -> str:
-    for i, ch in enumerate(value):
-        if ch in _TEXT_ALLOWED_CONTROLS:
-            continue
-        if unicodedata.category(ch) in _TEXT_FORBIDDEN_CATEGORIES:
-            raise ValueError(f"control or invalid character U+{ord(ch):04X} at index {i}")
-    if not value.strip():
-        raise ValueError("text is blank")
-    return value
-
-
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_check_identifier)
-]
-"""A foreign identifier (stop_id, route_id): 1-128 printable characters."""
-ExternalId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_EXTERNAL_ID_CHARS),
-    AfterValidator(_check_identifier),
-]
-Actor = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_identifier)
-]
-"""Who made a change (e.g. ``key:ab12cd34`` or a user name)."""
-AgencyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
-"""A source agency id: ASCII letters, digits and ``._:-``, at most 64 characters."""
-IncidentId = Annotated[str, StringConstraints(pattern=r"^INC-[1-9][0-9]{0,17}$")]
-LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$")]
-"""A BCP 47 language tag such as ``en``, ``fi``, ``sv-FI``."""
-Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_check_text)
-]
-
-
-def _require_iso_datetime(value: Any) -> Any:
-    """Accept datetimes and ISO 8601 strings only (pydantic would also take Unix numbers)."""
-    if isinstance(value, datetime | str):
-        return value
-    raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
-
-
-def _check_time_range(value: datetime) -> datetime:
-    if not MIN_TIME <= value < MAX_TIME:
-        raise ValueError(f"must be between {MIN_TIME.year} and {MAX_TIME.year}")
-    return value
-
-
-Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_require_iso_datetime), AfterValidator(_check_time_range)
-]
-"""Timezone-aware ISO 8601 instant (naive values and Unix numbers are rejected)."""
-
-Longitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180.0, le=180.0)]
-Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90.0, le=90.0)]
-Position = tuple[Longitude, Latitude]
-"""A GeoJSON position ``[lon, lat]`` in WGS 84 degrees (altitude is not accepted)."""
-Bearing = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, lt=360.0)]
-"""Compass bearing of the affected travel direction in degrees, ``0 <= b < 360``."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Geometry (GeoJSON subset)
-# ---------------------------------------------------------------------------------------------
-def _count_positions(value: Any, depth: int) -> int:
-    """Count positions in raw nested lists before element validation (cheap size guard)."""
-    if depth == 0 or not isinstance(value, list | tuple):
-        return 1
-    if depth == 1:
-        return len(value)
-    return sum(_count_positions(v, depth - 1) for v in value)
-
-
-def _vertex_guard(depth: int) -> BeforeValidator:
-    def guard(value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            n = _count_positions(value, depth)
-            if n > MAX_VERTICES:
-                raise ValueError(f"geometry has {n} positions; at most {MAX_VERTICES} allowed")
-        return value
-
-    return BeforeValidator(guard)
-
-
-class _Geometry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Point(_Geometry):
-    """GeoJSON Point."""
-
-    type: Literal["Point"]
-    coordinates: Position
-
-
-def _distinct(line: list[Position]) -> list[Position]:
-    if all(p == line[0] for p in line):
-        raise ValueError("line positions are all identical")
-    return line
-
-
-LinePositions = Annotated[
-    list[Position], Field(min_length=2), AfterValidator(_distinct), _vertex_guard(1)
-]
-
-
-class LineString(_Geometry):
-    """GeoJSON LineString (at least two distinct positions)."""
-
-    type: Literal["LineString"]
-    coordinates: LinePositions
-
-
-class MultiLineString(_Geometry):
-    """GeoJSON MultiLineString."""
-
-    type: Literal["MultiLineString"]
-    coordinates: Annotated[
-        list[LinePositions], Field(min_length=1, max_length=MAX_LIST_ITEMS), _vertex_guard(2)
-    ]
-
-
-def _closed_ring(ring: list[Position]) -> list[Position]:
-    if ring[0] != ring[-1]:
-        raise ValueError("linear ring is not closed (first and last positions differ)")
-    return ring
-
-
-LinearRing = Annotated[list[Position], Field(min_length=4), AfterValidator(_closed_ring)]
-
-
-class Polygon(_Geometry):
-    """GeoJSON Polygon: an exterior ring then holes; rings closed, polygon valid (OGC)."""
-
-    type: Literal["Polygon"]
-    coordinates: Annotated[
-        list[LinearRing], Field(min_length=1, max_length=MAX_LIST_ITEMS), _vertex_guard(2)
-    ]
-
-    @field_validator("coordinates")
-    @classmethod
-    def _valid_polygon(cls, rings: list[list[Position]]) -> list[list[Position]]:
-        import shapely
-
-        poly = shapely.Polygon(rings[0], rings[1:])
-        if not shapely.is_valid(poly):
-            raise ValueError(f"invalid polygon: {shapely.is_valid_reason(poly)}")
-        return rings
-
-
-Geometry = Annotated[Point | LineString | MultiLineString | Polygon, Field(discriminator="type")]
-"""A GeoJSON geometry: Point, LineString, MultiLineString or Polygon, ``[lon, lat]`` order."""
-
-
-def geometry_bounds(
-    geometry: Point | LineString | MultiLineString | Polygon,
-) -> tuple[float, float, float, float]:
-    """Return ``(min_lon, min_lat, max_lon, max_lat)`` of a geometry."""
-    if isinstance(geometry, Point):
-        pts: list[Position] = [geometry.coordinates]
-    elif isinstance(geometry, LineString):
-        pts = list(geometry.coordinates)
-    else:
-        pts = [p for part in geometry.coordinates for p in part]
-    lons = [p[0] for p in pts]
-    lats = [p[1] for p in pts]
-    return min(lons), min(lats), max(lons), max(lats)
-
-
-def to_shapely(geometry: Point | LineString | MultiLineString | Polygon) -> Any:
-    """Return the geometry as a shapely 2 geometry (for matching and bbox filtering)."""
-    import shapely.geometry
-
-    return shapely.geometry.shape(geometry.model_dump())
+from incidents.errors import InvalidIncident
+from incidents.fields import (
+    ALLOWED_TRANSITIONS,
+    CREATABLE_STATUSES,
+    MAX_INCIDENT_JSON_BYTES,
+    MAX_LANGUAGES,
+    MAX_LIST_ITEMS,
+    MAX_VERTICES,
+    WEEKDAYS,
+    Actor,
+    AgencyId,
+    Bearing,
+    Direction,
+    EffectiveState,
+    ExternalId,
+    Identifier,
+    IncidentId,
+    IncidentStatus,
+    IncidentType,
+    LanguageTag,
+    Severity,
+    Text,
+    Timestamp,
+    VehicleClass,
+    Weekday,
+    check_transition,
+)
+from incidents.geometry import (
+    Geometry,
+    LineString,
+    MultiLineString,
+    Point,
+    Polygon,
+    geometry_bounds,
+    to_shapely,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +101,7 @@ class Recurrence(_Strict):
     def _unique_days(cls, days: list[Weekday]) -> list[Weekday]:
         if len(set(days)) != len(days):
             raise ValueError("days must not repeat")
-        return sorted(days, key=_WEEKDAYS.index)
+        return sorted(days, key=WEEKDAYS.index)
 
     @field_validator("start_time", "end_time")
     @classmethod
@@ -404,10 +130,10 @@ class Recurrence(_Strict):
         """True if the aware instant ``at`` falls inside the weekly window."""
         local = at.astimezone(_zone(self.timezone))
         t = local.time().replace(tzinfo=None)
-        today = _WEEKDAYS[local.weekday()]
+        today = WEEKDAYS[local.weekday()]
         if self.start_time < self.end_time:
             return today in self.days and self.start_time <= t < self.end_time
-        yesterday = _WEEKDAYS[(local.weekday() - 1) % 7]
+        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
         return (today in self.days and t >= self.start_time) or (
             yesterday in self.days and t < self.end_time
         )
@@ -688,3 +414,4 @@ __all__ = [
     "utc_now",
     "validate_model",
 ]
+
