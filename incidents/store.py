@@ -18,16 +18,23 @@ Replicas read :meth:`IncidentStore.changes_since` from their last ``seq`` and th
 from __future__ import annotations
 
 import builtins
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from incidents.auth import Principal, Role, authorize_write
-from incidents.db import NOTIFY_CHANNEL, Database, PostgresDatabase, Tx, connect
+from incidents.changelog import (
+    HISTORY_COLS,
+    MAX_PAGE,
+    Change,
+    ChangeAction,
+    change_from_row,
+    changes_since,
+    follow,
+)
+from incidents.db import Database, Tx, connect
 from incidents.errors import (
     Conflict,
     InvalidIncident,
@@ -53,9 +60,6 @@ from incidents.model import (
     validate_model,
 )
 
-MAX_PAGE = 1_000
-"""Largest ``limit`` accepted by :meth:`IncidentStore.list`/:meth:`changes_since`."""
-
 _ACTOR = TypeAdapter(Actor)
 _AGENCY = TypeAdapter(AgencyId)
 _LIVE = (IncidentStatus.SCHEDULED.value, IncidentStatus.ACTIVE.value)
@@ -69,67 +73,11 @@ BBox = tuple[float, float, float, float]
 """``(min_lon, min_lat, max_lon, max_lat)`` in WGS 84 degrees."""
 
 
-class ChangeAction(StrEnum):
-    """What a history row records."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    ACTIVATE = "activate"
-    RESOLVE = "resolve"
-    CANCEL = "cancel"
-    DELETE = "delete"
-
-
 _STATUS_ACTION = {
     IncidentStatus.ACTIVE: ChangeAction.ACTIVATE,
     IncidentStatus.RESOLVED: ChangeAction.RESOLVE,
     IncidentStatus.CANCELLED: ChangeAction.CANCEL,
 }
-
-
-class Change(BaseModel):
-    """One committed change: a history row. ``before``/``after`` are incident documents
-    (``None`` before a create and after a delete)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    incident_id: str
-    version: int | None
-    action: ChangeAction
-    actor: str
-    recorded_at: datetime
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-    def incident(self) -> Incident | None:
-        """The incident as it was after this change (``None`` for a delete)."""
-        return None if self.after is None else Incident.model_validate(self.after)
-
-
-_HISTORY_COLS = "seq, incident_id, version, action, actor, recorded_at, before_doc, after_doc"
-
-
-def _change_from_row(db: Database, row: tuple[Any, ...]) -> Change:
-    return Change(
-        seq=row[0],
-        incident_id=row[1],
-        version=row[2],
-        action=ChangeAction(row[3]),
-        actor=row[4],
-        recorded_at=db.ts_out(row[5]),
-        before=db.json_out(row[6]),
-        after=db.json_out(row[7]),
-    )
-
-
-def _changes_since(db: Database, seq: int, limit: int) -> list[Change]:
-    with db.transaction() as tx:
-        rows = tx.execute(
-            f"SELECT {_HISTORY_COLS} FROM incident_history WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit),
-        )
-    return [_change_from_row(db, r) for r in rows]
 
 
 def _check_limit(limit: int, offset: int = 0) -> None:
@@ -284,7 +232,7 @@ class IncidentStore:
         after: str | None,
     ) -> None:
         tx.execute(
-            f"INSERT INTO incident_history ({_HISTORY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO incident_history ({HISTORY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, incident_id, version, action.value, actor, self.db.ts_in(at), before, after),
         )
         self.db.notify(tx, str(seq))
@@ -564,18 +512,18 @@ class IncidentStore:
         """All changes of one incident, oldest first. Raises :class:`NotFound`."""
         with self.db.transaction() as tx:
             rows = tx.execute(
-                f"SELECT {_HISTORY_COLS} FROM incident_history WHERE incident_id = ? ORDER BY seq",
+                f"SELECT {HISTORY_COLS} FROM incident_history WHERE incident_id = ? ORDER BY seq",
                 (incident_id,),
             )
         if not rows:
             raise NotFound(incident_id)
-        return [_change_from_row(self.db, r) for r in rows]
+        return [change_from_row(self.db, r) for r in rows]
 
     def changes_since(self, seq: int, limit: int = MAX_PAGE) -> builtins.list[Change]:
         """Committed changes with sequence number ``> seq`` in ascending order (at most
         ``limit``). Sequence numbers are gap-free and committed in order."""
         _check_limit(limit)
-        return _changes_since(self.db, seq, limit)
+        return changes_since(self.db, seq, limit)
 
     def last_seq(self) -> int:
         """The sequence number of the latest committed change (0 if none)."""
@@ -590,48 +538,10 @@ class IncidentStore:
         poll_interval_s: float = 2.0,
         idle_timeout_s: float | None = None,
     ) -> Iterator[Change]:
-        """Yield every change after ``since_seq`` in order, then new ones as they commit.
-
-        PostgreSQL: a dedicated connection runs ``LISTEN citynav_incidents`` *before* catching
-        up, wakes on each notification (payload = seq) and re-reads ``changes_since`` — so a
-        lost or coalesced notification cannot lose a change; it also re-polls every
-        ``poll_interval_s``. SQLite: polls every ``poll_interval_s``. Returns after
-        ``idle_timeout_s`` without changes (``None``: never); close the generator to stop.
-        """
-        query_db: Database = self.db
-        wait: Callable[[float], None] = time.sleep
-        listen_db: PostgresDatabase | None = None
-        if isinstance(self.db, PostgresDatabase):
-            listen_db = PostgresDatabase(self.db.conninfo, self.db.schema, self.db.url)
-            conn = listen_db.raw_connection()
-            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            query_db = listen_db
-
-            def wait(timeout: float) -> None:
-                for _ in conn.notifies(timeout=timeout, stop_after=1):
-                    pass
-
-        last = since_seq
-        idle_since = time.monotonic()
-        try:
-            while True:
-                batch = _changes_since(query_db, last, MAX_PAGE)
-                if batch:
-                    for change in batch:
-                        last = change.seq
-                        yield change
-                    idle_since = time.monotonic()
-                    continue
-                timeout = poll_interval_s
-                if idle_timeout_s is not None:
-                    remaining = idle_timeout_s - (time.monotonic() - idle_since)
-                    if remaining <= 0:
-                        return
-                    timeout = min(timeout, remaining)
-                wait(timeout)
-        finally:
-            if listen_db is not None:
-                listen_db.close()
+        """Yield every change after ``since_seq`` in order, then new ones as they commit (see
+        :func:`incidents.changelog.follow`)."""
+        return follow(self.db, since_seq, poll_interval_s=poll_interval_s,
+                      idle_timeout_s=idle_timeout_s)
 
 
 def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> IncidentStore:
