@@ -59,7 +59,7 @@ def route(
     to: Annotated[str, Query(description="Destination as LAT,LON",
                              examples=["39.0912,-84.4960"], max_length=64,
                              pattern=LATLON_PATTERN)],
-    mode: Annotated[Mode, Query(description="Travel mode")] = "car",
+    mode: Annotated[Mode, Query(description="Travel mode")] = Mode.CAR,
     depart_at: Annotated[str | None, Query(
         max_length=64, description="ISO 8601 departure time: incidents in effect then apply "
         "(default: now)", examples=["2026-11-24T08:00:00+00:00"])] = None,

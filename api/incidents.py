@@ -30,6 +30,7 @@ from incidents.model import (
     effective_state,
     validate_model,
 )
+from routing.profiles import Mode
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer KEY`")
@@ -375,7 +376,7 @@ def incident_diversions(request: Request, incident_id: Annotated[str, _ID],
     state = svc.state()
     inc = svc.store.get(incident_id)
     match = svc.engine.match_incident(inc)
-    car = match.edges.get("car")
+    car = match.edges.get(Mode.CAR)
     if car is None or len(car) == 0:
         raise ApiProblem(422, "no-road-stretch", f"{incident_id} affects no car road; "
                          "there is nothing to divert around")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from api.service import NOW_TOLERANCE, Service
 from routing.plan import PlanRequest, PlanResult
+from routing.profiles import Mode
 from routing.road import EtaSources, Explanation, RoadRoute
 from routing.state import RoutingState
 
@@ -22,7 +23,7 @@ class RouteQuery:
 
     frm: tuple[float, float]
     to: tuple[float, float]
-    mode: str = "car"
+    mode: str = Mode.CAR
     depart_at: datetime | None = None
     alternatives: int = 0
 
@@ -57,7 +58,7 @@ def route(svc: Service, state: RoutingState, q: RouteQuery) -> RouteAnswer:
     st = svc.state_at(state, q.depart_at)
     timed = q.depart_at is not None and abs(q.depart_at - svc.clock.now()) > NOW_TOLERANCE
     items: list[RouteItem] = []
-    if timed and q.mode == "car" and not q.alternatives:
+    if timed and q.mode == Mode.CAR and not q.alternatives:
         assert q.depart_at is not None
         td = td_route(svc.road, st, q.frm[0], q.frm[1], q.to[0], q.to[1], q.depart_at)
         src = td.duration_by_source_s

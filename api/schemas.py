@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Mode = Literal["car", "bike", "walk"]
+from routing.profiles import Mode
 
 
 class LineString(BaseModel):

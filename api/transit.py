@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,6 +18,7 @@ from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import NoTransitError, PlanError, Planner, PlanRequest, UnknownStopError
+from routing.profiles import Mode
 from routing.road import NoRouteError, SnapError
 
 router = APIRouter(prefix="/v1", tags=["transit"])
@@ -93,9 +94,9 @@ def plan(
     wheelchair_strict: Annotated[bool, Query(description=(
         "With wheelchair: only trips and stops marked accessible (no unknowns)"))] = False,
     num_itineraries: Annotated[int, Query(ge=1, le=10)] = 3,
-    access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
+    access_mode: Annotated[Mode, Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
-        "the live speeds and incidents"))] = "walk",
+        "the live speeds and incidents"))] = Mode.WALK,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
                                examples=["zh-CN"])] = "en",
 ) -> dict:

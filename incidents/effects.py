@@ -59,14 +59,15 @@ from routing.live import (
     SpeedObservations,
     StopClosures,
 )
+from routing.profiles import Mode
 
 VEHICLE_CLASS_MODES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    VehicleClass.CAR: ("car",),
-    VehicleClass.TRUCK: ("car",),
-    VehicleClass.BUS: ("car",),
-    VehicleClass.BIKE: ("bike",),
-    VehicleClass.WALK: ("walk",),
-    VehicleClass.ALL: ("car", "bike", "walk"),
+    VehicleClass.CAR: (Mode.CAR,),
+    VehicleClass.TRUCK: (Mode.CAR,),
+    VehicleClass.BUS: (Mode.CAR,),
+    VehicleClass.BIKE: (Mode.BIKE,),
+    VehicleClass.WALK: (Mode.WALK,),
+    VehicleClass.ALL: (Mode.CAR, Mode.BIKE, Mode.WALK),
 })
 """Which routing modes a closure to a vehicle class closes."""
 MAX_LANE_FACTOR = 4.0
@@ -100,13 +101,13 @@ def closed_modes(incident: Incident) -> frozenset[str]:
     re = incident.road_effect
     if re is None:
         if incident.type == IncidentType.CLOSURE:
-            modes.add("car")
+            modes.add(Mode.CAR)
     else:
         for vc in re.closed_to:
             modes.update(VEHICLE_CLASS_MODES[vc])
     lanes = incident.lanes
     if lanes is not None and lanes.closed >= lanes.total:
-        modes.add("car")
+        modes.add(Mode.CAR)
     return frozenset(modes)
 
 
@@ -152,9 +153,9 @@ def effect_params(incident: Incident, match: MatchResult,
         min_ms = np.zeros(k, np.int64)
         if speed_kmh is not None:
             min_ms = np.ceil(length / (speed_kmh / 3.6) * 1000.0).astype(np.int64)
-        fac = np.full(k, factor if mode == "car" else 1.0)
+        fac = np.full(k, factor if mode == Mode.CAR else 1.0)
         add = np.zeros(k, np.int64)
-        if mode == "car" and delay_s:
+        if mode == Mode.CAR and delay_s:
             add = _spread_delay(delay_s * 1000.0, length, match.edge_segments[mode]
                                 ).astype(np.int64)
         p = EffectParams(edges, is_closed, min_ms, fac, add)

@@ -33,7 +33,7 @@ import numpy as np
 from incidents.matching import GeometryMatchError, NetworkMatcher
 from routing.kernels.td import FUTURE_TOLERANCE_MS, NO_OBSERVATION
 from routing.live import SpeedObservations
-from routing.profiles import MAX_SPEED_KMH
+from routing.profiles import MAX_SPEED_KMH, Mode
 from routing.snapshot import Snapshot
 
 FUTURE_TOLERANCE_S = FUTURE_TOLERANCE_MS / 1000.0
@@ -65,7 +65,7 @@ class SpeedBoard:
 
     def __init__(self, snapshot: Snapshot, matcher: NetworkMatcher,
                  fresh_s: float = 300.0, max_age_s: float = 900.0) -> None:
-        car = snapshot.modes["car"]
+        car = snapshot.modes[Mode.CAR]
         self.edge_seg = np.asarray(car.edge_seg)
         self.edge_rev = np.asarray(car.edge_rev)
         self.edge_len = np.asarray(car.edge_length_m, dtype=np.float64)
@@ -103,10 +103,10 @@ class SpeedBoard:
             if not isinstance(geom, dict) or geom.get("type") != "LineString":
                 raise ValueError("geometry must be a GeoJSON LineString")
             try:
-                m = self.matcher.match(geom, ref.get("direction", "forward"), modes=("car",))
+                m = self.matcher.match(geom, ref.get("direction", "forward"), modes=(Mode.CAR,))
             except GeometryMatchError as exc:
                 raise ValueError(str(exc)) from exc
-            edges = m.edges.get("car", np.zeros(0, np.int64))
+            edges = m.edges.get(Mode.CAR, np.zeros(0, np.int64))
             if edges.size == 0:
                 raise ValueError("the geometry matches no car road")
             return np.asarray(edges, dtype=np.int64)

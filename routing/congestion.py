@@ -23,6 +23,7 @@ from datetime import datetime
 import numpy as np
 
 from routing.kernels.limits import INF_WEIGHT
+from routing.profiles import Mode
 from routing.snapshot import Snapshot
 from routing.state import RoutingState
 
@@ -82,7 +83,7 @@ class CongestionMap:
     """Congestion levels, area selections and summaries for a snapshot's car network."""
 
     def __init__(self, snapshot: Snapshot) -> None:
-        car = snapshot.modes["car"]
+        car = snapshot.modes[Mode.CAR]
         seg = snapshot.segments
         self.edge_seg = np.asarray(car.edge_seg)
         self.edge_rev = np.asarray(car.edge_rev)
@@ -108,7 +109,7 @@ class CongestionMap:
     def levels(self, state: RoutingState) -> EdgeLevels:
         """Levels of the car edges in ``state`` (its weights at its instant)."""
         return edge_levels(self.length_m, self.free_ms,
-                           np.asarray(state.weights("car"), dtype=np.int64))
+                           np.asarray(state.weights(Mode.CAR), dtype=np.int64))
 
     def in_bbox(self, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
         """Edge ids intersecting the box (all when None)."""
@@ -124,7 +125,7 @@ class CongestionMap:
         lv = self.levels(state)
         idx = self.in_bbox(bbox)
         idx = idx[lv.level[idx] >= min_level]
-        causes = state.causes("car")
+        causes = state.causes(Mode.CAR)
         return CongestionEdges(idx, lv.level[idx], lv.speed_kmh[idx], lv.free_flow_kmh[idx],
                                lv.delay_s[idx], self.name_idx[idx], self.way_id[idx],
                                self.edge_rev[idx], [causes.get(int(e), ()) for e in idx],
@@ -144,7 +145,7 @@ class CongestionMap:
         proxy = float((np.maximum(delay, 0) * self.volume[idx]).sum())
         order = idx[np.argsort(-lv.delay_s[idx], kind="stable")]
         order = order[lv.delay_s[order] > 0][:worst]
-        causes = state.causes("car")
+        causes = state.causes(Mode.CAR)
         closed = idx[lvl == 4]
         worst_rows = [{"edge": int(e), "name": self.names[int(self.name_idx[e])]
                        if self.name_idx[e] >= 0 else "", "way_id": int(self.way_id[e]),

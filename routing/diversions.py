@@ -32,6 +32,7 @@ import numpy as np
 
 from routing.kernels.cch import PrivateMetric
 from routing.kernels.limits import INF_WEIGHT
+from routing.profiles import Mode
 from routing.road import Endpoint, RoadRoute, RoadRouter, RoutingError
 from routing.snap import SnapCandidate
 from routing.state import RoutingState
@@ -125,12 +126,12 @@ def diversions(router: RoadRouter, state: RoutingState, closed_edges: np.ndarray
                ) -> list[dict[str, Any]]:
     """Detours for through traffic around ``closed_edges`` (car edge ids) in ``state``;
     ``with_edges`` keeps each detour's edge ids under ``_edges`` (for checks)."""
-    mr = router.modes["car"]
+    mr = router.modes[Mode.CAR]
     a = mr.arrays
     tail, head = np.asarray(a.edge_tail), np.asarray(a.edge_head)
     seg = np.asarray(a.edge_seg)
     length = np.asarray(a.edge_length_m, dtype=np.float64)
-    open_w = np.asarray(state.weights("car"), dtype=np.int64)
+    open_w = np.asarray(state.weights(Mode.CAR), dtype=np.int64)
     closed_ids = np.asarray(closed_edges, dtype=np.int64)
     w = open_w.copy()
     w[closed_ids] = INF_WEIGHT
@@ -247,7 +248,7 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
         except RoutingError:
             break
         real_ms = float(w[np.asarray(path_edges)].sum())
-        normal = state.metric("car").query(
+        normal = state.metric(Mode.CAR).query(
             [(int(k), 0) for k in np.flatnonzero(kj == d_j)],
             [(int(k), 0) for k in np.flatnonzero(kj == r_j)])
         base_ms = float(normal.distance) if normal is not None else real_ms
@@ -273,6 +274,6 @@ def _assemble(router: RoadRouter, state: RoutingState, mr: Any, path: list[int],
     a_snap = SnapCandidate(int(mr.edge_seg[first]), 0.0, 0.0, 0.0, 0.0)
     b_snap = SnapCandidate(int(mr.edge_seg[last]), 1.0, 0.0, 0.0, 0.0)
     weight = int(np.asarray(w)[np.asarray(path)].sum())
-    return router.assemble(state, "car", path, 0.0, float(seg_len[mr.edge_seg[last]]),
+    return router.assemble(state, Mode.CAR, path, 0.0, float(seg_len[mr.edge_seg[last]]),
                            np.asarray(w), weight, Endpoint(a_snap, [(first, 0.0)]),
                            Endpoint(b_snap, [(last, 0.0)]))

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from routing.kernels.limits import INF_WEIGHT  # noqa: F401 - re-exported
 from routing.labels import LABEL_TAGS, display_value
 from routing.osm import OsmData
-from routing.profiles import ACCESS_RULES, MODES, barrier_blocks
+from routing.profiles import ACCESS_RULES, MODES, Mode, barrier_blocks
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -420,7 +420,7 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
             dtype=np.int64,
         )
         rules: list = []
-        if mode == "car":
+        if mode == Mode.CAR:
             for r in osm.restrictions:
                 if r.via_node is None or r.via_node not in osm_to_j:
                     continue

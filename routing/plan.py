@@ -35,6 +35,7 @@ from routing.itinerary import (
     StopCall,
     TransitRouteInfo,
 )
+from routing.profiles import Mode
 from routing.road import Endpoint, RoadRouter, RoutingError
 from routing.snapshot import Snapshot
 from routing.state import RoutingState
@@ -76,7 +77,7 @@ class PlanRequest:
     num_itineraries: int = 3
     #: how the origin reaches its first stop: walk, bike, or car (park and ride); car and
     #: bike use the live weights (speeds, incidents) of that mode
-    access_mode: str = "walk"
+    access_mode: str = Mode.WALK
     max_access_s: int = 1800
 
 
@@ -199,7 +200,7 @@ class Planner:
         ep = self.road.snap(state, mode, lat, lon, "from", w)
         graph = self._mode_csr(mode, w)
         dist = self._from_endpoint(graph, mode, ep, w, False, req.max_access_s * 1000.0)
-        _, _, _, (su, scu, sv, scv) = self._walk(state.weights("walk"))
+        _, _, _, (su, scu, sv, scv) = self._walk(state.weights(Mode.WALK))
         scale = WALK_DEFAULT_MPS / req.walk_speed_mps
         t = np.minimum(dist[su] + scu * scale, dist[sv] + scv * scale)
         ok = np.flatnonzero(np.isfinite(t) & (t <= req.max_access_s * 1000.0))
@@ -211,7 +212,7 @@ class Planner:
             hit = self._walk_cache.get(key)
             if hit is not None and hit[0] is w:
                 return hit
-            g = self.road.modes["walk"].arrays
+            g = self.road.modes[Mode.WALK].arrays
             n = self.snapshot.node_lon.shape[0]
             fwd = walk_csr(g, n, np.where(w >= 2_147_483_647, np.inf, w))
             offs = stop_offsets(self.snapshot.segments, g, self.transit.stop_seg,
@@ -225,14 +226,14 @@ class Planner:
         """Walking time (s) between a coordinate and every stop within ``max_walk_m`` on
         ``state``'s walk weights: from the point to stops, or from stops to the point when
         ``towards``."""
-        w = state.weights("walk")
-        ep = self.road.snap(state, "walk", lat, lon, "to" if towards else "from", w)
+        w = state.weights(Mode.WALK)
+        ep = self.road.snap(state, Mode.WALK, lat, lon, "to" if towards else "from", w)
         _, fwd, bwd, (su, scu, sv, scv) = self._walk(w)
         seg = ep.snap.segment
         limit_ms = req.max_walk_m / WALK_DEFAULT_MPS * 1000.0
-        dist = self._from_endpoint(bwd if towards else fwd, "walk", ep, w, towards, limit_ms)
+        dist = self._from_endpoint(bwd if towards else fwd, Mode.WALK, ep, w, towards, limit_ms)
         t = np.minimum(dist[su] + scu, dist[sv] + scv)
-        mr = self.road.modes["walk"]
+        mr = self.road.modes[Mode.WALK]
         same = self.transit.stop_seg == seg
         # a point inside a segment reaches stops on that segment directly along it (a point
         # on a junction reaches them through the junction, above)
@@ -299,11 +300,11 @@ class Planner:
         date, t_s = self.clock(req.time)
         self.check_date(date)
         day = self.day(date)
-        if req.access_mode not in ("walk", "bike", "car"):
+        if req.access_mode not in (Mode.WALK, Mode.BIKE, Mode.CAR):
             raise PlanError(f"unknown access mode '{req.access_mode}'; use walk, bike or car")
         if isinstance(req.origin, int):
             access = (np.array([req.origin], np.int32), np.zeros(1, np.int64))
-        elif req.access_mode != "walk":
+        elif req.access_mode != Mode.WALK:
             access = self.ride_times(state, *req.origin, req=req)
         else:
             access = self.walk_times(state, *req.origin, towards=False, req=req)
@@ -415,7 +416,7 @@ class Planner:
 
     def _street_leg(self, state: RoutingState, a: tuple[float, float],
                     b: tuple[float, float], depart_s: int, arrive_s: int, date: dt.date,
-                    frm: Place, to: Place, mode: str = "walk") -> Leg:
+                    frm: Place, to: Place, mode: str = Mode.WALK) -> Leg:
         leg = Leg(mode, frm, to, self.at(date, depart_s), self.at(date, arrive_s),
                   np.array([[a[1], a[0]], [b[1], b[0]]]), 0.0, [])
         try:
@@ -459,7 +460,7 @@ class Planner:
                                              self.stop_place(leg.from_stop),
                                              self.stop_place(leg.to_stop)))
         moving = sum(x.duration_s for x in legs)
-        walk_m = sum(x.distance_m or 0.0 for x in legs if x.mode == "walk")
+        walk_m = sum(x.distance_m or 0.0 for x in legs if x.mode == Mode.WALK)
         return Itinerary(self.at(date, j.depart_s), self.at(date, j.arrive_s),
                          int(j.n_transfers), legs, round(walk_m, 1),
                          int(max(j.duration_s - moving, 0)),
@@ -517,14 +518,14 @@ class Planner:
             return None
         a, b = self._point(req.origin), self._point(req.destination)
         try:
-            r = self.road.route(state, "walk", a[0], a[1], b[0], b[1])
+            r = self.road.route(state, Mode.WALK, a[0], a[1], b[0], b[1])
         except RoutingError:
             return None
         dur = int(round(r.duration_s * WALK_DEFAULT_MPS / req.walk_speed_mps))
         if r.distance_m > max(req.max_walk_m * 3, 3000):
             return None
         dep = t_s - dur if req.arrive_by else t_s
-        leg = Leg("walk", Place("Origin", a[0], a[1]), Place("Destination", b[0], b[1]),
+        leg = Leg(Mode.WALK, Place("Origin", a[0], a[1]), Place("Destination", b[0], b[1]),
                   self.at(date, dep), self.at(date, dep + dur), np.column_stack([r.lon, r.lat]),
                   round(r.distance_m, 1), r.steps)
         return Itinerary(leg.departure, leg.arrival, 0, [leg], round(r.distance_m, 1), 0, [])
@@ -543,7 +544,7 @@ def _walk_s(j: tq.Journey) -> int:
 
 def _generalized_cost(it: Itinerary) -> float:
     """Door-to-door seconds with walking counted :data:`WALK_RELUCTANCE` times."""
-    walk = sum(x.duration_s for x in it.legs if x.mode == "walk")
+    walk = sum(x.duration_s for x in it.legs if x.mode == Mode.WALK)
     return it.duration_s + (WALK_RELUCTANCE - 1.0) * walk
 
 

@@ -11,8 +11,20 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
-MODES: tuple[str, ...] = ("car", "bike", "walk")
+
+class Mode(StrEnum):
+    """A road travel mode: the one definition every layer uses (its value is the name in
+    APIs, snapshots and incidents). Each has its profile below (``ACCESS_RULES``) and a
+    graph in every snapshot."""
+
+    CAR = "car"
+    BIKE = "bike"
+    WALK = "walk"
+
+
+MODES: tuple[Mode, ...] = tuple(Mode)
 #: Highest speed (km/h) any observation, typical profile or live report may state; faster
 #: values are rejected as bad data.
 MAX_SPEED_KMH = 250.0
@@ -327,7 +339,7 @@ def walk_access(tags: Mapping[str, str]) -> ModeAccess:
     return ModeAccess(fwd, bwd, speed, speed)
 
 
-ACCESS_RULES = {"car": car_access, "bike": bike_access, "walk": walk_access}
+ACCESS_RULES = {Mode.CAR: car_access, Mode.BIKE: bike_access, Mode.WALK: walk_access}
 
 #: Barrier node values that stop cars (bikes and pedestrians pass).
 CAR_BLOCKING_BARRIERS = frozenset(
@@ -344,8 +356,8 @@ def barrier_blocks(mode: str, tags: Mapping[str, str]) -> bool:
     barrier = tags.get("barrier")
     if not barrier:
         return False
-    key = {"car": "motor_vehicle", "bike": "bicycle", "walk": "foot"}[mode]
-    explicit = tags.get(key) or (tags.get("motorcar") if mode == "car" else None)
+    key = {Mode.CAR: "motor_vehicle", Mode.BIKE: "bicycle", Mode.WALK: "foot"}[Mode(mode)]
+    explicit = tags.get(key) or (tags.get("motorcar") if mode == Mode.CAR else None)
     if explicit is not None:
         return explicit.strip().lower() in DENIED_ACCESS
     access = tags.get("access")
@@ -353,7 +365,7 @@ def barrier_blocks(mode: str, tags: Mapping[str, str]) -> bool:
         return True
     if barrier in ALL_BLOCKING_BARRIERS:
         return True
-    if mode == "car":
+    if mode == Mode.CAR:
         if barrier == "gate":
             return access is not None and access.strip().lower() in DENIED_ACCESS
         return barrier in CAR_BLOCKING_BARRIERS

@@ -21,7 +21,7 @@ from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.pathgeom import assemble_path
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
-from routing.profiles import MODES
+from routing.profiles import MODES, Mode
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
@@ -453,8 +453,8 @@ class RoadRouter:
         ff_s = float((mr.free_flow_ms[e] * share).sum()) / 1000.0
         typ_s = ff_s
         day_type = None
-        if route.mode == "car" and state.typical is not None:
-            cm = state.cost_model("car")
+        if route.mode == Mode.CAR and state.typical is not None:
+            cm = state.cost_model(Mode.CAR)
             day_type = cm.day_type
             if cm.row_of_edge.shape[0]:
                 local = state.local_time()

@@ -44,6 +44,7 @@ from routing.clock import SYSTEM_CLOCK, Clock, epoch_ms
 from routing.kernels.cch import CustomizedMetric
 from routing.kernels.td import N_BINS, all_edge_costs
 from routing.live import LiveState, ordered_causes
+from routing.profiles import Mode
 
 if TYPE_CHECKING:
     from routing.road import ModeRouter, RoadRouter
@@ -296,14 +297,14 @@ class StatePublisher:
         """The cost model of ``mode`` in ``state``'s live inputs for the day type of ``at``."""
         mr = self.router.modes[mode]
         _, day_type = self._local(at)
-        typ = self.typical if mode == "car" else None
+        typ = self.typical if mode == Mode.CAR else None
         rows = _EMPTY_I32
         ttf = _EMPTY_TTF
         if typ is not None and typ.ttf_ms.shape[0]:
             rows = np.asarray(typ.row[typ.day_index(day_type or "weekday")])
             ttf = typ.ttf_ms
         obs: tuple[Any, ...] = _NO_OBS
-        if mode == "car" and state.live.speeds is not None:
+        if mode == Mode.CAR and state.live.speeds is not None:
             obs = state.live.speeds.kernel_args()
         eff = state.live.effects_of(mode)
         effects = eff.kernel_args() if (with_effects and not eff.is_empty) else _NO_EFFECTS

@@ -37,6 +37,7 @@ from routing.labels import (
     generic_kind,
     same_road,
 )
+from routing.profiles import Mode
 
 #: English compass words (kept for callers of the old module).
 COMPASS = i18n.COMPASS["en"]
@@ -62,7 +63,7 @@ class Step:
     bearing_before: int
     bearing_after: int
     exit: int | None = None  # roundabout exit number
-    mode: str = "car"
+    mode: str = Mode.CAR
     ref: str = ""  # road number(s) as shown: "I 71 / I 75"
     destination: str = ""  # where a ramp or fork leads: "I 71 North / Cincinnati"
     exit_ref: str = ""  # motorway exit number: "192"
@@ -206,7 +207,7 @@ class _Road:
         self.hw = hw
         # ramps, exits, forks and merges are driving manoeuvres; walkers and cyclists on a
         # ramp or a trunk road get ordinary turns
-        driving = mode == "car"
+        driving = mode == Mode.CAR
         self.link = np.fromiter((driving and h.endswith("_link") for h in hw), bool, len(hw))
         self.fast = np.fromiter((driving and h in FAST_HIGHWAYS for h in hw), bool, len(hw))
         n = len(hw)

@@ -26,6 +26,7 @@ import numpy as np
 from routing.clock import epoch_ms
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.td import edge_cost, td_dijkstra, ttf_many
+from routing.profiles import Mode
 from routing.road import NoRouteError, RoadRoute, RoadRouter
 from routing.state import CostModel, RoutingState
 
@@ -57,7 +58,7 @@ def td_graph(router: RoadRouter) -> TdGraph:
     """The (cached) :class:`TdGraph` of the router's car kernel graph."""
     g = _graphs.get(router)
     if g is None:
-        a = router.modes["car"].arrays
+        a = router.modes[Mode.CAR].arrays
         tail = np.asarray(a.arc_tail, np.int32)
         n = int(a.kernel_node_count)
         order = np.argsort(tail, kind="stable").astype(np.int32)
@@ -128,16 +129,16 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
     """
     if depart.tzinfo is None:
         raise ValueError("depart must be timezone-aware")
-    mr = router.modes["car"]
+    mr = router.modes[Mode.CAR]
     zone = ZoneInfo(state.timezone)
     local = depart.astimezone(zone)
     t0 = _local_ms(local)
     t0_epoch = epoch_ms(depart)
-    cm: CostModel = state.cost_model("car", depart)
+    cm: CostModel = state.cost_model(Mode.CAR, depart)
     args = cm.args()
-    w_snap = state.weights("car")
-    src = router.snap(state, "car", from_lat, from_lon, "from", w_snap)
-    dst = router.snap(state, "car", to_lat, to_lon, "to", w_snap)
+    w_snap = state.weights(Mode.CAR)
+    src = router.snap(state, Mode.CAR, from_lat, from_lon, "from", w_snap)
+    dst = router.snap(state, Mode.CAR, to_lat, to_lon, "to", w_snap)
     seg_len = router.seg_length_m
 
     def frac(e: int, metres: float) -> float:
@@ -196,10 +197,10 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
     full = np.array([cost(int(e), int(t)) for e, t in zip(pe, ent, strict=True)], np.int64)
     w_eff = np.array(mr.free_flow_ms, dtype=np.int64)
     w_eff[pe] = full
-    rr = router.assemble(state, "car", path, from_m, to_m, w_eff, int(arrival_ms - t0), src,
+    rr = router.assemble(state, Mode.CAR, path, from_m, to_m, w_eff, int(arrival_ms - t0), src,
                          dst)
     rr.edge_duration_s = durs
-    share = router.edge_shares("car", rr)
+    share = router.edge_shares(Mode.CAR, rr)
     ff_s = float((mr.free_flow_ms[pe] * share).sum()) / 1000.0
     if cm.row_of_edge.shape[0]:
         typ = ttf_many(pe, ent, cm.row_of_edge, cm.ttf, cm.free_ms)

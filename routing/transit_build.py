@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from gtfs.compile import compile_feeds
 from gtfs.validate import ValidationReport
 from routing.graph import ModeGraph, RoadNetwork, Segments
+from routing.profiles import Mode
 from routing.snap import Projection, Snapper
 from routing.snapshot import finite_or_none, strict_json
 
@@ -161,7 +162,7 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
     progress("GTFS compile", 1, 1)
     tt.save(out_dir / "timetable")
     (out_dir / "validation.json").write_text(strict_json(report.to_dict(), ensure_ascii=False))
-    walk = net.modes["walk"]
+    walk = net.modes[Mode.WALK]
     lon0 = float((net.node_lon.min() + net.node_lon.max()) / 2)
     lat0 = float((net.node_lat.min() + net.node_lat.max()) / 2)
     proj = Projection(lon0, lat0)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from routing.kernels.td import BIN_MS, N_BINS, interp_bins, ttf_many
+from routing.profiles import Mode
 
 if TYPE_CHECKING:
     from routing.road import RoadRouter
@@ -127,7 +128,7 @@ class TypicalSpeeds:
     def for_router(cls, router: RoadRouter | Snapshot) -> TypicalSpeeds:
         """Free-flow profiles for a router's (or snapshot's) car edges."""
         snap = snapshot_of(router)
-        car = snap.modes["car"]
+        car = snap.modes[Mode.CAR]
         return cls.free_flow(np.asarray(car.edge_time_ms), np.asarray(car.edge_length_m),
                              snap.snapshot_id)
 

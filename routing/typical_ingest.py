@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from routing.kernels.td import N_BINS
-from routing.profiles import MAX_SPEED_KMH
+from routing.profiles import MAX_SPEED_KMH, Mode
 from routing.typical import (
     BIN_S,
     DAY_TYPES,
@@ -166,7 +166,7 @@ def load_observations(snapshot: Snapshot | RoadRouter,
         w = np.ones(n)
 
     # Way/direction → car edges.
-    car = snap.modes["car"]
+    car = snap.modes[Mode.CAR]
     edge_seg = np.asarray(car.edge_seg)
     edge_way = np.asarray(snap.segments.way_id)[edge_seg]
     edge_key = edge_way * 2 + np.asarray(car.edge_rev).astype(np.int64)
