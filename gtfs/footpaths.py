@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from gtfs.shapes import EARTH_RADIUS_M, haversine_m
+from gtfs.geo import EARTH_RADIUS_M, haversine_m
 from gtfs.timetable import Timetable
 
 

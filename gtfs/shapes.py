@@ -13,20 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from gtfs.geo import EARTH_RADIUS_M, haversine_m
 from gtfs.load import RawFeed, to_float, to_int
 from gtfs.validate import ValidationReport
-
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres (vectorised, degrees in)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 @dataclass

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gtfs.geo import haversine_m
 from gtfs.load import TIME_BAD, TIME_BLANK, column, parse_times, to_int
-from gtfs.shapes import ShapeTable, haversine_m, project_stops
+from gtfs.shapes import ShapeTable, project_stops
 from gtfs.validate import ValidationReport
 
 

@@ -23,24 +23,13 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gtfs.geo import haversine_m
 from routing.kernels.limits import INF_WEIGHT  # noqa: F401 - re-exported
 from routing.labels import LABEL_TAGS, display_value
 from routing.osm import OsmData
 from routing.profiles import ACCESS_RULES, MODES, Mode, barrier_blocks
 
-EARTH_RADIUS_M = 6_371_008.8
-
 Progress = Callable[[str, int, int], None]
-
-
-def haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
-                ) -> np.ndarray:
-    """Great-circle distance in metres between coordinate arrays (degrees)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 @dataclass
@@ -153,7 +142,7 @@ def build_segments(osm: OsmData, extra_junction_osm_ids: set[int]) -> tuple[
     a, b = a[same_way], b[same_way]
 
     step = np.zeros(osm.lon.shape[0], dtype=np.float64)
-    step[:-1] = haversine_m(osm.lon[:-1], osm.lat[:-1], osm.lon[1:], osm.lat[1:])
+    step[:-1] = haversine_m(osm.lat[:-1], osm.lon[:-1], osm.lat[1:], osm.lon[1:])
     cum = np.zeros(osm.lon.shape[0], dtype=np.float64)
     np.cumsum(step[:-1], out=cum[1:])
     length = cum[b] - cum[a]

@@ -35,6 +35,7 @@ from routing.itinerary import (
     StopCall,
     TransitRouteInfo,
 )
+from routing.kernels.limits import INF_WEIGHT
 from routing.profiles import Mode
 from routing.road import Endpoint, RoadRouter, RoutingError
 from routing.snapshot import Snapshot
@@ -185,7 +186,7 @@ class Planner:
                 return hit[1]
             g = self.road.modes[mode].arrays
             n = self.snapshot.node_lon.shape[0]
-            m = walk_csr(g, n, np.where(w >= 2_147_483_647, np.inf, w))
+            m = walk_csr(g, n, np.where(w >= INF_WEIGHT, np.inf, w))
             self._mode_cache = {k: v for k, v in self._mode_cache.items() if k[0] != mode}
             self._mode_cache[key] = (w, m)
             return m
@@ -214,7 +215,7 @@ class Planner:
                 return hit
             g = self.road.modes[Mode.WALK].arrays
             n = self.snapshot.node_lon.shape[0]
-            fwd = walk_csr(g, n, np.where(w >= 2_147_483_647, np.inf, w))
+            fwd = walk_csr(g, n, np.where(w >= INF_WEIGHT, np.inf, w))
             offs = stop_offsets(self.snapshot.segments, g, self.transit.stop_seg,
                                 self.transit.stop_frac, w)
             entry = (w, fwd, fwd.T.tocsr(), offs)

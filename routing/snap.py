@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from routing.graph import EARTH_RADIUS_M
+from gtfs.geo import EARTH_RADIUS_M
 from routing.kernels.gridsnap import build_grid, grid_nearest
 
 

@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from gtfs.compile import compile_feeds
 from gtfs.validate import ValidationReport
 from routing.graph import ModeGraph, RoadNetwork, Segments
+from routing.kernels.limits import INF_WEIGHT
 from routing.profiles import Mode
 from routing.snap import Projection, Snapper
 from routing.snapshot import finite_or_none, strict_json
@@ -67,7 +68,7 @@ def stop_offsets(segs: Segments, g: ModeGraph | Any, stop_seg: np.ndarray,
     fwd_w = np.full(segs.u.shape[0], np.inf)
     bwd_w = np.full(segs.u.shape[0], np.inf)
     ww = np.asarray(weights, dtype=np.float64)
-    ww = np.where(ww >= 2_147_483_647, np.inf, ww)
+    ww = np.where(ww >= INF_WEIGHT, np.inf, ww)
     fwd_w[edge_seg[~edge_rev]] = ww[~edge_rev]
     bwd_w[edge_seg[edge_rev]] = ww[edge_rev]
     # reaching the stop from u uses the forward edge part p; from v the backward part 1-p

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from routing.graph import haversine_m
+from gtfs.geo import haversine_m
 from routing.typical import BIN_S, DAY_TYPES, N_BINS
 
 #: Travel-time increase at the worst peak (multiplier − 1) per highway class.
@@ -107,8 +107,8 @@ def _way_directions(snap: Any) -> pd.DataFrame:
     g["my"] /= g["len"]
     g["free_kmh"] = g["spd"] / g["len"]
     tx, ty = (cx - g["mx"]) * coslat, cy - g["my"]
-    dist_m = haversine_m(g["mx"].to_numpy(), g["my"].to_numpy(), np.full(len(g), cx),
-                         np.full(len(g), cy))
+    dist_m = haversine_m(g["my"].to_numpy(), g["mx"].to_numpy(), np.full(len(g), cy),
+                         np.full(len(g), cx))
     norm = np.hypot(g["dx"], g["dy"]) * np.hypot(tx, ty)
     cos = np.where(norm > 0, (g["dx"] * tx + g["dy"] * ty) / np.where(norm > 0, norm, 1), 0)
     g["inbound"] = cos * np.minimum(dist_m / 2000.0, 1.0)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gtfs.day import day_trip_mask
+from gtfs.geo import haversine_m
 from gtfs.live import TransitLive
 from gtfs.query import (
     WHEELCHAIR_ALLOW_UNKNOWN,
@@ -33,7 +34,6 @@ from gtfs.query import (
     latest_departure,
     range_query,
 )
-from gtfs.shapes import haversine_m
 from gtfs.timetable import Timetable
 from tests.gtfs.oracle import INF, Oracle, trip_times
 from tests.gtfs.realtime_gen import random_live
