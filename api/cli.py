@@ -446,7 +446,7 @@ def route(
     mins = r.duration_s / 60
     console.print(f"[bold]{mode}[/]: {r.distance_m / 1000:.2f} km, {mins:.1f} min "
                   f"(snapshot {svc.snapshot.snapshot_id}, live v{r.live_version})")
-    for msg in ans.items[0].explanation.messages:
+    for msg in render.explanation_json(ans.items[0].explanation)["messages"]:
         console.print(f"[yellow]{msg}[/]")
     t = Table(show_header=True, header_style="bold")
     t.add_column("#", justify="right")

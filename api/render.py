@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from api.operations import RouteAnswer, RouteItem
+from routing.i18n import explain_messages
 from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
 from routing.road import EtaSources, Explanation
 from routing.snap import SnapCandidate
@@ -49,11 +50,12 @@ def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCan
             "name": snapshot.segments.names[name_idx] if name_idx >= 0 else ""}
 
 
-def explanation_json(e: Explanation) -> dict[str, Any]:
-    """What incidents did to a route."""
+def explanation_json(e: Explanation, lang: str = "en") -> dict[str, Any]:
+    """What incidents did to a route (messages in ``lang``)."""
+    about = {i: (x.type, x.streets[0] if x.streets else None) for i, x in e.about.items()}
     return {"incidents": list(e.incidents), "avoided": list(e.avoided),
             "delay_s": e.delay_s, "no_incident_duration_s": e.no_incident_duration_s,
-            "messages": list(e.messages)}
+            "messages": explain_messages(e.incidents, e.avoided, e.delay_s, about, lang)}
 
 
 def eta_json(e: EtaSources) -> dict[str, Any]:
@@ -78,7 +80,7 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
         "origin": waypoint_json(snapshot, frm, r.origin),
         "destination": waypoint_json(snapshot, to, r.destination),
         "live_version": r.live_version,
-        "explanation": explanation_json(item.explanation),
+        "explanation": explanation_json(item.explanation, lang),
         "eta_sources": eta_json(item.eta),
     }
 

@@ -145,3 +145,56 @@ def ordinal(lang: str, n: int) -> str:
 def message(lang: str, key: str, **values: str) -> str:
     """The template ``key`` of ``lang`` filled with ``values``."""
     return MESSAGES[lang][key].format(**values)
+
+
+#: Explanations of routes under incidents. Placeholders: {amount} ("+5 min"), {what}
+#: (incident labels joined).
+EXPLAIN: dict[str, dict[str, str]] = {
+    "en": {"on": "{amount}: {what}", "avoids": "Avoids {what} ({amount} against the usual "
+           "route)", "also_avoids": "Also avoids {what}", "min": "{sign}{n} min",
+           "s": "{sign}{n} s", "join": "; ", "label": "{type} {id}{where}",
+           "where": " on {street}"},
+    "zh-CN": {"on": "{amount}：{what}", "avoids": "已避开{what}（比平常路线{amount}）",
+              "also_avoids": "还避开了{what}", "min": "{sign}{n} 分钟", "s": "{sign}{n} 秒",
+              "join": "；", "label": "{type} {id}{where}", "where": "（{street}）"},
+}
+
+#: Incident types by language (the model's ``IncidentType`` values).
+INCIDENT_TYPES: dict[str, dict[str, str]] = {
+    "en": {"accident": "accident", "roadworks": "roadworks", "closure": "closure",
+           "congestion": "congestion", "event": "event", "hazard": "hazard",
+           "weather": "weather", "transit_disruption": "transit disruption"},
+    "zh-CN": {"accident": "交通事故", "roadworks": "道路施工", "closure": "道路封闭",
+              "congestion": "交通拥堵", "event": "活动管制", "hazard": "道路危险",
+              "weather": "恶劣天气", "transit_disruption": "公交中断"},
+}
+
+
+def explain_messages(incidents: list[str], avoided: list[str], delay_s: float,
+                     about: dict[str, tuple[str, str | None]], lang: str = DEFAULT_LANG
+                     ) -> list[str]:
+    """Sentences for a route's explanation in ``lang``: ``about[id] = (type, first street)``.
+    Raises :class:`UnsupportedLanguageError`."""
+    lang = normalize_lang(lang)
+    t = EXPLAIN[lang]
+    if not incidents and not avoided:
+        return []
+    sign = "+" if delay_s >= 0 else "-"
+    mins = abs(delay_s) / 60
+    amount = t["min"].format(sign=sign, n=f"{mins:.0f}") if mins >= 1 else \
+        t["s"].format(sign=sign, n=f"{abs(delay_s):.0f}")
+
+    def label(i: str) -> str:
+        kind, street = about.get(i, ("incident", None))
+        where = t["where"].format(street=street) if street else ""
+        return t["label"].format(type=INCIDENT_TYPES[lang].get(kind, kind), id=i, where=where)
+
+    out = []
+    if incidents:
+        out.append(t["on"].format(amount=amount, what=t["join"].join(label(i) for i in incidents)))
+    if avoided:
+        what = t["join"].join(label(i) for i in avoided)
+        out.append(t["also_avoids"].format(what=what) if incidents else
+                   t["avoids"].format(what=what, amount=amount))
+    return out
+

@@ -27,6 +27,7 @@ from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
 
 if TYPE_CHECKING:
+    from routing.live import IncidentInfo
     from routing.state import ModeWeights, RoutingState
 
 DEFAULT_MAX_SNAP_M = 1000.0
@@ -134,13 +135,14 @@ class ModeRouter:
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """What the live state did to a route: incidents on it (in the order met), incidents on
-    the usual route that it avoids, and the delay against the usual route."""
+    the usual route that it avoids, the delay against the usual route (same instant, no
+    incident), and what each named incident is (for messages in the reader's language)."""
 
     incidents: list[str]
     avoided: list[str]
     delay_s: float
     no_incident_duration_s: float
-    messages: list[str]
+    about: dict[str, IncidentInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,33 +332,18 @@ class RoadRouter:
         avoids, and the delay against the usual route (same instant, no incident)."""
         on = state.causes_on(route.mode, route.edges)
         if not state.causes(route.mode):
-            return Explanation(on, [], 0.0, round(route.duration_s, 1), [])
+            return Explanation(on, [], 0.0, round(route.duration_s, 1))
         base_mw = state.without_incidents(route.mode)
         try:
             base = self.alternatives(state, route.mode, from_lat, from_lon, to_lat, to_lon,
                                      1, weights=base_mw)[0]
         except RoutingError:
-            return Explanation(on, [], 0.0, round(route.duration_s, 1), [])
+            return Explanation(on, [], 0.0, round(route.duration_s, 1))
         avoided = [c for c in state.causes_on(route.mode, base.edges) if c not in on]
         delay = route.duration_s - base.duration_s
         info = state.live.incidents
-
-        def label(i: str) -> str:
-            inc = info.get(i)
-            return inc.label() if inc is not None else f"incident {i}"
-
-        msgs = []
-        if on or avoided:
-            sign = "+" if delay >= 0 else "-"
-            mins = abs(delay) / 60
-            amount = f"{sign}{mins:.0f} min" if mins >= 1 else f"{sign}{abs(delay):.0f} s"
-            if on:
-                msgs.append(f"{amount}: " + "; ".join(label(i) for i in on))
-            if avoided:
-                msgs.append(("Avoids " if not on else "Also avoids ")
-                            + "; ".join(label(i) for i in avoided)
-                            + (f" ({amount} against the usual route)" if not on else ""))
-        return Explanation(on, avoided, round(delay, 1), round(base.duration_s, 1), msgs)
+        return Explanation(on, avoided, round(delay, 1), round(base.duration_s, 1),
+                           {i: info[i] for i in (*on, *avoided) if i in info})
 
     # ---- routing ----------------------------------------------------------------------
     def route(self, state: RoutingState, mode: str, from_lat: float, from_lon: float,

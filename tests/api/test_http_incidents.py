@@ -70,6 +70,9 @@ def test_closure_reroutes_and_removal_restores(env) -> None:
     assert inc["id"] in ex["avoided"] and ex["delay_s"] == pytest.approx(
         during["duration_s"] - before["duration_s"], abs=0.5)
     assert any(inc["id"] in m for m in ex["messages"])
+    assert ex["messages"][0].startswith("Avoids closure")
+    zh = _route(c, lang="zh-CN")["explanation"]["messages"]
+    assert zh[0].startswith("已避开道路封闭") and inc["id"] in zh[0] and "分钟" in zh[0]
     walk_before = _route(c, mode="walk")  # closed to cars only
     _resolve(c, h["tc"], inc)
     after = _route(c)
