@@ -52,7 +52,8 @@ class DayContext:
     inst_trip: np.ndarray  # int32 [n_inst]
     inst_offset_s: np.ndarray  # int64 [n_inst]
     inst_layer: np.ndarray  # int8 [n_inst]
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: arrays derived by the query layer for this day (reversed instances), kept with it
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_instances(self) -> int:
@@ -65,7 +66,7 @@ class DayContext:
 
 
 def _trip_first_last(tt: Timetable) -> tuple[np.ndarray, np.ndarray]:
-    cached = tt._cache.get("trip_first_last")
+    cached = tt.derived.get("trip_first_last")
     if cached is not None:
         return cached
     pat = np.asarray(tt.arrays["trip_pattern"]).astype(np.int64)
@@ -75,7 +76,7 @@ def _trip_first_last(tt: Timetable) -> tuple[np.ndarray, np.ndarray]:
     base = np.asarray(tt.arrays["pattern_st_offsets"])[pat] + rank * n
     first = np.asarray(tt.arrays["st_departure_s"])[base].astype(np.int64)
     last = np.asarray(tt.arrays["st_arrival_s"])[base + n - 1].astype(np.int64)
-    tt._cache["trip_first_last"] = (first, last)
+    tt.derived["trip_first_last"] = (first, last)
     return first, last
 
 

@@ -119,7 +119,7 @@ class Departure:
 
 
 def _tt_args(tt: Timetable) -> tuple[np.ndarray, ...]:
-    args = tt._cache.get("kernel_args")
+    args = tt.derived.get("kernel_args")
     if args is None:
         a = tt.arrays
         names = ("pattern_stop_offsets", "pattern_stops", "pattern_pickup", "pattern_dropoff",
@@ -128,7 +128,7 @@ def _tt_args(tt: Timetable) -> tuple[np.ndarray, ...]:
                  "transfer_offsets", "transfer_to", "transfer_kind", "transfer_min_s",
                  "trip_wheelchair", "stop_wheelchair")
         args = tuple(np.ascontiguousarray(np.asarray(a[n])) for n in names)
-        tt._cache["kernel_args"] = args
+        tt.derived["kernel_args"] = args
     return args
 
 
@@ -142,7 +142,7 @@ def _transpose_csr(offsets: np.ndarray, to: np.ndarray, *vals: np.ndarray,
 
 def _reverse_tt(tt: Timetable) -> dict[str, Any]:
     """Time-reversed kernel arguments and the trip permutation (an involution)."""
-    rev = tt._cache.get("reverse")
+    rev = tt.derived.get("reverse")
     if rev is not None:
         return rev
     (pso, ps, pick, drop, pto, psto, st_arr, st_dep, spo, sp, spp, tr_off, tr_to, tr_kind,
@@ -174,12 +174,12 @@ def _reverse_tt(tt: Timetable) -> dict[str, Any]:
     args = (pso, r_ps, r_pick, r_drop, pto, psto, r_arr, r_dep, spo, sp, r_spp,
             r_tr[0], r_tr[1], r_tr[2], r_tr[3], trip_wc[perm], stop_wc)
     rev = {"args": args, "perm": perm, "st_perm": st_perm}
-    tt._cache["reverse"] = rev
+    tt.derived["reverse"] = rev
     return rev
 
 
 def _reverse_day(tt: Timetable, day: DayContext) -> dict[str, np.ndarray]:
-    rd = day._cache.get("reverse")
+    rd = day.derived.get("reverse")
     if rd is not None:
         return rd
     perm = _reverse_tt(tt)["perm"]
@@ -194,7 +194,7 @@ def _reverse_day(tt: Timetable, day: DayContext) -> dict[str, np.ndarray]:
     rd = {"inst_trip": perm[day.inst_trip[src_inst]].astype(np.int32),
           "inst_offset_s": (-day.inst_offset_s[src_inst]).astype(np.int64),
           "inst_map": src_inst}
-    day._cache["reverse"] = rd
+    day.derived["reverse"] = rd
     return rd
 
 
@@ -208,12 +208,12 @@ def _fp_args(tt: Timetable, footpaths: Footpaths | None, reverse: bool) -> Footp
         return (off.astype(np.int64, copy=False), to.astype(np.int32, copy=False),
                 dur.astype(np.int32, copy=False))
     key = ("fp_rev", id(footpaths[0]), id(footpaths[1]), id(footpaths[2]))
-    hit = tt._cache.get(key)
+    hit = tt.derived.get(key)
     if hit is not None and hit[0] is footpaths[0]:
         return hit[1]
     t = _transpose_csr(off, to, dur, n=n)
     res = (t[0], t[1].astype(np.int32), t[2].astype(np.int32))
-    tt._cache[key] = (footpaths[0], res)
+    tt.derived[key] = (footpaths[0], res)
     return res
 
 
@@ -262,28 +262,28 @@ _LIVE_LOCK = threading.Lock()
 def _plain_layers(tt: Timetable, n_layers: int, reverse: bool) -> _LayerArrays:
     """Scheduled times for every layer: no per-query allocation of stop-time arrays."""
     key = ("plain_layers", n_layers, reverse)
-    hit = tt._cache.get(key)
+    hit = tt.derived.get(key)
     if hit is not None:
         return hit
     args = _reverse_tt(tt)["args"] if reverse else _tt_args(tt)
-    zeros = tt._cache.get("live_zeros")
+    zeros = tt.derived.get("live_zeros")
     if zeros is None:
         zeros = (_readonly(np.zeros(len(args[6]), dtype=np.bool_)),
                  _readonly(np.zeros(tt.n_trips, dtype=np.bool_)))
-        tt._cache["live_zeros"] = zeros
+        tt.derived["live_zeros"] = zeros
     out = _LayerArrays(args[6], args[7], _readonly(np.zeros(n_layers, dtype=np.int64)),
                        _readonly(np.zeros(n_layers, dtype=np.int64)), zeros[0], zeros[1],
                        _readonly(np.ones((n_layers, tt.n_patterns), dtype=np.bool_)))
-    tt._cache[key] = out
+    tt.derived[key] = out
     return out
 
 
 def _closed_arg(tt: Timetable, live: TransitLive | None) -> np.ndarray:
     if live is None or live.stop_closed is None:
-        z = tt._cache.get("live_no_closure")
+        z = tt.derived.get("live_no_closure")
         if z is None:
             z = _readonly(np.zeros(tt.n_stops, dtype=np.bool_))
-            tt._cache["live_no_closure"] = z
+            tt.derived["live_no_closure"] = z
         return z
     if live.stop_closed.shape[0] != tt.n_stops:
         raise LiveDataError(f"stop_closed has {live.stop_closed.shape[0]} stops, the timetable "
@@ -387,7 +387,7 @@ def _live_layers(tt: Timetable, day: DayContext, live: TransitLive | None,
         return _plain_layers(tt, n_layers, reverse)
     key = (int(live.version), day.date, tuple(int(d) for d in day.layer_days))
     with _LIVE_LOCK:
-        cache = tt._cache.setdefault("live_layers", OrderedDict())
+        cache = tt.derived.setdefault("live_layers", OrderedDict())
         entry = cache.get(key)
         if entry is not None and all(x is y for x, y in zip(entry.days, days, strict=True)):
             cache.move_to_end(key)
@@ -673,7 +673,7 @@ def warmup(tt: Timetable | None = None) -> None:
     if lives[-1] is not None:  # forget the warm-up's entry, keep any others
         key = (-1, day.date, tuple(int(d) for d in day.layer_days))
         with _LIVE_LOCK:
-            tt._cache.get("live_layers", {}).pop(key, None)
+            tt.derived.get("live_layers", {}).pop(key, None)
 
 
 def _any_service_date(tt: Timetable) -> dt.date:

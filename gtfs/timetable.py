@@ -96,7 +96,9 @@ class Timetable:
     arrays: dict[str, np.ndarray]
     strings: dict[str, list[str]]
     meta: dict[str, Any] = field(default_factory=dict)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: arrays derived from the timetable by the query layer (kernel arguments, reversed
+    #: copies, realtime blocks), computed once and kept with it
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getattr__(self, name: str) -> Any:
         # only called when normal lookup fails: expose arrays and strings as attributes
@@ -134,18 +136,18 @@ class Timetable:
     # ------------------------------------------------------------------ lookups
     def stop_index(self, stop_id: str) -> int:
         """Index of a namespaced ``stop_id`` (KeyError when unknown)."""
-        idx = self._cache.get("stop_index")
+        idx = self.derived.get("stop_index")
         if idx is None:
             idx = {s: i for i, s in enumerate(self.strings["stop_id"])}
-            self._cache["stop_index"] = idx
+            self.derived["stop_index"] = idx
         return idx[stop_id]
 
     def trip_index(self, trip_id: str) -> int:
         """Index of a namespaced (possibly frequency-expanded) ``trip_id``."""
-        idx = self._cache.get("trip_index")
+        idx = self.derived.get("trip_index")
         if idx is None:
             idx = {s: i for i, s in enumerate(self.strings["trip_id"])}
-            self._cache["trip_index"] = idx
+            self.derived["trip_index"] = idx
         return idx[trip_id]
 
     def active_service_mask(self, date: dt.date) -> np.ndarray:

@@ -226,7 +226,7 @@ def test_prepared_arrays_are_cached_per_version_and_date(tt) -> None:
     # bounded
     for v in range(query.LIVE_CACHE_SIZE + 3):
         query._live_layers(tt, day, TransitLiveBuilder(tt).delay_trip(WED, r1a, v).build(v))
-    assert len(tt._cache["live_layers"]) == query.LIVE_CACHE_SIZE
+    assert len(tt.derived["live_layers"]) == query.LIVE_CACHE_SIZE
 
 
 def test_hand_made_inconsistent_times_are_refused(tt) -> None:
