@@ -11,11 +11,11 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import docs, middleware, operations, problems, render
+from api import docs, examples, middleware, operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
-from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
-from api.problems import ApiProblem, responses
+from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
+from api.problems import ApiProblem, problem_example, responses
 from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
 from api.settings import Settings, parse_origins
@@ -26,8 +26,6 @@ from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
-#: Documented shape of a ``LAT,LON`` parameter (ranges are checked with precise messages).
-LATLON_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
 
 
 def _service(request: Request) -> Service:
@@ -35,9 +33,12 @@ def _service(request: Request) -> Service:
 
 
 @v1.get("/health", response_model=HealthResponse, tags=["meta"],
-        responses=responses(500))
+        summary="Service status, network and timezone",
+        responses={200: {"content": {"application/json": {"example": examples.HEALTH}}},
+                   **responses()})
 def health(request: Request) -> HealthResponse:
-    """Service status: snapshot id, network counts, timezone and the live-state version."""
+    """Service status: snapshot id, network counts, the live-state version, and the city's
+    timezone (a time parameter without UTC offset is read in it)."""
     svc = _service(request)
     state = svc.state()
     meta = svc.snapshot.meta
@@ -49,25 +50,43 @@ def health(request: Request) -> HealthResponse:
                           timezone=svc.tz, now=svc.clock.now().isoformat())
 
 
+_ROUTE_ERRORS = {
+    404: ("No route connects the two points for this mode (e.g. closures cut them off)",
+          problem_example(404, "no car route between the two points under the current "
+                          "conditions (live version 7)",
+                          "/v1/route", "no-route", "No route")),
+    422: ("A malformed coordinate, time or language, an unknown mode, a parameter out of "
+          "range, or a point farther than the snapping limit from any road usable by the "
+          "mode (`invalid_params` names the parameter)",
+          problem_example(422, "from: expected 'LAT,LON' as decimal degrees, got 'abc' (two "
+                          "numbers separated by one comma)", "/v1/route", invalid_params=[{
+                              "name": "query.from", "reason": "expected 'LAT,LON' as decimal "
+                              "degrees, got 'abc' (two numbers separated by one comma)"}])),
+}
+
+
 @v1.get("/route", response_model=RouteResponse, tags=["routing"],
-        responses=responses(404, 422, 500))
+        summary="Road route by car, bike or on foot",
+        responses={200: {"content": {"application/json": {"example": examples.ROUTE}}},
+                   **responses(_ROUTE_ERRORS)})
 def route(
     request: Request,
-    from_: Annotated[str, Query(alias="from", description="Origin as LAT,LON",
-                                examples=["39.0837,-84.5086"], max_length=64,
-                                pattern=LATLON_PATTERN)],
-    to: Annotated[str, Query(description="Destination as LAT,LON",
-                             examples=["39.0912,-84.4960"], max_length=64,
-                             pattern=LATLON_PATTERN)],
-    mode: Annotated[Mode, Query(description="Travel mode")] = "car",
+    from_: Annotated[str, Query(alias="from", description="Origin: " + LATLON_FORMAT,
+                                examples=["39.0837,-84.5086"], max_length=64)],
+    to: Annotated[str, Query(description="Destination: " + LATLON_FORMAT,
+                             examples=["39.0912,-84.4960"], max_length=64)],
+    mode: Annotated[Mode, Query(description="Travel mode: car, bike or walk",
+                                examples=["car"])] = "car",
     depart_at: Annotated[str | None, Query(
-        max_length=64, description="ISO 8601 departure time: incidents in effect then apply "
-        "(default: now)", examples=["2026-11-24T08:00:00+00:00"])] = None,
+        max_length=64, description="Departure time: incidents in effect then apply, and a "
+        "car departure more than 5 minutes from now is timed with typical speeds of that "
+        "time of day (default: now). " + TIME_FORMAT,
+        examples=["2026-11-24T08:00:00-05:00"])] = None,
     alternatives: Annotated[int, Query(ge=0, le=3, description=(
         "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
-        "(≤ 1.4 × the best duration)"))] = 0,
+        "(≤ 1.4 × the best duration)"), examples=[1])] = 0,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
-                               examples=["zh-CN"])] = "en",
+                               examples=["en", "zh-CN"])] = "en",
 ) -> dict:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
@@ -154,8 +173,10 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if app.openapi_schema is None:
             schema = base_openapi()
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, js in openapi_components().items():
+            for name, js in {**problems.openapi_components(),
+                             **openapi_components()}.items():
                 comps.setdefault(name, js)
+            examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
