@@ -114,6 +114,21 @@ def route(
     return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
 
 
+def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
+    """Add JSON schemas generated apart from FastAPI's to the OpenAPI components. A name
+    already taken by a different schema (the route's ``LineString`` and the incident
+    body's, say) is given ``prefix`` and the references among ``extra`` follow it."""
+    import json
+
+    renamed = {name: prefix + name for name, js in extra.items()
+               if name in comps and comps[name] != js}
+    text = json.dumps(extra)
+    for old, new in renamed.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    for name, js in json.loads(text).items():
+        comps.setdefault(renamed.get(name, name), js)
+
+
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
                db_url: str | None = None, cors_origins: Sequence[str] | None = None,
                clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -173,9 +188,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if app.openapi_schema is None:
             schema = base_openapi()
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, js in {**problems.openapi_components(),
-                             **openapi_components()}.items():
-                comps.setdefault(name, js)
+            _merge_components(comps, problems.openapi_components())
+            _merge_components(comps, openapi_components(), prefix="Incident")
             examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -266,11 +266,16 @@ def _incident_id(value: str) -> str:
 _ID = Path(max_length=40, description="Incident id as assigned by the server: `INC-` and "
            "a number, e.g. INC-12", examples=["INC-12"])
 IncidentId = Annotated[str, _ID, AfterValidator(_incident_id)]
-#: The ``If-Match`` request header.
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40, description=(
-    "The incident's ETag as last read (its version in double quotes, e.g. `\"3\"`; `W/\"3\"` "
-    "and a bare `3` are accepted too), or `*` for whatever version is current. Required: "
-    "428 without it, 412 when the incident has changed since"), examples=['"1"'])]
+_IF_MATCH_DOC = ("The incident's ETag as last read: its version in double quotes, e.g. "
+                 "`\"3\"` (`W/\"3\"` and a bare `3` are accepted too). Required: 428 without "
+                 "it, 412 when the incident has changed since. ")
+#: The ``If-Match`` request header of PATCH (a change needs the version it was made on).
+IfMatchPatch = Annotated[str | None, Header(alias="If-Match", max_length=40, description=(
+    _IF_MATCH_DOC + "`*` is not accepted here (412): a change must name the version it was "
+    "made on"), examples=['"1"'])]
+#: The ``If-Match`` request header of DELETE.
+IfMatchDelete = Annotated[str | None, Header(alias="If-Match", max_length=40, description=(
+    _IF_MATCH_DOC + "`*` deletes whatever version is current"), examples=['"1"', "*"])]
 
 _AUTH_ERRORS = {
     401: ("No API key, or an unknown or revoked one: send `Authorization: Bearer KEY`",
@@ -438,11 +443,12 @@ def get_incident(request: Request, response: Response, incident_id: IncidentId) 
 
 _PRECONDITION_ERRORS = {
     412: ("`If-Match` names another version than the stored one (someone changed the "
-          "incident since you read it: read it again), or is not an ETag of this API",
+          "incident since you read it: read it again), or is not an ETag of this API (PATCH "
+          "does not take `*`)",
           problem_example(412, "incident 'INC-12' is at version 3, not the expected 2",
                           "/v1/incidents/INC-12", "version-conflict", "Version mismatch",
                           expected_version=2, current_version=3)),
-    428: ("No `If-Match` header: send the ETag you read (or `*`)",
+    428: ("No `If-Match` header: send the ETag you read",
           problem_example(428, "send If-Match with the incident's ETag (its version) to "
                           "change it", "/v1/incidents/INC-12")),
 }
@@ -470,7 +476,7 @@ _PRECONDITION_ERRORS = {
                          })})
 async def patch_incident(request: Request, response: Response, incident_id: IncidentId,
                          p: Annotated[Principal, Depends(writer)],
-                         if_match: IfMatch = None) -> dict:
+                         if_match: IfMatchPatch = None) -> dict:
     """Change some fields (JSON merge patch: only the fields sent change, `null` clears an
     optional one, nested objects are replaced whole). `If-Match` is required: 428 without
     it, 412 when someone changed the incident meanwhile. Status changes follow scheduled →
@@ -499,7 +505,7 @@ async def patch_incident(request: Request, response: Response, incident_id: Inci
                                       {404: _ID_404, 422: _ID_422})})
 def delete_incident(request: Request, incident_id: IncidentId,
                     p: Annotated[Principal, Depends(writer)],
-                    if_match: IfMatch = None) -> Response:
+                    if_match: IfMatchDelete = None) -> Response:
     """Remove an incident (its history is kept). `If-Match` is required (`*` deletes
     whatever version is current)."""
     svc = _svc(request)
