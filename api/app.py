@@ -26,6 +26,32 @@ from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
+#: The OpenAPI document's introduction: the conventions every operation follows.
+API_DESCRIPTION = (
+    "Coordinates are given as `LAT,LON` in query parameters (decimal degrees, latitude "
+    "first) and returned in GeoJSON `[lon, lat]` order. Boxes (`bbox`) are `W,S,E,N` in "
+    "degrees. Times are ISO 8601; a time without UTC offset is read in the city's timezone "
+    "(`timezone` in `GET /v1/health`), and answers give times with their offset. Numbers "
+    "carry their unit in their name: `_s` seconds, `_m` metres, `_kmh` km/h, `_mps` metres "
+    "per second, `_min` minutes.\n\n"
+    "Reading needs no key. Writing (incidents, speed observations) needs an API key, "
+    "`Authorization: Bearer KEY`, with role `traffic_centre` or `admin`. An incident's "
+    "`ETag` is its version: send it back as `If-Match` to change or delete it (428 without, "
+    "412 when it changed meanwhile).\n\n"
+    "Errors are RFC 9457 problem details (`application/problem+json`): `type` names the "
+    "kind, `detail` says what went wrong in words and `invalid_params` which parameter. "
+    "Map data © OpenStreetMap contributors.\n\n"
+    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · [OpenAPI document](openapi.json)")
+API_TAGS = [
+    {"name": "meta", "description": "Service status, the loaded network and the timezone"},
+    {"name": "routing", "description": "Road routes by car, bike or on foot under live "
+                                       "conditions"},
+    {"name": "transit", "description": "Public-transport journeys, stops and departures "
+                                       "(the GTFS timetable with its live data)"},
+    {"name": "incidents", "description": "Traffic incidents from traffic centres: create, "
+                                         "change, list, history and diversions"},
+    {"name": "traffic", "description": "Live speed observations and the congestion map"},
+]
 
 
 def _service(request: Request) -> Service:
@@ -163,11 +189,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         version="0.1.0",
         summary="Urban traffic guidance and transit information: road and public-transport "
                 "routing with live incidents.",
-        description="Coordinates are given as `LAT,LON` in query parameters and returned in "
-                    "GeoJSON `[lon, lat]` order. Errors are RFC 9457 problem details "
-                    "(`application/problem+json`). Map data © OpenStreetMap contributors.\n\n"
-                    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · "
-                    "[OpenAPI document](openapi.json)",
+        description=API_DESCRIPTION,
+        openapi_tags=API_TAGS,
         lifespan=lifespan,
         docs_url=None,  # api.docs serves /docs and /redoc from vendored files (offline)
         redoc_url=None,

@@ -123,8 +123,9 @@ def plan(
     min_transfer_s: Annotated[int, Query(ge=0, le=1800, description="Least time to change "
                                          "vehicles at a stop, in seconds",
                                          examples=[120])] = 60,
-    wheelchair: Annotated[bool, Query(description="Only wheelchair-accessible trips and "
-                                      "stops", examples=[False])] = False,
+    wheelchair: Annotated[bool, Query(description="Only trips and stops the timetable marks "
+                                      "wheelchair-accessible (GTFS value 1; unknown counts as "
+                                      "not accessible)", examples=[False])] = False,
     num_itineraries: Annotated[int, Query(ge=1, le=10, description="Most itineraries to "
                                           "return", examples=[3])] = 3,
     access_mode: Annotated[Literal["walk", "bike", "car"], Query(description=(
