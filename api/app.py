@@ -11,11 +11,11 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
-from api import docs, middleware, operations, problems, render
+from api import docs, examples, middleware, operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
-from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
-from api.problems import ApiProblem, responses
+from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
+from api.problems import ApiProblem, problem_example, responses
 from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
 from api.settings import Settings, parse_origins
@@ -26,8 +26,32 @@ from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
-#: Documented shape of a ``LAT,LON`` parameter (ranges are checked with precise messages).
-LATLON_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
+#: The OpenAPI document's introduction: the conventions every operation follows.
+API_DESCRIPTION = (
+    "Coordinates are given as `LAT,LON` in query parameters (decimal degrees, latitude "
+    "first) and returned in GeoJSON `[lon, lat]` order. Boxes (`bbox`) are `W,S,E,N` in "
+    "degrees. Times are ISO 8601; a time without UTC offset is read in the city's timezone "
+    "(`timezone` in `GET /v1/health`), and answers give times with their offset. Numbers "
+    "carry their unit in their name: `_s` seconds, `_m` metres, `_kmh` km/h, `_mps` metres "
+    "per second, `_min` minutes.\n\n"
+    "Reading needs no key. Writing (incidents, speed observations) needs an API key, "
+    "`Authorization: Bearer KEY`, with role `traffic_centre` or `admin`. An incident's "
+    "`ETag` is its version: send it back as `If-Match` to change or delete it (428 without, "
+    "412 when it changed meanwhile).\n\n"
+    "Errors are RFC 9457 problem details (`application/problem+json`): `type` names the "
+    "kind, `detail` says what went wrong in words and `invalid_params` which parameter. "
+    "Map data © OpenStreetMap contributors.\n\n"
+    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · [OpenAPI document](openapi.json)")
+API_TAGS = [
+    {"name": "meta", "description": "Service status, the loaded network and the timezone"},
+    {"name": "routing", "description": "Road routes by car, bike or on foot under live "
+                                       "conditions"},
+    {"name": "transit", "description": "Public-transport journeys, stops and departures "
+                                       "(the GTFS timetable with its live data)"},
+    {"name": "incidents", "description": "Traffic incidents from traffic centres: create, "
+                                         "change, list, history and diversions"},
+    {"name": "traffic", "description": "Live speed observations and the congestion map"},
+]
 
 
 def _service(request: Request) -> Service:
@@ -35,9 +59,12 @@ def _service(request: Request) -> Service:
 
 
 @v1.get("/health", response_model=HealthResponse, tags=["meta"],
-        responses=responses(500))
+        summary="Service status, network and timezone",
+        responses={200: {"content": {"application/json": {"example": examples.HEALTH}}},
+                   **responses()})
 def health(request: Request) -> HealthResponse:
-    """Service status: snapshot id, network counts, timezone and the live-state version."""
+    """Service status: snapshot id, network counts, the live-state version, and the city's
+    timezone (a time parameter without UTC offset is read in it)."""
     svc = _service(request)
     state = svc.state()
     meta = svc.snapshot.meta
@@ -49,25 +76,43 @@ def health(request: Request) -> HealthResponse:
                           timezone=svc.tz, now=svc.clock.now().isoformat())
 
 
+_ROUTE_ERRORS = {
+    404: ("No route connects the two points for this mode (e.g. closures cut them off)",
+          problem_example(404, "no car route between the two points under the current "
+                          "conditions (live version 7)",
+                          "/v1/route", "no-route", "No route")),
+    422: ("A malformed coordinate, time or language, an unknown mode, a parameter out of "
+          "range, or a point farther than the snapping limit from any road usable by the "
+          "mode (`invalid_params` names the parameter)",
+          problem_example(422, "from: expected 'LAT,LON' as decimal degrees, got 'abc' (two "
+                          "numbers separated by one comma)", "/v1/route", invalid_params=[{
+                              "name": "query.from", "reason": "expected 'LAT,LON' as decimal "
+                              "degrees, got 'abc' (two numbers separated by one comma)"}])),
+}
+
+
 @v1.get("/route", response_model=RouteResponse, tags=["routing"],
-        responses=responses(404, 422, 500))
+        summary="Road route by car, bike or on foot",
+        responses={200: {"content": {"application/json": {"example": examples.ROUTE}}},
+                   **responses(_ROUTE_ERRORS)})
 def route(
     request: Request,
-    from_: Annotated[str, Query(alias="from", description="Origin as LAT,LON",
-                                examples=["39.0837,-84.5086"], max_length=64,
-                                pattern=LATLON_PATTERN)],
-    to: Annotated[str, Query(description="Destination as LAT,LON",
-                             examples=["39.0912,-84.4960"], max_length=64,
-                             pattern=LATLON_PATTERN)],
-    mode: Annotated[Mode, Query(description="Travel mode")] = Mode.CAR,
+    from_: Annotated[str, Query(alias="from", description="Origin: " + LATLON_FORMAT,
+                                examples=["39.0837,-84.5086"], max_length=64)],
+    to: Annotated[str, Query(description="Destination: " + LATLON_FORMAT,
+                             examples=["39.0912,-84.4960"], max_length=64)],
+    mode: Annotated[Mode, Query(description="Travel mode: car, bike or walk",
+                                examples=["car"])] = Mode.CAR,
     depart_at: Annotated[str | None, Query(
-        max_length=64, description="ISO 8601 departure time: incidents in effect then apply "
-        "(default: now)", examples=["2026-11-24T08:00:00+00:00"])] = None,
+        max_length=64, description="Departure time: incidents in effect then apply, and a "
+        "car departure more than 5 minutes from now is timed with typical speeds of that "
+        "time of day (default: now). " + TIME_FORMAT,
+        examples=["2026-11-24T08:00:00-05:00"])] = None,
     alternatives: Annotated[int, Query(ge=0, le=3, description=(
         "Extra routes that are genuinely different (≤ 60 % shared length) and not absurd "
-        "(≤ 1.4 × the best duration)"))] = 0,
+        "(≤ 1.4 × the best duration)"), examples=[1])] = 0,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
-                               examples=["zh-CN"])] = "en",
+                               examples=["en", "zh-CN"])] = "en",
 ) -> dict:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
@@ -93,6 +138,21 @@ def route(
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
     return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
+
+
+def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
+    """Add JSON schemas generated apart from FastAPI's to the OpenAPI components. A name
+    already taken by a different schema (the route's ``LineString`` and the incident
+    body's, say) is given ``prefix`` and the references among ``extra`` follow it."""
+    import json
+
+    renamed = {name: prefix + name for name, js in extra.items()
+               if name in comps and comps[name] != js}
+    text = json.dumps(extra)
+    for old, new in renamed.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    for name, js in json.loads(text).items():
+        comps.setdefault(renamed.get(name, name), js)
 
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
@@ -129,11 +189,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         version="0.1.0",
         summary="Urban traffic guidance and transit information: road and public-transport "
                 "routing with live incidents.",
-        description="Coordinates are given as `LAT,LON` in query parameters and returned in "
-                    "GeoJSON `[lon, lat]` order. Errors are RFC 9457 problem details "
-                    "(`application/problem+json`). Map data © OpenStreetMap contributors.\n\n"
-                    "API reference: [Swagger UI](docs) · [ReDoc](redoc) · "
-                    "[OpenAPI document](openapi.json)",
+        description=API_DESCRIPTION,
+        openapi_tags=API_TAGS,
         lifespan=lifespan,
         docs_url=None,  # api.docs serves /docs and /redoc from vendored files (offline)
         redoc_url=None,
@@ -154,8 +211,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if app.openapi_schema is None:
             schema = base_openapi()
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, js in openapi_components().items():
-                comps.setdefault(name, js)
+            _merge_components(comps, problems.openapi_components())
+            _merge_components(comps, openapi_components(), prefix="Incident")
+            examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

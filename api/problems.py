@@ -17,18 +17,29 @@ TYPE_BASE = "https://citynav.dev/problems/"
 class InvalidParam(BaseModel):
     """One invalid input: where it is and what is wrong with it."""
 
-    name: str = Field(description="Parameter or field path, e.g. 'query.from' or 'body.end'")
-    reason: str
+    name: str = Field(description="Parameter or field path, e.g. 'query.from' or 'body.end'",
+                      examples=["query.from"])
+    reason: str = Field(description="What is wrong with it, in words",
+                        examples=["expected 'LAT,LON' as decimal degrees, got 'abc'"])
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem details object."""
+    """An RFC 9457 problem details object (media type ``application/problem+json``).
 
-    type: str = Field(description="URI identifying the problem type")
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
+    Problems about incidents may carry more members: ``errors`` (every field path, message
+    and error type of an invalid body), ``from_status`` and ``to_status`` (an illegal status
+    change, 409), ``expected_version`` and ``current_version`` (a stale ``If-Match``, 412)."""
+
+    type: str = Field(description="URI identifying the problem type; the part after "
+                      "/problems/ is a stable machine-readable kind, e.g. 'no-route'",
+                      examples=[TYPE_BASE + "invalid-parameter"])
+    title: str = Field(description="Short human-readable summary of the problem type",
+                       examples=["Invalid parameter"])
+    status: int = Field(description="The HTTP status code of this answer", examples=[422])
+    detail: str = Field(description="What went wrong with this request, in words",
+                        examples=["from: expected 'LAT,LON' as decimal degrees, got 'abc'"])
+    instance: str | None = Field(default=None, description="Path of the request that "
+                                 "failed", examples=["/v1/route"])
     invalid_params: list[InvalidParam] | None = Field(
         default=None, description="Per-parameter errors, for validation problems")
 
@@ -83,8 +94,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        params = [{"name": _loc(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-                  for e in exc.errors()]
+        params = [{"name": _loc(e.get("loc", ())), "reason": _reason(e)} for e in exc.errors()]
         detail = "; ".join(f"{p['name']}: {p['reason']}" for p in params[:5])
         return problem_response(request, 422, "invalid-request", "Invalid request", detail,
                                 params)
@@ -108,6 +118,14 @@ def install(app: FastAPI) -> None:
                                 "the server failed to answer this request; it has been logged")
 
 
+def _reason(error: Any) -> str:
+    """A validation error's message in words: never the regular expression a value failed
+    (parameters are checked by hand where the format matters; this is the safety net)."""
+    if error.get("type") == "string_pattern_mismatch":
+        return "does not have the documented format (see the parameter's description)"
+    return str(error.get("msg", "invalid"))
+
+
 def _allowed_methods(request: Request, route_allow: str = "") -> list[str]:
     """Every method the API documents for this path (Starlette's 405 lists only the methods
     of one matching route), plus ``route_allow`` (that route's own list, which covers pages
@@ -127,11 +145,61 @@ def _allowed_methods(request: Request, route_allow: str = "") -> list[str]:
     return sorted(allowed)
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem answers for these status codes."""
-    text = {400: "Bad request", 401: "Missing or invalid API key", 403: "Not allowed",
-            404: "Not found", 409: "Conflict", 412: "Version precondition failed",
-            413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input",
-            428: "Precondition required", 500: "Internal error"}
-    return {c: {"model": Problem, "description": text.get(c, "Error"),
-                "content": {PROBLEM_JSON: {}}} for c in codes}
+#: What each problem status means when an operation does not say more.
+DEFAULT_MEANING = {
+    400: "Bad request", 401: "Missing or invalid API key (`Authorization: Bearer KEY`)",
+    403: "The API key's role may not do this", 404: "Not found", 409: "Conflict",
+    412: "Version precondition failed: `If-Match` does not name the current version",
+    413: "Payload too large", 415: "Unsupported media type: send `application/json`",
+    422: "Invalid input: `detail` and `invalid_params` say which parameter and why",
+    428: "Precondition required: send `If-Match`", 500: "Internal error (logged on the server)"}
+_KIND = {401: ("unauthorized", "Unauthorized"), 403: ("forbidden", "Forbidden"),
+         404: ("not-found", "Not found"), 409: ("conflict", "Conflict"),
+         412: ("precondition-failed", "Precondition failed"),
+         413: ("payload-too-large", "Payload too large"),
+         415: ("unsupported-media-type", "Unsupported media type"),
+         422: ("invalid-parameter", "Invalid parameter"),
+         428: ("precondition-required", "Precondition required"),
+         500: ("internal-error", "Internal error")}
+
+
+def problem_example(status: int, detail: str, instance: str, kind: str | None = None,
+                    title: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A problem-details body for the OpenAPI examples."""
+    k, t = _KIND.get(status, ("http-error", "Error"))
+    return {"type": TYPE_BASE + (kind or k), "title": title or t, "status": status,
+            "detail": detail, "instance": instance, **extra}
+
+
+def responses(*codes: int | dict[int, str | tuple[str, dict[str, Any]]]
+              ) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem answers.
+
+    Give status codes (generic wording) and/or a mapping ``{status: description}`` or
+    ``{status: (description, example_body)}`` saying what the status means for this
+    operation; 500 is always documented."""
+    spec: dict[int, str | tuple[str, dict[str, Any]]] = {}
+    for c in codes:
+        if isinstance(c, dict):
+            spec.update(c)
+        else:
+            spec.setdefault(c, DEFAULT_MEANING.get(c, "Error"))
+    spec.setdefault(500, DEFAULT_MEANING[500])
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted(spec):
+        value = spec[code]
+        text, example = (value, None) if isinstance(value, str) else value
+        content: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        if example is not None:
+            content["example"] = example
+        out[code] = {"description": text, "content": {PROBLEM_JSON: content}}
+    return out
+
+
+def openapi_components() -> dict[str, Any]:
+    """JSON schemas of :class:`Problem` and what it uses (registered in the OpenAPI, where
+    every error answer refers to them under ``application/problem+json``)."""
+    js = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    out: dict[str, Any] = dict(js.pop("$defs", {}))
+    out["Problem"] = js
+    return out

@@ -1,4 +1,9 @@
-"""Response schemas of the HTTP API (pydantic v2, documented in the OpenAPI)."""
+"""Response schemas of the HTTP API (pydantic v2, documented in the OpenAPI).
+
+Every field says what it is and its unit (``_s`` seconds, ``_m`` metres, ``_kmh`` km/h).
+Times are ISO 8601 strings with their UTC offset; coordinates in GeoJSON ``[lon, lat]``
+order unless a field says otherwise.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ from routing.profiles import Mode
 class LineString(BaseModel):
     """GeoJSON LineString, coordinates in [lon, lat] order."""
 
-    type: Literal["LineString"] = "LineString"
-    coordinates: list[list[float]]
+    type: Literal["LineString"] = Field(default="LineString",
+                                        description="GeoJSON geometry type")
+    coordinates: list[list[float]] = Field(description="Positions [lon, lat] in decimal "
+                                           "degrees (WGS 84), in travel order")
 
 
 class StepOut(BaseModel):
@@ -21,15 +28,18 @@ class StepOut(BaseModel):
 
     type: str = Field(description="depart, turn, continue, new name, on ramp, off ramp, "
                                   "fork, merge, roundabout, exit roundabout, arrive")
-    modifier: str = Field(description="straight, slight/sharp left/right, left, right, uturn")
+    modifier: str = Field(description="straight, slight/sharp left/right, left, right, uturn "
+                          "(empty for depart and arrive)")
     name: str = Field(description="Street name, else the road number; an unnamed way is "
                                   "named by what it is ('the sidewalk', 'the ramp')")
-    distance_m: float
-    duration_s: float
+    distance_m: float = Field(description="Length of this step in metres")
+    duration_s: float = Field(description="Travel time of this step in seconds")
     location: list[float] = Field(description="[lon, lat] of the manoeuvre")
-    bearing_before: int
-    bearing_after: int
-    instruction: str
+    bearing_before: int = Field(description="Compass bearing in degrees (0 = north, "
+                                "clockwise) when arriving at the manoeuvre")
+    bearing_after: int = Field(description="Compass bearing in degrees (0 = north, "
+                               "clockwise) when leaving the manoeuvre")
+    instruction: str = Field(description="The instruction in the requested language (`lang`)")
     exit: int | None = Field(default=None, description="Roundabout exit number")
     ref: str | None = Field(default=None, description="Road number(s), e.g. 'I 71 / I 75'")
     destination: str | None = Field(default=None, description=(
@@ -42,17 +52,19 @@ class Waypoint(BaseModel):
 
     input: list[float] = Field(description="[lat, lon] as given")
     location: list[float] = Field(description="[lon, lat] of the snapped point")
-    distance_m: float = Field(description="Distance from the input to the road")
-    name: str
+    distance_m: float = Field(description="Distance from the input to the road, in metres")
+    name: str = Field(description="Name of the street snapped to (empty when unnamed)")
 
 
 class Explanation(BaseModel):
     """What live incidents did to a route."""
 
-    incidents: list[str] = Field(description="Incidents acting on the route")
+    incidents: list[str] = Field(description="Incidents acting on the route (ids, e.g. INC-12)")
     avoided: list[str] = Field(description="Incidents on the usual route that this one avoids")
-    delay_s: float = Field(description="Duration minus the duration without any incident")
-    no_incident_duration_s: float
+    delay_s: float = Field(description="Duration minus the duration without any incident, in "
+                           "seconds")
+    no_incident_duration_s: float = Field(description="Seconds the best route would take "
+                                          "without any incident")
     messages: list[str] = Field(description='e.g. "+4 min: closure INC-12 on Madison Avenue"')
 
 
@@ -70,42 +82,50 @@ class EtaSources(BaseModel):
 class RouteOut(BaseModel):
     """One road route."""
 
-    mode: Mode
-    duration_s: float
-    distance_m: float
-    geometry: LineString
-    bbox: list[float] = Field(description="[west, south, east, north]")
-    steps: list[StepOut]
-    origin: Waypoint
-    destination: Waypoint
-    live_version: int
+    mode: Mode = Field(description="Travel mode of the route")
+    duration_s: float = Field(description="Travel time in seconds")
+    distance_m: float = Field(description="Length in metres")
+    geometry: LineString = Field(description="The route's line, [lon, lat] positions")
+    bbox: list[float] = Field(description="[west, south, east, north] in decimal degrees")
+    steps: list[StepOut] = Field(description="Turn-by-turn instructions, depart to arrive")
+    origin: Waypoint = Field(description="Where `from` was snapped onto the network")
+    destination: Waypoint = Field(description="Where `to` was snapped onto the network")
+    live_version: int = Field(description="Version of the live state (incidents, speeds) "
+                              "the route was computed on")
     extra_s: float = Field(default=0.0, description="Seconds more than the best route of "
                            "this answer (0 for the best; alternatives are slower)")
-    explanation: Explanation | None = None
-    eta_sources: EtaSources | None = None
+    explanation: Explanation | None = Field(default=None, description="What live incidents "
+                                            "did to this route")
+    eta_sources: EtaSources | None = Field(default=None, description="How the duration "
+                                           "splits into free-flow, typical and live parts")
 
 
 class RouteResponse(BaseModel):
     """Answer of GET /v1/route."""
 
-    routes: list[RouteOut]
-    snapshot_id: str
-    live_version: int
-    at: str | None = Field(default=None, description="The instant the answer describes")
-    timezone: str | None = None
+    routes: list[RouteOut] = Field(description="The best route first, then the "
+                                   "alternatives asked for (slower)")
+    snapshot_id: str = Field(description="Id of the road network snapshot answering")
+    live_version: int = Field(description="Version of the live state the answer used")
+    at: str | None = Field(default=None, description="The instant the answer describes "
+                           "(ISO 8601 with offset)")
+    timezone: str | None = Field(default=None, description="The city's IANA timezone")
 
 
 class HealthResponse(BaseModel):
     """Answer of GET /v1/health."""
 
-    status: Literal["ok"]
-    snapshot_id: str
-    built_at: str | None
-    bbox: list[float]
-    counts: dict[str, int]
-    modes: list[str]
-    live_version: int
-    transit: bool
+    status: Literal["ok"] = Field(description="Always 'ok' when the service answers")
+    snapshot_id: str = Field(description="Id of the loaded network snapshot")
+    built_at: str | None = Field(description="When the snapshot was built (ISO 8601)")
+    bbox: list[float] = Field(description="Area covered: [west, south, east, north] in "
+                              "decimal degrees")
+    counts: dict[str, int] = Field(description="Network figures from the build (junctions, "
+                                   "segments, per-mode edges …)")
+    modes: list[str] = Field(description="Road travel modes this snapshot routes")
+    live_version: int = Field(description="Version of the live state in force; it grows "
+                              "with every incident or speed change")
+    transit: bool = Field(description="Whether the snapshot has a public-transport timetable")
     timezone: str = Field(description="The city's IANA timezone; a time without offset "
                           "(e.g. depart_at) is read in it")
     now: str = Field(description="The service's current time (ISO 8601; a replay clock when "
@@ -116,65 +136,70 @@ class StopOut(BaseModel):
     """A public-transport stop."""
 
     stop_id: str = Field(description="Namespaced id FEED:ID")
-    name: str
-    lat: float
-    lon: float
+    name: str = Field(description="Stop name from the timetable")
+    lat: float = Field(description="Latitude in decimal degrees")
+    lon: float = Field(description="Longitude in decimal degrees")
 
 
 class PlaceOut(BaseModel):
     """Start or end of a leg: a stop (with stop_id) or a coordinate."""
 
-    name: str
-    lat: float
-    lon: float
-    stop_id: str | None = None
+    name: str = Field(description="Stop name, or 'Origin' / 'Destination' for coordinates")
+    lat: float = Field(description="Latitude in decimal degrees")
+    lon: float = Field(description="Longitude in decimal degrees")
+    stop_id: str | None = Field(default=None, description="FEED:ID when the place is a stop")
 
 
 class IntermediateStop(StopOut):
     """A stop passed without getting off, with its (scheduled or live) arrival."""
 
-    arrival: str
+    arrival: str = Field(description="Arrival there (ISO 8601 with the agency's offset)")
 
 
 class RouteInfo(BaseModel):
     """The transit route of a leg."""
 
-    id: str
-    short_name: str
-    long_name: str
+    id: str = Field(description="Namespaced route id FEED:ID")
+    short_name: str = Field(description="Short name shown on vehicles, e.g. '16'")
+    long_name: str = Field(description="Long name, e.g. 'West Newport/NKU'")
     type: int = Field(description="GTFS route_type")
-    type_name: str
-    color: str | None
-    text_color: str | None
+    type_name: str = Field(description="route_type in words: bus, tram, rail …")
+    color: str | None = Field(description="Route colour as #RRGGBB, if the feed gives one")
+    text_color: str | None = Field(description="Text colour on the route colour, #RRGGBB")
 
 
 class AgencyInfo(BaseModel):
     """The agency running a leg."""
 
-    id: str
-    name: str
-    timezone: str
+    id: str = Field(description="Namespaced agency id FEED:ID")
+    name: str = Field(description="Agency name")
+    timezone: str = Field(description="The agency's IANA timezone (times of its legs)")
 
 
 class LegOut(BaseModel):
     """One leg: walking (with street geometry and steps) or transit."""
 
-    mode: Literal["walk", "bike", "car", "transit"]
-    from_: PlaceOut = Field(alias="from")
-    to: PlaceOut
+    mode: Literal["walk", "bike", "car", "transit"] = Field(description="How this leg is "
+                                                            "travelled")
+    from_: PlaceOut = Field(alias="from", description="Where the leg starts")
+    to: PlaceOut = Field(description="Where the leg ends")
     departure: str = Field(description="ISO 8601 with the agency's UTC offset")
-    arrival: str
-    duration_s: int
-    geometry: LineString
-    distance_m: float | None = None
-    steps: list[StepOut] | None = None
-    route: RouteInfo | None = None
-    agency: AgencyInfo | None = None
-    trip_id: str | None = None
-    headsign: str | None = None
-    service_date: str | None = None
-    intermediate_stops: list[IntermediateStop] | None = None
-    alerts: list[str] | None = None
+    arrival: str = Field(description="ISO 8601 with the agency's UTC offset")
+    duration_s: int = Field(description="Duration of the leg in seconds")
+    geometry: LineString = Field(description="The leg's line, [lon, lat] positions")
+    distance_m: float | None = Field(default=None, description="Street legs: length in metres")
+    steps: list[StepOut] | None = Field(default=None, description="Street legs: turn-by-turn "
+                                        "instructions")
+    route: RouteInfo | None = Field(default=None, description="Transit legs: the route")
+    agency: AgencyInfo | None = Field(default=None, description="Transit legs: the agency")
+    trip_id: str | None = Field(default=None, description="Transit legs: namespaced trip id")
+    headsign: str | None = Field(default=None, description="Transit legs: destination sign")
+    service_date: str | None = Field(default=None, description="Transit legs: the trip's "
+                                     "service date (YYYY-MM-DD)")
+    intermediate_stops: list[IntermediateStop] | None = Field(default=None, description=(
+        "Transit legs: stops passed between boarding and alighting"))
+    alerts: list[str] | None = Field(default=None, description="Transit legs: alerts on the "
+                                     "route or its stops")
     wheelchair_accessible: bool | None = Field(
         default=None, description="Transit legs: true when the trip and both stops are "
         "marked wheelchair-accessible, false when one is marked not accessible, null when "
@@ -184,14 +209,14 @@ class LegOut(BaseModel):
 class ItineraryOut(BaseModel):
     """A door-to-door journey."""
 
-    departure: str
-    arrival: str
-    duration_s: int
-    transfers: int
-    walk_m: float
-    wait_s: int
-    legs: list[LegOut]
-    alerts: list[str]
+    departure: str = Field(description="Leaving the origin (ISO 8601 with offset)")
+    arrival: str = Field(description="Reaching the destination (ISO 8601 with offset)")
+    duration_s: int = Field(description="Door-to-door time in seconds")
+    transfers: int = Field(description="Changes between vehicles")
+    walk_m: float = Field(description="Walking distance in metres, all legs together")
+    wait_s: int = Field(description="Waiting time at stops in seconds")
+    legs: list[LegOut] = Field(description="The legs in travel order")
+    alerts: list[str] = Field(description="Alerts concerning any leg")
     wheelchair_unknown_legs: int = Field(default=0, description=(
         "Transit legs of unknown wheelchair accessibility"))
 
@@ -199,36 +224,38 @@ class ItineraryOut(BaseModel):
 class PlanResponse(BaseModel):
     """Answer of GET /v1/plan."""
 
-    itineraries: list[ItineraryOut]
-    service_date: str
-    live_version: int
+    itineraries: list[ItineraryOut] = Field(description="Journeys, best first")
+    service_date: str = Field(description="Timetable service date searched (YYYY-MM-DD)")
+    live_version: int = Field(description="Version of the live state the answer used")
     access_stops: int = Field(description="Stops within walking distance of the origin")
     egress_stops: int = Field(description="Stops within walking distance of the destination")
-    messages: list[str] = Field(default_factory=list)
+    messages: list[str] = Field(default_factory=list, description="Why the answer may be "
+                                "empty or short, e.g. no stop within walking distance")
 
 
 class StopsResponse(BaseModel):
     """Answer of GET /v1/stops."""
 
-    stops: list[StopOut]
+    stops: list[StopOut] = Field(description="Matching stops: nearest first with `near`, "
+                                 "else by name")
 
 
 class DepartureOut(BaseModel):
     """A departure from a stop (realtime fields equal the schedule without live data)."""
 
-    trip_id: str
-    route: RouteInfo
-    headsign: str
-    scheduled: str
-    expected: str
-    delay_s: int
-    cancelled: bool
-    service_date: str
+    trip_id: str = Field(description="Namespaced trip id FEED:ID")
+    route: RouteInfo = Field(description="The route of the trip")
+    headsign: str = Field(description="Destination sign of the trip")
+    scheduled: str = Field(description="Scheduled departure (ISO 8601 with offset)")
+    expected: str = Field(description="Expected departure with live data (ISO 8601)")
+    delay_s: int = Field(description="Expected minus scheduled, in seconds")
+    cancelled: bool = Field(description="The trip or this stop's call is cancelled")
+    service_date: str = Field(description="The trip's service date (YYYY-MM-DD)")
 
 
 class DeparturesResponse(BaseModel):
     """Answer of GET /v1/stops/{stop_id}/departures."""
 
-    stop: StopOut
-    departures: list[DepartureOut]
-    live_version: int
+    stop: StopOut = Field(description="The stop asked for")
+    departures: list[DepartureOut] = Field(description="Next departures, earliest first")
+    live_version: int = Field(description="Version of the live state the answer used")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
+from api import examples
 from api.incidents import _bbox, _body, writer
-from api.problems import ApiProblem, responses
+from api.params import BBOX_FORMAT, TIME_FORMAT
+from api.problems import ApiProblem, problem_example, responses
 from api.transit import parse_time
 from incidents.auth import Principal
 from routing.congestion import LEVELS
@@ -19,44 +22,161 @@ router = APIRouter(prefix="/v1", tags=["traffic"])
 MAX_BATCH = 20_000
 MAX_SPEEDS_BYTES = 8 * 1_048_576
 
+Level = Literal["free", "slow", "heavy", "standstill", "closed"]
+_LEVELS_DOC = ("free (travel time < 1.25 × free flow), slow (< 2 ×), heavy (< 4 ×), "
+               "standstill (≥ 4 × or below 5 km/h) or closed")
+
+
+class RejectedObservation(BaseModel):
+    """An observation of the batch that was not applied."""
+
+    index: int = Field(description="Position of the observation in `observations` (from 0)")
+    reason: str = Field(description="Why it was rejected, in words")
+
 
 class SpeedBatchOut(BaseModel):
     """What happened to a batch of observations (apply-the-valid-ones)."""
 
-    accepted: int
-    rejected: list[dict[str, Any]]
-    edges_updated: int
-    live_version: int
+    accepted: int = Field(description="Observations applied")
+    rejected: list[RejectedObservation] = Field(description="Observations not applied, with "
+                                                "index and reason")
+    edges_updated: int = Field(description="Car edges whose live speed changed")
+    live_version: int = Field(description="Version of the live state that includes the batch")
+
+
+class KmByLevel(BaseModel):
+    """Network length per congestion level, in kilometres."""
+
+    free: float = Field(description="Kilometres flowing freely")
+    slow: float = Field(description="Kilometres slow (1.25 to 2 × free-flow time)")
+    heavy: float = Field(description="Kilometres heavy (2 to 4 × free-flow time)")
+    standstill: float = Field(description="Kilometres at a standstill (≥ 4 × or < 5 km/h)")
+    closed: float = Field(description="Kilometres closed")
+
+
+class WorstSegment(BaseModel):
+    """A car edge with one of the largest delays of the area."""
+
+    edge: int = Field(description="Car edge id (as in /v1/congestion)")
+    name: str = Field(description="Street name (empty when unnamed)")
+    way_id: int = Field(description="OpenStreetMap way id")
+    level: Level = Field(description="Congestion level: " + _LEVELS_DOC)
+    delay_s: float = Field(description="Seconds above the free-flow travel time of the edge")
+    speed_kmh: float = Field(description="Current speed in km/h (0 when closed)")
+    free_flow_kmh: float = Field(description="Free-flow speed in km/h")
+    causes: list[str] = Field(description="Incident ids acting on the edge")
+
+
+class ActiveCause(BaseModel):
+    """An incident acting on car edges of the area."""
+
+    id: str = Field(description="Incident id, e.g. INC-12")
+    edges: int = Field(description="Car edges of the area it acts on")
+    type: str | None = Field(description="Incident type (accident, closure …), if known")
+    severity: str | None = Field(description="low, moderate, high or severe, if known")
+    streets: list[str] | None = Field(description="Streets it is on, if known")
 
 
 class CongestionSummary(BaseModel):
     """Dashboard figures for an area."""
 
-    live_version: int
-    edges: int
-    network_km: float
-    km_by_level: dict[str, float]
-    closed_edges: int
-    total_delay_s: float
-    vehicle_delay_proxy: float
-    worst_segments: list[dict[str, Any]]
-    active_causes: list[dict[str, Any]]
-    live_speed_edges: int
-    at: str | None = None
+    live_version: int = Field(description="Version of the live state the figures describe")
+    edges: int = Field(description="Car edges in the area")
+    network_km: float = Field(description="Length of the car network in the area, km")
+    km_by_level: KmByLevel = Field(description="Kilometres per congestion level")
+    closed_edges: int = Field(description="Car edges closed")
+    total_delay_s: float = Field(description="Sum of the edges' delays above free flow, in "
+                                 "seconds")
+    vehicle_delay_proxy: float = Field(description=(
+        "Delay seconds weighted by a typical relative traffic volume of each road class "
+        "(residential = 1, motorway = 20): ranks areas, not absolute vehicle-hours"))
+    worst_segments: list[WorstSegment] = Field(description="Edges with the largest delay, "
+                                               "worst first (`worst` of them)")
+    active_causes: list[ActiveCause] = Field(description="Incidents acting on the area, by id")
+    live_speed_edges: int = Field(description="Car edges with a live speed observation still "
+                                  "in force")
+    at: str | None = Field(default=None, description="The instant described (ISO 8601)")
 
 
-_SPEEDS_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["observations"], "additionalProperties": False,
-    "properties": {"observations": {"type": "array", "description": (
-        f"At most {MAX_BATCH} observations and 8 MiB per batch (422 / 413 beyond)"), "items": {
-        "type": "object", "required": ["ref", "speed_kmh", "observed_at"],
-        "additionalProperties": False,
-        "properties": {
-            "ref": {"type": "object", "description": "{way_id, direction: forward|backward|"
-                    "both} or {geometry: GeoJSON LineString, direction}"},
-            "speed_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 250},
-            "observed_at": {"type": "string", "format": "date-time"},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1}}}}}}}}}}
+class CongestionProperties(BaseModel):
+    """Properties of a congestion feature: one car edge (one direction of a street
+    segment)."""
+
+    edge: int = Field(description="Car edge id")
+    level: Level = Field(description="Congestion level: " + _LEVELS_DOC)
+    speed_kmh: float = Field(description="Current speed in km/h (0 when closed)")
+    free_flow_kmh: float = Field(description="Free-flow speed in km/h")
+    delay_s: float = Field(description="Seconds above the free-flow travel time of the edge "
+                           "(0 when closed)")
+    name: str | None = Field(description="Street name (null when unnamed)")
+    way_id: int = Field(description="OpenStreetMap way id")
+    direction: Literal["forward", "backward"] = Field(description=(
+        "Travel direction relative to the way's drawing order; the geometry is in travel "
+        "order"))
+    causes: list[str] = Field(description="Incident ids acting on the edge")
+
+
+class CongestionGeometry(BaseModel):
+    """GeoJSON LineString of an edge in travel order."""
+
+    type: Literal["LineString"] = Field(description="GeoJSON geometry type")
+    coordinates: list[list[float]] = Field(description="Positions [lon, lat] in decimal "
+                                           "degrees, in travel order")
+
+
+class CongestionFeature(BaseModel):
+    """GeoJSON Feature: one car edge and its congestion."""
+
+    type: Literal["Feature"] = Field(description="GeoJSON object type")
+    geometry: CongestionGeometry = Field(description="The edge's line")
+    properties: CongestionProperties = Field(description="Level, speeds, delay and causes")
+
+
+class CongestionCollection(BaseModel):
+    """Answer of GET /v1/congestion: a GeoJSON FeatureCollection of car edges."""
+
+    type: Literal["FeatureCollection"] = Field(description="GeoJSON object type")
+    live_version: int = Field(description="Version of the live state the map describes")
+    at: str = Field(description="The instant described (ISO 8601 with offset)")
+    features: list[CongestionFeature] = Field(description="Car edges at `min_level` or "
+                                              "worse in `bbox`")
+
+
+class GeoJSONResponse(JSONResponse):
+    """A response already encoded as GeoJSON bytes, sent as they are (a JSON response class
+    so that the OpenAPI documents its schema)."""
+
+    media_type = "application/geo+json"
+
+    def render(self, content: bytes) -> bytes:
+        return content
+
+
+_SPEEDS_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "example": examples.SPEEDS_BODY, "schema": {
+        "type": "object", "required": ["observations"], "additionalProperties": False,
+        "properties": {"observations": {"type": "array", "description": (
+            f"At most {MAX_BATCH} observations and 8 MiB per batch (422 / 413 beyond)"),
+            "items": {
+                "type": "object", "required": ["ref", "speed_kmh", "observed_at"],
+                "additionalProperties": False,
+                "properties": {
+                    "ref": {"type": "object", "description": (
+                        "Where the speed was measured: `{way_id, direction}` with an "
+                        "OpenStreetMap way id and direction forward|backward|both (along or "
+                        "against the way's drawing order; default forward), or `{geometry, "
+                        "direction}` with a GeoJSON LineString in [lon, lat] order matched "
+                        "onto the car network")},
+                    "speed_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 250,
+                                  "description": "Measured speed in km/h"},
+                    "observed_at": {"type": "string", "format": "date-time",
+                                    "description": (
+                                        "When it was measured: ISO 8601 with a UTC offset, "
+                                        "not in the future nor older than the ageing "
+                                        "horizon (15 min)")},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                                   "description": "Weight of the observation, 0 to 1 "
+                                   "(default 1)"}}}}}}}}}}
 
 
 def _svc(request: Request):
@@ -66,8 +186,31 @@ def _svc(request: Request):
     return svc
 
 
+_WRITE_ERRORS = {
+    401: ("No API key, or an unknown or revoked one: send `Authorization: Bearer KEY`",
+          problem_example(401, "an API key is required: send 'Authorization: Bearer KEY'",
+                          "/v1/traffic/speeds")),
+    403: "The key's role is `reader`: posting speeds needs `traffic_centre` or `admin`",
+    404: "Live traffic is not enabled on this server (started without an incident store)",
+    413: "The body is larger than 8 MiB: split the batch",
+    415: "The body is not sent as `application/json`",
+}
+
+
 @router.post("/traffic/speeds", response_model=SpeedBatchOut, openapi_extra=_SPEEDS_BODY,
-             responses=responses(401, 403, 413, 415, 422, 500))
+             summary="Post live speed observations",
+             responses={200: {"description": "The batch was applied, except the rejected "
+                              "items listed", "content": {"application/json": {
+                                  "example": examples.SPEED_BATCH}}},
+                        **responses(_WRITE_ERRORS, {422: (
+                            "The body is not JSON or not `{\"observations\": [...]}`, is "
+                            "empty, has more than 20 000 items, or no item is valid "
+                            "(`invalid_params` lists each item's reason)",
+                            problem_example(422, "no observation in the batch is valid",
+                                            "/v1/traffic/speeds", "no-valid-observation",
+                                            "No valid observation", invalid_params=[{
+                                                "name": "body.observations.0", "reason":
+                                                "speed_kmh 300 is not in (0, 250]"}]))})})
 async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]) -> dict:
     """Post live speed observations. Rule: **apply-the-valid-ones** — each item is checked
     on its own (unknown way, speed ≤ 0 or above 250 km/h, a time in the future or older than
@@ -110,40 +253,60 @@ def _state_at(svc, at: str | None):
     return svc.publisher.at(state, t)
 
 
-_GEOJSON_DOC = {200: {"description": "GeoJSON FeatureCollection of car edges with level, "
-                      "speed_kmh, free_flow_kmh, delay_s, name, way_id, direction, causes",
-                      "content": {"application/geo+json": {"schema": {"type": "object"}}}}}
+_AREA_ERRORS = {
+    404: "Live traffic is not enabled on this server (started without an incident store)",
+    422: ("A malformed `bbox` (not four numbers W,S,E,N in range) or `at` (not ISO 8601), "
+          "or a parameter out of its range",
+          problem_example(422, "bbox: expected W,S,E,N as four numbers", "/v1/congestion",
+                          invalid_params=[{"name": "query.bbox",
+                                           "reason": "expected W,S,E,N"}])),
+}
+_GEOJSON_DOC = {200: {
+    "model": CongestionCollection,
+    "description": "GeoJSON FeatureCollection (`application/geo+json`) of car edges with "
+                   "level, speed_kmh, free_flow_kmh, delay_s, name, way_id, direction and "
+                   "causes",
+    "content": {"application/geo+json": {"example": examples.CONGESTION}}}}
+BboxParam = Annotated[str | None, Query(
+    max_length=120, description=BBOX_FORMAT + ". Only edges intersecting it; default: the "
+    "whole network", examples=["-84.52,39.07,-84.49,39.10"])]
+AtParam = Annotated[str | None, Query(
+    max_length=64, description="The instant to describe (live inputs in force then and "
+    "typical speeds of that time of day); default now. " + TIME_FORMAT,
+    examples=["2026-11-24T08:00:00-05:00"])]
 
 
-@router.get("/congestion", responses={**_GEOJSON_DOC, **responses(404, 422, 500)},
-            response_class=Response)
+@router.get("/congestion", responses={**_GEOJSON_DOC, **responses(_AREA_ERRORS)},
+            response_class=GeoJSONResponse, summary="Congestion map (GeoJSON)")
 def congestion(
     request: Request,
-    bbox: Annotated[str | None, Query(max_length=120, description="W,S,E,N")] = None,
-    at: Annotated[str | None, Query(max_length=64, description="ISO 8601; default now")
-                  ] = None,
-    min_level: Annotated[str, Query(pattern="^(free|slow|heavy|standstill|closed)$",
-                                    description="Only edges at this level or worse")
-                         ] = "free",
+    bbox: BboxParam = None,
+    at: AtParam = None,
+    min_level: Annotated[Level, Query(
+        description="Only edges at this level or worse: " + _LEVELS_DOC,
+        examples=["heavy"])] = "free",
 ) -> Response:
     """Congestion per car edge: free, slow, heavy, standstill or closed (from live and
-    typical speeds against free flow), with causes (incident ids)."""
+    typical speeds against free flow), with causes (incident ids). The answer is a GeoJSON
+    FeatureCollection served as `application/geo+json`; each feature is one direction of a
+    street segment, its geometry in travel order."""
     svc = _svc(request)
     box = _bbox(bbox) if bbox else None
     st = _state_at(svc, at)
     sel = svc.congestion_map().edges(st, box, LEVELS.index(min_level))
-    body = svc.congestion_geojson().encode(sel)
-    return Response(body, media_type="application/geo+json")
+    return GeoJSONResponse(svc.congestion_geojson().encode(sel))
 
 
 @router.get("/congestion/summary", response_model=CongestionSummary,
-            responses=responses(404, 422, 500))
+            summary="Congestion figures of an area",
+            responses={200: {"content": {"application/json": {
+                "example": examples.CONGESTION_SUMMARY}}}, **responses(_AREA_ERRORS)})
 def congestion_summary(
     request: Request,
-    bbox: Annotated[str | None, Query(max_length=120, description="W,S,E,N")] = None,
-    at: Annotated[str | None, Query(max_length=64, description="ISO 8601; default now")
-                  ] = None,
-    worst: Annotated[int, Query(ge=1, le=100)] = 10,
+    bbox: BboxParam = None,
+    at: AtParam = None,
+    worst: Annotated[int, Query(ge=1, le=100, description="How many worst segments to list",
+                                examples=[5])] = 10,
 ) -> dict:
     """Area figures for dashboards: km per level, delay, vehicle-delay proxy, worst segments
     and active causes."""
@@ -153,5 +316,3 @@ def congestion_summary(
     out = svc.congestion_map().summary(st, box, worst)
     out["at"] = st.at.isoformat()
     return out
-
-

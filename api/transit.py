@@ -11,9 +11,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 
-from api import operations, render
-from api.params import LANG_DESCRIPTION, parse_lang, parse_latlon
-from api.problems import ApiProblem, responses
+from api import examples, operations, render
+from api.params import (
+    LANG_DESCRIPTION,
+    LATLON_FORMAT,
+    TRANSIT_TIME_FORMAT,
+    parse_lang,
+    parse_latlon,
+    parse_place,
+)
+from api.problems import ApiProblem, problem_example, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
 from routing.clock import SYSTEM_CLOCK, Clock
@@ -22,7 +29,11 @@ from routing.profiles import Mode
 from routing.road import NoRouteError, SnapError
 
 router = APIRouter(prefix="/v1", tags=["transit"])
-PLACE_PATTERN = (r"^(stop:[^\s]{1,200}|\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*)$")
+#: How a journey end is written (``from`` / ``to`` of /v1/plan).
+PLACE_FORMAT = ("either " + LATLON_FORMAT + " Or `stop:ID` to start or end at a stop, with "
+                "the stop id from /v1/stops (FEED:ID or the plain id, 1 to 200 characters, "
+                "no spaces), e.g. `stop:nky_tank:10094`")
+_NO_TRANSIT = "this snapshot has no public-transport timetable"
 
 
 def _planner(request: Request) -> Planner:
@@ -56,57 +67,89 @@ def parse_time(value: str | None, name: str, tz: str, clock: Clock = SYSTEM_CLOC
     return t
 
 
-def _place(p: Planner, value: str, name: str) -> tuple[float, float] | int:
-    if value.startswith("stop:"):
+def _place(p: Planner, place: tuple[float, float] | str, name: str
+           ) -> tuple[float, float] | int:
+    """A parsed journey end (:func:`api.params.parse_place`) as coordinates or stop index."""
+    if isinstance(place, str):
         try:
-            return p.resolve_stop(value[5:])
+            return p.resolve_stop(place)
         except UnknownStopError as exc:
             raise ApiProblem(404, "unknown-stop", f"{name}: {exc}", "Unknown stop") from exc
-    return parse_latlon(value, name)
+    return place
+
+
+_PLAN_ERRORS = {
+    404: ("No timetable in this snapshot, an unknown `stop:ID`, or no connection at all "
+          "between the places",
+          problem_example(404, "from: unknown stop 'nope'", "/v1/plan", "unknown-stop",
+                          "Unknown stop")),
+    422: ("A malformed place (`from`/`to`), time or `lang`, a parameter out of range, a point "
+          "farther than the snapping limit from any street, or a date outside the "
+          "timetable's service period",
+          problem_example(422, "from: expected 'LAT,LON' as decimal degrees or 'stop:ID', "
+                          "got 'Covington'", "/v1/plan", invalid_params=[{
+                              "name": "query.from", "reason": "expected 'LAT,LON' as decimal "
+                              "degrees or 'stop:ID', got 'Covington'"}])),
+}
 
 
 @router.get("/plan", response_model=PlanResponse, response_model_by_alias=True,
-            responses=responses(404, 422, 500))
+            summary="Plan a public-transport journey",
+            responses={200: {"content": {"application/json": {"example": examples.PLAN}}},
+                       **responses(_PLAN_ERRORS)})
 def plan(
     request: Request,
-    from_: Annotated[str, Query(alias="from", pattern=PLACE_PATTERN, max_length=220,
-                                description="Origin: LAT,LON or stop:ID",
-                                examples=["39.0837,-84.5086"])],
-    to: Annotated[str, Query(pattern=PLACE_PATTERN, max_length=220,
-                             description="Destination: LAT,LON or stop:ID",
-                             examples=["38.9836,-84.6451"])],
+    from_: Annotated[str, Query(alias="from", max_length=220,
+                                description="Origin: " + PLACE_FORMAT,
+                                examples=["39.0837,-84.5086", "stop:nky_tank:100580"])],
+    to: Annotated[str, Query(max_length=220,
+                             description="Destination: " + PLACE_FORMAT,
+                             examples=["39.0912,-84.4960"])],
     depart_at: Annotated[str | None, Query(
-        max_length=64, description="ISO 8601; the time to leave (or, with arrive_by, to "
-        "arrive). Without an offset it is read in the feed's timezone. Default: now.",
+        max_length=64, description="The time to leave (or, with arrive_by, to arrive); "
+        "default now. " + TRANSIT_TIME_FORMAT,
         examples=["2020-01-15T08:00:00-05:00"])] = None,
-    arrive_by: Annotated[bool, Query(description="depart_at is the latest arrival")] = False,
+    arrive_by: Annotated[bool, Query(description="depart_at is the latest arrival",
+                                     examples=[False])] = False,
     window_min: Annotated[int, Query(ge=0, le=360, description="Range query: all good "
-                                     "departures within this many minutes")] = 0,
-    max_transfers: Annotated[int, Query(ge=0, le=8)] = 4,
-    walk_speed_mps: Annotated[float, Query(gt=0.3, le=3.0)] = 1.3889,
-    max_walk_m: Annotated[float, Query(ge=0, le=5000, description="Per walking leg")] = 1000,
-    min_transfer_s: Annotated[int, Query(ge=0, le=1800)] = 60,
+                                     "departures within this many minutes after depart_at "
+                                     "(0: only the earliest)", examples=[30])] = 0,
+    max_transfers: Annotated[int, Query(ge=0, le=8, description="Most changes between "
+                                        "vehicles", examples=[2])] = 4,
+    walk_speed_mps: Annotated[float, Query(gt=0.3, le=3.0, description="Walking speed in "
+                                           "metres per second (1.3889 = 5 km/h)",
+                                           examples=[1.2])] = 1.3889,
+    max_walk_m: Annotated[float, Query(ge=0, le=5000, description="Longest walk per walking "
+                                       "leg, in metres", examples=[800])] = 1000,
+    min_transfer_s: Annotated[int, Query(ge=0, le=1800, description="Least time to change "
+                                         "vehicles at a stop, in seconds",
+                                         examples=[120])] = 60,
     wheelchair: Annotated[bool, Query(description=(
         "Step-free journeys: never use trips or stops marked not wheelchair-accessible. "
         "Those of unknown accessibility (feeds without the data) are allowed but ranked "
-        "10 min worse per leg, and flagged (`wheelchair_accessible: null` on the leg)"))
-                          ] = False,
+        "10 min worse per leg, and flagged (`wheelchair_accessible: null` on the leg)"),
+        examples=[False])] = False,
     wheelchair_strict: Annotated[bool, Query(description=(
-        "With wheelchair: only trips and stops marked accessible (no unknowns)"))] = False,
-    num_itineraries: Annotated[int, Query(ge=1, le=10)] = 3,
+        "With wheelchair: only trips and stops marked accessible (no unknowns)"),
+        examples=[False])] = False,
+    num_itineraries: Annotated[int, Query(ge=1, le=10, description="Most itineraries to "
+                                          "return", examples=[3])] = 3,
     access_mode: Annotated[Mode, Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
-        "the live speeds and incidents"))] = Mode.WALK,
+        "the live speeds and incidents"), examples=["walk"])] = Mode.WALK,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
-                               examples=["zh-CN"])] = "en",
+                               examples=["en", "zh-CN"])] = "en",
 ) -> dict:
-    """Public-transport journeys with walking access, transfers and egress (RAPTOR)."""
+    """Public-transport journeys with walking access, transfers and egress (RAPTOR), on
+    the timetable with its live data (delays, cancellations, closed stops) and the live
+    streets for walking, cycling or driving to the first stop."""
+    frm_place, to_place = parse_place(from_, "from"), parse_place(to, "to")
     svc = request.app.state.service
     state = svc.state()
     lang = parse_lang(lang)
     p = _planner(request)
-    origin = _place(p, from_, "from")
-    dest = _place(p, to, "to")
+    origin = _place(p, frm_place, "from")
+    dest = _place(p, to_place, "to")
     t = parse_time(depart_at, "depart_at", p.transit.ref_tz, svc.clock)
     req = PlanRequest(origin, dest, t, arrive_by=arrive_by, window_s=window_min * 60,
                       max_transfers=max_transfers, walk_speed_mps=walk_speed_mps,
@@ -150,18 +193,36 @@ def _stop_out(p: Planner, i: int) -> dict:
             "lon": round(float(p.tt.arrays["stop_lon"][i]), 7)}
 
 
-@router.get("/stops", response_model=StopsResponse, responses=responses(404, 422, 500))
+_STOPS_ERRORS = {
+    404: ("This snapshot has no public-transport timetable",
+          problem_example(404, _NO_TRANSIT, "/v1/stops", "no-transit", "No transit data")),
+    422: ("Neither `q` nor `near` given, a malformed `near`, or a parameter out of range",
+          problem_example(422, "near: expected 'LAT,LON' as decimal degrees, got 'abc' (two "
+                          "numbers separated by one comma)", "/v1/stops",
+                          invalid_params=[{"name": "query.near", "reason": "expected 'LAT,LON'"
+                                           " as decimal degrees, got 'abc' (two numbers "
+                                           "separated by one comma)"}])),
+}
+
+
+@router.get("/stops", response_model=StopsResponse, summary="Find stops",
+            responses={200: {"content": {"application/json": {"example": examples.STOPS}}},
+                       **responses(_STOPS_ERRORS)})
 def stops(
     request: Request,
-    q: Annotated[str | None, Query(max_length=100, description="Name contains (any case)")
+    q: Annotated[str | None, Query(max_length=100, description="Name contains these words "
+                                   "(any case, any order)", examples=["scott seventh"])
                  ] = None,
-    near: Annotated[str | None, Query(max_length=64, description="LAT,LON",
-                                      pattern=r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
-                                      )] = None,
-    radius_m: Annotated[float, Query(gt=0, le=5000)] = 500,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    near: Annotated[str | None, Query(max_length=64, description="Stops around this point: "
+                                      + LATLON_FORMAT, examples=["39.0837,-84.5086"])] = None,
+    radius_m: Annotated[float, Query(gt=0, le=5000, description="With `near`: search radius "
+                                     "in metres", examples=[300])] = 500,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most stops to return",
+                                examples=[3])] = 50,
 ) -> dict:
-    """Find stops by name (``q``) or around a point (``near`` within ``radius_m``)."""
+    """Find stops by name (``q``) or around a point (``near`` within ``radius_m``, nearest
+    first). Give at least one of ``q`` and ``near``."""
+    point = parse_latlon(near, "near") if near is not None else None
     p = _planner(request)
     if q is None and near is None:
         raise ApiProblem(422, "invalid-parameter", "give q=NAME or near=LAT,LON",
@@ -173,8 +234,8 @@ def stops(
         words = [w for w in re.split(r"\s+", q.strip().lower()) if w]
         idx = np.array([i for i in idx if all(w in names[i].lower() for w in words)],
                        dtype=np.int64)
-    if near is not None:
-        lat, lon = parse_latlon(near, "near")
+    if point is not None:
+        lat, lon = point
         la = np.asarray(p.tt.arrays["stop_lat"])[idx]
         lo = np.asarray(p.tt.arrays["stop_lon"])[idx]
         dy = (la - lat) * 111_195.0
@@ -188,14 +249,33 @@ def stops(
     return {"stops": [_stop_out(p, int(i)) for i in idx[:limit]]}
 
 
+_DEPARTURES_ERRORS = {
+    404: ("This snapshot has no timetable, or the stop id is unknown",
+          problem_example(404, "unknown stop 'nky_tank:99999'",
+                          "/v1/stops/nky_tank:99999/departures", "unknown-stop",
+                          "Unknown stop")),
+    422: ("A malformed `at` (not ISO 8601), a date outside the timetable's service period, "
+          "or `limit` out of range",
+          problem_example(422, "at: expected an ISO 8601 date-time such as "
+                          "2020-01-15T08:00:00-05:00, got 'tomorrow'",
+                          "/v1/stops/nky_tank:10094/departures", invalid_params=[{
+                              "name": "query.at", "reason": "not an ISO 8601 date-time"}])),
+}
+
+
 @router.get("/stops/{stop_id}/departures", response_model=DeparturesResponse,
-            responses=responses(404, 422, 500))
+            summary="Next departures at a stop",
+            responses={200: {"content": {"application/json": {
+                "example": examples.DEPARTURES}}}, **responses(_DEPARTURES_ERRORS)})
 def stop_departures(
     request: Request,
-    stop_id: Annotated[str, Path(max_length=200, description="FEED:ID or the plain id")],
-    at: Annotated[str | None, Query(max_length=64, description="ISO 8601, default now",
+    stop_id: Annotated[str, Path(max_length=200, description="Stop id from /v1/stops: FEED:ID "
+                                 "or the plain id", examples=["nky_tank:10094"])],
+    at: Annotated[str | None, Query(max_length=64, description="Departures from this time "
+                                    "on; default now. " + TRANSIT_TIME_FORMAT,
                                     examples=["2020-01-15T08:00:00-05:00"])] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, le=100, description="Most departures to return",
+                                examples=[5])] = 10,
 ) -> dict:
     """Next departures at a stop: route, headsign, scheduled and expected time."""
     p = _planner(request)

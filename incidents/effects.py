@@ -152,7 +152,8 @@ def effect_params(incident: Incident, match: MatchResult,
         is_closed = np.full(k, mode in closed)
         min_ms = np.zeros(k, np.int64)
         if speed_kmh is not None:
-            min_ms = np.ceil(length / (speed_kmh / 3.6) * 1000.0).astype(np.int64)
+            min_ms = np.minimum(np.ceil(length / (speed_kmh / 3.6) * 1000.0),
+                                MAX_FINITE_WEIGHT).astype(np.int64)
         fac = np.full(k, factor if mode == Mode.CAR else 1.0)
         add = np.zeros(k, np.int64)
         if mode == Mode.CAR and delay_s:

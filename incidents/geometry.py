@@ -47,8 +47,8 @@ class _Geometry(BaseModel):
 class Point(_Geometry):
     """GeoJSON Point."""
 
-    type: Literal["Point"]
-    coordinates: Position
+    type: Literal["Point"] = Field(description="GeoJSON geometry type")
+    coordinates: Position = Field(description="[lon, lat] in decimal degrees (WGS 84)")
 
 
 def _distinct(line: list[Position]) -> list[Position]:
@@ -65,16 +65,20 @@ LinePositions = Annotated[
 class LineString(_Geometry):
     """GeoJSON LineString (at least two distinct positions)."""
 
-    type: Literal["LineString"]
-    coordinates: LinePositions
+    type: Literal["LineString"] = Field(description="GeoJSON geometry type")
+    coordinates: LinePositions = Field(description="Positions [lon, lat] in decimal degrees, "
+                                       "at least two distinct")
 
 
 class MultiLineString(_Geometry):
     """GeoJSON MultiLineString."""
 
-    type: Literal["MultiLineString"]
+    type: Literal["MultiLineString"] = Field(description="GeoJSON geometry type")
     coordinates: Annotated[
-        list[LinePositions], Field(min_length=1, max_length=MAX_LIST_ITEMS), _vertex_guard(2)
+        list[LinePositions],
+        Field(min_length=1, max_length=MAX_LIST_ITEMS, description="Lines of positions "
+              "[lon, lat] in decimal degrees"),
+        _vertex_guard(2),
     ]
 
 
@@ -90,9 +94,12 @@ LinearRing = Annotated[list[Position], Field(min_length=4), AfterValidator(_clos
 class Polygon(_Geometry):
     """GeoJSON Polygon: an exterior ring then holes; rings closed, polygon valid (OGC)."""
 
-    type: Literal["Polygon"]
+    type: Literal["Polygon"] = Field(description="GeoJSON geometry type")
     coordinates: Annotated[
-        list[LinearRing], Field(min_length=1, max_length=MAX_LIST_ITEMS), _vertex_guard(2)
+        list[LinearRing],
+        Field(min_length=1, max_length=MAX_LIST_ITEMS, description="Closed rings of positions "
+              "[lon, lat]: the exterior ring, then holes"),
+        _vertex_guard(2),
     ]
 
     @field_validator("coordinates")
@@ -130,5 +137,4 @@ def to_shapely(geometry: Point | LineString | MultiLineString | Polygon) -> Any:
     import shapely.geometry
 
     return shapely.geometry.shape(geometry.model_dump())
-
 

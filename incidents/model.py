@@ -91,10 +91,13 @@ class Recurrence(_Strict):
     + ``recurringTimePeriodOfDay``). ``end_time <= start_time`` means the window crosses
     midnight; ``days`` then names the day the window starts."""
 
-    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
-    start_time: time
-    end_time: time
-    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7, description=(
+        "Days the window starts on: mon, tue, wed, thu, fri, sat, sun"))]
+    start_time: time = Field(description="Local start of the window, HH:MM[:SS] (no offset)")
+    end_time: time = Field(description="Local end of the window, HH:MM[:SS]; at or before "
+                           "start_time it ends the next day")
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="IANA timezone of the times, e.g. America/New_York")
 
     @field_validator("days")
     @classmethod
@@ -142,8 +145,10 @@ class Recurrence(_Strict):
 class Lanes(_Strict):
     """Lane counts on the affected carriageway (WZDx ``lanes`` summarised)."""
 
-    total: Annotated[int, Field(strict=True, ge=1, le=50)]
-    closed: Annotated[int, Field(strict=True, ge=0, le=50)]
+    total: Annotated[int, Field(strict=True, ge=1, le=50, description="Lanes in the "
+                                "affected direction(s)")]
+    closed: Annotated[int, Field(strict=True, ge=0, le=50, description="Of those, lanes "
+                                 "closed")]
 
     @field_validator("closed")
     @classmethod
@@ -161,25 +166,36 @@ def _dedupe(values: list[Any]) -> list[Any]:
 class RoadEffect(_Strict):
     """Effect on road traffic: closures per vehicle class, a temporary limit, a fixed delay."""
 
-    closed_to: Annotated[list[VehicleClass], Field(max_length=12), AfterValidator(_dedupe)] = []
+    closed_to: Annotated[
+        list[VehicleClass],
+        Field(max_length=12, description="Vehicle classes that may not pass: car, bike, walk, "
+              "bus, truck or all"),
+        AfterValidator(_dedupe),
+    ] = []
     speed_limit_kmh: (
-        Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=250.0)] | None
-    ) = None
+        Annotated[float, Field(strict=True, allow_inf_nan=False, ge=1.0, le=250.0)] | None
+    ) = Field(default=None, description="Temporary speed limit in km/h")
     delay_s: (
         Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=7 * 86_400.0)] | None
-    ) = None
+    ) = Field(default=None, description="Fixed extra seconds to pass the stretch")
 
 
 class TransitEffect(_Strict):
     """Effect on public transport (GTFS-RT alert ``informed_entity`` style)."""
 
     stops_closed: Annotated[
-        list[Identifier], Field(max_length=MAX_LIST_ITEMS), AfterValidator(_dedupe)
+        list[Identifier],
+        Field(max_length=MAX_LIST_ITEMS, description="Stop ids (FEED:ID) closed"),
+        AfterValidator(_dedupe),
     ] = []
     routes_affected: Annotated[
-        list[Identifier], Field(max_length=MAX_LIST_ITEMS), AfterValidator(_dedupe)
+        list[Identifier],
+        Field(max_length=MAX_LIST_ITEMS, description="Route ids (FEED:ID) affected (alerts)"),
+        AfterValidator(_dedupe),
     ] = []
-    closes_stops_on_geometry: Annotated[bool, Field(strict=True)] = False
+    closes_stops_on_geometry: Annotated[
+        bool, Field(strict=True, description="Also close every stop the geometry matches")
+    ] = False
 
 
 Description = Annotated[dict[LanguageTag, Text], Field(max_length=MAX_LANGUAGES)]
@@ -200,23 +216,46 @@ def _end_after_start(end: datetime | None, info: ValidationInfo) -> datetime | N
     return end
 
 
+#: Descriptions of the incident fields (documented in the API's OpenAPI).
+_DOC = {
+    "external_id": "The source's own id (e.g. its ticket number), unique per agency",
+    "type": "What happened: accident, roadworks, closure, congestion, event, hazard, "
+            "weather or transit_disruption",
+    "severity": "How bad it is: low, moderate, high or severe",
+    "start": "In effect from (inclusive): ISO 8601 date-time with a UTC offset",
+    "end": "In effect until (exclusive), after start: ISO 8601 date-time with a UTC offset; "
+           "null or absent = open-ended",
+    "recurrence": "Weekly window inside start–end when it applies; null = all the time",
+    "geometry": "Where: GeoJSON Point, LineString, MultiLineString or Polygon in [lon, lat] "
+                "order, matched onto roads, paths and stops",
+    "direction": "Affected travel direction relative to the geometry's drawing order "
+                 "(forward, backward, both) or a compass bearing in degrees (0 ≤ b < 360)",
+    "lanes": "Lane counts on the affected carriageway",
+    "road_effect": "Effect on road traffic: closures per vehicle class, a temporary speed "
+                   "limit, a fixed delay",
+    "transit_effect": "Effect on public transport: closed stops, affected routes",
+    "description": "Text per BCP 47 language tag, e.g. {\"en\": \"Bridge closed\"}",
+}
+
+
 class IncidentCreate(_Model):
     """A new incident as sent by a traffic centre. ``status`` defaults to ``scheduled`` when
     ``start`` is in the future, else ``active``; only those two may be created."""
 
-    external_id: ExternalId | None = None
-    type: IncidentType
-    severity: Severity
-    status: IncidentStatus | None = None
-    start: Timestamp
-    end: Timestamp | None = None
-    recurrence: Recurrence | None = None
-    geometry: Geometry
-    direction: Direction | Bearing = Direction.BOTH
-    lanes: Lanes | None = None
-    road_effect: RoadEffect | None = None
-    transit_effect: TransitEffect | None = None
-    description: Description = {}
+    external_id: ExternalId | None = Field(default=None, description=_DOC["external_id"])
+    type: IncidentType = Field(description=_DOC["type"])
+    severity: Severity = Field(description=_DOC["severity"])
+    status: IncidentStatus | None = Field(default=None, description=(
+        "scheduled or active; default: scheduled when start is in the future, else active"))
+    start: Timestamp = Field(description=_DOC["start"])
+    end: Timestamp | None = Field(default=None, description=_DOC["end"])
+    recurrence: Recurrence | None = Field(default=None, description=_DOC["recurrence"])
+    geometry: Geometry = Field(description=_DOC["geometry"])
+    direction: Direction | Bearing = Field(default=Direction.BOTH, description=_DOC["direction"])
+    lanes: Lanes | None = Field(default=None, description=_DOC["lanes"])
+    road_effect: RoadEffect | None = Field(default=None, description=_DOC["road_effect"])
+    transit_effect: TransitEffect | None = Field(default=None, description=_DOC["transit_effect"])
+    description: Description = Field(default={}, description=_DOC["description"])
 
     _end_after_start = field_validator("end")(_end_after_start)
 
@@ -239,19 +278,21 @@ class IncidentPatch(_Model):
     (``end``, ``recurrence``, ``lanes``, ``road_effect``, ``transit_effect``, ``external_id``)
     and is rejected for required ones. Nested objects are replaced whole."""
 
-    external_id: ExternalId | None = None
-    type: IncidentType | None = None
-    severity: Severity | None = None
-    status: IncidentStatus | None = None
-    start: Timestamp | None = None
-    end: Timestamp | None = None
-    recurrence: Recurrence | None = None
-    geometry: Geometry | None = None
-    direction: Direction | Bearing | None = None
-    lanes: Lanes | None = None
-    road_effect: RoadEffect | None = None
-    transit_effect: TransitEffect | None = None
-    description: Description | None = None
+    external_id: ExternalId | None = Field(default=None, description=_DOC["external_id"])
+    type: IncidentType | None = Field(default=None, description=_DOC["type"])
+    severity: Severity | None = Field(default=None, description=_DOC["severity"])
+    status: IncidentStatus | None = Field(default=None, description=(
+        "New status: scheduled → active → resolved, or cancelled (resolved and cancelled are "
+        "final)"))
+    start: Timestamp | None = Field(default=None, description=_DOC["start"])
+    end: Timestamp | None = Field(default=None, description=_DOC["end"])
+    recurrence: Recurrence | None = Field(default=None, description=_DOC["recurrence"])
+    geometry: Geometry | None = Field(default=None, description=_DOC["geometry"])
+    direction: Direction | Bearing | None = Field(default=None, description=_DOC["direction"])
+    lanes: Lanes | None = Field(default=None, description=_DOC["lanes"])
+    road_effect: RoadEffect | None = Field(default=None, description=_DOC["road_effect"])
+    transit_effect: TransitEffect | None = Field(default=None, description=_DOC["transit_effect"])
+    description: Description | None = Field(default=None, description=_DOC["description"])
 
     @field_validator("type", "severity", "status", "start", "geometry", "direction", "description")
     @classmethod

@@ -1,0 +1,867 @@
+"""Examples of requests and answers for the OpenAPI document, taken from the bundled city
+(northern Kentucky: Covington, Newport, the TANK timetable of 2020-01-15) and shortened
+(fewer positions, steps and list items). tests/api/test_openapi_docs.py checks each one
+against its schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: GET /v1/health
+HEALTH: dict[str, Any] = {
+    "status": "ok",
+    "snapshot_id": "0891ac85f76d5509",
+    "built_at": "2026-11-20T09:14:03+00:00",
+    "bbox": [-84.6892977, 38.921446, -84.373993, 39.1181248],
+    "counts": {
+        "junctions": 25315,
+        "segments": 33566,
+        "car_edges": 50210,
+        "bike_edges": 59673,
+        "walk_edges": 64466,
+    },
+    "modes": ["car", "bike", "walk"],
+    "live_version": 0,
+    "transit": True,
+    "timezone": "America/New_York",
+    "now": "2026-11-24T13:00:00.000000+00:00",
+}
+
+#: GET /v1/route?from=39.0837,-84.5086&to=39.0912,-84.4960 (geometry and steps shortened)
+ROUTE: dict[str, Any] = {
+    "routes": [
+        {
+            "mode": "car",
+            "duration_s": 163.0,
+            "distance_m": 1678.0,
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [
+                    [-84.5085921, 39.08367],
+                    [-84.50851, 39.083683],
+                    [-84.5083991, 39.0837002],
+                ],
+            },
+            "bbox": [-84.5085921, 39.08367, -84.4961555, 39.091368],
+            "steps": [
+                {
+                    "type": "depart",
+                    "modifier": "",
+                    "name": "East 7th Street",
+                    "distance_m": 224.2,
+                    "duration_s": 25.3,
+                    "location": [-84.5085921, 39.08367],
+                    "bearing_before": 0,
+                    "bearing_after": 78,
+                    "instruction": "Head east on East 7th Street",
+                    "exit": None,
+                    "ref": None,
+                    "destination": None,
+                    "exit_ref": None,
+                },
+                {
+                    "type": "turn",
+                    "modifier": "left",
+                    "name": "Sanford Street",
+                    "distance_m": 271.9,
+                    "duration_s": 30.4,
+                    "location": [-84.506046, 39.084067],
+                    "bearing_before": 79,
+                    "bearing_after": 349,
+                    "instruction": "Turn left onto Sanford Street",
+                    "exit": None,
+                    "ref": None,
+                    "destination": None,
+                    "exit_ref": None,
+                },
+                {
+                    "type": "arrive",
+                    "modifier": "",
+                    "name": "West 5th Street",
+                    "distance_m": 0.0,
+                    "duration_s": 0.0,
+                    "location": [-84.4961555, 39.091368],
+                    "bearing_before": 54,
+                    "bearing_after": 0,
+                    "instruction": "Arrive at your destination",
+                    "exit": None,
+                    "ref": None,
+                    "destination": None,
+                    "exit_ref": None,
+                },
+            ],
+            "origin": {
+                "input": [39.0837, -84.5086],
+                "location": [-84.5085921, 39.08367],
+                "distance_m": 3.4,
+                "name": "East 7th Street",
+            },
+            "destination": {
+                "input": [39.0912, -84.496],
+                "location": [-84.4961555, 39.091368],
+                "distance_m": 23.0,
+                "name": "West 5th Street",
+            },
+            "live_version": 0,
+            "extra_s": 0.0,
+            "explanation": {
+                "incidents": [],
+                "avoided": [],
+                "delay_s": 0.0,
+                "no_incident_duration_s": 163.0,
+                "messages": [],
+            },
+            "eta_sources": {
+                "typical_s": 0.0,
+                "free_flow_s": 163.0,
+                "live_s": 0.0,
+                "day_type": "weekday",
+                "arrival": None,
+            },
+        }
+    ],
+    "snapshot_id": "0891ac85f76d5509",
+    "live_version": 0,
+    "at": "2026-11-24T13:00:00+00:00",
+    "timezone": "America/New_York",
+}
+
+#: GET /v1/plan?from=39.0837,-84.5086&to=39.0912,-84.4960&depart_at=2020-01-15T08:00:00-05:00
+#: (one itinerary, shortened)
+PLAN: dict[str, Any] = {
+    "itineraries": [
+        {
+            "departure": "2020-01-15T08:00:11-05:00",
+            "arrival": "2020-01-15T08:27:20-05:00",
+            "duration_s": 1629,
+            "transfers": 0,
+            "walk_m": 927.4,
+            "wait_s": 0,
+            "legs": [
+                {
+                    "mode": "walk",
+                    "from": {"name": "Origin", "lat": 39.0837, "lon": -84.5086, "stop_id": None},
+                    "to": {
+                        "name": "Covington Transit Center",
+                        "lat": 39.08871,
+                        "lon": -84.511428,
+                        "stop_id": "nky_tank:100035",
+                    },
+                    "departure": "2020-01-15T08:00:11-05:00",
+                    "arrival": "2020-01-15T08:09:00-05:00",
+                    "duration_s": 529,
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [-84.5085921, 39.08367],
+                            [-84.5085945, 39.0836696],
+                            [-84.5090276, 39.0835984],
+                        ],
+                    },
+                    "distance_m": 734.1,
+                    "steps": [
+                        {
+                            "type": "depart",
+                            "modifier": "",
+                            "name": "East 7th Street",
+                            "distance_m": 135.0,
+                            "duration_s": 97.2,
+                            "location": [-84.5085921, 39.08367],
+                            "bearing_before": 0,
+                            "bearing_after": 258,
+                            "instruction": "Walk west on East 7th Street",
+                            "exit": None,
+                            "ref": None,
+                            "destination": None,
+                            "exit_ref": None,
+                        }
+                    ],
+                    "route": None,
+                    "agency": None,
+                    "trip_id": None,
+                    "headsign": None,
+                    "service_date": None,
+                    "intermediate_stops": None,
+                    "alerts": None,
+                },
+                {
+                    "mode": "transit",
+                    "from": {
+                        "name": "Covington Transit Center",
+                        "lat": 39.08871,
+                        "lon": -84.511428,
+                        "stop_id": "nky_tank:100035",
+                    },
+                    "to": {
+                        "name": "W 4th at Columbia - Out",
+                        "lat": 39.091467,
+                        "lon": -84.497827,
+                        "stop_id": "nky_tank:30169",
+                    },
+                    "departure": "2020-01-15T08:09:00-05:00",
+                    "arrival": "2020-01-15T08:25:00-05:00",
+                    "duration_s": 960,
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [-84.511428, 39.08871],
+                            [-84.51145, 39.08871],
+                            [-84.51135, 39.08825],
+                        ],
+                    },
+                    "distance_m": None,
+                    "steps": None,
+                    "route": {
+                        "id": "nky_tank:16",
+                        "short_name": "16",
+                        "long_name": "West Newport/NKU",
+                        "type": 3,
+                        "type_name": "bus",
+                        "color": "#008000",
+                        "text_color": "#FFFFFF",
+                    },
+                    "agency": {
+                        "id": "nky_tank:Transit Authority of Northern Kentucky",
+                        "name": "Transit Authority of Northern Kentucky",
+                        "timezone": "America/New_York",
+                    },
+                    "trip_id": "nky_tank:4151690",
+                    "headsign": "NKU",
+                    "service_date": "2020-01-15",
+                    "intermediate_stops": [
+                        {
+                            "stop_id": "nky_tank:100541",
+                            "name": "Fourth at Madison - In",
+                            "lat": 39.087099,
+                            "lon": -84.510977,
+                            "arrival": "2020-01-15T08:09:00-05:00",
+                        },
+                        {
+                            "stop_id": "nky_tank:100542",
+                            "name": "Fourth at Russell - In",
+                            "lat": 39.086618,
+                            "lon": -84.514094,
+                            "arrival": "2020-01-15T08:10:00-05:00",
+                        },
+                    ],
+                    "alerts": [],
+                },
+                {
+                    "mode": "walk",
+                    "from": {
+                        "name": "W 4th at Columbia - Out",
+                        "lat": 39.091467,
+                        "lon": -84.497827,
+                        "stop_id": "nky_tank:30169",
+                    },
+                    "to": {"name": "Destination", "lat": 39.0912, "lon": -84.496, "stop_id": None},
+                    "departure": "2020-01-15T08:25:00-05:00",
+                    "arrival": "2020-01-15T08:27:20-05:00",
+                    "duration_s": 140,
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [-84.4977792, 39.0914151],
+                            [-84.4976861, 39.0914668],
+                            [-84.4976472, 39.0914243],
+                        ],
+                    },
+                    "distance_m": 193.3,
+                    "steps": [
+                        {
+                            "type": "depart",
+                            "modifier": "",
+                            "name": "West 4th Street",
+                            "distance_m": 9.9,
+                            "duration_s": 7.1,
+                            "location": [-84.4977792, 39.0914151],
+                            "bearing_before": 0,
+                            "bearing_after": 54,
+                            "instruction": "Walk northeast on West 4th Street",
+                            "exit": None,
+                            "ref": None,
+                            "destination": None,
+                            "exit_ref": None,
+                        }
+                    ],
+                    "route": None,
+                    "agency": None,
+                    "trip_id": None,
+                    "headsign": None,
+                    "service_date": None,
+                    "intermediate_stops": None,
+                    "alerts": None,
+                },
+            ],
+            "alerts": [],
+        }
+    ],
+    "service_date": "2020-01-15",
+    "live_version": 0,
+    "access_stops": 54,
+    "egress_stops": 56,
+    "messages": [],
+}
+
+#: GET /v1/stops?near=39.0837,-84.5086&limit=3
+STOPS: dict[str, Any] = {
+    "stops": [
+        {
+            "stop_id": "nky_tank:10094",
+            "name": "Scott at 7th - Out",
+            "lat": 39.0838,
+            "lon": -84.5086,
+        },
+        {
+            "stop_id": "nky_tank:100045",
+            "name": "Scott at Sixth - Out",
+            "lat": 39.084703,
+            "lon": -84.508844,
+        },
+        {
+            "stop_id": "nky_tank:30161",
+            "name": "Scott at E 8th - Out",
+            "lat": 39.082562,
+            "lon": -84.508286,
+        },
+    ]
+}
+
+#: GET /v1/stops/nky_tank:10094/departures?at=2020-01-15T08:00:00-05:00&limit=2
+DEPARTURES: dict[str, Any] = {
+    "stop": {
+        "stop_id": "nky_tank:10094",
+        "name": "Scott at 7th - Out",
+        "lat": 39.0838,
+        "lon": -84.5086,
+    },
+    "departures": [
+        {
+            "trip_id": "nky_tank:4154850",
+            "route": {
+                "id": "nky_tank:33",
+                "short_name": "33",
+                "long_name": "Thomas More Pkwy/Crestview Hills",
+                "type": 3,
+                "type_name": "bus",
+                "color": "#008000",
+                "text_color": "#FFFFFF",
+            },
+            "headsign": "Crestview Hills",
+            "scheduled": "2020-01-15T08:15:00-05:00",
+            "expected": "2020-01-15T08:15:00-05:00",
+            "delay_s": 0,
+            "cancelled": False,
+            "service_date": "2020-01-15",
+        },
+        {
+            "trip_id": "nky_tank:4160440",
+            "route": {
+                "id": "nky_tank:8",
+                "short_name": "8",
+                "long_name": "Eastern Ave/Fort Wright",
+                "type": 3,
+                "type_name": "bus",
+                "color": "#008000",
+                "text_color": "#FFFFFF",
+            },
+            "headsign": "Fort Wright",
+            "scheduled": "2020-01-15T08:25:00-05:00",
+            "expected": "2020-01-15T08:25:00-05:00",
+            "delay_s": 0,
+            "cancelled": False,
+            "service_date": "2020-01-15",
+        },
+    ],
+    "live_version": 0,
+}
+
+#: Body of POST /v1/incidents: a closure on the Veterans Memorial Bridge
+INCIDENT_CREATE: dict[str, Any] = {
+    "type": "closure",
+    "severity": "high",
+    "start": "2026-11-24T06:00:00-05:00",
+    "end": "2026-11-24T18:00:00-05:00",
+    "geometry": {
+        "type": "LineString",
+        "coordinates": [
+            [-84.503542, 39.08821],
+            [-84.502907, 39.088319],
+            [-84.5027881, 39.0883457],
+            [-84.502701, 39.088364],
+        ],
+    },
+    "direction": "both",
+    "road_effect": {"closed_to": ["car"]},
+    "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+}
+
+#: Answer of POST /v1/incidents (ETag: "1")
+INCIDENT: dict[str, Any] = {
+    "id": "INC-1",
+    "version": 1,
+    "status": "active",
+    "type": "closure",
+    "geometry": {
+        "type": "LineString",
+        "coordinates": [
+            [-84.503542, 39.08821],
+            [-84.502907, 39.088319],
+            [-84.5027881, 39.0883457],
+            [-84.502701, 39.088364],
+        ],
+    },
+    "effective_state": "in_effect",
+    "match": {
+        "geometry_type": "LineString",
+        "edge_count": 14,
+        "edge_counts": {"car": 2, "bike": 6, "walk": 6},
+        "length_m": 862.0,
+        "street_names": ["Veterans Memorial Bridge"],
+        "way_ids": [33159410, 729223631, 729223628],
+        "stops": [],
+    },
+    "live_version": 1,
+    "agency": "KYTC",
+    "external_id": None,
+    "severity": "high",
+    "start": "2026-11-24T06:00:00-05:00",
+    "end": "2026-11-24T18:00:00-05:00",
+    "recurrence": None,
+    "direction": "both",
+    "lanes": None,
+    "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+    "transit_effect": None,
+    "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+    "created_by": "key:3f9a61c2d7e4",
+    "updated_by": "key:3f9a61c2d7e4",
+    "created_at": "2026-11-24T10:58:07.412903Z",
+    "updated_at": "2026-11-24T10:58:07.412903Z",
+}
+
+#: Answer of PATCH /v1/incidents/INC-1 with {"severity": "severe"} (ETag: "2")
+INCIDENT_PATCHED: dict[str, Any] = {
+    "id": "INC-1",
+    "version": 2,
+    "status": "active",
+    "type": "closure",
+    "geometry": {
+        "type": "LineString",
+        "coordinates": [
+            [-84.503542, 39.08821],
+            [-84.502907, 39.088319],
+            [-84.5027881, 39.0883457],
+            [-84.502701, 39.088364],
+        ],
+    },
+    "effective_state": "in_effect",
+    "match": {
+        "geometry_type": "LineString",
+        "edge_count": 14,
+        "edge_counts": {"car": 2, "bike": 6, "walk": 6},
+        "length_m": 862.0,
+        "street_names": ["Veterans Memorial Bridge"],
+        "way_ids": [33159410, 729223631, 729223628],
+        "stops": [],
+    },
+    "live_version": 2,
+    "agency": "KYTC",
+    "external_id": None,
+    "severity": "severe",
+    "start": "2026-11-24T06:00:00-05:00",
+    "end": "2026-11-24T18:00:00-05:00",
+    "recurrence": None,
+    "direction": "both",
+    "lanes": None,
+    "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+    "transit_effect": None,
+    "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+    "created_by": "key:3f9a61c2d7e4",
+    "updated_by": "key:3f9a61c2d7e4",
+    "created_at": "2026-11-24T10:58:07.412903Z",
+    "updated_at": "2026-11-24T11:20:31.086254Z",
+}
+
+#: GET /v1/incidents?limit=2
+INCIDENTS: dict[str, Any] = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "INC-1",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [
+                    [-84.503542, 39.08821],
+                    [-84.502907, 39.088319],
+                    [-84.5027881, 39.0883457],
+                    [-84.502701, 39.088364],
+                ],
+            },
+            "properties": {
+                "id": "INC-1",
+                "agency": "KYTC",
+                "external_id": None,
+                "type": "closure",
+                "severity": "severe",
+                "status": "active",
+                "start": "2026-11-24T06:00:00-05:00",
+                "end": "2026-11-24T18:00:00-05:00",
+                "recurrence": None,
+                "direction": "both",
+                "lanes": None,
+                "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+                "transit_effect": None,
+                "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+                "created_by": "key:3f9a61c2d7e4",
+                "updated_by": "key:3f9a61c2d7e4",
+                "created_at": "2026-11-24T10:58:07.412903Z",
+                "updated_at": "2026-11-24T11:20:31.086254Z",
+                "version": 2,
+                "effective_state": "in_effect",
+            },
+        }
+    ],
+    "live_version": 2,
+}
+
+#: GET /v1/incidents/INC-1/history
+HISTORY: dict[str, Any] = {
+    "incident_id": "INC-1",
+    "history": [
+        {
+            "seq": 1,
+            "version": 1,
+            "action": "create",
+            "actor": "key:3f9a61c2d7e4",
+            "recorded_at": "2026-11-24T10:58:07.412903+00:00",
+            "before": None,
+            "after": {
+                "id": "INC-1",
+                "agency": "KYTC",
+                "external_id": None,
+                "type": "closure",
+                "severity": "high",
+                "status": "active",
+                "start": "2026-11-24T06:00:00-05:00",
+                "end": "2026-11-24T18:00:00-05:00",
+                "recurrence": None,
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [
+                        [-84.503542, 39.08821],
+                        [-84.502907, 39.088319],
+                        [-84.5027881, 39.0883457],
+                        [-84.502701, 39.088364],
+                    ],
+                },
+                "direction": "both",
+                "lanes": None,
+                "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+                "transit_effect": None,
+                "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+                "created_by": "key:3f9a61c2d7e4",
+                "updated_by": "key:3f9a61c2d7e4",
+                "created_at": "2026-11-24T10:58:07.412903Z",
+                "updated_at": "2026-11-24T10:58:07.412903Z",
+                "version": 1,
+            },
+        },
+        {
+            "seq": 2,
+            "version": 2,
+            "action": "update",
+            "actor": "key:3f9a61c2d7e4",
+            "recorded_at": "2026-11-24T11:20:31.086254+00:00",
+            "before": {
+                "id": "INC-1",
+                "agency": "KYTC",
+                "external_id": None,
+                "type": "closure",
+                "severity": "high",
+                "status": "active",
+                "start": "2026-11-24T06:00:00-05:00",
+                "end": "2026-11-24T18:00:00-05:00",
+                "recurrence": None,
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [
+                        [-84.503542, 39.08821],
+                        [-84.502907, 39.088319],
+                        [-84.5027881, 39.0883457],
+                        [-84.502701, 39.088364],
+                    ],
+                },
+                "direction": "both",
+                "lanes": None,
+                "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+                "transit_effect": None,
+                "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+                "created_by": "key:3f9a61c2d7e4",
+                "updated_by": "key:3f9a61c2d7e4",
+                "created_at": "2026-11-24T10:58:07.412903Z",
+                "updated_at": "2026-11-24T10:58:07.412903Z",
+                "version": 1,
+            },
+            "after": {
+                "id": "INC-1",
+                "agency": "KYTC",
+                "external_id": None,
+                "type": "closure",
+                "severity": "severe",
+                "status": "active",
+                "start": "2026-11-24T06:00:00-05:00",
+                "end": "2026-11-24T18:00:00-05:00",
+                "recurrence": None,
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [
+                        [-84.503542, 39.08821],
+                        [-84.502907, 39.088319],
+                        [-84.5027881, 39.0883457],
+                        [-84.502701, 39.088364],
+                    ],
+                },
+                "direction": "both",
+                "lanes": None,
+                "road_effect": {"closed_to": ["car"], "speed_limit_kmh": None, "delay_s": None},
+                "transit_effect": None,
+                "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
+                "created_by": "key:3f9a61c2d7e4",
+                "updated_by": "key:3f9a61c2d7e4",
+                "created_at": "2026-11-24T10:58:07.412903Z",
+                "updated_at": "2026-11-24T11:20:31.086254Z",
+                "version": 2,
+            },
+        },
+    ],
+}
+
+#: GET /v1/incidents/INC-1/diversions?routes=1 (shortened)
+DIVERSIONS: dict[str, Any] = {
+    "incident_id": "INC-1",
+    "diversions": [
+        {
+            "entry": {"lat": 39.088534, "lon": -84.502197},
+            "exit": {"lat": 39.0878829, "lon": -84.5056066},
+            "diversion_point": {"lat": 39.0902177, "lon": -84.4998274},
+            "rejoin_point": {"lat": 39.0861675, "lon": -84.5242931},
+            "closed_length_m": 303.9,
+            "closed_streets": ["Veterans Memorial Bridge"],
+            "closed_free_flow_s": 28.3,
+            "routes": [
+                {
+                    "duration_s": 364.4,
+                    "distance_m": 4613.7,
+                    "extra_s": 158.8,
+                    "streets_to_sign": [
+                        "East 3rd Street",
+                        "US 27",
+                        "Taylor–Southgate Bridge",
+                        "Broadway Street",
+                        "West 3rd Street",
+                        "Mill Creek Expressway",
+                        "Crescent Avenue",
+                    ],
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [
+                            [-84.4998274, 39.0902177],
+                            [-84.4998419, 39.0902822],
+                            [-84.4998564, 39.0903217],
+                        ],
+                    },
+                    "steps": [
+                        {
+                            "type": "depart",
+                            "modifier": "",
+                            "name": "East 3rd Street",
+                            "distance_m": 442.6,
+                            "duration_s": 49.5,
+                            "location": [-84.4998274, 39.0902177],
+                            "bearing_before": 0,
+                            "bearing_after": 350,
+                            "instruction": "Head north on East 3rd Street (KY 8)",
+                            "ref": "KY 8",
+                        },
+                        {
+                            "type": "roundabout",
+                            "modifier": "slight right",
+                            "name": "US 27",
+                            "distance_m": 109.6,
+                            "duration_s": 6.6,
+                            "location": [-84.4973562, 39.0931305],
+                            "bearing_before": 46,
+                            "bearing_after": 85,
+                            "instruction": "Enter the roundabout and take the "
+                            "5th exit toward US 27 North",
+                            "exit": 5,
+                            "ref": "US 27",
+                            "destination": "US 27 North",
+                        },
+                    ],
+                }
+            ],
+            "diversion_needed": True,
+            "sign_text": "VETERANS MEMORIAL BRIDGE CLOSED — DIVERSION VIA EAST 3RD "
+            "STREET → US 27 → TAYLOR–SOUTHGATE BRIDGE (+3 MIN)",
+        }
+    ],
+    "live_version": 2,
+}
+
+#: Body of POST /v1/traffic/speeds (the second way is not a car road)
+SPEEDS_BODY: dict[str, Any] = {
+    "observations": [
+        {
+            "ref": {"way_id": 356389773, "direction": "forward"},
+            "speed_kmh": 12.5,
+            "observed_at": "2026-11-24T12:58:30Z",
+            "confidence": 0.9,
+        },
+        {"ref": {"way_id": 5}, "speed_kmh": 30, "observed_at": "2026-11-24T12:58:30Z"},
+    ]
+}
+
+#: Answer to SPEEDS_BODY
+SPEED_BATCH: dict[str, Any] = {
+    "accepted": 1,
+    "rejected": [{"index": 1, "reason": "way 5 (forward) is not a car road of this network"}],
+    "edges_updated": 2,
+    "live_version": 3,
+}
+
+#: GET /v1/congestion?bbox=-84.52,39.07,-84.49,39.10&min_level=heavy&at=2026-11-24T08:00:00-05:00
+#: (shortened)
+CONGESTION: dict[str, Any] = {
+    "type": "FeatureCollection",
+    "live_version": 2,
+    "at": "2026-11-24T13:00:00+00:00",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [
+                    [-84.519561, 39.075787],
+                    [-84.519296, 39.075192],
+                    [-84.519139, 39.074782],
+                ],
+            },
+            "properties": {
+                "edge": 24549,
+                "level": "heavy",
+                "speed_kmh": 35.1,
+                "free_flow_kmh": 79.7,
+                "delay_s": 30.1,
+                "name": "I 71 / I 75",
+                "way_id": 33651259,
+                "direction": "forward",
+                "causes": [],
+            },
+        },
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "LineString",
+                "coordinates": [
+                    [-84.51956, 39.071177],
+                    [-84.520849, 39.066861],
+                    [-84.521123, 39.065943],
+                ],
+            },
+            "properties": {
+                "edge": 24550,
+                "level": "heavy",
+                "speed_kmh": 35.1,
+                "free_flow_kmh": 79.7,
+                "delay_s": 105.0,
+                "name": "I 71 / I 75",
+                "way_id": 33651259,
+                "direction": "forward",
+                "causes": [],
+            },
+        },
+    ],
+}
+
+#: GET /v1/congestion/summary?worst=2&at=2026-11-24T08:00:00-05:00
+CONGESTION_SUMMARY: dict[str, Any] = {
+    "live_version": 2,
+    "edges": 50210,
+    "network_km": 3699.46,
+    "km_by_level": {
+        "free": 3563.16,
+        "slow": 99.48,
+        "heavy": 36.22,
+        "standstill": 0.0,
+        "closed": 0.61,
+    },
+    "closed_edges": 2,
+    "total_delay_s": 4383.5,
+    "vehicle_delay_proxy": 80674.3,
+    "worst_segments": [
+        {
+            "edge": 18971,
+            "name": "I 275",
+            "way_id": 16249441,
+            "level": "heavy",
+            "delay_s": 151.8,
+            "speed_kmh": 37.0,
+            "free_flow_kmh": 94.1,
+            "causes": [],
+        },
+        {
+            "edge": 24550,
+            "name": "I 71 / I 75",
+            "way_id": 33651259,
+            "level": "heavy",
+            "delay_s": 105.0,
+            "speed_kmh": 35.1,
+            "free_flow_kmh": 79.7,
+            "causes": [],
+        },
+    ],
+    "active_causes": [
+        {
+            "id": "INC-1",
+            "edges": 2,
+            "type": "closure",
+            "severity": "severe",
+            "streets": ["Veterans Memorial Bridge"],
+        }
+    ],
+    "live_speed_edges": 0,
+    "at": "2026-11-24T13:00:00+00:00",
+}
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def restore_nulls(doc: Any) -> None:
+    """Put the ``null`` values back into the examples of an OpenAPI document: FastAPI drops
+    every ``null`` from the document, examples included, but answers do carry them (and a
+    required field may be ``null``). Each ``example`` that equals one of this module's
+    examples without its nulls is replaced by that example."""
+    originals = {json.dumps(_without_nulls(v), sort_keys=True): v
+                 for k, v in globals().items() if k.isupper() and isinstance(v, dict)}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ex = node.get("example")
+            if isinstance(ex, dict):
+                node["example"] = originals.get(json.dumps(ex, sort_keys=True), ex)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
