@@ -272,8 +272,8 @@ _IF_MATCH_DOC = ("The incident's ETag as last read: its version in double quotes
                  "it, 412 when the incident has changed since. ")
 #: The ``If-Match`` request header of PATCH (a change needs the version it was made on).
 IfMatchPatch = Annotated[str | None, Header(alias="If-Match", max_length=40, description=(
-    _IF_MATCH_DOC + "`*` is not accepted here (412): a change must name the version it was "
-    "made on"), examples=['"1"'])]
+    _IF_MATCH_DOC + "`*` applies the change to whatever version is current (RFC 9110)"),
+    examples=['"1"', "*"])]
 #: The ``If-Match`` request header of DELETE.
 IfMatchDelete = Annotated[str | None, Header(alias="If-Match", max_length=40, description=(
     _IF_MATCH_DOC + "`*` deletes whatever version is current"), examples=['"1"', "*"])]
@@ -444,8 +444,7 @@ def get_incident(request: Request, response: Response, incident_id: IncidentId) 
 
 _PRECONDITION_ERRORS = {
     412: ("`If-Match` names another version than the stored one (someone changed the "
-          "incident since you read it: read it again), or is not an ETag of this API (PATCH "
-          "does not take `*`)",
+          "incident since you read it: read it again), or is not an ETag of this API",
           problem_example(412, "incident 'INC-12' is at version 3, not the expected 2",
                           "/v1/incidents/INC-12", "version-conflict", "Version mismatch",
                           expected_version=2, current_version=3)),
@@ -486,7 +485,7 @@ async def patch_incident(request: Request, response: Response, incident_id: Inci
     svc = _svc(request)
     raw = await _body(request)
     changes = validate_model(IncidentPatch, raw)
-    version = _if_match(if_match)
+    version = _if_match(if_match, _current_version(svc, incident_id, if_match))
     sent = changes.changes()
     if "geometry" in sent or "direction" in sent:
         cur = svc.store.get(incident_id)

@@ -253,3 +253,14 @@ def test_list_at_a_time_reports_the_state_at_that_time(env) -> None:
         r = c.patch(f"/v1/incidents/{inc['id']}", json={"status": "cancelled"},
                     headers={**h["tc"], "If-Match": '"1"'})
         assert r.status_code == 200
+
+
+def test_if_match_star_matches_the_current_version_on_patch_and_delete(env) -> None:
+    c, svc, h = env
+    inc = c.post("/v1/incidents", json=_closure(_stretch(_route(c), frac=6)),
+                 headers=h["tc"]).json()
+    r = c.patch(f"/v1/incidents/{inc['id']}", json={"severity": "low"},
+                headers={**h["tc"], "If-Match": "*"})
+    assert r.status_code == 200 and r.headers["etag"] == '"2"'
+    r = c.delete(f"/v1/incidents/{inc['id']}", headers={**h["tc"], "If-Match": "*"})
+    assert r.status_code == 204
