@@ -179,3 +179,37 @@ def test_congestion_levels_and_geojson(nky_router) -> None:
     assert summ["closed_edges"] == 1
     assert {c["id"] for c in summ["active_causes"]} == set(ids)
     assert summ["worst_segments"][0]["edge"] == 0
+
+
+def test_live_speeds_fade_to_the_typical_speed_of_that_time(nky_router, board) -> None:
+    """An ageing observation blends towards the *typical* time of the moment, not free flow."""
+    from zoneinfo import ZoneInfo
+
+    from routing.typical import TypicalSpeeds
+
+    car = nky_router.modes["car"]
+    ff = np.asarray(car.free_flow_ms, np.int64)
+    n = ff.shape[0]
+    e = int(np.argmax(np.asarray(car.arrays.edge_length_m)))
+    dense = np.repeat(np.repeat(ff[None, None, :], 96, axis=1), 3, axis=0).copy()
+    dense[:, :, e] = ff[e] * 3  # this edge is typically three times slower, all day
+    obs = np.zeros(dense.shape, bool)
+    obs[:, :, e] = True
+    typical, _, _ = TypicalSpeeds.from_dense(ff, np.asarray(car.arrays.edge_length_m), dense,
+                                             obs)
+    tz = "America/New_York"
+    now = datetime(2024, 5, 8, 12, 0, tzinfo=ZoneInfo(tz))
+    way = int(np.asarray(nky_router.snapshot.segments.way_id)[car.edge_seg[e]])
+    direction = "backward" if car.edge_rev[e] else "forward"
+    speeds = SpeedBoard(nky_router.snapshot, NetworkMatcher(nky_router.snapshot))
+    rep = speeds.validate([{"ref": {"way_id": way, "direction": direction}, "speed_kmh": 100,
+                            "observed_at": now.isoformat()}], now)
+    speeds.apply(rep.updates)
+    pub = StatePublisher(nky_router, typical, tz)
+    state = pub.publish(LiveState(seq=1, speeds=speeds.observations()), now)
+    observed = float(speeds.obs_ms[e])
+    assert state.weights("car")[e] == pytest.approx(observed, abs=1)
+    mid = pub.at(state, now + timedelta(seconds=(speeds.fresh_s + speeds.max_age_s) / 2))
+    assert mid.weights("car")[e] == pytest.approx(0.5 * observed + 0.5 * 3 * ff[e], abs=2)
+    late = pub.at(state, now + timedelta(seconds=speeds.max_age_s + 1))
+    assert late.weights("car")[e] == 3 * ff[e] and n == late.weights("car").shape[0]
