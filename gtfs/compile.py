@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -426,7 +427,7 @@ def _build_patterns(
 
 
 def compile_feeds(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | os.PathLike[str]],
     names: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     max_examples: int = 5,

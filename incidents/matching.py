@@ -229,7 +229,8 @@ class NetworkMatcher:
             geometry = geometry.model_dump()
         if not isinstance(geometry, Mapping):
             raise GeometryMatchError("geometry must be a GeoJSON object")
-        kind, coords = geometry.get("type"), geometry.get("coordinates")
+        kind = geometry.get("type")
+        coords: Any = geometry.get("coordinates")  # malformed (or None): caught below
         try:
             if kind == "Point":
                 return shapely.Point(self._xy([coords])[0])

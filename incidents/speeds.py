@@ -106,10 +106,10 @@ class SpeedBoard:
                 m = self.matcher.match(geom, ref.get("direction", "forward"), modes=(Mode.CAR,))
             except GeometryMatchError as exc:
                 raise ValueError(str(exc)) from exc
-            edges = m.edges.get(Mode.CAR, np.zeros(0, np.int64))
-            if edges.size == 0:
+            matched = m.edges.get(Mode.CAR, np.zeros(0, np.int64))
+            if matched.size == 0:
                 raise ValueError("the geometry matches no car road")
-            return np.asarray(edges, dtype=np.int64)
+            return np.asarray(matched, dtype=np.int64)
         raise ValueError("ref needs way_id (+ direction) or a LineString geometry")
 
     def validate(self, items: list[Any], now: datetime) -> BatchReport:

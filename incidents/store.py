@@ -340,7 +340,8 @@ class IncidentStore:
             now = self.now()
             merged.update(updated_by=actor_name, updated_at=now, version=current.version + 1)
             new = self._build(merged)
-            if new.model_dump(exclude=_AUDIT_FIELDS) == current.model_dump(exclude=_AUDIT_FIELDS):
+            audit = set(_AUDIT_FIELDS)
+            if new.model_dump(exclude=audit) == current.model_dump(exclude=audit):
                 return current
             if new.external_id != current.external_id:
                 self._check_external_id(tx, new.agency, new.external_id, new.id)

@@ -141,7 +141,7 @@ def diversions(router: RoadRouter, state: RoutingState, closed_edges: np.ndarray
     seg_names = name_idx[seg]
     seg_way = np.asarray(router.snapshot.segments.way_id)[seg]
     closed_set = set(closed_ids.tolist())
-    out = []
+    out: list[dict[str, Any]] = []
     for chain in edge_chains(closed_ids, tail, head, seg):
         chain_len = float(length[chain].sum())
         if chain_len < min_chain_m:

@@ -238,14 +238,15 @@ def build_mode_graph(
     way_access: list,
     piece: np.ndarray,
     blocked_nodes: np.ndarray,
-    restrictions: list[tuple[str, np.ndarray, np.ndarray]],
+    restrictions: list[tuple[str, int, list[int], list[int]]],
 ) -> ModeGraph:
     """Build one mode's directed edges and kernel graph.
 
     ``way_access[i]`` is the :class:`routing.profiles.ModeAccess` of way piece ``i``;
     ``blocked_nodes`` are junctions this mode cannot pass through (U-turns allowed);
-    ``restrictions`` are ``(kind, from_edges_candidates_segs, to_segs)`` in segment terms,
-    already resolved by :func:`_resolve_restrictions` for this mode (car only).
+    ``restrictions`` are ``(kind, via_node, from_segs, to_segs)`` in segment terms (kind
+    ``"no"`` or ``"only"``, the via junction, the segments of the from and to ways), already
+    filtered for this mode (car only).
     """
     fwd = np.fromiter((a.forward for a in way_access), dtype=bool, count=len(way_access))
     bwd = np.fromiter((a.backward for a in way_access), dtype=bool, count=len(way_access))
@@ -408,7 +409,7 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
                    if n in osm_to_j and barrier_blocks(mode, t)),
             dtype=np.int64,
         )
-        rules: list = []
+        rules: list[tuple[str, int, list[int], list[int]]] = []
         if mode == Mode.CAR:
             for r in osm.restrictions:
                 if r.via_node is None or r.via_node not in osm_to_j:

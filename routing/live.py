@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routing.kernels.td import NO_OBSERVATION
+from routing.kernels.td import NO_OBSERVATION, EffectArgs, ObservationArgs
 
 if TYPE_CHECKING:
     from gtfs.live import TransitLive
@@ -122,7 +122,7 @@ class EffectTimeline:
         """Mask of entries in force at ``t_ms``."""
         return (self.lo_ms <= t_ms) & (t_ms < self.hi_ms)
 
-    def kernel_args(self) -> tuple[np.ndarray, ...]:
+    def kernel_args(self) -> EffectArgs:
         """``(offsets, closed, min_ms, factor, add_ms, lo_ms, hi_ms)`` for the kernels."""
         return (self.offsets, self.closed, self.min_ms, self.factor, self.add_ms, self.lo_ms,
                 self.hi_ms)
@@ -153,7 +153,7 @@ class SpeedObservations:
         return (self.obs_at_ms != NO_OBSERVATION) & (t_ms - self.obs_at_ms < self.max_age_ms) \
             & (self.confidence > 0)
 
-    def kernel_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    def kernel_args(self) -> ObservationArgs:
         """``(obs_ms, obs_at_ms, confidence, fresh_ms, max_age_ms)`` for the kernels."""
         return (self.obs_ms, self.obs_at_ms, self.confidence, int(self.fresh_ms),
                 int(self.max_age_ms))

@@ -15,7 +15,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -44,6 +44,16 @@ from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
 
 ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
                     6: "aerial_lift", 7: "funicular", 11: "trolleybus", 12: "monorail"}
+
+
+class _QueryOptions(TypedDict):
+    """The keyword options every :mod:`gtfs.query` search of a plan takes."""
+
+    max_rounds: int
+    min_transfer_s: int
+    wheelchair: int
+    footpaths: tq.Footpaths | None
+    live: TransitLive | None
 
 
 class PlanError(RoutingError):
@@ -320,9 +330,10 @@ class Planner:
         journeys: list[tq.Journey] = []
         if access[0].size and egress[0].size:
             for mode in modes:
-                kw = dict(max_rounds=req.max_transfers + 1, min_transfer_s=req.min_transfer_s,
-                          wheelchair=mode, footpaths=self.footpaths(req),
-                          live=state.transit_live())
+                kw: _QueryOptions = {
+                    "max_rounds": req.max_transfers + 1, "min_transfer_s": req.min_transfer_s,
+                    "wheelchair": mode, "footpaths": self.footpaths(req),
+                    "live": state.transit_live()}
                 if req.arrive_by:
                     found = tq.latest_departure(self.tt, day, access, egress, t_s, **kw)
                 elif req.window_s > 0:
@@ -347,11 +358,11 @@ class Planner:
                           int(access[0].size), int(egress[0].size))
 
     def _leave_later(self, j: tq.Journey, day: DayContext, access: tq.StopTimes,
-                     egress: tq.StopTimes, kw: dict[str, Any]) -> tq.Journey:
+                     egress: tq.StopTimes, kw: _QueryOptions) -> tq.Journey:
         """The same arrival with no more transfers, leaving as late as possible (a reverse
         search from the arrival): at equal arrival, less waiting and usually less walking —
         the bus a minute later at the nearer stop rather than the same bus farther away."""
-        rkw = dict(kw, max_rounds=j.n_transfers + 1)
+        rkw: _QueryOptions = {**kw, "max_rounds": j.n_transfers + 1}
         later = [c for c in tq.latest_departure(self.tt, day, access, egress, j.arrive_s, **rkw)
                  if c.n_transfers <= j.n_transfers and c.arrive_s <= j.arrive_s]
         if not later:

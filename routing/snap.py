@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import shapely
@@ -36,9 +37,14 @@ class Projection:
         """Metres per degree of latitude."""
         return math.radians(1.0) * EARTH_RADIUS_M
 
+    @overload
+    def to_xy(self, lon: float, lat: float) -> tuple[float, float]: ...
+    @overload
+    def to_xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
     def to_xy(self, lon: np.ndarray | float, lat: np.ndarray | float
               ) -> tuple[np.ndarray | float, np.ndarray | float]:
-        """Degrees → metres."""
+        """Degrees → metres (arrays in, arrays out; a number in, a number out)."""
         return (np.asarray(lon) - self.lon0) * self.kx, (np.asarray(lat) - self.lat0) * self.ky
 
     def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
@@ -94,11 +100,10 @@ class Snapper:
         self._part_len = np.zeros(self.segment_ids.shape[0], dtype=np.float64)
         np.add.at(self._part_len, self._piece_part, plen)
         self._cell_m = 100.0
+        self._offsets: np.ndarray | None = None  # no grid without pieces
         if first.shape[0]:
             (self._offsets, self._cells, self._gx0, self._gy0, self._gnx,
              self._gny) = build_grid(self._px1, self._py1, self._px2, self._py2, self._cell_m)
-        else:
-            self._offsets = None
 
     def _candidate(self, i: int, pt: shapely.Point, dist: float) -> SnapCandidate:
         line = self.geoms[i]

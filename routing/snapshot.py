@@ -262,7 +262,7 @@ def _open(p: Path, meta: dict[str, Any]) -> Snapshot:
     segs = Segments(**{f: a[f"seg_{f}"] for f in _SEG_FIELDS}, lon=a["geom_lon"],
                     lat=a["geom_lat"], cum_m=a["geom_cum_m"], names=names["names"],
                     highways=names["highways"], labels=names["labels"])
-    modes = {}
+    modes: dict[str, ModeArrays] = {}
     for mode in MODES:
         d = p / mode
         stats = json.loads((d / "stats.json").read_text())

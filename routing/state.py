@@ -42,7 +42,13 @@ import numpy as np
 from gtfs.live import TransitLive
 from routing.clock import SYSTEM_CLOCK, Clock, epoch_ms
 from routing.kernels.cch import CustomizedMetric
-from routing.kernels.td import N_BINS, all_edge_costs
+from routing.kernels.td import (
+    N_BINS,
+    CostArgs,
+    EffectArgs,
+    ObservationArgs,
+    all_edge_costs,
+)
 from routing.live import LiveState, ordered_causes
 from routing.profiles import Mode
 
@@ -108,11 +114,11 @@ class CostModel:
     row_of_edge: np.ndarray
     ttf: np.ndarray
     free_ms: np.ndarray
-    obs: tuple[Any, ...]
-    effects: tuple[np.ndarray, ...]
+    obs: ObservationArgs
+    effects: EffectArgs
     day_type: str | None
 
-    def args(self) -> tuple[Any, ...]:
+    def args(self) -> CostArgs:
         """Positional arguments after the two times, as the kernels take them."""
         return (self.row_of_edge, self.ttf, self.free_ms, *self.obs, *self.effects)
 
@@ -303,7 +309,7 @@ class StatePublisher:
         if typ is not None and typ.ttf_ms.shape[0]:
             rows = np.asarray(typ.row[typ.day_index(day_type or "weekday")])
             ttf = typ.ttf_ms
-        obs: tuple[Any, ...] = _NO_OBS
+        obs: ObservationArgs = _NO_OBS
         if mode == Mode.CAR and state.live.speeds is not None:
             obs = state.live.speeds.kernel_args()
         eff = state.live.effects_of(mode)

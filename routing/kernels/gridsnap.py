@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 
 def build_grid(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray,
@@ -33,7 +34,10 @@ def build_grid(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray,
 
 
 @njit(cache=True)
-def _register(cx1, cx2, cy1, cy2, nx):
+def _register(cx1: np.ndarray, cx2: np.ndarray, cy1: np.ndarray, cy2: np.ndarray,
+              nx: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every (cell, piece) pair of pieces whose cell ranges are ``[cx1, cx2] × [cy1, cy2]``
+    on a grid ``nx`` cells wide."""
     n = 0
     for i in range(cx1.shape[0]):
         n += (cx2[i] - cx1[i] + 1) * (cy2[i] - cy1[i] + 1)
@@ -53,7 +57,7 @@ def _register(cx1, cx2, cy1, cy2, nx):
 def grid_nearest(px: float, py: float, max_m: float, offsets: np.ndarray,
                  cell_pieces: np.ndarray, x0: float, y0: float, nx: int, ny: int,
                  cell_m: float, x1: np.ndarray, y1: np.ndarray, x2: np.ndarray,
-                 y2: np.ndarray):
+                 y2: np.ndarray) -> tuple[int, float, float]:
     """(piece, t along piece in [0,1], distance m) of the nearest piece within ``max_m``;
     piece = -1 when none."""
     cx = int((px - x0) // cell_m)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 
 @njit(cache=True)
@@ -23,7 +24,9 @@ def _bearing(lon1: float, lat1: float, lon2: float, lat2: float, coslat: float) 
 def assemble_path(edges: np.ndarray, first_from_m: float, last_to_m: float,
                   edge_seg: np.ndarray, edge_rev: np.ndarray, gstart: np.ndarray,
                   gend: np.ndarray, cum_m: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                  seg_length_m: np.ndarray, coslat: float):
+                  seg_length_m: np.ndarray, coslat: float,
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+                             NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Coordinates of a path over ``edges`` that starts ``first_from_m`` metres into the
     first edge and ends ``last_to_m`` metres into the last edge (edge direction).
 

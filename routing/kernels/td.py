@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from routing.kernels.limits import INF_WEIGHT, MAX_FINITE_WEIGHT
 
@@ -26,6 +27,20 @@ INF_TIME = np.int64(2**62)
 NO_OBSERVATION = np.int64(-(2**62))
 #: An observation stamped up to this much after an instant still counts at it (clock skew).
 FUTURE_TOLERANCE_MS = 60_000
+
+#: Live-observation arguments of :func:`edge_cost`:
+#: ``(obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms)``.
+ObservationArgs = tuple[np.ndarray, np.ndarray, np.ndarray, int, int]
+#: Incident-effect arguments of :func:`edge_cost`:
+#: ``(eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)``.
+EffectArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                   np.ndarray]
+#: Every argument of :func:`edge_cost` after the times: ``(row_of_edge, ttf, free_ms)``,
+#: then :data:`ObservationArgs`, then :data:`EffectArgs`.
+CostArgs = tuple[np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray, np.ndarray, np.ndarray, int, int,
+                 np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                 np.ndarray]
 
 
 @njit(cache=True, inline="always")
@@ -50,11 +65,11 @@ def ttf_ms(edge: int, t_ms: int, row_of_edge: np.ndarray, ttf: np.ndarray,
     (floor) between bin centres, or the free-flow time when the edge has no profile."""
     r = row_of_edge[edge]
     if r < 0:
-        return np.int64(free_ms[edge])
+        return int(free_ms[edge])
     b, b2, dt = interp_bins(t_ms)
     a = np.int64(ttf[r, b])
     c = np.int64(ttf[r, b2])
-    return a + ((c - a) * dt) // BIN_MS
+    return int(a + ((c - a) * dt) // BIN_MS)
 
 
 @njit(cache=True)
@@ -94,7 +109,7 @@ def live_blend(base: int, e: int, t_epoch_ms: int, obs_ms: np.ndarray, obs_at_ms
     if a <= 0.0:
         return base
     v = np.int64(np.rint(a * obs_ms[e] + (1.0 - a) * np.float64(base)))
-    return max(v, np.int64(1))
+    return int(max(v, np.int64(1)))
 
 
 @njit(cache=True, inline="always")
@@ -119,7 +134,7 @@ def apply_effects(base: int, e: int, t_epoch_ms: int, eff_off: np.ndarray,
                 v = MAX_FINITE_WEIGHT
             if v > best:
                 best = v
-    return base if best < 0 else best
+    return base if best < 0 else int(best)
 
 
 @njit(cache=True)
@@ -136,7 +151,7 @@ def edge_cost(e: int, t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray,
     :data:`INF_WEIGHT` = closed. The one cost model of timed routes, the live metric and the
     congestion map."""
     if row_of_edge.shape[0] == 0:
-        base = np.int64(free_ms[e])
+        base = int(free_ms[e])
     else:
         base = ttf_ms(e, t_local_ms, row_of_edge, ttf, free_ms)
     base = live_blend(base, e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms)
@@ -164,7 +179,7 @@ def all_edge_costs(t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray, tt
 @njit(cache=True, inline="always")
 def _frac_cost(total_ms: int, frac: float) -> int:
     """``round(total_ms × frac)`` like :meth:`routing.road.RoadRouter.route_endpoints`."""
-    return np.int64(np.rint(np.float64(total_ms) * frac))
+    return int(np.rint(np.float64(total_ms) * frac))
 
 
 @njit(cache=True)
@@ -213,7 +228,8 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                 eff_min_ms: np.ndarray, eff_factor: np.ndarray, eff_add_ms: np.ndarray,
                 eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
                 src_node: np.ndarray, src_time_ms: np.ndarray,
-                tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray):
+                tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray,
+                ) -> tuple[int, int, int, NDArray[np.int32], NDArray[np.int64]]:
     """Earliest arrival from several sources to the best of several targets (A* with a
     straight-line lower bound; exact for the label-setting model).
 
@@ -262,7 +278,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
             if pot[v] < 0:
                 pot[v] = _potential(v, node_x, node_y, tx, ty, inv_speed)
             n = _push(hk, hv, n, src_time_ms[i] + pot[v], v)
-    best = INF_TIME
+    best = int(INF_TIME)
     best_t = -1
     while n > 0:
         key = hk[0]
@@ -304,8 +320,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                     pot[h] = _potential(h, node_x, node_y, tx, ty, inv_speed)
                 n = _push(hk, hv, n, ta + pot[h], h)
     if best_t < 0:
-        return (np.int64(-1), -1, -1, np.zeros(0, dtype=np.int32),
-                np.zeros(0, dtype=np.int64))
+        return (-1, -1, -1, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
     # Walk back from the target node to its source.
     v = tgt_node[best_t]
     k = 0
@@ -322,7 +337,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
         arcs[i] = a
         u = arc_tail[a]
         times[i] = dist[u]
-    return best, src_of[v], best_t, arcs, times
+    return best, int(src_of[v]), best_t, arcs, times
 
 
 @njit(cache=True, inline="always")
@@ -336,4 +351,4 @@ def _potential(v: int, node_x: np.ndarray, node_y: np.ndarray, tx: np.ndarray,
         d = (node_x[v] - tx[i]) ** 2 + (node_y[v] - ty[i]) ** 2
         if d < best:
             best = d
-    return np.int64(np.floor(np.sqrt(best) * inv_speed))
+    return int(np.floor(np.sqrt(best) * inv_speed))
