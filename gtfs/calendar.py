@@ -108,10 +108,10 @@ def build_calendar(feed: RawFeed, report: ValidationReport) -> ServiceCalendar:
                          field="service_id")
         ok &= ~blank
         for i in np.flatnonzero(ok):
-            sid = cal["service_id"].iat[i]
+            sid = str(cal["service_id"].iat[int(i)])
             if sid in seen:
                 report.error(name, "calendar", "duplicate service_id",
-                             rows=[cal["_row"].iat[i]], field="service_id")
+                             rows=[cal["_row"].iat[int(i)]], field="service_id")
                 continue
             seen.add(sid)
             rows_c.append((sid, start[i], end[i], flags[i].astype(bool)))
@@ -157,8 +157,8 @@ def build_calendar(feed: RawFeed, report: ValidationReport) -> ServiceCalendar:
         days[index[sid], sl] = wflags[weekday[sl]]
     for sid, d, t in exc:
         days[index[sid], int((d - d0).astype(np.int64))] = t == 1
-    start = dt.date.fromisoformat(str(d0))
-    return ServiceCalendar(name, start, service_ids, days)
+    start_date = dt.date.fromisoformat(str(d0))
+    return ServiceCalendar(name, start_date, service_ids, days)
 
 
 def pack_service_days(
@@ -173,8 +173,8 @@ def pack_service_days(
     """
     with_days = [c for c in calendars if c.n_days > 0]
     if not with_days:
-        ids = [s for c in calendars for s in c.service_ids]
-        return dt.date(2000, 1, 1), 0, ids, np.zeros((len(ids), 0), dtype=np.uint8)
+        all_ids = [s for c in calendars for s in c.service_ids]
+        return dt.date(2000, 1, 1), 0, all_ids, np.zeros((len(all_ids), 0), dtype=np.uint8)
     start = min(c.start_date for c in with_days)
     end = max(c.start_date + dt.timedelta(days=c.n_days - 1) for c in with_days)
     n_days = (end - start).days + 1

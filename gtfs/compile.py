@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -140,9 +141,10 @@ def _stops(feeds: list[RawFeed], report: ValidationReport) -> tuple[pd.DataFrame
     routable["wheelchair"] = wc
     routable["station"] = parent
     children: dict[str, list[int]] = {}
+    station_ids: list[str] = stations["stop_id"].tolist()
     for i, p in enumerate(parent):
         if p >= 0:
-            children.setdefault(stations["stop_id"].iat[p], []).append(i)
+            children.setdefault(station_ids[p], []).append(i)
     return routable, stations, children
 
 
@@ -295,7 +297,7 @@ def _transfers(feeds: list[RawFeed], stop_index: dict[str, int],
         for i in np.flatnonzero(ok):
             ends = []
             for fld in ("from_stop_id", "to_stop_id"):
-                sid = df[fld].iat[i]
+                sid = str(df[fld].iat[int(i)])
                 if sid in stop_index:
                     ends.append([stop_index[sid]])
                 elif sid in children:
@@ -322,13 +324,31 @@ def _transfers(feeds: list[RawFeed], stop_index: dict[str, int],
 # --------------------------------------------------------------------------- patterns
 
 
+class _Patterns(TypedDict):
+    """Trip instances and the patterns that group them (:func:`_build_patterns`)."""
+
+    src: np.ndarray  # int64 [n_instances]: source trip of each instance
+    shift: np.ndarray  # int64 [n_instances]: seconds added to the source trip's times
+    kind: np.ndarray  # int8 [n_instances]: FREQ_NONE / FREQ_EXACT / FREQ_HEADWAY
+    inst_id: list[str]  # trip_id of each instance (frequency instances get "@HH:MM:SS")
+    order: list[int]  # pattern indices in output order (route, first departure)
+    route: list[int]  # per pattern
+    stops: list[np.ndarray]  # per pattern: stop indices
+    pick: list[np.ndarray]  # per pattern: pickup allowed per position
+    drop: list[np.ndarray]  # per pattern: drop-off allowed per position
+    trips: list[np.ndarray]  # per pattern: instance indices in FIFO order
+    arr: list[np.ndarray]  # per pattern: int64 [n_trips, n_stops] arrival seconds
+    dep: list[np.ndarray]  # per pattern: int64 [n_trips, n_stops] departure seconds
+
+
 def _build_patterns(
     st: CleanStopTimes, trips: pd.DataFrame, freq: dict[int, list[tuple[int, int, int, int]]],
     report: ValidationReport,
-) -> dict[str, object]:
+) -> _Patterns:
     """Expand frequencies, group trips by (stops, pickup, dropoff), split for FIFO."""
     n_src = len(trips)
     src_ids = trips["trip_id"].to_numpy()
+    trip_route = trips["route"].to_numpy()
     # trip instances: (source trip, shift_s, frequency kind)
     inst_src: list[int] = []
     inst_shift: list[int] = []
@@ -365,9 +385,12 @@ def _build_patterns(
     for k, t in enumerate(src):
         a, b = st.trip_start[t], st.trip_end[t]
         key = (st.stop[a:b].tobytes() + b"|" + st.pickup[a:b].tobytes() +
-               st.dropoff[a:b].tobytes() + b"|" + str(int(trips["route"].iat[t])).encode())
+               st.dropoff[a:b].tobytes() + b"|" + str(int(trip_route[t])).encode())
         groups.setdefault(key, []).append(k)
-    pat_route, pat_stops, pat_pick, pat_drop = [], [], [], []
+    pat_route: list[int] = []
+    pat_stops: list[np.ndarray] = []
+    pat_pick: list[np.ndarray] = []
+    pat_drop: list[np.ndarray] = []
     pat_trips: list[np.ndarray] = []  # instance indices, sorted
     pat_arr: list[np.ndarray] = []
     pat_dep: list[np.ndarray] = []
@@ -400,7 +423,7 @@ def _build_patterns(
         n_split += len(subs) - 1
         for sub in subs:
             sel = np.asarray(sub)
-            pat_route.append(int(trips["route"].iat[t0]))
+            pat_route.append(int(trip_route[t0]))
             pat_stops.append(st.stop[a0:b0])
             pk = st.pickup[a0:b0].copy()
             dr = st.dropoff[a0:b0].copy()
@@ -414,11 +437,11 @@ def _build_patterns(
     if n_split:
         report.note(f"{n_split} patterns split so that no trip overtakes another")
     # deterministic order: by route, then first departure
-    order = sorted(range(len(pat_route)),
-                   key=lambda p: (pat_route[p], int(pat_dep[p][0, 0]), p))
+    pat_order = sorted(range(len(pat_route)),
+                       key=lambda p: (pat_route[p], int(pat_dep[p][0, 0]), p))
     return {
         "src": src, "shift": shift, "kind": np.asarray(inst_kind, dtype=np.int8),
-        "inst_id": inst_id, "order": order, "route": pat_route, "stops": pat_stops,
+        "inst_id": inst_id, "order": pat_order, "route": pat_route, "stops": pat_stops,
         "pick": pat_pick, "drop": pat_drop, "trips": pat_trips, "arr": pat_arr, "dep": pat_dep,
     }
 

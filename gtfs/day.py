@@ -115,7 +115,7 @@ def day_trip_mask(
             run &= (last + off >= 0) & (first + off < horizon_s)
         runs[li] = run
         offs[li] = off
-    keep = runs.any(axis=1)
+    keep = np.asarray(runs.any(axis=1))
     keep[1] = True
     layer_days, runs, offs = layer_days[keep], runs[keep], offs[keep]
     trip_pattern = np.asarray(tt.arrays["trip_pattern"])

@@ -46,7 +46,7 @@ def _frozen(x: Any, dtype: type, name: str) -> np.ndarray:
         return a
     if dtype is np.int32 and a.dtype.kind not in "iu":
         raise LiveDataError(f"{name}: expected integer seconds, got dtype {a.dtype}")
-    out = np.array(a, dtype=dtype, copy=True, order="C")
+    out: np.ndarray = np.array(a, dtype=dtype, copy=True, order="C")
     out.flags.writeable = False
     return out
 

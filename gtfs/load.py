@@ -16,8 +16,10 @@ C engine directly is several times faster and keeps full control over row number
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,7 +85,7 @@ class RawFeed:
         return file in self.tables
 
 
-def feed_name_from_path(path: str | Path) -> str:
+def feed_name_from_path(path: str | os.PathLike[str]) -> str:
     """Default feed name: the file stem without a trailing ``_gtfs``/``-gtfs``."""
     stem = Path(path).name
     for ext in (".zip", ".ZIP"):
@@ -127,7 +129,7 @@ def _namespace(series: pd.Series, prefix: str) -> pd.Series:
     return (prefix + s).where(s != "", "")
 
 
-def read_feed(path: str | Path, name: str | None = None) -> RawFeed:
+def read_feed(path: str | os.PathLike[str], name: str | None = None) -> RawFeed:
     """Read one GTFS zip into a :class:`RawFeed` (namespaced ids, ``_row`` columns).
 
     Raises :class:`MissingFileError` for a missing required file (agency, stops, routes,
@@ -192,7 +194,7 @@ def read_feed(path: str | Path, name: str | None = None) -> RawFeed:
 
 
 def read_feeds(
-    paths: list[str | Path] | tuple[str | Path, ...],
+    paths: Sequence[str | os.PathLike[str]],
     names: list[str] | None = None,
 ) -> list[RawFeed]:
     """Read several feeds; names default per :func:`feed_name_from_path` and must be unique."""

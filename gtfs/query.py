@@ -29,7 +29,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -118,8 +118,30 @@ class Departure:
 # --------------------------------------------------------------------------- arguments
 
 
-def _tt_args(tt: Timetable) -> tuple[np.ndarray, ...]:
-    args = tt.derived.get("kernel_args")
+class _KernelTimetable(NamedTuple):
+    """The timetable arrays of :func:`gtfs.raptor.raptor`, in its argument order."""
+
+    pso: np.ndarray
+    ps: np.ndarray
+    pick: np.ndarray
+    drop: np.ndarray
+    pto: np.ndarray
+    psto: np.ndarray
+    st_arr: np.ndarray
+    st_dep: np.ndarray
+    spo: np.ndarray
+    sp: np.ndarray
+    spp: np.ndarray
+    tr_off: np.ndarray
+    tr_to: np.ndarray
+    tr_kind: np.ndarray
+    tr_min: np.ndarray
+    trip_wc: np.ndarray
+    stop_wc: np.ndarray
+
+
+def _tt_args(tt: Timetable) -> _KernelTimetable:
+    args: _KernelTimetable | None = tt.derived.get("kernel_args")
     if args is None:
         a = tt.arrays
         names = ("pattern_stop_offsets", "pattern_stops", "pattern_pickup", "pattern_dropoff",
@@ -127,7 +149,7 @@ def _tt_args(tt: Timetable) -> tuple[np.ndarray, ...]:
                  "st_departure_s", "stop_pattern_offsets", "stop_patterns", "stop_pattern_pos",
                  "transfer_offsets", "transfer_to", "transfer_kind", "transfer_min_s",
                  "trip_wheelchair", "stop_wheelchair")
-        args = tuple(np.ascontiguousarray(np.asarray(a[n])) for n in names)
+        args = _KernelTimetable._make(np.ascontiguousarray(np.asarray(a[n])) for n in names)
         tt.derived["kernel_args"] = args
     return args
 
@@ -171,8 +193,8 @@ def _reverse_tt(tt: Timetable) -> dict[str, Any]:
     lens = (pso[1:] - pso[:-1])[sp]
     r_spp = (lens - 1 - spp).astype(np.int32)
     r_tr = _transpose_csr(tr_off, tr_to, tr_kind, tr_min, n=n_stops)
-    args = (pso, r_ps, r_pick, r_drop, pto, psto, r_arr, r_dep, spo, sp, r_spp,
-            r_tr[0], r_tr[1], r_tr[2], r_tr[3], trip_wc[perm], stop_wc)
+    args = _KernelTimetable(pso, r_ps, r_pick, r_drop, pto, psto, r_arr, r_dep, spo, sp, r_spp,
+                            r_tr[0], r_tr[1], r_tr[2], r_tr[3], trip_wc[perm], stop_wc)
     rev = {"args": args, "perm": perm, "st_perm": st_perm}
     tt.derived["reverse"] = rev
     return rev
@@ -383,7 +405,7 @@ def _live_layers(tt: Timetable, day: DayContext, live: TransitLive | None,
     days: tuple[ServiceDayLive | None, ...] = ()
     if live is not None and live.days:
         days = tuple(live.day(d) for d in _layer_dates(day))
-    if all(x is None for x in days):
+    if live is None or all(x is None for x in days):
         return _plain_layers(tt, n_layers, reverse)
     key = (int(live.version), day.date, tuple(int(d) for d in day.layer_days))
     with _LIVE_LOCK:
@@ -419,9 +441,10 @@ def _stop_times_arg(x: StopTimes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
-            reverse: bool = False, inst_map: np.ndarray | None = None,
-            pattern_len: np.ndarray | None = None,
-            trip_pattern: np.ndarray | None = None) -> list[Journey]:
+            reverse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+            ) -> list[Journey]:
+    """Journeys from the kernel's output; ``reverse``: ``(inst_map, pattern_len,
+    trip_pattern)`` when the output is of the time-reversed timetable."""
     out: list[Journey] = []
     for j in journeys:
         first, count = int(j[3]), int(j[4])
@@ -429,7 +452,7 @@ def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
         items: list[Leg] = []
         for row in raw:
             kind, inst, a, b, bp, ap, dep, arr = (int(v) for v in row)
-            if reverse:
+            if reverse is not None:
                 dep, arr = -arr, -dep
                 kind = _SWAP_ENDS.get(kind, kind)
                 if kind == kern.LEG_ACCESS:
@@ -439,17 +462,17 @@ def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
                 else:
                     a, b = b, a
             if kind == kern.LEG_TRANSIT:
-                if reverse:
-                    inst = int(inst_map[inst])
+                if reverse is not None:
+                    inst = int(reverse[0][inst])
                 trip = int(day.inst_trip[inst])
-                if reverse:
-                    n = int(pattern_len[trip_pattern[trip]])
+                if reverse is not None:
+                    n = int(reverse[1][reverse[2][trip]])
                     bp, ap = n - 1 - ap, n - 1 - bp
                 items.append(Leg("transit", a, b, dep, arr, trip, bp, ap,
                                  day.service_date(inst)))
             else:
                 items.append(Leg(LEG_KINDS[kind], a, b, dep, arr))
-        if reverse:
+        if reverse is not None:
             items.reverse()
         n_transit = sum(1 for leg in items if leg.kind == "transit")
         out.append(Journey(items[0].depart_s, items[-1].arrive_s, n_transit - 1, tuple(items)))
@@ -494,6 +517,7 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
     la = _live_layers(tt, day, live, reverse)
     acc_s, acc_t = _stop_times_arg(access)
     eg_s, eg_t = _stop_times_arg(egress)
+    args: _KernelTimetable
     if reverse:
         args = _reverse_tt(tt)["args"]
         rd = _reverse_day(tt, day)
@@ -567,9 +591,8 @@ def latest_departure(
     js, legs = _run(tt, day, egress, access, deps, max_rounds, min_transfer_s, wheelchair,
                     footpaths, live, reverse=True)
     pso = np.asarray(tt.arrays["pattern_stop_offsets"])
-    found = _decode(day, js, legs, reverse=True, inst_map=_reverse_day(tt, day)["inst_map"],
-                    pattern_len=pso[1:] - pso[:-1],
-                    trip_pattern=np.asarray(tt.arrays["trip_pattern"]))
+    found = _decode(day, js, legs, reverse=(_reverse_day(tt, day)["inst_map"], pso[1:] - pso[:-1],
+                                            np.asarray(tt.arrays["trip_pattern"])))
     return sorted(found, key=lambda j: j.n_transfers)
 
 
@@ -634,16 +657,16 @@ def departures(
                          bool(cancelled[i]), bool(skipped[i])) for i in sel)
     rows.sort()
     out = []
-    for rt, sched, inst, pos, last, cancelled, skipped in rows[:limit]:
-        trip = int(day.inst_trip[inst])
+    for rt_s, sched_s, inst_i, pos_i, last, is_cancelled, is_skipped in rows[:limit]:
+        trip = int(day.inst_trip[inst_i])
         route = int(a["trip_route"][trip])
         out.append(Departure(
-            stop=stop_idx, depart_s=sched, realtime_depart_s=rt, delay_s=rt - sched,
-            cancelled=cancelled, skipped=skipped, trip=trip,
+            stop=stop_idx, depart_s=sched_s, realtime_depart_s=rt_s, delay_s=rt_s - sched_s,
+            cancelled=is_cancelled, skipped=is_skipped, trip=trip,
             trip_id=tt.strings["trip_id"][trip], route=route,
             route_short_name=tt.strings["route_short_name"][route],
-            headsign=tt.strings["trip_headsign"][trip], service_date=day.service_date(inst),
-            stop_pos=pos, is_last_stop=last))
+            headsign=tt.strings["trip_headsign"][trip], service_date=day.service_date(inst_i),
+            stop_pos=pos_i, is_last_stop=last))
     return out
 
 

@@ -48,8 +48,11 @@ target arrival improved, reconstructed right away into legs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 INF = np.int64(1) << np.int64(40)
 
@@ -67,9 +70,13 @@ WHEELCHAIR_OFF = 0
 WHEELCHAIR_STRICT = 1
 WHEELCHAIR_ALLOW_UNKNOWN = 2
 
+#: An integer as the kernels see it: a Python int or a NumPy integer scalar (numba compiles
+#: both to int64).
+Int = int | np.integer[Any]
+
 
 @njit(cache=True, inline="always")
-def _wc_ok(mode, value):
+def _wc_ok(mode: Int, value: Int) -> bool:
     """Whether a trip or stop with GTFS wheelchair ``value`` (0/1/2) is usable in ``mode``."""
     if mode == WHEELCHAIR_OFF:
         return True
@@ -79,8 +86,9 @@ def _wc_ok(mode, value):
 
 
 @njit(cache=True, inline="always")
-def _find_trip(st_dep, st0, t0, n, p, inst_trip, inst_off, trip_cancel, tc0, trip_wc,
-               wheelchair, ia, ib, t):
+def _find_trip(st_dep: np.ndarray, st0: Int, t0: Int, n: Int, p: Int, inst_trip: np.ndarray,
+               inst_off: np.ndarray, trip_cancel: np.ndarray, tc0: Int, trip_wc: np.ndarray,
+               wheelchair: Int, ia: Int, ib: Int, t: Int) -> int:
     """Earliest-departing usable instance in [ia, ib) of a FIFO (layer, pattern) leaving
     position ``p`` at or after ``t`` (``st0``: the layer's stop-time base of the pattern,
     ``tc0``: its cancellation base); -1 if none."""
@@ -102,17 +110,20 @@ def _find_trip(st_dep, st0, t0, n, p, inst_trip, inst_off, trip_cancel, tc0, tri
 
 
 @njit(cache=True, inline="always")
-def _layer_of(lpo, inst):
+def _layer_of(lpo: np.ndarray, inst: Int) -> int:
     """Day layer of an instance (instances are numbered layer-major)."""
     n_pat = lpo.shape[1] - 1
     for layer in range(lpo.shape[0]):
         if inst < lpo[layer, n_pat]:
             return layer
-    return lpo.shape[0] - 1
+    return int(lpo.shape[0]) - 1
 
 
 @njit(cache=True, inline="always")
-def _transfer_rule(s, q, tr_off, tr_to, tr_kind, tr_min):
+def _transfer_rule(s: Int, q: Int, tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray,
+                   tr_min: np.ndarray) -> tuple[np.int64, np.int64]:
+    """``(kind, min_transfer_time)`` of the transfers.txt rule ``s -> q``; kind -1 when
+    there is none."""
     for j in range(tr_off[s], tr_off[s + 1]):
         if tr_to[j] == q:
             return np.int64(tr_kind[j]), np.int64(tr_min[j])
@@ -120,7 +131,9 @@ def _transfer_rule(s, q, tr_off, tr_to, tr_kind, tr_min):
 
 
 @njit(cache=True, inline="always")
-def _footpath(s, q, fp_off, fp_to, fp_dur):
+def _footpath(s: Int, q: Int, fp_off: np.ndarray, fp_to: np.ndarray,
+              fp_dur: np.ndarray) -> np.int64:
+    """Walking time (s) of the footpath ``s -> q``; -1 when there is none."""
     for j in range(fp_off[s], fp_off[s + 1]):
         if fp_to[j] == q:
             return np.int64(fp_dur[j])
@@ -128,7 +141,8 @@ def _footpath(s, q, fp_off, fp_to, fp_dur):
 
 
 @njit(cache=True, inline="always")
-def _copy_min(k, lab, src, in_chg, chg, n_chg):
+def _copy_min(k: Int, lab: np.ndarray, src: np.ndarray, in_chg: np.ndarray, chg: np.ndarray,
+              n_chg: np.ndarray) -> None:
     """Carry round k-1's improved labels (the stops it changed) into round k, recording the
     stops that change in round k."""
     for j in range(n_chg[k - 1]):
@@ -145,16 +159,21 @@ def _copy_min(k, lab, src, in_chg, chg, n_chg):
 @njit(cache=True)
 def raptor(
     # timetable (st_arr / st_dep: per-layer blocks, see the module docstring)
-    pso, ps, pick, drop, pto, psto, st_arr, st_dep, spo, sp, spp,
-    tr_off, tr_to, tr_kind, tr_min, trip_wc, stop_wc,
+    pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, pto: np.ndarray,
+    psto: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray, spo: np.ndarray,
+    sp: np.ndarray, spp: np.ndarray,
+    tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray, tr_min: np.ndarray,
+    trip_wc: np.ndarray, stop_wc: np.ndarray,
     # day context
-    lpo, inst_trip, inst_off,
+    lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
     # query
-    access_stop, access_s, egress_stop, egress_s, fp_off, fp_to, fp_dur,
-    departures, max_rounds, min_transfer_s, wheelchair,
+    access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
+    egress_s: np.ndarray, fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
+    departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
     # live data
-    stop_closed, layer_st, layer_trip, st_skip, trip_cancel, layer_pat_fifo,
-):
+    stop_closed: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
+    st_skip: np.ndarray, trip_cancel: np.ndarray, layer_pat_fifo: np.ndarray,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
     journey per (run, round) whose target arrival improved in that run."""
@@ -577,8 +596,9 @@ def raptor(
 
 
 @njit(cache=True, inline="always")
-def _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt, is_marked, chg_brd,
-           n_chg_brd, in_brd):
+def _relax(k: Int, s: Int, q: Int, a: Int, dur: Int, brd: np.ndarray, brd_src: np.ndarray,
+           brd_from: np.ndarray, brd_dur: np.ndarray, tgt: np.ndarray, is_marked: np.ndarray,
+           chg_brd: np.ndarray, n_chg_brd: np.ndarray, in_brd: np.ndarray) -> bool:
     """Improve the boarding label of ``q`` from a vehicle arrival ``a`` at ``s``; returns
     True when ``q`` must be appended to the marked list."""
     v = a + dur
@@ -598,7 +618,8 @@ def _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt, is_marked, chg
 
 
 @njit(cache=True)
-def _pattern_of(pto, trip):
+def _pattern_of(pto: np.ndarray, trip: Int) -> int:
+    """Pattern of ``trip`` (binary search in the pattern trip offsets ``pto``)."""
     lo = 0
     hi = pto.shape[0] - 1
     while hi - lo > 1:
@@ -611,9 +632,13 @@ def _pattern_of(pto, trip):
 
 
 @njit(cache=True)
-def collect_departures(pso, pick, pto, psto, st_dep, spo, sp, spp, trip_wc, stop_wc,
-                       lpo, inst_trip, inst_off, access_stop, access_s, from_s, to_s,
-                       wheelchair, stop_closed, layer_st, layer_trip, st_skip, trip_cancel):
+def collect_departures(pso: np.ndarray, pick: np.ndarray, pto: np.ndarray, psto: np.ndarray,
+                       st_dep: np.ndarray, spo: np.ndarray, sp: np.ndarray, spp: np.ndarray,
+                       trip_wc: np.ndarray, stop_wc: np.ndarray, lpo: np.ndarray,
+                       inst_trip: np.ndarray, inst_off: np.ndarray, access_stop: np.ndarray,
+                       access_s: np.ndarray, from_s: int, to_s: int, wheelchair: int,
+                       stop_closed: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
+                       st_skip: np.ndarray, trip_cancel: np.ndarray) -> NDArray[np.int64]:
     """Distinct origin departure times in ``[from_s, to_s]`` (decreasing) at which some
     usable trip can be boarded at an access stop right after walking there (live arrays as
     in :func:`raptor`)."""
@@ -650,7 +675,9 @@ def collect_departures(pso, pick, pto, psto, st_dep, spo, sp, spp, trip_wc, stop
 
 
 @njit(cache=True)
-def realtime_fifo(pso, pto, psto, st_arr, st_dep, st_skip, trip_runs, trip_cancel):
+def realtime_fifo(pso: np.ndarray, pto: np.ndarray, psto: np.ndarray, st_arr: np.ndarray,
+                  st_dep: np.ndarray, st_skip: np.ndarray, trip_runs: np.ndarray,
+                  trip_cancel: np.ndarray) -> NDArray[np.bool_]:
     """Per pattern: True when, among the trips running that day (``trip_runs``), no trip
     overtakes the previous one at any stop (arrival and departure both non-decreasing in
     pattern trip order; cancelled trips included, they share the binary search) and no
@@ -684,7 +711,9 @@ def realtime_fifo(pso, pto, psto, st_arr, st_dep, st_skip, trip_runs, trip_cance
 
 
 @njit(cache=True)
-def first_unordered_stop_time(pso, pto, psto, st_arr, st_dep, arr_delay, dep_delay):
+def first_unordered_stop_time(pso: np.ndarray, pto: np.ndarray, psto: np.ndarray,
+                              st_arr: np.ndarray, st_dep: np.ndarray, arr_delay: np.ndarray,
+                              dep_delay: np.ndarray) -> int:
     """Index of the first stop time of a trip with a non-zero delay whose realtime times
     (``st + delay``) decrease along the trip (a departure before its arrival or an arrival
     before the previous departure); -1 when all are ordered."""
@@ -705,6 +734,6 @@ def first_unordered_stop_time(pso, pto, psto, st_arr, st_dep, arr_delay, dep_del
                 a = np.int64(st_arr[base + p]) + arr_delay[base + p]
                 d = np.int64(st_dep[base + p]) + dep_delay[base + p]
                 if a < prev or d < a:
-                    return base + p
+                    return int(base + p)
                 prev = d
     return -1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import textwrap
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from gtfs.timetable import Timetable
@@ -43,7 +44,7 @@ MINIMAL_FEED: dict[str, str] = {
 }
 
 
-def write_feed(path: str | Path, files: dict[str, str | None]) -> Path:
+def write_feed(path: str | Path, files: Mapping[str, str | None]) -> Path:
     """Write a GTFS zip; ``files`` maps member name -> CSV text (dedented, stripped).
 
     A value of None leaves the file out (to test missing files).

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ class Timetable:
     meta: dict[str, Any] = field(default_factory=dict)
     #: arrays derived from the timetable by the query layer (kernel arguments, reversed
     #: copies, realtime blocks), computed once and kept with it
-    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    derived: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getattr__(self, name: str) -> Any:
         # only called when normal lookup fails: expose arrays and strings as attributes

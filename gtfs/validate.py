@@ -112,7 +112,8 @@ class ValidationReport:
         count: int | None = None,
     ) -> None:
         """Record ``count`` issues (default: one per entry of ``rows``, or one)."""
-        row_list = [] if rows is None else [int(r) for r in list(rows)[: self.max_examples]]
+        row_list: list[int | None] = [] if rows is None else \
+            [int(r) for r in list(rows)[: self.max_examples]]
         n = count if count is not None else (len(rows) if rows is not None else 1)
         if n <= 0:
             return
