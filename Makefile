@@ -20,10 +20,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/citynav serve --host $(HOST) --port $(PORT)
 
-## Install test dependencies and run the whole suite (lint, architecture contracts, tests).
+## Install test dependencies and run the whole suite (lint, architecture contracts, types,
+## tests).
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## Debian's Chromium for the browser tests (tests/e2e), installed with apt when missing.
@@ -50,10 +52,11 @@ vendor:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## Benchmarks (not part of the tests): see bench/README.md
 bench: install
 	$(BIN)/python bench/road.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -166,7 +166,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     """
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = False
         if getattr(app.state, "service", None) is None:
             if snapshot_dir is None:

@@ -6,12 +6,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from incidents.store import IncidentStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="citynav: urban traffic guidance and transit information.")
@@ -24,7 +27,7 @@ class _Bar:
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, step: str, done: int, total: int) -> None:
         key = step.split(" (")[0]
@@ -221,7 +224,7 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
 
 
-def _store(db: str | None, snapshot: Path | None):
+def _store(db: str | None, snapshot: Path | None) -> IncidentStore:
     from api.service import default_db_url
     from incidents.store import open_store
 
@@ -326,7 +329,7 @@ def incident_add(
                   "direction": direction}
     if end:
         body["end"] = end
-    effect = {}
+    effect: dict[str, Any] = {}
     if closed_to:
         effect["closed_to"] = [c.strip() for c in closed_to.split(",") if c.strip()]
     if speed_limit_kmh is not None:
@@ -428,8 +431,8 @@ def route(
         raise typer.Exit(2) from exc
     svc = load_service(_resolve_snapshot(snapshot))
     try:
-        t = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
-        ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, t))
+        depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
+        ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
     except ApiProblem as exc:
         err.print(f"[red]error:[/] {exc.detail}")
         raise typer.Exit(2) from exc

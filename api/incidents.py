@@ -20,6 +20,7 @@ from api import examples, render
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import ApiProblem, problem_example, responses
 from api.schemas import LineString
+from api.service import LiveService
 from api.transit import parse_time
 from incidents.auth import Principal, Role
 from incidents.errors import InvalidIncident
@@ -135,7 +136,7 @@ class HistoryOut(BaseModel):
     history: list[HistoryEntry] = Field(description="Every change, oldest first")
 
 
-def _svc(request: Request):
+def _svc(request: Request) -> LiveService:
     svc = request.app.state.service
     if svc.engine is None:
         raise ApiProblem(404, "no-incidents", "incidents are not enabled on this server")
@@ -183,7 +184,7 @@ def _if_match(value: str | None, current: int | None = None) -> int:
     return int(m.group(1))
 
 
-def _current_version(svc, incident_id: str, if_match: str | None) -> int | None:
+def _current_version(svc: LiveService, incident_id: str, if_match: str | None) -> int | None:
     """The stored version, looked up only for ``If-Match: *`` (404 when missing)."""
     if if_match is not None and if_match.strip() == "*":
         return svc.store.get(incident_id).version
@@ -211,7 +212,7 @@ async def _body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     return body
 
 
-def _match_or_422(svc, geometry: Any, direction: Any) -> MatchResult:
+def _match_or_422(svc: LiveService, geometry: Any, direction: Any) -> MatchResult:
     try:
         m = svc.engine.match(geometry, direction)
     except GeometryMatchError as exc:
@@ -227,7 +228,7 @@ def _match_or_422(svc, geometry: Any, direction: Any) -> MatchResult:
     return m
 
 
-def _out(svc, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]:
+def _out(svc: LiveService, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]:
     doc = inc.to_doc()
     m = match if match is not None else svc.engine.match_incident(inc)
     doc["effective_state"] = effective_state(inc, svc.clock.now()).value

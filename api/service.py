@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
 from incidents.store import IncidentStore, open_store
@@ -92,6 +92,31 @@ class Service:
             self.engine.stop()
         if self.store is not None:
             self.store.close()
+
+
+class LiveService(Protocol):
+    """A :class:`Service` with its incident store and engine open (:func:`load_service`
+    opens both, or neither): what the incident and traffic endpoints hold once they have
+    checked that ``engine`` is set."""
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def road(self) -> RoadRouter: ...
+    @property
+    def publisher(self) -> StatePublisher: ...
+    @property
+    def store(self) -> IncidentStore: ...
+    @property
+    def engine(self) -> IncidentEngine: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def tz(self) -> str: ...
+    def state(self) -> RoutingState: ...
+    def state_at(self, state: RoutingState, t: datetime | None) -> RoutingState: ...
+    def congestion_map(self) -> CongestionMap: ...
+    def congestion_geojson(self) -> CongestionGeoJSON: ...
 
 
 def default_db_url(snapshot_dir: str | Path) -> str:

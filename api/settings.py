@@ -60,5 +60,5 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> list[str]:
         if isinstance(value, str | list | tuple):
-            return parse_origins(value)  # type: ignore[arg-type]
+            return parse_origins(value)
         raise ValueError("cors_origins must be a comma-separated string or a list")

@@ -14,9 +14,11 @@ from api import examples
 from api.incidents import _bbox, _body, writer
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import ApiProblem, problem_example, responses
+from api.service import LiveService
 from api.transit import parse_time
 from incidents.auth import Principal
 from routing.congestion import LEVELS
+from routing.state import RoutingState
 
 router = APIRouter(prefix="/v1", tags=["traffic"])
 MAX_BATCH = 20_000
@@ -179,7 +181,7 @@ _SPEEDS_BODY = {"requestBody": {"required": True, "content": {"application/json"
                                    "(default 1)"}}}}}}}}}}
 
 
-def _svc(request: Request):
+def _svc(request: Request) -> LiveService:
     svc = request.app.state.service
     if svc.engine is None:
         raise ApiProblem(404, "no-traffic", "live traffic is not enabled on this server")
@@ -244,7 +246,7 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
             "edges_updated": report.edges_updated, "live_version": state.version}
 
 
-def _state_at(svc, at: str | None):
+def _state_at(svc: LiveService, at: str | None) -> RoutingState:
     """The request's state: now, or the same live inputs at instant ``at``."""
     state = svc.state()
     if at is None:
