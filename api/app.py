@@ -217,6 +217,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             app.openapi_schema = schema
         return app.openapi_schema
 
+    # FastAPI's documented way to extend the schema is to replace this method
     app.openapi = openapi  # type: ignore[method-assign]
     docs.install(app)
 

@@ -9,10 +9,15 @@ NEWPORT = "39.0912,-84.4960"
 
 
 def test_health(client) -> None:
+    svc = client.app.state.service
+    before = svc.state().version
     r = client.get("/v1/health")
+    after = svc.state().version
     assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "ok" and body["live_version"] == 0
+    # the version of the state in force (typical speeds move with the clock, so it is not
+    # always the first one when this test runs)
+    assert body["status"] == "ok" and before <= body["live_version"] <= after
     assert len(body["snapshot_id"]) == 16
     assert body["counts"]["car_edges"] > 10_000
     assert set(body["modes"]) == {"car", "bike", "walk"}
