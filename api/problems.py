@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -171,16 +172,19 @@ def problem_example(status: int, detail: str, instance: str, kind: str | None = 
             "detail": detail, "instance": instance, **extra}
 
 
-def responses(*codes: int | dict[int, str | tuple[str, dict[str, Any]]]
-              ) -> dict[int | str, dict[str, Any]]:
+#: What a status means for one operation: a description, or a description and an example body.
+ProblemMeaning = str | tuple[str, dict[str, Any]]
+
+
+def responses(*codes: int | Mapping[int, ProblemMeaning]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries documenting problem answers.
 
     Give status codes (generic wording) and/or a mapping ``{status: description}`` or
     ``{status: (description, example_body)}`` saying what the status means for this
     operation; 500 is always documented."""
-    spec: dict[int, str | tuple[str, dict[str, Any]]] = {}
+    spec: dict[int, ProblemMeaning] = {}
     for c in codes:
-        if isinstance(c, dict):
+        if isinstance(c, Mapping):
             spec.update(c)
         else:
             spec.setdefault(c, DEFAULT_MEANING.get(c, "Error"))

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from api import examples
 from api.incidents import _bbox, _body, writer
 from api.params import BBOX_FORMAT, TIME_FORMAT
-from api.problems import ApiProblem, problem_example, responses
+from api.problems import ApiProblem, ProblemMeaning, problem_example, responses
 from api.service import LiveService
 from api.transit import parse_time
 from incidents.auth import Principal
@@ -188,7 +188,7 @@ def _svc(request: Request) -> LiveService:
     return svc
 
 
-_WRITE_ERRORS = {
+_WRITE_ERRORS: dict[int, ProblemMeaning] = {
     401: ("No API key, or an unknown or revoked one: send `Authorization: Bearer KEY`",
           problem_example(401, "an API key is required: send 'Authorization: Bearer KEY'",
                           "/v1/traffic/speeds")),
@@ -255,7 +255,7 @@ def _state_at(svc: LiveService, at: str | None) -> RoutingState:
     return svc.publisher.at(state, t)
 
 
-_AREA_ERRORS = {
+_AREA_ERRORS: dict[int, ProblemMeaning] = {
     404: "Live traffic is not enabled on this server (started without an incident store)",
     422: ("A malformed `bbox` (not four numbers W,S,E,N in range) or `at` (not ISO 8601), "
           "or a parameter out of its range",
@@ -263,7 +263,7 @@ _AREA_ERRORS = {
                           invalid_params=[{"name": "query.bbox",
                                            "reason": "expected W,S,E,N"}])),
 }
-_GEOJSON_DOC = {200: {
+_GEOJSON_DOC: dict[int | str, dict[str, object]] = {200: {
     "model": CongestionCollection,
     "description": "GeoJSON FeatureCollection (`application/geo+json`) of car edges with "
                    "level, speed_kmh, free_flow_kmh, delay_s, name, way_id, direction and "
