@@ -2,7 +2,9 @@
 
 - ``reader``: may read; may not change anything.
 - ``traffic_centre``: may create and change incidents of its own agency only.
-- ``admin``: may change any incident (and manage API keys).
+- ``transit_agency``: may push the realtime data (GTFS-RT) of its own feed only — the key's
+  agency is the static feed's id (the ``FEED`` of ``FEED:ID`` stop ids).
+- ``admin``: may change any incident, push any feed (and manage API keys).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Role(StrEnum):
 
     READER = "reader"
     TRAFFIC_CENTRE = "traffic_centre"
+    TRANSIT_AGENCY = "transit_agency"
     ADMIN = "admin"
 
 
@@ -54,6 +57,13 @@ def authorize_write(principal: Principal, agency: str) -> None:
     raise Forbidden(
         f"traffic centre of agency {principal.agency!r} may not change incidents of {agency!r}"
     )
+
+
+def can_push_feed(principal: Principal, feed_id: str) -> bool:
+    """True if ``principal`` may push realtime data for the static feed ``feed_id``."""
+    if principal.role == Role.ADMIN:
+        return True
+    return principal.role == Role.TRANSIT_AGENCY and principal.agency == feed_id
 
 
 def require_admin(principal: Principal) -> None:

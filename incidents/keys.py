@@ -70,6 +70,9 @@ def create_key(
             raise InvalidIncident.from_validation_error(exc, ("agency",)) from None
     elif role == Role.TRAFFIC_CENTRE:
         raise InvalidIncident.single(("agency",), "a traffic_centre key needs an agency")
+    elif role == Role.TRANSIT_AGENCY:
+        raise InvalidIncident.single(("agency",), "a transit_agency key needs the feed id it "
+                                     "may push (its agency)")
     if label is not None:
         try:
             label = _LABEL.validate_python(label)
