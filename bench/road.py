@@ -14,6 +14,7 @@ Every query takes one :class:`routing.state.RoutingState` from a
   partial update of a pooled CCH metric (``kernel.stats`` is printed to show it) — against a
   full re-customization (``kernel.customize``) of the very same weights; the pooled metric's
   distances are checked against the fully customized one;
+* the same incidents published with a router of every mode (as a server holds it);
 * a new full weight vector (10 % of edges twice as slow, 1 % closed) published the same way
   (too many arcs for partial updates: the pool resets a slot) and ``kernel.customize`` of it.
 
@@ -135,7 +136,7 @@ def _diff_stats(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
 
 
 def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
-               cache: bool) -> None:
+               cache: bool, n_all_modes: int = 20) -> None:
     snap_dir, build_s, cached = cached_snapshot(name, osm, cache=cache)
     gc.collect()
     rss0 = rss_mb()
@@ -247,6 +248,22 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
     publisher.publish(LiveState(seq=0))
     metric = publisher.current().metric("car")
 
+    # The same incidents published as a server does: a router and publisher of every mode
+    # (weights of each mode at that instant; only car metrics change).
+    all_router = RoadRouter(snapshot)
+    all_pub = StatePublisher(all_router, None, snapshot.timezone)
+    for k, edges in enumerate(stretches[:POOL_SLOTS]):
+        all_pub.publish(_incident_live(all_router, 20_000 + k, edges, closure=True))
+    all_publish = []
+    for k, edges in enumerate(stretches[:n_all_modes]):
+        live = _incident_live(all_router, 30_000 + k, edges, closure=k % 2 == 0)
+        t = time.perf_counter()
+        all_pub.publish(live)
+        all_publish.append(time.perf_counter() - t)
+    all_modes = ", ".join(f"{m} {mr.free_flow_ms.shape[0]:,}"
+                          for m, mr in all_router.modes.items())
+    del all_pub, all_router
+
     # Baseline: networkx Dijkstra on the same kernel graph and pairs (weights as in CCH).
     g = nx.DiGraph()
     arc_w = car.free_flow_ms[car.arc_edge]
@@ -270,6 +287,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
     ipm, ipp = stats_ms(inc_publish)
     iam, iap = stats_ms(inc_apply)
     icm, icp = stats_ms(inc_customize)
+    apm, app = stats_ms(all_publish)
     bpm, bpp = stats_ms(bulk_publish)
     bcm, bcp = stats_ms(bulk_customize)
     built = f"{build_s:.1f} s" + (" (cached snapshot; measured when built)" if cached else "")
@@ -300,6 +318,8 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         ("  kernel.stats during publishes", f"{inc_stats}  (pooled = full on "
                                             f"{checked - mismatched}/{checked} distances; "
                                             f"pool warm-up before: {warm_stats})"),
+        ("  publish() with every mode", f"median {apm:.2f} ms  p95 {app:.2f} ms  "
+                                        f"({len(all_publish)} incidents; edges: {all_modes})"),
         ("full weight vector: publish()", f"median {bpm:.1f} ms  p95 {bpp:.1f} ms  "
                                           f"(10 % slowed, 1 % closed; stats {bulk_stats})"),
         ("  kernel.customize same weights", f"median {bcm:.1f} ms  p95 {bcp:.1f} ms"),
@@ -316,14 +336,14 @@ def main() -> None:
     ap.add_argument("--cache", action="store_true",
                     help="reuse snapshots cached under var/bench/ (build when stale)")
     args = ap.parse_args()
-    n_q, n_nx, n_upd = (300, 50, 20) if args.quick else (2000, 200, 60)
+    n_q, n_nx, n_upd, n_all = (300, 50, 20, 10) if args.quick else (2000, 200, 60, 30)
     for name, path in CITIES.items():
         if args.city not in ("all", name):
             continue
         if not path.exists():
             print(f"skipping {name}: {path} not found")
             continue
-        bench_city(name, path, n_q, n_nx, n_upd, args.cache)
+        bench_city(name, path, n_q, n_nx, n_upd, args.cache, n_all)
 
 
 if __name__ == "__main__":
