@@ -10,10 +10,21 @@
 (b) sustained incident writes per second: one sequential client, then 4 concurrent clients
     (each phase on a fresh database);
 (c) plain ``GET /v1/route`` latency in the same run, to say how many route queries one write
-    costs.
+    costs;
+(d) cross-process speeds: two servers follow one store — PostgreSQL (a throwaway schema in
+    the ``test`` database on 127.0.0.1:5432, dropped afterwards) and then one SQLite file —
+    and the time from ``POST /v1/traffic/speeds`` on server A (a batch of random car ways
+    plus one probe way at a new speed) until ``/v1/congestion/summary`` on server B shows the
+    probe way at that speed; polled immediately, each batch after a random pause (so the
+    posts do not lock onto B's polling).
 
-Prints median and p95 per figure. Targets: write → reflected p95 ≤ 1 s (aim ≤ 200 ms).
-The server is stopped on exit, also after errors, Ctrl-C or SIGTERM.
+Prints median and p95 per figure. Targets: write → reflected p95 ≤ 1 s (aim ≤ 200 ms);
+speeds A → B p95 ≤ 300 ms (aim ≤ 100 ms). Servers are stopped on exit, also after errors,
+Ctrl-C or SIGTERM.
+
+    python bench/incidents.py [--quick] [--seed N] [--speed-batches N] [--speed-batch-size N]
+                              [--pg postgresql://postgres@127.0.0.1:5432/test | --pg none]
+                              [--poll-pause-ms MS] [--speeds-only]
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +63,9 @@ NKY = REPO / "data" / "northern-kentucky"
 OSM, GTFS = NKY / "nky_streets.osm.pbf", NKY / "nky_tank_gtfs.zip"
 AGENCY = "KYTC"
 REFLECT_TIMEOUT_S = 10.0
+PG_URL = os.environ.get("CITYNAV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: Probe speeds (km/h) cycled through by the speed batches (consecutive ones differ).
+PROBE_KMH = (7.0, 11.0, 15.0, 19.0, 23.0)
 
 
 # ------------------------------------------------------------------------------ server
@@ -57,8 +73,9 @@ class Server:
     """``python -m api.cli serve`` in a subprocess on a free port; :meth:`stop` is idempotent
     and also registered with :mod:`atexit`."""
 
-    def __init__(self, snapshot: Path) -> None:
+    def __init__(self, snapshot: Path, db: str | None = None) -> None:
         self.snapshot = snapshot
+        self.db = db
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(tempfile.mkstemp(prefix="citynav-bench-server-", suffix=".log")[1])
         self.url = ""
@@ -72,9 +89,12 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         t0 = time.perf_counter()
         with self.log.open("ab") as log:
+            db = ["--db", self.db] if self.db else []
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(self.snapshot),
-                 "--port", str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                 "--port", str(port), *db], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])})
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited ({self.proc.returncode}):\n{self.tail()}")
@@ -244,10 +264,10 @@ def bench_propagation(client: httpx.Client, store_url: str, trips: list[Trip]) -
     rng = np.random.default_rng(len(trips))
     try:
         for n, trip in enumerate(out.used_trips):
-            # The engine polls the store every 0.5 s. Writing right after the previous
+            # The engine polls the store every 0.25 s. Writing right after the previous
             # sample would lock onto its phase (every write just after a poll); a random
             # pause first makes the write time uniform over the poll period.
-            time.sleep(float(rng.uniform(0.0, 0.6)))
+            time.sleep(float(rng.uniform(0.0, 0.3)))
             t0 = time.perf_counter()
             inc = store.create(closure(trip.stretch, 10_000 + n), "bench-importer",
                                agency=AGENCY)
@@ -337,6 +357,188 @@ def bench_routes(client: httpx.Client, trips: list[Trip], repeat: int) -> list[f
     return out
 
 
+# ------------------------------------------------------------------------------ speeds
+@dataclass
+class Probe:
+    """A car way whose forward speed each batch sets anew, the box around it (``W,S,E,N``)
+    and the other car ways with forward edges (batch fillers)."""
+
+    way_id: int
+    bbox: str
+    fillers: np.ndarray
+
+
+def speed_probe(snapshot: Path, rng: np.random.Generator) -> Probe:
+    """A probe way whose forward car edges are all ≥ 35 km/h at free flow and ≥ 150 m long
+    together (so every probe speed is a delay the congestion summary lists)."""
+    snap = load_snapshot(snapshot)
+    car = snap.modes["car"]
+    seg = snap.segments
+    edge_seg = np.asarray(car.edge_seg)
+    fwd = ~np.asarray(car.edge_rev, bool)
+    way = np.asarray(seg.way_id)[edge_seg][fwd]
+    length = np.asarray(car.edge_length_m, np.float64)[fwd]
+    kmh = length / np.maximum(np.asarray(car.edge_time_ms, np.float64)[fwd], 1) * 3600.0
+    order = np.argsort(way, kind="stable")
+    ways, start = np.unique(way[order], return_index=True)
+    min_kmh = np.minimum.reduceat(kmh[order], start)
+    total_m = np.add.reduceat(length[order], start)
+    ok = ways[(min_kmh >= 35.0) & (total_m >= 150.0)]
+    if ok.shape[0] == 0:
+        raise RuntimeError("no car way fit for a speed probe")
+    probe = int(rng.choice(ok))
+    segs = np.unique(edge_seg[fwd][way == probe])
+    gstart, gend = np.asarray(seg.gstart), np.asarray(seg.gend)
+    pts = np.concatenate([np.arange(gstart[k], gend[k]) for k in segs.tolist()])
+    lon, lat = np.asarray(seg.lon)[pts], np.asarray(seg.lat)[pts]
+    pad = 5e-5
+    bbox = (f"{lon.min() - pad:.6f},{lat.min() - pad:.6f},"
+            f"{lon.max() + pad:.6f},{lat.max() + pad:.6f}")
+    return Probe(probe, bbox, ways[ways != probe])
+
+
+def speed_batch(probe: Probe, size: int, kmh: float, rng: np.random.Generator
+                ) -> dict[str, Any]:
+    """``size - 1`` observations of random other ways at random speeds, then the probe."""
+    now = datetime.now(UTC).isoformat()
+    fill = rng.choice(probe.fillers, size - 1)
+    obs = [{"ref": {"way_id": int(w), "direction": "forward"}, "speed_kmh": float(v),
+            "observed_at": now}
+           for w, v in zip(fill, rng.uniform(5, 60, size - 1), strict=True)]
+    obs.append({"ref": {"way_id": probe.way_id, "direction": "forward"}, "speed_kmh": kmh,
+                "observed_at": now})
+    return {"observations": obs}
+
+
+def shows_speed(r: httpx.Response, probe: Probe, kmh: float) -> bool:
+    """The congestion summary lists the probe way at ``kmh``."""
+    if r.status_code != 200:
+        raise RuntimeError(f"summary failed: {r.status_code} {r.text[:300]}")
+    return any(w["way_id"] == probe.way_id and abs(w["speed_kmh"] - kmh) < 0.6
+               for w in r.json()["worst_segments"])
+
+
+@dataclass
+class SpeedPropagation:
+    """POST on A → summary on B, per batch."""
+
+    store: str
+    batch_size: int
+    poll_pause_s: float = 0.0
+    took: list[float] = field(default_factory=list)
+    post: list[float] = field(default_factory=list)
+    polls: list[int] = field(default_factory=list)
+    a_shows: int = 0
+    missed: int = 0
+
+
+def bench_speeds(store: str, snapshot: Path, db: str | None, key: str, probe: Probe,
+                 batches: int, size: int, rng: np.random.Generator,
+                 poll_pause_s: float = 0.0) -> SpeedPropagation:
+    """(d): servers A and B on the store ``db`` (``None``: the SQLite file beside the
+    snapshot); ``batches`` timed batches after one untimed warm-up batch."""
+    out = SpeedPropagation(store, size, poll_pause_s)
+    a_srv, b_srv = Server(snapshot, db), Server(snapshot, db)
+    try:
+        a_srv.start()
+        b_srv.start()
+        params = {"bbox": probe.bbox, "worst": 100}
+        with httpx.Client(base_url=a_srv.url, timeout=60,
+                          headers={"Authorization": f"Bearer {key}"}) as a, \
+                httpx.Client(base_url=b_srv.url, timeout=60) as b:
+            for i in range(batches + 1):
+                kmh = PROBE_KMH[i % len(PROBE_KMH)]
+                body = speed_batch(probe, size, kmh, rng)
+                # B's engine polls the store every 0.25 s: start at a random phase
+                time.sleep(float(rng.uniform(0.0, 0.3)))
+                t0 = time.perf_counter()
+                r = a.post("/v1/traffic/speeds", json=body)
+                t_post = time.perf_counter() - t0
+                if r.status_code != 200 or r.json()["accepted"] != size:
+                    raise RuntimeError(f"speeds POST: {r.status_code} {r.text[:300]}")
+                polls = 0
+                took: float | None = None
+                while True:
+                    rb = b.get("/v1/congestion/summary", params=params)
+                    polls += 1
+                    now = time.perf_counter()
+                    if shows_speed(rb, probe, kmh):
+                        took = now - t0
+                        break
+                    if now - t0 > REFLECT_TIMEOUT_S:
+                        break
+                    if poll_pause_s:
+                        time.sleep(poll_pause_s)
+                if i == 0:
+                    continue  # warm-up: first batch on fresh servers
+                if took is None:
+                    out.missed += 1
+                    continue
+                out.took.append(took)
+                out.post.append(t_post)
+                out.polls.append(polls)
+                out.a_shows += shows_speed(a.get("/v1/congestion/summary", params=params),
+                                           probe, kmh)
+    except BaseException:
+        for srv, name in ((a_srv, "A"), (b_srv, "B")):
+            log = srv.tail()
+            if log:
+                print(f"--- server {name} log (tail) ---\n{log}", file=sys.stderr)
+        raise
+    finally:
+        for srv in (a_srv, b_srv):
+            srv.stop()
+            srv.log.unlink(missing_ok=True)
+    return out
+
+
+def pg_schema_store(pg_url: str) -> tuple[str, str]:
+    """A throwaway schema name and the store URL that uses it (created on first open)."""
+    schema = f"citynav_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    sep = "&" if "?" in pg_url else "?"
+    return schema, f"{pg_url}{sep}schema={schema}"
+
+
+def drop_pg_schema(pg_url: str, schema: str) -> None:
+    """Drop the bench's schema (and everything in it)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def run_speed_phases(snapshot: Path, pg_url: str | None, batches: int, size: int,
+                     seed: int, poll_pause_s: float = 0.0) -> list[SpeedPropagation]:
+    """(d) on PostgreSQL (unless ``pg_url`` is None) and on SQLite."""
+    rng = np.random.default_rng(seed + 1)
+    probe = speed_probe(snapshot, rng)
+    out = []
+    if pg_url is not None:
+        schema, url = pg_schema_store(pg_url)
+        try:
+            try:
+                store = open_store(url)
+            except Exception as exc:  # noqa: BLE001 - report and go on with SQLite
+                print(f"skipping PostgreSQL speeds phase: {exc}", file=sys.stderr)
+            else:
+                try:
+                    key = create_key(store, "traffic_centre", AGENCY)
+                finally:
+                    store.close()
+                out.append(bench_speeds("PostgreSQL", snapshot, url, key, probe, batches,
+                                        size, rng, poll_pause_s))
+        finally:
+            try:
+                drop_pg_schema(pg_url, schema)
+            except Exception as exc:  # noqa: BLE001 - nothing was created
+                print(f"note: could not drop schema {schema}: {exc}", file=sys.stderr)
+    _, key = fresh_database(snapshot)
+    out.append(bench_speeds("SQLite", snapshot, None, key, probe, batches, size, rng,
+                            poll_pause_s))
+    return out
+
+
 # ------------------------------------------------------------------------------ report
 def fmt(samples: list[float], unit: str = "ms") -> str:
     """``median … p95 …`` in ms."""
@@ -358,13 +560,53 @@ def verdict(samples: list[float], target_ms: float = 1000.0, aim_ms: float = 200
     return f"MISSES target (p95 ≤ {target_ms:.0f} ms)"
 
 
+def speed_rows(runs: list[SpeedPropagation]) -> list[tuple[str, str]]:
+    """Report rows of (d)."""
+    rows = []
+    for sp in runs:
+        rows += [
+            (f"(d) speeds A → B, {sp.store}", fmt(sp.took)),
+            ("    target (p95 ≤ 300 ms)", verdict(sp.took, 300.0, 100.0)),
+            ("    POST on A (validate, log, apply)", fmt(sp.post)),
+            ("    batches", f"{len(sp.took)} timed of {sp.batch_size:,} observations, "
+                            f"{sp.missed} not within {REFLECT_TIMEOUT_S:.0f} s; B polled "
+                            f"{np.median(sp.polls) if sp.polls else 0:.0f}× (median, pause "
+                            f"{sp.poll_pause_s * 1000:.0f} ms); A showed it right after: "
+                            f"{sp.a_shows} of {len(sp.took)}"),
+        ]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="15 closures, 5 s write phases")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--speed-batches", type=int, default=None,
+                    help="timed speed batches per store (default 20 quick, 50 full)")
+    ap.add_argument("--speed-batch-size", type=int, default=1000,
+                    help="observations per speed batch (the probe included)")
+    ap.add_argument("--pg", default=PG_URL,
+                    help="PostgreSQL database for the cross-process speeds phase "
+                         "(a throwaway schema is made in it), or 'none'")
+    ap.add_argument("--poll-pause-ms", type=float, default=0.0,
+                    help="pause between polls of server B (default: poll immediately)")
+    ap.add_argument("--speeds-only", action="store_true", help="only (d)")
     args = ap.parse_args()
     n_closures, write_s = (15, 5.0) if args.quick else (50, 10.0)
+    speed_batches = args.speed_batches or (20 if args.quick else 50)
+    if args.speeds_only:
+        tmp = Path(tempfile.mkdtemp(prefix="citynav-bench-incidents-"))
+        try:
+            build_snapshot(OSM, tmp / "nky", [GTFS])
+            runs = run_speed_phases(tmp / "nky", None if args.pg == "none" else args.pg,
+                                    speed_batches, args.speed_batch_size, args.seed,
+                                    args.poll_pause_ms / 1000.0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print_table(f"cross-process speeds on northern Kentucky ({os.cpu_count()} CPUs; "
+                    "target p95 ≤ 300 ms, aim ≤ 100 ms)", speed_rows(runs))
+        return
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run finally/atexit on SIGTERM
     tmp = Path(tempfile.mkdtemp(prefix="citynav-bench-incidents-"))
@@ -390,6 +632,9 @@ def main() -> None:
             server.start()
             throughput[threads] = bench_writes(server.url, key, trips, write_s, threads)
             server.stop()
+        speed_runs = run_speed_phases(snap, None if args.pg == "none" else args.pg,
+                                      speed_batches, args.speed_batch_size, args.seed,
+                                      args.poll_pause_ms / 1000.0)
     except BaseException:
         log = server.tail()
         server.stop()
@@ -438,9 +683,10 @@ def main() -> None:
         ("sequential writes vs routes", f"{throughput[1].per_s:.0f} writes/s vs "
                                         f"{1000 / route_med:.0f} routes/s (one client)"),
     ]
+    rows += speed_rows(speed_runs)
     print_table(f"incidents on northern Kentucky (server {os.cpu_count()} CPUs, "
                 f"{'quick' if args.quick else 'full'} run; targets: write → reflected route "
-                "p95 ≤ 1 s, aim ≤ 200 ms)", rows)
+                "p95 ≤ 1 s, aim ≤ 200 ms; speeds A → B p95 ≤ 300 ms, aim ≤ 100 ms)", rows)
 
 
 if __name__ == "__main__":
