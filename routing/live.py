@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,13 @@ class EffectTimeline:
         """Mask of entries in force at ``t_ms``."""
         return (self.lo_ms <= t_ms) & (t_ms < self.hi_ms)
 
+    @cached_property
+    def has_entry(self) -> np.ndarray:
+        """bool [n_edges] (empty when there is no entry): edges with at least one entry."""
+        if self.is_empty:
+            return np.zeros(0, bool)
+        return _ro(np.diff(self.offsets) > 0)
+
     def kernel_args(self) -> EffectArgs:
         """``(offsets, closed, min_ms, factor, add_ms, lo_ms, hi_ms)`` for the kernels."""
         return (self.offsets, self.closed, self.min_ms, self.factor, self.add_ms, self.lo_ms,
@@ -147,6 +155,11 @@ class SpeedObservations:
         """No observation on any edge."""
         return cls(_ro(np.zeros(n_edges)), _ro(np.full(n_edges, NO_OBSERVATION, np.int64)),
                    _ro(np.zeros(n_edges)))
+
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """bool [n_edges]: edges with an observation (any age)."""
+        return _ro(self.obs_at_ms != NO_OBSERVATION)
 
     def alive(self, t_ms: int) -> np.ndarray:
         """Mask of edges whose observation still counts at ``t_ms``."""

@@ -114,13 +114,16 @@ class CostModel:
     row_of_edge: np.ndarray
     ttf: np.ndarray
     free_ms: np.ndarray
+    #: bool [n_edges] edges with a live observation or an incident effect (empty = none)
+    live_edge: np.ndarray
     obs: ObservationArgs
     effects: EffectArgs
     day_type: str | None
 
     def args(self) -> CostArgs:
         """Positional arguments after the two times, as the kernels take them."""
-        return (self.row_of_edge, self.ttf, self.free_ms, *self.obs, *self.effects)
+        return (self.row_of_edge, self.ttf, self.free_ms, self.live_edge, *self.obs,
+                *self.effects)
 
     def costs_at(self, t_local_ms: int, t_epoch_ms: int) -> np.ndarray:
         """Every edge's travel time (ms) entered at that instant."""
@@ -310,11 +313,26 @@ class StatePublisher:
             rows = np.asarray(typ.row[typ.day_index(day_type or "weekday")])
             ttf = typ.ttf_ms
         obs: ObservationArgs = _NO_OBS
-        if mode == Mode.CAR and state.live.speeds is not None:
-            obs = state.live.speeds.kernel_args()
+        live_edge = _EMPTY_BOOL
+        speeds = state.live.speeds
+        if mode == Mode.CAR and speeds is not None:
+            obs = speeds.kernel_args()
+            live_edge = speeds.observed
         eff = state.live.effects_of(mode)
-        effects = eff.kernel_args() if (with_effects and not eff.is_empty) else _NO_EFFECTS
-        return CostModel(rows, ttf, mr.free_flow_ms, obs, effects,
+        effects = _NO_EFFECTS
+        if with_effects and not eff.is_empty:
+            effects = eff.kernel_args()
+            if live_edge.shape[0] == 0:
+                live_edge = eff.has_entry
+            else:
+                key = f"live_edge:{mode}"
+                union = state._cache.get(key)
+                if union is None:
+                    union = live_edge | eff.has_entry
+                    union.flags.writeable = False
+                    state._cache[key] = union
+                live_edge = union
+        return CostModel(rows, ttf, mr.free_flow_ms, live_edge, obs, effects,
                          day_type if typ is not None else None)
 
     def weights_at(self, state: RoutingState, mode: str, at: datetime,

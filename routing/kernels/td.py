@@ -35,9 +35,10 @@ ObservationArgs = tuple[np.ndarray, np.ndarray, np.ndarray, int, int]
 #: ``(eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)``.
 EffectArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                    np.ndarray]
-#: Every argument of :func:`edge_cost` after the times: ``(row_of_edge, ttf, free_ms)``,
-#: then :data:`ObservationArgs`, then :data:`EffectArgs`.
-CostArgs = tuple[np.ndarray, np.ndarray, np.ndarray,
+#: Every argument of :func:`edge_cost` after the times:
+#: ``(row_of_edge, ttf, free_ms, live_edge)``, then :data:`ObservationArgs`, then
+#: :data:`EffectArgs`.
+CostArgs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                  np.ndarray, np.ndarray, np.ndarray, int, int,
                  np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                  np.ndarray]
@@ -82,7 +83,7 @@ def ttf_many(edges: np.ndarray, t_ms: np.ndarray, row_of_edge: np.ndarray, ttf: 
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def live_blend(base: int, e: int, t_epoch_ms: int, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
                obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int) -> int:
     """Blend a live observation into ``base`` (ms) at ``t_epoch_ms``: full weight while the
@@ -112,7 +113,7 @@ def live_blend(base: int, e: int, t_epoch_ms: int, obs_ms: np.ndarray, obs_at_ms
     return int(max(v, np.int64(1)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def apply_effects(base: int, e: int, t_epoch_ms: int, eff_off: np.ndarray,
                   eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
                   eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray) -> int:
@@ -138,41 +139,85 @@ def apply_effects(base: int, e: int, t_epoch_ms: int, eff_off: np.ndarray,
 
 
 @njit(cache=True)
+def live_cost(base: int, e: int, t_epoch_ms: int, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
+              obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int, eff_off: np.ndarray,
+              eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
+              eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray) -> int:
+    """``base`` (ms) with edge ``e``'s live observation blended in (:func:`live_blend`), then
+    the incident effects in force (:func:`apply_effects`). Kept out of line: few edges carry
+    live data, and the hot loops stay small."""
+    v = live_blend(base, e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms)
+    return apply_effects(v, e, t_epoch_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
+                         eff_add_ms, eff_lo_ms, eff_hi_ms)
+
+
+@njit(cache=True)
+def base_cost(e: int, t_local_ms: int, row_of_edge: np.ndarray, ttf: np.ndarray,
+              free_ms: np.ndarray) -> int:
+    """Travel time (ms) of edge ``e`` entered at local time ``t_local_ms`` before live data:
+    the typical time then, free flow without a profile (``row_of_edge`` empty = none)."""
+    if row_of_edge.shape[0] == 0:
+        return int(free_ms[e])
+    return ttf_ms(e, t_local_ms, row_of_edge, ttf, free_ms)
+
+
+@njit(cache=True)
 def edge_cost(e: int, t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray,
-              ttf: np.ndarray, free_ms: np.ndarray, obs_ms: np.ndarray,
+              ttf: np.ndarray, free_ms: np.ndarray, live_edge: np.ndarray, obs_ms: np.ndarray,
               obs_at_ms: np.ndarray, obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int,
               eff_off: np.ndarray, eff_closed: np.ndarray, eff_min_ms: np.ndarray,
               eff_factor: np.ndarray, eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray,
               eff_hi_ms: np.ndarray) -> int:
     """Travel time (ms) of edge ``e`` entered at local time ``t_local_ms`` (ms after the
-    departure day's local midnight) = epoch ``t_epoch_ms``: the typical time then (free flow
-    without a profile; ``row_of_edge`` empty = no profiles), blended with a live observation
-    (:func:`live_blend`), then the incident effects in force (:func:`apply_effects`).
-    :data:`INF_WEIGHT` = closed. The one cost model of timed routes, the live metric and the
-    congestion map."""
-    if row_of_edge.shape[0] == 0:
-        base = int(free_ms[e])
-    else:
-        base = ttf_ms(e, t_local_ms, row_of_edge, ttf, free_ms)
-    base = live_blend(base, e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms)
-    return apply_effects(base, e, t_epoch_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
-                         eff_add_ms, eff_lo_ms, eff_hi_ms)
+    departure day's local midnight) = epoch ``t_epoch_ms``: :func:`base_cost`, then — on
+    edges where ``live_edge`` is set (empty = none) — :func:`live_cost` (a live observation
+    blended in, the incident effects in force). :data:`INF_WEIGHT` = closed.
+
+    The one cost model of timed routes, the live metric and the congestion map; the hot
+    loops (:func:`td_dijkstra`, :func:`all_edge_costs`) compose the same two steps in
+    place, because a call with this many array arguments is not inlined and costs more
+    than the arithmetic."""
+    c = base_cost(e, t_local_ms, row_of_edge, ttf, free_ms)
+    if live_edge.shape[0] != 0 and live_edge[e]:
+        c = live_cost(c, e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms,
+                      eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms,
+                      eff_hi_ms)
+    return c
 
 
 @njit(cache=True)
 def all_edge_costs(t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray, ttf: np.ndarray,
-                   free_ms: np.ndarray, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
-                   obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int, eff_off: np.ndarray,
-                   eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
-                   eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
-                   ) -> np.ndarray:
-    """:func:`edge_cost` of every edge at one instant (int64 ms)."""
+                   free_ms: np.ndarray, live_edge: np.ndarray, obs_ms: np.ndarray,
+                   obs_at_ms: np.ndarray, obs_conf: np.ndarray, fresh_ms: int,
+                   max_age_ms: int, eff_off: np.ndarray, eff_closed: np.ndarray,
+                   eff_min_ms: np.ndarray, eff_factor: np.ndarray, eff_add_ms: np.ndarray,
+                   eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray) -> np.ndarray:
+    """:func:`edge_cost` of every edge at one instant (int64 ms), in three tight passes:
+    the typical (or free-flow) times, then live observations where there are any, then
+    incident effects where there are any — the same arithmetic as :func:`edge_cost`."""
     n = free_ms.shape[0]
     out = np.empty(n, dtype=np.int64)
-    for e in range(n):
-        out[e] = edge_cost(e, t_local_ms, t_epoch_ms, row_of_edge, ttf, free_ms, obs_ms,
-                           obs_at_ms, obs_conf, fresh_ms, max_age_ms, eff_off, eff_closed,
-                           eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
+    if row_of_edge.shape[0] == 0:
+        for e in range(n):
+            out[e] = free_ms[e]
+    else:
+        for e in range(n):
+            if row_of_edge[e] < 0:
+                out[e] = free_ms[e]
+            else:
+                out[e] = ttf_ms(e, t_local_ms, row_of_edge, ttf, free_ms)
+    if live_edge.shape[0] == 0:
+        return out
+    if obs_ms.shape[0] != 0:
+        for e in range(n):
+            if obs_at_ms[e] != NO_OBSERVATION:
+                out[e] = live_blend(out[e], e, t_epoch_ms, obs_ms, obs_at_ms, obs_conf,
+                                    fresh_ms, max_age_ms)
+    if eff_off.shape[0] != 0:
+        for e in range(n):
+            if eff_off[e + 1] > eff_off[e]:
+                out[e] = apply_effects(out[e], e, t_epoch_ms, eff_off, eff_closed, eff_min_ms,
+                                       eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
     return out
 
 
@@ -223,7 +268,8 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                 out_edge: np.ndarray, arc_tail: np.ndarray, node_x: np.ndarray,
                 node_y: np.ndarray, inv_speed: float, t0_local_ms: int, t0_epoch_ms: int,
                 row_of_edge: np.ndarray, ttf: np.ndarray, free_ms: np.ndarray,
-                obs_ms: np.ndarray, obs_at_ms: np.ndarray, obs_conf: np.ndarray,
+                live_edge: np.ndarray, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
+                obs_conf: np.ndarray,
                 fresh_ms: int, max_age_ms: int, eff_off: np.ndarray, eff_closed: np.ndarray,
                 eff_min_ms: np.ndarray, eff_factor: np.ndarray, eff_add_ms: np.ndarray,
                 eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
@@ -253,6 +299,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
     ``arcs[i]`` (the last entry is the arrival at the target node).
     """
     n_nodes = out_offsets.shape[0] - 1
+    has_live = live_edge.shape[0] != 0
     dist = np.full(n_nodes, INF_TIME, dtype=np.int64)
     pot = np.full(n_nodes, -1, dtype=np.int64)
     parent = np.full(n_nodes, -1, dtype=np.int32)
@@ -293,10 +340,12 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
         if is_tgt[v]:
             for i in range(n_t):
                 if tgt_node[i] == v:
-                    c = edge_cost(tgt_edge[i], t, t_epoch, row_of_edge, ttf, free_ms, obs_ms,
-                                  obs_at_ms, obs_conf, fresh_ms, max_age_ms, eff_off,
-                                  eff_closed, eff_min_ms, eff_factor, eff_add_ms, eff_lo_ms,
-                                  eff_hi_ms)
+                    e = tgt_edge[i]
+                    c = base_cost(e, t, row_of_edge, ttf, free_ms)
+                    if has_live and live_edge[e]:
+                        c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms,
+                                      max_age_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
+                                      eff_add_ms, eff_lo_ms, eff_hi_ms)
                     if c >= INF_WEIGHT:
                         continue
                     tot = t + _frac_cost(c, tgt_frac[i])
@@ -305,9 +354,11 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                         best_t = i
         for j in range(out_offsets[v], out_offsets[v + 1]):
             e = out_edge[j]
-            c = edge_cost(e, t, t_epoch, row_of_edge, ttf, free_ms, obs_ms, obs_at_ms,
-                          obs_conf, fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
-                          eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
+            c = base_cost(e, t, row_of_edge, ttf, free_ms)
+            if has_live and live_edge[e]:
+                c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms,
+                              eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms,
+                              eff_lo_ms, eff_hi_ms)
             if c >= INF_WEIGHT:
                 continue
             h = out_head[j]
