@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -234,6 +234,26 @@ class PostgresDatabase(Database):
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
             conn.execute(sql.SQL("SET search_path TO {}").format(ident))
         return conn
+
+    @contextmanager
+    def notifications(self) -> Iterator[Callable[[float], list[str]]]:
+        """A dedicated connection listening on :data:`NOTIFY_CHANNEL`; yields
+        ``wait(timeout_s)``, which returns the payloads that arrived (empty on timeout).
+        Closed on exit."""
+        other = PostgresDatabase(self.conninfo, self.schema, self.url)
+        try:
+            conn = other.raw_connection()
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+            def wait(timeout_s: float) -> list[str]:
+                got = [n.payload for n in conn.notifies(timeout=timeout_s, stop_after=1)]
+                # drain whatever else is already queued, without waiting
+                got += [n.payload for n in conn.notifies(timeout=0.0)]
+                return got
+
+            yield wait
+        finally:
+            other.close()
 
     def raw_connection(self) -> Any:
         """The underlying psycopg connection (autocommit); used by ``listen`` for LISTEN."""

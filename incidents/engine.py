@@ -22,16 +22,17 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from incidents.db import PostgresDatabase
 from incidents.effects import IncidentEffects, build_live_state, incident_effects
 from incidents.matching import MatchResult, NetworkMatcher
 from incidents.model import Incident, IncidentStatus
 from incidents.speedlog import SpeedLog
-from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdate
+from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdates
 from incidents.store import IncidentStore
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.live import LiveState
@@ -89,7 +90,7 @@ class IncidentEngine:
         self._speed_seq = -1
         self._horizon_day: int | None = None
         self._dirty = True
-        self._learn_queue: deque[list[SpeedUpdate]] = deque()
+        self._learn_queue: deque[SpeedUpdates] = deque()
         #: speed batches blended into the typical speeds so far (each batch exactly once)
         self.learned_batches = 0
         self._stop = threading.Event()
@@ -237,7 +238,7 @@ class IncidentEngine:
     def learn_pending(self) -> int:
         """Blend queued batches into the typical speeds, oldest first, and publish the new
         profiles; returns the number of batches learned."""
-        from routing.typical_learn import LiveObservation, learn_from_observations
+        from routing.typical_learn import learn_from_arrays
 
         n = 0
         while True:
@@ -248,11 +249,9 @@ class IncidentEngine:
                 typical = self.publisher.typical
                 if typical is None:
                     continue
-                obs = [LiveObservation(int(e), datetime.fromtimestamp(u.observed_at_s, UTC),
-                                       u.speed_kmh)
-                       for u in updates for e in u.edges.tolist()]
-                learned = learn_from_observations(typical, obs, weight=LEARN_WEIGHT,
-                                                  tz=self.publisher.timezone)
+                edges, speed, at_s, _ = updates.per_edge()
+                learned = learn_from_arrays(typical, edges, at_s, speed, weight=LEARN_WEIGHT,
+                                            tz=self.publisher.timezone)
                 self.publisher.publish(self.publisher.current().live, self.clock.now(),
                                        typical=learned)
                 self.learned_batches += 1
@@ -282,17 +281,19 @@ class IncidentEngine:
         self._thread = self._listener = None
 
     def _listen(self) -> None:
-        """PostgreSQL: wake on NOTIFY and apply the change at once (polling stays as the
-        fallback and handles time)."""
+        """PostgreSQL: wake on any NOTIFY on the channel (incident changes, speed batches,
+        realtime messages) and sync at once; polling stays as the fallback and handles
+        time."""
+        db = self.store.db
+        if not isinstance(db, PostgresDatabase):
+            return
         while not self._stop.is_set():
             try:
-                for _ in self.store.listen(self.store.last_seq(), poll_interval_s=1.0,
-                                           idle_timeout_s=1.0):
-                    if self._stop.is_set():
-                        return
-                    self.sync()
-                if self.speed_log.last_seq() != self._speed_seq:
-                    self.sync()
+                with db.notifications() as wait:
+                    self.sync()  # catch up with anything committed before LISTEN
+                    while not self._stop.is_set():
+                        if wait(1.0):
+                            self.sync()
             except Exception:  # noqa: BLE001 - fall back to polling; retry shortly
                 log.exception("live engine: LISTEN failed; polling continues")
                 self._stop.wait(2.0)
