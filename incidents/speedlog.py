@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from incidents.db import Database
-from incidents.speeds import SpeedUpdate
+from incidents.speeds import SpeedUpdate, SpeedUpdates
 
 #: Batches are kept this long after their newest observation (then pruned).
 KEEP = timedelta(hours=1)
@@ -32,18 +32,14 @@ class SpeedBatch:
     snapshot_id: str
     actor: str
     recorded_at: datetime
-    updates: list[SpeedUpdate]
+    updates: SpeedUpdates
 
 
-def _encode(updates: list[SpeedUpdate]) -> str:
-    return json.dumps({"o": [[u.edges.tolist(), u.speed_kmh, u.observed_at_s, u.confidence]
-                             for u in updates]}, separators=(",", ":"))
-
-
-def _decode(body: str) -> list[SpeedUpdate]:
+def _decode_json(body: str) -> SpeedUpdates:
+    """Batches written before migration 0005 (JSON text body)."""
     doc: dict[str, Any] = json.loads(body)
-    return [SpeedUpdate(np.asarray(e, np.int64), float(s), float(at), float(c))
-            for e, s, at, c in doc["o"]]
+    return SpeedUpdates.of([SpeedUpdate(np.asarray(e, np.int64), float(s), float(at), float(c))
+                            for e, s, at, c in doc["o"]])
 
 
 class SpeedLog:
@@ -52,22 +48,22 @@ class SpeedLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, snapshot_id: str, actor: str, updates: list[SpeedUpdate],
+    def append(self, snapshot_id: str, actor: str, updates: SpeedUpdates,
                now: datetime) -> int:
         """Commit a batch; returns its sequence number."""
-        if not updates:
+        if len(updates) == 0:
             raise ValueError("empty batch")
-        newest = max(u.observed_at_s for u in updates)
+        payload = updates.to_bytes()
         with self.db.transaction(write=True) as tx:
             row = tx.one("UPDATE counters SET value = value + 1 WHERE name = 'speed_seq' "
                          "RETURNING value")
             assert row is not None, "speed_seq counter missing (migration 0003)"
             seq = int(row[0])
             tx.execute("INSERT INTO speed_batches (seq, snapshot_id, actor, recorded_at, "
-                       "observed_until, n_obs, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       "observed_until, n_obs, body, payload) VALUES (?, ?, ?, ?, ?, ?, '', ?)",
                        (seq, snapshot_id, actor, self.db.ts_in(now),
-                        self.db.ts_in(datetime.fromtimestamp(newest, UTC)), len(updates),
-                        _encode(updates)))
+                        self.db.ts_in(datetime.fromtimestamp(updates.newest_s, UTC)),
+                        len(updates), payload))
             self.db.notify(tx, f"speeds:{seq}")
         return seq
 
@@ -82,7 +78,7 @@ class SpeedLog:
         """Batches after ``seq`` for ``snapshot_id`` (oldest first, at most ``limit``), only
         those with an observation newer than ``observed_after`` when given. Batches of other
         snapshots are skipped (their edge ids mean nothing here)."""
-        sql = ("SELECT seq, snapshot_id, actor, recorded_at, body FROM speed_batches "
+        sql = ("SELECT seq, snapshot_id, actor, recorded_at, body, payload FROM speed_batches "
                "WHERE seq > ?")
         params: list[Any] = [seq]
         if observed_after is not None:
@@ -93,7 +89,8 @@ class SpeedLog:
         with self.db.transaction() as tx:
             rows = tx.execute(sql, params)
         return [SpeedBatch(int(r[0]), r[1], r[2], self.db.ts_out(r[3]),
-                           _decode(r[4]) if r[1] == snapshot_id else [])
+                           _decode(r[4], r[5]) if r[1] == snapshot_id
+                           else SpeedUpdates.empty())
                 for r in rows]
 
     def prune(self, now: datetime) -> int:
@@ -102,3 +99,9 @@ class SpeedLog:
             rows = tx.execute("DELETE FROM speed_batches WHERE observed_until < ? RETURNING seq",
                               (self.db.ts_in(now - KEEP),))
         return len(rows)
+
+
+def _decode(body: str, payload: bytes | memoryview | None) -> SpeedUpdates:
+    if payload is None:
+        return _decode_json(body)
+    return SpeedUpdates.from_bytes(bytes(payload))

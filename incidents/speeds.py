@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ from routing.profiles import MAX_SPEED_KMH, Mode
 from routing.snapshot import Snapshot
 
 FUTURE_TOLERANCE_S = FUTURE_TOLERANCE_MS / 1000.0
+_FIELDS = frozenset({"ref", "speed_kmh", "observed_at", "confidence"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,98 @@ class SpeedUpdate:
     confidence: float
 
 
+_BATCH_MAGIC = b"CNSP1\n"
+
+
+@dataclass(frozen=True)
+class SpeedUpdates:
+    """Validated observations of one batch, columnar: observation ``i`` acts on the car
+    edges ``edges[offsets[i]:offsets[i+1]]``. This is what the speed log stores (compactly,
+    :meth:`to_bytes`) and what every process applies and learns from."""
+
+    offsets: np.ndarray  # int64 [n + 1]
+    edges: np.ndarray  # int64 [k]
+    speed_kmh: np.ndarray  # float64 [n]
+    observed_at_s: np.ndarray  # float64 [n], Unix seconds
+    confidence: np.ndarray  # float64 [n]
+
+    @classmethod
+    def empty(cls) -> SpeedUpdates:
+        """No observation."""
+        z = np.zeros(0, np.float64)
+        return cls(np.zeros(1, np.int64), np.zeros(0, np.int64), z, z.copy(), z.copy())
+
+    @classmethod
+    def of(cls, updates: list[SpeedUpdate]) -> SpeedUpdates:
+        """Columns of a list of single observations (kept in order)."""
+        if not updates:
+            return cls.empty()
+        sizes = np.fromiter((u.edges.shape[0] for u in updates), np.int64, len(updates))
+        offsets = np.zeros(len(updates) + 1, np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        return cls(offsets, np.concatenate([np.asarray(u.edges, np.int64) for u in updates]),
+                   np.array([u.speed_kmh for u in updates], np.float64),
+                   np.array([u.observed_at_s for u in updates], np.float64),
+                   np.array([u.confidence for u in updates], np.float64))
+
+    def __len__(self) -> int:
+        return int(self.speed_kmh.shape[0])
+
+    def __iter__(self) -> Iterator[SpeedUpdate]:
+        for i in range(len(self)):
+            yield SpeedUpdate(self.edges[self.offsets[i]:self.offsets[i + 1]],
+                              float(self.speed_kmh[i]), float(self.observed_at_s[i]),
+                              float(self.confidence[i]))
+
+    @property
+    def n_edges(self) -> int:
+        """Edge entries over all observations."""
+        return int(self.edges.shape[0])
+
+    @property
+    def newest_s(self) -> float:
+        """The newest observation time (Unix seconds); raises on an empty batch."""
+        return float(self.observed_at_s.max())
+
+    def per_edge(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(edge, speed_kmh, observed_at_s, confidence)`` per edge entry, in order."""
+        counts = np.diff(self.offsets)
+        return (self.edges, np.repeat(self.speed_kmh, counts),
+                np.repeat(self.observed_at_s, counts), np.repeat(self.confidence, counts))
+
+    def to_bytes(self) -> bytes:
+        """Compact little-endian encoding (the speed log's ``payload``)."""
+        n, k = len(self), self.n_edges
+        return b"".join((_BATCH_MAGIC, np.array([n, k], "<i8").tobytes(),
+                         self.offsets.astype("<i8").tobytes(),
+                         self.edges.astype("<i4").tobytes(),
+                         self.speed_kmh.astype("<f8").tobytes(),
+                         self.observed_at_s.astype("<f8").tobytes(),
+                         self.confidence.astype("<f8").tobytes()))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SpeedUpdates:
+        """Inverse of :meth:`to_bytes`; raises ``ValueError`` for anything else."""
+        m = len(_BATCH_MAGIC)
+        if data[:m] != _BATCH_MAGIC or len(data) < m + 16:
+            raise ValueError("not a speed batch payload")
+        n, k = (int(x) for x in np.frombuffer(data, "<i8", 2, m))
+        sizes = ((n + 1) * 8, k * 4, n * 8, n * 8, n * 8)
+        if n < 0 or k < 0 or len(data) != m + 16 + sum(sizes):
+            raise ValueError("truncated speed batch payload")
+        pos = m + 16
+        cols = []
+        for size, dt, count in zip(sizes, ("<i8", "<i4", "<f8", "<f8", "<f8"),
+                                   (n + 1, k, n, n, n), strict=True):
+            cols.append(np.frombuffer(data, dt, count, pos))
+            pos += size
+        offsets = cols[0].astype(np.int64)
+        if offsets[0] != 0 or offsets[-1] != k or (np.diff(offsets) < 0).any():
+            raise ValueError("inconsistent speed batch offsets")
+        return cls(offsets, cols[1].astype(np.int64), cols[2].astype(np.float64),
+                   cols[3].astype(np.float64), cols[4].astype(np.float64))
+
+
 @dataclass
 class BatchReport:
     """What happened to each item of a batch."""
@@ -57,7 +151,7 @@ class BatchReport:
     edges_updated: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     #: the valid observations, resolved to edges (what goes into the store's speed log)
-    updates: list[SpeedUpdate] = field(default_factory=list)
+    updates: SpeedUpdates = field(default_factory=SpeedUpdates.empty)
 
 
 class SpeedBoard:
@@ -72,10 +166,11 @@ class SpeedBoard:
         self.matcher = matcher
         self.fresh_s, self.max_age_s = float(fresh_s), float(max_age_s)
         seg_way = np.asarray(snapshot.segments.way_id)
-        self._way_edges: dict[tuple[int, bool], list[int]] = defaultdict(list)
-        for e, (s, r) in enumerate(zip(self.edge_seg.tolist(), self.edge_rev.tolist(),
-                                       strict=True)):
-            self._way_edges[(int(seg_way[s]), bool(r))].append(e)
+        lists: dict[tuple[int, bool], list[int]] = defaultdict(list)
+        for e, (s, r) in enumerate(zip(seg_way[self.edge_seg].tolist(),
+                                       self.edge_rev.tolist(), strict=True)):
+            lists[(int(s), bool(r))].append(e)
+        self._way_edges: dict[tuple[int, bool], list[int]] = dict(lists)
         n = self.edge_seg.shape[0]
         self.obs_ms = np.zeros(n, dtype=np.float64)  # observed travel time
         self.obs_at = np.full(n, -np.inf)  # unix seconds
@@ -85,7 +180,7 @@ class SpeedBoard:
         self._snapshot: SpeedObservations | None = None
 
     # ---------------------------------------------------------------- input
-    def _edges_for(self, ref: dict[str, Any]) -> np.ndarray:
+    def _edges_for(self, ref: dict[str, Any]) -> list[int]:
         if "way_id" in ref:
             way = ref["way_id"]
             if isinstance(way, bool) or not isinstance(way, int) or way <= 0:
@@ -93,11 +188,14 @@ class SpeedBoard:
             direction = ref.get("direction", "forward")
             if direction not in ("forward", "backward", "both"):
                 raise ValueError("direction must be forward, backward or both")
-            revs = [False, True] if direction == "both" else [direction == "backward"]
-            edges = [e for r in revs for e in self._way_edges.get((way, r), [])]
+            if direction == "both":
+                edges = self._way_edges.get((way, False), []) + \
+                    self._way_edges.get((way, True), [])
+            else:
+                edges = self._way_edges.get((way, direction == "backward"), [])
             if not edges:
                 raise ValueError(f"way {way} ({direction}) is not a car road of this network")
-            return np.asarray(edges, dtype=np.int64)
+            return edges
         if "geometry" in ref:
             geom = ref["geometry"]
             if not isinstance(geom, dict) or geom.get("type") != "LineString":
@@ -109,7 +207,7 @@ class SpeedBoard:
             matched = m.edges.get(Mode.CAR, np.zeros(0, np.int64))
             if matched.size == 0:
                 raise ValueError("the geometry matches no car road")
-            return np.asarray(matched, dtype=np.int64)
+            return [int(e) for e in np.asarray(matched).tolist()]
         raise ValueError("ref needs way_id (+ direction) or a LineString geometry")
 
     def validate(self, items: list[Any], now: datetime) -> BatchReport:
@@ -118,12 +216,18 @@ class SpeedBoard:
         ``report.rejected`` with index and reason. Nothing is applied."""
         now_s = now.timestamp()
         report = BatchReport()
+        edges: list[int] = []
+        sizes: list[int] = []
+        speeds: list[float] = []
+        times: list[float] = []
+        confs: list[float] = []
+        parsed: dict[Any, float] = {}  # observed_at string → Unix s (batches share times)
         for i, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
                     raise ValueError("each observation must be an object")
-                unknown = set(item) - {"ref", "speed_kmh", "observed_at", "confidence"}
-                if unknown:
+                if not _FIELDS.issuperset(item):
+                    unknown = set(item) - _FIELDS
                     raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
                 ref = item.get("ref")
                 if not isinstance(ref, dict):
@@ -134,43 +238,66 @@ class SpeedBoard:
                     raise ValueError("speed_kmh must be a number")
                 if speed <= 0 or speed > MAX_SPEED_KMH:
                     raise ValueError(f"speed_kmh {speed} is not in (0, {MAX_SPEED_KMH:.0f}]")
-                at = _parse_time(item.get("observed_at"))
-                if at.timestamp() > now_s + FUTURE_TOLERANCE_S:
+                raw_at = item.get("observed_at")
+                at_s = parsed.get(raw_at) if isinstance(raw_at, str) else None
+                if at_s is None:
+                    at_s = _parse_time(raw_at).timestamp()
+                    parsed[raw_at] = at_s
+                if at_s > now_s + FUTURE_TOLERANCE_S:
                     raise ValueError("observed_at is in the future")
-                if now_s - at.timestamp() > self.max_age_s:
+                if now_s - at_s > self.max_age_s:
                     raise ValueError(f"observed_at is older than {self.max_age_s:.0f} s: "
                                      "too stale to count as live")
                 conf = item.get("confidence", 1.0)
                 if isinstance(conf, bool) or not isinstance(conf, int | float) or \
                         not 0 <= conf <= 1:
                     raise ValueError("confidence must be a number in [0, 1]")
-                edges = self._edges_for(ref)
-                report.updates.append(SpeedUpdate(edges, float(speed), at.timestamp(),
-                                                  float(conf)))
+                found = self._edges_for(ref)
             except ValueError as exc:
                 report.rejected.append({"index": i, "reason": str(exc)})
+                continue
+            edges.extend(found)
+            sizes.append(len(found))
+            speeds.append(float(speed))
+            times.append(at_s)
+            confs.append(float(conf))
+        if sizes:
+            offsets = np.zeros(len(sizes) + 1, np.int64)
+            np.cumsum(sizes, out=offsets[1:])
+            report.updates = SpeedUpdates(offsets, np.array(edges, np.int64),
+                                          np.array(speeds, np.float64),
+                                          np.array(times, np.float64),
+                                          np.array(confs, np.float64))
         report.accepted = len(report.updates)
-        report.edges_updated = int(sum(u.edges.shape[0] for u in report.updates))
+        report.edges_updated = report.updates.n_edges
         return report
 
-    def apply(self, updates: list[SpeedUpdate]) -> int:
-        """Apply observations (a newer observation of an edge replaces an older one); returns
-        the number of edges changed."""
-        changed = 0
+    def apply(self, updates: SpeedUpdates | list[SpeedUpdate]) -> int:
+        """Apply observations (a newer observation of an edge replaces an older one; of
+        equally new ones in a batch, the later wins); returns the number of edges changed."""
+        if not isinstance(updates, SpeedUpdates):
+            updates = SpeedUpdates.of(updates)
+        if len(updates) == 0:
+            return 0
+        edge, speed, at, conf = updates.per_edge()
+        ok = (edge >= 0) & (edge < self.obs_ms.shape[0])
+        edge, speed, at, conf = edge[ok], speed[ok], at[ok], conf[ok]
+        # per edge the newest entry, the last of equally new ones (what applying the entries
+        # one by one in order gives)
+        order = np.lexsort((np.arange(edge.shape[0]), at, edge))
+        last = np.ones(order.shape[0], bool)
+        last[:-1] = edge[order[1:]] != edge[order[:-1]]
+        pick = order[last]
         with self._lock:
-            for u in updates:
-                edges = np.asarray(u.edges, np.int64)
-                edges = edges[(edges >= 0) & (edges < self.obs_ms.shape[0])]
-                newer = self.obs_at[edges] <= u.observed_at_s
-                e = edges[newer]
-                self.obs_ms[e] = self.edge_len[e] / (u.speed_kmh / 3.6) * 1000.0
-                self.obs_at[e] = u.observed_at_s
-                self.obs_conf[e] = u.confidence
-                changed += int(e.shape[0])
-            if updates:
-                self.version += 1
-                self._snapshot = None
-        return changed
+            e = edge[pick]
+            newer = self.obs_at[e] <= at[pick]
+            pick, e = pick[newer], e[newer]
+            self.obs_ms[e] = self.edge_len[e] / (speed[pick] / 3.6) * 1000.0
+            self.obs_at[e] = at[pick]
+            self.obs_conf[e] = conf[pick]
+            self.version += 1
+            self._snapshot = None
+        return int(e.shape[0])
 
     # ---------------------------------------------------------------- output
     def observations(self) -> SpeedObservations:

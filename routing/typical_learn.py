@@ -4,13 +4,13 @@ type, 15-min bin), the rules of :mod:`routing.typical` re-applied; a new instanc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from numba import njit
 
 from routing.kernels.td import BIN_MS, N_BINS
 from routing.profiles import MAX_SPEED_KMH
@@ -28,56 +28,73 @@ class LiveObservation(NamedTuple):
 def learn_from_observations(typical: TypicalSpeeds, observations: Iterable[LiveObservation],
                             weight: float = 0.2, tz: str = "UTC",
                             holidays: Iterable[date] = ()) -> TypicalSpeeds:
-    """Blend live observations into the typical profiles and return a new instance.
+    """Blend live observations into the typical profiles and return a new instance
+    (:func:`learn_from_arrays` on the observations' columns; a naive ``at`` is local time)."""
+    zone = ZoneInfo(tz)
+    obs = list(observations)
+    edges = np.array([int(o.edge) for o in obs], np.int64)
+    at_s = np.array([_to_local(o.at, zone).timestamp() for o in obs], np.float64)
+    speed = np.array([float(o.speed_kmh) for o in obs], np.float64)
+    return learn_from_arrays(typical, edges, at_s, speed, weight, tz, holidays)
+
+
+def learn_from_arrays(typical: TypicalSpeeds, edges: np.ndarray, at_s: np.ndarray,
+                      speed_kmh: np.ndarray, weight: float = 0.2, tz: str = "UTC",
+                      holidays: Iterable[date] = ()) -> TypicalSpeeds:
+    """Blend live observations (car edge, Unix seconds, km/h; in order) into the typical
+    profiles and return a new instance.
 
     Each observation updates its (edge, day type, 15-min bin) by an exponential moving
     average ``new = (1 - weight) × old + weight × observed`` (a bin without data takes the
-    observation as is), then the rules apply again (≥ free flow, FIFO). Raises
-    ``ValueError`` for an unknown edge, a bad speed or a weight outside (0, 1].
+    observation as is; several in one call apply in order), then the rules apply again
+    (≥ free flow, FIFO). Raises ``ValueError`` for an unknown edge, a bad speed or a weight
+    outside (0, 1].
     """
     if not 0.0 < weight <= 1.0:
         raise ValueError(f"weight must be in (0, 1], got {weight}")
+    edges = np.asarray(edges, np.int64)
+    at_s = np.asarray(at_s, np.float64)
+    speed = np.asarray(speed_kmh, np.float64)
+    bad = np.flatnonzero((edges < 0) | (edges >= typical.n_edges))
+    if bad.size:
+        raise ValueError(f"observation {int(bad[0])}: unknown car edge {int(edges[bad[0]])}")
+    bad = np.flatnonzero(~(np.isfinite(speed) & (speed > 0) & (speed <= MAX_SPEED_KMH)))
+    if bad.size:
+        raise ValueError(f"observation {int(bad[0])}: speed {float(speed[bad[0]])} km/h "
+                         "out of range")
     zone = ZoneInfo(tz)
     hol = set(holidays)
+    # day type and bin per distinct instant (a batch shares a few)
+    instants, inv = np.unique(at_s, return_inverse=True)
+    d_of = np.empty(instants.shape[0], np.int64)
+    b_of = np.empty(instants.shape[0], np.int64)
+    for i, t in enumerate(instants.tolist()):
+        local = datetime.fromtimestamp(t, zone)
+        d_of[i] = DAY_TYPES.index(day_type_of(local.date(), hol))
+        b_of[i] = _ms_of_day(local) // BIN_MS
+    day = d_of[inv]
+    b = b_of[inv]
     row = np.array(typical.row)
-    ttf = [np.array(typical.ttf_ms)]
-    obs = [np.array(typical.observed)]
-    n_rows = ttf[0].shape[0]
-    new_rows: list[np.ndarray] = []
-    new_obs: list[np.ndarray] = []
+    n_rows = typical.ttf_ms.shape[0]
     ff = np.asarray(typical.free_flow_ms)
-    touched: set[int] = set()
-
-    def cell(r: int) -> tuple[np.ndarray, np.ndarray]:
-        if r < n_rows:
-            return ttf[0][r], obs[0][r]
-        return new_rows[r - n_rows], new_obs[r - n_rows]
-
-    for i, o in enumerate(observations):
-        e = int(o.edge)
-        if not 0 <= e < typical.n_edges:
-            raise ValueError(f"observation {i}: unknown car edge {e}")
-        if not (math.isfinite(o.speed_kmh) and 0 < o.speed_kmh <= MAX_SPEED_KMH):
-            raise ValueError(f"observation {i}: speed {o.speed_kmh} km/h out of range")
-        local = _to_local(o.at, zone)
-        d = DAY_TYPES.index(day_type_of(local.date(), hol))
-        b = _ms_of_day(local) // BIN_MS
-        r = int(row[d, e])
-        if r < 0:
-            r = n_rows + len(new_rows)
-            new_rows.append(np.full(N_BINS, ff[e], np.int64))
-            new_obs.append(np.zeros(N_BINS, bool))
-            row[d, e] = r
-        vals, seen = cell(r)
-        ms = float(typical.edge_length_m[e]) / (o.speed_kmh / 3.6) * 1000.0
-        vals[b] = round(ms if not seen[b] else (1 - weight) * float(vals[b]) + weight * ms)
-        seen[b] = True
-        touched.add(r)
-    all_ttf = np.vstack([ttf[0].astype(np.int64)] + [r[None, :] for r in new_rows]) \
-        if new_rows else ttf[0].astype(np.int64)
-    all_obs = np.vstack([obs[0]] + [r[None, :] for r in new_obs]) if new_obs else obs[0]
-    if touched:
-        t = np.fromiter(sorted(touched), np.int64)
+    # new rows for (day type, edge) without a profile, numbered in order of first use
+    missing = row[day, edges] < 0
+    new_d, new_e = day[missing], edges[missing]
+    if new_d.size:
+        keys = new_d * typical.n_edges + new_e
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        new_d, new_e = new_d[first], new_e[first]
+        row[new_d, new_e] = n_rows + np.arange(new_d.shape[0])
+    all_ttf = np.vstack([np.asarray(typical.ttf_ms, np.int64),
+                         np.repeat(ff[new_e].astype(np.int64)[:, None], N_BINS, axis=1)])
+    all_obs = np.vstack([np.asarray(typical.observed, bool),
+                         np.zeros((new_e.shape[0], N_BINS), bool)])
+    r = row[day, edges].astype(np.int64)
+    ms = np.asarray(typical.edge_length_m, np.float64)[edges] / (speed / 3.6) * 1000.0
+    _blend(all_ttf, all_obs, r, b, ms, float(weight))
+    if r.size:
+        t = np.unique(r)
         e_of_row = np.full(all_ttf.shape[0], -1, np.int64)
         d_idx, e_idx = np.nonzero(row >= 0)
         e_of_row[row[d_idx, e_idx]] = e_idx
@@ -86,6 +103,21 @@ def learn_from_observations(typical: TypicalSpeeds, observations: Iterable[LiveO
     return TypicalSpeeds(np.asarray(typical.free_flow_ms), np.asarray(typical.edge_length_m),
                          row, all_ttf.astype(np.int32), all_obs, typical.snapshot_id,
                          dict(typical.meta, learned=True))
+
+
+@njit(cache=True)
+def _blend(ttf: np.ndarray, seen: np.ndarray, rows: np.ndarray, bins: np.ndarray,
+           ms: np.ndarray, weight: float) -> None:
+    """The moving average, observation by observation in order (in place)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        b = bins[i]
+        if seen[r, b]:
+            ttf[r, b] = np.int64(np.rint((1.0 - weight) * np.float64(ttf[r, b])
+                                         + weight * ms[i]))
+        else:
+            ttf[r, b] = np.int64(np.rint(ms[i]))
+            seen[r, b] = True
 
 
 def _to_local(t: datetime, zone: ZoneInfo) -> datetime:
