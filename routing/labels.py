@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from routing.snapshot import ModeArrays, Snapshot
+    from routing.snapshot import Snapshot
 
 #: Way tags kept per segment for guidance, in the order of the segment label fields.
 LABEL_TAGS = ("name", "ref", "destination", "destination:ref", "junction:ref", "footway")
@@ -37,16 +38,21 @@ _KIND_OF_FOOTWAY = {"sidewalk": "sidewalk", "crossing": "crossing",
 
 def split_values(value: str | None) -> list[str]:
     """The values of a multi-value tag (``;``-separated), trimmed, empty ones dropped."""
-    if not value:
-        return []
-    return [v.strip() for v in value.split(";") if v.strip()]
+    return list(_split(value)) if value else []
 
 
+@lru_cache(maxsize=65536)
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(";") if v.strip())
+
+
+@lru_cache(maxsize=65536)
 def display_value(value: str | None) -> str:
     """A tag value as shown to people: ``"I 71;I 75"`` → ``"I 71 / I 75"``."""
-    return " / ".join(split_values(value))
+    return " / ".join(_split(value)) if value else ""
 
 
+@lru_cache(maxsize=16384)
 def display_destination(dest_ref: str | None, dest: str | None) -> str:
     """Signpost text of a ramp: its destination refs, then its destinations, each once
     (``"I 71 North / I 75 North / Cincinnati"``); ``""`` when unsigned."""
@@ -56,10 +62,12 @@ def display_destination(dest_ref: str | None, dest: str | None) -> str:
     return " / ".join(out.values())
 
 
+@lru_cache(maxsize=65536)
 def _norm(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
+@lru_cache(maxsize=65536)
 def ref_set(ref: str | None) -> frozenset[str]:
     """Normalized refs of a ``ref`` tag value (case and spacing ignored)."""
     return frozenset(_norm(v) for v in split_values(ref))
@@ -157,11 +165,12 @@ _FIELD_OF_TAG = dict(zip(LABEL_TAGS, ("street", "ref", "dest", "dest_ref", "junc
                                        "footway"), strict=True))
 
 
-def path_labels(snapshot: Snapshot, mode_arrays: ModeArrays, seg_ids: np.ndarray,
+def path_labels(snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
                 tails: np.ndarray) -> PathLabels:
     """Labels of a path's edges (``seg_ids``: their segments, ``tails``: the junctions where
     they start), with the branches open to the mode at each junction (from the snapshot's
-    junction → segment table and the mode's edges)."""
+    junction → segment table and the mode's ``seg_dirs``: per segment, bit 1 = forward edge,
+    bit 2 = backward edge)."""
     seg = snapshot.segments
     seg_ids = np.asarray(seg_ids, dtype=np.int64)
     tails = np.asarray(tails, dtype=np.int64)
@@ -176,7 +185,7 @@ def path_labels(snapshot: Snapshot, mode_arrays: ModeArrays, seg_ids: np.ndarray
         footway=np.asarray(seg.footway_idx[seg_ids]),
         highway=np.asarray(seg.highway_idx[seg_ids]), exit_ref=exits)
     if snapshot.junction_seg_offsets.shape[0]:
-        out.branches = _Branches(snapshot, mode_arrays, seg_ids, tails)
+        out.branches = _Branches(snapshot, seg_dirs, seg_ids, tails)
     return out
 
 
@@ -184,42 +193,48 @@ class _Branches:
     """Other ways open to a mode where a path edge starts: (bearing leaving the junction,
     highway class), excluding the path's own segments there."""
 
-    def __init__(self, snapshot: Snapshot, mode_arrays: ModeArrays, seg_ids: np.ndarray,
+    def __init__(self, snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
                  tails: np.ndarray) -> None:
-        self.snap, self.mode, self.seg_ids, self.tails = snapshot, mode_arrays, seg_ids, tails
+        self.seg_dirs, self.seg_ids, self.tails = seg_dirs, seg_ids, tails
+        seg = snapshot.segments
+        self.highways = seg.highways
+        # plain views of the memory-mapped arrays: scalar reads on a memmap are slow
+        self.u, self.v = np.asarray(seg.u), np.asarray(seg.v)
+        self.gstart, self.gend = np.asarray(seg.gstart), np.asarray(seg.gend)
+        self.lon, self.lat = np.asarray(seg.lon), np.asarray(seg.lat)
+        self.highway_idx = np.asarray(seg.highway_idx)
+        self.j_off = np.asarray(snapshot.junction_seg_offsets)
+        self.j_seg = np.asarray(snapshot.junction_seg)
         w, s, e, n = snapshot.bbox
         self.coslat = math.cos(math.radians((s + n) / 2))
 
     def __call__(self, i: int) -> list[tuple[float, str]]:
-        snap, seg = self.snap, self.snap.segments
         j = int(self.tails[i])
-        off = snap.junction_seg_offsets
         mine = {int(self.seg_ids[i])} | ({int(self.seg_ids[i - 1])} if i > 0 else set())
-        edge_seg, edge_rev = self.mode.edge_seg, self.mode.edge_rev
         out = []
-        for s in np.asarray(snap.junction_seg[int(off[j]):int(off[j + 1])]).tolist():
+        for s in self.j_seg[int(self.j_off[j]):int(self.j_off[j + 1])].tolist():
             if s in mine:
                 continue
-            lo = int(np.searchsorted(edge_seg, s, side="left"))
-            hi = int(np.searchsorted(edge_seg, s, side="right"))
-            revs = {bool(edge_rev[e]) for e in range(lo, hi)}
+            dirs = int(self.seg_dirs[s])
             for rev in (False, True):
-                at_end = int(seg.v[s]) if rev else int(seg.u[s])
-                if rev not in revs or at_end != j:
+                if not dirs & (2 if rev else 1):
+                    continue
+                at_end = int(self.v[s]) if rev else int(self.u[s])
+                if at_end != j:
                     continue
                 b = self._bearing(s, rev)
                 if b is not None:
-                    out.append((b, seg.highways[int(seg.highway_idx[s])]))
+                    out.append((b, self.highways[int(self.highway_idx[s])]))
         return out
 
     def _bearing(self, s: int, rev: bool) -> float | None:
-        seg = self.snap.segments
-        g0, g1 = int(seg.gstart[s]), int(seg.gend[s])
+        g0, g1 = int(self.gstart[s]), int(self.gend[s])
         pts = range(g1 - 1, g0, -1) if rev else range(g0, g1 - 1)
+        lon, lat = self.lon, self.lat
         for g in pts:
             gn = g - 1 if rev else g + 1
-            dx = (float(seg.lon[gn]) - float(seg.lon[g])) * self.coslat
-            dy = float(seg.lat[gn]) - float(seg.lat[g])
+            dx = (float(lon[gn]) - float(lon[g])) * self.coslat
+            dy = float(lat[gn]) - float(lat[g])
             if dx or dy:
                 return math.degrees(math.atan2(dx, dy)) % 360.0
         return None

@@ -125,6 +125,8 @@ class ModeRouter:
     edge_snappable: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     seg_edge_lo: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seg_edge_hi: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: per segment: bit 1 = the mode has its forward edge, bit 2 = its backward edge
+    seg_dirs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     #: edges by tail / head junction (CSR over junctions)
     out_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     out_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -211,6 +213,9 @@ class RoadRouter:
             nseg = seg.u.shape[0]
             mr.seg_edge_lo = np.searchsorted(mr.edge_seg, np.arange(nseg), side="left")
             mr.seg_edge_hi = np.searchsorted(mr.edge_seg, np.arange(nseg), side="right")
+            mr.seg_dirs = np.zeros(nseg, np.uint8)
+            np.bitwise_or.at(mr.seg_dirs, mr.edge_seg,
+                             np.where(mr.edge_rev, 2, 1).astype(np.uint8))
             mr.out_offsets, mr.out_edges = _csr(mr.edge_tail, n_junctions)
             mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
             self.modes[mode] = mr
@@ -418,7 +423,7 @@ class RoadRouter:
         dur = w[edges] * share / 1000.0
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, path_labels(self.snapshot, mr.arrays, seg_ids, tails),
+            mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
         keep = np.ones(lo.shape[0], dtype=bool)
