@@ -100,7 +100,7 @@ def test_king_county_metro_vehicles_without_static_feed() -> None:
             sum(rep.ignored.values()) == n
         assert rep.vehicles > 0.9 * n
         lat = np.array([v.lat for v in vehicles.values()])
-        assert ((47 < lat) & (lat < 48.5)).all()
+        assert ((lat > 47) & (lat < 48.5)).all()
         assert all(v.trip == -1 for v in vehicles.values())
 
 

@@ -149,7 +149,7 @@ def delays(tt, live: TransitLive, trip_id: str, date: dt.date = WED) -> tuple[li
     return (arr - a0).tolist(), (dep - d0).tolist(), skip.tolist()
 
 
-def T1(*stu: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def t1_update(*stu: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return {"trip": {"trip_id": "T1"}, "stu": list(stu), **kw}
 
 
@@ -166,11 +166,11 @@ def test_compiled_stop_sequences(tt) -> None:
 
 
 def test_delay_propagates_to_later_stops_not_earlier(tt) -> None:
-    live, rep = apply(tt, T1({"seq": 20, "arr": 60, "dep": 90}))
+    live, rep = apply(tt, t1_update({"seq": 20, "arr": 60, "dep": 90}))
     assert delays(tt, live, "T1") == ([0, 60, 90, 90, 90], [0, 90, 90, 90, 90], [False] * 5)
     assert rep.applied == 1 and rep.stop_time_updates_applied == 1
     # a second update takes over; recovery is allowed
-    live, _ = apply(tt, T1({"seq": 20, "dep": 120}, {"seq": 40, "arr": 30}))
+    live, _ = apply(tt, t1_update({"seq": 20, "dep": 120}, {"seq": 40, "arr": 30}))
     assert delays(tt, live, "T1")[:2] == ([0, 120, 120, 30, 30], [0, 120, 120, 30, 30])
     # the other trip is untouched
     assert delays(tt, live, "T2")[:2] == ([0] * 5, [0] * 5)
@@ -178,14 +178,14 @@ def test_delay_propagates_to_later_stops_not_earlier(tt) -> None:
 
 def test_absolute_times_win_over_delay_and_one_event_gives_the_other(tt) -> None:
     t_dep = MID + 8 * 3600 + 20 * 60 + 45  # departure 45 s late at S3
-    live, _ = apply(tt, T1({"seq": 30, "dep_t": t_dep, "dep": 999}))
+    live, _ = apply(tt, t1_update({"seq": 30, "dep_t": t_dep, "dep": 999}))
     assert delays(tt, live, "T1")[:2] == ([0, 0, 45, 45, 45], [0, 0, 45, 45, 45])
-    live, _ = apply(tt, T1({"stop": "S4", "arr_t": MID + 8 * 3600 + 29 * 60}))  # early
+    live, _ = apply(tt, t1_update({"stop": "S4", "arr_t": MID + 8 * 3600 + 29 * 60}))  # early
     assert delays(tt, live, "T1")[:2] == ([0, 0, 0, -60, -60], [0, 0, 0, -60, -60])
 
 
 def test_early_running_is_raised_to_keep_times_ordered(tt) -> None:
-    live, _ = apply(tt, T1({"seq": 30, "arr": -900}))  # would arrive before leaving S2
+    live, _ = apply(tt, t1_update({"seq": 30, "arr": -900}))  # would arrive before leaving S2
     arr, dep, _ = delays(tt, live, "T1")
     # S3 raised to S2's departure (08:10), later stops keep their (propagated) early times
     # where they stay ordered: S4 08:30 - 900 s = 08:15 is after S3's 08:10
@@ -193,20 +193,21 @@ def test_early_running_is_raised_to_keep_times_ordered(tt) -> None:
 
 
 def test_no_data_stops_propagation(tt) -> None:
-    live, _ = apply(tt, T1({"seq": 20, "arr": 120, "dep": 120}, {"seq": 30, "rel": STU.NO_DATA}))
+    live, _ = apply(tt, t1_update({"seq": 20, "arr": 120, "dep": 120},
+                                  {"seq": 30, "rel": STU.NO_DATA}))
     assert delays(tt, live, "T1")[:2] == ([0, 120, 0, 0, 0], [0, 120, 0, 0, 0])
-    live, _ = apply(tt, T1({"seq": 20, "dep": 120}, {"seq": 30, "rel": STU.NO_DATA},
+    live, _ = apply(tt, t1_update({"seq": 20, "dep": 120}, {"seq": 30, "rel": STU.NO_DATA},
                            {"seq": 50, "arr": 60}))
     assert delays(tt, live, "T1")[0] == [0, 120, 0, 0, 60]
 
 
 def test_skipped_stop_is_passed_and_the_delay_carries_over_it(tt) -> None:
-    live, rep = apply(tt, T1({"seq": 20, "dep": 120}, {"seq": 30, "rel": STU.SKIPPED}))
+    live, rep = apply(tt, t1_update({"seq": 20, "dep": 120}, {"seq": 30, "rel": STU.SKIPPED}))
     assert delays(tt, live, "T1") == ([0, 120, 120, 120, 120], [0, 120, 120, 120, 120],
                                       [False, False, True, False, False])
     assert rep.skipped_stops == 1
     # its own times count for that stop only
-    live, _ = apply(tt, T1({"seq": 20, "dep": 120},
+    live, _ = apply(tt, t1_update({"seq": 20, "dep": 120},
                            {"seq": 30, "rel": STU.SKIPPED, "arr": 200, "dep": 200}))
     assert delays(tt, live, "T1")[0] == [0, 120, 200, 120, 120]
     # a skipped stop can no longer be boarded: S3 -> S5 on T1 now needs T2
@@ -217,9 +218,9 @@ def test_skipped_stop_is_passed_and_the_delay_carries_over_it(tt) -> None:
 
 
 def test_trip_level_delay(tt) -> None:
-    live, _ = apply(tt, T1(delay=200))
+    live, _ = apply(tt, t1_update(delay=200))
     assert delays(tt, live, "T1")[0] == [200] * 5
-    live, _ = apply(tt, T1({"seq": 30, "arr": 60, "dep": 60}, delay=200))
+    live, _ = apply(tt, t1_update({"seq": 30, "arr": 60, "dep": 60}, delay=200))
     assert delays(tt, live, "T1")[0] == [200, 200, 60, 60, 60]
 
 
@@ -242,7 +243,7 @@ def test_cancel_and_unsupported(tt) -> None:
 
 
 def test_stop_time_update_reasons(tt) -> None:
-    live, rep = apply(tt, T1(
+    live, rep = apply(tt, t1_update(
         {"seq": 20, "stop": "S2", "arr": 30},  # ok
         {"seq": 30, "stop": "S4", "arr": 60},  # stop_mismatch
         {"seq": 35, "arr": 60},  # unknown_stop_sequence
@@ -266,7 +267,7 @@ def test_stop_id_matching_walks_loops_in_order_and_stations(tt) -> None:
     live, rep = apply(tt, loop)
     assert delays(tt, live, "L1")[0] == [10, 10, 50, 50]
     # the station P stands for its stop S1
-    live, rep = apply(tt, T1({"stop": "P", "dep": 40}))
+    live, rep = apply(tt, t1_update({"stop": "P", "dep": 40}))
     assert delays(tt, live, "T1")[0] == [40] * 5 and rep.stop_time_updates_applied == 1
 
 
@@ -319,7 +320,7 @@ def test_trip_by_route_direction_and_start_time(tt) -> None:
 
 
 def test_duplicates_stale_updates_and_empty_updates(tt) -> None:
-    live, rep = apply(tt, T1({"seq": 20, "arr": 60}), T1({"seq": 20, "arr": 90}),
+    live, rep = apply(tt, t1_update({"seq": 20, "arr": 60}), t1_update({"seq": 20, "arr": 90}),
                       {"trip": {"trip_id": "T2"}, "stu": [{"seq": 20, "arr": 60}],
                        "timestamp": NOW - 7200},
                       {"trip": {"trip_id": "L1"}})
@@ -335,11 +336,11 @@ def test_full_dataset_replaces_and_differential_updates(tt) -> None:
         state.apply(decode_feed(msg.SerializeToString(), now=ts), "small")
 
     t1, t2 = tt.trip_index("small:T1"), tt.trip_index("small:T2")
-    put(T1({"seq": 20, "arr": 60}, id="a"),
+    put(t1_update({"seq": 20, "arr": 60}, id="a"),
         {"id": "b", "trip": {"trip_id": "T2"}, "stu": [{"seq": 20, "arr": 60}]},
         full=True, ts=NOW)
     assert set(state.trip_data("small")) == {(t1, WED), (t2, WED)}
-    put(T1({"seq": 40, "arr": 30}, id="a"), full=False, ts=NOW + 30)  # replaces T1 entirely
+    put(t1_update({"seq": 40, "arr": 30}, id="a"), full=False, ts=NOW + 30)  # replaces T1 entirely
     live = state.build(2)
     assert delays(tt, live, "T1")[0] == [0, 0, 0, 30, 30]
     assert delays(tt, live, "T2")[0] == [0, 60, 60, 60, 60]
@@ -349,7 +350,7 @@ def test_full_dataset_replaces_and_differential_updates(tt) -> None:
     put({"id": "a", "trip": {"trip_id": "T2"}, "stu": [{"seq": 50, "arr": 5}]},
         full=False, ts=NOW + 90)
     assert set(state.trip_data("small")) == {(t2, WED)}
-    put(T1({"seq": 50, "arr": 1}, id="z"), full=True, ts=NOW + 120)
+    put(t1_update({"seq": 50, "arr": 1}, id="z"), full=True, ts=NOW + 120)
     assert set(state.trip_data("small")) == {(t1, WED)}
     # base live data (closures) is kept under the realtime
     from gtfs.live import TransitLiveBuilder
