@@ -148,7 +148,7 @@ def _parse(data: bytes, fmt: FeedFormat) -> pb.FeedMessage:
     if fmt != "json":
         raise ValueError(f"unknown feed format {fmt!r} (protobuf or json)")
     try:
-        json_format.Parse(data.decode("utf-8"), msg)
+        json_format.Parse(data.decode("utf-8-sig"), msg)
     except (json_format.ParseError, UnicodeDecodeError, RecursionError, ValueError,
             TypeError) as e:
         raise FeedRejected("malformed", f"not a GTFS-RT JSON feed: {str(e)[:300]}") from None

@@ -295,7 +295,12 @@ class FeedMatcher:
 
     def _infer_date(self, trip: int, reference_s: int) -> TripMatch | NoMatch:
         tz = self.tz_of(trip)
-        local = dt.datetime.fromtimestamp(reference_s, ZoneInfo(tz)).date()
+        try:
+            local = dt.datetime.fromtimestamp(reference_s, ZoneInfo(tz)).date()
+            if not dt.date(1900, 1, 1) <= local <= dt.date(9000, 1, 1):
+                raise ValueError(local)
+        except (OverflowError, OSError, ValueError):
+            return NoMatch("no_service_date", f"reference time {reference_s} out of range")
         first, last = self.first_last_s(trip)
         best: tuple[int, dt.date] | None = None
         idle: dt.date | None = None

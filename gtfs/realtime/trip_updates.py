@@ -343,7 +343,9 @@ def match_trip_updates(
         if max_entity_age_s is not None and ts > 0 and ts < t_now - max_entity_age_s:
             rep.ignore("stale", eid, f"update time {ts}")
             continue
-        match = m.match_trip(tu.trip, ts if ts > 0 else ref_default)
+        # the update's own time dates it, unless absent or implausibly far ahead
+        ref = ts if 0 < ts <= t_now + max(max_entity_age_s or 0, 3600) else ref_default
+        match = m.match_trip(tu.trip, ref)
         if isinstance(match, NoMatch):
             rep.ignore(match.reason, eid, match.detail)
             continue

@@ -211,3 +211,33 @@ def test_empty_full_dataset_clears_the_feed_and_older_feeds_are_refused(bart_tt)
     with pytest.raises(FeedRejected) as ei:  # older than what was applied
         state.apply(decode_feed(data, now=T0), "bart")
     assert ei.value.reason == "stale"
+
+
+def test_absurd_times_are_reasons_not_crashes(bart_tt) -> None:
+    m = _msg(ts=2**62)
+    far = m.entity.add(id="far").trip_update
+    far.trip.trip_id = "1011112WKDY"
+    far.timestamp = 2**63
+    far.stop_time_update.add(stop_sequence=1).arrival.time = 2**62
+    dated = m.entity.add(id="dated").trip_update
+    dated.trip.trip_id = "1011112WKDY"
+    dated.trip.start_date = "99991231"
+    odd = m.entity.add(id="odd").trip_update
+    odd.trip.trip_id = "1011112WKDY"
+    odd.trip.start_date = "20190807"
+    odd.delay = -(2**31)
+    odd.stop_time_update.add(stop_sequence=2).departure.time = 2**62
+    veh = m.entity.add(id="v").vehicle
+    veh.trip.trip_id = "1011112WKDY"
+    veh.timestamp = 2**63
+    veh.position.latitude, veh.position.longitude = 37.7, -122.4
+    veh.position.bearing, veh.position.speed = float("nan"), -3.0
+    feed = decode_feed(m.SerializePartialToString(), now=None)
+    _, rep = trip_updates_to_live(bart_tt, feed, "bart", 1, min_known_share=None)
+    assert rep.ignored == {"no_service_date": 1, "not_running_on_service_date": 1,
+                           "no_realtime_data": 1}
+    assert rep.stop_time_updates_ignored == {"implausible_time": 1}
+    vehicles, vrep = parse_vehicle_positions(feed, bart_tt, "bart")
+    (v,) = vehicles.values()
+    assert v.bearing_deg is None and v.speed_mps is None and v.trip == -1
+    _consume(feed, bart_tt)
