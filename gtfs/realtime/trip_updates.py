@@ -9,9 +9,11 @@ along a trip).
 
 **Stop time updates.** A StopTimeUpdate refers to a stop position by ``stop_sequence`` (the
 position with that GTFS stop_sequence; when ``stop_id`` is given too it must be that stop or
-its station, else ``stop_mismatch``) or, without it, by ``stop_id`` (the first position after
-the previously matched one that serves that stop or a child of that station: loops are
-walked in order). Updates must follow the trip in order; one that maps to a position at or
+its station, else ``stop_mismatch``; an unknown sequence is ``unknown_stop_sequence``; with
+``mismatch_by_stop_id`` both are found by their ``stop_id`` instead, as below, and counted in
+``stop_sequence_mismatches``) or, without it, by ``stop_id`` (the first position after the
+previously matched one that serves that stop or a child of that station: loops are walked in
+order). Updates must follow the trip in order; one that maps to a position at or
 before the previous one is ignored (``out_of_order``). An event (arrival or departure) gives
 ``time`` (absolute; it wins when both are given, as the spec says) or ``delay``; ``time`` is
 converted to seconds after the service day's midnight ("noon minus 12 h") in the trip's
@@ -130,6 +132,7 @@ class TripUpdatesReport:
     stop_time_updates: int = 0
     stop_time_updates_applied: int = 0
     stop_time_updates_ignored: Counter[str] = field(default_factory=Counter)
+    stop_sequence_mismatches: int = 0
     skipped_stops: int = 0
     trip_ids: int = 0
     known_trip_ids: int = 0
@@ -160,6 +163,7 @@ class TripUpdatesReport:
             "stop_time_updates": self.stop_time_updates,
             "stop_time_updates_applied": self.stop_time_updates_applied,
             "stop_time_updates_ignored": dict(self.stop_time_updates_ignored),
+            "stop_sequence_mismatches": self.stop_sequence_mismatches,
             "skipped_stops": self.skipped_stops, "trip_ids": self.trip_ids,
             "known_trip_ids": self.known_trip_ids, "known_trip_share": self.known_trip_share,
             "deleted": self.deleted, "examples": self.examples,
@@ -180,8 +184,10 @@ class _Event:
 class _TripDecoder:
     """Turns the StopTimeUpdates of one matched trip into delay arrays."""
 
-    def __init__(self, m: FeedMatcher, max_abs_delay_s: int, report: TripUpdatesReport) -> None:
+    def __init__(self, m: FeedMatcher, max_abs_delay_s: int, report: TripUpdatesReport,
+                 mismatch_by_stop_id: bool = False) -> None:
         self.m = m
+        self.by_stop_id = mismatch_by_stop_id
         self.max_abs = max_abs_delay_s
         self.report = report
 
@@ -202,12 +208,12 @@ class _TripDecoder:
                     return -1, "stop_sequence_unavailable"
             else:
                 hit = np.flatnonzero(seqs == int(stu.stop_sequence))
-                if hit.shape[0] == 0:
-                    return -1, "unknown_stop_sequence"
-                pos = int(hit[0])
-                if sid and int(stops[pos]) not in cand:
-                    return -1, "stop_mismatch"
-                return (pos, "") if pos > prev else (-1, "out_of_order")
+                if hit.shape[0] and (not sid or int(stops[int(hit[0])]) in cand):
+                    pos = int(hit[0])
+                    return (pos, "") if pos > prev else (-1, "out_of_order")
+                if not (self.by_stop_id and sid):
+                    return -1, "stop_mismatch" if hit.shape[0] else "unknown_stop_sequence"
+                self.report.stop_sequence_mismatches += 1
         if not sid:
             return -1, "no_stop_reference"
         later = np.flatnonzero(np.isin(stops[prev + 1:], cand))
@@ -297,14 +303,18 @@ class _TripDecoder:
 def match_trip_updates(
     tt: Timetable, feed: DecodedFeed, feed_name: str, *, now: Clock | None = None,
     max_entity_age_s: float | None = DEFAULT_MAX_ENTITY_AGE_S,
-    max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S, matcher: FeedMatcher | None = None,
+    max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S, mismatch_by_stop_id: bool = False,
+    matcher: FeedMatcher | None = None,
 ) -> tuple[list[TripRealtime], list[str], TripUpdatesReport]:
     """Match the TripUpdates of ``feed`` to the timetable of static feed ``feed_name``
     (the rules are in the module docstring); the state is not touched.
 
     ``now``: the caller's clock for the ``stale`` check (default: the header time);
-    ``max_entity_age_s``: None disables it. Returns ``(trip data, entity ids deleted by a
-    DIFFERENTIAL feed, report)``. Raises KeyError for an unknown ``feed_name``.
+    ``max_entity_age_s``: None disables it. ``max_abs_delay_s``: larger delays are
+    ``implausible_time``. ``mismatch_by_stop_id``: when ``stop_sequence`` and ``stop_id``
+    disagree, trust the ``stop_id`` (default: ignore the update). Returns ``(trip data,
+    entity ids deleted by a DIFFERENTIAL feed, report)``. Raises KeyError for an unknown
+    ``feed_name``.
     """
     m = matcher if matcher is not None else FeedMatcher(tt, feed_name)
     rep = TripUpdatesReport(feed_name, feed.incrementality, feed.timestamp_s,
@@ -312,7 +322,7 @@ def match_trip_updates(
                             rejected_entities=feed.rejection_counts())
     t_now = epoch_s(now) if now is not None else float(feed.timestamp_s)
     ref_default = feed.timestamp_s if feed.timestamp_s > 0 else int(t_now)
-    dec = _TripDecoder(m, int(max_abs_delay_s), rep)
+    dec = _TripDecoder(m, int(max_abs_delay_s), rep, mismatch_by_stop_id)
     out: list[TripRealtime] = []
     deleted: list[str] = []
     seen: set[Key] = set()
@@ -421,11 +431,12 @@ class TripUpdatesState:
     def apply(
         self, feed: DecodedFeed, feed_name: str, *, now: Clock | None = None,
         max_entity_age_s: float | None = DEFAULT_MAX_ENTITY_AGE_S,
-        max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S,
+        max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S, mismatch_by_stop_id: bool = False,
         min_known_share: float | None = DEFAULT_MIN_KNOWN_SHARE,
     ) -> TripUpdatesReport:
         """Apply one decoded feed of static feed ``feed_name`` (FULL_DATASET replaces,
-        DIFFERENTIAL updates; see the module docstring). Raises :class:`FeedRejected`
+        DIFFERENTIAL updates; see the module docstring; options as
+        :func:`match_trip_updates`). Raises :class:`FeedRejected`
         (``stale``: older than the last feed applied; ``wrong_feed``: known trip-id share
         below ``min_known_share``) without changing anything; KeyError for an unknown feed."""
         prev = self._feeds.get(feed_name)
@@ -434,7 +445,8 @@ class TripUpdatesState:
                                         f"applied feed's ({prev.timestamp_s})")
         trips, deleted, rep = match_trip_updates(
             self.tt, feed, feed_name, now=now, max_entity_age_s=max_entity_age_s,
-            max_abs_delay_s=max_abs_delay_s, matcher=self.matcher(feed_name))
+            max_abs_delay_s=max_abs_delay_s, mismatch_by_stop_id=mismatch_by_stop_id,
+            matcher=self.matcher(feed_name))
         share = rep.known_trip_share
         if min_known_share is not None and share is not None and share < min_known_share:
             raise FeedRejected("wrong_feed", f"{rep.known_trip_ids} of {rep.trip_ids} trip ids "
@@ -489,12 +501,13 @@ def trip_updates_to_live(
     tt: Timetable, feed: DecodedFeed, feed_name: str, version: int, *,
     base: TransitLive | None = None, now: Clock | None = None,
     max_entity_age_s: float | None = DEFAULT_MAX_ENTITY_AGE_S,
-    max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S,
+    max_abs_delay_s: int = DEFAULT_MAX_ABS_DELAY_S, mismatch_by_stop_id: bool = False,
     min_known_share: float | None = DEFAULT_MIN_KNOWN_SHARE,
 ) -> tuple[TransitLive, TripUpdatesReport]:
     """One feed straight to a live value (a fresh :class:`TripUpdatesState`); raises as
     :meth:`TripUpdatesState.apply`."""
     state = TripUpdatesState(tt)
     rep = state.apply(feed, feed_name, now=now, max_entity_age_s=max_entity_age_s,
-                      max_abs_delay_s=max_abs_delay_s, min_known_share=min_known_share)
+                      max_abs_delay_s=max_abs_delay_s, mismatch_by_stop_id=mismatch_by_stop_id,
+                      min_known_share=min_known_share)
     return state.build(version, base), rep

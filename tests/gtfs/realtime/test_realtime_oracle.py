@@ -73,10 +73,10 @@ def _check(case: Case, n: int = 300) -> None:
 
 
 def _case(tt: Timetable, day: DayContext, fp, msg: pb.FeedMessage, feed: str, now: int,
-          window_s: tuple[int, int]) -> Case:
+          window_s: tuple[int, int], **options: bool) -> Case:
     decoded = decode_feed(serialize(msg), now=now)
     state = TripUpdatesState(tt)
-    report = state.apply(decoded, feed)
+    report = state.apply(decoded, feed, **options)
     live = state.build(version=now)
     return Case(tt, day, fp, live, Oracle(tt, day, fp, 60, live), report, window_s)
 
@@ -132,14 +132,17 @@ def _window(tt: Timetable, date: dt.date, header_s: int) -> tuple[int, int]:
     return local - 3600, local + 2 * 3600
 
 
-def test_bart_20190807_real_realtime_matches_oracle(bart_tt: Timetable, bart_fp) -> None:
+@pytest.mark.parametrize("by_stop_id", [False, True])
+def test_bart_20190807_real_realtime_matches_oracle(bart_tt: Timetable, bart_fp,
+                                                    by_stop_id: bool) -> None:
     date = dt.date(2019, 8, 7)
     msg = pb.FeedMessage()
     msg.ParseFromString(rt_file("bart/bart_trip_updates_20190807.pb").read_bytes())
     day = day_trip_mask(bart_tt, date)
     case = _case(bart_tt, day, bart_fp, msg, "bart", msg.header.timestamp,
-                 _window(bart_tt, date, msg.header.timestamp))
-    assert case.report.applied == 54 and case.live.day(date) is not None
+                 _window(bart_tt, date, msg.header.timestamp), mismatch_by_stop_id=by_stop_id)
+    assert case.report.applied == (65 if by_stop_id else 54)
+    assert case.live.day(date) is not None
     _check(case)
 
 

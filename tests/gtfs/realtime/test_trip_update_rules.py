@@ -259,6 +259,13 @@ def test_stop_time_update_reasons(tt) -> None:
         "stop_mismatch": 1, "unknown_stop_sequence": 1, "unknown_stop": 1,
         "out_of_order": 1, "no_time": 1, "implausible_time": 1, "no_stop_reference": 1}
     assert delays(tt, live, "T1")[0] == [0, 30, 30, 30, 90]
+    # trusting the stop_id when the sequence disagrees or is unknown
+    live, rep = apply(tt, t1_update({"seq": 20, "stop": "S3", "arr": 30},
+                                    {"seq": 99, "stop": "S4", "arr": 40},
+                                    {"seq": 99, "arr": 50}), mismatch_by_stop_id=True)
+    assert rep.stop_sequence_mismatches == 2
+    assert rep.stop_time_updates_ignored == {"unknown_stop_sequence": 1}
+    assert delays(tt, live, "T1")[0] == [0, 0, 30, 40, 40]
 
 
 def test_stop_id_matching_walks_loops_in_order_and_stations(tt) -> None:
