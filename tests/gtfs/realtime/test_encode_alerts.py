@@ -158,3 +158,38 @@ def test_alerts_that_remove_service(small_tt) -> None:  # noqa: F811
     b2 = TransitLiveBuilder(tt)
     eff2 = add_alert_effects(b2, tt, "small", alerts, [WED + dt.timedelta(days=1)])
     assert eff2.trips_cancelled == 0
+
+
+def test_vehicle_positions_latest_per_vehicle(small_tt) -> None:  # noqa: F811
+    from gtfs.realtime.vehicles import parse_vehicle_positions
+
+    m = pb.FeedMessage()
+    m.header.gtfs_realtime_version = "2.0"
+    m.header.timestamp = NOW
+    for eid, vid, ts, lat in (("a", "bus1", NOW - 60, 52.50), ("b", "bus1", NOW - 10, 52.51),
+                              ("c", "bus1", NOW - 30, 52.52), ("d", "", NOW, 52.53),
+                              ("e", "bus2", NOW - 7200, 52.54), ("f", "bus3", NOW, 0.0)):
+        v = m.entity.add(id=eid).vehicle
+        if vid:
+            v.vehicle.id = vid
+        v.timestamp = ts
+        v.position.latitude, v.position.longitude = lat, 13.4 if lat else 0.0
+        v.position.speed = 8.5
+        v.position.bearing = 90
+        v.trip.trip_id = "T1"
+        v.trip.start_date = WED.strftime("%Y%m%d")
+        v.stop_id = "S2"
+        v.current_status = pb.VehiclePosition.STOPPED_AT
+        v.occupancy_status = pb.VehiclePosition.FEW_SEATS_AVAILABLE
+    m.entity.add(id="g").vehicle.vehicle.id = "bus4"  # no position
+    feed = decode_feed(m.SerializeToString(), now=NOW)
+    vehicles, rep = parse_vehicle_positions(feed, small_tt, "small", now=NOW, max_age_s=3600)
+    assert set(vehicles) == {"bus1", "d"}  # no id: the entity id
+    assert rep.superseded == 2 and rep.ignored == {"stale": 1, "bad_position": 1,
+                                                   "no_position": 1}
+    bus = vehicles["bus1"]
+    assert (bus.entity_id, bus.lat, bus.speed_mps, bus.bearing_deg) == ("b", pytest.approx(52.51),
+                                                                         8.5, 90.0)
+    assert bus.trip == small_tt.trip_index("small:T1") and bus.service_date == WED
+    assert bus.stop == small_tt.stop_index("small:S2")
+    assert (bus.current_status, bus.occupancy) == ("STOPPED_AT", "FEW_SEATS_AVAILABLE")

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from gtfs.day import DayContext, day_trip_mask, service_midnight_epoch_s
 from gtfs.footpaths import straight_line_footpaths
 from gtfs.live import TransitLive
-from gtfs.query import earliest_arrival
+from gtfs.query import earliest_arrival, latest_departure
 from gtfs.realtime.decode import decode_feed
 from gtfs.realtime.encode import serialize
 from gtfs.realtime.trip_updates import TripUpdatesReport, TripUpdatesState
@@ -117,6 +117,26 @@ def test_generated_feeds_are_realistic(nky_cases: list[Case]) -> None:
 @pytest.mark.parametrize("k", [0, 1, 2])
 def test_nky_generated_realtime_matches_oracle(nky_cases: list[Case], k: int) -> None:
     _check(nky_cases[k], n=300 if k == 0 else 100)
+
+
+def test_nky_generated_realtime_arrive_by_matches_oracle(nky_cases: list[Case]) -> None:
+    case = nky_cases[0]
+    found: list[bool] = []
+
+    @settings(max_examples=100, **SETTINGS)
+    @given(access=stop_set(case.tt), egress=stop_set(case.tt),
+           arrive_by=st.integers(6 * 3600, 25 * 3600), max_rounds=st.sampled_from([2, 4]))
+    def check(access, egress, arrive_by: int, max_rounds: int) -> None:
+        got = latest_departure(case.tt, case.day, access, egress, arrive_by,
+                               max_rounds=max_rounds, min_transfer_s=60,
+                               footpaths=case.footpaths, live=case.live)
+        want = case.oracle.latest_departure(access, egress, arrive_by, max_rounds)
+        assert [(j.depart_s, j.n_transfers) for j in got] == want
+        check_journeys(case.tt, case.day, got, case.live)
+        found.append(bool(got))
+
+    check()
+    assert sum(found) >= 25
 
 
 # --------------------------------------------------------------------------- BART, real

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
+from google.protobuf import json_format
 
 from gtfs.realtime.alerts import parse_alerts
 from gtfs.realtime.decode import decode_feed
@@ -122,3 +124,21 @@ def test_bull_runner_vehicles_carry_no_trip_ids(bullrunner_tt) -> None:
                                                        "STANDING_ROOM_ONLY",
                                                        "CRUSHED_STANDING_ROOM_ONLY", "FULL",
                                                        "NOT_ACCEPTING_PASSENGERS"}
+
+
+@pytest.mark.parametrize("rel", [
+    "bart/bart_trip_updates_20190807.pb", "bart/bart_trip_updates_20190528.pb",
+    "bart/bart_alerts_20190807.pb", "caltrain/caltrain_trip_updates_20231108.pb",
+    "caltrain/caltrain_vehicle_positions_20231108.pb",
+    "caltrain/caltrain_service_alerts_20231108_empty.pb",
+    "king-county-metro/kcm_vehicle_positions_20210902T1531Z.pb",
+    "king-county-metro/kcm_vehicle_positions_20210902T1608Z.pb",
+    "usf-bullrunner/bullrunner_vehicle_positions_20170913.pb"])
+def test_every_sample_decodes_also_in_json_form(rel: str) -> None:
+    feed = _decode(rel)
+    as_json = json_format.MessageToJson(feed.message).encode()
+    back = decode_feed(as_json, now=feed.timestamp_s, fmt="json")
+    assert back.counts == feed.counts and back.timestamp_s == feed.timestamp_s
+    # equal up to float32 printing (JSON numbers of float fields): a fixed point from here
+    assert json_format.MessageToJson(back.message).encode() == as_json
+    assert [e.id for e in back.entities] == [e.id for e in feed.entities]
