@@ -11,6 +11,7 @@ from google.protobuf import json_format
 
 from gtfs.realtime.alerts import parse_alerts
 from gtfs.realtime.decode import decode_feed
+from gtfs.realtime.match import FeedMatcher
 from gtfs.realtime.trip_updates import trip_updates_to_live
 from gtfs.realtime.vehicles import parse_vehicle_positions
 
@@ -30,6 +31,8 @@ def test_bart_20190807_trip_updates(bart_tt) -> None:
     feed = _decode("bart/bart_trip_updates_20190807.pb")
     assert feed.n_entities == 91 and feed.counts == {"trip_update": 91}
     assert sum(len(e.trip_update.stop_time_update) for e in feed.entities) == 1060
+    m = FeedMatcher(bart_tt, "bart")  # README: stop_id 1,060/1,060 in the static feed
+    assert all(m.stops(u.stop_id) for e in feed.entities for u in e.trip_update.stop_time_update)
     live, rep = trip_updates_to_live(bart_tt, feed, "bart", 1)
     # README: trip_id 65/91 in the static feed; the other 26: 18 unknown ids and 8 ADDED
     assert rep.trip_ids + rep.unsupported["ADDED"] == 91
@@ -61,6 +64,8 @@ def test_bart_20190528_trip_updates_are_for_a_holiday(bart_tt) -> None:
     feed = _decode("bart/bart_trip_updates_20190528.pb")
     assert feed.n_entities == 26
     assert sum(len(e.trip_update.stop_time_update) for e in feed.entities) == 298
+    m = FeedMatcher(bart_tt, "bart")
+    assert all(m.stops(u.stop_id) for e in feed.entities for u in e.trip_update.stop_time_update)
     live, rep = trip_updates_to_live(bart_tt, feed, "bart", 1)
     assert rep.trip_ids == 26 and rep.known_trip_ids == 26
     assert rep.applied == 0 and rep.ignored == {"not_running_on_service_date": 26}
