@@ -283,8 +283,12 @@ class AlertEffectsReport:
 
 
 def _selected_trips(ent: InformedEntity, m: FeedMatcher) -> np.ndarray | None:
-    """Trip indices an entity selects (None: it selects by stop only or did not resolve)."""
+    """Trip indices an entity selects (None: it selects by stop only - an agency with a stop
+    counts as the stop alone - or did not resolve)."""
     if not ent.selects_trips or ent.unknown:
+        return None
+    if ent.stop_id is not None and ent.route_id is None and ent.route_type is None \
+            and ent.trip_id is None:
         return None
     tt = m.tt
     svc_feed = np.asarray(tt.arrays["service_feed"])

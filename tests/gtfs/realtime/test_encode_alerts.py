@@ -119,7 +119,7 @@ def test_alerts_that_remove_service(small_tt) -> None:  # noqa: F811
     m.header.timestamp = NOW
     closed = m.entity.add(id="closed").alert
     closed.effect = pb.Alert.NO_SERVICE
-    closed.informed_entity.add(stop_id="S3")
+    closed.informed_entity.add(stop_id="S3", agency_id="A")  # an agency's stop: the stop
     # T1 only (08:00-08:40): the period ends before T2 starts at 09:00
     morning = m.entity.add(id="morning").alert
     morning.effect = pb.Alert.NO_SERVICE
