@@ -365,3 +365,16 @@ def test_full_dataset_replaces_and_differential_updates(tt) -> None:
     base = TransitLiveBuilder(tt).close_stop(tt.stop_index("small:S3")).build(1)
     live = state.build(3, base)
     assert live.stop_closed is not None and live.stop_closed.sum() == 1 and live.has_realtime
+
+
+def test_timetable_saved_without_stop_sequences(tt) -> None:
+    """A timetable compiled before ``st_stop_sequence`` existed: updates by stop_sequence
+    alone cannot be placed (``stop_sequence_unavailable``), by stop_id they can."""
+    from gtfs.timetable import Timetable
+
+    arrays = {k: v for k, v in tt.arrays.items() if k != "st_stop_sequence"}
+    old = Timetable(arrays=arrays, strings=tt.strings, meta=tt.meta)
+    live, rep = apply(old, t1_update({"seq": 20, "arr": 60}, {"seq": 40, "stop": "S4",
+                                                              "arr": 90}))
+    assert rep.stop_time_updates_ignored == {"stop_sequence_unavailable": 1}
+    assert delays(old, live, "T1")[0] == [0, 0, 0, 90, 90]
