@@ -339,6 +339,7 @@ class _Patterns(TypedDict):
     trips: list[np.ndarray]  # per pattern: instance indices in FIFO order
     arr: list[np.ndarray]  # per pattern: int64 [n_trips, n_stops] arrival seconds
     dep: list[np.ndarray]  # per pattern: int64 [n_trips, n_stops] departure seconds
+    seq: list[np.ndarray]  # per pattern: int64 [n_trips, n_stops] GTFS stop_sequence
 
 
 def _build_patterns(
@@ -394,6 +395,7 @@ def _build_patterns(
     pat_trips: list[np.ndarray] = []  # instance indices, sorted
     pat_arr: list[np.ndarray] = []
     pat_dep: list[np.ndarray] = []
+    pat_seq: list[np.ndarray] = []
     n_split = 0
     for members in groups.values():
         m = np.asarray(members, dtype=np.int64)
@@ -404,9 +406,10 @@ def _build_patterns(
         idx = base[:, None] + np.arange(n)[None, :]
         arr = st.arrival_s[idx].astype(np.int64) + shift[m][:, None]
         dep = st.departure_s[idx].astype(np.int64) + shift[m][:, None]
+        seq = st.stop_sequence[idx].astype(np.int64)
         order = np.lexsort(tuple(arr[:, j] for j in range(n - 1, -1, -1)) +
                            tuple(dep[:, j] for j in range(n - 1, -1, -1)))
-        m, arr, dep = m[order], arr[order], dep[order]
+        m, arr, dep, seq = m[order], arr[order], dep[order], seq[order]
         subs: list[list[int]] = []
         last_arr: list[np.ndarray] = []
         last_dep: list[np.ndarray] = []
@@ -434,6 +437,7 @@ def _build_patterns(
             pat_trips.append(m[sel])
             pat_arr.append(arr[sel])
             pat_dep.append(dep[sel])
+            pat_seq.append(seq[sel])
     if n_split:
         report.note(f"{n_split} patterns split so that no trip overtakes another")
     # deterministic order: by route, then first departure
@@ -443,6 +447,7 @@ def _build_patterns(
         "src": src, "shift": shift, "kind": np.asarray(inst_kind, dtype=np.int8),
         "inst_id": inst_id, "order": pat_order, "route": pat_route, "stops": pat_stops,
         "pick": pat_pick, "drop": pat_drop, "trips": pat_trips, "arr": pat_arr, "dep": pat_dep,
+        "seq": pat_seq,
     }
 
 
@@ -512,6 +517,7 @@ def compile_feeds(
     pattern_st_offsets = np.concatenate([[0], np.cumsum(ntr * lens)]).astype(np.int64)
     st_arr = np.concatenate([pats["arr"][p].ravel() for p in order]) if n_pat else np.zeros(0)
     st_dep = np.concatenate([pats["dep"][p].ravel() for p in order]) if n_pat else np.zeros(0)
+    st_seq = np.concatenate([pats["seq"][p].ravel() for p in order]) if n_pat else np.zeros(0)
     if st_arr.size and (st_arr.max() > np.iinfo(np.int32).max // 2):
         report.warning(feeds[0].name, "stop_times", "times out of range")
     inst = np.concatenate([pats["trips"][p] for p in order]).astype(np.int64) if n_pat else \
@@ -564,7 +570,7 @@ def compile_feeds(
         "pattern_stops": pattern_stops, "pattern_pickup": pattern_pickup,
         "pattern_dropoff": pattern_dropoff, "pattern_trip_offsets": pattern_trip_offsets,
         "pattern_st_offsets": pattern_st_offsets, "st_arrival_s": st_arr,
-        "st_departure_s": st_dep, "trip_pattern": trip_pattern,
+        "st_departure_s": st_dep, "st_stop_sequence": st_seq, "trip_pattern": trip_pattern,
         "trip_route": trip_frame["route"].to_numpy(),
         "trip_service": trip_frame["service"].to_numpy(),
         "trip_wheelchair": trip_frame["wheelchair"].to_numpy(),

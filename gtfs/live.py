@@ -280,6 +280,24 @@ class TransitLiveBuilder:
         d.touched.add(trip)
         return self
 
+    def set_trip_delays(self, date: dt.date, trip: int, arrival_delay_s: Any,
+                        departure_delay_s: Any) -> TransitLiveBuilder:
+        """Set the arrival and departure delays (seconds vs. the schedule) of every stop
+        position of ``trip`` on ``date`` at once: two integer sequences as long as the trip's
+        pattern (replacing earlier per-stop values)."""
+        base, n = self._trip_span(trip)
+        arr = np.asarray(arrival_delay_s)
+        dep = np.asarray(departure_delay_s)
+        if arr.shape != (n,) or dep.shape != (n,) or arr.dtype.kind not in "iu" \
+                or dep.dtype.kind not in "iu":
+            raise LiveDataError(f"trip {trip}: expected {n} integer delays each, got "
+                                f"{arr.shape} {arr.dtype} / {dep.shape} {dep.dtype}")
+        d = self._draft(date)
+        d.arr[base: base + n] = arr
+        d.dep[base: base + n] = dep
+        d.touched.add(trip)
+        return self
+
     def skip_stop(self, date: dt.date, trip: int, pos: int) -> TransitLiveBuilder:
         """Mark stop position ``pos`` of ``trip`` on ``date`` as skipped (passed through, no
         boarding or alighting)."""

@@ -31,6 +31,7 @@ class CleanStopTimes:
     departure_s: np.ndarray  # int32
     pickup: np.ndarray  # bool, boarding allowed
     dropoff: np.ndarray  # bool, alighting allowed
+    stop_sequence: np.ndarray  # int32, the feed's stop_sequence (increasing along a trip)
     shape_dist_m: np.ndarray  # float32, metres along the trip's shape (NaN without shape)
     trip_start: np.ndarray  # int64 [n_trips]
     trip_end: np.ndarray  # int64 [n_trips]
@@ -84,7 +85,8 @@ def clean_stop_times(
 
         fail(trip < 0, "unknown or skipped trip_id", "trip_id")
         fail(stop < 0, "unknown stop_id (or not a routable stop, or stop skipped)", "stop_id")
-        fail(~seq_ok | (seq < 0), "stop_sequence must be a non-negative integer",
+        fail(~seq_ok | (seq < 0) | (seq > np.iinfo(np.int32).max),
+             "stop_sequence must be a non-negative integer (below 2^31)",
              "stop_sequence")
         fail(arr == TIME_BAD, "malformed time (H:MM:SS expected)", "arrival_time")
         fail(dep == TIME_BAD, "malformed time (H:MM:SS expected)", "departure_time")
@@ -105,8 +107,8 @@ def clean_stop_times(
     if not parts:
         z = np.zeros(0, dtype=np.int32)
         e = np.zeros(n_trips, dtype=np.int64)
-        return CleanStopTimes(z, z, z, z.astype(bool), z.astype(bool), z.astype(np.float32),
-                              e, e.copy())
+        return CleanStopTimes(z, z, z, z.astype(bool), z.astype(bool), z.copy(),
+                              z.astype(np.float32), e, e.copy())
     feed_of = np.concatenate([np.full(len(p[1]), i, dtype=np.int32) for i, p in enumerate(parts)])
     feeds = [p[0] for p in parts]
     rows, trip, stop, seq, arr, dep, pick, drop = (np.concatenate([p[k] for p in parts])
@@ -122,8 +124,8 @@ def clean_stop_times(
         report.error(feeds[fi], "stop_times", "duplicate stop_sequence in trip",
                      rows=rows[m], field="stop_sequence", count=int(m.sum()))
     keep = ~dup
-    rows, trip, stop, arr, dep, pick, drop, feed_of = (
-        a[keep] for a in (rows, trip, stop, arr, dep, pick, drop, feed_of))
+    rows, trip, stop, seq, arr, dep, pick, drop, feed_of = (
+        a[keep] for a in (rows, trip, stop, seq, arr, dep, pick, drop, feed_of))
     starts, ends = _group_bounds(trip, n_trips)
     size = ends - starts
     drop_trip = np.zeros(n_trips, dtype=bool)
@@ -206,10 +208,12 @@ def clean_stop_times(
     keep_rows = ~drop_trip[trip]
     rows_kept = {k: v[keep_rows] for k, v in (("stop", stop), ("arr", arr), ("dep", dep),
                                              ("pick", pick), ("drop", drop),
-                                             ("trip", trip), ("sd", shape_dist))}
+                                             ("trip", trip), ("sd", shape_dist),
+                                             ("seq", seq))}
     starts, ends = _group_bounds(rows_kept["trip"], n_trips)
     return CleanStopTimes(
         stop=rows_kept["stop"].astype(np.int32), arrival_s=rows_kept["arr"].astype(np.int32),
         departure_s=rows_kept["dep"].astype(np.int32), pickup=rows_kept["pick"],
-        dropoff=rows_kept["drop"], shape_dist_m=rows_kept["sd"].astype(np.float32),
+        dropoff=rows_kept["drop"], stop_sequence=rows_kept["seq"].astype(np.int32),
+        shape_dist_m=rows_kept["sd"].astype(np.float32),
         trip_start=starts, trip_end=ends)

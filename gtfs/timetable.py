@@ -10,7 +10,9 @@ Layout (all indices 0-based, ``-1`` = none):
   ``t`` in pattern ``p`` with ``n`` stops is at
   ``pattern_st_offsets[p] + (t - pattern_trip_offsets[p]) * n + i``. Times are int32 seconds
   since the trip's service-day midnight ("noon minus 12 h") in its agency's timezone, and can
-  exceed 86 400.
+  exceed 86 400. ``st_stop_sequence`` (same layout) keeps each stop time's GTFS
+  ``stop_sequence`` (increasing along a trip; GTFS-Realtime refers to stops by it). Timetables
+  saved before it existed load without it.
 
 :meth:`Timetable.save` writes one ``.npy`` per array plus ``timetable.json`` (strings and
 metadata); :meth:`Timetable.load` memory-maps the arrays (``mmap_mode="r"``).
@@ -42,7 +44,7 @@ ARRAY_DTYPES: dict[str, str] = {
     "pattern_route": "int32", "pattern_stop_offsets": "int64", "pattern_stops": "int32",
     "pattern_pickup": "bool", "pattern_dropoff": "bool", "pattern_trip_offsets": "int64",
     "pattern_st_offsets": "int64",
-    "st_arrival_s": "int32", "st_departure_s": "int32",
+    "st_arrival_s": "int32", "st_departure_s": "int32", "st_stop_sequence": "int32",
     "trip_pattern": "int32", "trip_route": "int32", "trip_service": "int32",
     "trip_wheelchair": "int8", "trip_direction": "int8", "trip_shape": "int32",
     "trip_shape_dist_offset": "int64", "trip_start_s": "int32", "trip_frequency": "int8",
@@ -81,7 +83,8 @@ class Timetable:
     Per-route: ``route_type`` (GTFS incl. extended), ``route_agency``. Per-pattern:
     ``pattern_route``, CSR ``pattern_stop_offsets``/``pattern_stops`` with aligned
     ``pattern_pickup``/``pattern_dropoff`` (boarding/alighting allowed), trip range
-    ``pattern_trip_offsets``, stop-time base ``pattern_st_offsets``. Per-trip: ``trip_pattern``,
+    ``pattern_trip_offsets``, stop-time base ``pattern_st_offsets``; per stop time
+    ``st_arrival_s``/``st_departure_s``/``st_stop_sequence``. Per-trip: ``trip_pattern``,
     ``trip_route``, ``trip_service``, ``trip_wheelchair`` (0/1/2), ``trip_direction`` (-1
     blank), ``trip_shape`` (-1: straight lines), ``trip_shape_dist_offset`` (index into
     ``shape_stop_dist_m``: metres along the shape of each pattern stop; -1 without shape),
