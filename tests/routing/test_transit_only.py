@@ -377,3 +377,54 @@ def test_planner_equals_oracle_with_straight_line_walking(feed: str, day: dt.dat
                                                           request) -> None:
     env: Env = request.getfixturevalue(feed)
     assert _oracle_queries(env, day, 80, seed={"bart": 1, "caltrain": 2}[feed]) >= 30
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+def test_cli_build_without_osm_prints_a_transit_only_summary(tmp_path: Path) -> None:
+    from tests.conftest import shared_gtfs_rt_feed
+    from tests.routing.test_build_meta import run_cli
+
+    out = tmp_path / "caltrain"
+    p = run_cli("build", "--gtfs", str(shared_gtfs_rt_feed("caltrain")), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    assert "street network" in text and "none (transit-only: built from GTFS without --osm)" \
+        in text
+    assert "straight line × 1.3 (transfers up to 800 m walking)" in text
+    assert "America/Los_Angeles (GTFS agency)" in text
+    assert "transit stops" in text and "GTFS feed caltrain" in text
+    assert "junctions" not in text and "stops unlinked" not in text
+    assert "warning:" not in text
+    assert json.loads((out / "meta.json").read_text())["road"] is False
+
+
+def test_cli_build_needs_osm_or_gtfs_and_traffic_needs_osm(tmp_path: Path) -> None:
+    from tests.conftest import shared_gtfs_rt_feed
+    from tests.routing.test_build_meta import run_cli
+
+    p = run_cli("build", "--out", str(tmp_path / "x"))
+    assert p.returncode == 2 and "give --osm" in p.stderr
+    csv = tmp_path / "obs.csv"
+    csv.write_text("way_id,direction,day_type,bin,speed_kmh\n")
+    p = run_cli("build", "--gtfs", str(shared_gtfs_rt_feed("bart")), "--traffic", str(csv),
+                "--out", str(tmp_path / "x"))
+    assert p.returncode == 2 and "need a street network" in p.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_incident_add_matches_stops_of_a_transit_only_snapshot(
+        bart_transit_snapshot_dir: Path, tmp_path: Path) -> None:
+    from tests.routing.test_build_meta import run_cli
+
+    db = f"sqlite:///{tmp_path / 'inc.db'}"
+    powell = json.dumps({"type": "Point", "coordinates": [-122.407974, 37.784471]})
+    p = run_cli("incident", "add", "--type", "transit_disruption", "--geometry", powell,
+                "--agency", "BART", "--snapshot", str(bart_transit_snapshot_dir), "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert "0 edges" in p.stdout and "stops bart:POWL" in p.stdout
+    road = json.dumps({"type": "LineString", "coordinates": [[-122.3, 37.9], [-122.301, 37.901]]})
+    p = run_cli("incident", "add", "--type", "closure", "--geometry", road, "--agency", "BART",
+                "--closed-to", "car", "--snapshot", str(bart_transit_snapshot_dir), "--db", db)
+    assert p.returncode == 2 and "matches no road, path or stop" in p.stderr
