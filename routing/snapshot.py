@@ -231,7 +231,8 @@ class Snapshot:
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) of the road network."""
+        """(west, south, east, north) of the road network (of the stops for a transit-only
+        snapshot)."""
         w, s, e, n = self.meta["bbox"]
         return float(w), float(s), float(e), float(n)
 
