@@ -150,6 +150,7 @@ def test_closed_stop_is_avoided_and_road_geometry_matches_nothing(env) -> None:
     assert r.status_code == 201, r.text
     inc = r.json()
     assert inc["match"]["stops"] == [stop["stop_id"]] and inc["match"]["edge_count"] == 0
+    _problem(c.get(f"/v1/incidents/{inc['id']}/diversions"), 422, "no-road-stretch")
     after = c.get("/v1/plan", params=params).json()
     assert after["itineraries"]  # boarding at another station within walking distance
     for it in after["itineraries"]:
