@@ -15,7 +15,7 @@ from api import docs, examples, middleware, operations, problems, render
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
-from api.problems import ApiProblem, problem_example, responses
+from api.problems import ApiProblem, no_street_network, problem_example, responses
 from api.schemas import HealthResponse, Mode, RouteResponse
 from api.service import Service, load_service
 from api.settings import Settings, parse_origins
@@ -23,7 +23,7 @@ from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
 from routing.clock import SYSTEM_CLOCK, Clock
-from routing.road import NoRouteError, SnapError, UnknownModeError
+from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
 #: The OpenAPI document's introduction: the conventions every operation follows.
@@ -69,10 +69,15 @@ def health(request: Request) -> HealthResponse:
     state = svc.state()
     meta = svc.snapshot.meta
     counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
+    transit_only = not svc.snapshot.has_road
+    detour = (meta.get("walking") or {}).get("detour_factor") if transit_only else None
     return HealthResponse(status="ok", snapshot_id=svc.snapshot.snapshot_id,
                           built_at=meta.get("created_at"), bbox=list(svc.snapshot.bbox),
                           counts=counts, modes=list(svc.road.modes),
                           live_version=state.version, transit=bool(meta.get("transit")),
+                          transit_only=transit_only,
+                          walking="straight_line" if transit_only else "street",
+                          walk_detour_factor=float(detour) if detour is not None else None,
                           timezone=svc.tz, now=svc.clock.now().isoformat())
 
 
@@ -82,8 +87,9 @@ _ROUTE_ERRORS = {
                           "conditions (live version 7)",
                           "/v1/route", "no-route", "No route")),
     422: ("A malformed coordinate, time or language, an unknown mode, a parameter out of "
-          "range, or a point farther than the snapping limit from any road usable by the "
-          "mode (`invalid_params` names the parameter)",
+          "range, a point farther than the snapping limit from any road usable by the "
+          "mode (`invalid_params` names the parameter), or a snapshot without a street "
+          "network (built from GTFS only: type `no-street-network`)",
           problem_example(422, "from: expected 'LAT,LON' as decimal degrees, got 'abc' (two "
                           "numbers separated by one comma)", "/v1/route", invalid_params=[{
                               "name": "query.from", "reason": "expected 'LAT,LON' as decimal "
@@ -116,11 +122,13 @@ def route(
 ) -> dict:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
-    Errors: 422 for malformed coordinates, an unknown mode or language, or a point farther
-    than the snapping limit from any road usable by the mode; 404 when no route connects
-    the points.
+    Errors: 422 for malformed coordinates, an unknown mode or language, a point farther
+    than the snapping limit from any road usable by the mode, or a transit-only snapshot
+    (no street network); 404 when no route connects the points.
     """
     svc = _service(request)
+    if not svc.snapshot.has_road:
+        raise no_street_network()
     state = svc.state()
     frm = parse_latlon(from_, "from")
     dst = parse_latlon(to, "to")
@@ -129,6 +137,8 @@ def route(
     q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives)
     try:
         ans = operations.route(svc, state, q)
+    except NoStreetNetworkError as exc:
+        raise no_street_network(str(exc)) from exc
     except UnknownModeError as exc:
         raise ApiProblem(422, "unknown-mode", str(exc)) from exc
     except SnapError as exc:

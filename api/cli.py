@@ -53,8 +53,11 @@ def _resolve_snapshot(snapshot: Path | None) -> Path:
 
 @app.command()
 def build(
-    osm: Annotated[Path, typer.Option(help="OpenStreetMap extract (.osm.pbf)")],
     out: Annotated[Path, typer.Option(help="Snapshot directory to write")],
+    osm: Annotated[Path | None, typer.Option(help=(
+        "OpenStreetMap extract (.osm.pbf). Without it, --gtfs builds a transit-only "
+        "snapshot: no road modes, straight-line walking (× 1.3) for access, egress and "
+        "transfers"))] = None,
     gtfs: Annotated[list[Path] | None, typer.Option(help="GTFS feed (.zip); repeatable")] = None,
     traffic: Annotated[Path | None, typer.Option(help="Typical speed observations (CSV or "
                                                  "Parquet; see data/traffic/README.md)")
@@ -64,8 +67,9 @@ def build(
              "feed's agency timezone, else looked up offline from the map's location)")
                         ] = None,
 ) -> None:
-    """Build a network snapshot from OSM (and GTFS, typical speeds) data."""
-    from routing.build import build_snapshot
+    """Build a network snapshot from OSM (and GTFS, typical speeds) data, or a transit-only
+    snapshot from GTFS alone."""
+    from routing.build import BuildInputError, build_snapshot
     from routing.osm import OsmError
     from routing.timezones import TimezoneError, validate_timezone
 
@@ -75,11 +79,15 @@ def build(
         except TimezoneError as exc:
             err.print(f"[red]error:[/] --timezone: {exc}")
             raise typer.Exit(2) from exc
+    if osm is None and not gtfs:
+        err.print("[red]error:[/] give --osm (a street network), --gtfs (a timetable), or "
+                  "both")
+        raise typer.Exit(2)
     try:
         with _progress() as p:
             meta = build_snapshot(osm, out, gtfs or [], progress=_Bar(p),
                                   traffic_path=traffic, timezone=timezone)
-    except OsmError as exc:
+    except (OsmError, BuildInputError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     except Exception as exc:  # GTFS and other input errors carry their own messages
@@ -103,6 +111,12 @@ def _print_build_summary(meta: dict, out: Path) -> None:
               "car_restrictions_applied", "restrictions_via_way_skipped"):
         if k in c:
             t.add_row(k.replace("_", " "), f"{c[k]:,}")
+    if meta.get("road") is False:
+        walking = meta.get("walking") or {}
+        t.add_row("street network", "none (transit-only: built from GTFS without --osm)")
+        t.add_row("road modes", "none")
+        t.add_row("walking", f"straight line × {walking.get('detour_factor', '?')} "
+                  f"(transfers up to {walking.get('transfer_max_m', '?'):g} m walking)")
     t.add_row("timezone", f"{meta['timezone']} ({_TZ_SOURCE.get(meta['timezone_source'], '?')})")
     t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
     t.add_row("build time", f"{meta['build_seconds']:.1f} s")
@@ -316,6 +330,7 @@ def incident_add(
 
     from incidents.errors import IncidentError
     from incidents.matching import GeometryMatchError, NetworkMatcher
+    from routing.plan import TransitData
     from routing.snapshot import load_snapshot
 
     geo_text = Path(geometry[1:]).read_text() if geometry.startswith("@") else geometry
@@ -341,8 +356,12 @@ def incident_add(
     if description:
         body["description"] = {"en": description}
     snap_dir = _resolve_snapshot(snapshot)
+    transit = TransitData.load(snap_dir)
+    stops = None if transit is None else (
+        transit.tt.strings["stop_id"], transit.tt.arrays["stop_lat"],
+        transit.tt.arrays["stop_lon"])
     try:
-        match = NetworkMatcher(load_snapshot(snap_dir)).match(geo, direction)
+        match = NetworkMatcher(load_snapshot(snap_dir), stops).match(geo, direction)
     except (GeometryMatchError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -360,7 +379,8 @@ def incident_add(
     m = match.to_dict()
     console.print(f"[green]{inc.id}[/] {inc.type.value} ({inc.status.value}), version "
                   f"{inc.version}: {m['edge_count']} edges, {m['length_m']:.0f} m on "
-                  f"{', '.join(m['street_names'][:4]) or 'unnamed roads'}")
+                  f"{', '.join(m['street_names'][:4]) or 'unnamed roads'}"
+                  + (f"; stops {', '.join(m['stops'][:4])}" if m["stops"] else ""))
 
 
 @incident_app.command("list")

@@ -24,6 +24,9 @@ HEALTH: dict[str, Any] = {
     "modes": ["car", "bike", "walk"],
     "live_version": 0,
     "transit": True,
+    "transit_only": False,
+    "walking": "street",
+    "walk_detour_factor": None,
     "timezone": "America/New_York",
     "now": "2026-11-24T13:00:00.000000+00:00",
 }
@@ -160,6 +163,7 @@ PLAN: dict[str, Any] = {
                         ],
                     },
                     "distance_m": 734.1,
+                    "straight_line": False,
                     "steps": [
                         {
                             "type": "depart",
@@ -268,6 +272,7 @@ PLAN: dict[str, Any] = {
                         ],
                     },
                     "distance_m": 193.3,
+                    "straight_line": False,
                     "steps": [
                         {
                             "type": "depart",

@@ -58,6 +58,15 @@ class ApiProblem(Exception):  # noqa: N818 - named after RFC 9457 "problem"
         self.headers = headers
 
 
+def no_street_network(detail: str | None = None) -> ApiProblem:
+    """The 422 answer to a road question (route, congestion, speeds) on a transit-only
+    snapshot (built from GTFS without a street network)."""
+    from routing.road import NO_STREET_NETWORK  # noqa: PLC0415 (one message for all layers)
+
+    return ApiProblem(422, "no-street-network", detail or NO_STREET_NETWORK,
+                      "No street network")
+
+
 def problem_response(request: Request | None, status: int, kind: str, title: str,
                      detail: str, invalid_params: list[dict[str, str]] | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:

@@ -117,6 +117,7 @@ def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:
     if leg.mode != "transit":
         out["distance_m"] = leg.distance_m or 0.0
         out["steps"] = [step_json(s, lang) for s in (leg.steps or [])]
+        out["straight_line"] = leg.straight_line
         return out
     assert leg.route is not None and leg.agency is not None
     out.update(

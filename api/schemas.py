@@ -126,6 +126,15 @@ class HealthResponse(BaseModel):
     live_version: int = Field(description="Version of the live state in force; it grows "
                               "with every incident or speed change")
     transit: bool = Field(description="Whether the snapshot has a public-transport timetable")
+    transit_only: bool = Field(default=False, description=(
+        "True when the snapshot was built from GTFS only: no street network, so no road "
+        "modes (`/v1/route` answers 422) and walking is estimated in straight lines"))
+    walking: Literal["street", "straight_line"] = Field(default="street", description=(
+        "How walking legs of journeys are measured: on the street network, or as the "
+        "straight line times `walk_detour_factor` (transit-only snapshots)"))
+    walk_detour_factor: float | None = Field(default=None, description=(
+        "Straight-line walking: walking distance = straight-line distance × this factor "
+        "(null with a street network)"))
     timezone: str = Field(description="The city's IANA timezone; a time without offset "
                           "(e.g. depart_at) is read in it")
     now: str = Field(description="The service's current time (ISO 8601; a replay clock when "
@@ -189,7 +198,10 @@ class LegOut(BaseModel):
     geometry: LineString = Field(description="The leg's line, [lon, lat] positions")
     distance_m: float | None = Field(default=None, description="Street legs: length in metres")
     steps: list[StepOut] | None = Field(default=None, description="Street legs: turn-by-turn "
-                                        "instructions")
+                                        "instructions (empty for straight-line legs)")
+    straight_line: bool | None = Field(default=None, description=(
+        "Street legs: true when the leg is estimated as a straight line × the detour "
+        "factor because the snapshot has no street network (two-point geometry, no steps)"))
     route: RouteInfo | None = Field(default=None, description="Transit legs: the route")
     agency: AgencyInfo | None = Field(default=None, description="Transit legs: the agency")
     trip_id: str | None = Field(default=None, description="Transit legs: namespaced trip id")

@@ -180,6 +180,8 @@ def _warm(svc: Service) -> None:
     import numpy as np
 
     road = svc.road
+    if not road.modes:  # transit-only snapshot: no road kernel to warm
+        return
     state = svc.state()
     lat, lon = float(np.asarray(road.snapshot.node_lat)[0]), float(
         np.asarray(road.snapshot.node_lon)[0])

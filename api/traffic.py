@@ -13,7 +13,13 @@ from pydantic import BaseModel, Field
 from api import examples
 from api.incidents import _bbox, _body, writer
 from api.params import BBOX_FORMAT, TIME_FORMAT
-from api.problems import ApiProblem, ProblemMeaning, problem_example, responses
+from api.problems import (
+    ApiProblem,
+    ProblemMeaning,
+    no_street_network,
+    problem_example,
+    responses,
+)
 from api.service import LiveService
 from api.transit import parse_time
 from incidents.auth import Principal
@@ -185,6 +191,8 @@ def _svc(request: Request) -> LiveService:
     svc = request.app.state.service
     if svc.engine is None:
         raise ApiProblem(404, "no-traffic", "live traffic is not enabled on this server")
+    if not svc.snapshot.has_road:
+        raise no_street_network()
     return svc
 
 
@@ -207,7 +215,8 @@ _WRITE_ERRORS: dict[int, ProblemMeaning] = {
                         **responses(_WRITE_ERRORS, {422: (
                             "The body is not JSON or not `{\"observations\": [...]}`, is "
                             "empty, has more than 20 000 items, or no item is valid "
-                            "(`invalid_params` lists each item's reason)",
+                            "(`invalid_params` lists each item's reason); or the snapshot has "
+                            "no street network (type `no-street-network`)",
                             problem_example(422, "no observation in the batch is valid",
                                             "/v1/traffic/speeds", "no-valid-observation",
                                             "No valid observation", invalid_params=[{
@@ -258,7 +267,8 @@ def _state_at(svc: LiveService, at: str | None) -> RoutingState:
 _AREA_ERRORS: dict[int, ProblemMeaning] = {
     404: "Live traffic is not enabled on this server (started without an incident store)",
     422: ("A malformed `bbox` (not four numbers W,S,E,N in range) or `at` (not ISO 8601), "
-          "or a parameter out of its range",
+          "a parameter out of its range, or a snapshot without a street network (type "
+          "`no-street-network`)",
           problem_example(422, "bbox: expected W,S,E,N as four numbers", "/v1/congestion",
                           invalid_params=[{"name": "query.bbox",
                                            "reason": "expected W,S,E,N"}])),

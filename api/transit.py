@@ -24,7 +24,14 @@ from api.problems import ApiProblem, problem_example, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
 from routing.clock import SYSTEM_CLOCK, Clock
-from routing.plan import NoTransitError, PlanError, Planner, PlanRequest, UnknownStopError
+from routing.plan import (
+    AccessModeError,
+    NoTransitError,
+    PlanError,
+    Planner,
+    PlanRequest,
+    UnknownStopError,
+)
 from routing.profiles import Mode
 from routing.road import NoRouteError, SnapError
 
@@ -84,8 +91,9 @@ _PLAN_ERRORS = {
           problem_example(404, "from: unknown stop 'nope'", "/v1/plan", "unknown-stop",
                           "Unknown stop")),
     422: ("A malformed place (`from`/`to`), time or `lang`, a parameter out of range, a point "
-          "farther than the snapping limit from any street, or a date outside the "
-          "timetable's service period",
+          "farther than the snapping limit from any street, a date outside the "
+          "timetable's service period, or `access_mode` bike or car on a snapshot without a "
+          "street network (type `access-mode-unavailable`)",
           problem_example(422, "from: expected 'LAT,LON' as decimal degrees or 'stop:ID', "
                           "got 'Covington'", "/v1/plan", invalid_params=[{
                               "name": "query.from", "reason": "expected 'LAT,LON' as decimal "
@@ -136,7 +144,8 @@ def plan(
                                           "return", examples=[3])] = 3,
     access_mode: Annotated[Mode, Query(description=(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
-        "the live speeds and incidents"), examples=["walk"])] = Mode.WALK,
+        "the live speeds and incidents; only walk on a snapshot without a street network "
+        "(GET /v1/health `transit_only`)"), examples=["walk"])] = Mode.WALK,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
                                examples=["en", "zh-CN"])] = "en",
 ) -> dict:
@@ -159,6 +168,10 @@ def plan(
                       access_mode=access_mode)
     try:
         res = operations.plan(svc, state, req)
+    except AccessModeError as exc:
+        raise ApiProblem(422, "access-mode-unavailable", str(exc), "Access mode unavailable",
+                         invalid_params=[{"name": "query.access_mode", "reason": str(exc)}]
+                         ) from exc
     except PlanError as exc:
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.depart_at", "reason": str(exc)}]
@@ -170,6 +183,10 @@ def plan(
     except (NoRouteError, NoTransitError) as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
     msgs = []
+    if p.straight is not None:
+        msgs.append(f"straight-line walking: no street network (this snapshot was built from "
+                    f"GTFS only); walks are the straight line × {p.straight.detour_factor:g}, "
+                    "without steps")
     if res.access_stops == 0 and not isinstance(origin, int):
         msgs.append(f"no stop within {max_walk_m:.0f} m walking of the origin")
     if res.egress_stops == 0 and not isinstance(dest, int):

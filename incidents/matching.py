@@ -174,8 +174,12 @@ class NetworkMatcher:
 
     def __init__(self, snapshot: Snapshot,
                  stops: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
-                 modes: Iterable[str] = MODES) -> None:
-        """Index ``snapshot``. ``stops`` = ``(stop_ids, stop_lat, stop_lon)`` (degrees)."""
+                 modes: Iterable[str] | None = None) -> None:
+        """Index ``snapshot``. ``stops`` = ``(stop_ids, stop_lat, stop_lon)`` (degrees);
+        ``modes`` default to the snapshot's (none for a transit-only snapshot: geometry
+        then matches stops only)."""
+        if modes is None:
+            modes = tuple(m for m in MODES if m in snapshot.modes)
         seg = snapshot.segments
         w, s, e, n = snapshot.bbox
         self.projection = Projection((w + e) / 2, (s + n) / 2)
@@ -249,16 +253,17 @@ class NetworkMatcher:
     # ---- matching --------------------------------------------------------------------
     def match(self, geometry: Mapping[str, Any] | Any,
               direction: str | float | None = None,
-              modes: Iterable[str] = MODES,
+              modes: Iterable[str] | None = None,
               tolerance_m: float | None = None,
               stop_tolerance_m: float = STOP_TOLERANCE_M) -> MatchResult:
         """Match a GeoJSON geometry to directed edges per mode and to stops (see the module
         docstring for the rules). ``tolerance_m`` defaults to 15 m for lines, 30 m for points.
-        Raises :class:`GeometryMatchError` for bad geometry or direction, ``KeyError`` for a
-        mode the matcher was not built with."""
+        ``modes`` default to every mode the matcher was built with. Raises
+        :class:`GeometryMatchError` for bad geometry or direction, ``KeyError`` for a mode
+        the matcher was not built with."""
         geom = self.to_plane(geometry)
         d = _parse_direction(direction)
-        modes = tuple(modes)
+        modes = tuple(self.modes) if modes is None else tuple(modes)
         for m in modes:
             if m not in self.modes:
                 raise KeyError(f"unknown mode {m!r}")

@@ -159,10 +159,13 @@ class SpeedBoard:
 
     def __init__(self, snapshot: Snapshot, matcher: NetworkMatcher,
                  fresh_s: float = 300.0, max_age_s: float = 900.0) -> None:
-        car = snapshot.modes[Mode.CAR]
-        self.edge_seg = np.asarray(car.edge_seg)
-        self.edge_rev = np.asarray(car.edge_rev)
-        self.edge_len = np.asarray(car.edge_length_m, dtype=np.float64)
+        car = snapshot.modes.get(Mode.CAR)
+        #: False on a transit-only snapshot: no car road, every observation is rejected
+        self.has_roads = car is not None
+        self.edge_seg = np.asarray(car.edge_seg) if car is not None else np.zeros(0, np.int32)
+        self.edge_rev = np.asarray(car.edge_rev) if car is not None else np.zeros(0, bool)
+        self.edge_len = np.asarray(car.edge_length_m, dtype=np.float64) if car is not None \
+            else np.zeros(0, np.float64)
         self.matcher = matcher
         self.fresh_s, self.max_age_s = float(fresh_s), float(max_age_s)
         seg_way = np.asarray(snapshot.segments.way_id)
@@ -181,6 +184,8 @@ class SpeedBoard:
 
     # ---------------------------------------------------------------- input
     def _edges_for(self, ref: dict[str, Any]) -> list[int]:
+        if not self.has_roads:
+            raise ValueError("this snapshot has no street network (built from GTFS only)")
         if "way_id" in ref:
             way = ref["way_id"]
             if isinstance(way, bool) or not isinstance(way, int) or way <= 0:

@@ -4,6 +4,9 @@ Steps: read OSM → segments and per-mode graphs → CCH orders → (transit: co
 link stops to the walk graph, walking transfers) → write arrays → timezone → (typical
 speeds, bound to the snapshot_id) → meta.json → rename into place. Any failure removes the
 temporary directory, so the target is either the old snapshot or a complete new one.
+
+GTFS without OSM builds a transit-only snapshot (``"road": false``): compile GTFS,
+straight-line walking transfers, timezone from the agency, meta.json, rename.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from routing.graph import RoadNetwork, build_network
 from routing.kernels.cch import compute_order
 from routing.osm import OsmError, read_osm
 from routing.snapshot import BUILD_VERSION, SnapshotWriter, file_sha256
+from routing.straight_walk import WALK_DETOUR_FACTOR
 from routing.timezones import resolve_timezone, validate_timezone
 
 #: progress(step_label, done, total)
@@ -44,7 +48,11 @@ def network_orders(net: RoadNetwork, progress: Progress = _noop) -> dict[str, np
     return orders
 
 
-def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+class BuildInputError(ValueError):
+    """The combination of build inputs cannot make a snapshot (e.g. neither OSM nor GTFS)."""
+
+
+def build_snapshot(osm_path: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str],
                    gtfs_paths: Sequence[str | os.PathLike[str]] = (),
                    progress: Progress = _noop,
                    traffic_path: str | os.PathLike[str] | None = None,
@@ -58,11 +66,20 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     (offline lookup). The snapshot_id covers every source file (OSM, GTFS, traffic) and the
     timezone.
 
+    Without ``osm_path`` (``None``) the snapshot is **transit-only**: see
+    :func:`build_transit_only_snapshot`.
+
     Returns the snapshot's metadata. Raises :class:`routing.timezones.TimezoneError` for an
     unknown ``timezone`` (before reading anything), :class:`routing.osm.OsmError` for
     unusable OSM input, :class:`routing.typical.TrafficDataError` for an unusable traffic
-    file and the GTFS layer's errors for unusable feeds; nothing is written then.
+    file, :class:`BuildInputError` for inputs that make no snapshot, and the GTFS layer's
+    errors for unusable feeds; nothing is written then.
     """
+    if osm_path is None:
+        if traffic_path is not None:
+            raise BuildInputError("typical speeds (--traffic) need a street network: give "
+                                  "--osm too")
+        return build_transit_only_snapshot(out_dir, gtfs_paths, progress, timezone)
     t0 = time.perf_counter()
     tz_option = validate_timezone(timezone) if timezone is not None else None
     progress("reading OSM", 0, 1)
@@ -103,6 +120,7 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
                 **{f"{m}_{k}": v for m, g in net.modes.items() for k, v in g.stats.items()},
             },
             "osm_read": dict(osm.stats),
+            "road": True,
             "transit": transit_meta,
             "traffic": None,
             "build_seconds": None,
@@ -118,6 +136,81 @@ def build_snapshot(osm_path: str | os.PathLike[str], out_dir: str | os.PathLike[
         writer.abort()
         raise
     return meta
+
+
+def build_transit_only_snapshot(out_dir: str | os.PathLike[str],
+                                gtfs_paths: Sequence[str | os.PathLike[str]],
+                                progress: Progress = _noop,
+                                timezone: str | None = None) -> dict[str, Any]:
+    """Build a snapshot from GTFS feeds alone (no street network) into ``out_dir``,
+    atomically.
+
+    The snapshot plans stop to stop and from coordinates with straight-line walking
+    (:mod:`routing.straight_walk`: straight line × :data:`WALK_DETOUR_FACTOR` at the walking
+    speed) for access, egress and transfers; it has no road modes. ``meta.json`` records
+    ``"road": false`` and the walking model (``walking``); ``bbox`` is that of the stops;
+    the timezone is ``timezone`` or the first feed's agency timezone.
+
+    Raises :class:`BuildInputError` without feeds, :class:`routing.timezones.TimezoneError`
+    for an unknown ``timezone`` and the GTFS layer's errors; nothing is written then.
+    """
+    from routing.transit_build import (  # noqa: PLC0415 (optional step)
+        TRANSFER_MAX_M,
+        WALK_DEFAULT_MPS,
+        build_transit_straight_line,
+    )
+
+    if not gtfs_paths:
+        raise BuildInputError("nothing to build: give an OSM extract (--osm), GTFS feeds "
+                              "(--gtfs), or both")
+    t0 = time.perf_counter()
+    tz_option = validate_timezone(timezone) if timezone is not None else None
+    writer = SnapshotWriter(Path(out_dir))
+    try:
+        progress("writing snapshot", 0, 1)
+        transit_meta = build_transit_straight_line(gtfs_paths, writer.subdir("transit"),
+                                                   progress, WALK_DETOUR_FACTOR)
+        sources = [_source("gtfs", gp) for gp in gtfs_paths]
+        bbox = _stops_bbox(writer.tmp / "transit")
+        tz, tz_source = resolve_timezone(tz_option, transit_meta.get("feeds", []), bbox)
+        digest = hashlib.sha256((BUILD_VERSION + "|transit-only"
+                                 + "".join(s["sha256"] for s in sources)
+                                 + f"|tz={tz}").encode()).hexdigest()
+        meta: dict[str, Any] = {
+            "snapshot_id": digest[:16],
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "sources": sources,
+            "bbox": bbox,
+            "timezone": tz,
+            "timezone_source": tz_source,
+            "counts": {},
+            "road": False,
+            "walking": {"model": "straight_line", "detour_factor": WALK_DETOUR_FACTOR,
+                        "default_speed_mps": round(WALK_DEFAULT_MPS, 4),
+                        "transfer_max_m": TRANSFER_MAX_M},
+            "transit": transit_meta,
+            "traffic": None,
+            "build_seconds": None,
+        }
+        meta["build_seconds"] = round(time.perf_counter() - t0, 2)
+        writer.commit(meta)
+        progress("writing snapshot", 1, 1)
+    except BaseException:
+        writer.abort()
+        raise
+    return meta
+
+
+def _stops_bbox(transit_dir: Path) -> list[float]:
+    """``[west, south, east, north]`` of the compiled stops (degrees)."""
+    from gtfs.timetable import Timetable  # noqa: PLC0415 (optional step)
+
+    tt = Timetable.load(transit_dir / "timetable")
+    lon = np.asarray(tt.arrays["stop_lon"], np.float64)
+    lat = np.asarray(tt.arrays["stop_lat"], np.float64)
+    if lon.shape[0] == 0:
+        raise BuildInputError("the GTFS feeds have no stop to route between")
+    return [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
 
 
 def _feeds_on_map(transit_meta: dict[str, Any] | None) -> list[dict[str, Any]]:

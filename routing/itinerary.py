@@ -76,6 +76,9 @@ class Leg:
     alerts: list[str] | None = None
     #: transit legs: True (trip and both stops marked accessible), False, or None (unknown)
     wheelchair_accessible: bool | None = None
+    #: street legs estimated as a straight line × the detour factor (transit-only snapshot:
+    #: no street network, so no steps)
+    straight_line: bool = False
 
     @property
     def duration_s(self) -> int:

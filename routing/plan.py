@@ -5,6 +5,12 @@ origin / to the snapped destination, scaled to the requested walking speed) to e
 stop within ``max_walk_m``; transfers between stops use the walking transfers computed at
 build time. The timetable search is :mod:`gtfs.query` (RAPTOR). Itineraries are assembled
 with street geometry and steps for walk legs and shape geometry for transit legs.
+
+On a transit-only snapshot (no street network) walking is straight-line instead
+(:class:`routing.straight_walk.StraightLineWalk`: straight line × the snapshot's detour
+factor at the requested speed, for access, egress and walk-only; the build's transfers are
+straight lines too): walk legs get a two-point geometry, no steps and ``straight_line``
+set, and only walking reaches the first stop.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from routing.profiles import Mode
 from routing.road import Endpoint, RoadRouter, RoutingError
 from routing.snapshot import Snapshot
 from routing.state import RoutingState
+from routing.straight_walk import WALK_DETOUR_FACTOR, StraightLineWalk, walk_seconds
 from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
 
 ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
@@ -62,6 +69,10 @@ class PlanError(RoutingError):
 
 class UnknownStopError(RoutingError):
     """A ``stop:ID`` that the timetable does not know (404)."""
+
+
+class AccessModeError(PlanError):
+    """An access mode the snapshot cannot route (bike or car without a street network)."""
 
 
 class NoTransitError(RoutingError):
@@ -151,6 +162,13 @@ class Planner:
         self._mode_cache: dict[tuple[str, int], tuple[np.ndarray, csr_matrix]] = {}
         self.stop_ids: list[str] = self.tt.strings["stop_id"]
         self._stop_index = {s: i for i, s in enumerate(self.stop_ids)}
+        #: straight-line walking (transit-only snapshot), or None: walking on the streets
+        self.straight: StraightLineWalk | None = None
+        if not snapshot.has_road:
+            walking = snapshot.meta.get("walking") or {}
+            self.straight = StraightLineWalk(
+                self.tt.arrays["stop_lat"], self.tt.arrays["stop_lon"],
+                float(walking.get("detour_factor", WALK_DETOUR_FACTOR)))
         tq.warmup(self.tt)
 
     # ---------------------------------------------------------------- lookups
@@ -236,7 +254,9 @@ class Planner:
                    req: PlanRequest) -> tuple[np.ndarray, np.ndarray]:
         """Walking time (s) between a coordinate and every stop within ``max_walk_m`` on
         ``state``'s walk weights: from the point to stops, or from stops to the point when
-        ``towards``."""
+        ``towards``. Straight lines × the detour factor on a transit-only snapshot."""
+        if self.straight is not None:
+            return self.straight.stop_times(lat, lon, req.max_walk_m, req.walk_speed_mps)
         w = state.weights(Mode.WALK)
         ep = self.road.snap(state, Mode.WALK, lat, lon, "to" if towards else "from", w)
         _, fwd, bwd, (su, scu, sv, scv) = self._walk(w)
@@ -313,6 +333,11 @@ class Planner:
         day = self.day(date)
         if req.access_mode not in (Mode.WALK, Mode.BIKE, Mode.CAR):
             raise PlanError(f"unknown access mode '{req.access_mode}'; use walk, bike or car")
+        if req.access_mode != Mode.WALK and req.access_mode not in self.road.modes:
+            raise AccessModeError(
+                f"access_mode '{req.access_mode}' needs a street network, and this snapshot "
+                "has none (it was built from GTFS only); use access_mode=walk (straight-line "
+                "walking)")
         if isinstance(req.origin, int):
             access = (np.array([req.origin], np.int32), np.zeros(1, np.int64))
         elif req.access_mode != Mode.WALK:
@@ -431,6 +456,10 @@ class Planner:
                     frm: Place, to: Place, mode: str = Mode.WALK) -> Leg:
         leg = Leg(mode, frm, to, self.at(date, depart_s), self.at(date, arrive_s),
                   np.array([[a[1], a[0]], [b[1], b[0]]]), 0.0, [])
+        if self.straight is not None:
+            leg.distance_m = round(self.straight.walk_m(a, b), 1)
+            leg.straight_line = True
+            return leg
         try:
             r = self.road.route(state, mode, a[0], a[1], b[0], b[1])
         except RoutingError:
@@ -529,6 +558,8 @@ class Planner:
         if isinstance(req.origin, int) and isinstance(req.destination, int):
             return None
         a, b = self._point(req.origin), self._point(req.destination)
+        if self.straight is not None:
+            return self._straight_walk_only(req, date, t_s, a, b)
         try:
             r = self.road.route(state, Mode.WALK, a[0], a[1], b[0], b[1])
         except RoutingError:
@@ -541,6 +572,22 @@ class Planner:
                   self.at(date, dep), self.at(date, dep + dur), np.column_stack([r.lon, r.lat]),
                   round(r.distance_m, 1), r.steps)
         return Itinerary(leg.departure, leg.arrival, 0, [leg], round(r.distance_m, 1), 0, [])
+
+    def _straight_walk_only(self, req: PlanRequest, date: dt.date, t_s: int,
+                            a: tuple[float, float], b: tuple[float, float]) -> Itinerary | None:
+        """Walking all the way in a straight line × the detour factor (transit-only
+        snapshot), within the same distance limit as on the streets."""
+        assert self.straight is not None
+        walk_m = self.straight.walk_m(a, b)
+        if walk_m > max(req.max_walk_m * 3, 3000):
+            return None
+        dur = int(walk_seconds(walk_m, req.walk_speed_mps))
+        dep = t_s - dur if req.arrive_by else t_s
+        leg = Leg(Mode.WALK, Place("Origin", a[0], a[1]), Place("Destination", b[0], b[1]),
+                  self.at(date, dep), self.at(date, dep + dur),
+                  np.array([[a[1], a[0]], [b[1], b[0]]]), round(walk_m, 1), [],
+                  straight_line=True)
+        return Itinerary(leg.departure, leg.arrival, 0, [leg], round(walk_m, 1), 0, [])
 
 
 #: Ranking penalty of one transit leg of unknown wheelchair accessibility (OTP's default).

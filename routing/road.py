@@ -48,6 +48,14 @@ class UnknownModeError(RoutingError):
     """The mode is not one of car, bike, walk."""
 
 
+class NoStreetNetworkError(UnknownModeError):
+    """The snapshot has no street network (built from GTFS only), so no road mode."""
+
+
+#: What a road request on a transit-only snapshot is told.
+NO_STREET_NETWORK = "this snapshot has no street network; it was built from GTFS only"
+
+
 class SnapError(RoutingError):
     """A coordinate is too far from any road usable by the mode."""
 
@@ -171,7 +179,11 @@ class RoadRouter:
     """Answers road routes on a snapshot; the live side comes with each call's state."""
 
     def __init__(self, snapshot: Snapshot, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-                 modes: tuple[str, ...] = MODES) -> None:
+                 modes: tuple[str, ...] | None = None) -> None:
+        """Prepare ``modes`` (default: every mode of the snapshot — none for a transit-only
+        snapshot, whose every road query raises :class:`NoStreetNetworkError`)."""
+        if modes is None:
+            modes = tuple(m for m in MODES if m in snapshot.modes)
         self.snapshot = snapshot
         self.max_snap_m = max_snap_m
         w, s, e, n = snapshot.bbox
@@ -271,6 +283,8 @@ class RoadRouter:
         try:
             return self.modes[mode]
         except KeyError:
+            if not self.modes:
+                raise NoStreetNetworkError(NO_STREET_NETWORK) from None
             raise UnknownModeError(
                 f"unknown mode '{mode}'; expected one of {', '.join(self.modes)}") from None
 

@@ -16,6 +16,12 @@ Layout::
     DIR/transit/...               compiled timetable and stop links (when GTFS was given)
     DIR/traffic/typical/...       typical speeds (when observations were given), bound to
                                   the snapshot_id
+
+A **transit-only** snapshot (built from GTFS without OSM) has ``meta.json`` ``"road":
+false`` and neither ``road/`` nor the mode directories: it loads with no segments and no
+road modes (:attr:`Snapshot.has_road` is false), its ``bbox`` is that of the stops, and
+walking is estimated in straight lines (``meta.json`` ``walking``; see
+:mod:`routing.straight_walk`). Snapshots without the key have a street network.
 """
 
 from __future__ import annotations
@@ -213,13 +219,20 @@ class Snapshot:
     junction_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @property
+    def has_road(self) -> bool:
+        """False for a transit-only snapshot (built from GTFS without a street network:
+        no segments, no road modes)."""
+        return has_road(self.meta)
+
+    @property
     def snapshot_id(self) -> str:
         """Stable id: a hash of the sources' checksums and the build version."""
         return str(self.meta.get("snapshot_id", "unknown"))
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) of the road network."""
+        """(west, south, east, north) of the road network (of the stops for a transit-only
+        snapshot)."""
         w, s, e, n = self.meta["bbox"]
         return float(w), float(s), float(e), float(n)
 
@@ -253,7 +266,28 @@ def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     return _open(p, meta)
 
 
+def has_road(meta: dict[str, Any]) -> bool:
+    """Whether a snapshot's ``meta.json`` describes a street network (``"road": false``
+    marks a transit-only snapshot; older snapshots without the key all have one)."""
+    return meta.get("road", True) is not False
+
+
+def empty_segments() -> Segments:
+    """No segments (a transit-only snapshot), with the dtypes of built ones."""
+    i32, i64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    f64 = np.zeros(0, np.float64)
+    return Segments(u=i32, v=i32.copy(), gstart=i64, gend=i64.copy(),
+                    length_m=np.zeros(0, np.float32), way_id=i64.copy(), name_idx=i32.copy(),
+                    highway_idx=np.zeros(0, np.int16), roundabout=np.zeros(0, bool),
+                    lon=f64, lat=f64.copy(), cum_m=f64.copy(), names=[], highways=[],
+                    **{f: i32.copy() for f in LABEL_FIELDS}, labels=[])
+
+
 def _open(p: Path, meta: dict[str, Any]) -> Snapshot:
+    if not has_road(meta):
+        f64 = np.zeros(0, np.float64)
+        return Snapshot(p, meta, f64, f64.copy(), np.zeros(0, np.int64), empty_segments(), {},
+                        np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int32))
     road = p / "road"
     names = json.loads((road / "names.json").read_text())
     a = _load(road, tuple(f"seg_{f}" for f in _SEG_FIELDS)

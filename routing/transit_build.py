@@ -7,6 +7,10 @@ fraction along it and the straight-line distance to it; ``-1`` = not linked), an
 walking transfers as CSR ``fp_offsets``/``fp_to``/``fp_time_ms``/``fp_dist_m`` (times at the
 walk profile's default speed), plus ``validation.json`` (the GTFS report).
 
+A transit-only build (:func:`build_transit_straight_line`, no street network) writes the same
+files: no stop is linked (``stop_seg`` -1) and the transfers are straight lines × the detour
+factor (:mod:`routing.straight_walk`), ``fp_dist_m`` being that walking distance.
+
 The returned metadata (``meta.json`` ``transit``) reports per feed the validation errors and
 warnings (per file, with example messages) and the stops left unlinked to the street network.
 """
@@ -23,12 +27,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from gtfs.compile import compile_feeds
+from gtfs.timetable import Timetable
 from gtfs.validate import ValidationReport
 from routing.graph import ModeGraph, RoadNetwork, Segments
 from routing.kernels.limits import INF_WEIGHT
 from routing.profiles import Mode
 from routing.snap import Projection, Snapper
 from routing.snapshot import finite_or_none, strict_json
+from routing.straight_walk import WALK_DETOUR_FACTOR, straight_line_transfers
 
 #: Stops farther than this from any walkable street are left unlinked (reported).
 STOP_LINK_MAX_M = 300.0
@@ -157,12 +163,7 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
     """Compile feeds and link them to the walk network; returns metadata for meta.json.
 
     Raises the GTFS layer's errors (e.g. a missing required file) unchanged."""
-    progress("GTFS compile", 0, 1)
-    tt, report = compile_feeds(list(gtfs_paths), progress=lambda stage, frac: progress(
-        f"GTFS: {stage}", int(frac * 100), 100))
-    progress("GTFS compile", 1, 1)
-    tt.save(out_dir / "timetable")
-    (out_dir / "validation.json").write_text(strict_json(report.to_dict(), ensure_ascii=False))
+    tt, report = _compile(gtfs_paths, out_dir, progress)
     walk = net.modes[Mode.WALK]
     lon0 = float((net.node_lon.min() + net.node_lon.max()) / 2)
     lat0 = float((net.node_lat.min() + net.node_lat.max()) / 2)
@@ -174,11 +175,8 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
     progress("linking stops", 1, 1)
     off, to, t_ms, d_m = walking_transfers(net.segments, walk, net.node_lon.shape[0], seg, frac,
                                            progress=progress)
-    for name, arr in (("stop_seg", seg), ("stop_frac", frac),
-                      ("stop_link_m", np.where(np.isfinite(dist), dist, -1.0)),
-                      ("fp_offsets", off), ("fp_to", to), ("fp_time_ms", t_ms),
-                      ("fp_dist_m", d_m)):
-        np.save(out_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    _save_links(out_dir, seg, frac, np.where(np.isfinite(dist), dist, -1.0), off, to, t_ms,
+                d_m)
     linked = int((seg >= 0).sum())
     feeds = tt.meta.get("feeds", [])
     feed_names = [str(f["name"]) for f in feeds]
@@ -187,9 +185,7 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
         "counts": {**tt.meta.get("counts", {}), "stops_linked": linked,
                    "stops_unlinked": int(seg.shape[0] - linked),
                    "walking_transfers": int(to.shape[0])},
-        "validation": {"errors": report.n_errors, "warnings": report.n_warnings,
-                       "summary": report.summary(),
-                       "feeds": validation_by_feed(report, feed_names)},
+        "validation": _validation_meta(report, feed_names),
         "unlinked_stops": unlinked_by_feed(np.asarray(tt.arrays["stop_feed"]), seg, feed_names),
         "stop_link_max_m": STOP_LINK_MAX_M,
         "transfer_max_m": TRANSFER_MAX_M,
@@ -197,6 +193,62 @@ def build_transit(gtfs_paths: Sequence[str | os.PathLike[str]], net: RoadNetwork
         # None (JSON null) when no stop is linked: meta.json never holds NaN
         "mean_link_m": finite_or_none(np.mean(dist[seg >= 0]), 1) if linked else None,
     }
+
+
+def build_transit_straight_line(gtfs_paths: Sequence[str | os.PathLike[str]], out_dir: Path,
+                                progress: Progress,
+                                detour_factor: float = WALK_DETOUR_FACTOR) -> dict[str, Any]:
+    """The transit part of a transit-only build (no street network): compile the feeds and
+    compute straight-line walking transfers (:mod:`routing.straight_walk`: straight line ×
+    ``detour_factor`` up to :data:`TRANSFER_MAX_M` walking metres; transfers.txt rules stay
+    in the timetable). No stop is linked to a street (``stop_seg`` is -1 throughout).
+    Returns metadata for meta.json ``transit``; raises the GTFS layer's errors unchanged."""
+    tt, report = _compile(gtfs_paths, out_dir, progress)
+    stop_lat = np.asarray(tt.arrays["stop_lat"], dtype=np.float64)
+    stop_lon = np.asarray(tt.arrays["stop_lon"], dtype=np.float64)
+    progress("walking transfers (straight line)", 0, 1)
+    off, to, t_ms, d_m = straight_line_transfers(stop_lat, stop_lon, TRANSFER_MAX_M,
+                                                 detour_factor, WALK_DEFAULT_MPS)
+    progress("walking transfers (straight line)", 1, 1)
+    n = stop_lat.shape[0]
+    _save_links(out_dir, np.full(n, -1, np.int32), np.zeros(n), np.full(n, -1.0), off, to,
+                t_ms, d_m)
+    feeds = tt.meta.get("feeds", [])
+    return {
+        "feeds": feeds,
+        "counts": {**tt.meta.get("counts", {}), "walking_transfers": int(to.shape[0])},
+        "validation": _validation_meta(report, [str(f["name"]) for f in feeds]),
+        "walking": "straight_line",
+        "walk_detour_factor": detour_factor,
+        "transfer_max_m": TRANSFER_MAX_M,
+        "walk_default_mps": round(WALK_DEFAULT_MPS, 4),
+    }
+
+
+def _compile(gtfs_paths: Sequence[str | os.PathLike[str]], out_dir: Path, progress: Progress
+             ) -> tuple[Timetable, ValidationReport]:
+    """Compile the feeds and save the timetable and the validation report into ``out_dir``."""
+    progress("GTFS compile", 0, 1)
+    tt, report = compile_feeds(list(gtfs_paths), progress=lambda stage, frac: progress(
+        f"GTFS: {stage}", int(frac * 100), 100))
+    progress("GTFS compile", 1, 1)
+    tt.save(out_dir / "timetable")
+    (out_dir / "validation.json").write_text(strict_json(report.to_dict(), ensure_ascii=False))
+    return tt, report
+
+
+def _save_links(out_dir: Path, seg: np.ndarray, frac: np.ndarray, link_m: np.ndarray,
+                off: np.ndarray, to: np.ndarray, t_ms: np.ndarray, d_m: np.ndarray) -> None:
+    """Write the stop links and walking transfers (see the module docstring)."""
+    for name, arr in (("stop_seg", seg), ("stop_frac", frac), ("stop_link_m", link_m),
+                      ("fp_offsets", off), ("fp_to", to), ("fp_time_ms", t_ms),
+                      ("fp_dist_m", d_m)):
+        np.save(out_dir / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def _validation_meta(report: ValidationReport, feed_names: Sequence[str]) -> dict[str, Any]:
+    return {"errors": report.n_errors, "warnings": report.n_warnings,
+            "summary": report.summary(), "feeds": validation_by_feed(report, feed_names)}
 
 
 def unlinked_by_feed(stop_feed: np.ndarray, stop_seg: np.ndarray, feed_names: Sequence[str],

@@ -18,6 +18,9 @@ SPO_GTFS = DATA / "sao-paulo" / "spo_gtfs.zip"
 #: Road-only extracts of the workplace's shared data (beside the repository; tests that need
 #: them are skipped when it is absent).
 SHARED_ROADS = REPO.parent / "shared" / "data" / "roads"
+#: Static GTFS feeds of the shared realtime samples (BART 2019-02-11 → 2020-02-10, Caltrain
+#: 2023-09-23 → 2024-06-01), for transit-only snapshots.
+SHARED_GTFS_RT = REPO.parent / "shared" / "data" / "gtfs-rt"
 
 
 def shared_road(name: str) -> Path:
@@ -26,6 +29,34 @@ def shared_road(name: str) -> Path:
     if not p.is_file():
         pytest.skip(f"shared road data not available: {p}")
     return p
+
+
+def shared_gtfs_rt_feed(agency: str) -> Path:
+    """Static GTFS of a shared realtime sample (``bart``, ``caltrain``), or skip the test."""
+    p = SHARED_GTFS_RT / agency / f"{agency}_gtfs.zip"
+    if not p.is_file():
+        pytest.skip(f"shared GTFS data not available: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def bart_transit_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Transit-only snapshot of BART (GTFS without a street network)."""
+    from routing.build import build_snapshot
+
+    out = tmp_path_factory.mktemp("snap") / "bart"
+    build_snapshot(None, out, [shared_gtfs_rt_feed("bart")])
+    return out
+
+
+@pytest.fixture(scope="session")
+def caltrain_transit_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Transit-only snapshot of Caltrain (GTFS without a street network)."""
+    from routing.build import build_snapshot
+
+    out = tmp_path_factory.mktemp("snap") / "caltrain"
+    build_snapshot(None, out, [shared_gtfs_rt_feed("caltrain")])
+    return out
 
 
 @pytest.fixture(scope="session")
