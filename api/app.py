@@ -16,12 +16,15 @@ from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
-from api.schemas import HealthResponse, Mode, RouteResponse
+from api.realtime import realtime_summary
+from api.realtime import router as realtime_router
+from api.schemas import HealthResponse, Mode, RealtimeHealth, RouteResponse
 from api.service import Service, load_service
 from api.settings import Settings, parse_origins
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
+from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
 
@@ -51,6 +54,8 @@ API_TAGS = [
     {"name": "incidents", "description": "Traffic incidents from traffic centres: create, "
                                          "change, list, history and diversions"},
     {"name": "traffic", "description": "Live speed observations and the congestion map"},
+    {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
+                                        "watched) and each feed's status"},
 ]
 
 
@@ -78,7 +83,13 @@ def health(request: Request) -> HealthResponse:
                           transit_only=transit_only,
                           walking="straight_line" if transit_only else "street",
                           walk_detour_factor=float(detour) if detour is not None else None,
-                          timezone=svc.tz, now=svc.clock.now().isoformat())
+                          timezone=svc.tz, now=svc.clock.now().isoformat(),
+                          realtime=_realtime_health(svc))
+
+
+def _realtime_health(svc: Service) -> list[RealtimeHealth] | None:
+    rows = realtime_summary(svc)
+    return None if rows is None else [RealtimeHealth(**r) for r in rows]
 
 
 _ROUTE_ERRORS = {
@@ -167,12 +178,14 @@ def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
 
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
                db_url: str | None = None, cors_origins: Sequence[str] | None = None,
-               clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+               clock: Clock = SYSTEM_CLOCK,
+               realtime: RealtimeSettings | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
     ``CITYNAV_CORS_ORIGINS`` setting; none means same-origin only). ``clock``: the service's
-    "now" (a replay clock for demos and historical feeds).
+    "now" (a replay clock for demos and historical feeds). ``realtime``: GTFS-Realtime limits
+    and sources to poll.
     """
 
     @asynccontextmanager
@@ -181,18 +194,18 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if getattr(app.state, "service", None) is None:
             if snapshot_dir is None:
                 raise RuntimeError("create_app needs a snapshot directory or a service")
-            app.state.service = load_service(snapshot_dir, db_url=db_url, clock=clock)
+            app.state.service = load_service(snapshot_dir, db_url=db_url, clock=clock,
+                                             realtime=realtime)
             owned = True
         svc = app.state.service
-        if svc.engine is not None:
-            svc.engine.start()
+        svc.start()
         try:
             yield
         finally:
             if owned:
                 svc.close()
-            elif svc.engine is not None:
-                svc.engine.stop()
+            else:
+                svc.stop()
 
     app = FastAPI(
         title="citynav",
@@ -214,6 +227,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(transit_router)
     app.include_router(incidents_router)
     app.include_router(traffic_router)
+    app.include_router(realtime_router)
 
     base_openapi = app.openapi
 

@@ -200,6 +200,10 @@ def serve(
         help="Browser origin (scheme://host[:port], or * for any) allowed to call the API "
              "cross-origin; repeatable. Default: CITYNAV_CORS_ORIGINS (comma-separated), "
              "else same-origin only")] = None,
+    realtime: Annotated[Path | None, typer.Option(help=(
+        "GTFS-Realtime settings file (TOML, or .json): limits and the URLs to poll or files "
+        "to watch per feed and kind; pushes to POST /v1/realtime/{feed_id} work without "
+        "it"))] = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json)."""
     import uvicorn
@@ -222,12 +226,25 @@ def serve(
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+    rt_settings = None
+    if realtime is not None:
+        from incidents.realtime_sources import RealtimeConfigError, RealtimeSettings
+
+        try:
+            rt_settings = RealtimeSettings.from_file(realtime)
+        except RealtimeConfigError as exc:
+            err.print(f"[red]error:[/] --realtime: {exc}")
+            raise typer.Exit(2) from exc
     snap = _resolve_snapshot(snapshot)
+    if rt_settings is not None and rt_settings.sources:
+        err.print(f"GTFS-Realtime: {len(rt_settings.sources)} source(s) from {realtime}: "
+                  + ", ".join(f"{s.feed_id}/{s.kind}" for s in rt_settings.sources))
     err.print(f"[green]Serving[/] {snap} on http://{host}:{port}  (API docs: /docs, /redoc; "
               f"incidents: {_redact(db or default_db_url(snap))}"
               + (f"; CORS origins: {', '.join(origins)}" if origins else "")
               + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
-    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock),
+    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
+                           realtime=rt_settings),
                 host=host, port=port,
                 log_level="info")
 

@@ -842,6 +842,32 @@ CONGESTION_SUMMARY: dict[str, Any] = {
 }
 
 
+# GTFS-Realtime (api.realtime)
+REALTIME_STATUS = {"now": "2019-08-07T20:31:05Z", "feeds": [{
+    "feed_id": "BART", "kind": "trip_updates", "source": "push:3f9a61c2d7e4",
+    "last_good_at": "2019-08-07T20:31:02Z", "header_at": "2019-08-07T20:30:58Z",
+    "age_s": 7.0, "messages_applied": 12, "full_dataset": True, "entities": 91,
+    "last_applied": {"trip_updates": 91, "applied": 54, "cancelled": 0,
+                     "ignored": {"unknown_trip": 18, "no_realtime_data": 11}},
+    "rejected": {"stale": 1}, "last_error": {"reason": "stale", "detail": "header time "
+                                             "1565209800 is 900 s before now",
+                                             "at": "2019-08-07T20:15:00Z",
+                                             "source": "url:https://example.org/tu.pb"},
+    "polling": None}]}
+REALTIME_PUSH = {"feed_id": "BART", "kind": "trip_updates", "header_at": "2019-08-07T20:30:58Z",
+                 "full_dataset": True, "entities": 91,
+                 "applied": {"trip_updates": 91, "applied": 54, "cancelled": 0,
+                             "ignored": {"unknown_trip": 18, "no_realtime_data": 11}},
+                 "live_version": 42, "realtime_version": 13}
+GTFS_RT_JSON = {
+    "header": {"gtfs_realtime_version": "2.0", "incrementality": "FULL_DATASET",
+               "timestamp": "1565209858"},
+    "entity": [{"id": "1", "trip_update": {
+        "trip": {"trip_id": "1561990SAT", "start_date": "20190807"},
+        "stop_time_update": [{"stop_sequence": 5, "departure": {"delay": 120}}]}}]}
+
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}

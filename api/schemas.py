@@ -139,6 +139,20 @@ class HealthResponse(BaseModel):
                           "(e.g. depart_at) is read in it")
     now: str = Field(description="The service's current time (ISO 8601; a replay clock when "
                      "started with --clock)")
+    realtime: list[RealtimeHealth] | None = Field(default=None, description=(
+        "GTFS-Realtime per feed and kind received (null: realtime not enabled); details in "
+        "GET /v1/realtime/status"))
+
+
+class RealtimeHealth(BaseModel):
+    """A GTFS-Realtime feed and kind in the health answer."""
+
+    feed_id: str = Field(description="Static feed id")
+    kind: str = Field(description="trip_updates, alerts or vehicle_positions")
+    age_s: float | None = Field(description="Seconds since the last good message's header "
+                                "time (null: none applied)")
+    last_good_at: str | None = Field(description="When the last good message arrived")
+    last_error: str | None = Field(description="Reason of the last refusal (null: none)")
 
 
 class StopOut(BaseModel):

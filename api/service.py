@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
+from incidents.realtime import RealtimeFeeds
+from incidents.realtime_sources import RealtimePoller, RealtimeSettings
 from incidents.store import IncidentStore, open_store
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import Planner, TransitData
@@ -42,6 +44,8 @@ class Service:
     store: IncidentStore | None = None
     engine: IncidentEngine | None = None
     clock: Clock = SYSTEM_CLOCK
+    #: polls the configured realtime sources (None without sources or a store)
+    poller: RealtimePoller | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -86,10 +90,23 @@ class Service:
                                                   self.snapshot.segments.names)
             return self._encoder
 
-    def close(self) -> None:
-        """Stop background work and close the incident store."""
+    def start(self) -> None:
+        """Start background work: following the store, polling realtime sources."""
+        if self.engine is not None:
+            self.engine.start()
+        if self.poller is not None:
+            self.poller.start()
+
+    def stop(self) -> None:
+        """Stop background work (the store stays open)."""
+        if self.poller is not None:
+            self.poller.stop()
         if self.engine is not None:
             self.engine.stop()
+
+    def close(self) -> None:
+        """Stop background work and close the incident store."""
+        self.stop()
         if self.store is not None:
             self.store.close()
 
@@ -138,13 +155,16 @@ def snapshot_timezone(snap: Snapshot, planner: Planner | None) -> str:
 
 def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                  db_url: str | None = None, incidents: bool = True,
-                 clock: Clock = SYSTEM_CLOCK) -> Service:
+                 clock: Clock = SYSTEM_CLOCK,
+                 realtime: RealtimeSettings | None = None) -> Service:
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
-    snapshot) and publish the live state of what it holds. The city's timezone is the
-    snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot and
+    snapshot), take GTFS-Realtime in (limits and polled sources from ``realtime``; pushes
+    work without) and publish the live state of what it holds. The city's timezone is the
+    snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
-    snapshot."""
+    snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
+    naming feeds the snapshot does not have."""
     snap = load_snapshot(snapshot_dir)
     road = RoadRouter(snap, max_snap_m=max_snap_m)
     transit = TransitData.load(Path(snapshot_dir))
@@ -170,8 +190,22 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
                 routes_by_stop(tt.n_stops, tt.arrays["stop_pattern_offsets"],
                                tt.arrays["stop_patterns"], tt.arrays["pattern_route"],
                                tt.strings["route_id"]))
-        svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock)
+        settings = realtime or RealtimeSettings()
+        feeds = None
+        if planner is not None:
+            feeds = RealtimeFeeds(planner.tt, publisher.timezone,
+                                  max_age_s=settings.max_age_s,
+                                  future_tolerance_s=settings.future_tolerance_s,
+                                  mismatch_by_stop_id=settings.mismatch_by_stop_id,
+                                  min_known_share=settings.min_known_share)
+            settings.check_feeds(feeds.feed_ids)
+        elif settings.sources:
+            settings.check_feeds(())
+        svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock,
+                                    realtime=feeds)
         svc.engine.sync()
+        if settings.sources:
+            svc.poller = RealtimePoller(svc.engine, settings.sources)
     return svc
 
 

@@ -18,19 +18,23 @@ swaps it in. Matches of incident geometry and their effects are cached by (id, v
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from gtfs.realtime.decode import FeedRejected
 from incidents.db import PostgresDatabase
 from incidents.effects import IncidentEffects, build_live_state, incident_effects
 from incidents.matching import MatchResult, NetworkMatcher
 from incidents.model import Incident, IncidentStatus
+from incidents.realtime import CheckedMessage, FeedFormat, RealtimeFeeds, UnknownFeed
+from incidents.realtimelog import RealtimeLog
 from incidents.speedlog import SpeedLog
 from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdates
 from incidents.store import IncidentStore
@@ -65,7 +69,8 @@ class IncidentEngine:
 
     def __init__(self, store: IncidentStore, snapshot: Snapshot, publisher: StatePublisher,
                  stops: TransitStops | None = None, clock: Clock = SYSTEM_CLOCK,
-                 poll_interval_s: float = 0.25, learn: bool = True) -> None:
+                 poll_interval_s: float = 0.25, learn: bool = True,
+                 realtime: RealtimeFeeds | None = None) -> None:
         self.store = store
         self.snapshot = snapshot
         self.publisher = publisher
@@ -81,6 +86,12 @@ class IncidentEngine:
         self.n_edges = {m: int(w.shape[0]) for m, w in self.free_flow.items()}
         self.speeds = SpeedBoard(snapshot, self.matcher)
         self.speed_log = SpeedLog(store.db)
+        #: GTFS-Realtime data of this process (None: the snapshot has no timetable)
+        self.realtime = realtime
+        self.realtime_log = RealtimeLog(store.db)
+        self._rt_seq = -1
+        #: called with each vehicle-positions message this process logs (buses as probes)
+        self.on_vehicle_positions: Callable[[CheckedMessage, datetime], None] | None = None
         self.learn = learn and publisher.typical is not None
         self._lock = threading.RLock()
         self._matches: dict[tuple[str, int], MatchResult] = {}
@@ -176,6 +187,56 @@ class IncidentEngine:
         self._speed_seq = max(seq, last)
         return changed
 
+    def _read_realtime(self, now: datetime) -> bool:
+        """Apply realtime messages committed since the last one read (on start: from the
+        last full dataset of each feed and kind). Returns True when realtime data changed."""
+        if self.realtime is None:
+            return False
+        last = self.realtime_log.last_seq()
+        if last == self._rt_seq:
+            return False
+        seq = self.realtime_log.replay_start() if self._rt_seq < 0 else self._rt_seq
+        changed = False
+        while True:
+            msgs = self.realtime_log.since(seq)
+            if not msgs:
+                break
+            for m in msgs:
+                seq = m.seq
+                changed = self.realtime.apply(m, now) or changed
+        self._rt_seq = max(seq, last)
+        return changed
+
+    # ---------------------------------------------------------------- realtime
+    def ingest_realtime(self, feed_id: str, body: bytes, fmt: FeedFormat, source: str,
+                        kind: str | None = None) -> tuple[CheckedMessage, RoutingState]:
+        """Check a GTFS-Realtime message, log it and apply it here before returning (other
+        processes follow the log). A refused message is logged as refused (the status of
+        every process counts it) and :class:`gtfs.realtime.decode.FeedRejected` raised;
+        :class:`incidents.realtime.UnknownFeed` for a feed id not in the snapshot;
+        ``ValueError`` for an unknown ``kind``."""
+        rt = self.realtime
+        if rt is None:
+            raise UnknownFeed("this snapshot has no timetable: no realtime feed")
+        now = self.clock.now()
+        try:
+            checked = rt.check(feed_id, body, fmt, now, kind)
+        except FeedRejected as exc:
+            self.realtime_log.append_rejection(feed_id, kind or rt.guess_kind(body, fmt),
+                                               source, exc.reason, exc.detail, now)
+            self.sync(now)
+            raise
+        seq = self.realtime_log.append(feed_id, checked.kind, source, checked.body, now,
+                                       checked.header_at, checked.decoded.is_full_dataset)
+        rt.remember(seq, checked)
+        state = self.sync(now)
+        if checked.kind == "vehicle_positions" and self.on_vehicle_positions is not None:
+            try:
+                self.on_vehicle_positions(checked, now)
+            except Exception:  # noqa: BLE001 - probes are a bonus; the message is applied
+                log.exception("bus probes failed for %s", feed_id)
+        return checked, state
+
     def _live_state(self, now: datetime) -> LiveState:
         lo, hi = now - HORIZON_BEFORE, now + HORIZON_AFTER
         day = int(now.timestamp() // 86_400)
@@ -197,8 +258,14 @@ class IncidentEngine:
                 unmatched.append(inc.id)
         self._effects = {k: v for k, v in self._effects.items() if k[2] == day}
         self._horizon_day = day
-        return build_live_state(self._seq, effects, self.n_edges, (lo, hi),
+        live = build_live_state(self._seq, effects, self.n_edges, (lo, hi),
                                 unmatched=unmatched, speeds=self.speeds.observations())
+        rt = self.realtime
+        if rt is not None:
+            live = dataclasses.replace(live, transit_realtime=rt.transit_live(now),
+                                       transit_alerts=rt.alerts(), vehicles=rt.vehicles(),
+                                       realtime_version=rt.version)
+        return live
 
     def sync(self, now: datetime | None = None) -> RoutingState:
         """Bring the routing state up to date with the store at ``now`` (default: the clock)
@@ -208,6 +275,7 @@ class IncidentEngine:
         with self._lock:
             changed = self._read_incidents()
             changed = self._read_speeds(now) or changed
+            changed = self._read_realtime(now) or changed
             day = int(now.timestamp() // 86_400)
             if changed or self._dirty or day != self._horizon_day:
                 live = self._live_state(now)
@@ -308,6 +376,7 @@ class IncidentEngine:
                 t = self.clock.now().timestamp()
                 if t > prune_at:
                     self.speed_log.prune(self.clock.now())
+                    self.realtime_log.prune(self.clock.now())
                     prune_at = t + 300
             except Exception:  # noqa: BLE001 - keep following; the error is logged
                 log.exception("live engine: sync failed")

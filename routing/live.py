@@ -11,7 +11,10 @@ only this:
   force, so the same value answers "now" and "at 17:40" (timed routes, congestion at a time);
 * ``speeds`` — :class:`SpeedObservations` of car edges with their ageing rule;
 * ``stop_closures`` — stops closed by incidents, with windows;
-* ``transit_realtime`` — realtime trip data (:class:`gtfs.live.TransitLive`), when fed.
+* ``transit_realtime`` — realtime trip data (:class:`gtfs.live.TransitLive`: delays,
+  cancellations, skipped stops, stops closed by alerts), when fed;
+* ``transit_alerts`` / ``vehicles`` — the GTFS-Realtime service alerts and latest vehicle
+  positions held per static feed (what answers attach to legs, stops and maps).
 
 It carries no weights: :mod:`routing.state` turns (snapshot, typical speeds, live state, an
 instant) into edge weights with the single cost model of :func:`routing.kernels.td.edge_cost`.
@@ -32,6 +35,8 @@ from routing.kernels.td import NO_OBSERVATION, EffectArgs, ObservationArgs
 
 if TYPE_CHECKING:
     from gtfs.live import TransitLive
+    from gtfs.realtime.alerts import Alert
+    from gtfs.realtime.vehicles import VehiclePosition
 
 #: ``hi_ms`` of a window without end.
 FOREVER_MS = np.int64(2**62)
@@ -220,6 +225,12 @@ class LiveState:
     stop_closures: StopClosures = field(default_factory=StopClosures.none)
     speeds: SpeedObservations | None = None
     transit_realtime: TransitLive | None = None
+    transit_alerts: Mapping[str, tuple[Alert, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    vehicles: Mapping[str, tuple[VehiclePosition, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    #: version of the realtime data (changes with every applied message)
+    realtime_version: int = 0
     horizon_ms: tuple[int, int] = (0, int(FOREVER_MS))
     unmatched: tuple[str, ...] = ()
     unknown_stops: Mapping[str, tuple[str, ...]] = field(
