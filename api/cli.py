@@ -276,9 +276,10 @@ SnapOpt = Annotated[Path | None, typer.Option(help="Snapshot dir (default: sampl
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="reader, traffic_centre or admin")],
-    agency: Annotated[str | None, typer.Option(help="The agency a traffic centre writes for")
-                      ] = None,
+    role: Annotated[str, typer.Option(help="reader, traffic_centre, transit_agency or admin")],
+    agency: Annotated[str | None, typer.Option(help=(
+        "traffic_centre: the agency it writes incidents for; transit_agency: the static feed "
+        "id (FEED of FEED:ID) whose GTFS-Realtime it may push"))] = None,
     label: Annotated[str | None, typer.Option(help="A note on who holds the key")] = None,
     db: DbOpt = None,
     snapshot: SnapOpt = None,
@@ -287,11 +288,13 @@ def keys_create(
     from incidents.errors import IncidentError
     from incidents.keys import create_key
 
-    if role not in ("reader", "traffic_centre", "admin"):
-        err.print(f"[red]error:[/] unknown role {role!r}; use reader, traffic_centre or admin")
+    if role not in ("reader", "traffic_centre", "transit_agency", "admin"):
+        err.print(f"[red]error:[/] unknown role {role!r}; use reader, traffic_centre, "
+                  "transit_agency or admin")
         raise typer.Exit(2)
-    if role == "traffic_centre" and not agency:
-        err.print("[red]error:[/] a traffic_centre key needs --agency")
+    if role in ("traffic_centre", "transit_agency") and not agency:
+        err.print(f"[red]error:[/] a {role} key needs --agency"
+                  + (" (the feed id it may push)" if role == "transit_agency" else ""))
         raise typer.Exit(2)
     store = _store(db, snapshot)
     try:

@@ -305,3 +305,31 @@ def test_prune_keeps_what_replay_needs(bart, tu_bytes) -> None:
     n = log.prune(svc.clock.now() + timedelta(hours=2))
     assert n == 2  # the two older full datasets; the newest stays for replay
     assert [m.seq for m in log.since(0)] == [log.last_seq()]
+
+
+def test_cli_transit_agency_keys_and_realtime_settings_errors(bart_transit_snapshot_dir,
+                                                              tmp_path, tu_bytes) -> None:
+    from tests.routing.test_build_meta import run_cli
+
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    p = run_cli("keys", "create", "--role", "transit_agency", "--snapshot",
+                str(bart_transit_snapshot_dir), "--db", db)
+    assert p.returncode == 2 and "needs --agency (the feed id it may push)" in p.stderr
+    p = run_cli("keys", "create", "--role", "transit_agency", "--agency", "bart",
+                "--snapshot", str(bart_transit_snapshot_dir), "--db", db)
+    assert p.returncode == 0, p.stderr
+    key = p.stdout.strip()
+    clock = ReplayClock(datetime.fromtimestamp(_header_s(tu_bytes) + 5, UTC), frozen=True)
+    svc = load_service(bart_transit_snapshot_dir, db_url=db, clock=clock)
+    try:
+        with TestClient(create_app(service=svc)) as c:
+            r = c.post("/v1/realtime/bart", content=tu_bytes,
+                       headers={"Authorization": f"Bearer {key}"} | PROTO)
+            assert r.status_code == 200, r.text
+    finally:
+        svc.close()
+    bad = tmp_path / "rt.toml"
+    bad.write_text('[[sources]]\nfeed_id = "bart"\nkind = "alerts"\n')
+    p = run_cli("serve", "--snapshot", str(bart_transit_snapshot_dir), "--realtime", str(bad),
+                "--port", "1")
+    assert p.returncode == 2 and "exactly one of url and file" in p.stderr
