@@ -144,12 +144,17 @@ def _allowed_methods(request: Request, route_allow: str = "") -> list[str]:
     import re
 
     path = request.url.path
-    allowed: set[str] = {m.strip().upper() for m in route_allow.split(",") if m.strip()}
-    for template, ops in request.app.openapi().get("paths", {}).items():
-        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path):
-            allowed |= {m.upper() for m in ops if m.lower() in
-                        ("get", "post", "put", "patch", "delete", "head", "options")}
+    paths = request.app.openapi().get("paths", {})
+    # a literal path (/v1/realtime/status) is its own resource, not an instance of a
+    # templated one (/v1/realtime/{feed_id}) that Starlette's route list also matches
+    allowed: set[str] = set() if path in paths else {
+        m.strip().upper() for m in route_allow.split(",") if m.strip()}
+    matching = [paths[path]] if path in paths else [
+        ops for template, ops in paths.items()
+        if re.match("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$", path)]
+    for ops in matching:
+        allowed |= {m.upper() for m in ops if m.lower() in
+                    ("get", "post", "put", "patch", "delete", "head", "options")}
     if "GET" in allowed:
         allowed.add("HEAD")
     return sorted(allowed)

@@ -3,6 +3,7 @@ conforms to its documented schema and status codes."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,8 @@ def test_schemathesis_finds_no_failures(nky_snapshot_dir: Path) -> None:
     store.close()
     with live_server(nky_snapshot_dir) as (url, _):
         p = subprocess.run(
-            [exe, "run", f"{url}/openapi.json", "-H", f"Authorization: Bearer {key}",
+            [exe, "--config-file", str(Path(__file__).with_name("schemathesis.toml")),
+             "run", f"{url}/openapi.json", "-H", f"Authorization: Bearer {key}",
              "--checks", "all",
              # A schema-valid point can still lie outside the network: that is a
              # documented 422, not a defect, so the "positive data acceptance" check is
@@ -32,6 +34,8 @@ def test_schemathesis_finds_no_failures(nky_snapshot_dir: Path) -> None:
              "--exclude-checks", "positive_data_acceptance", "--max-examples", "80",
              "--seed", "1", "--workers", "1"],
             capture_output=True, text=True, timeout=600,
+            env={**os.environ,
+                 "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py"))},
         )
     out = p.stdout
     failures = out[out.find("FAILURES"):out.find("SUMMARY")] if "FAILURES" in out else out
