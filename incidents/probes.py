@@ -59,6 +59,11 @@ Rules (constants below):
   used. Nothing here raises for a message's content; every vehicle that gives nothing is
   counted under its reason in :class:`ProbeReport`.
 
+The anchors live in the memory of the process that ingests: one poller (the lease of
+:mod:`incidents.realtime_sources`) sees every message of its source; pushes spread over
+several workers give each worker only part of a vehicle's reports, so intervals get longer
+or are lost (never wrong), and a restart starts every vehicle afresh.
+
 A probe never replaces a traffic centre's fresh observation of the same edge (see
 :mod:`incidents.speeds`), and probe batches are not learned into typical speeds (see
 :mod:`incidents.engine`).
