@@ -119,6 +119,7 @@ ROUTE: dict[str, Any] = {
                 "typical_s": 0.0,
                 "free_flow_s": 163.0,
                 "live_s": 0.0,
+                "live_sources": {"traffic_centre": 0.0, "bus_probe": 0.0, "incidents": 0.0},
                 "day_type": "weekday",
                 "arrival": None,
             },
@@ -764,6 +765,7 @@ CONGESTION: dict[str, Any] = {
                 "way_id": 33651259,
                 "direction": "forward",
                 "causes": [],
+                "source": None,
             },
         },
         {
@@ -786,6 +788,7 @@ CONGESTION: dict[str, Any] = {
                 "way_id": 33651259,
                 "direction": "forward",
                 "causes": [],
+                "source": None,
             },
         },
     ],
@@ -816,6 +819,7 @@ CONGESTION_SUMMARY: dict[str, Any] = {
             "speed_kmh": 37.0,
             "free_flow_kmh": 94.1,
             "causes": [],
+            "source": None,
         },
         {
             "edge": 24550,
@@ -826,6 +830,7 @@ CONGESTION_SUMMARY: dict[str, Any] = {
             "speed_kmh": 35.1,
             "free_flow_kmh": 79.7,
             "causes": [],
+            "source": None,
         },
     ],
     "active_causes": [
@@ -838,6 +843,7 @@ CONGESTION_SUMMARY: dict[str, Any] = {
         }
     ],
     "live_speed_edges": 0,
+    "live_speed_edges_by_source": {"traffic_centre": 0, "bus_probe": 0},
     "at": "2026-11-24T13:00:00+00:00",
 }
 

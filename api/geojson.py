@@ -49,7 +49,8 @@ class CongestionGeoJSON:
                      f'"free_flow_kmh":{free[k]},"delay_s":{delay[k]},'
                      f'"name":{json.dumps(names[nidx[k]]) if nidx[k] >= 0 else "null"},'
                      f'"way_id":{ways[k]},"direction":"{"backward" if revs[k] else "forward"}",'
-                     f'"causes":{json.dumps(list(sel.causes[k]))}}}')
+                     f'"causes":{json.dumps(list(sel.causes[k]))},'
+                     f'"source":{json.dumps(sel.source_name(k))}}}')
             parts.append(f'{{"type":"Feature","geometry":{{"type":"LineString","coordinates":'
                          f'{self._coords_of(e)}}},"properties":{props}}}')
         head = (f'{{"type":"FeatureCollection","live_version":{sel.live_version},'

@@ -63,7 +63,7 @@ def route(svc: Service, state: RoutingState, q: RouteQuery) -> RouteAnswer:
         td = td_route(svc.road, st, q.frm[0], q.frm[1], q.to[0], q.to[1], q.depart_at)
         src = td.duration_by_source_s
         eta = EtaSources(round(src["free_flow"], 1), round(src["typical"], 1),
-                         round(src["live"], 1), td.day_type, td.arrival)
+                         round(src["live"], 1), td.day_type, td.arrival, td.live_sources_s)
         expl = svc.road.explain(st, td.route, q.frm[0], q.frm[1], q.to[0], q.to[1])
         items.append(RouteItem(td.route, expl, eta))
         return RouteAnswer(items, st, True)

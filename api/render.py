@@ -13,6 +13,7 @@ import numpy as np
 from api.operations import RouteAnswer, RouteItem
 from routing.i18n import explain_messages
 from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
+from routing.live import LIVE_PARTS
 from routing.road import EtaSources, Explanation
 from routing.snap import SnapCandidate
 from routing.snapshot import Snapshot
@@ -61,6 +62,7 @@ def explanation_json(e: Explanation, lang: str = "en") -> dict[str, Any]:
 def eta_json(e: EtaSources) -> dict[str, Any]:
     """Where the ETA comes from."""
     return {"free_flow_s": e.free_flow_s, "typical_s": e.typical_s, "live_s": e.live_s,
+            "live_sources": {k: e.live_sources.get(k, 0.0) for k in LIVE_PARTS},
             "day_type": e.day_type,
             "arrival": e.arrival.isoformat() if e.arrival is not None else None}
 

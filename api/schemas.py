@@ -68,6 +68,19 @@ class Explanation(BaseModel):
     messages: list[str] = Field(description='e.g. "+4 min: closure INC-12 on Madison Avenue"')
 
 
+class LiveSources(BaseModel):
+    """`live_s` split by where it comes from, in proportion to the time each source adds
+    above the typical time (a source that makes the route faster counts 0); the parts add
+    up to `live_s` (to 0.1 s rounding)."""
+
+    traffic_centre: float = Field(description="Seconds from speed observations posted by "
+                                  "traffic centres (POST /v1/traffic/speeds)")
+    bus_probe: float = Field(description="Seconds from speeds measured by buses used as "
+                             "probes (GTFS-Realtime vehicle positions; lower confidence)")
+    incidents: float = Field(description="Seconds from incidents (closures on the way are "
+                             "avoided, so these are speed limits, lane closures, delays)")
+
+
 class EtaSources(BaseModel):
     """Where the ETA comes from: free-flow times, the typical time-of-day excess over free
     flow, and live conditions (speed observations, incidents) above typical."""
@@ -75,6 +88,8 @@ class EtaSources(BaseModel):
     typical_s: float = Field(description="Seconds from typical speeds above free flow")
     free_flow_s: float = Field(description="Seconds the route takes at free-flow speeds")
     live_s: float = Field(description="Seconds from live observations and incidents")
+    live_sources: LiveSources | None = Field(default=None, description=(
+        "`live_s` by source: traffic centres, bus probes, incidents"))
     day_type: str | None = Field(default=None, description="weekday, saturday or sunday")
     arrival: str | None = Field(default=None, description="ISO 8601 arrival (timed routes)")
 

@@ -26,6 +26,7 @@ from routing.state import RoutingState, StatePublisher
 
 if TYPE_CHECKING:
     from api.geojson import CongestionGeoJSON
+    from incidents.probes import BusProbes
     from routing.congestion import CongestionMap
     from routing.typical import TypicalSpeeds
 
@@ -46,6 +47,9 @@ class Service:
     clock: Clock = SYSTEM_CLOCK
     #: polls the configured realtime sources (None without sources or a store)
     poller: RealtimePoller | None = None
+    #: buses as traffic probes (None without a timetable, a street network, a store, or
+    #: with ``bus_probes = false``)
+    probes: BusProbes | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -160,7 +164,9 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
     snapshot), take GTFS-Realtime in (limits and polled sources from ``realtime``; pushes
-    work without) and publish the live state of what it holds. The city's timezone is the
+    work without; with a street network and ``bus_probes`` on, the vehicle positions this
+    process ingests feed :class:`incidents.probes.BusProbes`) and publish the live state of
+    what it holds. The city's timezone is the
     snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
@@ -203,6 +209,11 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
             settings.check_feeds(())
         svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock,
                                     realtime=feeds)
+        if planner is not None and snap.has_road and settings.bus_probes:
+            from incidents.probes import BusProbes
+
+            svc.probes = BusProbes(svc.engine, planner.tt)
+            svc.engine.on_vehicle_positions = svc.probes
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)

@@ -31,6 +31,10 @@ MAX_BATCH = 20_000
 MAX_SPEEDS_BYTES = 8 * 1_048_576
 
 Level = Literal["free", "slow", "heavy", "standstill", "closed"]
+SpeedSource = Literal["traffic_centre", "bus_probe"]
+_SOURCE_DOC = ("Where the edge's live speed comes from while an observation still counts: "
+               "traffic_centre (POST /v1/traffic/speeds) or bus_probe (buses' GTFS-Realtime "
+               "vehicle positions, lower confidence); null without a live observation")
 _LEVELS_DOC = ("free (travel time < 1.25 × free flow), slow (< 2 ×), heavy (< 4 ×), "
                "standstill (≥ 4 × or below 5 km/h) or closed")
 
@@ -73,6 +77,7 @@ class WorstSegment(BaseModel):
     speed_kmh: float = Field(description="Current speed in km/h (0 when closed)")
     free_flow_kmh: float = Field(description="Free-flow speed in km/h")
     causes: list[str] = Field(description="Incident ids acting on the edge")
+    source: SpeedSource | None = Field(default=None, description=_SOURCE_DOC)
 
 
 class ActiveCause(BaseModel):
@@ -83,6 +88,13 @@ class ActiveCause(BaseModel):
     type: str | None = Field(description="Incident type (accident, closure …), if known")
     severity: str | None = Field(description="low, moderate, high or severe, if known")
     streets: list[str] | None = Field(description="Streets it is on, if known")
+
+
+class LiveSpeedEdges(BaseModel):
+    """Car edges with a live speed observation still in force, per source."""
+
+    traffic_centre: int = Field(description="Edges whose live speed a traffic centre posted")
+    bus_probe: int = Field(description="Edges whose live speed buses measured as probes")
 
 
 class CongestionSummary(BaseModel):
@@ -103,6 +115,8 @@ class CongestionSummary(BaseModel):
     active_causes: list[ActiveCause] = Field(description="Incidents acting on the area, by id")
     live_speed_edges: int = Field(description="Car edges with a live speed observation still "
                                   "in force")
+    live_speed_edges_by_source: LiveSpeedEdges | None = Field(default=None, description=(
+        "Car edges of the area with a live speed still in force, per source"))
     at: str | None = Field(default=None, description="The instant described (ISO 8601)")
 
 
@@ -122,6 +136,7 @@ class CongestionProperties(BaseModel):
         "Travel direction relative to the way's drawing order; the geometry is in travel "
         "order"))
     causes: list[str] = Field(description="Incident ids acting on the edge")
+    source: SpeedSource | None = Field(default=None, description=_SOURCE_DOC)
 
 
 class CongestionGeometry(BaseModel):
@@ -276,8 +291,8 @@ _AREA_ERRORS: dict[int, ProblemMeaning] = {
 _GEOJSON_DOC: dict[int | str, dict[str, object]] = {200: {
     "model": CongestionCollection,
     "description": "GeoJSON FeatureCollection (`application/geo+json`) of car edges with "
-                   "level, speed_kmh, free_flow_kmh, delay_s, name, way_id, direction and "
-                   "causes",
+                   "level, speed_kmh, free_flow_kmh, delay_s, name, way_id, direction, "
+                   "causes and source",
     "content": {"application/geo+json": {"example": examples.CONGESTION}}}}
 BboxParam = Annotated[str | None, Query(
     max_length=120, description=BBOX_FORMAT + ". Only edges intersecting it; default: the "
@@ -299,7 +314,8 @@ def congestion(
         examples=["heavy"])] = "free",
 ) -> Response:
     """Congestion per car edge: free, slow, heavy, standstill or closed (from live and
-    typical speeds against free flow), with causes (incident ids). The answer is a GeoJSON
+    typical speeds against free flow), with causes (incident ids) and the source of the live
+    speed (traffic_centre or bus_probe, null without one). The answer is a GeoJSON
     FeatureCollection served as `application/geo+json`; each feature is one direction of a
     street segment, its geometry in travel order."""
     svc = _svc(request)

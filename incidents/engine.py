@@ -8,8 +8,14 @@
   connection wakes it on each NOTIFY, and polling (every 0.25 s, two indexed reads) is the
   fallback on both stores. The same loop lets time act: incident windows open and close,
   observations age, typical speeds move on (:meth:`routing.state.StatePublisher.refresh`).
-* Typical speeds learn from every applied speed batch, in log order, one batch at a time, in
-  the background (so no update is lost and no request waits for it).
+* Typical speeds learn from every applied traffic-centre speed batch, in log order, one batch
+  at a time, in the background (so no update is lost and no request waits for it). Batches
+  of bus probes (actor ``bus_probe:<feed>``) count as live speeds but are not learned: a
+  bus is slower than the cars typical speeds describe (it brakes for every stop, keeps to
+  its own limits), so learning from it would drag car speeds down for good.
+* Vehicle positions this process ingests are handed to :attr:`IncidentEngine.
+  on_vehicle_positions` (buses as probes, :mod:`incidents.probes`) once, here only; what
+  the probes measure reaches every process through the speed log.
 
 The engine turns incidents into :class:`routing.live.LiveState` (see :mod:`incidents.effects`)
 and hands each new one to the one :class:`routing.state.StatePublisher` of the process, which
@@ -36,10 +42,10 @@ from incidents.model import Incident, IncidentStatus
 from incidents.realtime import CheckedMessage, FeedFormat, RealtimeFeeds, UnknownFeed
 from incidents.realtimelog import RealtimeLog
 from incidents.speedlog import SpeedLog
-from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdates
+from incidents.speeds import BatchReport, SpeedBoard, SpeedUpdates, source_of_actor
 from incidents.store import IncidentStore
 from routing.clock import SYSTEM_CLOCK, Clock
-from routing.live import LiveState
+from routing.live import SOURCE_TRAFFIC_CENTRE, LiveState
 from routing.snapshot import Snapshot
 from routing.state import RoutingState, StatePublisher
 
@@ -180,8 +186,9 @@ class IncidentEngine:
             for b in batches:
                 seq = b.seq
                 if b.updates:
-                    self.speeds.apply(b.updates)
-                    if self.learn:
+                    source = source_of_actor(b.actor)
+                    self.speeds.apply(b.updates, source)
+                    if self.learn and source == SOURCE_TRAFFIC_CENTRE:
                         self._learn_queue.append(b.updates)
                     changed = True
         self._speed_seq = max(seq, last)
@@ -233,6 +240,7 @@ class IncidentEngine:
         if checked.kind == "vehicle_positions" and self.on_vehicle_positions is not None:
             try:
                 self.on_vehicle_positions(checked, now)
+                state = self.publisher.current()  # with what the probes measured
             except Exception:  # noqa: BLE001 - probes are a bonus; the message is applied
                 log.exception("bus probes failed for %s", feed_id)
         return checked, state

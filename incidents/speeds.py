@@ -1,4 +1,4 @@
-"""Live speed observations from traffic centres: validation, and the latest one per car edge.
+"""Live speed observations: validation, and the latest one per car edge with its source.
 
 An observation says "the traffic on this stretch moves at ``speed_kmh``", referenced by an
 OSM way id with a direction or by a GeoJSON LineString (matched onto car edges with the
@@ -13,6 +13,13 @@ to zero at ``max_age_s``; the edge's time blends from the observed time towards 
 time of that moment (free flow without typical speeds) — see
 :func:`routing.kernels.td.live_blend`. Nothing older than ``max_age_s`` affects routing or is
 shown as live.
+
+Sources (:data:`routing.live.SPEED_SOURCES`): observations come from traffic centres (posted
+batches) or from buses used as probes (:mod:`incidents.probes`; their batches are logged
+under the actor ``bus_probe:<feed>``, see :func:`source_of_actor`). Each edge remembers the
+source of its latest observation. Newest wins, with one exception: a bus-probe observation
+does not replace a traffic centre's observation of the edge that is less than ``fresh_s``
+older than it (a fresh, more confident measurement stands).
 
 Batch rule (documented in the API): **apply-the-valid-ones** — each item is checked on its
 own; valid items are applied, invalid ones are reported with their index and reason; a batch
@@ -33,11 +40,18 @@ import numpy as np
 
 from incidents.matching import GeometryMatchError, NetworkMatcher
 from routing.kernels.td import FUTURE_TOLERANCE_MS, NO_OBSERVATION
-from routing.live import SpeedObservations
+from routing.live import SOURCE_BUS_PROBE, SOURCE_TRAFFIC_CENTRE, SpeedObservations
 from routing.profiles import MAX_SPEED_KMH, Mode
 from routing.snapshot import Snapshot
 
 FUTURE_TOLERANCE_S = FUTURE_TOLERANCE_MS / 1000.0
+#: Actor prefix of speed batches measured by buses (``bus_probe:<feed id>``).
+BUS_PROBE_ACTOR = "bus_probe:"
+
+
+def source_of_actor(actor: str) -> int:
+    """Source code (:data:`routing.live.SPEED_SOURCES`) of a logged batch's actor."""
+    return SOURCE_BUS_PROBE if actor.startswith(BUS_PROBE_ACTOR) else SOURCE_TRAFFIC_CENTRE
 _FIELDS = frozenset({"ref", "speed_kmh", "observed_at", "confidence"})
 
 
@@ -178,6 +192,7 @@ class SpeedBoard:
         self.obs_ms = np.zeros(n, dtype=np.float64)  # observed travel time
         self.obs_at = np.full(n, -np.inf)  # unix seconds
         self.obs_conf = np.zeros(n, dtype=np.float64)
+        self.obs_source = np.zeros(n, dtype=np.uint8)
         self._lock = threading.Lock()
         self.version = 0
         self._snapshot: SpeedObservations | None = None
@@ -277,9 +292,12 @@ class SpeedBoard:
         report.edges_updated = report.updates.n_edges
         return report
 
-    def apply(self, updates: SpeedUpdates | list[SpeedUpdate]) -> int:
-        """Apply observations (a newer observation of an edge replaces an older one; of
-        equally new ones in a batch, the later wins); returns the number of edges changed."""
+    def apply(self, updates: SpeedUpdates | list[SpeedUpdate],
+              source: int = SOURCE_TRAFFIC_CENTRE) -> int:
+        """Apply observations of one ``source`` (a newer observation of an edge replaces an
+        older one; of equally new ones in a batch, the later wins; a bus probe never replaces
+        a traffic centre's observation less than ``fresh_s`` older — see the module
+        docstring); returns the number of edges changed."""
         if not isinstance(updates, SpeedUpdates):
             updates = SpeedUpdates.of(updates)
         if len(updates) == 0:
@@ -296,10 +314,14 @@ class SpeedBoard:
         with self._lock:
             e = edge[pick]
             newer = self.obs_at[e] <= at[pick]
+            if source == SOURCE_BUS_PROBE:
+                newer &= ~((self.obs_source[e] == SOURCE_TRAFFIC_CENTRE)
+                           & (at[pick] - self.obs_at[e] < self.fresh_s))
             pick, e = pick[newer], e[newer]
             self.obs_ms[e] = self.edge_len[e] / (speed[pick] / 3.6) * 1000.0
             self.obs_at[e] = at[pick]
             self.obs_conf[e] = conf[pick]
+            self.obs_source[e] = source
             self.version += 1
             self._snapshot = None
         return int(e.shape[0])
@@ -312,12 +334,12 @@ class SpeedBoard:
             if snap is None:
                 at = np.where(np.isfinite(self.obs_at), np.rint(self.obs_at * 1000.0),
                               float(NO_OBSERVATION)).astype(np.int64)
-                arrays = [self.obs_ms.copy(), at, self.obs_conf.copy()]
+                arrays = [self.obs_ms.copy(), at, self.obs_conf.copy(), self.obs_source.copy()]
                 for a in arrays:
                     a.flags.writeable = False
                 snap = self._snapshot = SpeedObservations(
                     arrays[0], arrays[1], arrays[2], int(self.fresh_s * 1000),
-                    int(self.max_age_s * 1000), self.version)
+                    int(self.max_age_s * 1000), self.version, arrays[3])
             return snap
 
     def has_live(self, now: datetime) -> bool:

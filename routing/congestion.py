@@ -10,6 +10,10 @@ standstill  ratio ≥ 4, or current speed < 5 km/h
 closed      the edge is closed (infinite weight)
 ==========  ==================================================
 
+Each edge also says where its live speed comes from (``source``): ``traffic_centre`` or
+``bus_probe`` (:data:`routing.live.SPEED_SOURCES`) while an observation of the edge still
+counts, else none.
+
 The "vehicle delay proxy" of an area weighs each edge's delay by a typical relative traffic
 volume of its road class (arterials carry more vehicles than residential streets), so it
 ranks areas and corridors, not absolute vehicle-hours.
@@ -17,12 +21,13 @@ ranks areas and corridors, not absolute vehicle-hours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from routing.kernels.limits import INF_WEIGHT
+from routing.live import SPEED_SOURCES
 from routing.profiles import Mode
 from routing.snapshot import Snapshot
 from routing.state import RoutingState
@@ -77,6 +82,13 @@ class CongestionEdges:
     causes: list[tuple[str, ...]]
     live_version: int
     at: datetime
+    #: int8 per edge: code of the live speed's source (SPEED_SOURCES), -1 without one
+    source: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+
+    def source_name(self, k: int) -> str | None:
+        """Source of the ``k``-th selected edge's live speed (None without one)."""
+        c = int(self.source[k]) if self.source.shape[0] > k else -1
+        return SPEED_SOURCES[c] if c >= 0 else None
 
 
 class CongestionMap:
@@ -111,6 +123,16 @@ class CongestionMap:
         return edge_levels(self.length_m, self.free_ms,
                            np.asarray(state.weights(Mode.CAR), dtype=np.int64))
 
+    @staticmethod
+    def live_source(state: RoutingState) -> np.ndarray:
+        """int8 per car edge: the source code of its live speed observation in force at the
+        state's instant, -1 without one."""
+        speeds = state.live.speeds
+        if speeds is None:
+            return np.zeros(0, np.int8)
+        alive = speeds.alive(state.at_ms)
+        return np.where(alive, speeds.source_codes().astype(np.int8), np.int8(-1))
+
     def in_bbox(self, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
         """Edge ids intersecting the box (all when None)."""
         if bbox is None:
@@ -126,10 +148,12 @@ class CongestionMap:
         idx = self.in_bbox(bbox)
         idx = idx[lv.level[idx] >= min_level]
         causes = state.causes(Mode.CAR)
+        src = self.live_source(state)
         return CongestionEdges(idx, lv.level[idx], lv.speed_kmh[idx], lv.free_flow_kmh[idx],
                                lv.delay_s[idx], self.name_idx[idx], self.way_id[idx],
                                self.edge_rev[idx], [causes.get(int(e), ()) for e in idx],
-                               state.version, state.at)
+                               state.version, state.at,
+                               src[idx] if src.shape[0] else np.full(idx.shape[0], -1, np.int8))
 
     def summary(self, state: RoutingState, bbox: tuple[float, float, float, float] | None,
                 worst: int = 10) -> dict:
@@ -146,13 +170,16 @@ class CongestionMap:
         order = idx[np.argsort(-lv.delay_s[idx], kind="stable")]
         order = order[lv.delay_s[order] > 0][:worst]
         causes = state.causes(Mode.CAR)
+        src = self.live_source(state)
         closed = idx[lvl == 4]
         worst_rows = [{"edge": int(e), "name": self.names[int(self.name_idx[e])]
                        if self.name_idx[e] >= 0 else "", "way_id": int(self.way_id[e]),
                        "level": LEVELS[int(lv.level[e])], "delay_s": round(float(
                            lv.delay_s[e]), 1), "speed_kmh": round(float(lv.speed_kmh[e]), 1),
                        "free_flow_kmh": round(float(lv.free_flow_kmh[e]), 1),
-                       "causes": list(causes.get(int(e), ()))} for e in order]
+                       "causes": list(causes.get(int(e), ())),
+                       "source": SPEED_SOURCES[int(src[e])] if src.shape[0] and src[e] >= 0
+                       else None} for e in order]
         active: dict[str, int] = {}
         for e in idx.tolist():
             for c in causes.get(e, ()):
@@ -175,4 +202,7 @@ class CongestionMap:
                               for c, n in sorted(active.items())],
             "live_speed_edges": int(speeds.alive(state.at_ms).sum()) if speeds is not None
             else 0,
+            "live_speed_edges_by_source": {
+                name: int((src[idx] == i).sum()) if src.shape[0] else 0
+                for i, name in enumerate(SPEED_SOURCES)},
         }

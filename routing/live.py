@@ -9,7 +9,8 @@ only this:
 * ``effects`` — per mode an :class:`EffectTimeline`: each (incident, edge) effect as parameters
   (closed, speed-limit floor, lane factor, fixed delay) with the windows in which it is in
   force, so the same value answers "now" and "at 17:40" (timed routes, congestion at a time);
-* ``speeds`` — :class:`SpeedObservations` of car edges with their ageing rule;
+* ``speeds`` — :class:`SpeedObservations` of car edges with their ageing rule and where each
+  came from (:data:`SPEED_SOURCES`: a traffic centre, or buses used as probes);
 * ``stop_closures`` — stops closed by incidents, with windows;
 * ``transit_realtime`` — realtime trip data (:class:`gtfs.live.TransitLive`: delays,
   cancellations, skipped stops, stops closed by alerts), when fed;
@@ -40,6 +41,14 @@ if TYPE_CHECKING:
 
 #: ``hi_ms`` of a window without end.
 FOREVER_MS = np.int64(2**62)
+#: Where a live speed observation comes from, by code (:attr:`SpeedObservations.source`):
+#: 0 a traffic centre (``POST /v1/traffic/speeds``), 1 vehicle positions of buses used as
+#: probes (:mod:`incidents.probes`).
+SPEED_SOURCES = ("traffic_centre", "bus_probe")
+SOURCE_TRAFFIC_CENTRE = 0
+SOURCE_BUS_PROBE = 1
+#: The parts a route's live time splits into: each speed source, then incident effects.
+LIVE_PARTS = (*SPEED_SOURCES, "incidents")
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -145,7 +154,9 @@ class EffectTimeline:
 class SpeedObservations:
     """The latest live speed per car edge and its ageing rule: an observation counts fully
     for ``fresh_ms``, then less and less until ``max_age_ms``, scaled by its confidence; the
-    edge's time blends from the observed time towards the typical time of that moment."""
+    edge's time blends from the observed time towards the typical time of that moment.
+    ``source`` says per edge where the observation came from (codes of
+    :data:`SPEED_SOURCES`; empty: every one from a traffic centre)."""
 
     obs_ms: np.ndarray  # float64 [n_car_edges] observed travel time
     obs_at_ms: np.ndarray  # int64 [n_car_edges] Unix ms, NO_OBSERVATION when none
@@ -154,6 +165,8 @@ class SpeedObservations:
     max_age_ms: int = 900_000
     #: the speed feed's own version (changes with every applied batch)
     version: int = 0
+    #: uint8 [n_car_edges] source code per edge (empty = all traffic centre)
+    source: np.ndarray = field(default_factory=lambda: _ro(np.zeros(0, np.uint8)))
 
     @classmethod
     def none(cls, n_edges: int) -> SpeedObservations:
@@ -170,6 +183,18 @@ class SpeedObservations:
         """Mask of edges whose observation still counts at ``t_ms``."""
         return (self.obs_at_ms != NO_OBSERVATION) & (t_ms - self.obs_at_ms < self.max_age_ms) \
             & (self.confidence > 0)
+
+    def source_codes(self) -> np.ndarray:
+        """uint8 [n_edges]: the source code of each edge's observation."""
+        if self.source.shape[0] == self.obs_ms.shape[0]:
+            return self.source
+        return _ro(np.zeros(self.obs_ms.shape[0], np.uint8))
+
+    def alive_by_source(self, t_ms: int) -> dict[str, int]:
+        """Edges whose observation still counts at ``t_ms``, per source name."""
+        alive = self.alive(t_ms)
+        counts = np.bincount(self.source_codes()[alive], minlength=len(SPEED_SOURCES))
+        return {name: int(counts[i]) for i, name in enumerate(SPEED_SOURCES)}
 
     def kernel_args(self) -> ObservationArgs:
         """``(obs_ms, obs_at_ms, confidence, fresh_ms, max_age_ms)`` for the kernels."""
@@ -272,6 +297,17 @@ class LiveState:
 
 
 _EMPTY_TIMELINE = EffectTimeline.empty()
+
+
+def split_live(live_s: float, added_s: Mapping[str, float]) -> dict[str, float]:
+    """Split a route's live seconds (``live_s`` ≥ 0) over :data:`LIVE_PARTS` in proportion to
+    the time each part added above the typical time (``added_s``; parts that made the route
+    faster count 0). All zero when nothing added time. Rounded to 0.1 s."""
+    pos = {k: max(float(added_s.get(k, 0.0)), 0.0) for k in LIVE_PARTS}
+    total = sum(pos.values())
+    if live_s <= 0 or total <= 0:
+        return dict.fromkeys(LIVE_PARTS, 0.0)
+    return {k: round(live_s * v / total, 1) for k, v in pos.items()}
 
 
 def ordered_causes(causes: Mapping[int, Sequence[str]], edges: np.ndarray) -> list[str]:

@@ -10,6 +10,7 @@ one state.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.pathgeom import assemble_path
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
+from routing.live import split_live
 from routing.profiles import MODES, Mode
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
@@ -159,13 +161,16 @@ class Explanation:
 class EtaSources:
     """Where a route's duration comes from: free-flow times, the typical excess over free
     flow at the time each edge is driven, and live conditions (observations, incidents)
-    above typical. ``arrival`` and ``day_type`` are set for timed routes."""
+    above typical. ``arrival`` and ``day_type`` are set for timed routes. ``live_sources``
+    splits ``live_s`` over :data:`routing.live.LIVE_PARTS` (traffic centre observations,
+    bus probes, incidents; see :func:`routing.live.split_live`)."""
 
     free_flow_s: float
     typical_s: float
     live_s: float
     day_type: str | None = None
     arrival: datetime | None = None
+    live_sources: Mapping[str, float] = field(default_factory=dict)
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -459,20 +464,24 @@ class RoadRouter:
         ff_s = float((mr.free_flow_ms[e] * share).sum()) / 1000.0
         typ_s = ff_s
         day_type = None
+        local = state.local_time()
+        t_local = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + \
+            local.microsecond // 1000
+        cm = state.cost_model(route.mode)
         if route.mode == Mode.CAR and state.typical is not None:
-            cm = state.cost_model(Mode.CAR)
             day_type = cm.day_type
             if cm.row_of_edge.shape[0]:
-                local = state.local_time()
-                t_local = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000
                 typ = ttf_many(e, np.full(e.shape[0], t_local, np.int64), cm.row_of_edge,
                                cm.ttf, cm.free_ms)
                 typ_s = float((typ * share).sum()) / 1000.0
         dur = route.duration_s
         ff_part = min(ff_s, dur)
         typ_part = min(max(typ_s - ff_s, 0.0), dur - ff_part)
-        return EtaSources(round(ff_part, 1), round(typ_part, 1),
-                          round(max(dur - ff_part - typ_part, 0.0), 1), day_type)
+        live_part = round(max(dur - ff_part - typ_part, 0.0), 1)
+        added = cm.live_added_s(e, share, np.full(e.shape[0], t_local, np.int64),
+                                np.full(e.shape[0], state.at_ms, np.int64))
+        return EtaSources(round(ff_part, 1), round(typ_part, 1), live_part, day_type,
+                          live_sources=split_live(live_part, added))
 
     def edge_shares(self, mode: str, route: RoadRoute) -> np.ndarray:
         """Travelled share (0..1) of each path edge of ``route``."""

@@ -48,8 +48,9 @@ from routing.kernels.td import (
     EffectArgs,
     ObservationArgs,
     all_edge_costs,
+    live_parts_ms,
 )
-from routing.live import LiveState, ordered_causes
+from routing.live import LIVE_PARTS, SPEED_SOURCES, LiveState, ordered_causes
 from routing.profiles import Mode
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ _EMPTY_TTF = np.zeros((0, N_BINS), np.int32)
 _EMPTY_F64 = np.zeros(0, np.float64)
 _EMPTY_I64 = np.zeros(0, np.int64)
 _EMPTY_BOOL = np.zeros(0, bool)
-for _a in (_EMPTY_I32, _EMPTY_TTF, _EMPTY_F64, _EMPTY_I64, _EMPTY_BOOL):
+_EMPTY_U8 = np.zeros(0, np.uint8)
+for _a in (_EMPTY_I32, _EMPTY_TTF, _EMPTY_F64, _EMPTY_I64, _EMPTY_BOOL, _EMPTY_U8):
     _a.flags.writeable = False
 _NO_EFFECTS = (_EMPTY_I64, _EMPTY_BOOL, _EMPTY_I64, _EMPTY_F64, _EMPTY_I64, _EMPTY_I64,
                _EMPTY_I64)
@@ -119,6 +121,8 @@ class CostModel:
     obs: ObservationArgs
     effects: EffectArgs
     day_type: str | None
+    #: uint8 [n_edges] source code of each edge's live observation (empty = traffic centre)
+    obs_source: np.ndarray = field(default_factory=lambda: _EMPTY_U8)
 
     def args(self) -> CostArgs:
         """Positional arguments after the two times, as the kernels take them."""
@@ -128,6 +132,19 @@ class CostModel:
     def costs_at(self, t_local_ms: int, t_epoch_ms: int) -> np.ndarray:
         """Every edge's travel time (ms) entered at that instant."""
         return all_edge_costs(int(t_local_ms), int(t_epoch_ms), *self.args())
+
+    def live_added_s(self, edges: np.ndarray, share: np.ndarray, t_local_ms: np.ndarray,
+                     t_epoch_ms: np.ndarray) -> dict[str, float]:
+        """Seconds each live part (:data:`routing.live.LIVE_PARTS`: every speed source, then
+        incidents) adds to a path above its typical time; edge ``i`` entered at
+        ``t_local_ms[i]`` / ``t_epoch_ms[i]`` and travelled for the share ``share[i]``
+        (see :func:`routing.kernels.td.live_parts_ms`)."""
+        n = int(np.asarray(edges).shape[0])
+        parts = live_parts_ms(np.asarray(edges, np.int64), np.asarray(share, np.float64),
+                              np.broadcast_to(np.asarray(t_local_ms, np.int64), (n,)).copy(),
+                              np.broadcast_to(np.asarray(t_epoch_ms, np.int64), (n,)).copy(),
+                              self.obs_source, len(SPEED_SOURCES), *self.args())
+        return {name: float(parts[i]) / 1000.0 for i, name in enumerate(LIVE_PARTS)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,10 +331,12 @@ class StatePublisher:
             ttf = typ.ttf_ms
         obs: ObservationArgs = _NO_OBS
         live_edge = _EMPTY_BOOL
+        obs_source = _EMPTY_U8
         speeds = state.live.speeds
         if mode == Mode.CAR and speeds is not None:
             obs = speeds.kernel_args()
             live_edge = speeds.observed
+            obs_source = speeds.source_codes()
         eff = state.live.effects_of(mode)
         effects = _NO_EFFECTS
         if with_effects and not eff.is_empty:
@@ -333,7 +352,7 @@ class StatePublisher:
                     state._cache[key] = union
                 live_edge = union
         return CostModel(rows, ttf, mr.free_flow_ms, live_edge, obs, effects,
-                         day_type if typ is not None else None)
+                         day_type if typ is not None else None, obs_source)
 
     def weights_at(self, state: RoutingState, mode: str, at: datetime,
                    with_effects: bool = True) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ import numpy as np
 from routing.clock import epoch_ms
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.td import edge_cost, td_dijkstra, ttf_many
+from routing.live import split_live
 from routing.profiles import Mode
 from routing.road import NoRouteError, RoadRoute, RoadRouter
 from routing.state import CostModel, RoutingState
@@ -95,6 +96,8 @@ class TdRoute:
     edges: np.ndarray  # car edge ids in travel order
     edge_entry_s: np.ndarray  # seconds after departure at which each edge is entered
     edge_duration_s: np.ndarray  # seconds spent on each (partial) edge
+    #: seconds each live part (routing.live.LIVE_PARTS) adds above the typical times
+    live_added_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def edge_entry(self) -> list[datetime]:
@@ -111,6 +114,13 @@ class TdRoute:
         return {"free_flow": min(self.free_flow_duration_s, self.duration_s),
                 "typical": typ,
                 "live": self.duration_s - min(self.free_flow_duration_s, self.duration_s) - typ}
+
+    @property
+    def live_sources_s(self) -> dict[str, float]:
+        """The live seconds of :attr:`duration_by_source_s` split by live part
+        (:func:`routing.live.split_live`)."""
+        live = round(max(self.duration_by_source_s["live"], 0.0), 1)
+        return split_live(live, self.live_added_s)
 
 
 def _local_ms(local: datetime) -> int:
@@ -207,7 +217,8 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
     else:
         typ = mr.free_flow_ms[pe]
     typ_s = float((typ * share).sum()) / 1000.0
+    added = cm.live_added_s(pe, share, ent, t0_epoch + (ent - t0))
     dur_s = (arrival_ms - t0) / 1000.0
     arrival = (depart.astimezone(UTC) + timedelta(milliseconds=arrival_ms - t0)).astimezone(zone)
     return TdRoute(rr, local, arrival, cm.day_type, dur_s, ff_s, typ_s, pe, (ent - t0) / 1000.0,
-                   durs)
+                   durs, added)

@@ -221,6 +221,42 @@ def all_edge_costs(t_local_ms: int, t_epoch_ms: int, row_of_edge: np.ndarray, tt
     return out
 
 
+@njit(cache=True)
+def live_parts_ms(edges: np.ndarray, share: np.ndarray, t_local_ms: np.ndarray,
+                  t_epoch_ms: np.ndarray, obs_source: np.ndarray, n_sources: int,
+                  row_of_edge: np.ndarray, ttf: np.ndarray, free_ms: np.ndarray,
+                  live_edge: np.ndarray, obs_ms: np.ndarray, obs_at_ms: np.ndarray,
+                  obs_conf: np.ndarray, fresh_ms: int, max_age_ms: int, eff_off: np.ndarray,
+                  eff_closed: np.ndarray, eff_min_ms: np.ndarray, eff_factor: np.ndarray,
+                  eff_add_ms: np.ndarray, eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray
+                  ) -> np.ndarray:
+    """Where the live part of a path's time comes from: float64 ms ``[n_sources + 1]`` —
+    per speed source (``obs_source[e]``; empty = source 0) the time its observations add to
+    the typical time (negative when faster), then the time incident effects add after that.
+    Edge ``edges[i]`` is entered at ``t_local_ms[i]`` / ``t_epoch_ms[i]`` and travelled for
+    the share ``share[i]``; the steps are those of :func:`edge_cost`. Closed edges count 0."""
+    out = np.zeros(n_sources + 1, dtype=np.float64)
+    if live_edge.shape[0] == 0:
+        return out
+    for i in range(edges.shape[0]):
+        e = edges[i]
+        if not live_edge[e]:
+            continue
+        base = base_cost(e, t_local_ms[i], row_of_edge, ttf, free_ms)
+        v = live_blend(base, e, t_epoch_ms[i], obs_ms, obs_at_ms, obs_conf, fresh_ms,
+                       max_age_ms)
+        f = apply_effects(v, e, t_epoch_ms[i], eff_off, eff_closed, eff_min_ms, eff_factor,
+                          eff_add_ms, eff_lo_ms, eff_hi_ms)
+        if f >= INF_WEIGHT or base >= INF_WEIGHT:
+            continue
+        src = 0
+        if obs_source.shape[0] != 0:
+            src = min(int(obs_source[e]), n_sources - 1)
+        out[src] += np.float64(v - base) * share[i]
+        out[n_sources] += np.float64(f - v) * share[i]
+    return out
+
+
 @njit(cache=True, inline="always")
 def _frac_cost(total_ms: int, frac: float) -> int:
     """``round(total_ms × frac)`` like :meth:`routing.road.RoadRouter.route_endpoints`."""

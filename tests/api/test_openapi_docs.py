@@ -209,7 +209,8 @@ def test_congestion_geojson_is_typed(spec) -> None:
     feature = _resolve(spec, schema["properties"]["features"]["items"])
     props = _resolve(spec, feature["properties"]["properties"])
     assert set(props["properties"]) == {"edge", "level", "speed_kmh", "free_flow_kmh",
-                                        "delay_s", "name", "way_id", "direction", "causes"}
+                                        "delay_s", "name", "way_id", "direction", "causes",
+                                        "source"}
     level = _resolve(spec, props["properties"]["level"])
     assert level["enum"] == ["free", "slow", "heavy", "standstill", "closed"]
     summary = spec["paths"]["/v1/congestion/summary"]["get"]["responses"]["200"]

@@ -58,31 +58,44 @@ def test_payload_refuses_truncation_and_bad_offsets() -> None:
         SpeedUpdates.from_bytes(bytes(bad))
 
 
+FRESH_S = 60.0
+
+
 class _Board:
-    """What SpeedBoard.apply does, one observation and one edge at a time (reference)."""
+    """What SpeedBoard.apply does, one observation and one edge at a time (reference): the
+    newest wins, except that a bus probe (source 1) never replaces a traffic centre's
+    (source 0) observation less than ``FRESH_S`` older."""
 
     def __init__(self) -> None:
         self.at = np.full(N_EDGES, -np.inf)
         self.speed = np.zeros(N_EDGES)
         self.conf = np.zeros(N_EDGES)
+        self.source = np.zeros(N_EDGES, np.uint8)
 
-    def apply(self, updates: list[SpeedUpdate]) -> None:
+    def apply(self, updates: list[SpeedUpdate], source: int) -> None:
         for u in updates:
             for e in u.edges.tolist():
-                if self.at[e] <= u.observed_at_s:
-                    self.at[e], self.speed[e], self.conf[e] = \
-                        u.observed_at_s, u.speed_kmh, u.confidence
+                if self.at[e] > u.observed_at_s:
+                    continue
+                if source == 1 and self.source[e] == 0 and \
+                        u.observed_at_s - self.at[e] < FRESH_S:
+                    continue
+                self.at[e], self.speed[e], self.conf[e], self.source[e] = \
+                    u.observed_at_s, u.speed_kmh, u.confidence, source
 
 
-@given(st.lists(st.lists(_update, min_size=1, max_size=15), min_size=1, max_size=4))
+@given(st.lists(st.tuples(st.lists(_update, min_size=1, max_size=15), st.sampled_from([0, 1])),
+                min_size=1, max_size=4))
 @settings(max_examples=150)
-def test_apply_equals_one_by_one(batches: list[list[SpeedUpdate]]) -> None:
+def test_apply_equals_one_by_one(batches: list[tuple[list[SpeedUpdate], int]]) -> None:
     from incidents.speeds import SpeedBoard
 
     board = SpeedBoard.__new__(SpeedBoard)  # only the per-edge arrays matter here
     board.obs_ms = np.zeros(N_EDGES)
     board.obs_at = np.full(N_EDGES, -np.inf)
     board.obs_conf = np.zeros(N_EDGES)
+    board.obs_source = np.zeros(N_EDGES, np.uint8)
+    board.fresh_s = FRESH_S
     board.edge_len = np.full(N_EDGES, 100.0)
     board.version = 0
     board._snapshot = None
@@ -90,11 +103,12 @@ def test_apply_equals_one_by_one(batches: list[list[SpeedUpdate]]) -> None:
 
     board._lock = threading.Lock()
     ref = _Board()
-    for b in batches:
-        board.apply(SpeedUpdates.of(b))
-        ref.apply(b)
+    for b, source in batches:
+        board.apply(SpeedUpdates.of(b), source)
+        ref.apply(b, source)
     assert board.obs_at.tolist() == ref.at.tolist()
     assert board.obs_conf.tolist() == ref.conf.tolist()
+    assert board.obs_source.tolist() == ref.source.tolist()
     seen = np.isfinite(ref.at)
     want = 100.0 / (ref.speed[seen] / 3.6) * 1000.0
     assert np.allclose(board.obs_ms[seen], want, rtol=0, atol=1e-9)

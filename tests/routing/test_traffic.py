@@ -213,3 +213,73 @@ def test_live_speeds_fade_to_the_typical_speed_of_that_time(nky_router, board) -
     assert mid.weights("car")[e] == pytest.approx(0.5 * observed + 0.5 * 3 * ff[e], abs=2)
     late = pub.at(state, now + timedelta(seconds=speeds.max_age_s + 1))
     assert late.weights("car")[e] == 3 * ff[e] and n == late.weights("car").shape[0]
+
+
+def test_live_time_splits_by_source(nky_router) -> None:
+    """Three stretches of one route slowed by a traffic centre, by bus probes and by an
+    incident: ``eta_sources.live_sources`` splits ``live_s`` in proportion to what each
+    added (each part measured on its own in a state with only that input), and the
+    congestion map names each edge's speed source."""
+    from incidents.speeds import SpeedUpdates
+    from routing.kernels.td import NO_OBSERVATION
+    from routing.live import SOURCE_BUS_PROBE, SOURCE_TRAFFIC_CENTRE, SpeedObservations
+
+    now = datetime(2024, 5, 8, 16, 0, tzinfo=UTC)
+    pub = StatePublisher(nky_router)
+    free = pub.publish(LiveState(seq=1), now)
+    route = nky_router.route(free, "car", 39.0837, -84.5086, 38.9836, -84.6451)
+    e = route.edges[1:-1]
+    k = e.shape[0] // 3
+    tc, bus, inc = e[:k], e[k:2 * k], e[2 * k:]
+    board = SpeedBoard(nky_router.snapshot, NetworkMatcher(nky_router.snapshot))
+    t = now.timestamp()
+
+    def batch(edges: np.ndarray, kmh: float, conf: float) -> SpeedUpdates:
+        return SpeedUpdates(np.array([0, edges.shape[0]]), edges.astype(np.int64),
+                            np.array([kmh]), np.array([t]), np.array([conf]))
+
+    board.apply(batch(tc, 15.0, 1.0), SOURCE_TRAFFIC_CENTRE)
+    board.apply(batch(bus, 8.0, 0.5), SOURCE_BUS_PROBE)
+    obs = board.observations()
+    n = obs.obs_ms.shape[0]
+    ids = ("INC-1",)
+    info = {"INC-1": IncidentInfo("INC-1", "slowdown", "low", windows=((0, int(FOREVER_MS)),))}
+    eff = {"car": _effects(n, [(int(x), 0, False, 2.0) for x in inc.tolist()])}
+    state = pub.publish(LiveState(seq=2, incidents=info, incident_ids=ids, effects=eff,
+                                  speeds=obs), now)
+    slowed = nky_router.route(state, "car", 39.0837, -84.5086, 38.9836, -84.6451)
+    eta = nky_router.eta_sources(state, slowed)
+    parts = eta.live_sources
+    assert set(parts) == {"traffic_centre", "bus_probe", "incidents"}
+    assert eta.live_s > 0 and sum(parts.values()) == pytest.approx(eta.live_s, abs=0.2)
+
+    def added(live: LiveState) -> float:
+        st = pub.publish(live, now)
+        share = nky_router.edge_shares("car", slowed)
+        d = st.weights("car")[slowed.edges] - free.weights("car")[slowed.edges]
+        return float((d * share).sum()) / 1000.0
+
+    def only(code: int) -> SpeedObservations:
+        keep = obs.source_codes() == code
+        return SpeedObservations(obs.obs_ms, np.where(keep, obs.obs_at_ms, NO_OBSERVATION),
+                                 obs.confidence, obs.fresh_ms, obs.max_age_ms,
+                                 obs.version + code + 1, obs.source)
+
+    want = {"traffic_centre": added(LiveState(seq=3, speeds=only(SOURCE_TRAFFIC_CENTRE))),
+            "bus_probe": added(LiveState(seq=4, speeds=only(SOURCE_BUS_PROBE))),
+            "incidents": added(LiveState(seq=5, incidents=info, incident_ids=ids,
+                                         effects=eff))}
+    total = sum(want.values())
+    assert all(v > 0 for v in want.values()), want  # the route still meets all three
+    for name, v in want.items():
+        assert parts[name] == pytest.approx(eta.live_s * v / total, abs=0.2), (name, parts)
+    cm = CongestionMap(nky_router.snapshot)
+    sel = cm.edges(state, None)
+    src = dict(zip(sel.edge.tolist(), (sel.source_name(i) for i in range(sel.edge.shape[0])),
+                   strict=True))
+    assert {src[int(x)] for x in tc} == {"traffic_centre"}
+    assert {src[int(x)] for x in bus} == {"bus_probe"}
+    assert {src[int(x)] for x in inc} == {None}
+    summ = cm.summary(state, None)
+    assert summ["live_speed_edges_by_source"] == {"traffic_centre": len(set(tc.tolist())),
+                                                  "bus_probe": len(set(bus.tolist()))}
