@@ -429,12 +429,121 @@ def _live_layers(tt: Timetable, day: DayContext, live: TransitLive | None,
     return entry.reverse
 
 
-def _stop_times_arg(x: StopTimes) -> tuple[np.ndarray, np.ndarray]:
+def _stop_times_arg(x: StopTimes, n_stops: int) -> tuple[np.ndarray, np.ndarray]:
     s = np.ascontiguousarray(np.asarray(x[0], dtype=np.int32))
     t = np.ascontiguousarray(np.asarray(x[1], dtype=np.int64))
-    if s.shape != t.shape:
-        raise ValueError("stop indices and times must have the same length")
+    if s.shape != t.shape or s.ndim != 1:
+        raise ValueError("stop indices and times must be 1-d and of the same length")
+    if s.size and (int(s.min()) < 0 or int(s.max()) >= n_stops):
+        raise ValueError(f"stop index out of range (0..{n_stops - 1})")
     return s, t
+
+
+class _FixedArgs(NamedTuple):
+    """The arguments of :func:`gtfs.raptor.raptor` that stay the same for every query on one
+    (timetable, day, live value, footpaths, direction), in the kernel's order."""
+
+    pso: np.ndarray
+    ps: np.ndarray
+    pick: np.ndarray
+    drop: np.ndarray
+    pto: np.ndarray
+    psto: np.ndarray
+    st_arr: np.ndarray  # the live per-layer blocks (or the schedule)
+    st_dep: np.ndarray
+    spo: np.ndarray
+    sp: np.ndarray
+    spp: np.ndarray
+    tr_off: np.ndarray
+    tr_to: np.ndarray
+    tr_kind: np.ndarray
+    tr_min: np.ndarray
+    trip_wc: np.ndarray
+    stop_wc: np.ndarray
+    lpo: np.ndarray
+    inst_trip: np.ndarray
+    inst_off: np.ndarray
+    stop_closed: np.ndarray
+    layer_st: np.ndarray
+    layer_trip: np.ndarray
+    st_skip: np.ndarray
+    trip_cancel: np.ndarray
+    layer_pat_fifo: np.ndarray
+    fp_off: np.ndarray
+    fp_to: np.ndarray
+    fp_dur: np.ndarray
+
+
+#: Prepared argument sets kept per day context (live values and footpath sets in use).
+PREPARED_CACHE_SIZE = 8
+
+
+def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
+              footpaths: Footpaths | None, reverse: bool) -> _FixedArgs:
+    """The kernel's fixed arguments, prepared once per (day, live value, footpaths,
+    direction) and kept on the day context; a query then only converts its own access,
+    egress and departure arrays."""
+    cache: OrderedDict[tuple[int, int, int, bool], tuple[Any, ...]] | None = \
+        day.derived.get("prepared")
+    if cache is None:
+        with _LIVE_LOCK:
+            cache = day.derived.setdefault("prepared", OrderedDict())
+    fp0 = None if footpaths is None else footpaths[0]
+    key = (id(live), id(fp0), id(tt), reverse)
+    hit = cache.get(key)
+    # the entry holds the objects it was made from: identity, not a reused id, decides
+    if hit is not None and hit[0] is live and hit[1] is footpaths and hit[2] is tt:
+        fixed: _FixedArgs = hit[3]
+        return fixed
+    closed = _closed_arg(tt, live)
+    la = _live_layers(tt, day, live, reverse)
+    targs: _KernelTimetable
+    if reverse:
+        targs = _reverse_tt(tt)["args"]
+        rd = _reverse_day(tt, day)
+        inst_trip, inst_off = rd["inst_trip"], rd["inst_offset_s"]
+    else:
+        targs = _tt_args(tt)
+        inst_trip, inst_off = day.inst_trip, day.inst_offset_s
+    fp = _fp_args(tt, footpaths, reverse)
+    fixed = _FixedArgs(*targs[:6], la.st_arr, la.st_dep, *targs[8:], day.layer_pat_offsets,
+                       inst_trip, inst_off, closed, la.layer_st, la.layer_trip, la.st_skip,
+                       la.trip_cancel, la.layer_pat_fifo, *fp)
+    with _LIVE_LOCK:
+        cache[key] = (live, footpaths, tt, fixed)
+        cache.move_to_end(key)
+        while len(cache) > PREPARED_CACHE_SIZE:
+            cache.popitem(last=False)
+    return fixed
+
+
+#: Rounds the per-thread scratch arrays are first sized for (grown on demand).
+SCRATCH_ROUNDS = 8
+
+
+class _ScratchSlot(threading.local):
+    """This thread's :class:`gtfs.raptor.Scratch` for one timetable (None while in use)."""
+
+    scratch: kern.Scratch | None = None
+
+
+def _take_scratch(tt: Timetable, max_rounds: int) -> tuple[_ScratchSlot, kern.Scratch]:
+    """This thread's scratch arrays for ``tt`` (taken out of its slot while a query runs)."""
+    slot: _ScratchSlot | None = tt.derived.get("raptor_scratch")
+    if slot is None:
+        with _LIVE_LOCK:
+            slot = tt.derived.setdefault("raptor_scratch", _ScratchSlot())
+    scratch = slot.scratch
+    slot.scratch = None
+    if scratch is None or scratch.max_rounds < max_rounds:
+        lens = tt.derived.get("max_pattern_len")
+        if lens is None:
+            pso = np.asarray(tt.arrays["pattern_stop_offsets"])
+            lens = int(np.diff(pso).max()) if len(pso) > 1 else 0
+            tt.derived["max_pattern_len"] = lens
+        scratch = kern.Scratch(tt.n_stops, tt.n_patterns, lens,
+                               max(max_rounds, SCRATCH_ROUNDS))
+    return slot, scratch
 
 
 # --------------------------------------------------------------------------- decoding
@@ -513,24 +622,16 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
     mode = _wheelchair_mode(wheelchair)
-    closed = _closed_arg(tt, live)
-    la = _live_layers(tt, day, live, reverse)
-    acc_s, acc_t = _stop_times_arg(access)
-    eg_s, eg_t = _stop_times_arg(egress)
-    args: _KernelTimetable
-    if reverse:
-        args = _reverse_tt(tt)["args"]
-        rd = _reverse_day(tt, day)
-        inst_trip, inst_off = rd["inst_trip"], rd["inst_offset_s"]
-    else:
-        args = _tt_args(tt)
-        inst_trip, inst_off = day.inst_trip, day.inst_offset_s
-    fp = _fp_args(tt, footpaths, reverse)
-    return kern.raptor(*args[:6], la.st_arr, la.st_dep, *args[8:], day.layer_pat_offsets,
-                       inst_trip, inst_off, acc_s, acc_t, eg_s, eg_t, fp[0], fp[1], fp[2],
-                       departures, int(max_rounds), int(min_transfer_s), mode, closed,
-                       la.layer_st, la.layer_trip, la.st_skip, la.trip_cancel,
-                       la.layer_pat_fifo)
+    if max_rounds < 0:
+        raise ValueError(f"max_rounds must be >= 0, got {max_rounds}")
+    args = _prepared(tt, day, live, footpaths, reverse)
+    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
+    eg_s, eg_t = _stop_times_arg(egress, tt.n_stops)
+    slot, scratch = _take_scratch(tt, int(max_rounds))
+    out = kern.raptor(*args, acc_s, acc_t, eg_s, eg_t, departures, int(max_rounds),
+                      int(min_transfer_s), mode, *scratch.arrays())
+    slot.scratch = scratch  # only after a clean finish: a failed query drops its scratch
+    return out
 
 
 def earliest_arrival(
@@ -564,7 +665,7 @@ def range_query(
     mode = _wheelchair_mode(wheelchair)
     closed = _closed_arg(tt, live)
     la = _live_layers(tt, day, live)
-    acc_s, acc_t = _stop_times_arg(access)
+    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
     a = _tt_args(tt)
     deps = kern.collect_departures(a[0], a[2], a[4], a[5], la.st_dep, a[8], a[9], a[10],
                                    a[15], a[16], day.layer_pat_offsets, day.inst_trip,

@@ -85,31 +85,7 @@ def _wc_ok(mode: Int, value: Int) -> bool:
     return value != 2
 
 
-@njit(cache=True, inline="always")
-def _find_trip(st_dep: np.ndarray, st0: Int, t0: Int, n: Int, p: Int, inst_trip: np.ndarray,
-               inst_off: np.ndarray, trip_cancel: np.ndarray, tc0: Int, trip_wc: np.ndarray,
-               wheelchair: Int, ia: Int, ib: Int, t: Int) -> int:
-    """Earliest-departing usable instance in [ia, ib) of a FIFO (layer, pattern) leaving
-    position ``p`` at or after ``t`` (``st0``: the layer's stop-time base of the pattern,
-    ``tc0``: its cancellation base); -1 if none."""
-    lo = ia
-    hi = ib
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        d = np.int64(st_dep[st0 + (inst_trip[mid] - t0) * n + p]) + inst_off[mid]
-        if d < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    # FIFO: the first usable instance from here departs earliest
-    for i in range(lo, ib):
-        trip = inst_trip[i]
-        if not trip_cancel[tc0 + trip] and _wc_ok(wheelchair, trip_wc[trip]):
-            return i
-    return -1
-
-
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _layer_of(lpo: np.ndarray, inst: Int) -> int:
     """Day layer of an instance (instances are numbered layer-major)."""
     n_pat = lpo.shape[1] - 1
@@ -119,44 +95,94 @@ def _layer_of(lpo: np.ndarray, inst: Int) -> int:
     return int(lpo.shape[0]) - 1
 
 
-@njit(cache=True, inline="always")
-def _transfer_rule(s: Int, q: Int, tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray,
-                   tr_min: np.ndarray) -> tuple[np.int64, np.int64]:
-    """``(kind, min_transfer_time)`` of the transfers.txt rule ``s -> q``; kind -1 when
-    there is none."""
-    for j in range(tr_off[s], tr_off[s + 1]):
-        if tr_to[j] == q:
-            return np.int64(tr_kind[j]), np.int64(tr_min[j])
-    return np.int64(-1), np.int64(0)
+# --------------------------------------------------------------------------- scratch
+#: Planes of the per (round, stop) label array ``lab[plane, k, s]`` (all int64).
+LAB_ARR = 0  # earliest arrival by vehicle with <= k trips (INF between queries)
+LAB_BRD = 1  # earliest time ready to board with <= k trips (INF between queries)
+LAB_ARR_SRC = 2  # round whose vehicle arrival the label is (copy-min keeps the source)
+LAB_ARR_INST = 3  # instance ridden to the stop
+LAB_ARR_BSTOP = 4  # its boarding stop
+LAB_ARR_BPOS = 5  # boarding position
+LAB_ARR_APOS = 6  # alighting position
+LAB_BRD_SRC = 7  # round whose transfer set the boarding label
+LAB_BRD_FROM = 8  # stop the transfer came from (-1: access)
+LAB_BRD_DUR = 9  # transfer / access duration (s)
+LAB_CHG_ARR = 10  # list per round: stops whose arrival label changed in this run
+LAB_CHG_BRD = 11  # list per round: stops whose boarding label changed in this run
+N_LAB = 12
+#: Rows of the per-stop work array ``stop_work[row, s]`` (flags 0 between queries, except
+#: SW_EGRESS: -1).
+SW_IN_ARR = 0  # s is in the arrival change list of the current round
+SW_IN_BRD = 1  # s is in the boarding change list of the current round
+SW_MARKED = 2  # list: stops marked for the next round
+SW_IS_MARKED = 3
+SW_WAS_MARKED = 4  # marked in the previous round (boarding allowed)
+SW_PREV = 5  # list: the stops of SW_WAS_MARKED
+SW_EGRESS = 6  # index of the best egress entry of s, -1 when s is no egress stop
+SW_TOUCHED = 7  # some label of s was set by this query
+SW_TOUCHED_LIST = 8  # list: the stops of SW_TOUCHED
+N_SW = 9
+#: Rows of the per-pattern work array (PW_FIRST is NO_POS between queries).
+PW_FIRST = 0
+PW_LAST = 1
+PW_QUEUE = 2
+N_PW = 3
+NO_POS = 1 << 30
+#: Rows of the per-round work array (reset by each query).
+RW_TGT = 0
+RW_TGT_E = 1
+RW_TGT_SRC = 2
+RW_N_CHG_ARR = 3
+RW_N_CHG_BRD = 4
+RW_IMPROVED = 5
+N_RW = 6
 
 
-@njit(cache=True, inline="always")
-def _footpath(s: Int, q: Int, fp_off: np.ndarray, fp_to: np.ndarray,
-              fp_dur: np.ndarray) -> np.int64:
-    """Walking time (s) of the footpath ``s -> q``; -1 when there is none."""
-    for j in range(fp_off[s], fp_off[s + 1]):
-        if fp_to[j] == q:
-            return np.int64(fp_dur[j])
-    return np.int64(-1)
+class Scratch:
+    """Reusable work arrays of :func:`raptor` for one timetable size and up to ``max_rounds``
+    rounds; one per thread (a query reads and writes them; they are not shared).
+
+    Between queries the kernel keeps them in their *clean* state (labels INF, flags 0, egress
+    -1, pattern marks NO_POS): a query resets only the stops and patterns it touched. A query
+    that fails part-way leaves them dirty, so the caller must drop the object then.
+    """
+
+    __slots__ = ("max_rounds", "lab", "stop_work", "pat_work", "round_work", "cand")
+
+    def __init__(self, n_stops: int, n_patterns: int, max_pattern_len: int,
+                 max_rounds: int) -> None:
+        self.max_rounds = int(max_rounds)
+        self.lab = np.zeros((N_LAB, self.max_rounds + 1, n_stops), dtype=np.int64)
+        self.lab[LAB_ARR] = INF
+        self.lab[LAB_BRD] = INF
+        self.stop_work = np.zeros((N_SW, n_stops), dtype=np.int64)
+        self.stop_work[SW_EGRESS] = -1
+        self.pat_work = np.zeros((N_PW, n_patterns), dtype=np.int64)
+        self.pat_work[PW_FIRST] = NO_POS
+        self.round_work = np.zeros((N_RW, self.max_rounds + 1), dtype=np.int64)
+        self.cand = np.zeros((2, max(int(max_pattern_len), 1)), dtype=np.int64)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's scratch arguments, in order."""
+        return self.lab, self.stop_work, self.pat_work, self.round_work, self.cand
+
+    def is_clean(self) -> bool:
+        """Whether the arrays are in the clean state (for tests; O(size))."""
+        lab, sw, pw = self.lab, self.stop_work, self.pat_work
+        return bool((lab[LAB_ARR] == INF).all() and (lab[LAB_BRD] == INF).all()
+                    and (sw[SW_IN_ARR] == 0).all() and (sw[SW_IN_BRD] == 0).all()
+                    and (sw[SW_IS_MARKED] == 0).all() and (sw[SW_WAS_MARKED] == 0).all()
+                    and (sw[SW_TOUCHED] == 0).all() and (sw[SW_EGRESS] == -1).all()
+                    and (pw[PW_FIRST] == NO_POS).all())
 
 
-@njit(cache=True, inline="always")
-def _copy_min(k: Int, lab: np.ndarray, src: np.ndarray, in_chg: np.ndarray, chg: np.ndarray,
-              n_chg: np.ndarray) -> None:
-    """Carry round k-1's improved labels (the stops it changed) into round k, recording the
-    stops that change in round k."""
-    for j in range(n_chg[k - 1]):
-        s = chg[k - 1, j]
-        if lab[k - 1, s] < lab[k, s]:
-            lab[k, s] = lab[k - 1, s]
-            src[k, s] = src[k - 1, s]
-            if not in_chg[s]:
-                in_chg[s] = True
-                chg[k, n_chg[k]] = s
-                n_chg[k] += 1
+# --------------------------------------------------------------------------- the kernel
+# Helpers that take arrays are not called inside the loops below: numba then counts
+# references to every array argument on each call (atomic increments and decrements), which
+# cost more than the search itself. Their code is written out where it is used.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def raptor(
     # timetable (st_arr / st_dep: per-layer blocks, see the module docstring)
     pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, pto: np.ndarray,
@@ -166,83 +192,86 @@ def raptor(
     trip_wc: np.ndarray, stop_wc: np.ndarray,
     # day context
     lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
-    # query
-    access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
-    egress_s: np.ndarray, fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
-    departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
     # live data
     stop_closed: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
     st_skip: np.ndarray, trip_cancel: np.ndarray, layer_pat_fifo: np.ndarray,
+    # footpaths
+    fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
+    # query
+    access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
+    egress_s: np.ndarray, departures: np.ndarray, max_rounds: int, min_transfer_s: int,
+    wheelchair: int,
+    # scratch (a :class:`Scratch` with max_rounds >= the query's, in its clean state)
+    lab: np.ndarray, stop_work: np.ndarray, pat_work: np.ndarray, round_work: np.ndarray,
+    cand: np.ndarray,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
-    journey per (run, round) whose target arrival improved in that run."""
-    n_stops = stop_wc.shape[0]
-    n_pat = pto.shape[0] - 1
+    journey per (run, round) whose target arrival improved in that run.
+
+    Work is proportional to what the query reaches: the scratch arrays are reset only at the
+    stops it touched (and left clean for the next query)."""
     n_layers = lpo.shape[0]
     n_rounds = max_rounds
-    arr = np.full((n_rounds + 1, n_stops), INF, dtype=np.int64)
-    brd = np.full((n_rounds + 1, n_stops), INF, dtype=np.int64)
-    arr_src = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_inst = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_bstop = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_bpos = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_apos = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_src = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_from = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_dur = np.zeros((n_rounds + 1, n_stops), dtype=np.int64)
-    tgt = np.full(n_rounds + 1, INF, dtype=np.int64)
-    tgt_e = np.full(n_rounds + 1, -1, dtype=np.int64)
-    tgt_src = np.zeros(n_rounds + 1, dtype=np.int64)
-    # change lists (per round, this run)
-    chg_arr = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    n_chg_arr = np.zeros(n_rounds + 1, dtype=np.int64)
-    chg_brd = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    n_chg_brd = np.zeros(n_rounds + 1, dtype=np.int64)
-    in_arr = np.zeros(n_stops, dtype=np.bool_)
-    in_brd = np.zeros(n_stops, dtype=np.bool_)
-    marked = np.zeros(n_stops, dtype=np.int32)
-    is_marked = np.zeros(n_stops, dtype=np.bool_)
+    mts = np.int64(min_transfer_s)
+    arr = lab[LAB_ARR]
+    brd = lab[LAB_BRD]
+    arr_src = lab[LAB_ARR_SRC]
+    arr_inst = lab[LAB_ARR_INST]
+    arr_bstop = lab[LAB_ARR_BSTOP]
+    arr_bpos = lab[LAB_ARR_BPOS]
+    arr_apos = lab[LAB_ARR_APOS]
+    brd_src = lab[LAB_BRD_SRC]
+    brd_from = lab[LAB_BRD_FROM]
+    brd_dur = lab[LAB_BRD_DUR]
+    chg_arr = lab[LAB_CHG_ARR]
+    chg_brd = lab[LAB_CHG_BRD]
+    in_arr = stop_work[SW_IN_ARR]
+    in_brd = stop_work[SW_IN_BRD]
+    marked = stop_work[SW_MARKED]
+    is_marked = stop_work[SW_IS_MARKED]
     # boarding is only tried at stops improved in the previous round: boarding at an
     # unchanged stop repeats a trip already taken one round earlier (dominated)
-    was_marked = np.zeros(n_stops, dtype=np.bool_)
-    prev_list = np.zeros(n_stops, dtype=np.int32)
-    first_pos = np.full(n_pat, np.int32(1 << 30), dtype=np.int32)
-    last_pos = np.zeros(n_pat, dtype=np.int32)
-    queue = np.zeros(n_pat, dtype=np.int32)
-    is_egress = np.full(n_stops, -1, dtype=np.int64)
+    was_marked = stop_work[SW_WAS_MARKED]
+    prev_list = stop_work[SW_PREV]
+    is_egress = stop_work[SW_EGRESS]
+    touched = stop_work[SW_TOUCHED]
+    touched_list = stop_work[SW_TOUCHED_LIST]
+    first_pos = pat_work[PW_FIRST]
+    last_pos = pat_work[PW_LAST]
+    queue = pat_work[PW_QUEUE]
+    tgt = round_work[RW_TGT]
+    tgt_e = round_work[RW_TGT_E]
+    tgt_src = round_work[RW_TGT_SRC]
+    n_chg_arr = round_work[RW_N_CHG_ARR]
+    n_chg_brd = round_work[RW_N_CHG_BRD]
+    improved_round = round_work[RW_IMPROVED]
+    # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
+    cand_pos = cand[0]
+    cand_brd = cand[1]
+    for k in range(n_rounds + 1):
+        tgt[k] = INF
+        tgt_e[k] = -1
+        tgt_src[k] = 0
+    n_touched = 0
     for j in range(egress_stop.shape[0]):
         e = egress_stop[j]
         if is_egress[e] < 0 or egress_s[j] < egress_s[is_egress[e]]:
             is_egress[e] = j
-    # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
-    any_trip_scan = False
-    for layer in range(n_layers):
-        for pat in range(n_pat):
-            if not layer_pat_fifo[layer, pat]:
-                any_trip_scan = True
-    max_len = 0
-    if any_trip_scan:
-        for pat in range(n_pat):
-            if pso[pat + 1] - pso[pat] > max_len:
-                max_len = pso[pat + 1] - pso[pat]
-    cand_pos = np.zeros(max_len, dtype=np.int64)
-    cand_brd = np.zeros(max_len, dtype=np.int64)
     n_runs = departures.shape[0]
     cap_j = n_runs * n_rounds + 1
-    journeys = np.zeros((cap_j, 6), dtype=np.int64)
-    legs = np.zeros((cap_j * (2 * n_rounds + 2), 8), dtype=np.int64)
+    journeys = np.empty((cap_j, JOURNEY_COLS), dtype=np.int64)
+    legs = np.empty((cap_j * (2 * n_rounds + 2), LEG_COLS), dtype=np.int64)
     n_j = 0
     n_l = 0
-    tmp = np.zeros((2 * n_rounds + 2, 8), dtype=np.int64)
-    improved_round = np.zeros(n_rounds + 1, dtype=np.bool_)
+    tmp = np.empty((2 * n_rounds + 2, LEG_COLS), dtype=np.int64)
 
     for run in range(n_runs):
         tau = np.int64(departures[run])
         for k in range(n_rounds + 1):
             n_chg_arr[k] = 0
             n_chg_brd[k] = 0
-            improved_round[k] = False
+            improved_round[k] = 0
         n_marked = 0
         # round 0: access
         for j in range(access_stop.shape[0]):
@@ -253,41 +282,61 @@ def raptor(
                 brd_src[0, a] = 0
                 brd_from[0, a] = -1
                 brd_dur[0, a] = access_s[j]
-                if not is_marked[a]:
-                    is_marked[a] = True
+                if touched[a] == 0:
+                    touched[a] = 1
+                    touched_list[n_touched] = a
+                    n_touched += 1
+                if is_marked[a] == 0:
+                    is_marked[a] = 1
                     marked[n_marked] = a
                     n_marked += 1
-                if not in_brd[a]:
-                    in_brd[a] = True
+                if in_brd[a] == 0:
+                    in_brd[a] = 1
                     chg_brd[0, n_chg_brd[0]] = a
                     n_chg_brd[0] += 1
         for j in range(n_chg_brd[0]):
-            in_brd[chg_brd[0, j]] = False
+            in_brd[chg_brd[0, j]] = 0
         for k in range(1, n_rounds + 1):
-            # copy-min from round k-1 (changes of this run)
-            _copy_min(k, arr, arr_src, in_arr, chg_arr, n_chg_arr)
-            _copy_min(k, brd, brd_src, in_brd, chg_brd, n_chg_brd)
+            # copy-min from round k-1 (the stops it changed in this run)
+            for j in range(n_chg_arr[k - 1]):
+                s = chg_arr[k - 1, j]
+                if arr[k - 1, s] < arr[k, s]:
+                    arr[k, s] = arr[k - 1, s]
+                    arr_src[k, s] = arr_src[k - 1, s]
+                    if in_arr[s] == 0:
+                        in_arr[s] = 1
+                        chg_arr[k, n_chg_arr[k]] = s
+                        n_chg_arr[k] += 1
+            for j in range(n_chg_brd[k - 1]):
+                s = chg_brd[k - 1, j]
+                if brd[k - 1, s] < brd[k, s]:
+                    brd[k, s] = brd[k - 1, s]
+                    brd_src[k, s] = brd_src[k - 1, s]
+                    if in_brd[s] == 0:
+                        in_brd[s] = 1
+                        chg_brd[k, n_chg_brd[k]] = s
+                        n_chg_brd[k] += 1
             if tgt[k - 1] < tgt[k]:
                 tgt[k] = tgt[k - 1]
                 tgt_src[k] = tgt_src[k - 1]
             if n_marked == 0:
                 for j in range(n_chg_arr[k]):
-                    in_arr[chg_arr[k, j]] = False
+                    in_arr[chg_arr[k, j]] = 0
                 for j in range(n_chg_brd[k]):
-                    in_brd[chg_brd[k, j]] = False
+                    in_brd[chg_brd[k, j]] = 0
                 continue
             # collect patterns through marked stops
             n_q = 0
             for j in range(n_marked):
                 s = marked[j]
-                is_marked[s] = False
-                was_marked[s] = True
+                is_marked[s] = 0
+                was_marked[s] = 1
                 for x in range(spo[s], spo[s + 1]):
                     pat = sp[x]
-                    pos = spp[x]
+                    pos = np.int64(spp[x])
                     if not pick[pso[pat] + pos]:
                         continue
-                    if first_pos[pat] == np.int32(1 << 30):
+                    if first_pos[pat] == NO_POS:
                         queue[n_q] = pat
                         n_q += 1
                         first_pos[pat] = pos
@@ -307,7 +356,7 @@ def raptor(
                 pat = queue[qi]
                 p0 = first_pos[pat]
                 p_last = last_pos[pat]
-                first_pos[pat] = np.int32(1 << 30)
+                first_pos[pat] = NO_POS
                 sbase = pso[pat]
                 n = pso[pat + 1] - sbase
                 t0 = pto[pat]
@@ -325,7 +374,7 @@ def raptor(
                             n_cand = 0
                             for p in range(p0, p_last + 1):
                                 s = ps[sbase + p]
-                                if not was_marked[s] or not pick[sbase + p] or \
+                                if was_marked[s] == 0 or not pick[sbase + p] or \
                                         stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
                                     continue
                                 b = brd[k - 1, s]
@@ -366,8 +415,12 @@ def raptor(
                                     arr_bstop[k, s] = bs
                                     arr_bpos[k, s] = bp
                                     arr_apos[k, s] = p
-                                    if not in_arr[s]:
-                                        in_arr[s] = True
+                                    if touched[s] == 0:
+                                        touched[s] = 1
+                                        touched_list[n_touched] = s
+                                        n_touched += 1
+                                    if in_arr[s] == 0:
+                                        in_arr[s] = 1
                                         chg_arr[k, n_chg_arr[k]] = s
                                         n_chg_arr[k] += 1
                         continue
@@ -396,100 +449,148 @@ def raptor(
                                 arr_bstop[k, s] = bstop
                                 arr_bpos[k, s] = bpos
                                 arr_apos[k, s] = p
-                                if not in_arr[s]:
-                                    in_arr[s] = True
+                                if touched[s] == 0:
+                                    touched[s] = 1
+                                    touched_list[n_touched] = s
+                                    n_touched += 1
+                                if in_arr[s] == 0:
+                                    in_arr[s] = 1
                                     chg_arr[k, n_chg_arr[k]] = s
                                     n_chg_arr[k] += 1
-                        if was_marked[s] and pick[sbase + p]:
-                            b = brd[k - 1, s]
-                            if b < INF:
-                                cur_dep = INF
-                                if cur >= 0:
-                                    cur_dep = np.int64(st_dep[cur_base + p]) + cur_off
-                                if b <= cur_dep:
-                                    c = -1
-                                    if cur >= 0:
-                                        # step back from the current trip (usually 0-1 steps)
-                                        c = cur
-                                        i = cur - 1
-                                        steps = 0
-                                        while i >= ia:
-                                            tr_i = inst_trip[i]
-                                            d_i = np.int64(st_dep[st0 + (tr_i - t0) * n + p]) + \
-                                                inst_off[i]
-                                            if d_i < b:
-                                                break
-                                            if not trip_cancel[tc0 + tr_i] and \
-                                                    _wc_ok(wheelchair, trip_wc[tr_i]):
-                                                c = i
-                                            i -= 1
-                                            steps += 1
-                                            if steps == 4:
-                                                # far back: binary search the rest instead
-                                                c2 = _find_trip(st_dep, st0, t0, n, p,
-                                                                inst_trip, inst_off,
-                                                                trip_cancel, tc0, trip_wc,
-                                                                wheelchair, ia, i + 1, b)
-                                                if c2 >= 0:
-                                                    c = c2
-                                                break
-                                    else:
-                                        c = _find_trip(st_dep, st0, t0, n, p, inst_trip,
-                                                       inst_off, trip_cancel, tc0, trip_wc,
-                                                       wheelchair, ia, ib, b)
-                                    if c >= 0 and c != cur:
-                                        c_base = st0 + (inst_trip[c] - t0) * n
-                                        c_off = inst_off[c]
-                                        d = np.int64(st_dep[c_base + p]) + c_off
-                                        if d < cur_dep or (d == cur_dep and c < cur):
-                                            cur = c
-                                            cur_base = c_base
-                                            cur_off = c_off
-                                            bstop = s
-                                            bpos = p
+                        if was_marked[s] == 0 or not pick[sbase + p]:
+                            continue
+                        b = brd[k - 1, s]
+                        if b >= INF:
+                            continue
+                        cur_dep = INF
+                        if cur >= 0:
+                            cur_dep = np.int64(st_dep[cur_base + p]) + cur_off
+                        if b > cur_dep:
+                            continue
+                        # the earliest usable instance leaving p at or after b: step back
+                        # from the current one (usually 0-1 steps), else binary search
+                        c = -1
+                        search = True
+                        hi_i = ib
+                        if cur >= 0:
+                            c = cur
+                            search = False
+                            i = cur - 1
+                            steps = 0
+                            while i >= ia:
+                                tr_i = inst_trip[i]
+                                d_i = np.int64(st_dep[st0 + (tr_i - t0) * n + p]) + inst_off[i]
+                                if d_i < b:
+                                    break
+                                if not trip_cancel[tc0 + tr_i] and \
+                                        _wc_ok(wheelchair, trip_wc[tr_i]):
+                                    c = i
+                                i -= 1
+                                steps += 1
+                                if steps == 4:
+                                    # far back: binary search the rest instead
+                                    search = True
+                                    hi_i = i + 1
+                                    break
+                        if search:
+                            lo = ia
+                            hi = hi_i
+                            while lo < hi:
+                                mid = (lo + hi) >> 1
+                                d_m = np.int64(st_dep[st0 + (inst_trip[mid] - t0) * n + p]) + \
+                                    inst_off[mid]
+                                if d_m < b:
+                                    lo = mid + 1
+                                else:
+                                    hi = mid
+                            # FIFO: the first usable instance from here departs earliest
+                            for i in range(lo, hi_i):
+                                tr_i = inst_trip[i]
+                                if not trip_cancel[tc0 + tr_i] and \
+                                        _wc_ok(wheelchair, trip_wc[tr_i]):
+                                    c = i
+                                    break
+                        if c >= 0 and c != cur:
+                            c_base = st0 + (inst_trip[c] - t0) * n
+                            c_off = inst_off[c]
+                            d = np.int64(st_dep[c_base + p]) + c_off
+                            if d < cur_dep or (d == cur_dep and c < cur):
+                                cur = c
+                                cur_base = c_base
+                                cur_off = c_off
+                                bstop = s
+                                bpos = p
             for j in range(n_prev):
-                was_marked[prev_list[j]] = False
-            # transfers from stops improved by vehicle in this round
+                was_marked[prev_list[j]] = 0
+            # transfers from stops improved by vehicle in this round: x = -1 the same stop,
+            # then the footpaths of s, then its transfers.txt rules of type 2
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
                 if arr_src[k, s] != k:
                     continue
                 a = arr[k, s]
-                # same stop
-                kind, mtt = _transfer_rule(s, s, tr_off, tr_to, tr_kind, tr_min)
-                if kind != 3:
-                    dur = np.int64(min_transfer_s)
-                    if kind == 1:
-                        dur = np.int64(0)
-                    elif kind == 2:
-                        dur = max(dur, mtt)
-                    if _relax(k, s, s, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = s
-                        n_marked += 1
-                for x in range(fp_off[s], fp_off[s + 1]):
-                    q = fp_to[x]
-                    if q == s:
-                        continue
-                    kind, mtt = _transfer_rule(s, q, tr_off, tr_to, tr_kind, tr_min)
-                    if kind == 3 or kind == 2:
-                        continue
-                    w = np.int64(fp_dur[x])
-                    dur = w if kind == 1 else max(w, np.int64(min_transfer_s))
-                    if _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = q
-                        n_marked += 1
-                for x in range(tr_off[s], tr_off[s + 1]):
-                    q = tr_to[x]
-                    if q == s or tr_kind[x] != 2:
-                        continue
-                    w = _footpath(s, q, fp_off, fp_to, fp_dur)
-                    dur = max(np.int64(tr_min[x]), max(w, np.int64(min_transfer_s)))
-                    if _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = q
-                        n_marked += 1
+                n_fp = fp_off[s + 1] - fp_off[s]
+                n_tr = tr_off[s + 1] - tr_off[s]
+                for x in range(-1, n_fp + n_tr):
+                    if x < n_fp:
+                        q = s
+                        w = np.int64(0)
+                        if x >= 0:
+                            q = fp_to[fp_off[s] + x]
+                            if q == s:
+                                continue
+                            w = np.int64(fp_dur[fp_off[s] + x])
+                        # the transfers.txt rule s -> q
+                        kind = -1
+                        mtt = np.int64(0)
+                        for y in range(tr_off[s], tr_off[s + 1]):
+                            if tr_to[y] == q:
+                                kind = tr_kind[y]
+                                mtt = np.int64(tr_min[y])
+                                break
+                        if kind == 3:
+                            continue
+                        if q == s:
+                            dur = mts
+                            if kind == 1:
+                                dur = np.int64(0)
+                            elif kind == 2:
+                                dur = max(dur, mtt)
+                        else:
+                            if kind == 2:
+                                continue  # a rule of type 2, handled below
+                            dur = w if kind == 1 else max(w, mts)
+                    else:
+                        y = tr_off[s] + x - n_fp
+                        q = tr_to[y]
+                        if q == s or tr_kind[y] != 2:
+                            continue
+                        # walking time of the footpath s -> q, -1 when there is none
+                        w = np.int64(-1)
+                        for z in range(fp_off[s], fp_off[s + 1]):
+                            if fp_to[z] == q:
+                                w = np.int64(fp_dur[z])
+                                break
+                        dur = max(np.int64(tr_min[y]), max(w, mts))
+                    # relax the boarding label of q
+                    v = a + dur
+                    if v < brd[k, q] and v < tgt[k]:
+                        brd[k, q] = v
+                        brd_src[k, q] = k
+                        brd_from[k, q] = s
+                        brd_dur[k, q] = dur
+                        if touched[q] == 0:
+                            touched[q] = 1
+                            touched_list[n_touched] = q
+                            n_touched += 1
+                        if in_brd[q] == 0:
+                            in_brd[q] = 1
+                            chg_brd[k, n_chg_brd[k]] = q
+                            n_chg_brd[k] += 1
+                        if is_marked[q] == 0:
+                            is_marked[q] = 1
+                            marked[n_marked] = q
+                            n_marked += 1
             # egress
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
@@ -501,16 +602,16 @@ def raptor(
                     tgt[k] = v
                     tgt_e[k] = ej
                     tgt_src[k] = k
-                    improved_round[k] = True
+                    improved_round[k] = 1
             for j in range(n_chg_arr[k]):
-                in_arr[chg_arr[k, j]] = False
+                in_arr[chg_arr[k, j]] = 0
             for j in range(n_chg_brd[k]):
-                in_brd[chg_brd[k, j]] = False
+                in_brd[chg_brd[k, j]] = 0
         for j in range(n_marked):
-            is_marked[marked[j]] = False
+            is_marked[marked[j]] = 0
         # reconstruct the journeys improved in this run
         for k in range(1, n_rounds + 1):
-            if not improved_round[k] or tgt_src[k] != k:
+            if improved_round[k] == 0 or tgt_src[k] != k:
                 continue
             ej = tgt_e[k]
             e = egress_stop[ej]
@@ -589,32 +690,19 @@ def raptor(
             journeys[n_j, 5] = ej
             n_j += 1
             for x in range(nt):
-                for c in range(8):
+                for c in range(LEG_COLS):
                     legs[n_l, c] = tmp[nt - 1 - x, c]
                 n_l += 1
+    # leave the scratch clean: only the stops this query touched
+    for j in range(n_touched):
+        s = touched_list[j]
+        touched[s] = 0
+        for k in range(n_rounds + 1):
+            arr[k, s] = INF
+            brd[k, s] = INF
+    for j in range(egress_stop.shape[0]):
+        is_egress[egress_stop[j]] = -1
     return journeys[:n_j], legs[:n_l]
-
-
-@njit(cache=True, inline="always")
-def _relax(k: Int, s: Int, q: Int, a: Int, dur: Int, brd: np.ndarray, brd_src: np.ndarray,
-           brd_from: np.ndarray, brd_dur: np.ndarray, tgt: np.ndarray, is_marked: np.ndarray,
-           chg_brd: np.ndarray, n_chg_brd: np.ndarray, in_brd: np.ndarray) -> bool:
-    """Improve the boarding label of ``q`` from a vehicle arrival ``a`` at ``s``; returns
-    True when ``q`` must be appended to the marked list."""
-    v = a + dur
-    if v < brd[k, q] and v < tgt[k]:
-        brd[k, q] = v
-        brd_src[k, q] = k
-        brd_from[k, q] = s
-        brd_dur[k, q] = dur
-        if not in_brd[q]:
-            in_brd[q] = True
-            chg_brd[k, n_chg_brd[k]] = q
-            n_chg_brd[k] += 1
-        if not is_marked[q]:
-            is_marked[q] = True
-            return True
-    return False
 
 
 @njit(cache=True)
@@ -631,7 +719,7 @@ def _pattern_of(pto: np.ndarray, trip: Int) -> int:
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def collect_departures(pso: np.ndarray, pick: np.ndarray, pto: np.ndarray, psto: np.ndarray,
                        st_dep: np.ndarray, spo: np.ndarray, sp: np.ndarray, spp: np.ndarray,
                        trip_wc: np.ndarray, stop_wc: np.ndarray, lpo: np.ndarray,
