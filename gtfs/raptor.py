@@ -109,7 +109,8 @@ LAB_BRD_FROM = 8  # stop the transfer came from (-1: access)
 LAB_BRD_DUR = 9  # transfer / access duration (s)
 LAB_CHG_ARR = 10  # list per round: stops whose arrival label changed in this run
 LAB_CHG_BRD = 11  # list per round: stops whose boarding label changed in this run
-N_LAB = 12
+LAB_BRD_STAMP = 12  # query number that set the boarding label of round k (single runs)
+N_LAB = 13
 #: Rows of the per-stop work array ``stop_work[row, s]`` (flags 0 between queries, except
 #: SW_EGRESS: -1).
 SW_IN_ARR = 0  # s is in the arrival change list of the current round
@@ -135,7 +136,8 @@ RW_TGT_SRC = 2
 RW_N_CHG_ARR = 3
 RW_N_CHG_BRD = 4
 RW_IMPROVED = 5
-N_RW = 6
+RW_QUERY = 6  # [RW_QUERY, 0]: number of the last query run on this scratch
+N_RW = 7
 
 
 class Scratch:
@@ -176,6 +178,45 @@ class Scratch:
                     and (pw[PW_FIRST] == NO_POS).all())
 
 
+# --------------------------------------------------------------------------- kernel inputs
+
+
+def _wc_mask(mode: int, values: np.ndarray) -> NDArray[np.bool_]:
+    """:func:`_wc_ok` over an array of GTFS wheelchair values."""
+    v = np.asarray(values)
+    if mode == WHEELCHAIR_OFF:
+        return np.ones(v.shape[0], dtype=np.bool_)
+    if mode == WHEELCHAIR_STRICT:
+        return np.asarray(v == 1)
+    return np.asarray(v != 2)
+
+
+def usable_stops(stop_wc: np.ndarray, stop_closed: np.ndarray, mode: int) -> NDArray[np.bool_]:
+    """``stop_ok`` of :func:`raptor`: open and accessible in wheelchair ``mode``."""
+    return np.ascontiguousarray(_wc_mask(mode, stop_wc) & ~np.asarray(stop_closed, dtype=bool))
+
+
+def usable_trips(trip_wc: np.ndarray, trip_cancel: np.ndarray, mode: int) -> NDArray[np.bool_]:
+    """``trip_ok`` of :func:`raptor`: per block of ``trip_cancel`` (one per service date, each
+    ``len(trip_wc)`` long), not cancelled and accessible in wheelchair ``mode``."""
+    n = int(np.asarray(trip_wc).shape[0])
+    cancel = np.asarray(trip_cancel, dtype=bool)
+    blocks = cancel.shape[0] // n if n else 0
+    return np.ascontiguousarray(np.tile(_wc_mask(mode, trip_wc), blocks) & ~cancel)
+
+
+def boarding_entries(pso: np.ndarray, pick: np.ndarray, spo: np.ndarray, sp: np.ndarray,
+                     spp: np.ndarray) -> tuple[NDArray[np.int64], np.ndarray, np.ndarray]:
+    """The stop -> (pattern, position) CSR ``(spo, sp, spp)`` restricted to the entries where
+    boarding is allowed (``pick``), as :func:`raptor` takes it."""
+    n_stops = int(np.asarray(spo).shape[0]) - 1
+    sp_a, spp_a = np.asarray(sp), np.asarray(spp)
+    keep = np.asarray(pick)[np.asarray(pso)[sp_a] + spp_a].astype(bool)
+    stop_of = np.repeat(np.arange(n_stops, dtype=np.int64), np.diff(np.asarray(spo)))
+    new_spo = np.searchsorted(stop_of[keep], np.arange(n_stops + 1)).astype(np.int64)
+    return new_spo, np.ascontiguousarray(sp_a[keep]), np.ascontiguousarray(spp_a[keep])
+
+
 # --------------------------------------------------------------------------- the kernel
 # Helpers that take arrays are not called inside the loops below: numba then counts
 # references to every array argument on each call (atomic increments and decrements), which
@@ -189,18 +230,16 @@ def raptor(
     psto: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray, spo: np.ndarray,
     sp: np.ndarray, spp: np.ndarray,
     tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray, tr_min: np.ndarray,
-    trip_wc: np.ndarray, stop_wc: np.ndarray,
     # day context
     lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
-    # live data
-    stop_closed: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
-    st_skip: np.ndarray, trip_cancel: np.ndarray, layer_pat_fifo: np.ndarray,
-    # footpaths
+    # live data and wheelchair mode, folded together (see :func:`usable_stops`)
+    stop_ok: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
+    st_skip: np.ndarray, trip_ok: np.ndarray, layer_pat_fifo: np.ndarray,
+    # footpaths (no loops s -> s)
     fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
     # query
     access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
     egress_s: np.ndarray, departures: np.ndarray, max_rounds: int, min_transfer_s: int,
-    wheelchair: int,
     # scratch (a :class:`Scratch` with max_rounds >= the query's, in its clean state)
     lab: np.ndarray, stop_work: np.ndarray, pat_work: np.ndarray, round_work: np.ndarray,
     cand: np.ndarray,
@@ -208,6 +247,11 @@ def raptor(
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
     journey per (run, round) whose target arrival improved in that run.
+
+    ``spo``/``sp``/``spp``: the (pattern, position) entries of each stop *where boarding is
+    allowed* (:func:`boarding_entries`). ``stop_ok[s]``: the stop is open and accessible in the
+    query's wheelchair mode; ``trip_ok[layer_trip[l] + t]``: trip ``t`` runs on layer ``l``'s
+    date (not cancelled) and is accessible (:func:`usable_trips`).
 
     Work is proportional to what the query reaches: the scratch arrays are reset only at the
     stops it touched (and left clean for the next query)."""
@@ -249,6 +293,16 @@ def raptor(
     # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
     cand_pos = cand[0]
     cand_brd = cand[1]
+    brd_stamp = lab[LAB_BRD_STAMP]
+    qid = round_work[RW_QUERY, 0] + 1
+    round_work[RW_QUERY, 0] = qid
+    # A single run (plain RAPTOR) keeps one label per stop, the best over the rounds so far
+    # (row 0 of arr / brd), instead of per-round labels carried forward round by round: the
+    # same pruning, without copying every reached stop into each round. Journeys are rebuilt
+    # from the per-round parent data written in the round that improved a label (boarding
+    # labels are found by their query stamp). rRAPTOR runs need per-round labels: they keep
+    # the labels of later departures, which are best for a given number of trips only.
+    plain = departures.shape[0] == 1
     for k in range(n_rounds + 1):
         tgt[k] = INF
         tgt_e[k] = -1
@@ -282,6 +336,7 @@ def raptor(
                 brd_src[0, a] = 0
                 brd_from[0, a] = -1
                 brd_dur[0, a] = access_s[j]
+                brd_stamp[0, a] = qid
                 if touched[a] == 0:
                     touched[a] = 1
                     touched_list[n_touched] = a
@@ -297,8 +352,10 @@ def raptor(
         for j in range(n_chg_brd[0]):
             in_brd[chg_brd[0, j]] = 0
         for k in range(1, n_rounds + 1):
+            lk = 0 if plain else k  # label rows of this round and the previous one
+            lk1 = 0 if plain else k - 1
             # copy-min from round k-1 (the stops it changed in this run)
-            for j in range(n_chg_arr[k - 1]):
+            for j in range(n_chg_arr[k - 1] if not plain else 0):
                 s = chg_arr[k - 1, j]
                 if arr[k - 1, s] < arr[k, s]:
                     arr[k, s] = arr[k - 1, s]
@@ -307,7 +364,7 @@ def raptor(
                         in_arr[s] = 1
                         chg_arr[k, n_chg_arr[k]] = s
                         n_chg_arr[k] += 1
-            for j in range(n_chg_brd[k - 1]):
+            for j in range(n_chg_brd[k - 1] if not plain else 0):
                 s = chg_brd[k - 1, j]
                 if brd[k - 1, s] < brd[k, s]:
                     brd[k, s] = brd[k - 1, s]
@@ -334,8 +391,6 @@ def raptor(
                 for x in range(spo[s], spo[s + 1]):
                     pat = sp[x]
                     pos = np.int64(spp[x])
-                    if not pick[pso[pat] + pos]:
-                        continue
                     if first_pos[pat] == NO_POS:
                         queue[n_q] = pat
                         n_q += 1
@@ -375,9 +430,9 @@ def raptor(
                             for p in range(p0, p_last + 1):
                                 s = ps[sbase + p]
                                 if was_marked[s] == 0 or not pick[sbase + p] or \
-                                        stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
+                                        not stop_ok[s]:
                                     continue
-                                b = brd[k - 1, s]
+                                b = brd[lk1, s]
                                 if b < INF:
                                     cand_pos[n_cand] = p
                                     cand_brd[n_cand] = b
@@ -386,7 +441,7 @@ def raptor(
                             continue
                         for i in range(ia, ib):
                             tr = inst_trip[i]
-                            if trip_cancel[tc0 + tr] or not _wc_ok(wheelchair, trip_wc[tr]):
+                            if not trip_ok[tc0 + tr]:
                                 continue
                             base = st0 + (tr - t0) * n
                             off = inst_off[i]
@@ -402,14 +457,13 @@ def raptor(
                             bs = ps[sbase + bp]
                             for p in range(bp + 1, n):
                                 s = ps[sbase + p]
-                                if not drop[sbase + p] or st_skip[base + p] or stop_closed[s] \
-                                        or not _wc_ok(wheelchair, stop_wc[s]):
+                                if not drop[sbase + p] or st_skip[base + p] or not stop_ok[s]:
                                     continue
                                 a = np.int64(st_arr[base + p]) + off
                                 if a >= tk:
                                     break  # times never decrease along a trip
-                                if a < arr[k, s]:
-                                    arr[k, s] = a
+                                if a < arr[lk, s]:
+                                    arr[lk, s] = a
                                     arr_src[k, s] = k
                                     arr_inst[k, s] = i
                                     arr_bstop[k, s] = bs
@@ -435,15 +489,20 @@ def raptor(
                     bstop = 0
                     bpos = 0
                     for p in range(p0, n):
-                        if cur < 0 and p > p_last:
-                            break
+                        if p > p_last:
+                            if cur < 0:
+                                break
+                            # nothing is boarded past the last marked stop, and the times of
+                            # the trip never decrease: once at the target bound, stop
+                            if np.int64(st_arr[cur_base + p]) + cur_off >= tk:
+                                break
                         s = ps[sbase + p]
-                        if stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
+                        if not stop_ok[s]:
                             continue
                         if cur >= 0 and drop[sbase + p]:
                             a = np.int64(st_arr[cur_base + p]) + cur_off
-                            if a < arr[k, s] and a < tk:
-                                arr[k, s] = a
+                            if a < arr[lk, s] and a < tk:
+                                arr[lk, s] = a
                                 arr_src[k, s] = k
                                 arr_inst[k, s] = cur
                                 arr_bstop[k, s] = bstop
@@ -459,7 +518,7 @@ def raptor(
                                     n_chg_arr[k] += 1
                         if was_marked[s] == 0 or not pick[sbase + p]:
                             continue
-                        b = brd[k - 1, s]
+                        b = brd[lk1, s]
                         if b >= INF:
                             continue
                         cur_dep = INF
@@ -482,8 +541,7 @@ def raptor(
                                 d_i = np.int64(st_dep[st0 + (tr_i - t0) * n + p]) + inst_off[i]
                                 if d_i < b:
                                     break
-                                if not trip_cancel[tc0 + tr_i] and \
-                                        _wc_ok(wheelchair, trip_wc[tr_i]):
+                                if trip_ok[tc0 + tr_i]:
                                     c = i
                                 i -= 1
                                 steps += 1
@@ -506,8 +564,7 @@ def raptor(
                             # FIFO: the first usable instance from here departs earliest
                             for i in range(lo, hi_i):
                                 tr_i = inst_trip[i]
-                                if not trip_cancel[tc0 + tr_i] and \
-                                        _wc_ok(wheelchair, trip_wc[tr_i]):
+                                if trip_ok[tc0 + tr_i]:
                                     c = i
                                     break
                         if c >= 0 and c != cur:
@@ -524,13 +581,43 @@ def raptor(
                 was_marked[prev_list[j]] = 0
             # transfers from stops improved by vehicle in this round: x = -1 the same stop,
             # then the footpaths of s, then its transfers.txt rules of type 2
+            tk = tgt[k]
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
-                if arr_src[k, s] != k:
-                    continue
-                a = arr[k, s]
+                if not plain and arr_src[k, s] != k:
+                    continue  # carried from round k-1 (transfers were relaxed then)
+                a = arr[lk, s]
                 n_fp = fp_off[s + 1] - fp_off[s]
                 n_tr = tr_off[s + 1] - tr_off[s]
+                if n_tr == 0:
+                    # no transfers.txt rule at s: the same stop, then its footpaths
+                    for x in range(fp_off[s] - 1, fp_off[s + 1]):
+                        if x < fp_off[s]:
+                            q = s
+                            dur = mts
+                        else:
+                            q = fp_to[x]
+                            dur = max(np.int64(fp_dur[x]), mts)
+                        v = a + dur
+                        if v < brd[lk, q] and v < tk:
+                            brd[lk, q] = v
+                            brd_src[k, q] = k
+                            brd_from[k, q] = s
+                            brd_dur[k, q] = dur
+                            brd_stamp[k, q] = qid
+                            if touched[q] == 0:
+                                touched[q] = 1
+                                touched_list[n_touched] = q
+                                n_touched += 1
+                            if in_brd[q] == 0:
+                                in_brd[q] = 1
+                                chg_brd[k, n_chg_brd[k]] = q
+                                n_chg_brd[k] += 1
+                            if is_marked[q] == 0:
+                                is_marked[q] = 1
+                                marked[n_marked] = q
+                                n_marked += 1
+                    continue
                 for x in range(-1, n_fp + n_tr):
                     if x < n_fp:
                         q = s
@@ -574,11 +661,12 @@ def raptor(
                         dur = max(np.int64(tr_min[y]), max(w, mts))
                     # relax the boarding label of q
                     v = a + dur
-                    if v < brd[k, q] and v < tgt[k]:
-                        brd[k, q] = v
+                    if v < brd[lk, q] and v < tk:
+                        brd[lk, q] = v
                         brd_src[k, q] = k
                         brd_from[k, q] = s
                         brd_dur[k, q] = dur
+                        brd_stamp[k, q] = qid
                         if touched[q] == 0:
                             touched[q] = 1
                             touched_list[n_touched] = q
@@ -595,9 +683,9 @@ def raptor(
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
                 ej = is_egress[s]
-                if ej < 0 or arr_src[k, s] != k:
+                if ej < 0 or (not plain and arr_src[k, s] != k):
                     continue
-                v = arr[k, s] + egress_s[ej]
+                v = arr[lk, s] + egress_s[ej]
                 if v < tgt[k]:
                     tgt[k] = v
                     tgt_e[k] = ej
@@ -620,7 +708,7 @@ def raptor(
             s = e
             pending = -1
             while True:
-                r0 = arr_src[r, s]
+                r0 = r if plain else arr_src[r, s]
                 inst = arr_inst[r0, s]
                 b = arr_bstop[r0, s]
                 bp = arr_bpos[r0, s]
@@ -655,7 +743,13 @@ def raptor(
                 tmp[nt, 6] = dep_t
                 tmp[nt, 7] = arr_t
                 nt += 1
-                rb = brd_src[r0 - 1, b]
+                if plain:
+                    # the boarding label used in round r0: the last one set before it
+                    rb = r0 - 1
+                    while rb > 0 and brd_stamp[rb, b] != qid:
+                        rb -= 1
+                else:
+                    rb = brd_src[r0 - 1, b]
                 fr = brd_from[rb, b]
                 dur = brd_dur[rb, b]
                 if fr < 0:
@@ -697,7 +791,7 @@ def raptor(
     for j in range(n_touched):
         s = touched_list[j]
         touched[s] = 0
-        for k in range(n_rounds + 1):
+        for k in range(1 if plain else n_rounds + 1):
             arr[k, s] = INF
             brd[k, s] = INF
     for j in range(egress_stop.shape[0]):
