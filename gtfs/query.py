@@ -673,8 +673,8 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
     mode = _wheelchair_mode(wheelchair)
-    if max_rounds < 0:
-        raise ValueError(f"max_rounds must be >= 0, got {max_rounds}")
+    if not 0 <= max_rounds <= kern.MAX_ROUNDS:
+        raise ValueError(f"max_rounds must be in 0..{kern.MAX_ROUNDS}, got {max_rounds}")
     args = _prepared(tt, day, live, footpaths, reverse, mode)
     acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
     eg_s, eg_t = _stop_times_arg(egress, tt.n_stops)

@@ -96,48 +96,62 @@ def _layer_of(lpo: np.ndarray, inst: Int) -> int:
 
 
 # --------------------------------------------------------------------------- scratch
-#: Planes of the per (round, stop) label array ``lab[plane, k, s]`` (all int64).
-LAB_ARR = 0  # earliest arrival by vehicle with <= k trips (INF between queries)
-LAB_BRD = 1  # earliest time ready to board with <= k trips (INF between queries)
-LAB_ARR_SRC = 2  # round whose vehicle arrival the label is (copy-min keeps the source)
-LAB_ARR_INST = 3  # instance ridden to the stop
-LAB_ARR_BSTOP = 4  # its boarding stop
-LAB_ARR_BPOS = 5  # boarding position
-LAB_ARR_APOS = 6  # alighting position
-LAB_BRD_SRC = 7  # round whose transfer set the boarding label
-LAB_BRD_FROM = 8  # stop the transfer came from (-1: access)
-LAB_BRD_DUR = 9  # transfer / access duration (s)
-LAB_CHG_ARR = 10  # list per round: stops whose arrival label changed in this run
-LAB_CHG_BRD = 11  # list per round: stops whose boarding label changed in this run
-LAB_BRD_STAMP = 12  # query number that set the boarding label of round k (single runs)
-N_LAB = 13
-#: Rows of the per-stop work array ``stop_work[row, s]`` (flags 0 between queries, except
-#: SW_EGRESS: -1).
-SW_IN_ARR = 0  # s is in the arrival change list of the current round
-SW_IN_BRD = 1  # s is in the boarding change list of the current round
-SW_MARKED = 2  # list: stops marked for the next round
-SW_IS_MARKED = 3
-SW_WAS_MARKED = 4  # marked in the previous round (boarding allowed)
-SW_PREV = 5  # list: the stops of SW_WAS_MARKED
-SW_EGRESS = 6  # index of the best egress entry of s, -1 when s is no egress stop
-SW_TOUCHED = 7  # some label of s was set by this query
-SW_TOUCHED_LIST = 8  # list: the stops of SW_TOUCHED
-N_SW = 9
-#: Rows of the per-pattern work array (PW_FIRST is NO_POS between queries).
+# The arrays are laid out so that what one step of the search writes about a stop sits
+# together (one or two cache lines): the labels of a round, the record of how a label was
+# reached, the flags of a stop.
+#: Planes of the label array ``lab[plane, k, s]`` (int64; INF between queries). A single run
+#: uses row 0 only (the best label over the rounds so far).
+LAB_ARR = 0  # earliest arrival by vehicle with <= k trips
+LAB_BRD = 1  # earliest time ready to board with <= k trips
+N_LAB = 2
+#: Fields of the parent record ``par[k, s, field]`` (int32), written in the round that set
+#: the label (read only for labels of the current query).
+P_ARR_SRC = 0  # round whose vehicle arrival the label is (copy-min keeps the source)
+P_ARR_INST = 1  # instance ridden to the stop
+P_ARR_BSTOP = 2  # its boarding stop
+P_ARR_BPOS = 3  # boarding position
+P_ARR_APOS = 4  # alighting position
+P_BRD_SRC = 5  # rRAPTOR: round whose transfer set the boarding label; single run: the
+#                query stamp (numbers from QUERY0 up, never a round number)
+P_BRD_FROM = 6  # stop the transfer came from (-1: access)
+P_BRD_DUR = 7  # transfer / access duration (s)
+N_PAR = 8
+#: Lists of ``chg[list, k, :]`` (int32): stops whose label changed in round k (this run).
+CHG_ARR = 0
+CHG_BRD = 1
+#: Flags of ``flags[s, flag]`` (int8; 0 between queries).
+F_IN_ARR = 0  # s is in the arrival change list of the current round
+F_IN_BRD = 1  # s is in the boarding change list of the current round
+F_IS_MARKED = 2  # marked for the next round
+F_WAS_MARKED = 3  # marked in the previous round (boarding allowed)
+F_TOUCHED = 4  # some label of s was set by this query
+N_FLAGS = 8
+#: Rows of ``lists[row, :]`` (int32).
+L_MARKED = 0  # stops marked for the next round
+L_PREV = 1  # the stops marked in the previous round
+L_TOUCHED = 2  # the stops whose labels this query set
+L_EGRESS = 3  # per stop: index of its best egress entry, -1 (between queries) when none
+N_LISTS = 4
+#: Rows of the per-pattern work array (int32; PW_FIRST is NO_POS between queries).
 PW_FIRST = 0
 PW_LAST = 1
 PW_QUEUE = 2
 N_PW = 3
 NO_POS = 1 << 30
-#: Rows of the per-round work array (reset by each query).
+#: Rows of the per-round work array (int64, reset by each query).
 RW_TGT = 0
 RW_TGT_E = 1
 RW_TGT_SRC = 2
 RW_N_CHG_ARR = 3
 RW_N_CHG_BRD = 4
 RW_IMPROVED = 5
-RW_QUERY = 6  # [RW_QUERY, 0]: number of the last query run on this scratch
+RW_QUERY = 6  # [RW_QUERY, 0]: stamp of the last query run on this scratch
 N_RW = 7
+#: First query stamp (above any round number) and the last before stamps start over.
+QUERY0 = 1 << 20
+QUERY_LAST = (1 << 31) - 2
+#: Most rounds a query may ask for (round numbers stay below QUERY0).
+MAX_ROUNDS = 1000
 
 
 class Scratch:
@@ -149,33 +163,35 @@ class Scratch:
     that fails part-way leaves them dirty, so the caller must drop the object then.
     """
 
-    __slots__ = ("max_rounds", "lab", "stop_work", "pat_work", "round_work", "cand")
+    __slots__ = ("max_rounds", "lab", "par", "chg", "flags", "lists", "pat_work",
+                 "round_work", "cand")
 
     def __init__(self, n_stops: int, n_patterns: int, max_pattern_len: int,
                  max_rounds: int) -> None:
         self.max_rounds = int(max_rounds)
-        self.lab = np.zeros((N_LAB, self.max_rounds + 1, n_stops), dtype=np.int64)
-        self.lab[LAB_ARR] = INF
-        self.lab[LAB_BRD] = INF
-        self.stop_work = np.zeros((N_SW, n_stops), dtype=np.int64)
-        self.stop_work[SW_EGRESS] = -1
-        self.pat_work = np.zeros((N_PW, n_patterns), dtype=np.int64)
+        rows = self.max_rounds + 1
+        self.lab = np.full((N_LAB, rows, n_stops), INF, dtype=np.int64)
+        self.par = np.zeros((rows, n_stops, N_PAR), dtype=np.int32)
+        self.chg = np.zeros((2, rows, n_stops), dtype=np.int32)
+        self.flags = np.zeros((n_stops, N_FLAGS), dtype=np.int8)
+        self.lists = np.zeros((N_LISTS, n_stops), dtype=np.int32)
+        self.lists[L_EGRESS] = -1
+        self.pat_work = np.zeros((N_PW, n_patterns), dtype=np.int32)
         self.pat_work[PW_FIRST] = NO_POS
-        self.round_work = np.zeros((N_RW, self.max_rounds + 1), dtype=np.int64)
+        self.round_work = np.zeros((N_RW, rows), dtype=np.int64)
+        self.round_work[RW_QUERY, 0] = QUERY0
         self.cand = np.zeros((2, max(int(max_pattern_len), 1)), dtype=np.int64)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self) -> tuple[np.ndarray, ...]:
         """The kernel's scratch arguments, in order."""
-        return self.lab, self.stop_work, self.pat_work, self.round_work, self.cand
+        return (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
+                self.round_work, self.cand)
 
     def is_clean(self) -> bool:
         """Whether the arrays are in the clean state (for tests; O(size))."""
-        lab, sw, pw = self.lab, self.stop_work, self.pat_work
-        return bool((lab[LAB_ARR] == INF).all() and (lab[LAB_BRD] == INF).all()
-                    and (sw[SW_IN_ARR] == 0).all() and (sw[SW_IN_BRD] == 0).all()
-                    and (sw[SW_IS_MARKED] == 0).all() and (sw[SW_WAS_MARKED] == 0).all()
-                    and (sw[SW_TOUCHED] == 0).all() and (sw[SW_EGRESS] == -1).all()
-                    and (pw[PW_FIRST] == NO_POS).all())
+        return bool((self.lab == INF).all() and (self.flags == 0).all()
+                    and (self.lists[L_EGRESS] == -1).all()
+                    and (self.pat_work[PW_FIRST] == NO_POS).all())
 
 
 # --------------------------------------------------------------------------- kernel inputs
@@ -241,8 +257,8 @@ def raptor(
     access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
     egress_s: np.ndarray, departures: np.ndarray, max_rounds: int, min_transfer_s: int,
     # scratch (a :class:`Scratch` with max_rounds >= the query's, in its clean state)
-    lab: np.ndarray, stop_work: np.ndarray, pat_work: np.ndarray, round_work: np.ndarray,
-    cand: np.ndarray,
+    lab: np.ndarray, par: np.ndarray, chg: np.ndarray, flags: np.ndarray, lists: np.ndarray,
+    pat_work: np.ndarray, round_work: np.ndarray, cand: np.ndarray,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
@@ -260,27 +276,27 @@ def raptor(
     mts = np.int64(min_transfer_s)
     arr = lab[LAB_ARR]
     brd = lab[LAB_BRD]
-    arr_src = lab[LAB_ARR_SRC]
-    arr_inst = lab[LAB_ARR_INST]
-    arr_bstop = lab[LAB_ARR_BSTOP]
-    arr_bpos = lab[LAB_ARR_BPOS]
-    arr_apos = lab[LAB_ARR_APOS]
-    brd_src = lab[LAB_BRD_SRC]
-    brd_from = lab[LAB_BRD_FROM]
-    brd_dur = lab[LAB_BRD_DUR]
-    chg_arr = lab[LAB_CHG_ARR]
-    chg_brd = lab[LAB_CHG_BRD]
-    in_arr = stop_work[SW_IN_ARR]
-    in_brd = stop_work[SW_IN_BRD]
-    marked = stop_work[SW_MARKED]
-    is_marked = stop_work[SW_IS_MARKED]
+    arr_src = par[:, :, P_ARR_SRC]
+    arr_inst = par[:, :, P_ARR_INST]
+    arr_bstop = par[:, :, P_ARR_BSTOP]
+    arr_bpos = par[:, :, P_ARR_BPOS]
+    arr_apos = par[:, :, P_ARR_APOS]
+    brd_src = par[:, :, P_BRD_SRC]
+    brd_from = par[:, :, P_BRD_FROM]
+    brd_dur = par[:, :, P_BRD_DUR]
+    chg_arr = chg[CHG_ARR]
+    chg_brd = chg[CHG_BRD]
+    in_arr = flags[:, F_IN_ARR]
+    in_brd = flags[:, F_IN_BRD]
+    marked = lists[L_MARKED]
+    is_marked = flags[:, F_IS_MARKED]
     # boarding is only tried at stops improved in the previous round: boarding at an
     # unchanged stop repeats a trip already taken one round earlier (dominated)
-    was_marked = stop_work[SW_WAS_MARKED]
-    prev_list = stop_work[SW_PREV]
-    is_egress = stop_work[SW_EGRESS]
-    touched = stop_work[SW_TOUCHED]
-    touched_list = stop_work[SW_TOUCHED_LIST]
+    was_marked = flags[:, F_WAS_MARKED]
+    prev_list = lists[L_PREV]
+    is_egress = lists[L_EGRESS]
+    touched = flags[:, F_TOUCHED]
+    touched_list = lists[L_TOUCHED]
     first_pos = pat_work[PW_FIRST]
     last_pos = pat_work[PW_LAST]
     queue = pat_work[PW_QUEUE]
@@ -293,8 +309,10 @@ def raptor(
     # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
     cand_pos = cand[0]
     cand_brd = cand[1]
-    brd_stamp = lab[LAB_BRD_STAMP]
     qid = round_work[RW_QUERY, 0] + 1
+    if qid > QUERY_LAST:  # stamps start over (after two billion queries)
+        par[:, :, P_BRD_SRC] = 0
+        qid = np.int64(QUERY0 + 1)
     round_work[RW_QUERY, 0] = qid
     # A single run (plain RAPTOR) keeps one label per stop, the best over the rounds so far
     # (row 0 of arr / brd), instead of per-round labels carried forward round by round: the
@@ -320,8 +338,13 @@ def raptor(
     n_l = 0
     tmp = np.empty((2 * n_rounds + 2, LEG_COLS), dtype=np.int64)
 
+    min_access = np.int64(0)  # labels are never below tau + min_access
+    for j in range(access_s.shape[0]):
+        if access_s[j] < min_access:
+            min_access = np.int64(access_s[j])
     for run in range(n_runs):
         tau = np.int64(departures[run])
+        tau_min = tau + min_access
         for k in range(n_rounds + 1):
             n_chg_arr[k] = 0
             n_chg_brd[k] = 0
@@ -333,10 +356,9 @@ def raptor(
             v = tau + access_s[j]
             if v < brd[0, a]:
                 brd[0, a] = v
-                brd_src[0, a] = 0
+                brd_src[0, a] = qid if plain else 0
                 brd_from[0, a] = -1
                 brd_dur[0, a] = access_s[j]
-                brd_stamp[0, a] = qid
                 if touched[a] == 0:
                     touched[a] = 1
                     touched_list[n_touched] = a
@@ -479,9 +501,14 @@ def raptor(
                                         n_chg_arr[k] += 1
                         continue
                     # FIFO: nothing in this layer can beat the target when its first
-                    # instance leaves too late
+                    # instance leaves too late, and nothing can be boarded when its last
+                    # one has left the last marked stop before the departure (every label
+                    # is at least the departure time of the run)
                     if np.int64(st_dep[st0 + (inst_trip[ia] - t0) * n + p0]) + inst_off[ia] \
                             >= tk:
+                        continue
+                    if np.int64(st_dep[st0 + (inst_trip[ib - 1] - t0) * n + p_last]) + \
+                            inst_off[ib - 1] < tau_min:
                         continue
                     cur = -1
                     cur_base = 0
@@ -601,10 +628,9 @@ def raptor(
                         v = a + dur
                         if v < brd[lk, q] and v < tk:
                             brd[lk, q] = v
-                            brd_src[k, q] = k
+                            brd_src[k, q] = qid if plain else k
                             brd_from[k, q] = s
                             brd_dur[k, q] = dur
-                            brd_stamp[k, q] = qid
                             if touched[q] == 0:
                                 touched[q] = 1
                                 touched_list[n_touched] = q
@@ -663,10 +689,9 @@ def raptor(
                     v = a + dur
                     if v < brd[lk, q] and v < tk:
                         brd[lk, q] = v
-                        brd_src[k, q] = k
+                        brd_src[k, q] = qid if plain else k
                         brd_from[k, q] = s
                         brd_dur[k, q] = dur
-                        brd_stamp[k, q] = qid
                         if touched[q] == 0:
                             touched[q] = 1
                             touched_list[n_touched] = q
@@ -746,7 +771,7 @@ def raptor(
                 if plain:
                     # the boarding label used in round r0: the last one set before it
                     rb = r0 - 1
-                    while rb > 0 and brd_stamp[rb, b] != qid:
+                    while rb > 0 and brd_src[rb, b] != qid:
                         rb -= 1
                 else:
                     rb = brd_src[r0 - 1, b]
