@@ -449,8 +449,8 @@ class _FixedArgs(NamedTuple):
 
     pso: np.ndarray
     ps: np.ndarray
-    pick: np.ndarray
-    drop: np.ndarray
+    pick: np.ndarray  # and the stop open and accessible in the query's wheelchair mode
+    drop: np.ndarray  # alike
     pto: np.ndarray
     psto: np.ndarray
     st_arr: np.ndarray  # the live per-layer blocks (or the schedule)
@@ -465,7 +465,6 @@ class _FixedArgs(NamedTuple):
     lpo: np.ndarray
     inst_trip: np.ndarray
     inst_off: np.ndarray
-    stop_ok: np.ndarray  # open and accessible in the query's wheelchair mode
     layer_st: np.ndarray
     layer_trip: np.ndarray
     st_skip: np.ndarray
@@ -525,9 +524,11 @@ def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
         keep = fp_to != src
         fp_off = np.searchsorted(src[keep], np.arange(tt.n_stops + 1)).astype(np.int64)
         fp_to, fp_dur = np.ascontiguousarray(fp_to[keep]), np.ascontiguousarray(fp_dur[keep])
-    fixed = _FixedArgs(*targs[:6], la.st_arr, la.st_dep, *_boarding_entries(tt, reverse),
-                       *targs[11:15], day.layer_pat_offsets, inst_trip, inst_off,
-                       kern.usable_stops(targs.stop_wc, closed, mode), la.layer_st,
+    pick = kern.usable_positions(targs.ps, targs.pick, targs.stop_wc, closed, mode)
+    drop = kern.usable_positions(targs.ps, targs.drop, targs.stop_wc, closed, mode)
+    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, targs.pto, targs.psto, la.st_arr,
+                       la.st_dep, *_boarding_entries(tt, reverse), *targs[11:15],
+                       day.layer_pat_offsets, inst_trip, inst_off, la.layer_st,
                        la.layer_trip, la.st_skip,
                        kern.usable_trips(targs.trip_wc, la.trip_cancel, mode),
                        la.layer_pat_fifo, fp_off, fp_to, fp_dur)

@@ -207,9 +207,12 @@ def _wc_mask(mode: int, values: np.ndarray) -> NDArray[np.bool_]:
     return np.asarray(v != 2)
 
 
-def usable_stops(stop_wc: np.ndarray, stop_closed: np.ndarray, mode: int) -> NDArray[np.bool_]:
-    """``stop_ok`` of :func:`raptor`: open and accessible in wheelchair ``mode``."""
-    return np.ascontiguousarray(_wc_mask(mode, stop_wc) & ~np.asarray(stop_closed, dtype=bool))
+def usable_positions(ps: np.ndarray, allowed: np.ndarray, stop_wc: np.ndarray,
+                     stop_closed: np.ndarray, mode: int) -> NDArray[np.bool_]:
+    """``pick`` / ``drop`` of :func:`raptor` from the pattern flags ``allowed``: allowed, and
+    the stop open and accessible in wheelchair ``mode``."""
+    ok = _wc_mask(mode, stop_wc) & ~np.asarray(stop_closed, dtype=bool)
+    return np.ascontiguousarray(np.asarray(allowed, dtype=bool) & ok[np.asarray(ps)])
 
 
 def usable_trips(trip_wc: np.ndarray, trip_cancel: np.ndarray, mode: int) -> NDArray[np.bool_]:
@@ -248,8 +251,8 @@ def raptor(
     tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray, tr_min: np.ndarray,
     # day context
     lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
-    # live data and wheelchair mode, folded together (see :func:`usable_stops`)
-    stop_ok: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
+    # live data and wheelchair mode, folded together (see :func:`usable_positions`)
+    layer_st: np.ndarray, layer_trip: np.ndarray,
     st_skip: np.ndarray, trip_ok: np.ndarray, layer_pat_fifo: np.ndarray,
     # footpaths (no loops s -> s)
     fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
@@ -265,9 +268,10 @@ def raptor(
     journey per (run, round) whose target arrival improved in that run.
 
     ``spo``/``sp``/``spp``: the (pattern, position) entries of each stop *where boarding is
-    allowed* (:func:`boarding_entries`). ``stop_ok[s]``: the stop is open and accessible in the
-    query's wheelchair mode; ``trip_ok[layer_trip[l] + t]``: trip ``t`` runs on layer ``l``'s
-    date (not cancelled) and is accessible (:func:`usable_trips`).
+    allowed* (:func:`boarding_entries`). ``pick`` / ``drop``: boarding / alighting allowed at a
+    pattern position *and* its stop open and accessible in the query's wheelchair mode
+    (:func:`usable_positions`); ``trip_ok[layer_trip[l] + t]``: trip ``t`` runs on layer
+    ``l``'s date (not cancelled) and is accessible (:func:`usable_trips`).
 
     Work is proportional to what the query reaches: the scratch arrays are reset only at the
     stops it touched (and left clean for the next query)."""
@@ -413,16 +417,13 @@ def raptor(
                 for x in range(spo[s], spo[s + 1]):
                     pat = sp[x]
                     pos = np.int64(spp[x])
-                    if first_pos[pat] == NO_POS:
+                    f = first_pos[pat]
+                    if f == NO_POS:
                         queue[n_q] = pat
                         n_q += 1
-                        first_pos[pat] = pos
                         last_pos[pat] = pos
-                    else:
-                        if pos < first_pos[pat]:
-                            first_pos[pat] = pos
-                        if pos > last_pos[pat]:
-                            last_pos[pat] = pos
+                    first_pos[pat] = min(f, pos)
+                    last_pos[pat] = max(last_pos[pat], pos)
             n_prev = n_marked
             for j in range(n_prev):
                 prev_list[j] = marked[j]
@@ -451,8 +452,7 @@ def raptor(
                             n_cand = 0
                             for p in range(p0, p_last + 1):
                                 s = ps[sbase + p]
-                                if was_marked[s] == 0 or not pick[sbase + p] or \
-                                        not stop_ok[s]:
+                                if was_marked[s] == 0 or not pick[sbase + p]:
                                     continue
                                 b = brd[lk1, s]
                                 if b < INF:
@@ -479,7 +479,7 @@ def raptor(
                             bs = ps[sbase + bp]
                             for p in range(bp + 1, n):
                                 s = ps[sbase + p]
-                                if not drop[sbase + p] or st_skip[base + p] or not stop_ok[s]:
+                                if not drop[sbase + p] or st_skip[base + p]:
                                     continue
                                 a = np.int64(st_arr[base + p]) + off
                                 if a >= tk:
@@ -524,8 +524,6 @@ def raptor(
                             if np.int64(st_arr[cur_base + p]) + cur_off >= tk:
                                 break
                         s = ps[sbase + p]
-                        if not stop_ok[s]:
-                            continue
                         if cur >= 0 and drop[sbase + p]:
                             a = np.int64(st_arr[cur_base + p]) + cur_off
                             if a < arr[lk, s] and a < tk:
