@@ -4,7 +4,12 @@ All times are seconds since the query date's service-day midnight in the day con
 reference timezone (see :mod:`gtfs.day`). Access / egress are ``(stop_idx[], time_s[])``
 walking times between the origin / destination and stops; footpaths are CSR arrays
 ``(fp_offsets, fp_to, fp_dur_s)`` between stops (None = no footpaths). Only numpy on this
-path; kernel arguments are prepared once per timetable and cached.
+path. The kernel's fixed arguments (timetable, day, live and footpath arrays, with closures,
+cancellations and the wheelchair mode folded into per-position and per-trip flags) are
+prepared once per (day, live value, footpaths, direction, wheelchair mode) and cached on the
+day context; each thread reuses its own scratch arrays for the labels (left clean by the
+kernel, dropped if a query fails), so a query converts only its access, egress and departure
+arrays. Queries may run from several threads at once (the kernel releases the GIL).
 
 Live data is one :class:`~gtfs.live.TransitLive` (``live=``): stop closures, and per service
 date cancellations, skipped stops and realtime stop times. Each day layer of the
