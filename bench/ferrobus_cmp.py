@@ -67,6 +67,13 @@ class Model:
     lon: np.ndarray
     points: dict[int, Any]
     no_point: set[int]
+    parent: dict[str, str]  # GTFS stop_id -> its parent station (or itself)
+
+    def same_place(self, a: str, b: str) -> bool:
+        """Whether GTFS stops ``a`` and ``b`` are the same stop or in the same station
+        (ferrobus may end at a station, entrance or platform where citynav uses the
+        platform)."""
+        return a == b or self.parent.get(a, a) == self.parent.get(b, b)
 
     def point(self, stop: int) -> Any | None:
         """The transit point on ``stop`` (None when ferrobus cannot place it)."""
@@ -167,7 +174,11 @@ def build(gtfs_zip: Path, date: dt.date, osm: Path | None, lat: np.ndarray, lon:
         label = f"synthetic ({ways} footways: stops within 400 m + spanning tree)"
     t = time.perf_counter()
     model = ferrobus.create_transit_model(str(streets), [str(gdir)], date, MAX_TRANSFER_S)
-    return Model(model, label, time.perf_counter() - t, work, lat, lon, {}, set())
+    build_s = time.perf_counter() - t
+    with open(gdir / "stops.txt", newline="", encoding="utf-8-sig") as f:
+        parent = {r["stop_id"]: (r.get("parent_station") or r["stop_id"])
+                  for r in csv.DictReader(f)}
+    return Model(model, label, build_s, work, lat, lon, {}, set(), parent)
 
 
 def find_route(m: Model, origin: Any, destination: Any, depart_s: int,
@@ -177,10 +188,12 @@ def find_route(m: Model, origin: Any, destination: Any, depart_s: int,
 
 
 def range_route(m: Model, origin: Any, destination: Any, from_s: int, window_s: int,
-                max_trips: int) -> Any:
-    """ferrobus range query (rRAPTOR) over ``[from_s, from_s + window_s]``."""
-    return ferrobus.range_multimodal_routing(m.model, origin, destination,
-                                             (from_s, from_s + window_s), max_trips - 1)
+                max_trips: int) -> int:
+    """ferrobus range query (rRAPTOR) over ``[from_s, from_s + window_s]``; the number of
+    journeys it returns."""
+    res = ferrobus.range_multimodal_routing(m.model, origin, destination,
+                                            (from_s, from_s + window_s), max_trips - 1)
+    return len(res.travel_times())
 
 
 def arrival_at_stop(m: Model, origin: Any, destination: Any, depart_s: int,

@@ -96,6 +96,7 @@ def bench_feed(name: str, path: Path, date: dt.date, n_queries: int, n_range_ora
         fbm = ferrobus_cmp.build(path, date, osm, lat, lon, fp)
     ea, ea_o, rq, rq_o = [], [], [], []
     fb_ea, fb_rq, cn_ea, cn_rq = [], [], [], []  # ferrobus and citynav on the placed pairs
+    fb_rq_found = cn_rq_found = 0
     fb_pairs: list[tuple[object, object, object, object, int, int | None]] = []
     agree = 0
     found = 0
@@ -127,9 +128,11 @@ def bench_feed(name: str, path: Path, date: dt.date, n_queries: int, n_range_ora
         n_range_journeys += len(rj)
         if pts is not None:
             t = time.perf_counter()
-            ferrobus_cmp.range_route(fbm, pts[0], pts[1], dep, WINDOW_S, MAX_ROUNDS)
+            n_fb = ferrobus_cmp.range_route(fbm, pts[0], pts[1], dep, WINDOW_S, MAX_ROUNDS)
             fb_rq.append(time.perf_counter() - t)
             cn_rq.append(rq[-1])
+            fb_rq_found += n_fb > 0
+            cn_rq_found += bool(rj)
         if i < n_range_oracle:
             # brute force range: one oracle search per candidate departure in the window
             t = time.perf_counter()
@@ -164,6 +167,7 @@ def bench_feed(name: str, path: Path, date: dt.date, n_queries: int, n_range_ora
         fb = {"streets": fbm.streets, "build_s": fbm.build_s, "pairs": len(fb_ea),
               "no_point": len(fbm.no_point), "ea": _stats(fb_ea), "cn_ea": _stats(cn_ea),
               "range": _stats(fb_rq), "cn_range": _stats(cn_rq),
+              "range_found": (cn_rq_found, fb_rq_found),
               "agreement": _agreement(tt, fbm, fb_pairs, None),
               "agreement_0s": _agreement(tt, fbm, fb_pairs, (day, fp))}
         fbm.close()
@@ -201,7 +205,7 @@ def _agreement(tt: object, fbm: ferrobus_cmp.Model,
         if theirs is None or ours is None:
             key = "neither" if theirs is None and ours is None else \
                 "only citynav" if theirs is None else "only ferrobus"
-        elif stop_id[dest].split(":", 1)[-1] != theirs[1]:
+        elif not fbm.same_place(stop_id[dest].split(":", 1)[-1], theirs[1]):
             key = "other last stop"
         else:
             key = "same" if theirs[0] == ours else \
@@ -226,7 +230,8 @@ def print_ferrobus_table(rows: list[dict[str, object]]) -> None:
         a, b, c, d = fb["cn_ea"], fb["ea"], fb["cn_range"], fb["range"]
         print(f"{r['feed']:<20}{fb['pairs']:>6}{a[0]:>8.3f} /{a[1]:>6.3f}{b[0]:>8.3f} /"
               f"{b[1]:>6.3f}{a[0] / b[0]:>6.2f}x{c[0]:>8.3f} /{c[1]:>6.3f}{d[0]:>8.3f} /"
-              f"{d[1]:>6.3f}{c[0] / d[0]:>6.2f}x")
+              f"{d[1]:>6.3f}{c[0] / d[0]:>6.2f}x   range with journeys: citynav "
+              f"{fb['range_found'][0]}, ferrobus {fb['range_found'][1]}")
     print("\nArrival at the destination stop, citynav vs ferrobus (pairs; ferrobus has no "
           "minimum transfer time, chains footpaths, walks after access / before egress)")
     for r in rows:
