@@ -85,6 +85,11 @@ WHEELCHAIR_ALLOW_UNKNOWN = 2
 #: both to int64).
 Int = int | np.integer[Any]
 
+#: An array index known to be >= 0, as numba should see it: unsigned, so that it skips the
+#: negative-index wraparound it adds to every signed index (measurably slower in the hot
+#: loops). Only for indexing: unsigned and signed integers must not meet in arithmetic.
+_ix = np.uint64
+
 
 @njit(cache=True, inline="always")
 def _wc_ok(mode: Int, value: Int) -> bool:
@@ -422,19 +427,19 @@ def raptor(
             # collect patterns through marked stops
             n_q = 0
             for j in range(n_marked):
-                s = marked[j]
-                is_marked[s] = 0
-                was_marked[s] = 1
-                for x in range(spo[s], spo[s + 1]):
-                    pat = sp[x]
-                    pos = np.int64(spp[x])
-                    f = first_pos[pat]
+                su = _ix(marked[j])
+                is_marked[su] = 0
+                was_marked[su] = 1
+                for x in range(spo[su], spo[su + _ix(1)]):
+                    pu = _ix(sp[_ix(x)])
+                    pos = np.int64(spp[_ix(x)])
+                    f = first_pos[pu]
                     if f == NO_POS:
-                        queue[n_q] = pat
+                        queue[n_q] = pu
                         n_q += 1
-                        last_pos[pat] = pos
-                    first_pos[pat] = min(f, pos)
-                    last_pos[pat] = max(last_pos[pat], pos)
+                        last_pos[pu] = pos
+                    first_pos[pu] = min(f, pos)
+                    last_pos[pu] = max(last_pos[pu], pos)
             n_prev = n_marked
             for j in range(n_prev):
                 prev_list[j] = marked[j]
@@ -532,34 +537,36 @@ def raptor(
                                 break
                             # nothing is boarded past the last marked stop, and the times of
                             # the trip never decrease: once at the target bound, stop
-                            if np.int64(st_arr[cur_base + p]) + cur_off >= tk:
+                            if np.int64(st_arr[_ix(cur_base + p)]) + cur_off >= tk:
                                 break
-                        s = ps[sbase + p]
-                        if cur >= 0 and drop[sbase + p]:
-                            a = np.int64(st_arr[cur_base + p]) + cur_off
-                            if a < arr[lk, s] and a < tk:
-                                arr[lk, s] = a
-                                arr_src[k, s] = k
-                                arr_inst[k, s] = cur
-                                arr_bstop[k, s] = bstop
-                                arr_bpos[k, s] = bpos
-                                arr_apos[k, s] = p
-                                if touched[s] == 0:
-                                    touched[s] = 1
+                        xp = _ix(sbase + p)
+                        s = ps[xp]
+                        su = _ix(s)
+                        if cur >= 0 and drop[xp]:
+                            a = np.int64(st_arr[_ix(cur_base + p)]) + cur_off
+                            if a < arr[lk, su] and a < tk:
+                                arr[lk, su] = a
+                                arr_src[k, su] = k
+                                arr_inst[k, su] = cur
+                                arr_bstop[k, su] = bstop
+                                arr_bpos[k, su] = bpos
+                                arr_apos[k, su] = p
+                                if touched[su] == 0:
+                                    touched[su] = 1
                                     touched_list[n_touched] = s
                                     n_touched += 1
-                                if in_arr[s] == 0:
-                                    in_arr[s] = 1
+                                if in_arr[su] == 0:
+                                    in_arr[su] = 1
                                     chg_arr[k, n_chg_arr[k]] = s
                                     n_chg_arr[k] += 1
-                        if was_marked[s] == 0 or not pick[sbase + p]:
+                        if was_marked[su] == 0 or not pick[xp]:
                             continue
-                        b = brd[lk1, s]
+                        b = brd[lk1, su]
                         if b >= INF:
                             continue
                         cur_dep = INF
                         if cur >= 0:
-                            cur_dep = np.int64(st_dep[cur_base + p]) + cur_off
+                            cur_dep = np.int64(st_dep[_ix(cur_base + p)]) + cur_off
                         if b > cur_dep:
                             continue
                         # the earliest usable instance leaving p at or after b: step back
@@ -573,11 +580,12 @@ def raptor(
                             i = cur - 1
                             steps = 0
                             while i >= ia:
-                                tr_i = inst_trip[i]
-                                d_i = np.int64(st_dep[st0 + (tr_i - t0) * n + p]) + inst_off[i]
+                                tr_i = inst_trip[_ix(i)]
+                                d_i = np.int64(st_dep[_ix(st0 + (tr_i - t0) * n + p)]) + \
+                                    inst_off[_ix(i)]
                                 if d_i < b:
                                     break
-                                if trip_ok[tc0 + tr_i]:
+                                if trip_ok[_ix(tc0 + tr_i)]:
                                     c = i
                                 i -= 1
                                 steps += 1
@@ -591,22 +599,23 @@ def raptor(
                             hi = hi_i
                             while lo < hi:
                                 mid = (lo + hi) >> 1
-                                d_m = np.int64(st_dep[st0 + (inst_trip[mid] - t0) * n + p]) + \
-                                    inst_off[mid]
+                                d_m = np.int64(
+                                    st_dep[_ix(st0 + (inst_trip[_ix(mid)] - t0) * n + p)]) + \
+                                    inst_off[_ix(mid)]
                                 if d_m < b:
                                     lo = mid + 1
                                 else:
                                     hi = mid
                             # FIFO: the first usable instance from here departs earliest
                             for i in range(lo, hi_i):
-                                tr_i = inst_trip[i]
-                                if trip_ok[tc0 + tr_i]:
+                                tr_i = inst_trip[_ix(i)]
+                                if trip_ok[_ix(tc0 + tr_i)]:
                                     c = i
                                     break
                         if c >= 0 and c != cur:
-                            c_base = st0 + (inst_trip[c] - t0) * n
-                            c_off = inst_off[c]
-                            d = np.int64(st_dep[c_base + p]) + c_off
+                            c_base = st0 + (inst_trip[_ix(c)] - t0) * n
+                            c_off = inst_off[_ix(c)]
+                            d = np.int64(st_dep[_ix(c_base + p)]) + c_off
                             if d < cur_dep or (d == cur_dep and c < cur):
                                 cur = c
                                 cur_base = c_base
@@ -620,37 +629,41 @@ def raptor(
             tk = tgt[k]
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
-                if not plain and arr_src[k, s] != k:
+                su = _ix(s)
+                if not plain and arr_src[k, su] != k:
                     continue  # carried from round k-1 (transfers were relaxed then)
-                a = arr[lk, s]
-                n_fp = fp_off[s + 1] - fp_off[s]
-                n_tr = tr_off[s + 1] - tr_off[s]
+                a = arr[lk, su]
+                fp0 = fp_off[su]
+                fp1 = fp_off[su + _ix(1)]
+                n_fp = fp1 - fp0
+                n_tr = tr_off[su + _ix(1)] - tr_off[su]
                 if n_tr == 0:
                     # no transfers.txt rule at s: the same stop, then its footpaths
-                    for x in range(fp_off[s] - 1, fp_off[s + 1]):
-                        if x < fp_off[s]:
-                            q = s
+                    for x in range(fp0 - 1, fp1):
+                        if x < fp0:
+                            uq = _ix(s)
                             dur = mts
                         else:
-                            q = fp_to[x]
-                            dur = max(np.int64(fp_dur[x]), mts)
+                            ux = _ix(x)
+                            uq = _ix(fp_to[ux])
+                            dur = max(np.int64(fp_dur[ux]), mts)
                         v = a + dur
-                        if v < brd[lk, q] and v < tk:
-                            brd[lk, q] = v
-                            brd_src[k, q] = qid if plain else k
-                            brd_from[k, q] = s
-                            brd_dur[k, q] = dur
-                            if touched[q] == 0:
-                                touched[q] = 1
-                                touched_list[n_touched] = q
+                        if v < brd[lk, uq] and v < tk:
+                            brd[lk, uq] = v
+                            brd_src[k, uq] = qid if plain else k
+                            brd_from[k, uq] = s
+                            brd_dur[k, uq] = dur
+                            if touched[uq] == 0:
+                                touched[uq] = 1
+                                touched_list[n_touched] = uq
                                 n_touched += 1
-                            if in_brd[q] == 0:
-                                in_brd[q] = 1
-                                chg_brd[k, n_chg_brd[k]] = q
+                            if in_brd[uq] == 0:
+                                in_brd[uq] = 1
+                                chg_brd[k, n_chg_brd[k]] = uq
                                 n_chg_brd[k] += 1
-                            if is_marked[q] == 0:
-                                is_marked[q] = 1
-                                marked[n_marked] = q
+                            if is_marked[uq] == 0:
+                                is_marked[uq] = 1
+                                marked[n_marked] = uq
                                 n_marked += 1
                     continue
                 for x in range(-1, n_fp + n_tr):
@@ -715,20 +728,20 @@ def raptor(
                             n_marked += 1
             # egress
             for j in range(n_chg_arr[k]):
-                s = chg_arr[k, j]
-                ej = is_egress[s]
-                if ej < 0 or (not plain and arr_src[k, s] != k):
+                su = _ix(chg_arr[k, j])
+                ej = is_egress[su]
+                if ej < 0 or (not plain and arr_src[k, su] != k):
                     continue
-                v = arr[lk, s] + egress_s[ej]
+                v = arr[lk, su] + egress_s[ej]
                 if v < tgt[k]:
                     tgt[k] = v
                     tgt_e[k] = ej
                     tgt_src[k] = k
                     improved_round[k] = 1
             for j in range(n_chg_arr[k]):
-                in_arr[chg_arr[k, j]] = 0
+                in_arr[_ix(chg_arr[k, j])] = 0
             for j in range(n_chg_brd[k]):
-                in_brd[chg_brd[k, j]] = 0
+                in_brd[_ix(chg_brd[k, j])] = 0
         for j in range(n_marked):
             is_marked[marked[j]] = 0
         # reconstruct the journeys improved in this run
