@@ -456,10 +456,6 @@ class _FixedArgs(NamedTuple):
     ps: np.ndarray
     pick: np.ndarray  # and the stop open and accessible in the query's wheelchair mode
     drop: np.ndarray  # alike
-    pto: np.ndarray
-    psto: np.ndarray
-    st_arr: np.ndarray  # the live per-layer blocks (or the schedule)
-    st_dep: np.ndarray
     spo: np.ndarray
     sp: np.ndarray
     spp: np.ndarray
@@ -468,12 +464,11 @@ class _FixedArgs(NamedTuple):
     tr_kind: np.ndarray
     tr_min: np.ndarray
     lpo: np.ndarray
-    inst_trip: np.ndarray
-    inst_off: np.ndarray
-    layer_st: np.ndarray
-    layer_trip: np.ndarray
+    inst_base: np.ndarray  # the running instances' stop times (gtfs.raptor.instance_times)
+    st_arr: np.ndarray
+    st_dep: np.ndarray
     st_skip: np.ndarray
-    trip_ok: np.ndarray  # runs that date and accessible
+    inst_ok: np.ndarray
     layer_pat_fifo: np.ndarray
     fp_off: np.ndarray
     fp_to: np.ndarray
@@ -531,12 +526,13 @@ def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
         fp_to, fp_dur = np.ascontiguousarray(fp_to[keep]), np.ascontiguousarray(fp_dur[keep])
     pick = kern.usable_positions(targs.ps, targs.pick, targs.stop_wc, closed, mode)
     drop = kern.usable_positions(targs.ps, targs.drop, targs.stop_wc, closed, mode)
-    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, targs.pto, targs.psto, la.st_arr,
-                       la.st_dep, *_boarding_entries(tt, reverse), *targs[11:15],
-                       day.layer_pat_offsets, inst_trip, inst_off, la.layer_st,
-                       la.layer_trip, la.st_skip,
-                       kern.usable_trips(targs.trip_wc, la.trip_cancel, mode),
-                       la.layer_pat_fifo, fp_off, fp_to, fp_dur)
+    inst_base, st_arr, st_dep, st_skip, inst_ok = kern.instance_times(
+        targs.pso, targs.pto, targs.psto, targs.trip_wc, day.layer_pat_offsets, inst_trip,
+        inst_off, la.st_arr, la.st_dep, la.st_skip, la.layer_st, la.layer_trip,
+        la.trip_cancel, mode)
+    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_boarding_entries(tt, reverse),
+                       *targs[11:15], day.layer_pat_offsets, inst_base, st_arr, st_dep,
+                       st_skip, inst_ok, la.layer_pat_fifo, fp_off, fp_to, fp_dur)
     with _LIVE_LOCK:
         cache[key] = (live, footpaths, tt, fixed)
         cache.move_to_end(key)

@@ -25,12 +25,13 @@ instance ``i`` (layer ``l``, pattern ``p``, trip ``t``) at stop position ``x`` a
 either the scheduled times (``layer_st[l] == 0`` on the plain timetable arrays) or the
 realtime times of its service date (a block of a concatenated array). ``st_skip`` is indexed
 alike (skipped: the vehicle passes, nobody boards or alights). Cancellations and closed stops
-reach :func:`raptor` folded with the wheelchair mode: ``trip_ok[layer_trip[l] + t]`` (trip
-``t`` is boarded on that layer's date: not cancelled and accessible) and the per-position
-``pick``/``drop`` flags (allowed, and the stop open and accessible); see
-:func:`usable_trips` and :func:`usable_positions`. ``layer_pat_fifo[l, p]``: on layer ``l`` the
-(realtime) trips of pattern ``p`` are FIFO (no trip overtakes another, by arrival or
-departure, at any stop) and none skips a stop.
+reach :func:`raptor` folded with the wheelchair mode: ``inst_ok[i]`` (instance ``i`` may be
+boarded: not cancelled on its date and accessible) and the per-position ``pick``/``drop``
+flags (allowed, and the stop open and accessible); see :func:`instance_times` and
+:func:`usable_positions`. The kernel reads the stop times of the running instances only,
+copied once per day and live value with their time offsets added.
+``layer_pat_fifo[l, p]``: on layer ``l`` the (realtime) trips of pattern ``p`` are FIFO (no
+trip overtakes another, by arrival or departure, at any stop) and none skips a stop.
 
 Scans. A FIFO (layer, pattern) pair is scanned the classic way: at a marked stop, board the
 earliest-departing usable trip (binary search on the layer's departures), hop to an earlier
@@ -99,16 +100,6 @@ def _wc_ok(mode: Int, value: Int) -> bool:
     if mode == WHEELCHAIR_STRICT:
         return value == 1
     return value != 2
-
-
-@njit(cache=True)
-def _layer_of(lpo: np.ndarray, inst: Int) -> int:
-    """Day layer of an instance (instances are numbered layer-major)."""
-    n_pat = lpo.shape[1] - 1
-    for layer in range(lpo.shape[0]):
-        if inst < lpo[layer, n_pat]:
-            return layer
-    return int(lpo.shape[0]) - 1
 
 
 # --------------------------------------------------------------------------- scratch
@@ -231,13 +222,39 @@ def usable_positions(ps: np.ndarray, allowed: np.ndarray, stop_wc: np.ndarray,
     return np.ascontiguousarray(np.asarray(allowed, dtype=bool) & ok[np.asarray(ps)])
 
 
-def usable_trips(trip_wc: np.ndarray, trip_cancel: np.ndarray, mode: int) -> NDArray[np.bool_]:
-    """``trip_ok`` of :func:`raptor`: per block of ``trip_cancel`` (one per service date, each
-    ``len(trip_wc)`` long), not cancelled and accessible in wheelchair ``mode``."""
-    n = int(np.asarray(trip_wc).shape[0])
-    cancel = np.asarray(trip_cancel, dtype=bool)
-    blocks = cancel.shape[0] // n if n else 0
-    return np.ascontiguousarray(np.tile(_wc_mask(mode, trip_wc), blocks) & ~cancel)
+def instance_times(pso: np.ndarray, pto: np.ndarray, psto: np.ndarray, trip_wc: np.ndarray,
+                   lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
+                   st_arr: np.ndarray, st_dep: np.ndarray, st_skip: np.ndarray,
+                   layer_st: np.ndarray, layer_trip: np.ndarray, trip_cancel: np.ndarray,
+                   mode: int) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32],
+                                       NDArray[np.bool_], NDArray[np.bool_]]:
+    """The stop times :func:`raptor` reads: only those of the day's running instances, each
+    instance's row of its layer (realtime where the layer has data) with its time offset
+    added, rows in instance order (so the instances of one (layer, pattern) are one block).
+
+    Returns ``(inst_base, arr_s, dep_s, skip, inst_ok)``: the row of instance ``i`` at
+    position ``p`` is ``inst_base[i] + p``; ``inst_ok[i]``: boarded at all (not cancelled on
+    its date, accessible in wheelchair ``mode``)."""
+    lpo_a = np.asarray(lpo)
+    n_layers, n_pat = lpo_a.shape[0], lpo_a.shape[1] - 1
+    per_block = lpo_a[:, 1:] - lpo_a[:, :-1]
+    inst_pat = np.repeat(np.tile(np.arange(n_pat, dtype=np.int64), n_layers), per_block.ravel())
+    inst_layer = np.repeat(np.arange(n_layers, dtype=np.int64), per_block.sum(axis=1))
+    trips = np.asarray(inst_trip).astype(np.int64)
+    pso_a = np.asarray(pso)
+    n = (pso_a[1:] - pso_a[:-1])[inst_pat].astype(np.int64)
+    base = np.zeros(trips.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n, out=base[1:])
+    src_row = (np.asarray(layer_st)[inst_layer] + np.asarray(psto)[inst_pat]
+               + (trips - np.asarray(pto)[inst_pat]) * n)
+    rows = np.repeat(src_row - base[:-1], n) + np.arange(int(base[-1]), dtype=np.int64)
+    off = np.repeat(np.asarray(inst_off, dtype=np.int64), n)
+    arr_s = (np.asarray(st_arr)[rows] + off).astype(np.int32)
+    dep_s = (np.asarray(st_dep)[rows] + off).astype(np.int32)
+    skip = np.ascontiguousarray(np.asarray(st_skip)[rows])
+    inst_ok = (~np.asarray(trip_cancel, dtype=bool)[np.asarray(layer_trip)[inst_layer] + trips]
+               & _wc_mask(mode, np.asarray(trip_wc))[trips])
+    return base[:-1].copy(), arr_s, dep_s, skip, np.ascontiguousarray(inst_ok)
 
 
 def boarding_entries(pso: np.ndarray, pick: np.ndarray, spo: np.ndarray, sp: np.ndarray,
@@ -260,16 +277,13 @@ def boarding_entries(pso: np.ndarray, pick: np.ndarray, spo: np.ndarray, sp: np.
 
 @njit(cache=True, nogil=True)
 def raptor(
-    # timetable (st_arr / st_dep: per-layer blocks, see the module docstring)
-    pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, pto: np.ndarray,
-    psto: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray, spo: np.ndarray,
+    # timetable
+    pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, spo: np.ndarray,
     sp: np.ndarray, spp: np.ndarray,
     tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray, tr_min: np.ndarray,
-    # day context
-    lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
-    # live data and wheelchair mode, folded together (see :func:`usable_positions`)
-    layer_st: np.ndarray, layer_trip: np.ndarray,
-    st_skip: np.ndarray, trip_ok: np.ndarray, layer_pat_fifo: np.ndarray,
+    # the day's running instances and their times (see :func:`instance_times`)
+    lpo: np.ndarray, inst_base: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray,
+    st_skip: np.ndarray, inst_ok: np.ndarray, layer_pat_fifo: np.ndarray,
     # footpaths (no loops s -> s)
     fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
     # query
@@ -286,8 +300,10 @@ def raptor(
     ``spo``/``sp``/``spp``: the (pattern, position) entries of each stop *where boarding is
     allowed* (:func:`boarding_entries`). ``pick`` / ``drop``: boarding / alighting allowed at a
     pattern position *and* its stop open and accessible in the query's wheelchair mode
-    (:func:`usable_positions`); ``trip_ok[layer_trip[l] + t]``: trip ``t`` runs on layer
-    ``l``'s date (not cancelled) and is accessible (:func:`usable_trips`).
+    (:func:`usable_positions`). ``st_arr`` / ``st_dep`` / ``st_skip``: the times of the
+    running instances only, offsets added, instance ``i`` at position ``p`` at row
+    ``inst_base[i] + p``; ``inst_ok[i]``: the instance may be boarded (not cancelled,
+    accessible); see :func:`instance_times`.
 
     Work is proportional to what the query reaches: the scratch arrays are reset only at the
     stops it touched (and left clean for the next query)."""
@@ -453,15 +469,13 @@ def raptor(
                 first_pos[pat] = NO_POS
                 sbase = pso[pat]
                 n = pso[pat + 1] - sbase
-                t0 = pto[pat]
                 n_cand = -1
                 for layer in range(n_layers):
                     ia = lpo[layer, pat]
                     ib = lpo[layer, pat + 1]
                     if ia == ib:
                         continue
-                    st0 = layer_st[layer] + psto[pat]
-                    tc0 = layer_trip[layer]
+                    blk = inst_base[ia]  # instance i of the block: row blk + (i - ia) * n
                     if not layer_pat_fifo[layer, pat]:
                         # trip by trip: exact under overtaking and skipped stops
                         if n_cand < 0:
@@ -478,16 +492,14 @@ def raptor(
                         if n_cand == 0:
                             continue
                         for i in range(ia, ib):
-                            tr = inst_trip[i]
-                            if not trip_ok[tc0 + tr]:
+                            if not inst_ok[i]:
                                 continue
-                            base = st0 + (tr - t0) * n
-                            off = inst_off[i]
+                            base = blk + (i - ia) * n
                             bp = -1
                             for j in range(n_cand):
                                 p = cand_pos[j]
                                 if not st_skip[base + p] and \
-                                        cand_brd[j] <= np.int64(st_dep[base + p]) + off:
+                                        cand_brd[j] <= np.int64(st_dep[base + p]):
                                     bp = p
                                     break
                             if bp < 0:
@@ -497,7 +509,7 @@ def raptor(
                                 s = ps[sbase + p]
                                 if not drop[sbase + p] or st_skip[base + p]:
                                     continue
-                                a = np.int64(st_arr[base + p]) + off
+                                a = np.int64(st_arr[base + p])
                                 if a >= tk:
                                     break  # times never decrease along a trip
                                 if a < arr[lk, s]:
@@ -520,15 +532,12 @@ def raptor(
                     # instance leaves too late, and nothing can be boarded when its last
                     # one has left the last marked stop before the departure (every label
                     # is at least the departure time of the run)
-                    if np.int64(st_dep[st0 + (inst_trip[ia] - t0) * n + p0]) + inst_off[ia] \
-                            >= tk:
+                    if np.int64(st_dep[_ix(blk + p0)]) >= tk:
                         continue
-                    if np.int64(st_dep[st0 + (inst_trip[ib - 1] - t0) * n + p_last]) + \
-                            inst_off[ib - 1] < tau_min:
+                    if np.int64(st_dep[_ix(blk + (ib - 1 - ia) * n + p_last)]) < tau_min:
                         continue
                     cur = -1
                     cur_base = 0
-                    cur_off = np.int64(0)
                     bstop = 0
                     bpos = 0
                     for p in range(p0, n):
@@ -537,13 +546,13 @@ def raptor(
                                 break
                             # nothing is boarded past the last marked stop, and the times of
                             # the trip never decrease: once at the target bound, stop
-                            if np.int64(st_arr[_ix(cur_base + p)]) + cur_off >= tk:
+                            if np.int64(st_arr[_ix(cur_base + p)]) >= tk:
                                 break
                         xp = _ix(sbase + p)
                         s = ps[xp]
                         su = _ix(s)
                         if cur >= 0 and drop[xp]:
-                            a = np.int64(st_arr[_ix(cur_base + p)]) + cur_off
+                            a = np.int64(st_arr[_ix(cur_base + p)])
                             if a < arr[lk, su] and a < tk:
                                 arr[lk, su] = a
                                 arr_src[k, su] = k
@@ -566,7 +575,7 @@ def raptor(
                             continue
                         cur_dep = INF
                         if cur >= 0:
-                            cur_dep = np.int64(st_dep[_ix(cur_base + p)]) + cur_off
+                            cur_dep = np.int64(st_dep[_ix(cur_base + p)])
                         if b > cur_dep:
                             continue
                         # the earliest usable instance leaving p at or after b: step back
@@ -580,12 +589,10 @@ def raptor(
                             i = cur - 1
                             steps = 0
                             while i >= ia:
-                                tr_i = inst_trip[_ix(i)]
-                                d_i = np.int64(st_dep[_ix(st0 + (tr_i - t0) * n + p)]) + \
-                                    inst_off[_ix(i)]
+                                d_i = np.int64(st_dep[_ix(blk + (i - ia) * n + p)])
                                 if d_i < b:
                                     break
-                                if trip_ok[_ix(tc0 + tr_i)]:
+                                if inst_ok[_ix(i)]:
                                     c = i
                                 i -= 1
                                 steps += 1
@@ -599,27 +606,22 @@ def raptor(
                             hi = hi_i
                             while lo < hi:
                                 mid = (lo + hi) >> 1
-                                d_m = np.int64(
-                                    st_dep[_ix(st0 + (inst_trip[_ix(mid)] - t0) * n + p)]) + \
-                                    inst_off[_ix(mid)]
+                                d_m = np.int64(st_dep[_ix(blk + (mid - ia) * n + p)])
                                 if d_m < b:
                                     lo = mid + 1
                                 else:
                                     hi = mid
                             # FIFO: the first usable instance from here departs earliest
                             for i in range(lo, hi_i):
-                                tr_i = inst_trip[_ix(i)]
-                                if trip_ok[_ix(tc0 + tr_i)]:
+                                if inst_ok[_ix(i)]:
                                     c = i
                                     break
                         if c >= 0 and c != cur:
-                            c_base = st0 + (inst_trip[_ix(c)] - t0) * n
-                            c_off = inst_off[_ix(c)]
-                            d = np.int64(st_dep[_ix(c_base + p)]) + c_off
+                            c_base = blk + (c - ia) * n
+                            d = np.int64(st_dep[_ix(c_base + p)])
                             if d < cur_dep or (d == cur_dep and c < cur):
                                 cur = c
                                 cur_base = c_base
-                                cur_off = c_off
                                 bstop = s
                                 bpos = p
             for j in range(n_prev):
@@ -760,13 +762,9 @@ def raptor(
                 b = arr_bstop[r0, s]
                 bp = arr_bpos[r0, s]
                 ap = arr_apos[r0, s]
-                trip = inst_trip[inst]
-                pat = _pattern_of(pto, trip)
-                n = pso[pat + 1] - pso[pat]
                 # times of the instance on its own layer (realtime when it has them)
-                base = layer_st[_layer_of(lpo, inst)] + psto[pat] + (trip - pto[pat]) * n
-                dep_t = np.int64(st_dep[base + bp]) + inst_off[inst]
-                arr_t = np.int64(st_arr[base + ap]) + inst_off[inst]
+                dep_t = np.int64(st_dep[inst_base[inst] + bp])
+                arr_t = np.int64(st_arr[inst_base[inst] + ap])
                 if pending >= 0:
                     tmp[pending, 6] = arr_t
                     tmp[pending, 7] = arr_t + tmp[pending, 7]
@@ -844,20 +842,6 @@ def raptor(
     for j in range(egress_stop.shape[0]):
         is_egress[egress_stop[j]] = -1
     return journeys[:n_j], legs[:n_l]
-
-
-@njit(cache=True)
-def _pattern_of(pto: np.ndarray, trip: Int) -> int:
-    """Pattern of ``trip`` (binary search in the pattern trip offsets ``pto``)."""
-    lo = 0
-    hi = pto.shape[0] - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if pto[mid] <= trip:
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True, nogil=True)
