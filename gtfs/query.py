@@ -4,7 +4,12 @@ All times are seconds since the query date's service-day midnight in the day con
 reference timezone (see :mod:`gtfs.day`). Access / egress are ``(stop_idx[], time_s[])``
 walking times between the origin / destination and stops; footpaths are CSR arrays
 ``(fp_offsets, fp_to, fp_dur_s)`` between stops (None = no footpaths). Only numpy on this
-path; kernel arguments are prepared once per timetable and cached.
+path. The kernel's fixed arguments (timetable, day, live and footpath arrays, with closures,
+cancellations and the wheelchair mode folded into per-position and per-trip flags) are
+prepared once per (day, live value, footpaths, direction, wheelchair mode) and cached on the
+day context; each thread reuses its own scratch arrays for the labels (left clean by the
+kernel, dropped if a query fails), so a query converts only its access, egress and departure
+arrays. Queries may run from several threads at once (the kernel releases the GIL).
 
 Live data is one :class:`~gtfs.live.TransitLive` (``live=``): stop closures, and per service
 date cancellations, skipped stops and realtime stop times. Each day layer of the
@@ -28,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -429,15 +434,166 @@ def _live_layers(tt: Timetable, day: DayContext, live: TransitLive | None,
     return entry.reverse
 
 
-def _stop_times_arg(x: StopTimes) -> tuple[np.ndarray, np.ndarray]:
-    s = np.ascontiguousarray(np.asarray(x[0], dtype=np.int32))
-    t = np.ascontiguousarray(np.asarray(x[1], dtype=np.int64))
-    if s.shape != t.shape:
-        raise ValueError("stop indices and times must have the same length")
+def _stop_times_arg(x: StopTimes, n_stops: int) -> tuple[np.ndarray, np.ndarray]:
+    s = np.ascontiguousarray(x[0], dtype=np.int32)
+    t = np.ascontiguousarray(x[1], dtype=np.int64)
+    if s.shape != t.shape or s.ndim != 1:
+        raise ValueError("stop indices and times must be 1-d and of the same length")
+    if s.size:
+        # (a few stops: Python's min / max are faster than numpy's reductions)
+        vals = s.tolist() if s.size <= 16 else [int(s.min()), int(s.max())]
+        if min(vals) < 0 or max(vals) >= n_stops:
+            raise ValueError(f"stop index out of range (0..{n_stops - 1})")
     return s, t
 
 
+class _FixedArgs(NamedTuple):
+    """The arguments of :func:`gtfs.raptor.raptor` that stay the same for every query on one
+    (timetable, day, live value, footpaths, direction, wheelchair mode), in the kernel's
+    order (``spo``/``sp``/``spp`` only the entries where boarding is allowed)."""
+
+    pso: np.ndarray
+    ps: np.ndarray
+    pick: np.ndarray  # and the stop open and accessible in the query's wheelchair mode
+    drop: np.ndarray  # alike
+    spo: np.ndarray
+    sp: np.ndarray
+    spp: np.ndarray
+    tr_off: np.ndarray
+    tr_to: np.ndarray
+    tr_kind: np.ndarray
+    tr_min: np.ndarray
+    lpo: np.ndarray
+    inst_base: np.ndarray  # the running instances' stop times (gtfs.raptor.instance_times)
+    st_arr: np.ndarray
+    st_dep: np.ndarray
+    st_skip: np.ndarray
+    inst_ok: np.ndarray
+    layer_pat_fifo: np.ndarray
+    fp_off: np.ndarray
+    fp_to: np.ndarray
+    fp_dur: np.ndarray
+
+
+#: Prepared argument sets kept per day context (live values and footpath sets in use).
+PREPARED_CACHE_SIZE = 8
+
+
+def _boarding_entries(tt: Timetable,
+                      reverse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    key = ("boarding_entries", reverse)
+    hit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = tt.derived.get(key)
+    if hit is None:
+        a = _reverse_tt(tt)["args"] if reverse else _tt_args(tt)
+        hit = kern.boarding_entries(a.pso, a.pick, a.spo, a.sp, a.spp)
+        tt.derived[key] = hit
+    return hit
+
+
+def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
+              footpaths: Footpaths | None, reverse: bool, mode: int) -> _FixedArgs:
+    """The kernel's fixed arguments, prepared once per (day, live value, footpaths,
+    direction, wheelchair mode) and kept on the day context; a query then only converts its
+    own access, egress and departure arrays."""
+    cache: OrderedDict[tuple[int, int, int, bool, int], tuple[Any, ...]] | None = \
+        day.derived.get("prepared")
+    if cache is None:
+        with _LIVE_LOCK:
+            cache = day.derived.setdefault("prepared", OrderedDict())
+    fp0 = None if footpaths is None else footpaths[0]
+    key = (id(live), id(fp0), id(tt), reverse, mode)
+    hit = cache.get(key)
+    # the entry holds the objects it was made from: identity, not a reused id, decides
+    if hit is not None and hit[0] is live and hit[1] is footpaths and hit[2] is tt:
+        fixed: _FixedArgs = hit[3]
+        return fixed
+    closed = _closed_arg(tt, live)
+    la = _live_layers(tt, day, live, reverse)
+    targs: _KernelTimetable
+    if reverse:
+        targs = _reverse_tt(tt)["args"]
+        rd = _reverse_day(tt, day)
+        inst_trip, inst_off = rd["inst_trip"], rd["inst_offset_s"]
+    else:
+        targs = _tt_args(tt)
+        inst_trip, inst_off = day.inst_trip, day.inst_offset_s
+    fp_off, fp_to, fp_dur = _fp_args(tt, footpaths, reverse)
+    # the kernel takes footpaths without loops s -> s (they never count)
+    src = np.repeat(np.arange(tt.n_stops, dtype=np.int64), np.diff(fp_off))
+    if (fp_to == src).any():
+        keep = fp_to != src
+        fp_off = np.searchsorted(src[keep], np.arange(tt.n_stops + 1)).astype(np.int64)
+        fp_to, fp_dur = np.ascontiguousarray(fp_to[keep]), np.ascontiguousarray(fp_dur[keep])
+    pick = kern.usable_positions(targs.ps, targs.pick, targs.stop_wc, closed, mode)
+    drop = kern.usable_positions(targs.ps, targs.drop, targs.stop_wc, closed, mode)
+    inst_base, st_arr, st_dep, st_skip, inst_ok = kern.instance_times(
+        targs.pso, targs.pto, targs.psto, targs.trip_wc, day.layer_pat_offsets, inst_trip,
+        inst_off, la.st_arr, la.st_dep, la.st_skip, la.layer_st, la.layer_trip,
+        la.trip_cancel, mode)
+    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_boarding_entries(tt, reverse),
+                       *targs[11:15], day.layer_pat_offsets, inst_base, st_arr, st_dep,
+                       st_skip, inst_ok, la.layer_pat_fifo, fp_off, fp_to, fp_dur)
+    with _LIVE_LOCK:
+        cache[key] = (live, footpaths, tt, fixed)
+        cache.move_to_end(key)
+        while len(cache) > PREPARED_CACHE_SIZE:
+            cache.popitem(last=False)
+    return fixed
+
+
+#: Rounds the per-thread scratch arrays are first sized for (grown on demand).
+SCRATCH_ROUNDS = 8
+
+
+class _ScratchSlot(threading.local):
+    """This thread's :class:`gtfs.raptor.Scratch` for one timetable (None while in use)."""
+
+    scratch: kern.Scratch | None = None
+
+
+def _take_scratch(tt: Timetable, max_rounds: int) -> tuple[_ScratchSlot, kern.Scratch]:
+    """This thread's scratch arrays for ``tt`` (taken out of its slot while a query runs)."""
+    slot: _ScratchSlot | None = tt.derived.get("raptor_scratch")
+    if slot is None:
+        with _LIVE_LOCK:
+            slot = tt.derived.setdefault("raptor_scratch", _ScratchSlot())
+    scratch = slot.scratch
+    slot.scratch = None
+    if scratch is None or scratch.max_rounds < max_rounds:
+        lens = tt.derived.get("max_pattern_len")
+        if lens is None:
+            pso = np.asarray(tt.arrays["pattern_stop_offsets"])
+            lens = int(np.diff(pso).max()) if len(pso) > 1 else 0
+            tt.derived["max_pattern_len"] = lens
+        scratch = kern.Scratch(tt.n_stops, tt.n_patterns, lens,
+                               max(max_rounds, SCRATCH_ROUNDS))
+    return slot, scratch
+
+
 # --------------------------------------------------------------------------- decoding
+
+
+_LEG_FIELDS = tuple(f.name for f in fields(Leg))
+_JOURNEY_FIELDS = tuple(f.name for f in fields(Journey))
+
+
+def _new(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """An instance of the frozen dataclass ``cls`` with ``values`` for all its fields, without
+    the per-field ``object.__setattr__`` of the generated ``__init__`` (three times faster;
+    the hot path of decoding kernel output)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+def _instance_lists(day: DayContext) -> tuple[list[int], list[dt.date]]:
+    """Per instance of ``day``: its trip and its service date, as Python lists (cached)."""
+    hit: tuple[list[int], list[dt.date]] | None = day.derived.get("instance_lists")
+    if hit is None:
+        dates = _layer_dates(day)
+        hit = (day.inst_trip.tolist(), [dates[i] for i in day.inst_layer.tolist()])
+        day.derived["instance_lists"] = hit
+    return hit
 
 
 def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
@@ -446,36 +602,42 @@ def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
     """Journeys from the kernel's output; ``reverse``: ``(inst_map, pattern_len,
     trip_pattern)`` when the output is of the time-reversed timetable."""
     out: list[Journey] = []
-    for j in journeys:
-        first, count = int(j[3]), int(j[4])
-        raw = legs[first: first + count]
+    if journeys.shape[0] == 0:
+        return out
+    inst_trip, inst_date = _instance_lists(day)
+    rows = legs.tolist()
+    transit, access, egress = kern.LEG_TRANSIT, kern.LEG_ACCESS, kern.LEG_EGRESS
+    for j in journeys.tolist():
+        first, count = j[3], j[4]
         items: list[Leg] = []
-        for row in raw:
-            kind, inst, a, b, bp, ap, dep, arr = (int(v) for v in row)
+        n_transit = 0
+        for kind, inst, a, b, bp, ap, dep, arr in rows[first: first + count]:
             if reverse is not None:
                 dep, arr = -arr, -dep
                 kind = _SWAP_ENDS.get(kind, kind)
-                if kind == kern.LEG_ACCESS:
+                if kind == access:
                     a, b = -1, a
-                elif kind == kern.LEG_EGRESS:
+                elif kind == egress:
                     a, b = b, -1
                 else:
                     a, b = b, a
-            if kind == kern.LEG_TRANSIT:
+            if kind == transit:
                 if reverse is not None:
                     inst = int(reverse[0][inst])
-                trip = int(day.inst_trip[inst])
+                trip = inst_trip[inst]
                 if reverse is not None:
                     n = int(reverse[1][reverse[2][trip]])
                     bp, ap = n - 1 - ap, n - 1 - bp
-                items.append(Leg("transit", a, b, dep, arr, trip, bp, ap,
-                                 day.service_date(inst)))
+                items.append(_new(Leg, _LEG_FIELDS,
+                                  ("transit", a, b, dep, arr, trip, bp, ap, inst_date[inst])))
+                n_transit += 1
             else:
-                items.append(Leg(LEG_KINDS[kind], a, b, dep, arr))
+                items.append(_new(Leg, _LEG_FIELDS,
+                                  (LEG_KINDS[kind], a, b, dep, arr, -1, -1, -1, None)))
         if reverse is not None:
             items.reverse()
-        n_transit = sum(1 for leg in items if leg.kind == "transit")
-        out.append(Journey(items[0].depart_s, items[-1].arrive_s, n_transit - 1, tuple(items)))
+        out.append(_new(Journey, _JOURNEY_FIELDS, (items[0].depart_s, items[-1].arrive_s,
+                                                   n_transit - 1, tuple(items))))
     return out
 
 
@@ -513,24 +675,16 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
     mode = _wheelchair_mode(wheelchair)
-    closed = _closed_arg(tt, live)
-    la = _live_layers(tt, day, live, reverse)
-    acc_s, acc_t = _stop_times_arg(access)
-    eg_s, eg_t = _stop_times_arg(egress)
-    args: _KernelTimetable
-    if reverse:
-        args = _reverse_tt(tt)["args"]
-        rd = _reverse_day(tt, day)
-        inst_trip, inst_off = rd["inst_trip"], rd["inst_offset_s"]
-    else:
-        args = _tt_args(tt)
-        inst_trip, inst_off = day.inst_trip, day.inst_offset_s
-    fp = _fp_args(tt, footpaths, reverse)
-    return kern.raptor(*args[:6], la.st_arr, la.st_dep, *args[8:], day.layer_pat_offsets,
-                       inst_trip, inst_off, acc_s, acc_t, eg_s, eg_t, fp[0], fp[1], fp[2],
-                       departures, int(max_rounds), int(min_transfer_s), mode, closed,
-                       la.layer_st, la.layer_trip, la.st_skip, la.trip_cancel,
-                       la.layer_pat_fifo)
+    if not 0 <= max_rounds <= kern.MAX_ROUNDS:
+        raise ValueError(f"max_rounds must be in 0..{kern.MAX_ROUNDS}, got {max_rounds}")
+    args = _prepared(tt, day, live, footpaths, reverse, mode)
+    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
+    eg_s, eg_t = _stop_times_arg(egress, tt.n_stops)
+    slot, scratch = _take_scratch(tt, int(max_rounds))
+    out = kern.raptor(*args, acc_s, acc_t, eg_s, eg_t, departures, int(max_rounds),
+                      int(min_transfer_s), *scratch.arrays())
+    slot.scratch = scratch  # only after a clean finish: a failed query drops its scratch
+    return out
 
 
 def earliest_arrival(
@@ -564,7 +718,7 @@ def range_query(
     mode = _wheelchair_mode(wheelchair)
     closed = _closed_arg(tt, live)
     la = _live_layers(tt, day, live)
-    acc_s, acc_t = _stop_times_arg(access)
+    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
     a = _tt_args(tt)
     deps = kern.collect_departures(a[0], a[2], a[4], a[5], la.st_dep, a[8], a[9], a[10],
                                    a[15], a[16], day.layer_pat_offsets, day.inst_trip,

@@ -24,10 +24,14 @@ instance ``i`` (layer ``l``, pattern ``p``, trip ``t``) at stop position ``x`` a
 ``layer_st[l] + psto[p] + (t - pto[p]) * n + x`` (plus ``inst_off[i]``), so a layer reads
 either the scheduled times (``layer_st[l] == 0`` on the plain timetable arrays) or the
 realtime times of its service date (a block of a concatenated array). ``st_skip`` is indexed
-alike (skipped: the vehicle passes, nobody boards or alights). ``trip_cancel[layer_trip[l] + t]``:
-trip ``t`` is not boarded on that layer's date. ``stop_closed[s]``: no boarding or alighting
-at ``s``. ``layer_pat_fifo[l, p]``: on layer ``l`` the (realtime) trips of pattern ``p`` are
-FIFO (no trip overtakes another, by arrival or departure, at any stop) and none skips a stop.
+alike (skipped: the vehicle passes, nobody boards or alights). Cancellations and closed stops
+reach :func:`raptor` folded with the wheelchair mode: ``inst_ok[i]`` (instance ``i`` may be
+boarded: not cancelled on its date and accessible) and the per-position ``pick``/``drop``
+flags (allowed, and the stop open and accessible); see :func:`instance_times` and
+:func:`usable_positions`. The kernel reads the stop times of the running instances only,
+copied once per day and live value with their time offsets added.
+``layer_pat_fifo[l, p]``: on layer ``l`` the (realtime) trips of pattern ``p`` are FIFO (no
+trip overtakes another, by arrival or departure, at any stop) and none skips a stop.
 
 Scans. A FIFO (layer, pattern) pair is scanned the classic way: at a marked stop, board the
 earliest-departing usable trip (binary search on the layer's departures), hop to an earlier
@@ -43,7 +47,15 @@ value 1 only), 2 allow unknown (exclude only the value 2, "not accessible").
 
 rRAPTOR. Runs for each departure time in decreasing order keep their labels (per round), so
 each run only explores what improves on later departures. Each run reports the rounds whose
-target arrival improved, reconstructed right away into legs.
+target arrival improved, reconstructed right away into legs. A single departure (plain
+RAPTOR) keeps one label per stop instead (the best over the rounds so far, which prunes the
+same), so no round copies every reached stop from the one before.
+
+Cost. A query costs what it reaches: its labels live in a reusable :class:`Scratch` (one per
+thread) that the kernel leaves clean by resetting only the stops it touched; nothing is
+allocated or cleared per stop or per trip of the network. Helpers that take arrays are not
+called inside the search loops (numba counts references to array arguments on every call:
+atomic operations that once took 84 % of a query).
 """
 
 from __future__ import annotations
@@ -74,6 +86,11 @@ WHEELCHAIR_ALLOW_UNKNOWN = 2
 #: both to int64).
 Int = int | np.integer[Any]
 
+#: An array index known to be >= 0, as numba should see it: unsigned, so that it skips the
+#: negative-index wraparound it adds to every signed index (measurably slower in the hot
+#: loops). Only for indexing: unsigned and signed integers must not meet in arithmetic.
+_ix = np.uint64
+
 
 @njit(cache=True, inline="always")
 def _wc_ok(mode: Int, value: Int) -> bool:
@@ -85,164 +102,289 @@ def _wc_ok(mode: Int, value: Int) -> bool:
     return value != 2
 
 
-@njit(cache=True, inline="always")
-def _find_trip(st_dep: np.ndarray, st0: Int, t0: Int, n: Int, p: Int, inst_trip: np.ndarray,
-               inst_off: np.ndarray, trip_cancel: np.ndarray, tc0: Int, trip_wc: np.ndarray,
-               wheelchair: Int, ia: Int, ib: Int, t: Int) -> int:
-    """Earliest-departing usable instance in [ia, ib) of a FIFO (layer, pattern) leaving
-    position ``p`` at or after ``t`` (``st0``: the layer's stop-time base of the pattern,
-    ``tc0``: its cancellation base); -1 if none."""
-    lo = ia
-    hi = ib
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        d = np.int64(st_dep[st0 + (inst_trip[mid] - t0) * n + p]) + inst_off[mid]
-        if d < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    # FIFO: the first usable instance from here departs earliest
-    for i in range(lo, ib):
-        trip = inst_trip[i]
-        if not trip_cancel[tc0 + trip] and _wc_ok(wheelchair, trip_wc[trip]):
-            return i
-    return -1
+# --------------------------------------------------------------------------- scratch
+# The arrays are laid out so that what one step of the search writes about a stop sits
+# together (one or two cache lines): the labels of a round, the record of how a label was
+# reached, the flags of a stop.
+#: Planes of the label array ``lab[plane, k, s]`` (int64; INF between queries). A single run
+#: uses row 0 only (the best label over the rounds so far).
+LAB_ARR = 0  # earliest arrival by vehicle with <= k trips
+LAB_BRD = 1  # earliest time ready to board with <= k trips
+N_LAB = 2
+#: Fields of the parent record ``par[k, s, field]`` (int32), written in the round that set
+#: the label (read only for labels of the current query).
+P_ARR_SRC = 0  # round whose vehicle arrival the label is (copy-min keeps the source)
+P_ARR_INST = 1  # instance ridden to the stop
+P_ARR_BSTOP = 2  # its boarding stop
+P_ARR_BPOS = 3  # boarding position
+P_ARR_APOS = 4  # alighting position
+P_BRD_SRC = 5  # rRAPTOR: round whose transfer set the boarding label; single run: the
+#                query stamp (numbers from QUERY0 up, never a round number)
+P_BRD_FROM = 6  # stop the transfer came from (-1: access)
+P_BRD_DUR = 7  # transfer / access duration (s)
+N_PAR = 8
+#: Lists of ``chg[list, k, :]`` (int32): stops whose label changed in round k (this run).
+CHG_ARR = 0
+CHG_BRD = 1
+#: Flags of ``flags[s, flag]`` (int8; 0 between queries).
+F_IN_ARR = 0  # s is in the arrival change list of the current round
+F_IN_BRD = 1  # s is in the boarding change list of the current round
+F_IS_MARKED = 2  # marked for the next round
+F_WAS_MARKED = 3  # marked in the previous round (boarding allowed)
+F_TOUCHED = 4  # some label of s was set by this query
+N_FLAGS = 8
+#: Rows of ``lists[row, :]`` (int32).
+L_MARKED = 0  # stops marked for the next round
+L_PREV = 1  # the stops marked in the previous round
+L_TOUCHED = 2  # the stops whose labels this query set
+L_EGRESS = 3  # per stop: index of its best egress entry, -1 (between queries) when none
+N_LISTS = 4
+#: Rows of the per-pattern work array (int32; PW_FIRST is NO_POS between queries).
+PW_FIRST = 0
+PW_LAST = 1
+PW_QUEUE = 2
+N_PW = 3
+NO_POS = 1 << 30
+#: Rows of the per-round work array (int64, reset by each query).
+RW_TGT = 0
+RW_TGT_E = 1
+RW_TGT_SRC = 2
+RW_N_CHG_ARR = 3
+RW_N_CHG_BRD = 4
+RW_IMPROVED = 5
+RW_QUERY = 6  # [RW_QUERY, 0]: stamp of the last query run on this scratch
+N_RW = 7
+#: First query stamp (above any round number) and the last before stamps start over.
+QUERY0 = 1 << 20
+QUERY_LAST = (1 << 31) - 2
+#: Most rounds a query may ask for (round numbers stay below QUERY0).
+MAX_ROUNDS = 1000
 
 
-@njit(cache=True, inline="always")
-def _layer_of(lpo: np.ndarray, inst: Int) -> int:
-    """Day layer of an instance (instances are numbered layer-major)."""
-    n_pat = lpo.shape[1] - 1
-    for layer in range(lpo.shape[0]):
-        if inst < lpo[layer, n_pat]:
-            return layer
-    return int(lpo.shape[0]) - 1
+class Scratch:
+    """Reusable work arrays of :func:`raptor` for one timetable size and up to ``max_rounds``
+    rounds; one per thread (a query reads and writes them; they are not shared).
+
+    Between queries the kernel keeps them in their *clean* state (labels INF, flags 0, egress
+    -1, pattern marks NO_POS): a query resets only the stops and patterns it touched. A query
+    that fails part-way leaves them dirty, so the caller must drop the object then.
+    """
+
+    __slots__ = ("max_rounds", "lab", "par", "chg", "flags", "lists", "pat_work",
+                 "round_work", "cand")
+
+    def __init__(self, n_stops: int, n_patterns: int, max_pattern_len: int,
+                 max_rounds: int) -> None:
+        self.max_rounds = int(max_rounds)
+        rows = self.max_rounds + 1
+        self.lab = np.full((N_LAB, rows, n_stops), INF, dtype=np.int64)
+        self.par = np.zeros((rows, n_stops, N_PAR), dtype=np.int32)
+        self.chg = np.zeros((2, rows, n_stops), dtype=np.int32)
+        self.flags = np.zeros((n_stops, N_FLAGS), dtype=np.int8)
+        self.lists = np.zeros((N_LISTS, n_stops), dtype=np.int32)
+        self.lists[L_EGRESS] = -1
+        self.pat_work = np.zeros((N_PW, n_patterns), dtype=np.int32)
+        self.pat_work[PW_FIRST] = NO_POS
+        self.round_work = np.zeros((N_RW, rows), dtype=np.int64)
+        self.round_work[RW_QUERY, 0] = QUERY0
+        self.cand = np.zeros((2, max(int(max_pattern_len), 1)), dtype=np.int64)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The kernel's scratch arguments, in order."""
+        return (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
+                self.round_work, self.cand)
+
+    def is_clean(self) -> bool:
+        """Whether the arrays are in the clean state (for tests; O(size))."""
+        return bool((self.lab == INF).all() and (self.flags == 0).all()
+                    and (self.lists[L_EGRESS] == -1).all()
+                    and (self.pat_work[PW_FIRST] == NO_POS).all())
 
 
-@njit(cache=True, inline="always")
-def _transfer_rule(s: Int, q: Int, tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray,
-                   tr_min: np.ndarray) -> tuple[np.int64, np.int64]:
-    """``(kind, min_transfer_time)`` of the transfers.txt rule ``s -> q``; kind -1 when
-    there is none."""
-    for j in range(tr_off[s], tr_off[s + 1]):
-        if tr_to[j] == q:
-            return np.int64(tr_kind[j]), np.int64(tr_min[j])
-    return np.int64(-1), np.int64(0)
+# --------------------------------------------------------------------------- kernel inputs
 
 
-@njit(cache=True, inline="always")
-def _footpath(s: Int, q: Int, fp_off: np.ndarray, fp_to: np.ndarray,
-              fp_dur: np.ndarray) -> np.int64:
-    """Walking time (s) of the footpath ``s -> q``; -1 when there is none."""
-    for j in range(fp_off[s], fp_off[s + 1]):
-        if fp_to[j] == q:
-            return np.int64(fp_dur[j])
-    return np.int64(-1)
+def _wc_mask(mode: int, values: np.ndarray) -> NDArray[np.bool_]:
+    """:func:`_wc_ok` over an array of GTFS wheelchair values."""
+    v = np.asarray(values)
+    if mode == WHEELCHAIR_OFF:
+        return np.ones(v.shape[0], dtype=np.bool_)
+    if mode == WHEELCHAIR_STRICT:
+        return np.asarray(v == 1)
+    return np.asarray(v != 2)
 
 
-@njit(cache=True, inline="always")
-def _copy_min(k: Int, lab: np.ndarray, src: np.ndarray, in_chg: np.ndarray, chg: np.ndarray,
-              n_chg: np.ndarray) -> None:
-    """Carry round k-1's improved labels (the stops it changed) into round k, recording the
-    stops that change in round k."""
-    for j in range(n_chg[k - 1]):
-        s = chg[k - 1, j]
-        if lab[k - 1, s] < lab[k, s]:
-            lab[k, s] = lab[k - 1, s]
-            src[k, s] = src[k - 1, s]
-            if not in_chg[s]:
-                in_chg[s] = True
-                chg[k, n_chg[k]] = s
-                n_chg[k] += 1
+def usable_positions(ps: np.ndarray, allowed: np.ndarray, stop_wc: np.ndarray,
+                     stop_closed: np.ndarray, mode: int) -> NDArray[np.bool_]:
+    """``pick`` / ``drop`` of :func:`raptor` from the pattern flags ``allowed``: allowed, and
+    the stop open and accessible in wheelchair ``mode``."""
+    ok = _wc_mask(mode, stop_wc) & ~np.asarray(stop_closed, dtype=bool)
+    return np.ascontiguousarray(np.asarray(allowed, dtype=bool) & ok[np.asarray(ps)])
 
 
-@njit(cache=True)
+def instance_times(pso: np.ndarray, pto: np.ndarray, psto: np.ndarray, trip_wc: np.ndarray,
+                   lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
+                   st_arr: np.ndarray, st_dep: np.ndarray, st_skip: np.ndarray,
+                   layer_st: np.ndarray, layer_trip: np.ndarray, trip_cancel: np.ndarray,
+                   mode: int) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32],
+                                       NDArray[np.bool_], NDArray[np.bool_]]:
+    """The stop times :func:`raptor` reads: only those of the day's running instances, each
+    instance's row of its layer (realtime where the layer has data) with its time offset
+    added, rows in instance order (so the instances of one (layer, pattern) are one block).
+
+    Returns ``(inst_base, arr_s, dep_s, skip, inst_ok)``: the row of instance ``i`` at
+    position ``p`` is ``inst_base[i] + p``; ``inst_ok[i]``: boarded at all (not cancelled on
+    its date, accessible in wheelchair ``mode``)."""
+    lpo_a = np.asarray(lpo)
+    n_layers, n_pat = lpo_a.shape[0], lpo_a.shape[1] - 1
+    per_block = lpo_a[:, 1:] - lpo_a[:, :-1]
+    inst_pat = np.repeat(np.tile(np.arange(n_pat, dtype=np.int64), n_layers), per_block.ravel())
+    inst_layer = np.repeat(np.arange(n_layers, dtype=np.int64), per_block.sum(axis=1))
+    trips = np.asarray(inst_trip).astype(np.int64)
+    pso_a = np.asarray(pso)
+    n = (pso_a[1:] - pso_a[:-1])[inst_pat].astype(np.int64)
+    base = np.zeros(trips.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n, out=base[1:])
+    src_row = (np.asarray(layer_st)[inst_layer] + np.asarray(psto)[inst_pat]
+               + (trips - np.asarray(pto)[inst_pat]) * n)
+    rows = np.repeat(src_row - base[:-1], n) + np.arange(int(base[-1]), dtype=np.int64)
+    off = np.repeat(np.asarray(inst_off, dtype=np.int64), n)
+    arr_s = (np.asarray(st_arr)[rows] + off).astype(np.int32)
+    dep_s = (np.asarray(st_dep)[rows] + off).astype(np.int32)
+    skip = np.ascontiguousarray(np.asarray(st_skip)[rows])
+    inst_ok = (~np.asarray(trip_cancel, dtype=bool)[np.asarray(layer_trip)[inst_layer] + trips]
+               & _wc_mask(mode, np.asarray(trip_wc))[trips])
+    return base[:-1].copy(), arr_s, dep_s, skip, np.ascontiguousarray(inst_ok)
+
+
+def boarding_entries(pso: np.ndarray, pick: np.ndarray, spo: np.ndarray, sp: np.ndarray,
+                     spp: np.ndarray) -> tuple[NDArray[np.int64], np.ndarray, np.ndarray]:
+    """The stop -> (pattern, position) CSR ``(spo, sp, spp)`` restricted to the entries where
+    boarding is allowed (``pick``), as :func:`raptor` takes it."""
+    n_stops = int(np.asarray(spo).shape[0]) - 1
+    sp_a, spp_a = np.asarray(sp), np.asarray(spp)
+    keep = np.asarray(pick)[np.asarray(pso)[sp_a] + spp_a].astype(bool)
+    stop_of = np.repeat(np.arange(n_stops, dtype=np.int64), np.diff(np.asarray(spo)))
+    new_spo = np.searchsorted(stop_of[keep], np.arange(n_stops + 1)).astype(np.int64)
+    return new_spo, np.ascontiguousarray(sp_a[keep]), np.ascontiguousarray(spp_a[keep])
+
+
+# --------------------------------------------------------------------------- the kernel
+# Helpers that take arrays are not called inside the loops below: numba then counts
+# references to every array argument on each call (atomic increments and decrements), which
+# cost more than the search itself. Their code is written out where it is used.
+
+
+@njit(cache=True, nogil=True)
 def raptor(
-    # timetable (st_arr / st_dep: per-layer blocks, see the module docstring)
-    pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, pto: np.ndarray,
-    psto: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray, spo: np.ndarray,
+    # timetable
+    pso: np.ndarray, ps: np.ndarray, pick: np.ndarray, drop: np.ndarray, spo: np.ndarray,
     sp: np.ndarray, spp: np.ndarray,
     tr_off: np.ndarray, tr_to: np.ndarray, tr_kind: np.ndarray, tr_min: np.ndarray,
-    trip_wc: np.ndarray, stop_wc: np.ndarray,
-    # day context
-    lpo: np.ndarray, inst_trip: np.ndarray, inst_off: np.ndarray,
+    # the day's running instances and their times (see :func:`instance_times`)
+    lpo: np.ndarray, inst_base: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray,
+    st_skip: np.ndarray, inst_ok: np.ndarray, layer_pat_fifo: np.ndarray,
+    # footpaths (no loops s -> s)
+    fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
     # query
     access_stop: np.ndarray, access_s: np.ndarray, egress_stop: np.ndarray,
-    egress_s: np.ndarray, fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
-    departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
-    # live data
-    stop_closed: np.ndarray, layer_st: np.ndarray, layer_trip: np.ndarray,
-    st_skip: np.ndarray, trip_cancel: np.ndarray, layer_pat_fifo: np.ndarray,
+    egress_s: np.ndarray, departures: np.ndarray, max_rounds: int, min_transfer_s: int,
+    # scratch (a :class:`Scratch` with max_rounds >= the query's, in its clean state)
+    lab: np.ndarray, par: np.ndarray, chg: np.ndarray, flags: np.ndarray, lists: np.ndarray,
+    pat_work: np.ndarray, round_work: np.ndarray, cand: np.ndarray,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
-    journey per (run, round) whose target arrival improved in that run."""
-    n_stops = stop_wc.shape[0]
-    n_pat = pto.shape[0] - 1
+    journey per (run, round) whose target arrival improved in that run.
+
+    ``spo``/``sp``/``spp``: the (pattern, position) entries of each stop *where boarding is
+    allowed* (:func:`boarding_entries`). ``pick`` / ``drop``: boarding / alighting allowed at a
+    pattern position *and* its stop open and accessible in the query's wheelchair mode
+    (:func:`usable_positions`). ``st_arr`` / ``st_dep`` / ``st_skip``: the times of the
+    running instances only, offsets added, instance ``i`` at position ``p`` at row
+    ``inst_base[i] + p``; ``inst_ok[i]``: the instance may be boarded (not cancelled,
+    accessible); see :func:`instance_times`.
+
+    Work is proportional to what the query reaches: the scratch arrays are reset only at the
+    stops it touched (and left clean for the next query)."""
     n_layers = lpo.shape[0]
     n_rounds = max_rounds
-    arr = np.full((n_rounds + 1, n_stops), INF, dtype=np.int64)
-    brd = np.full((n_rounds + 1, n_stops), INF, dtype=np.int64)
-    arr_src = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_inst = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_bstop = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_bpos = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    arr_apos = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_src = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_from = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    brd_dur = np.zeros((n_rounds + 1, n_stops), dtype=np.int64)
-    tgt = np.full(n_rounds + 1, INF, dtype=np.int64)
-    tgt_e = np.full(n_rounds + 1, -1, dtype=np.int64)
-    tgt_src = np.zeros(n_rounds + 1, dtype=np.int64)
-    # change lists (per round, this run)
-    chg_arr = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    n_chg_arr = np.zeros(n_rounds + 1, dtype=np.int64)
-    chg_brd = np.zeros((n_rounds + 1, n_stops), dtype=np.int32)
-    n_chg_brd = np.zeros(n_rounds + 1, dtype=np.int64)
-    in_arr = np.zeros(n_stops, dtype=np.bool_)
-    in_brd = np.zeros(n_stops, dtype=np.bool_)
-    marked = np.zeros(n_stops, dtype=np.int32)
-    is_marked = np.zeros(n_stops, dtype=np.bool_)
+    mts = np.int64(min_transfer_s)
+    arr = lab[LAB_ARR]
+    brd = lab[LAB_BRD]
+    arr_src = par[:, :, P_ARR_SRC]
+    arr_inst = par[:, :, P_ARR_INST]
+    arr_bstop = par[:, :, P_ARR_BSTOP]
+    arr_bpos = par[:, :, P_ARR_BPOS]
+    arr_apos = par[:, :, P_ARR_APOS]
+    brd_src = par[:, :, P_BRD_SRC]
+    brd_from = par[:, :, P_BRD_FROM]
+    brd_dur = par[:, :, P_BRD_DUR]
+    chg_arr = chg[CHG_ARR]
+    chg_brd = chg[CHG_BRD]
+    in_arr = flags[:, F_IN_ARR]
+    in_brd = flags[:, F_IN_BRD]
+    marked = lists[L_MARKED]
+    is_marked = flags[:, F_IS_MARKED]
     # boarding is only tried at stops improved in the previous round: boarding at an
     # unchanged stop repeats a trip already taken one round earlier (dominated)
-    was_marked = np.zeros(n_stops, dtype=np.bool_)
-    prev_list = np.zeros(n_stops, dtype=np.int32)
-    first_pos = np.full(n_pat, np.int32(1 << 30), dtype=np.int32)
-    last_pos = np.zeros(n_pat, dtype=np.int32)
-    queue = np.zeros(n_pat, dtype=np.int32)
-    is_egress = np.full(n_stops, -1, dtype=np.int64)
+    was_marked = flags[:, F_WAS_MARKED]
+    prev_list = lists[L_PREV]
+    is_egress = lists[L_EGRESS]
+    touched = flags[:, F_TOUCHED]
+    touched_list = lists[L_TOUCHED]
+    first_pos = pat_work[PW_FIRST]
+    last_pos = pat_work[PW_LAST]
+    queue = pat_work[PW_QUEUE]
+    tgt = round_work[RW_TGT]
+    tgt_e = round_work[RW_TGT_E]
+    tgt_src = round_work[RW_TGT_SRC]
+    n_chg_arr = round_work[RW_N_CHG_ARR]
+    n_chg_brd = round_work[RW_N_CHG_BRD]
+    improved_round = round_work[RW_IMPROVED]
+    # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
+    cand_pos = cand[0]
+    cand_brd = cand[1]
+    qid = round_work[RW_QUERY, 0] + 1
+    if qid > QUERY_LAST:  # stamps start over (after two billion queries)
+        par[:, :, P_BRD_SRC] = 0
+        qid = np.int64(QUERY0 + 1)
+    round_work[RW_QUERY, 0] = qid
+    # A single run (plain RAPTOR) keeps one label per stop, the best over the rounds so far
+    # (row 0 of arr / brd), instead of per-round labels carried forward round by round: the
+    # same pruning, without copying every reached stop into each round. Journeys are rebuilt
+    # from the per-round parent data written in the round that improved a label (boarding
+    # labels are found by their query stamp). rRAPTOR runs need per-round labels: they keep
+    # the labels of later departures, which are best for a given number of trips only.
+    plain = departures.shape[0] == 1
+    for k in range(n_rounds + 1):
+        tgt[k] = INF
+        tgt_e[k] = -1
+        tgt_src[k] = 0
+    n_touched = 0
     for j in range(egress_stop.shape[0]):
         e = egress_stop[j]
         if is_egress[e] < 0 or egress_s[j] < egress_s[is_egress[e]]:
             is_egress[e] = j
-    # boarding candidates of a pattern for the trip-by-trip scan (non-FIFO pairs)
-    any_trip_scan = False
-    for layer in range(n_layers):
-        for pat in range(n_pat):
-            if not layer_pat_fifo[layer, pat]:
-                any_trip_scan = True
-    max_len = 0
-    if any_trip_scan:
-        for pat in range(n_pat):
-            if pso[pat + 1] - pso[pat] > max_len:
-                max_len = pso[pat + 1] - pso[pat]
-    cand_pos = np.zeros(max_len, dtype=np.int64)
-    cand_brd = np.zeros(max_len, dtype=np.int64)
     n_runs = departures.shape[0]
     cap_j = n_runs * n_rounds + 1
-    journeys = np.zeros((cap_j, 6), dtype=np.int64)
-    legs = np.zeros((cap_j * (2 * n_rounds + 2), 8), dtype=np.int64)
+    journeys = np.empty((cap_j, JOURNEY_COLS), dtype=np.int64)
+    legs = np.empty((cap_j * (2 * n_rounds + 2), LEG_COLS), dtype=np.int64)
     n_j = 0
     n_l = 0
-    tmp = np.zeros((2 * n_rounds + 2, 8), dtype=np.int64)
-    improved_round = np.zeros(n_rounds + 1, dtype=np.bool_)
+    tmp = np.empty((2 * n_rounds + 2, LEG_COLS), dtype=np.int64)
 
+    min_access = np.int64(0)  # labels are never below tau + min_access
+    for j in range(access_s.shape[0]):
+        if access_s[j] < min_access:
+            min_access = np.int64(access_s[j])
     for run in range(n_runs):
         tau = np.int64(departures[run])
+        tau_min = tau + min_access
         for k in range(n_rounds + 1):
             n_chg_arr[k] = 0
             n_chg_brd[k] = 0
-            improved_round[k] = False
+            improved_round[k] = 0
         n_marked = 0
         # round 0: access
         for j in range(access_stop.shape[0]):
@@ -250,53 +392,70 @@ def raptor(
             v = tau + access_s[j]
             if v < brd[0, a]:
                 brd[0, a] = v
-                brd_src[0, a] = 0
+                brd_src[0, a] = qid if plain else 0
                 brd_from[0, a] = -1
                 brd_dur[0, a] = access_s[j]
-                if not is_marked[a]:
-                    is_marked[a] = True
+                if touched[a] == 0:
+                    touched[a] = 1
+                    touched_list[n_touched] = a
+                    n_touched += 1
+                if is_marked[a] == 0:
+                    is_marked[a] = 1
                     marked[n_marked] = a
                     n_marked += 1
-                if not in_brd[a]:
-                    in_brd[a] = True
+                if in_brd[a] == 0:
+                    in_brd[a] = 1
                     chg_brd[0, n_chg_brd[0]] = a
                     n_chg_brd[0] += 1
         for j in range(n_chg_brd[0]):
-            in_brd[chg_brd[0, j]] = False
+            in_brd[chg_brd[0, j]] = 0
         for k in range(1, n_rounds + 1):
-            # copy-min from round k-1 (changes of this run)
-            _copy_min(k, arr, arr_src, in_arr, chg_arr, n_chg_arr)
-            _copy_min(k, brd, brd_src, in_brd, chg_brd, n_chg_brd)
+            lk = 0 if plain else k  # label rows of this round and the previous one
+            lk1 = 0 if plain else k - 1
+            # copy-min from round k-1 (the stops it changed in this run)
+            for j in range(n_chg_arr[k - 1] if not plain else 0):
+                s = chg_arr[k - 1, j]
+                if arr[k - 1, s] < arr[k, s]:
+                    arr[k, s] = arr[k - 1, s]
+                    arr_src[k, s] = arr_src[k - 1, s]
+                    if in_arr[s] == 0:
+                        in_arr[s] = 1
+                        chg_arr[k, n_chg_arr[k]] = s
+                        n_chg_arr[k] += 1
+            for j in range(n_chg_brd[k - 1] if not plain else 0):
+                s = chg_brd[k - 1, j]
+                if brd[k - 1, s] < brd[k, s]:
+                    brd[k, s] = brd[k - 1, s]
+                    brd_src[k, s] = brd_src[k - 1, s]
+                    if in_brd[s] == 0:
+                        in_brd[s] = 1
+                        chg_brd[k, n_chg_brd[k]] = s
+                        n_chg_brd[k] += 1
             if tgt[k - 1] < tgt[k]:
                 tgt[k] = tgt[k - 1]
                 tgt_src[k] = tgt_src[k - 1]
             if n_marked == 0:
                 for j in range(n_chg_arr[k]):
-                    in_arr[chg_arr[k, j]] = False
+                    in_arr[chg_arr[k, j]] = 0
                 for j in range(n_chg_brd[k]):
-                    in_brd[chg_brd[k, j]] = False
+                    in_brd[chg_brd[k, j]] = 0
                 continue
             # collect patterns through marked stops
             n_q = 0
             for j in range(n_marked):
-                s = marked[j]
-                is_marked[s] = False
-                was_marked[s] = True
-                for x in range(spo[s], spo[s + 1]):
-                    pat = sp[x]
-                    pos = spp[x]
-                    if not pick[pso[pat] + pos]:
-                        continue
-                    if first_pos[pat] == np.int32(1 << 30):
-                        queue[n_q] = pat
+                su = _ix(marked[j])
+                is_marked[su] = 0
+                was_marked[su] = 1
+                for x in range(spo[su], spo[su + _ix(1)]):
+                    pu = _ix(sp[_ix(x)])
+                    pos = np.int64(spp[_ix(x)])
+                    f = first_pos[pu]
+                    if f == NO_POS:
+                        queue[n_q] = pu
                         n_q += 1
-                        first_pos[pat] = pos
-                        last_pos[pat] = pos
-                    else:
-                        if pos < first_pos[pat]:
-                            first_pos[pat] = pos
-                        if pos > last_pos[pat]:
-                            last_pos[pat] = pos
+                        last_pos[pu] = pos
+                    first_pos[pu] = min(f, pos)
+                    last_pos[pu] = max(last_pos[pu], pos)
             n_prev = n_marked
             for j in range(n_prev):
                 prev_list[j] = marked[j]
@@ -307,28 +466,25 @@ def raptor(
                 pat = queue[qi]
                 p0 = first_pos[pat]
                 p_last = last_pos[pat]
-                first_pos[pat] = np.int32(1 << 30)
+                first_pos[pat] = NO_POS
                 sbase = pso[pat]
                 n = pso[pat + 1] - sbase
-                t0 = pto[pat]
                 n_cand = -1
                 for layer in range(n_layers):
                     ia = lpo[layer, pat]
                     ib = lpo[layer, pat + 1]
                     if ia == ib:
                         continue
-                    st0 = layer_st[layer] + psto[pat]
-                    tc0 = layer_trip[layer]
+                    blk = inst_base[ia]  # instance i of the block: row blk + (i - ia) * n
                     if not layer_pat_fifo[layer, pat]:
                         # trip by trip: exact under overtaking and skipped stops
                         if n_cand < 0:
                             n_cand = 0
                             for p in range(p0, p_last + 1):
                                 s = ps[sbase + p]
-                                if not was_marked[s] or not pick[sbase + p] or \
-                                        stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
+                                if was_marked[s] == 0 or not pick[sbase + p]:
                                     continue
-                                b = brd[k - 1, s]
+                                b = brd[lk1, s]
                                 if b < INF:
                                     cand_pos[n_cand] = p
                                     cand_brd[n_cand] = b
@@ -336,16 +492,14 @@ def raptor(
                         if n_cand == 0:
                             continue
                         for i in range(ia, ib):
-                            tr = inst_trip[i]
-                            if trip_cancel[tc0 + tr] or not _wc_ok(wheelchair, trip_wc[tr]):
+                            if not inst_ok[i]:
                                 continue
-                            base = st0 + (tr - t0) * n
-                            off = inst_off[i]
+                            base = blk + (i - ia) * n
                             bp = -1
                             for j in range(n_cand):
                                 p = cand_pos[j]
                                 if not st_skip[base + p] and \
-                                        cand_brd[j] <= np.int64(st_dep[base + p]) + off:
+                                        cand_brd[j] <= np.int64(st_dep[base + p]):
                                     bp = p
                                     break
                             if bp < 0:
@@ -353,164 +507,248 @@ def raptor(
                             bs = ps[sbase + bp]
                             for p in range(bp + 1, n):
                                 s = ps[sbase + p]
-                                if not drop[sbase + p] or st_skip[base + p] or stop_closed[s] \
-                                        or not _wc_ok(wheelchair, stop_wc[s]):
+                                if not drop[sbase + p] or st_skip[base + p]:
                                     continue
-                                a = np.int64(st_arr[base + p]) + off
+                                a = np.int64(st_arr[base + p])
                                 if a >= tk:
                                     break  # times never decrease along a trip
-                                if a < arr[k, s]:
-                                    arr[k, s] = a
+                                if a < arr[lk, s]:
+                                    arr[lk, s] = a
                                     arr_src[k, s] = k
                                     arr_inst[k, s] = i
                                     arr_bstop[k, s] = bs
                                     arr_bpos[k, s] = bp
                                     arr_apos[k, s] = p
-                                    if not in_arr[s]:
-                                        in_arr[s] = True
+                                    if touched[s] == 0:
+                                        touched[s] = 1
+                                        touched_list[n_touched] = s
+                                        n_touched += 1
+                                    if in_arr[s] == 0:
+                                        in_arr[s] = 1
                                         chg_arr[k, n_chg_arr[k]] = s
                                         n_chg_arr[k] += 1
                         continue
                     # FIFO: nothing in this layer can beat the target when its first
-                    # instance leaves too late
-                    if np.int64(st_dep[st0 + (inst_trip[ia] - t0) * n + p0]) + inst_off[ia] \
-                            >= tk:
+                    # instance leaves too late, and nothing can be boarded when its last
+                    # one has left the last marked stop before the departure (every label
+                    # is at least the departure time of the run)
+                    if np.int64(st_dep[_ix(blk + p0)]) >= tk:
+                        continue
+                    if np.int64(st_dep[_ix(blk + (ib - 1 - ia) * n + p_last)]) < tau_min:
                         continue
                     cur = -1
                     cur_base = 0
-                    cur_off = np.int64(0)
                     bstop = 0
                     bpos = 0
                     for p in range(p0, n):
-                        if cur < 0 and p > p_last:
-                            break
-                        s = ps[sbase + p]
-                        if stop_closed[s] or not _wc_ok(wheelchair, stop_wc[s]):
-                            continue
-                        if cur >= 0 and drop[sbase + p]:
-                            a = np.int64(st_arr[cur_base + p]) + cur_off
-                            if a < arr[k, s] and a < tk:
-                                arr[k, s] = a
-                                arr_src[k, s] = k
-                                arr_inst[k, s] = cur
-                                arr_bstop[k, s] = bstop
-                                arr_bpos[k, s] = bpos
-                                arr_apos[k, s] = p
-                                if not in_arr[s]:
-                                    in_arr[s] = True
+                        if p > p_last:
+                            if cur < 0:
+                                break
+                            # nothing is boarded past the last marked stop, and the times of
+                            # the trip never decrease: once at the target bound, stop
+                            if np.int64(st_arr[_ix(cur_base + p)]) >= tk:
+                                break
+                        xp = _ix(sbase + p)
+                        s = ps[xp]
+                        su = _ix(s)
+                        if cur >= 0 and drop[xp]:
+                            a = np.int64(st_arr[_ix(cur_base + p)])
+                            if a < arr[lk, su] and a < tk:
+                                arr[lk, su] = a
+                                arr_src[k, su] = k
+                                arr_inst[k, su] = cur
+                                arr_bstop[k, su] = bstop
+                                arr_bpos[k, su] = bpos
+                                arr_apos[k, su] = p
+                                if touched[su] == 0:
+                                    touched[su] = 1
+                                    touched_list[n_touched] = s
+                                    n_touched += 1
+                                if in_arr[su] == 0:
+                                    in_arr[su] = 1
                                     chg_arr[k, n_chg_arr[k]] = s
                                     n_chg_arr[k] += 1
-                        if was_marked[s] and pick[sbase + p]:
-                            b = brd[k - 1, s]
-                            if b < INF:
-                                cur_dep = INF
-                                if cur >= 0:
-                                    cur_dep = np.int64(st_dep[cur_base + p]) + cur_off
-                                if b <= cur_dep:
-                                    c = -1
-                                    if cur >= 0:
-                                        # step back from the current trip (usually 0-1 steps)
-                                        c = cur
-                                        i = cur - 1
-                                        steps = 0
-                                        while i >= ia:
-                                            tr_i = inst_trip[i]
-                                            d_i = np.int64(st_dep[st0 + (tr_i - t0) * n + p]) + \
-                                                inst_off[i]
-                                            if d_i < b:
-                                                break
-                                            if not trip_cancel[tc0 + tr_i] and \
-                                                    _wc_ok(wheelchair, trip_wc[tr_i]):
-                                                c = i
-                                            i -= 1
-                                            steps += 1
-                                            if steps == 4:
-                                                # far back: binary search the rest instead
-                                                c2 = _find_trip(st_dep, st0, t0, n, p,
-                                                                inst_trip, inst_off,
-                                                                trip_cancel, tc0, trip_wc,
-                                                                wheelchair, ia, i + 1, b)
-                                                if c2 >= 0:
-                                                    c = c2
-                                                break
-                                    else:
-                                        c = _find_trip(st_dep, st0, t0, n, p, inst_trip,
-                                                       inst_off, trip_cancel, tc0, trip_wc,
-                                                       wheelchair, ia, ib, b)
-                                    if c >= 0 and c != cur:
-                                        c_base = st0 + (inst_trip[c] - t0) * n
-                                        c_off = inst_off[c]
-                                        d = np.int64(st_dep[c_base + p]) + c_off
-                                        if d < cur_dep or (d == cur_dep and c < cur):
-                                            cur = c
-                                            cur_base = c_base
-                                            cur_off = c_off
-                                            bstop = s
-                                            bpos = p
+                        if was_marked[su] == 0 or not pick[xp]:
+                            continue
+                        b = brd[lk1, su]
+                        if b >= INF:
+                            continue
+                        cur_dep = INF
+                        if cur >= 0:
+                            cur_dep = np.int64(st_dep[_ix(cur_base + p)])
+                        if b > cur_dep:
+                            continue
+                        # the earliest usable instance leaving p at or after b: step back
+                        # from the current one (usually 0-1 steps), else binary search
+                        c = -1
+                        search = True
+                        hi_i = ib
+                        if cur >= 0:
+                            c = cur
+                            search = False
+                            i = cur - 1
+                            steps = 0
+                            while i >= ia:
+                                d_i = np.int64(st_dep[_ix(blk + (i - ia) * n + p)])
+                                if d_i < b:
+                                    break
+                                if inst_ok[_ix(i)]:
+                                    c = i
+                                i -= 1
+                                steps += 1
+                                if steps == 4:
+                                    # far back: binary search the rest instead
+                                    search = True
+                                    hi_i = i + 1
+                                    break
+                        if search:
+                            lo = ia
+                            hi = hi_i
+                            while lo < hi:
+                                mid = (lo + hi) >> 1
+                                d_m = np.int64(st_dep[_ix(blk + (mid - ia) * n + p)])
+                                if d_m < b:
+                                    lo = mid + 1
+                                else:
+                                    hi = mid
+                            # FIFO: the first usable instance from here departs earliest
+                            for i in range(lo, hi_i):
+                                if inst_ok[_ix(i)]:
+                                    c = i
+                                    break
+                        if c >= 0 and c != cur:
+                            c_base = blk + (c - ia) * n
+                            d = np.int64(st_dep[_ix(c_base + p)])
+                            if d < cur_dep or (d == cur_dep and c < cur):
+                                cur = c
+                                cur_base = c_base
+                                bstop = s
+                                bpos = p
             for j in range(n_prev):
-                was_marked[prev_list[j]] = False
-            # transfers from stops improved by vehicle in this round
+                was_marked[prev_list[j]] = 0
+            # transfers from stops improved by vehicle in this round: x = -1 the same stop,
+            # then the footpaths of s, then its transfers.txt rules of type 2
+            tk = tgt[k]
             for j in range(n_chg_arr[k]):
                 s = chg_arr[k, j]
-                if arr_src[k, s] != k:
+                su = _ix(s)
+                if not plain and arr_src[k, su] != k:
+                    continue  # carried from round k-1 (transfers were relaxed then)
+                a = arr[lk, su]
+                fp0 = fp_off[su]
+                fp1 = fp_off[su + _ix(1)]
+                n_fp = fp1 - fp0
+                n_tr = tr_off[su + _ix(1)] - tr_off[su]
+                if n_tr == 0:
+                    # no transfers.txt rule at s: the same stop, then its footpaths
+                    for x in range(fp0 - 1, fp1):
+                        if x < fp0:
+                            uq = _ix(s)
+                            dur = mts
+                        else:
+                            ux = _ix(x)
+                            uq = _ix(fp_to[ux])
+                            dur = max(np.int64(fp_dur[ux]), mts)
+                        v = a + dur
+                        if v < brd[lk, uq] and v < tk:
+                            brd[lk, uq] = v
+                            brd_src[k, uq] = qid if plain else k
+                            brd_from[k, uq] = s
+                            brd_dur[k, uq] = dur
+                            if touched[uq] == 0:
+                                touched[uq] = 1
+                                touched_list[n_touched] = uq
+                                n_touched += 1
+                            if in_brd[uq] == 0:
+                                in_brd[uq] = 1
+                                chg_brd[k, n_chg_brd[k]] = uq
+                                n_chg_brd[k] += 1
+                            if is_marked[uq] == 0:
+                                is_marked[uq] = 1
+                                marked[n_marked] = uq
+                                n_marked += 1
                     continue
-                a = arr[k, s]
-                # same stop
-                kind, mtt = _transfer_rule(s, s, tr_off, tr_to, tr_kind, tr_min)
-                if kind != 3:
-                    dur = np.int64(min_transfer_s)
-                    if kind == 1:
-                        dur = np.int64(0)
-                    elif kind == 2:
-                        dur = max(dur, mtt)
-                    if _relax(k, s, s, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = s
-                        n_marked += 1
-                for x in range(fp_off[s], fp_off[s + 1]):
-                    q = fp_to[x]
-                    if q == s:
-                        continue
-                    kind, mtt = _transfer_rule(s, q, tr_off, tr_to, tr_kind, tr_min)
-                    if kind == 3 or kind == 2:
-                        continue
-                    w = np.int64(fp_dur[x])
-                    dur = w if kind == 1 else max(w, np.int64(min_transfer_s))
-                    if _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = q
-                        n_marked += 1
-                for x in range(tr_off[s], tr_off[s + 1]):
-                    q = tr_to[x]
-                    if q == s or tr_kind[x] != 2:
-                        continue
-                    w = _footpath(s, q, fp_off, fp_to, fp_dur)
-                    dur = max(np.int64(tr_min[x]), max(w, np.int64(min_transfer_s)))
-                    if _relax(k, s, q, a, dur, brd, brd_src, brd_from, brd_dur, tgt,
-                              is_marked, chg_brd, n_chg_brd, in_brd):
-                        marked[n_marked] = q
-                        n_marked += 1
+                for x in range(-1, n_fp + n_tr):
+                    if x < n_fp:
+                        q = s
+                        w = np.int64(0)
+                        if x >= 0:
+                            q = fp_to[fp_off[s] + x]
+                            if q == s:
+                                continue
+                            w = np.int64(fp_dur[fp_off[s] + x])
+                        # the transfers.txt rule s -> q
+                        kind = -1
+                        mtt = np.int64(0)
+                        for y in range(tr_off[s], tr_off[s + 1]):
+                            if tr_to[y] == q:
+                                kind = tr_kind[y]
+                                mtt = np.int64(tr_min[y])
+                                break
+                        if kind == 3:
+                            continue
+                        if q == s:
+                            dur = mts
+                            if kind == 1:
+                                dur = np.int64(0)
+                            elif kind == 2:
+                                dur = max(dur, mtt)
+                        else:
+                            if kind == 2:
+                                continue  # a rule of type 2, handled below
+                            dur = w if kind == 1 else max(w, mts)
+                    else:
+                        y = tr_off[s] + x - n_fp
+                        q = tr_to[y]
+                        if q == s or tr_kind[y] != 2:
+                            continue
+                        # walking time of the footpath s -> q, -1 when there is none
+                        w = np.int64(-1)
+                        for z in range(fp_off[s], fp_off[s + 1]):
+                            if fp_to[z] == q:
+                                w = np.int64(fp_dur[z])
+                                break
+                        dur = max(np.int64(tr_min[y]), max(w, mts))
+                    # relax the boarding label of q
+                    v = a + dur
+                    if v < brd[lk, q] and v < tk:
+                        brd[lk, q] = v
+                        brd_src[k, q] = qid if plain else k
+                        brd_from[k, q] = s
+                        brd_dur[k, q] = dur
+                        if touched[q] == 0:
+                            touched[q] = 1
+                            touched_list[n_touched] = q
+                            n_touched += 1
+                        if in_brd[q] == 0:
+                            in_brd[q] = 1
+                            chg_brd[k, n_chg_brd[k]] = q
+                            n_chg_brd[k] += 1
+                        if is_marked[q] == 0:
+                            is_marked[q] = 1
+                            marked[n_marked] = q
+                            n_marked += 1
             # egress
             for j in range(n_chg_arr[k]):
-                s = chg_arr[k, j]
-                ej = is_egress[s]
-                if ej < 0 or arr_src[k, s] != k:
+                su = _ix(chg_arr[k, j])
+                ej = is_egress[su]
+                if ej < 0 or (not plain and arr_src[k, su] != k):
                     continue
-                v = arr[k, s] + egress_s[ej]
+                v = arr[lk, su] + egress_s[ej]
                 if v < tgt[k]:
                     tgt[k] = v
                     tgt_e[k] = ej
                     tgt_src[k] = k
-                    improved_round[k] = True
+                    improved_round[k] = 1
             for j in range(n_chg_arr[k]):
-                in_arr[chg_arr[k, j]] = False
+                in_arr[_ix(chg_arr[k, j])] = 0
             for j in range(n_chg_brd[k]):
-                in_brd[chg_brd[k, j]] = False
+                in_brd[_ix(chg_brd[k, j])] = 0
         for j in range(n_marked):
-            is_marked[marked[j]] = False
+            is_marked[marked[j]] = 0
         # reconstruct the journeys improved in this run
         for k in range(1, n_rounds + 1):
-            if not improved_round[k] or tgt_src[k] != k:
+            if improved_round[k] == 0 or tgt_src[k] != k:
                 continue
             ej = tgt_e[k]
             e = egress_stop[ej]
@@ -519,18 +757,14 @@ def raptor(
             s = e
             pending = -1
             while True:
-                r0 = arr_src[r, s]
+                r0 = r if plain else arr_src[r, s]
                 inst = arr_inst[r0, s]
                 b = arr_bstop[r0, s]
                 bp = arr_bpos[r0, s]
                 ap = arr_apos[r0, s]
-                trip = inst_trip[inst]
-                pat = _pattern_of(pto, trip)
-                n = pso[pat + 1] - pso[pat]
                 # times of the instance on its own layer (realtime when it has them)
-                base = layer_st[_layer_of(lpo, inst)] + psto[pat] + (trip - pto[pat]) * n
-                dep_t = np.int64(st_dep[base + bp]) + inst_off[inst]
-                arr_t = np.int64(st_arr[base + ap]) + inst_off[inst]
+                dep_t = np.int64(st_dep[inst_base[inst] + bp])
+                arr_t = np.int64(st_arr[inst_base[inst] + ap])
                 if pending >= 0:
                     tmp[pending, 6] = arr_t
                     tmp[pending, 7] = arr_t + tmp[pending, 7]
@@ -554,7 +788,13 @@ def raptor(
                 tmp[nt, 6] = dep_t
                 tmp[nt, 7] = arr_t
                 nt += 1
-                rb = brd_src[r0 - 1, b]
+                if plain:
+                    # the boarding label used in round r0: the last one set before it
+                    rb = r0 - 1
+                    while rb > 0 and brd_src[rb, b] != qid:
+                        rb -= 1
+                else:
+                    rb = brd_src[r0 - 1, b]
                 fr = brd_from[rb, b]
                 dur = brd_dur[rb, b]
                 if fr < 0:
@@ -589,49 +829,22 @@ def raptor(
             journeys[n_j, 5] = ej
             n_j += 1
             for x in range(nt):
-                for c in range(8):
+                for c in range(LEG_COLS):
                     legs[n_l, c] = tmp[nt - 1 - x, c]
                 n_l += 1
+    # leave the scratch clean: only the stops this query touched
+    for j in range(n_touched):
+        s = touched_list[j]
+        touched[s] = 0
+        for k in range(1 if plain else n_rounds + 1):
+            arr[k, s] = INF
+            brd[k, s] = INF
+    for j in range(egress_stop.shape[0]):
+        is_egress[egress_stop[j]] = -1
     return journeys[:n_j], legs[:n_l]
 
 
-@njit(cache=True, inline="always")
-def _relax(k: Int, s: Int, q: Int, a: Int, dur: Int, brd: np.ndarray, brd_src: np.ndarray,
-           brd_from: np.ndarray, brd_dur: np.ndarray, tgt: np.ndarray, is_marked: np.ndarray,
-           chg_brd: np.ndarray, n_chg_brd: np.ndarray, in_brd: np.ndarray) -> bool:
-    """Improve the boarding label of ``q`` from a vehicle arrival ``a`` at ``s``; returns
-    True when ``q`` must be appended to the marked list."""
-    v = a + dur
-    if v < brd[k, q] and v < tgt[k]:
-        brd[k, q] = v
-        brd_src[k, q] = k
-        brd_from[k, q] = s
-        brd_dur[k, q] = dur
-        if not in_brd[q]:
-            in_brd[q] = True
-            chg_brd[k, n_chg_brd[k]] = q
-            n_chg_brd[k] += 1
-        if not is_marked[q]:
-            is_marked[q] = True
-            return True
-    return False
-
-
-@njit(cache=True)
-def _pattern_of(pto: np.ndarray, trip: Int) -> int:
-    """Pattern of ``trip`` (binary search in the pattern trip offsets ``pto``)."""
-    lo = 0
-    hi = pto.shape[0] - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if pto[mid] <= trip:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def collect_departures(pso: np.ndarray, pick: np.ndarray, pto: np.ndarray, psto: np.ndarray,
                        st_dep: np.ndarray, spo: np.ndarray, sp: np.ndarray, spp: np.ndarray,
                        trip_wc: np.ndarray, stop_wc: np.ndarray, lpo: np.ndarray,
