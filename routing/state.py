@@ -30,11 +30,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -65,6 +65,8 @@ SPEED_REFRESH_MS = 30_000
 #: The current state describes the clock's time floored to this step (so states published a
 #: few seconds apart share weights, metrics and version unless something else changed).
 NOW_STEP_MS = 30_000
+
+T = TypeVar("T")
 
 _EMPTY_I32 = np.zeros(0, np.int32)
 _EMPTY_TTF = np.zeros((0, N_BINS), np.int32)
@@ -232,6 +234,18 @@ class RoutingState:
     def local_time(self) -> datetime:
         """:attr:`at` in the city's timezone."""
         return self.at.astimezone(ZoneInfo(self.timezone))
+
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """A value derived from this state only, made once (by ``make``, which must not call
+        :meth:`memo` itself) and kept as long as the state: e.g. the index of transit alerts
+        and vehicles (:mod:`routing.transit_info`)."""
+        hit = self._cache.get(key)
+        if hit is None:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is None:
+                    hit = self._cache[key] = make()
+        return hit
 
 
 
