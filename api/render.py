@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from api.operations import RouteAnswer, RouteItem
+from gtfs.realtime.vehicles import VehiclePosition
 from routing.i18n import explain_messages, pick_text
 from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
 from routing.road import EtaSources, Explanation
@@ -129,6 +130,16 @@ def alert_json(ta: TransitAlert, lang: str = "en") -> dict[str, Any]:
             "description": _text(a.description_text, lang), "url": _text(a.url, lang),
             "active_periods": [{"start": _epoch_iso(p.start_s, tz),
                                 "end": _epoch_iso(p.end_s, tz)} for p in a.active_periods]}
+
+
+def vehicle_json(v: VehiclePosition, now_s: float) -> dict[str, Any]:
+    """A vehicle's latest position (``age_s`` against ``now_s``, Unix seconds)."""
+    return {"id": v.vehicle_id, "label": v.label, "lat": round(v.lat, 7),
+            "lon": round(v.lon, 7), "bearing_deg": v.bearing_deg,
+            "speed_mps": None if v.speed_mps is None else round(v.speed_mps, 2),
+            "status": v.current_status, "occupancy": v.occupancy,
+            "timestamp": _epoch_iso(v.timestamp_s, ZoneInfo("UTC")),
+            "age_s": round(now_s - v.timestamp_s, 1)}
 
 
 def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:

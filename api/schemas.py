@@ -318,6 +318,23 @@ class StopsResponse(BaseModel):
                                  "else by name")
 
 
+class VehicleOut(BaseModel):
+    """The latest GTFS-Realtime position of the vehicle running a trip."""
+
+    id: str = Field(description="Vehicle id in its feed (else its label)")
+    label: str | None = Field(description="Label shown to riders (e.g. a train number)")
+    lat: float = Field(description="Latitude in decimal degrees")
+    lon: float = Field(description="Longitude in decimal degrees")
+    bearing_deg: float | None = Field(description="Heading in degrees clockwise from north")
+    speed_mps: float | None = Field(description="Speed in metres per second")
+    status: str | None = Field(description="INCOMING_AT, STOPPED_AT or IN_TRANSIT_TO (its "
+                               "current or next stop)")
+    occupancy: str | None = Field(description="GTFS-Realtime occupancy status, e.g. "
+                                  "MANY_SEATS_AVAILABLE, STANDING_ROOM_ONLY, FULL")
+    timestamp: str = Field(description="When the position was measured (ISO 8601, UTC)")
+    age_s: float = Field(description="Seconds from the measurement to the service's now")
+
+
 class DepartureOut(BaseModel):
     """A departure from a stop (realtime fields equal the schedule without live data)."""
 
@@ -326,9 +343,20 @@ class DepartureOut(BaseModel):
     headsign: str = Field(description="Destination sign of the trip")
     scheduled: str = Field(description="Scheduled departure (ISO 8601 with offset)")
     expected: str = Field(description="Expected departure with live data (ISO 8601)")
-    delay_s: int = Field(description="Expected minus scheduled, in seconds")
-    cancelled: bool = Field(description="The trip or this stop's call is cancelled")
+    delay_s: int = Field(description="Expected minus scheduled, in seconds (negative: early)")
+    cancelled: bool = Field(description="The trip is cancelled on its service date (listed, "
+                            "nobody can board)")
+    skipped: bool = Field(default=False, description="The trip runs but skips this stop "
+                          "(listed, nobody can board here)")
+    realtime: bool = Field(default=False, description="True when a realtime source reported "
+                           "on this trip (delay 0 then means on time per realtime); false: "
+                           "the schedule, for lack of data")
     service_date: str = Field(description="The trip's service date (YYYY-MM-DD)")
+    vehicle: VehicleOut | None = Field(default=None, description="The vehicle running the "
+                                       "trip, when a vehicle-positions feed places one on it")
+    alerts: list[AlertOut] = Field(default_factory=list, description=(
+        "Alerts on its route, trip, agency or this stop in force at the expected departure "
+        "(feed alerts and incidents), texts in the requested language"))
 
 
 class DeparturesResponse(BaseModel):
