@@ -866,6 +866,11 @@ GTFS_RT_JSON = {
         "trip": {"trip_id": "1561990SAT", "start_date": "20190807"},
         "stop_time_update": [{"stop_sequence": 5, "departure": {"delay": 120}}]}}]}
 
+#: GET /v1/vehicles (placeholder, replaced below)
+VEHICLES: dict[str, Any] = {"type": "FeatureCollection", "live_version": 0,
+                            "realtime_version": 0, "features": []}
+GTFS_RT_TRIP_UPDATES: dict[str, Any] = {}
+GTFS_RT_ALERTS: dict[str, Any] = {}
 
 
 def _without_nulls(value: Any) -> Any:

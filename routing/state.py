@@ -236,15 +236,15 @@ class RoutingState:
         return self.at.astimezone(ZoneInfo(self.timezone))
 
     def memo(self, key: str, make: Callable[[], T]) -> T:
-        """A value derived from this state only, made once (by ``make``, which must not call
-        :meth:`memo` itself) and kept as long as the state: e.g. the index of transit alerts
-        and vehicles (:mod:`routing.transit_info`)."""
+        """A value derived from this state only, made by ``make`` on first use and kept as
+        long as the state (e.g. the index of transit alerts and vehicles,
+        :mod:`routing.transit_info`). ``make`` runs outside any lock (it may use other memos);
+        when two requests race, the first value stored wins."""
         hit = self._cache.get(key)
         if hit is None:
+            made = make()
             with self._lock:
-                hit = self._cache.get(key)
-                if hit is None:
-                    hit = self._cache[key] = make()
+                hit = self._cache.setdefault(key, made)
         return hit
 
 
