@@ -140,12 +140,19 @@ def _allowed_methods(request: Request, route_allow: str = "") -> list[str]:
     """Every method the API documents for this path (Starlette's 405 lists only the methods
     of one matching route), plus ``route_allow`` (that route's own list, which covers pages
     left out of the OpenAPI), and ``HEAD`` wherever ``GET`` is (see
-    :class:`api.middleware.HeadAsGetMiddleware`)."""
+    :class:`api.middleware.HeadAsGetMiddleware`). A concrete path of the document wins over
+    templated ones and over ``route_allow``, as OpenAPI matches paths
+    (``/v1/realtime/status`` is not ``/v1/realtime/{feed_id}``)."""
     import re
 
     path = request.url.path
-    allowed: set[str] = {m.strip().upper() for m in route_allow.split(",") if m.strip()}
-    for template, ops in request.app.openapi().get("paths", {}).items():
+    paths = request.app.openapi().get("paths", {})
+    concrete = path in paths
+    allowed: set[str] = set() if concrete else {
+        m.strip().upper() for m in route_allow.split(",") if m.strip()}
+    templates = [path] if concrete else list(paths)
+    for template in templates:
+        ops = paths[template]
         pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             allowed |= {m.upper() for m in ops if m.lower() in
