@@ -17,7 +17,7 @@ from api.problems import ApiProblem, ProblemMeaning, problem_example, responses
 from api.realtime import _svc
 from gtfs.realtime.vehicles import VehiclePosition
 from gtfs.timetable import Timetable
-from routing.transit_info import TransitInfo, transit_info
+from routing.transit_info import TransitInfo, id_index, transit_info
 
 router = APIRouter(prefix="/v1", tags=["realtime"])
 
@@ -95,10 +95,10 @@ _ERRORS: dict[int, ProblemMeaning] = {
 
 def _route(tt: Timetable, value: str) -> int:
     """Route index of ``FEED:ROUTE`` (or a plain route id that only one feed has)."""
-    ids = tt.strings["route_id"]
+    ids = id_index(tt, "route_id")
     if value in ids:
-        return int(ids.index(value))
-    hits = [i for i, r in enumerate(ids) if r.split(":", 1)[-1] == value]
+        return ids[value]
+    hits = [i for r, i in ids.items() if r.split(":", 1)[-1] == value]
     if len(hits) == 1:
         return hits[0]
     raise ApiProblem(404, "unknown-route", f"unknown route {value!r}" + (
@@ -164,7 +164,7 @@ def vehicles(
     only = _route(p.tt, route) if route is not None else None
     info = transit_info(state, p.tt)
     now_s = svc.clock.now().timestamp()
-    routes = {r: i for i, r in enumerate(p.tt.strings["route_id"])}
+    routes = id_index(p.tt, "route_id")
     want = p.tt.strings["route_id"][only] if only is not None else None
     feats = []
     for feed, held in sorted(state.live.vehicles.items()):

@@ -265,6 +265,7 @@ def _same_content(a: RoutingState, b: RoutingState) -> bool:
             and (la.speeds.version if la.speeds is not None else 0)
             == (lb.speeds.version if lb.speeds is not None else 0)
             and la.transit_realtime is lb.transit_realtime
+            and la.realtime_version == lb.realtime_version
             and a.in_effect_ids() == b.in_effect_ids())
 
 

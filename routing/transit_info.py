@@ -75,6 +75,15 @@ def matcher(tt: Timetable, feed: str) -> FeedMatcher:
     return m
 
 
+def id_index(tt: Timetable, name: str) -> dict[str, int]:
+    """Id -> index of a string table (``stop_id``, ``route_id``), made once per timetable."""
+    key = ("id_index", name)
+    ix: dict[str, int] | None = tt.derived.get(key)
+    if ix is None:
+        ix = tt.derived[key] = {s: i for i, s in enumerate(tt.strings[name])}
+    return ix
+
+
 def _plain(ns_id: str) -> tuple[str, str]:
     feed, _, plain = ns_id.partition(":")
     return feed, plain
@@ -126,8 +135,7 @@ def incident_alerts(tt: Timetable, info: IncidentInfo, *, publish: bool = False
     with it (that route at that stop), and the routes serving none go to a second alert
     ``<id>:routes`` with the type's effect."""
     feeds = list(tt.strings["feed_name"])
-    stop_ix = {s: i for i, s in enumerate(tt.strings["stop_id"])}
-    route_ix = {r: i for i, r in enumerate(tt.strings["route_id"])}
+    stop_ix, route_ix = id_index(tt, "stop_id"), id_index(tt, "route_id")
     by_feed: dict[str, tuple[list[int], list[int]]] = {}
     for sid in info.stops_closed:
         if sid in stop_ix and _plain(sid)[0] in feeds:
