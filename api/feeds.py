@@ -76,11 +76,19 @@ IfNoneMatch = Annotated[str | None, Header(max_length=1000, description=(
     "still has that content"), examples=['"3f1c0a9be41d27c85a0d6e4f92b7c013"'])]
 
 
+_HEADERS = {
+    "ETag": {"description": "Strong validator of the body (a hash of it): send it back in "
+                            "`If-None-Match`", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "`no-cache`: caches may store the answer but must "
+                                     "revalidate it (If-None-Match) before each use",
+                      "schema": {"type": "string"}}}
+
+
 def _responses(what: str, example: dict) -> dict[int | str, dict]:
-    return {200: {"description": f"{what}; `ETag` names the content", "content":
-                  _content(example)},
+    return {200: {"description": f"{what}; `ETag` names the content", "headers": _HEADERS,
+                  "content": _content(example)},
             304: {"description": "Not modified: the `ETag` sent in `If-None-Match` is still "
-                                 "the content's"},
+                                 "the content's", "headers": _HEADERS},
             **responses(_ERRORS)}
 
 
