@@ -26,7 +26,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from gtfs.day import service_midnight_epoch_s
 from gtfs.live import TransitLive
 from gtfs.realtime.alerts import ActivePeriod, Alert, InformedEntity, resolve_ids
 from gtfs.realtime.match import FeedMatcher
@@ -312,10 +311,3 @@ def transit_info(state: RoutingState, tt: Timetable) -> TransitInfo:
     """The :class:`TransitInfo` of a routing state (made once per state)."""
     return state.memo("transit_info", lambda: TransitInfo(tt, state.live))
 
-
-def epoch_s(tt: Timetable, trip: int, service_date: dt.date, seconds: int) -> int:
-    """Unix seconds of ``seconds`` after the service-day midnight of ``trip`` on
-    ``service_date`` (in its agency's timezone)."""
-    agency = int(tt.arrays["route_agency"][int(tt.arrays["trip_route"][trip])])
-    return service_midnight_epoch_s(service_date, tt.strings["agency_timezone"][agency]) + \
-        int(seconds)
