@@ -12,6 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
 from api import docs, examples, middleware, operations, problems, render
+from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
@@ -24,6 +25,7 @@ from api.settings import Settings, parse_origins
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
+from api.vehicles import router as vehicles_router
 from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
@@ -55,7 +57,8 @@ API_TAGS = [
                                          "change, list, history and diversions"},
     {"name": "traffic", "description": "Live speed observations and the congestion map"},
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
-                                        "watched) and each feed's status"},
+                                        "watched), each feed's status, vehicle positions "
+                                        "and the TripUpdates and ServiceAlerts out"},
 ]
 
 
@@ -228,6 +231,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(incidents_router)
     app.include_router(traffic_router)
     app.include_router(realtime_router)
+    app.include_router(vehicles_router)
+    app.include_router(feeds_router)
 
     base_openapi = app.openapi
 

@@ -565,8 +565,11 @@ def plan(
                               f"{leg.destination.name}")
             else:
                 assert leg.route is not None
-                alerts = f"  [yellow]⚠ {', '.join(leg.alerts)}[/]" if leg.alerts else ""
-                console.print(f"   {t0}–{t1}  [bold]{leg.route.type_name} "
+                ids = ", ".join(a.uid for a in leg.alerts or [])
+                alerts = f"  [yellow]⚠ {ids}[/]" if ids else ""
+                late_s = leg.departure_delay_s or 0
+                late = f" [red]+{late_s // 60} min[/]" if late_s >= 60 else ""
+                console.print(f"   {t0}–{t1}{late}  [bold]{leg.route.type_name} "
                               f"{leg.route.short_name}[/] towards {leg.headsign}: "
                               f"{leg.origin.name} → {leg.destination.name} "
                               f"({len(leg.intermediate_stops or [])} stops){alerts}")

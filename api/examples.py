@@ -250,6 +250,11 @@ PLAN: dict[str, Any] = {
                             "arrival": "2020-01-15T08:10:00-05:00",
                         },
                     ],
+                    "scheduled_departure": "2020-01-15T08:09:00-05:00",
+                    "scheduled_arrival": "2020-01-15T08:25:00-05:00",
+                    "departure_delay_s": 0,
+                    "arrival_delay_s": 0,
+                    "realtime": False,
                     "alerts": [],
                 },
                 {
@@ -334,7 +339,33 @@ STOPS: dict[str, Any] = {
     ]
 }
 
-#: GET /v1/stops/nky_tank:10094/departures?at=2020-01-15T08:00:00-05:00&limit=2
+#: An incident closing a stop, as attached to departures and legs (lang=en)
+ALERT_INC_1: dict[str, Any] = {
+    "id": "INC-1",
+    "source": "incident",
+    "feed_id": "nky_tank",
+    "effect": "NO_SERVICE",
+    "cause": "OTHER_CAUSE",
+    "severity": "WARNING",
+    "header": "Transit disruption INC-1: Scott at Sixth - Out closed",
+    "description": "Scott at Sixth closed for sidewalk works; board at Scott at 7th",
+    "url": None,
+    "active_periods": [{"start": "2020-01-15T07:00:00-05:00",
+                        "end": "2020-01-15T19:00:00-05:00"}],
+}
+ROUTE_33: dict[str, Any] = {
+                "id": "nky_tank:33",
+                "short_name": "33",
+                "long_name": "Thomas More Pkwy/Crestview Hills",
+                "type": 3,
+                "type_name": "bus",
+                "color": "#008000",
+                "text_color": "#FFFFFF",
+            }
+
+#: GET /v1/stops/nky_tank:10094/departures?at=2020-01-15T08:00:00-05:00&limit=2, with
+#: TripUpdates pushed and an incident closing the next stop up the street (INC-1); the first
+#: delay and the vehicle are illustrative (the bundled city has no vehicle-positions feed)
 DEPARTURES: dict[str, Any] = {
     "stop": {
         "stop_id": "nky_tank:10094",
@@ -345,21 +376,28 @@ DEPARTURES: dict[str, Any] = {
     "departures": [
         {
             "trip_id": "nky_tank:4154850",
-            "route": {
-                "id": "nky_tank:33",
-                "short_name": "33",
-                "long_name": "Thomas More Pkwy/Crestview Hills",
-                "type": 3,
-                "type_name": "bus",
-                "color": "#008000",
-                "text_color": "#FFFFFF",
-            },
+            "route": ROUTE_33,
             "headsign": "Crestview Hills",
             "scheduled": "2020-01-15T08:15:00-05:00",
-            "expected": "2020-01-15T08:15:00-05:00",
-            "delay_s": 0,
+            "expected": "2020-01-15T08:17:00-05:00",
+            "delay_s": 120,
             "cancelled": False,
+            "skipped": False,
+            "realtime": True,
             "service_date": "2020-01-15",
+            "vehicle": {
+                "id": "1712",
+                "label": "1712",
+                "lat": 39.0911483,
+                "lon": -84.5102121,
+                "bearing_deg": 180.0,
+                "speed_mps": 6.2,
+                "status": "IN_TRANSIT_TO",
+                "occupancy": "MANY_SEATS_AVAILABLE",
+                "timestamp": "2020-01-15T12:59:50Z",
+                "age_s": 10.0,
+            },
+            "alerts": [ALERT_INC_1],
         },
         {
             "trip_id": "nky_tank:4160440",
@@ -377,10 +415,14 @@ DEPARTURES: dict[str, Any] = {
             "expected": "2020-01-15T08:25:00-05:00",
             "delay_s": 0,
             "cancelled": False,
+            "skipped": False,
+            "realtime": False,
             "service_date": "2020-01-15",
+            "vehicle": None,
+            "alerts": [ALERT_INC_1],
         },
     ],
-    "live_version": 0,
+    "live_version": 2,
 }
 
 #: Body of POST /v1/incidents: a closure on the Veterans Memorial Bridge
@@ -872,6 +914,51 @@ GTFS_RT_JSON = {
         "trip": {"trip_id": "1561990SAT", "start_date": "20190807"},
         "stop_time_update": [{"stop_sequence": 5, "departure": {"delay": 120}}]}}]}
 
+#: GET /v1/vehicles (Caltrain's vehicle positions of 2023-11-08 with its TripUpdates)
+VEHICLES: dict[str, Any] = {
+    "type": "FeatureCollection", "live_version": 2, "realtime_version": 2,
+    "features": [{
+        "type": "Feature", "id": "caltrain:126",
+        "geometry": {"type": "Point", "coordinates": [-122.4069824, 37.6539497]},
+        "properties": {
+            "vehicle_id": "126", "label": None, "feed_id": "caltrain",
+            "trip_id": "caltrain:126", "trip_matched": True, "route_id": "caltrain:L1",
+            "route_short_name": "L1", "service_date": "2023-11-07", "delay_s": 580,
+            "stop_id": None, "bearing_deg": None, "speed_mps": None, "status": None,
+            "occupancy": None, "timestamp": "2023-11-08T01:05:49Z", "age_s": 15.0}}]}
+#: GET /v1/feeds/gtfs-rt/trip-updates?format=json (one entity, two stops shown)
+GTFS_RT_TRIP_UPDATES: dict[str, Any] = {
+    "header": {"gtfs_realtime_version": "2.0", "incrementality": "FULL_DATASET",
+               "timestamp": "1579093200"},
+    "entity": [{"id": "nky_tank:4162950-20200115", "trip_update": {
+        "trip": {"trip_id": "4162950", "start_time": "07:53:00", "start_date": "20200115",
+                 "schedule_relationship": "SCHEDULED", "route_id": "3", "direction_id": 0},
+        "stop_time_update": [
+            {"stop_sequence": 1, "stop_id": "30186", "schedule_relationship": "SCHEDULED",
+             "arrival": {"delay": 95, "time": "1579092875"},
+             "departure": {"delay": 95, "time": "1579092875"}},
+            {"stop_sequence": 2, "stop_id": "310", "schedule_relationship": "SCHEDULED",
+             "arrival": {"delay": 120, "time": "1579092900"},
+             "departure": {"delay": 120, "time": "1579092900"}}]}}]}
+#: GET /v1/feeds/gtfs-rt/alerts?format=json (an incident closing a stop; entities shortened)
+GTFS_RT_ALERTS: dict[str, Any] = {
+    "header": {"gtfs_realtime_version": "2.0", "incrementality": "FULL_DATASET",
+               "timestamp": "1579093200"},
+    "entity": [{"id": "nky_tank:INC-1", "alert": {
+        "active_period": [{"start": "1579089600", "end": "1579132800"}],
+        "informed_entity": [
+            {"agency_id": "Transit Authority of Northern Kentucky", "stop_id": "100045"},
+            {"agency_id": "Transit Authority of Northern Kentucky", "route_id": "33",
+             "stop_id": "100045"}],
+        "cause": "OTHER_CAUSE", "effect": "NO_SERVICE", "severity_level": "WARNING",
+        "header_text": {"translation": [
+            {"text": "Transit disruption INC-1: Scott at Sixth - Out closed", "language": "en"},
+            {"text": "公共交通中断 INC-1：Scott at Sixth - Out 站关闭", "language": "zh-CN"}]},
+        "description_text": {"translation": [
+            {"text": "Scott at Sixth closed for sidewalk works; board at Scott at 7th",
+             "language": "en"},
+            {"text": "Scott at Sixth 站因人行道施工关闭；请在 Scott at 7th 上车",
+             "language": "zh-CN"}]}}}]}
 
 
 def _without_nulls(value: Any) -> Any:

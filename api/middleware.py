@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: Methods a cross-origin browser page may use (preflight answers list them).
 CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Request headers a cross-origin page may send beyond the CORS-safelisted ones.
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match"]
 #: Response headers a cross-origin page may read beyond the CORS-safelisted ones.
 CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After"]
 

@@ -16,6 +16,10 @@ from routing.i18n import SUPPORTED_LANGS, UnsupportedLanguageError, normalize_la
 #: Description of the ``lang`` query parameter.
 LANG_DESCRIPTION = (f"Language of the turn-by-turn instructions: {', '.join(SUPPORTED_LANGS)} "
                     "(also accepted: zh, zh-Hans)")
+#: Description of the ``lang`` parameter of answers with alerts.
+ALERT_LANG_DESCRIPTION = (f"Language of alert texts: {', '.join(SUPPORTED_LANGS)} (also "
+                          "accepted: zh, zh-Hans); an alert without a text in that language "
+                          "is given in English, else in the first language it has")
 #: How a ``LAT,LON`` parameter is written (appended to each one's description).
 LATLON_FORMAT = ("`LAT,LON` in decimal degrees (WGS 84), latitude first, separated by a "
                  "comma, e.g. `39.0837,-84.5086`; latitude in [-90, 90], longitude in "

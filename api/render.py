@@ -6,18 +6,22 @@ with their UTC offset.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from api.operations import RouteAnswer, RouteItem
-from routing.i18n import explain_messages
+from gtfs.realtime.vehicles import VehiclePosition
+from routing.i18n import explain_messages, pick_text
 from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
 from routing.live import LIVE_PARTS
 from routing.road import EtaSources, Explanation
 from routing.snap import SnapCandidate
 from routing.snapshot import Snapshot
 from routing.steps import Step
+from routing.transit_info import TransitAlert
 
 
 def line_string(xy: np.ndarray) -> dict[str, Any]:
@@ -109,6 +113,37 @@ def transit_route_json(r: TransitRouteInfo) -> dict[str, Any]:
             "type_name": r.type_name, "color": r.color, "text_color": r.text_color}
 
 
+def _text(texts: Any, lang: str) -> str | None:
+    hit = pick_text(texts, lang)
+    return hit[1] if hit is not None else None
+
+
+def _epoch_iso(t: int | None, tz: ZoneInfo) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, tz).isoformat()
+
+
+def alert_json(ta: TransitAlert, lang: str = "en") -> dict[str, Any]:
+    """An alert with its texts in ``lang`` (else English, else the first) and its active
+    periods in its feed's timezone."""
+    a = ta.alert
+    tz = ZoneInfo(ta.timezone)
+    return {"id": ta.uid, "source": ta.source, "feed_id": ta.feed_id, "effect": a.effect,
+            "cause": a.cause, "severity": a.severity, "header": _text(a.header_text, lang),
+            "description": _text(a.description_text, lang), "url": _text(a.url, lang),
+            "active_periods": [{"start": _epoch_iso(p.start_s, tz),
+                                "end": _epoch_iso(p.end_s, tz)} for p in a.active_periods]}
+
+
+def vehicle_json(v: VehiclePosition, now_s: float) -> dict[str, Any]:
+    """A vehicle's latest position (``age_s`` against ``now_s``, Unix seconds)."""
+    return {"id": v.vehicle_id, "label": v.label, "lat": round(v.lat, 7),
+            "lon": round(v.lon, 7), "bearing_deg": v.bearing_deg,
+            "speed_mps": None if v.speed_mps is None else round(v.speed_mps, 2),
+            "status": v.current_status, "occupancy": v.occupancy,
+            "timestamp": _epoch_iso(v.timestamp_s, ZoneInfo("UTC")),
+            "age_s": round(now_s - v.timestamp_s, 1)}
+
+
 def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:
     """One leg of an itinerary (instructions in ``lang``)."""
     out: dict[str, Any] = {
@@ -129,8 +164,16 @@ def leg_json(leg: Leg, lang: str = "en") -> dict[str, Any]:
         service_date=leg.service_date.isoformat() if leg.service_date else None,
         intermediate_stops=[{**place_json(c.place), "arrival": c.arrival.isoformat()}
                             for c in (leg.intermediate_stops or [])],
-        alerts=list(leg.alerts or []), wheelchair_accessible=leg.wheelchair_accessible)
+        scheduled_departure=_iso(leg.scheduled_departure),
+        scheduled_arrival=_iso(leg.scheduled_arrival),
+        departure_delay_s=leg.departure_delay_s, arrival_delay_s=leg.arrival_delay_s,
+        realtime=leg.realtime, alerts=[alert_json(a, lang) for a in leg.alerts or []],
+        wheelchair_accessible=leg.wheelchair_accessible)
     return out
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
 
 
 def itinerary_json(it: Itinerary, lang: str = "en") -> dict[str, Any]:

@@ -214,6 +214,42 @@ class AgencyInfo(BaseModel):
     timezone: str = Field(description="The agency's IANA timezone (times of its legs)")
 
 
+class ActivePeriodOut(BaseModel):
+    """When an alert is in force (GTFS-Realtime ``active_period``)."""
+
+    start: str | None = Field(description="Start (ISO 8601 with the feed's offset); null: "
+                              "since ever")
+    end: str | None = Field(description="End (ISO 8601 with the feed's offset); null: until "
+                            "further notice")
+
+
+class AlertOut(BaseModel):
+    """A service alert concerning a departure or leg: a GTFS-Realtime ServiceAlert of a feed,
+    or an incident with a transit effect (stops closed, routes affected)."""
+
+    id: str = Field(description="FEED:ALERT_ID for a feed's alert, the incident id (INC-12) "
+                    "for an incident")
+    source: Literal["gtfs_rt", "incident"] = Field(description="gtfs_rt: a ServiceAlert "
+                                                   "received from the feed; incident: an "
+                                                   "incident of the traffic centres")
+    feed_id: str = Field(description="The static feed the alert concerns")
+    effect: str = Field(description="GTFS-Realtime effect: NO_SERVICE, REDUCED_SERVICE, "
+                        "SIGNIFICANT_DELAYS, DETOUR, ADDITIONAL_SERVICE, MODIFIED_SERVICE, "
+                        "OTHER_EFFECT, UNKNOWN_EFFECT, STOP_MOVED, NO_EFFECT, "
+                        "ACCESSIBILITY_ISSUE")
+    cause: str = Field(description="GTFS-Realtime cause: UNKNOWN_CAUSE, OTHER_CAUSE, "
+                       "TECHNICAL_PROBLEM, STRIKE, DEMONSTRATION, ACCIDENT, HOLIDAY, WEATHER, "
+                       "MAINTENANCE, CONSTRUCTION, POLICE_ACTIVITY, MEDICAL_EMERGENCY")
+    severity: str | None = Field(description="INFO, WARNING, SEVERE or UNKNOWN_SEVERITY; null "
+                                 "when the feed does not say")
+    header: str | None = Field(description="Short text in the requested language (`lang`) "
+                               "when the alert has it, else English, else the first given")
+    description: str | None = Field(description="Full text, chosen like `header`")
+    url: str | None = Field(description="Link to more information, chosen like `header`")
+    active_periods: list[ActivePeriodOut] = Field(description="When it is in force (empty: "
+                                                  "always)")
+
+
 class LegOut(BaseModel):
     """One leg: walking (with street geometry and steps) or transit."""
 
@@ -221,8 +257,11 @@ class LegOut(BaseModel):
                                                             "travelled")
     from_: PlaceOut = Field(alias="from", description="Where the leg starts")
     to: PlaceOut = Field(description="Where the leg ends")
-    departure: str = Field(description="ISO 8601 with the agency's UTC offset")
-    arrival: str = Field(description="ISO 8601 with the agency's UTC offset")
+    departure: str = Field(description="ISO 8601 with the agency's UTC offset; transit legs: "
+                           "the expected departure (realtime when the trip has realtime "
+                           "data, else the schedule)")
+    arrival: str = Field(description="ISO 8601 with the agency's UTC offset; transit legs: "
+                         "the expected arrival")
     duration_s: int = Field(description="Duration of the leg in seconds")
     geometry: LineString = Field(description="The leg's line, [lon, lat] positions")
     distance_m: float | None = Field(default=None, description="Street legs: length in metres")
@@ -239,8 +278,20 @@ class LegOut(BaseModel):
                                      "service date (YYYY-MM-DD)")
     intermediate_stops: list[IntermediateStop] | None = Field(default=None, description=(
         "Transit legs: stops passed between boarding and alighting"))
-    alerts: list[str] | None = Field(default=None, description="Transit legs: alerts on the "
-                                     "route or its stops")
+    scheduled_departure: str | None = Field(default=None, description=(
+        "Transit legs: the timetable's departure (ISO 8601 with the agency's offset)"))
+    scheduled_arrival: str | None = Field(default=None, description=(
+        "Transit legs: the timetable's arrival (ISO 8601 with the agency's offset)"))
+    departure_delay_s: int | None = Field(default=None, description=(
+        "Transit legs: expected minus scheduled departure, in seconds (negative: early)"))
+    arrival_delay_s: int | None = Field(default=None, description=(
+        "Transit legs: expected minus scheduled arrival, in seconds (negative: early)"))
+    realtime: bool | None = Field(default=None, description=(
+        "Transit legs: true when a realtime source reported on this trip (its times are "
+        "then realtime, on time included); false: the schedule, for lack of data"))
+    alerts: list[AlertOut] | None = Field(default=None, description=(
+        "Transit legs: alerts on its route, trip, agency, boarding or alighting stop that are "
+        "in force during the leg (feed alerts and incidents)"))
     wheelchair_accessible: bool | None = Field(
         default=None, description="Transit legs: true when the trip and both stops are "
         "marked wheelchair-accessible, false when one is marked not accessible, null when "
@@ -257,7 +308,8 @@ class ItineraryOut(BaseModel):
     walk_m: float = Field(description="Walking distance in metres, all legs together")
     wait_s: int = Field(description="Waiting time at stops in seconds")
     legs: list[LegOut] = Field(description="The legs in travel order")
-    alerts: list[str] = Field(description="Alerts concerning any leg")
+    alerts: list[str] = Field(description="Ids of the alerts on its legs (each transit leg "
+                              "has them in full under `alerts`)")
     wheelchair_unknown_legs: int = Field(default=0, description=(
         "Transit legs of unknown wheelchair accessibility"))
 
@@ -281,6 +333,23 @@ class StopsResponse(BaseModel):
                                  "else by name")
 
 
+class VehicleOut(BaseModel):
+    """The latest GTFS-Realtime position of the vehicle running a trip."""
+
+    id: str = Field(description="Vehicle id in its feed (else its label)")
+    label: str | None = Field(description="Label shown to riders (e.g. a train number)")
+    lat: float = Field(description="Latitude in decimal degrees")
+    lon: float = Field(description="Longitude in decimal degrees")
+    bearing_deg: float | None = Field(description="Heading in degrees clockwise from north")
+    speed_mps: float | None = Field(description="Speed in metres per second")
+    status: str | None = Field(description="INCOMING_AT, STOPPED_AT or IN_TRANSIT_TO (its "
+                               "current or next stop)")
+    occupancy: str | None = Field(description="GTFS-Realtime occupancy status, e.g. "
+                                  "MANY_SEATS_AVAILABLE, STANDING_ROOM_ONLY, FULL")
+    timestamp: str = Field(description="When the position was measured (ISO 8601, UTC)")
+    age_s: float = Field(description="Seconds from the measurement to the service's now")
+
+
 class DepartureOut(BaseModel):
     """A departure from a stop (realtime fields equal the schedule without live data)."""
 
@@ -289,9 +358,20 @@ class DepartureOut(BaseModel):
     headsign: str = Field(description="Destination sign of the trip")
     scheduled: str = Field(description="Scheduled departure (ISO 8601 with offset)")
     expected: str = Field(description="Expected departure with live data (ISO 8601)")
-    delay_s: int = Field(description="Expected minus scheduled, in seconds")
-    cancelled: bool = Field(description="The trip or this stop's call is cancelled")
+    delay_s: int = Field(description="Expected minus scheduled, in seconds (negative: early)")
+    cancelled: bool = Field(description="The trip is cancelled on its service date (listed, "
+                            "nobody can board)")
+    skipped: bool = Field(default=False, description="The trip runs but skips this stop "
+                          "(listed, nobody can board here)")
+    realtime: bool = Field(default=False, description="True when a realtime source reported "
+                           "on this trip (delay 0 then means on time per realtime); false: "
+                           "the schedule, for lack of data")
     service_date: str = Field(description="The trip's service date (YYYY-MM-DD)")
+    vehicle: VehicleOut | None = Field(default=None, description="The vehicle running the "
+                                       "trip, when a vehicle-positions feed places one on it")
+    alerts: list[AlertOut] = Field(default_factory=list, description=(
+        "Alerts on its route, trip, agency or this stop in force at the expected departure "
+        "(feed alerts and incidents), texts in the requested language"))
 
 
 class DeparturesResponse(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api import examples, operations, render
 from api.params import (
+    ALERT_LANG_DESCRIPTION,
     LANG_DESCRIPTION,
     LATLON_FORMAT,
     TRANSIT_TIME_FORMAT,
@@ -34,6 +35,7 @@ from routing.plan import (
 )
 from routing.profiles import Mode
 from routing.road import NoRouteError, SnapError
+from routing.transit_info import transit_info
 
 router = APIRouter(prefix="/v1", tags=["transit"])
 #: How a journey end is written (``from`` / ``to`` of /v1/plan).
@@ -146,12 +148,17 @@ def plan(
         "How to reach the first stop: walk, bike or car (park and ride) — bike and car use "
         "the live speeds and incidents; only walk on a snapshot without a street network "
         "(GET /v1/health `transit_only`)"), examples=["walk"])] = Mode.WALK,
-    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
+    lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION + "; also the "
+                               "language of alert texts (an alert without it is given in "
+                               "English, else in its first language)",
                                examples=["en", "zh-CN"])] = "en",
 ) -> dict:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR), on
-    the timetable with its live data (delays, cancellations, closed stops) and the live
-    streets for walking, cycling or driving to the first stop."""
+    the timetable with its live data (delays, cancellations, skipped and closed stops) and
+    the live streets for walking, cycling or driving to the first stop. Transit legs give
+    the expected and the scheduled departure and arrival, the delays, whether a realtime
+    source reported on the trip, and the alerts in force during the leg (feed alerts and
+    incidents, texts in `lang`)."""
     frm_place, to_place = parse_place(from_, "from"), parse_place(to, "to")
     svc = request.app.state.service
     state = svc.state()
@@ -293,8 +300,13 @@ def stop_departures(
                                     examples=["2020-01-15T08:00:00-05:00"])] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Most departures to return",
                                 examples=[5])] = 10,
+    lang: Annotated[str, Query(max_length=16, description=ALERT_LANG_DESCRIPTION,
+                               examples=["en", "zh-CN"])] = "en",
 ) -> dict:
-    """Next departures at a stop: route, headsign, scheduled and expected time."""
+    """Next departures at a stop, by expected time: route, headsign, scheduled and expected
+    time, delay, whether the trip is cancelled or skips the stop, whether realtime data
+    exists for it, the vehicle running it (when positions are fed) and the alerts on it in
+    force at the departure (texts in `lang`)."""
     p = _planner(request)
     try:
         i = p.resolve_stop(stop_id)
@@ -302,6 +314,7 @@ def stop_departures(
         raise ApiProblem(404, "unknown-stop", str(exc), "Unknown stop") from exc
     svc = request.app.state.service
     state = svc.state()
+    lang = parse_lang(lang)
     t = parse_time(at, "at", p.transit.ref_tz, svc.clock)
     date, s = p.clock(t)
     try:
@@ -310,13 +323,21 @@ def stop_departures(
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "query.at", "reason": str(exc)}]) from exc
     deps = tq.departures(p.tt, p.day(date), i, s, limit, live=state.transit_live())
+    info = transit_info(state, p.tt)
+    now_s = svc.clock.now().timestamp()
     out = []
     for d in deps:
         tz = p.route_timezone(d.route)
+        expected = p.at(date, d.realtime_depart_s, tz)
+        t_s = int(expected.timestamp())
+        vehicle = info.vehicle(d.trip, d.service_date)
         out.append({"trip_id": d.trip_id, "route": render.transit_route_json(
                         p.transit_route(d.route)), "headsign": d.headsign,
                     "scheduled": p.at(date, d.depart_s, tz).isoformat(),
-                    "expected": p.at(date, d.realtime_depart_s, tz).isoformat(),
-                    "delay_s": d.delay_s, "cancelled": d.cancelled,
-                    "service_date": d.service_date.isoformat()})
+                    "expected": expected.isoformat(), "delay_s": d.delay_s,
+                    "cancelled": d.cancelled, "skipped": d.skipped, "realtime": d.realtime,
+                    "service_date": d.service_date.isoformat(),
+                    "vehicle": render.vehicle_json(vehicle, now_s) if vehicle else None,
+                    "alerts": [render.alert_json(a, lang)
+                               for a in info.alerts_for(d.trip, (i,), t_s, t_s)]})
     return {"stop": _stop_out(p, i), "departures": out, "live_version": state.version}

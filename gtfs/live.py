@@ -12,7 +12,10 @@ late. The realtime time of stop position ``pos`` of ``trip`` on ``service_date``
 ``p = trip_pattern[trip]``: the per-stop-time arrays of :class:`ServiceDayLive` have exactly
 the timetable's stop-time layout. A *skipped* stop is passed through by the vehicle (its times
 still count for the order along the trip) but nobody boards or alights there. A cancelled trip
-is not boarded at all. A closed stop (all days) is neither boarded nor alighted at.
+is not boarded at all. A closed stop (all days) is neither boarded nor alighted at. A trip
+instance *has realtime data* (``trip_realtime``) when a realtime source reported on it -
+delays (zero included: "on time per realtime") or a cancellation - as opposed to running on
+its schedule for lack of data.
 
 Versions. ``TransitLive.version`` names the content: queries cache arrays prepared from a
 live value under ``(version, service date)``, so a new content must carry a new version.
@@ -57,8 +60,10 @@ class ServiceDayLive:
 
     ``trip_cancelled``: bool ``[n_trips]``. ``arrival_delay_s`` / ``departure_delay_s``: int32
     ``[n_stop_times]`` seconds relative to the schedule of that date. ``skipped``: bool
-    ``[n_stop_times]``. Arrays are stored read-only (copied when given writable ones).
-    Compared by identity (``eq=False``): arrays have no single truth value.
+    ``[n_stop_times]``. ``trip_realtime``: bool ``[n_trips]``, the trips with realtime data
+    (default: the cancelled ones; the builder sets it). Arrays are stored read-only (copied
+    when given writable ones). Compared by identity (``eq=False``): arrays have no single
+    truth value.
     """
 
     service_date: dt.date
@@ -66,16 +71,26 @@ class ServiceDayLive:
     arrival_delay_s: np.ndarray
     departure_delay_s: np.ndarray
     skipped: np.ndarray
+    trip_realtime: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.trip_realtime is None:
+            object.__setattr__(self, "trip_realtime", np.asarray(self.trip_cancelled))
         for name, dtype in (("trip_cancelled", np.bool_), ("arrival_delay_s", np.int32),
-                            ("departure_delay_s", np.int32), ("skipped", np.bool_)):
+                            ("departure_delay_s", np.int32), ("skipped", np.bool_),
+                            ("trip_realtime", np.bool_)):
             object.__setattr__(self, name, _frozen(getattr(self, name), dtype, name))
         n = self.arrival_delay_s.shape[0]
         if self.departure_delay_s.shape[0] != n or self.skipped.shape[0] != n:
             raise LiveDataError(
                 f"service date {self.service_date}: stop-time arrays differ in length "
                 f"({n}, {self.departure_delay_s.shape[0]}, {self.skipped.shape[0]})")
+        assert self.trip_realtime is not None
+        if self.trip_realtime.shape[0] != self.trip_cancelled.shape[0]:
+            raise LiveDataError(
+                f"service date {self.service_date}: trip_realtime has "
+                f"{self.trip_realtime.shape[0]} trips, trip_cancelled "
+                f"{self.trip_cancelled.shape[0]}")
 
     @property
     def n_stop_times(self) -> int:
@@ -158,7 +173,7 @@ def trip_stop_times(tt: Timetable, trip: int, service_date: dt.date,
 class _DayDraft:
     """Mutable arrays of one service date inside a builder."""
 
-    __slots__ = ("cancelled", "arr", "dep", "skipped", "touched")
+    __slots__ = ("cancelled", "arr", "dep", "skipped", "reported", "touched")
 
     def __init__(self, n_trips: int, n_st: int, base: ServiceDayLive | None) -> None:
         if base is None:
@@ -166,11 +181,14 @@ class _DayDraft:
             self.arr = np.zeros(n_st, dtype=np.int32)
             self.dep = np.zeros(n_st, dtype=np.int32)
             self.skipped = np.zeros(n_st, dtype=np.bool_)
+            self.reported = np.zeros(n_trips, dtype=np.bool_)
         else:
             self.cancelled = base.trip_cancelled.copy()
             self.arr = base.arrival_delay_s.copy()
             self.dep = base.departure_delay_s.copy()
             self.skipped = base.skipped.copy()
+            assert base.trip_realtime is not None
+            self.reported = base.trip_realtime.copy()
         self.touched: set[int] = set()
 
 
@@ -188,6 +206,10 @@ class TransitLiveBuilder:
     departure at the previous stop. Violating values are *raised* to that bound (a running
     maximum over arrival, departure, arrival, ... in stop order); no value is ever lowered.
     Skipped positions take part (the vehicle passes through them).
+
+    Every method that sets times or cancels marks the trip instance as having realtime data
+    (``ServiceDayLive.trip_realtime``); :meth:`skip_stop` alone does not (the times stay
+    those of the schedule).
     """
 
     def __init__(self, tt: Timetable, base: TransitLive | None = None) -> None:
@@ -253,7 +275,9 @@ class TransitLiveBuilder:
     def cancel_trip(self, date: dt.date, trip: int) -> TransitLiveBuilder:
         """Cancel ``trip`` on service date ``date``."""
         self._trip_span(trip)
-        self._draft(date).cancelled[trip] = True
+        d = self._draft(date)
+        d.cancelled[trip] = True
+        d.reported[trip] = True
         return self
 
     def delay_trip(self, date: dt.date, trip: int, seconds: int) -> TransitLiveBuilder:
@@ -264,6 +288,7 @@ class TransitLiveBuilder:
         d.arr[base: base + n] = int(seconds)
         d.dep[base: base + n] = int(seconds)
         d.touched.add(trip)
+        d.reported[trip] = True
         return self
 
     def set_stop_time(self, date: dt.date, trip: int, pos: int,
@@ -278,6 +303,7 @@ class TransitLiveBuilder:
         if departure_delay_s is not None:
             d.dep[x] = int(departure_delay_s)
         d.touched.add(trip)
+        d.reported[trip] = True
         return self
 
     def set_trip_delays(self, date: dt.date, trip: int, arrival_delay_s: Any,
@@ -296,6 +322,7 @@ class TransitLiveBuilder:
         d.arr[base: base + n] = arr
         d.dep[base: base + n] = dep
         d.touched.add(trip)
+        d.reported[trip] = True
         return self
 
     def skip_stop(self, date: dt.date, trip: int, pos: int) -> TransitLiveBuilder:
@@ -333,6 +360,7 @@ class TransitLiveBuilder:
         days = dict(self._base_days)
         for date, d in self._days.items():
             self._normalise(d)
-            days[date] = ServiceDayLive(date, d.cancelled, d.arr, d.dep, d.skipped)
+            days[date] = ServiceDayLive(date, d.cancelled, d.arr, d.dep, d.skipped,
+                                        d.reported)
         closed = self._closed if self._closed.any() else None
         return TransitLive(version=int(version), stop_closed=closed, days=days)

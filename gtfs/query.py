@@ -101,8 +101,9 @@ class Journey:
 @dataclass(frozen=True)
 class Departure:
     """A departure of one trip instance at a stop: scheduled and expected (realtime) time in
-    query-day seconds, the delay (``realtime_depart_s - depart_s``), and whether the trip is
-    cancelled that day or skips this stop (listed, but nobody can board)."""
+    query-day seconds, the delay (``realtime_depart_s - depart_s``), whether the trip is
+    cancelled that day or skips this stop (listed, but nobody can board), and whether
+    realtime data exists for this trip instance (``realtime``; false: the schedule)."""
 
     stop: int
     depart_s: int  # scheduled, query-day seconds
@@ -118,6 +119,7 @@ class Departure:
     service_date: dt.date
     stop_pos: int
     is_last_stop: bool
+    realtime: bool = False
 
 
 # --------------------------------------------------------------------------- arguments
@@ -775,8 +777,8 @@ def departures(
                                 or sdl.n_stop_times != st_dep.shape[0]):
             raise LiveDataError(f"service date {sdl.service_date}: live arrays do not fit "
                                 f"the timetable")
-    # (rt_dep, sched, inst, pos, last, cancelled, skipped)
-    rows: list[tuple[int, int, int, int, bool, bool, bool]] = []
+    # (rt_dep, sched, inst, pos, last, cancelled, skipped, realtime)
+    rows: list[tuple[int, int, int, int, bool, bool, bool, bool]] = []
     for x in range(int(spo[stop_idx]), int(spo[stop_idx + 1])):
         pat = int(a["stop_patterns"][x])
         pos = int(a["stop_pattern_pos"][x])
@@ -795,11 +797,13 @@ def departures(
             if sdl is None:
                 rt = sched
                 cancelled = np.zeros(len(inst), dtype=bool)
-                skipped = cancelled
+                skipped = reported = cancelled
             else:
                 rt = sched + sdl.departure_delay_s[y]
                 cancelled = sdl.trip_cancelled[trips]
                 skipped = sdl.skipped[y]
+                assert sdl.trip_realtime is not None
+                reported = sdl.trip_realtime[trips]
             keep = rt >= from_s
             if not include_cancelled:
                 keep &= ~cancelled
@@ -808,10 +812,10 @@ def departures(
             sel = np.flatnonzero(keep)
             sel = sel[np.argsort(rt[sel], kind="stable")][:limit]
             rows.extend((int(rt[i]), int(sched[i]), int(inst[i]), pos, pos == n - 1,
-                         bool(cancelled[i]), bool(skipped[i])) for i in sel)
+                         bool(cancelled[i]), bool(skipped[i]), bool(reported[i])) for i in sel)
     rows.sort()
     out = []
-    for rt_s, sched_s, inst_i, pos_i, last, is_cancelled, is_skipped in rows[:limit]:
+    for rt_s, sched_s, inst_i, pos_i, last, is_cancelled, is_skipped, has_rt in rows[:limit]:
         trip = int(day.inst_trip[inst_i])
         route = int(a["trip_route"][trip])
         out.append(Departure(
@@ -820,7 +824,7 @@ def departures(
             trip_id=tt.strings["trip_id"][trip], route=route,
             route_short_name=tt.strings["route_short_name"][route],
             headsign=tt.strings["trip_headsign"][trip], service_date=day.service_date(inst_i),
-            stop_pos=pos_i, is_last_stop=last))
+            stop_pos=pos_i, is_last_stop=last, realtime=has_rt))
     return out
 
 

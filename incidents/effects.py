@@ -282,7 +282,9 @@ def incident_effects(incident: Incident, match: MatchResult | None,
                                   if match is not None and match.edge_counts.get(m))),
         edge_counts=MappingProxyType({m: int(p.edges.shape[0]) for m, p in params.items()}),
         stops_closed=tuple(closed_ids), routes_affected=tuple(routes),
-        windows=tuple(windows))
+        windows=tuple(windows),
+        description=MappingProxyType({str(k): str(v)
+                                      for k, v in (incident.description or {}).items()}))
     return IncidentEffects(params, windows, closed_idx, closed_ids, unknown, routes, info)
 
 

@@ -1,11 +1,14 @@
 """The message catalogue of turn-by-turn instructions: English and Simplified Chinese.
 
 Plain dicts of ``str.format`` templates per language, the words for compass directions
-and unnamed ways, and :func:`normalize_lang` to read a requested language. Which template
-a step uses is decided in ``routing.steps``.
+and unnamed ways, :func:`normalize_lang` to read a requested language and
+:func:`pick_text` to choose from translated texts (alerts). Which template a step uses is
+decided in ``routing.steps``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 #: Languages instructions are available in (canonical tags).
 SUPPORTED_LANGS = ("en", "zh-CN")
@@ -198,3 +201,24 @@ def explain_messages(incidents: list[str], avoided: list[str], delay_s: float,
                    t["avoids"].format(what=what, amount=amount))
     return out
 
+
+
+def pick_text(texts: Mapping[str, str], lang: str) -> tuple[str, str] | None:
+    """``(language, text)`` of a translated text (GTFS-RT ``TranslatedString``: language tag
+    -> text, ``""`` for no language) in ``lang`` (a canonical tag): the same tag (any case),
+    else one of the same language (``zh`` and ``zh-Hans`` for ``zh-CN``, ``en-US`` for
+    ``en``), else English, else the one without language, else the first; None when empty."""
+    if not texts:
+        return None
+    items = list(texts.items())
+    want = lang.lower()
+    primary = want.split("-")[0]
+    for pred in (lambda t: t.lower() == want,
+                 lambda t: LANG_ALIASES.get(t.lower().replace("_", "-")) == lang,
+                 lambda t: t.lower().split("-")[0] == primary,
+                 lambda t: t.lower().split("-")[0] == "en",
+                 lambda t: t == ""):
+        for tag, text in items:
+            if pred(tag):
+                return tag, text
+    return items[0]

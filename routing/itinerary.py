@@ -13,6 +13,7 @@ from datetime import date, datetime
 import numpy as np
 
 from routing.steps import Step
+from routing.transit_info import TransitAlert
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,11 @@ class StopCall:
 
 @dataclass
 class Leg:
-    """One leg: on the street (walk, bike, car: geometry and steps) or on a transit trip."""
+    """One leg: on the street (walk, bike, car: geometry and steps) or on a transit trip.
+
+    Transit legs: ``departure`` / ``arrival`` are the expected times (realtime when the trip
+    has realtime data, else the schedule), ``scheduled_*`` the timetable's, the delays their
+    differences; ``realtime`` tells whether a realtime source reported on the trip."""
 
     mode: str  # walk | bike | car | transit
     origin: Place
@@ -73,7 +78,14 @@ class Leg:
     headsign: str | None = None
     service_date: date | None = None
     intermediate_stops: list[StopCall] | None = None
-    alerts: list[str] | None = None
+    scheduled_departure: datetime | None = None
+    scheduled_arrival: datetime | None = None
+    departure_delay_s: int | None = None
+    arrival_delay_s: int | None = None
+    realtime: bool | None = None
+    #: transit legs: alerts on its route, trip, agency or boarding/alighting stops, active
+    #: during the leg
+    alerts: list[TransitAlert] | None = None
     #: transit legs: True (trip and both stops marked accessible), False, or None (unknown)
     wheelchair_accessible: bool | None = None
     #: street legs estimated as a straight line × the detour factor (transit-only snapshot:
@@ -96,6 +108,7 @@ class Itinerary:
     legs: list[Leg]
     walk_m: float = 0.0
     wait_s: int = 0
+    #: uids of the alerts on its legs (each leg has them in full)
     alerts: list[str] = field(default_factory=list)
 
     @property

@@ -5,7 +5,8 @@ the traffic layer (speed observations) hand to routing. Routing never sees the i
 only this:
 
 * ``incidents`` — :class:`IncidentInfo` per incident id: what explanations, congestion causes
-  and transit alerts say about it (type, severity, streets, closed modes, stops and routes);
+  and transit alerts say about it (type, severity, streets, closed modes, stops and routes,
+  its description per language);
 * ``effects`` — per mode an :class:`EffectTimeline`: each (incident, edge) effect as parameters
   (closed, speed-limit floor, lane factor, fixed delay) with the windows in which it is in
   force, so the same value answers "now" and "at 17:40" (timed routes, congestion at a time);
@@ -70,6 +71,8 @@ class IncidentInfo:
     routes_affected: tuple[str, ...] = ()
     #: ``[lo, hi)`` Unix-ms windows in which it is in force (within the state's horizon)
     windows: tuple[tuple[int, int], ...] = ()
+    #: free text per language tag (the incident's ``description``)
+    description: Mapping[str, str] = field(default_factory=dict)
 
     def in_effect(self, t_ms: int) -> bool:
         """True when a window contains ``t_ms``."""

@@ -48,6 +48,7 @@ from routing.snapshot import Snapshot
 from routing.state import RoutingState
 from routing.straight_walk import WALK_DETOUR_FACTOR, StraightLineWalk, walk_seconds
 from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
+from routing.transit_info import TransitInfo, transit_info
 
 ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
                     6: "aerial_lift", 7: "funicular", 11: "trolleybus", 12: "monorail"}
@@ -477,11 +478,10 @@ class Planner:
         d = self.stop_place(req.destination) if isinstance(req.destination, int) else \
             Place("Destination", dest[0], dest[1])
         legs: list[Leg] = []
-        routes_affected = state.routes_affected()
+        info = transit_info(state, self.tt)
         for leg in j.legs:
             if leg.kind == "transit":
-                legs.append(self._transit_leg(leg, date, routes_affected,
-                                              state.transit_live()))
+                legs.append(self._transit_leg(leg, date, info, state.transit_live()))
             elif leg.kind == "access":
                 if isinstance(req.origin, int) or leg.to_stop < 0:
                     continue
@@ -505,7 +505,7 @@ class Planner:
         return Itinerary(self.at(date, j.depart_s), self.at(date, j.arrive_s),
                          int(j.n_transfers), legs, round(walk_m, 1),
                          int(max(j.duration_s - moving, 0)),
-                         sorted({a for x in legs for a in (x.alerts or [])}))
+                         list(dict.fromkeys(a.uid for x in legs for a in (x.alerts or []))))
 
     def transit_route(self, route: int) -> TransitRouteInfo:
         """Description of a route."""
@@ -525,8 +525,10 @@ class Planner:
         agency = int(self.tt.arrays["route_agency"][route])
         return self.tt.strings["agency_timezone"][agency]
 
-    def _transit_leg(self, leg: tq.Leg, date: dt.date, routes_affected: dict[str, list[str]],
+    def _transit_leg(self, leg: tq.Leg, date: dt.date, info: TransitInfo,
                      live: TransitLive | None = None) -> Leg:
+        """A transit leg with expected and scheduled times, its realtime flag and the alerts
+        active during it (on its route, trip, agency, boarding or alighting stop)."""
         tt = self.tt
         trip = leg.trip
         route = int(tt.arrays["trip_route"][trip])
@@ -534,13 +536,23 @@ class Planner:
         tz = tt.strings["agency_timezone"][agency]
         pattern = int(tt.arrays["trip_pattern"][trip])
         stops = tt.pattern_stop_list(pattern)
-        arr, dep, _ = trip_stop_times(tt, trip, leg.service_date or date, live)
+        sdate = leg.service_date or date
+        arr, dep, _ = trip_stop_times(tt, trip, sdate, live)
+        s_arr, s_dep = tt.trip_times(trip)
+        dep_delay = int(dep[leg.board_pos]) - int(s_dep[leg.board_pos])
+        arr_delay = int(arr[leg.alight_pos]) - int(s_arr[leg.alight_pos])
+        sdl = live.day(sdate) if live is not None else None
+        reported = bool(sdl is not None and sdl.trip_realtime is not None
+                        and sdl.trip_realtime[trip])
         shift = leg.depart_s - int(dep[leg.board_pos])  # service day → query day
         inter = [StopCall(self.stop_place(int(stops[k])), self.at(date, int(arr[k]) + shift, tz))
                  for k in range(leg.board_pos + 1, leg.alight_pos)]
         geom = np.round(np.asarray(tt.leg_geometry(trip, leg.board_pos, leg.alight_pos),
                                    dtype=np.float64), 7)
-        route_id = tt.strings["route_id"][route]
+        t0 = self.at(date, leg.depart_s)
+        t1 = self.at(date, leg.arrive_s)
+        alerts = info.alerts_for(trip, (int(stops[leg.board_pos]), int(stops[leg.alight_pos])),
+                                 int(t0.timestamp()), int(t1.timestamp()))
         return Leg(
             "transit", self.stop_place(int(stops[leg.board_pos])),
             self.stop_place(int(stops[leg.alight_pos])), self.at(date, leg.depart_s, tz),
@@ -549,9 +561,11 @@ class Planner:
             agency=AgencyInfo(tt.strings["agency_id"][agency], tt.strings["agency_name"][agency],
                               tz),
             trip_id=tt.strings["trip_id"][trip], headsign=tt.strings["trip_headsign"][trip],
-            service_date=leg.service_date or date, intermediate_stops=inter,
-            alerts=list(routes_affected.get(route_id, [])),
-            wheelchair_accessible=self.leg_wheelchair(leg))
+            service_date=sdate, intermediate_stops=inter,
+            scheduled_departure=self.at(date, leg.depart_s - dep_delay, tz),
+            scheduled_arrival=self.at(date, leg.arrive_s - arr_delay, tz),
+            departure_delay_s=dep_delay, arrival_delay_s=arr_delay, realtime=reported,
+            alerts=alerts, wheelchair_accessible=self.leg_wheelchair(leg))
 
     def _walk_only(self, state: RoutingState, req: PlanRequest, date: dt.date, t_s: int
                    ) -> Itinerary | None:

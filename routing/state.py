@@ -30,11 +30,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -66,6 +66,8 @@ SPEED_REFRESH_MS = 30_000
 #: The current state describes the clock's time floored to this step (so states published a
 #: few seconds apart share weights, metrics and version unless something else changed).
 NOW_STEP_MS = 30_000
+
+T = TypeVar("T")
 
 _EMPTY_I32 = np.zeros(0, np.int32)
 _EMPTY_TTF = np.zeros((0, N_BINS), np.int32)
@@ -250,6 +252,18 @@ class RoutingState:
         """:attr:`at` in the city's timezone."""
         return self.at.astimezone(ZoneInfo(self.timezone))
 
+    def memo(self, key: str, make: Callable[[], T]) -> T:
+        """A value derived from this state only, made by ``make`` on first use and kept as
+        long as the state (e.g. the index of transit alerts and vehicles,
+        :mod:`routing.transit_info`). ``make`` runs outside any lock (it may use other memos);
+        when two requests race, the first value stored wins."""
+        hit = self._cache.get(key)
+        if hit is None:
+            made = make()
+            with self._lock:
+                hit = self._cache.setdefault(key, made)
+        return hit
+
 
 
 _transit_versions = itertools.count(1)
@@ -268,6 +282,7 @@ def _same_content(a: RoutingState, b: RoutingState) -> bool:
             and (la.speeds.version if la.speeds is not None else 0)
             == (lb.speeds.version if lb.speeds is not None else 0)
             and la.transit_realtime is lb.transit_realtime
+            and la.realtime_version == lb.realtime_version
             and a.in_effect_ids() == b.in_effect_ids())
 
 

@@ -6,8 +6,9 @@ timestamp) and unique entity ids, and parses back with gtfs-realtime-bindings an
 :func:`gtfs.realtime.decode.decode_feed`.
 
 TripUpdates (:func:`trip_updates_message`) are written for the trips of one static feed that
-run on the given service dates and have realtime data there (a cancellation, a skipped stop,
-or a non-zero delay). Ids are the static feed's plain ids (the namespace removed). Entity id:
+run on the given service dates and have realtime data there (reported by a source - on time
+included -, a cancellation, a skipped stop, or a non-zero delay). Ids are the static feed's
+plain ids (the namespace removed). Entity id:
 ``<trip_id>-<YYYYMMDD>`` (``<trip_id>@HH:MM:SS-<YYYYMMDD>`` for a frequency instance). The
 trip descriptor carries trip_id, route_id, direction_id, start_date and start_time (the
 instance's first departure). A cancelled trip is CANCELED without stop updates. Otherwise
@@ -74,7 +75,7 @@ def trip_updates_message(tt: Timetable, live: TransitLive, feed_name: str,
         if sdl is None:
             continue
         touched = sdl.skipped | (sdl.arrival_delay_s != 0) | (sdl.departure_delay_s != 0)
-        has = sdl.trip_cancelled.copy()
+        has = sdl.trip_cancelled | sdl.trip_realtime
         has[np.unique(st_trip[touched])] = True
         active = tt.active_service_mask(date)
         runs = active[m.trip_service] if active.shape[0] else np.zeros(tt.n_trips, bool)

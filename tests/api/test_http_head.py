@@ -70,6 +70,9 @@ def test_head_on_a_post_only_path_is_405_with_allow(client) -> None:
     ("GET", "/v1/traffic/speeds", "POST"),
     ("POST", "/docs", "GET, HEAD"),
     ("POST", "/static/vendor/redoc/LICENSE", "GET, HEAD"),
+    # a concrete path wins over a template that also matches it (POST /v1/realtime/{feed_id})
+    ("OPTIONS", "/v1/realtime/status", "GET, HEAD"),
+    ("POST", "/v1/feeds/gtfs-rt/alerts", "GET, HEAD"),
 ])
 def test_allow_lists_head_wherever_get_is(client, method: str, path: str, allow: str) -> None:
     r = client.request(method, path)

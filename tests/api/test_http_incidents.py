@@ -144,7 +144,8 @@ def test_closed_stop_leaves_itineraries_and_alerts_routes(env) -> None:
                 assert stop["stop_id"] not in (x["from"]["stop_id"], x["to"]["stop_id"])
     # routes serving the closed stop carry the alert where they are used
     alerted = [x for it in after["itineraries"] for x in it["legs"]
-               if x["mode"] == "transit" and inc["id"] in (x.get("alerts") or [])]
+               if x["mode"] == "transit"
+               and inc["id"] in [a["id"] for a in x.get("alerts") or []]]
     used_routes = {x["route"]["id"] for it in after["itineraries"] for x in it["legs"]
                    if x["mode"] == "transit"}
     if leg["route"]["id"] in used_routes:

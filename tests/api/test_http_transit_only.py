@@ -158,7 +158,8 @@ def test_closed_stop_is_avoided_and_road_geometry_matches_nothing(env) -> None:
             if x["mode"] == "transit":
                 assert stop["stop_id"] not in (x["from"]["stop_id"], x["to"]["stop_id"])
     alerted = [x for it in after["itineraries"] for x in it["legs"]
-               if x["mode"] == "transit" and inc["id"] in (x.get("alerts") or [])]
+               if x["mode"] == "transit"
+               and inc["id"] in [a["id"] for a in x.get("alerts") or []]]
     used = {x["route"]["id"] for it in after["itineraries"] for x in it["legs"]
             if x["mode"] == "transit"}
     if ride["route"]["id"] in used:  # routes serving the closed stop carry the alert

@@ -265,3 +265,26 @@ def test_realtime_on_previous_service_day_applies_to_its_overnight_trip(tt) -> N
     assert [j.arrive_s for j in earliest_arrival(*args, live=live)] == [hms("00:45")]
     live = TransitLiveBuilder(tt).cancel_trip(fri, n1).build(version=3)
     assert earliest_arrival(*args, live=live) == []
+
+
+def test_trips_with_realtime_data_are_marked(tt) -> None:
+    t0, t1, t2 = 0, 1, 2
+    live = (TransitLiveBuilder(tt).set_trip_delays(
+        WED, t0, np.zeros(_st_base(tt, t0)[1], np.int32), np.zeros(_st_base(tt, t0)[1],
+                                                                  np.int32))
+        .cancel_trip(WED, t1).skip_stop(WED, t2, 0).build(version=3))
+    sdl = live.day(WED)
+    assert sdl is not None and sdl.trip_realtime.tolist()[:3] == [True, True, False]
+    # a builder started from a live value keeps the marks
+    again = TransitLiveBuilder(tt, live).build(version=4).day(WED)
+    assert again is not None and np.array_equal(again.trip_realtime, sdl.trip_realtime)
+    # built by hand: the cancelled trips count as reported
+    n_st = len(tt.arrays["st_arrival_s"])
+    cancelled = np.zeros(tt.n_trips, bool)
+    cancelled[t1] = True
+    hand = ServiceDayLive(WED, cancelled, np.zeros(n_st, np.int32), np.zeros(n_st, np.int32),
+                          np.zeros(n_st, bool))
+    assert hand.trip_realtime.tolist() == cancelled.tolist()
+    with pytest.raises(LiveDataError, match="trip_realtime"):
+        ServiceDayLive(WED, cancelled, np.zeros(n_st, np.int32), np.zeros(n_st, np.int32),
+                       np.zeros(n_st, bool), np.zeros(tt.n_trips + 1, bool))

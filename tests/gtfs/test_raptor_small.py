@@ -413,6 +413,8 @@ def test_departures_board(net) -> None:
         ("feed:R2b", hms("08:30"), hms("08:30"), 0, True, False),
         ("feed:R2a", hms("08:21"), hms("08:31"), 600, False, False),
         ("feed:R2c", hms("09:00"), hms("09:00"), 0, False, True)]
+    # realtime data for R2a (delay) and R2b (cancelled); R2c only skips (an alert's doing)
+    assert [d.realtime for d in deps] == [True, True, False]
     deps = departures(tt, day, c, hms("08:00"), live=live, include_cancelled=False,
                       include_skipped=False)
     assert [d.trip_id for d in deps] == ["feed:R2a"]

@@ -28,7 +28,8 @@ def _same_live(a, b, dates) -> None:
         assert (x is None) == (y is None)
         if x is None:
             continue
-        for name in ("arrival_delay_s", "departure_delay_s", "skipped", "trip_cancelled"):
+        for name in ("arrival_delay_s", "departure_delay_s", "skipped", "trip_cancelled",
+                     "trip_realtime"):
             assert np.array_equal(getattr(x, name), getattr(y, name)), (d, name)
 
 
@@ -69,9 +70,14 @@ def test_only_trips_with_realtime_data_are_written(small_tt) -> None:  # noqa: F
     b.cancel_trip(WED, t2)
     b.set_stop_time(WED, w1, 1, arrival_delay_s=60)  # W1 does not run on WED
     b.skip_stop(WED, tt.trip_index("small:FX@08:30:00"), 1)
+    # reported on time: written too (zero delays), so a consumer knows it is on time
+    l1 = tt.trip_index("small:L1")
+    b.set_trip_delays(WED, l1, np.zeros(4, np.int32), np.zeros(4, np.int32))
     msg = trip_updates_message(tt, b.build(1), "small", [WED], timestamp_s=NOW)
     by_id = {e.id: e.trip_update for e in msg.entity}
-    assert set(by_id) == {"T1-20240306", "T2-20240306", "FX@08:30:00-20240306"}
+    assert set(by_id) == {"T1-20240306", "T2-20240306", "FX@08:30:00-20240306",
+                          "L1-20240306"}
+    assert all(u.departure.delay == 0 for u in by_id["L1-20240306"].stop_time_update)
     assert by_id["T2-20240306"].trip.schedule_relationship == pb.TripDescriptor.CANCELED
     fx = by_id["FX@08:30:00-20240306"]
     assert (fx.trip.trip_id, fx.trip.start_time) == ("FX", "08:30:00")
