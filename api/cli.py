@@ -244,7 +244,7 @@ def serve(
               + (f"; CORS origins: {', '.join(origins)}" if origins else "")
               + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
     uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
-                           realtime=rt_settings),
+                           realtime=rt_settings, freeze_gc=True),
                 host=host, port=port,
                 log_level="info")
 

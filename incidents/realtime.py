@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 from gtfs.live import TransitLive, TransitLiveBuilder
 from gtfs.realtime.alerts import Alert, add_alert_effects, parse_alerts
 from gtfs.realtime.decode import DecodedFeed, FeedRejected, decode_feed
-from gtfs.realtime.trip_updates import TripUpdatesState, match_trip_updates
+from gtfs.realtime.trip_updates import TripUpdatesState, trip_id_counts
 from gtfs.realtime.vehicles import VehiclePosition, parse_vehicle_positions
 from gtfs.timetable import Timetable
 from incidents.realtimelog import KINDS, RealtimeMessage
@@ -202,13 +202,11 @@ class RealtimeFeeds:
         if last is not None and 0 < decoded.timestamp_s < last.timestamp():
             raise FeedRejected("stale", f"header time {decoded.timestamp_s} is before the "
                                f"last applied message's ({int(last.timestamp())})")
-        _, _, rep = match_trip_updates(self.tt, decoded, feed_id, now=now,
-                                       mismatch_by_stop_id=self.mismatch_by_stop_id,
-                                       matcher=self._trips.matcher(feed_id))
-        share = rep.known_trip_share
+        named, known = trip_id_counts(decoded, self._trips.matcher(feed_id))
+        share = known / named if named else None
         if share is not None and share < self.min_known_share:
-            raise FeedRejected("wrong_feed", f"{rep.known_trip_ids} of {rep.trip_ids} trip "
-                               f"ids ({share:.0%}) are trips of feed {feed_id}; at least "
+            raise FeedRejected("wrong_feed", f"{known} of {named} trip ids ({share:.0%}) are "
+                               f"trips of feed {feed_id}; at least "
                                f"{self.min_known_share:.0%} expected")
 
     def remember(self, seq: int, checked: CheckedMessage) -> None:

@@ -243,9 +243,11 @@ class RoutingState:
             closed = self.stop_closed
             if rt is not None and rt.stop_closed is not None:
                 closed = rt.stop_closed if closed is None else (rt.stop_closed | closed)
-            hit = self._cache["transit_live"] = TransitLive(
-                version=next(_transit_versions), stop_closed=closed,
-                days=rt.days if rt is not None else {})
+            if self._publisher is not None:
+                hit = self._publisher.transit_live_for(rt, closed)
+            else:
+                hit = _new_transit_live(rt, closed)
+            self._cache["transit_live"] = hit
         return hit
 
     def local_time(self) -> datetime:
@@ -267,6 +269,15 @@ class RoutingState:
 
 
 _transit_versions = itertools.count(1)
+
+
+def _new_transit_live(rt: Any, closed: np.ndarray | None) -> TransitLive:
+    return TransitLive(version=next(_transit_versions), stop_closed=closed,
+                       days=rt.days if rt is not None else {})
+
+
+def _same_closed(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _same_content(a: RoutingState, b: RoutingState) -> bool:
@@ -308,6 +319,7 @@ class StatePublisher:
         self._zone = ZoneInfo(timezone)
         self._lock = threading.RLock()
         self._derived: OrderedDict[tuple[Any, ...], RoutingState] = OrderedDict()
+        self._transit_lives: list[tuple[Any, np.ndarray | None, TransitLive]] = []
         self.free_flow = MappingProxyType({
             m: ModeWeights(mr.free_flow_ms, mr.kernel.customize(mr.free_flow_ms[mr.arc_edge]))
             for m, mr in router.modes.items()})
@@ -318,6 +330,21 @@ class StatePublisher:
         self._versions = itertools.count(1)
         self._current = self._build(live, now, 0, previous=None)
         self._key = self._time_key(live, now)
+
+    def transit_live_for(self, rt: Any, closed: np.ndarray | None) -> TransitLive:
+        """The :class:`TransitLive` of these realtime data and closed stops — the same value
+        (same version) for every state that has the same ones, so the timetable queries'
+        per-value preparation is not redone for each published or derived state."""
+        with self._lock:
+            for i, (r, c, tl) in enumerate(self._transit_lives):
+                if r is rt and _same_closed(c, closed):
+                    if i:
+                        self._transit_lives.insert(0, self._transit_lives.pop(i))
+                    return tl
+            tl = _new_transit_live(rt, closed)
+            self._transit_lives.insert(0, (rt, closed, tl))
+            del self._transit_lives[4:]
+            return tl
 
     # ---------------------------------------------------------------- reading
     def current(self) -> RoutingState:

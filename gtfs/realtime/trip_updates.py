@@ -191,7 +191,7 @@ class _TripDecoder:
         self.max_abs = max_abs_delay_s
         self.report = report
 
-    def _locate(self, stu: Any, stops: np.ndarray, seqs: np.ndarray | None,
+    def _locate(self, stu: Any, stops: list[int], seq_pos: dict[int, int] | None,
                 prev: int) -> tuple[int, str]:
         has_seq = stu.HasField("stop_sequence")
         sid = text(stu.stop_id)
@@ -203,23 +203,22 @@ class _TripDecoder:
             if not cand:
                 return -1, "unknown_stop"
         if has_seq:
-            if seqs is None:
+            if seq_pos is None:
                 if not sid:
                     return -1, "stop_sequence_unavailable"
             else:
-                hit = np.flatnonzero(seqs == int(stu.stop_sequence))
-                if hit.shape[0] and (not sid or int(stops[int(hit[0])]) in cand):
-                    pos = int(hit[0])
+                pos = seq_pos.get(int(stu.stop_sequence), -1)
+                if pos >= 0 and (not sid or stops[pos] in cand):
                     return (pos, "") if pos > prev else (-1, "out_of_order")
                 if not (self.by_stop_id and sid):
-                    return -1, "stop_mismatch" if hit.shape[0] else "unknown_stop_sequence"
+                    return -1, "stop_mismatch" if pos >= 0 else "unknown_stop_sequence"
                 self.report.stop_sequence_mismatches += 1
         if not sid:
             return -1, "no_stop_reference"
-        later = np.flatnonzero(np.isin(stops[prev + 1:], cand))
-        if later.shape[0]:
-            return prev + 1 + int(later[0]), ""
-        return -1, ("out_of_order" if np.isin(stops[: prev + 1], cand).any()
+        for pos in range(prev + 1, len(stops)):
+            if stops[pos] in cand:
+                return pos, ""
+        return -1, ("out_of_order" if any(s in cand for s in stops[: prev + 1])
                     else "stop_not_on_trip")
 
     def _event(self, ev: Any, sched_s: int, midnight_s: int) -> int | None:
@@ -234,8 +233,12 @@ class _TripDecoder:
         """(arrival delays, departure delays, skipped, has data) of one trip."""
         m, trip = self.m, match.trip
         base, n = m.trip_span(trip)
-        stops = m.trip_stops(trip)
-        seqs = None if m.st_seq is None else m.st_seq[base: base + n]
+        stops = m.trip_stops(trip).tolist()
+        seq_pos: dict[int, int] | None = None
+        if m.st_seq is not None:
+            seq_pos = {}
+            for i, q in enumerate(m.st_seq[base: base + n].tolist()):
+                seq_pos.setdefault(q, i)
         s_arr = m.st_arr[base: base + n]
         s_dep = m.st_dep[base: base + n]
         midnight = m.midnight_s(trip, match.service_date)
@@ -244,7 +247,7 @@ class _TripDecoder:
         rep = self.report
         for stu in tu.stop_time_update:
             rep.stop_time_updates += 1
-            pos, why = self._locate(stu, stops, seqs, prev)
+            pos, why = self._locate(stu, stops, seq_pos, prev)
             if why:
                 rep.stop_time_updates_ignored[why] += 1
                 continue
@@ -298,6 +301,22 @@ class _TripDecoder:
             dep[i:] = cur
         rep.skipped_stops += int(skip.sum())
         return arr, dep, skip, has_data
+
+
+def trip_id_counts(feed: DecodedFeed, matcher: FeedMatcher) -> tuple[int, int]:
+    """(trip ids named, trip ids of the matcher's feed) in the TripUpdates of ``feed``,
+    counted as :func:`match_trip_updates` counts them for its ``known_trip_share`` —
+    without matching (for a quick wrong-feed check)."""
+    named = known = 0
+    for e in feed.entities:
+        if e.is_deleted or not e.HasField("trip_update"):
+            continue
+        trip = e.trip_update.trip
+        trip_id = text(trip.trip_id)
+        if trip_id and trip.schedule_relationship not in _NEW_IDS:
+            named += 1
+            known += matcher.has_trip_id(trip_id)
+    return named, known
 
 
 def match_trip_updates(

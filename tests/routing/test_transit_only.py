@@ -4,6 +4,7 @@ transfers, walk-only) and the planner against the brute-force oracle."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -119,6 +120,15 @@ def test_state_publisher_with_no_road_mode(bart: Env) -> None:
     assert later.timed and later.modes == ()
     assert pub.custom({}).modes == ()
     assert new.transit_live().stop_closed is not None
+    # states with the same realtime data and closed stops share one transit live value
+    # (the timetable queries prepare each value once), others get their own
+    assert later.transit_live() is new.transit_live()
+    assert pub.at(new, t + dt.timedelta(hours=5)).transit_live() is new.transit_live()
+    closed = np.zeros_like(new.stop_closed)
+    closed[0] = True
+    other = dataclasses.replace(new, stop_closed=closed)
+    assert other.transit_live().version != new.transit_live().version
+    assert other.transit_live().stop_closed[0]
 
 
 def test_build_without_osm_needs_gtfs_and_refuses_traffic(tmp_path: Path) -> None:
