@@ -14,9 +14,9 @@ feed's time, driven through the HTTP API in-process (FastAPI's TestClient, no so
 
 Cities: BART (the real TripUpdates of 2019-08-07 with its static feed, transit only),
 northern Kentucky (the bundled city with streets; a generated TripUpdates message for every
-running TANK trip) and HART Tampa (transit only; a generated message of several thousand
-trip updates). Snapshots are built into temporary directories (NKY is cached under
-``var/bench``).
+running TANK trip) and HART Tampa (transit only; a generated message of 5,000 trip updates:
+one day's running trips and the next day's). Snapshots are built into temporary directories
+(NKY is cached under ``var/bench``).
 """
 
 from __future__ import annotations
@@ -83,10 +83,27 @@ def _message(city: str, svc: object, feed: str) -> tuple[object, int, int]:
     while date.weekday() != 2:  # a Wednesday mid-period
         date += dt.timedelta(days=1)
     noon = int(dt.datetime.combine(date, dt.time(12), tz).timestamp())
-    p_update = 0.6 if city == "nky" else 1.0
-    gen = generated_trip_updates(p.tt, feed, p.day(date), np.random.default_rng(3),
-                                 header_s=noon, p_update=p_update, noise=0)
-    return gen.message, noon, gen.n_trip_updates
+    if city == "nky":
+        gen = generated_trip_updates(p.tt, feed, p.day(date), np.random.default_rng(3),
+                                     header_s=noon, p_update=0.6, noise=0)
+        return gen.message, noon, gen.n_trip_updates
+    # HART: every running trip of that day and the next (predictions ahead, as agencies
+    # publish them) up to 5,000 trip updates
+    msg, n = None, 0
+    for k in range(2):
+        gen = generated_trip_updates(p.tt, feed, p.day(date + dt.timedelta(days=k)),
+                                     np.random.default_rng(3 + k), header_s=noon,
+                                     p_update=1.0, noise=0)
+        if msg is None:
+            msg = gen.message
+        for e in gen.message.entity if k else ():
+            if len(msg.entity) >= 5000:
+                break
+            e.id = f"d{k}-{e.id}"
+            msg.entity.append(e)
+    assert msg is not None
+    n = sum(1 for e in msg.entity if e.HasField("trip_update"))
+    return msg, noon, n
 
 
 def run_city(city: str, n: int, freeze: bool) -> list[tuple[str, str]]:

@@ -100,6 +100,7 @@ class FeedMatcher:
             raise KeyError(f"feed {feed!r} is not in the timetable (feeds: {names})")
         self.tt = tt
         self.feed = feed
+        self._positions: dict[int, tuple[list[int], dict[int, int] | None]] = {}
         self.prefix = f"{feed}:"
         a = tt.arrays
         self.trip_pattern = np.asarray(a["trip_pattern"])
@@ -187,6 +188,24 @@ class FeedMatcher:
         """Stop indices of ``trip`` in pattern order."""
         p = int(self.trip_pattern[trip])
         return self.pattern_stops[int(self.pso[p]): int(self.pso[p + 1])]
+
+    def trip_positions(self, trip: int) -> tuple[list[int], dict[int, int] | None]:
+        """(stop indices of ``trip`` in pattern order, GTFS ``stop_sequence`` → first
+        position, or None when the timetable kept no sequences) as plain Python values,
+        cached per trip (the same trips come back in every message)."""
+        hit = self._positions.get(trip)
+        if hit is None:
+            stops = self.trip_stops(trip).tolist()
+            seq_pos: dict[int, int] | None = None
+            if self.st_seq is not None:
+                base, n = self.trip_span(trip)
+                seq_pos = {}
+                for i, q in enumerate(self.st_seq[base: base + n].tolist()):
+                    seq_pos.setdefault(q, i)
+            if len(self._positions) >= 50_000:
+                self._positions.clear()
+            hit = self._positions[trip] = (stops, seq_pos)
+        return hit
 
     def runs_on(self, trip: int, date: dt.date) -> bool:
         """True when ``trip`` runs on service date ``date``."""

@@ -233,12 +233,7 @@ class _TripDecoder:
         """(arrival delays, departure delays, skipped, has data) of one trip."""
         m, trip = self.m, match.trip
         base, n = m.trip_span(trip)
-        stops = m.trip_stops(trip).tolist()
-        seq_pos: dict[int, int] | None = None
-        if m.st_seq is not None:
-            seq_pos = {}
-            for i, q in enumerate(m.st_seq[base: base + n].tolist()):
-                seq_pos.setdefault(q, i)
+        stops, seq_pos = m.trip_positions(trip)
         s_arr = m.st_arr[base: base + n]
         s_dep = m.st_dep[base: base + n]
         midnight = m.midnight_s(trip, match.service_date)
@@ -268,22 +263,22 @@ class _TripDecoder:
             events.append(_Event(pos, kind, a, d))
             rep.stop_time_updates_applied += 1
             prev = pos
-        arr = np.zeros(n, dtype=np.int64)
-        dep = np.zeros(n, dtype=np.int64)
-        skip = np.zeros(n, dtype=np.bool_)
+        # built as lists (a trip has tens of stops: cheaper than numpy slices)
+        arr = [0] * n
+        dep = [0] * n
+        skipped: list[int] = []
         cur: int | None = None
         if tu.HasField("delay") and abs(int(tu.delay)) <= self.max_abs:
             cur = int(tu.delay)
         has_data = cur is not None
         i = 0
         for e in events:
-            if cur is not None:
-                arr[i: e.pos] = cur
-                dep[i: e.pos] = cur
+            if cur is not None and e.pos > i:
+                arr[i: e.pos] = dep[i: e.pos] = [cur] * (e.pos - i)
             a = e.arr if e.arr is not None else e.dep
             d = e.dep if e.dep is not None else e.arr
             if e.kind == _STU.SKIPPED:
-                skip[e.pos] = True
+                skipped.append(e.pos)
                 fill = 0 if cur is None else cur
                 arr[e.pos] = fill if a is None else a
                 dep[e.pos] = fill if d is None else d
@@ -296,11 +291,14 @@ class _TripDecoder:
                 cur = d
                 has_data = True
             i = e.pos + 1
-        if cur is not None:
-            arr[i:] = cur
-            dep[i:] = cur
-        rep.skipped_stops += int(skip.sum())
-        return arr, dep, skip, has_data
+        if cur is not None and n > i:
+            arr[i:] = dep[i:] = [cur] * (n - i)
+        skip = np.zeros(n, dtype=np.bool_)
+        if skipped:
+            skip[skipped] = True
+            rep.skipped_stops += len(set(skipped))
+        return (np.array(arr, dtype=np.int32), np.array(dep, dtype=np.int32), skip,
+                has_data)
 
 
 def trip_id_counts(feed: DecodedFeed, matcher: FeedMatcher) -> tuple[int, int]:
@@ -396,7 +394,7 @@ def match_trip_updates(
             continue
         seen.add(key)
         out.append(TripRealtime(match.trip, match.service_date, eid, stamp, False,
-                                arr.astype(np.int32), dep.astype(np.int32), skip))
+                                arr, dep, skip))
         rep.applied += 1
     return out, deleted, rep
 
