@@ -271,6 +271,12 @@ class RoutingState:
 _transit_versions = itertools.count(1)
 
 
+def _ro_bool(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.bool_)
+    a.flags.writeable = False
+    return a
+
+
 def _new_transit_live(rt: Any, closed: np.ndarray | None) -> TransitLive:
     return TransitLive(version=next(_transit_versions), stop_closed=closed,
                        days=rt.days if rt is not None else {})
@@ -360,9 +366,25 @@ class StatePublisher:
             local.microsecond // 1000
         return ms, day_type_of(local.date(), self.holidays)
 
+    @staticmethod
+    def _alive_mask(state: RoutingState, speeds: Any, at_ms: int) -> np.ndarray:
+        """Edges whose live observation still counts at ``at_ms`` (an observation only ages,
+        so none of the others can count later): the edges the cost model must look up
+        (empty = none). Kept with the state for its own instant."""
+        key = f"alive:{speeds.version}:{at_ms}"
+        hit = state._cache.get(key) if at_ms == state.at_ms else None
+        if hit is None:
+            alive = speeds.alive(at_ms)
+            hit = _ro_bool(alive) if alive.any() else _EMPTY_BOOL
+            if at_ms == state.at_ms:
+                state._cache[key] = hit
+        return hit
+
     def cost_model(self, state: RoutingState, mode: str, at: datetime,
                    with_effects: bool = True) -> CostModel:
-        """The cost model of ``mode`` in ``state``'s live inputs for the day type of ``at``."""
+        """The cost model of ``mode`` in ``state``'s live inputs for the day type of ``at``,
+        for instants from ``at`` on (live observations already expired at ``at`` are left
+        out)."""
         mr = self.router.modes[mode]
         _, day_type = self._local(at)
         typ = self.typical if mode == Mode.CAR else None
@@ -377,7 +399,7 @@ class StatePublisher:
         speeds = state.live.speeds
         if mode == Mode.CAR and speeds is not None:
             obs = speeds.kernel_args()
-            live_edge = speeds.observed
+            live_edge = self._alive_mask(state, speeds, epoch_ms(at))
             obs_source = speeds.source_codes()
         eff = state.live.effects_of(mode)
         effects = _NO_EFFECTS
@@ -386,12 +408,14 @@ class StatePublisher:
             if live_edge.shape[0] == 0:
                 live_edge = eff.has_entry
             else:
+                own = epoch_ms(at) == state.at_ms  # cached for the state's own instant
                 key = f"live_edge:{mode}"
-                union = state._cache.get(key)
+                union = state._cache.get(key) if own else None
                 if union is None:
                     union = live_edge | eff.has_entry
                     union.flags.writeable = False
-                    state._cache[key] = union
+                    if own:
+                        state._cache[key] = union
                 live_edge = union
         return CostModel(rows, ttf, mr.free_flow_ms, live_edge, obs, effects,
                          day_type if typ is not None else None, obs_source)
