@@ -101,6 +101,7 @@ class FeedMatcher:
         self.tt = tt
         self.feed = feed
         self._positions: dict[int, tuple[list[int], dict[int, int] | None]] = {}
+        self._midnights: dict[tuple[dt.date, str], int] = {}
         self.prefix = f"{feed}:"
         a = tt.arrays
         self.trip_pattern = np.asarray(a["trip_pattern"])
@@ -218,7 +219,13 @@ class FeedMatcher:
 
     def midnight_s(self, trip: int, date: dt.date) -> int:
         """Unix time of the service-day origin of ``date`` in ``trip``'s agency timezone."""
-        return service_midnight_epoch_s(date, self.trip_tz[int(self.trip_route[trip])])
+        tz = self.trip_tz[int(self.trip_route[trip])]
+        hit = self._midnights.get((date, tz))
+        if hit is None:
+            if len(self._midnights) > 1000:
+                self._midnights.clear()
+            hit = self._midnights[(date, tz)] = service_midnight_epoch_s(date, tz)
+        return hit
 
     def tz_of(self, trip: int) -> str:
         """Agency timezone of ``trip``."""

@@ -234,8 +234,7 @@ class _TripDecoder:
         m, trip = self.m, match.trip
         base, n = m.trip_span(trip)
         stops, seq_pos = m.trip_positions(trip)
-        s_arr = m.st_arr[base: base + n]
-        s_dep = m.st_dep[base: base + n]
+        st_arr, st_dep = m.st_arr, m.st_dep
         midnight = m.midnight_s(trip, match.service_date)
         events: list[_Event] = []
         prev = -1
@@ -250,9 +249,9 @@ class _TripDecoder:
             a = d = None
             if rel != _STU.NO_DATA:
                 if stu.HasField("arrival"):
-                    a = self._event(stu.arrival, int(s_arr[pos]), midnight)
+                    a = self._event(stu.arrival, int(st_arr[base + pos]), midnight)
                 if stu.HasField("departure"):
-                    d = self._event(stu.departure, int(s_dep[pos]), midnight)
+                    d = self._event(stu.departure, int(st_dep[base + pos]), midnight)
                 if rel != _STU.SKIPPED and a is None and d is None:
                     rep.stop_time_updates_ignored["no_time"] += 1
                     continue
@@ -417,7 +416,7 @@ def add_trip_realtime(builder: TransitLiveBuilder, data: TripRealtime) -> Transi
     assert data.arrival_delay_s is not None and data.departure_delay_s is not None
     builder.set_trip_delays(data.service_date, data.trip, data.arrival_delay_s,
                             data.departure_delay_s)
-    if data.skipped is not None:
+    if data.skipped is not None and data.skipped.any():
         for pos in np.flatnonzero(data.skipped):
             builder.skip_stop(data.service_date, data.trip, int(pos))
     return builder
