@@ -540,14 +540,8 @@ def raptor(
                     cur_base = 0
                     bstop = 0
                     bpos = 0
-                    for p in range(p0, n):
-                        if p > p_last:
-                            if cur < 0:
-                                break
-                            # nothing is boarded past the last marked stop, and the times of
-                            # the trip never decrease: once at the target bound, stop
-                            if np.int64(st_arr[_ix(cur_base + p)]) >= tk:
-                                break
+                    # up to the last marked stop: relax arrivals and board
+                    for p in range(p0, p_last + 1):
                         xp = _ix(sbase + p)
                         s = ps[xp]
                         su = _ix(s)
@@ -624,6 +618,34 @@ def raptor(
                                 cur_base = c_base
                                 bstop = s
                                 bpos = p
+                    if cur < 0:
+                        continue
+                    # past the last marked stop nothing is boarded: only the arrivals of the
+                    # current trip, whose times never decrease: once at the target bound, stop
+                    for p in range(p_last + 1, n):
+                        a = np.int64(st_arr[_ix(cur_base + p)])
+                        if a >= tk:
+                            break
+                        xp = _ix(sbase + p)
+                        if not drop[xp]:
+                            continue
+                        s = ps[xp]
+                        su = _ix(s)
+                        if a < arr[lk, su]:
+                            arr[lk, su] = a
+                            arr_src[k, su] = k
+                            arr_inst[k, su] = cur
+                            arr_bstop[k, su] = bstop
+                            arr_bpos[k, su] = bpos
+                            arr_apos[k, su] = p
+                            if touched[su] == 0:
+                                touched[su] = 1
+                                touched_list[n_touched] = s
+                                n_touched += 1
+                            if in_arr[su] == 0:
+                                in_arr[su] = 1
+                                chg_arr[k, n_chg_arr[k]] = s
+                                n_chg_arr[k] += 1
             for j in range(n_prev):
                 was_marked[prev_list[j]] = 0
             # transfers from stops improved by vehicle in this round: x = -1 the same stop,
