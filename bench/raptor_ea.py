@@ -83,11 +83,11 @@ def run_feed(short: str, n: int, passes: int, seed: int, with_ferrobus: bool,
             kr.append(time.perf_counter() - t)
         if fbm is not None:
             for i, (_a, _e, dep) in enumerate(queries):
-                p = pts[i]
-                if p is None:
+                pp = pts[i]
+                if pp is None:
                     continue
                 t = time.perf_counter()
-                ferrobus_cmp.find_route(fbm, p[0], p[1], dep, MAX_ROUNDS)
+                ferrobus_cmp.find_route(fbm, pp[0], pp[1], dep, MAX_ROUNDS)
                 fb.append(time.perf_counter() - t)
         c, kk = _ms(cn), _ms(kr)
         line = (f"  pass {k}: citynav {c[0]:.4f} / {c[1]:.4f}   kernel {kk[0]:.4f} / "

@@ -662,15 +662,28 @@ def raptor(
                 n_fp = fp1 - fp0
                 n_tr = tr_off[su + _ix(1)] - tr_off[su]
                 if n_tr == 0:
-                    # no transfers.txt rule at s: the same stop, then its footpaths
-                    for x in range(fp0 - 1, fp1):
-                        if x < fp0:
-                            uq = _ix(s)
-                            dur = mts
-                        else:
-                            ux = _ix(x)
-                            uq = _ix(fp_to[ux])
-                            dur = max(np.int64(fp_dur[ux]), mts)
+                    # no transfers.txt rule at s: the same stop (s is touched: its arrival
+                    # changed), then its footpaths; each takes at least mts
+                    if a + mts >= tk:
+                        continue
+                    v = a + mts
+                    if v < brd[lk, su]:
+                        brd[lk, su] = v
+                        brd_src[k, su] = qid if plain else k
+                        brd_from[k, su] = s
+                        brd_dur[k, su] = mts
+                        if in_brd[su] == 0:
+                            in_brd[su] = 1
+                            chg_brd[k, n_chg_brd[k]] = s
+                            n_chg_brd[k] += 1
+                        if is_marked[su] == 0:
+                            is_marked[su] = 1
+                            marked[n_marked] = s
+                            n_marked += 1
+                    for x in range(fp0, fp1):
+                        ux = _ix(x)
+                        uq = _ix(fp_to[ux])
+                        dur = max(np.int64(fp_dur[ux]), mts)
                         v = a + dur
                         if v < brd[lk, uq] and v < tk:
                             brd[lk, uq] = v
