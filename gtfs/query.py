@@ -472,6 +472,7 @@ class _FixedArgs(NamedTuple):
     st_skip: np.ndarray
     inst_ok: np.ndarray
     layer_pat_fifo: np.ndarray
+    layer_after: np.ndarray  # gtfs.raptor.layers_after
     fp_off: np.ndarray
     fp_to: np.ndarray
     fp_dur: np.ndarray
@@ -490,6 +491,31 @@ def _boarding_entries(tt: Timetable,
         hit = kern.boarding_entries(a.pso, a.pick, a.spo, a.sp, a.spp)
         tt.derived[key] = hit
     return hit
+
+
+def _running_entries(tt: Timetable, day: DayContext,
+                     reverse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_boarding_entries` without the patterns that have no instance on any layer of
+    ``day`` (nothing to board there: a query would queue them for nothing); cached on the
+    day context."""
+    key = "running_entries_reverse" if reverse else "running_entries"
+    hit = day.derived.get(key)
+    if hit is not None and hit[0] is tt:
+        entries: tuple[np.ndarray, np.ndarray, np.ndarray] = hit[1]
+        return entries
+    spo, sp, spp = _boarding_entries(tt, reverse)
+    lpo = day.layer_pat_offsets
+    running = np.asarray((lpo[:, 1:] > lpo[:, :-1]).any(axis=0))
+    keep = running[sp]
+    if keep.all():
+        entries = (spo, sp, spp)
+    else:
+        stop_of = np.repeat(np.arange(tt.n_stops, dtype=np.int64), np.diff(spo))
+        entries = (np.searchsorted(stop_of[keep], np.arange(tt.n_stops + 1)).astype(np.int64),
+                   np.ascontiguousarray(sp[keep]), np.ascontiguousarray(spp[keep]))
+    with _LIVE_LOCK:
+        day.derived[key] = (tt, entries)
+    return entries
 
 
 def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
@@ -532,9 +558,11 @@ def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
         targs.pso, targs.pto, targs.psto, targs.trip_wc, day.layer_pat_offsets, inst_trip,
         inst_off, la.st_arr, la.st_dep, la.st_skip, la.layer_st, la.layer_trip,
         la.trip_cancel, mode)
-    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_boarding_entries(tt, reverse),
+    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_running_entries(tt, day, reverse),
                        *targs[11:15], day.layer_pat_offsets, inst_base, st_arr, st_dep,
-                       st_skip, inst_ok, la.layer_pat_fifo, fp_off, fp_to, fp_dur)
+                       st_skip, inst_ok, la.layer_pat_fifo,
+                       kern.layers_after(targs.pso, day.layer_pat_offsets, inst_base, st_arr),
+                       fp_off, fp_to, fp_dur)
     with _LIVE_LOCK:
         cache[key] = (live, footpaths, tt, fixed)
         cache.move_to_end(key)
