@@ -737,17 +737,23 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
          footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    mode = _wheelchair_mode(wheelchair)
+    mode = wheelchair if type(wheelchair) is int and 0 <= wheelchair <= 2 else \
+        _wheelchair_mode(wheelchair)
     if not 0 <= max_rounds <= kern.MAX_ROUNDS:
         raise ValueError(f"max_rounds must be in 0..{kern.MAX_ROUNDS}, got {max_rounds}")
     args = _prepared(tt, day, live, footpaths, reverse, mode)
-    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
-    eg_s, eg_t = _stop_times_arg(egress, tt.n_stops)
+    n_stops = args.spo.shape[0] - 1  # (tt.n_stops, without the property lookup)
+    acc_s, acc_t = _stop_times_arg(access, n_stops)
+    eg_s, eg_t = _stop_times_arg(egress, n_stops)
     slot, scratch = _take_scratch(tt, int(max_rounds))
     out = kern.raptor(*args, acc_s, acc_t, eg_s, eg_t, departures, int(max_rounds),
-                      int(min_transfer_s), *scratch.arrays())
+                      int(min_transfer_s), *scratch.args)
     slot.scratch = scratch  # only after a clean finish: a failed query drops its scratch
     return out
+
+
+def _by_transfers(j: Journey) -> int:
+    return j.n_transfers
 
 
 def earliest_arrival(
@@ -763,10 +769,12 @@ def earliest_arrival(
     times are then the realtime times. Raises :class:`~gtfs.live.LiveDataError` when
     ``live`` does not fit the timetable, ValueError for an unknown wheelchair mode.
     """
-    deps = np.array([depart_s], dtype=np.int64)
-    js, legs = _run(tt, day, access, egress, deps, max_rounds, min_transfer_s, wheelchair,
-                    footpaths, live)
-    return sorted(_decode(day, js, legs), key=lambda j: j.n_transfers)
+    js, legs = _run(tt, day, access, egress, np.array([depart_s], dtype=np.int64), max_rounds,
+                    min_transfer_s, wheelchair, footpaths, live)
+    out = _decode(day, js, legs)
+    if len(out) > 1:
+        out.sort(key=_by_transfers)
+    return out
 
 
 def range_query(

@@ -177,7 +177,7 @@ class Scratch:
     """
 
     __slots__ = ("max_rounds", "lab", "par", "chg", "flags", "lists", "pat_work",
-                 "round_work", "cand")
+                 "round_work", "cand", "args")
 
     def __init__(self, n_stops: int, n_patterns: int, max_pattern_len: int,
                  max_rounds: int) -> None:
@@ -194,11 +194,13 @@ class Scratch:
         self.round_work = np.zeros((N_RW, rows), dtype=np.int64)
         self.round_work[RW_QUERY, 0] = QUERY0
         self.cand = np.zeros((2, max(int(max_pattern_len), 1)), dtype=np.int64)
+        #: the kernel's scratch arguments, in order (:meth:`arrays`, made once)
+        self.args = (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
+                     self.round_work, self.cand)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The kernel's scratch arguments, in order."""
-        return (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
-                self.round_work, self.cand)
+        return self.args
 
     def is_clean(self) -> bool:
         """Whether the arrays are in the clean state (for tests; O(size))."""
@@ -523,7 +525,7 @@ def raptor(
                     if ia == ib:
                         continue
                     p_end = n
-                    if layer_after[layer, pat]:
+                    if layer_after[layer, pat] and cover < n:
                         if cover <= p0:
                             continue
                         p_end = cover + 1
