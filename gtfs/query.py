@@ -472,6 +472,7 @@ class _FixedArgs(NamedTuple):
     st_skip: np.ndarray
     inst_ok: np.ndarray
     layer_pat_fifo: np.ndarray
+    layer_after: np.ndarray  # gtfs.raptor.layers_after
     fp_off: np.ndarray
     fp_to: np.ndarray
     fp_dur: np.ndarray
@@ -490,6 +491,31 @@ def _boarding_entries(tt: Timetable,
         hit = kern.boarding_entries(a.pso, a.pick, a.spo, a.sp, a.spp)
         tt.derived[key] = hit
     return hit
+
+
+def _running_entries(tt: Timetable, day: DayContext,
+                     reverse: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_boarding_entries` without the patterns that have no instance on any layer of
+    ``day`` (nothing to board there: a query would queue them for nothing); cached on the
+    day context."""
+    key = "running_entries_reverse" if reverse else "running_entries"
+    hit = day.derived.get(key)
+    if hit is not None and hit[0] is tt:
+        entries: tuple[np.ndarray, np.ndarray, np.ndarray] = hit[1]
+        return entries
+    spo, sp, spp = _boarding_entries(tt, reverse)
+    lpo = day.layer_pat_offsets
+    running = np.asarray((lpo[:, 1:] > lpo[:, :-1]).any(axis=0))
+    keep = running[sp]
+    if keep.all():
+        entries = (spo, sp, spp)
+    else:
+        stop_of = np.repeat(np.arange(tt.n_stops, dtype=np.int64), np.diff(spo))
+        entries = (np.searchsorted(stop_of[keep], np.arange(tt.n_stops + 1)).astype(np.int64),
+                   np.ascontiguousarray(sp[keep]), np.ascontiguousarray(spp[keep]))
+    with _LIVE_LOCK:
+        day.derived[key] = (tt, entries)
+    return entries
 
 
 def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
@@ -532,9 +558,11 @@ def _prepared(tt: Timetable, day: DayContext, live: TransitLive | None,
         targs.pso, targs.pto, targs.psto, targs.trip_wc, day.layer_pat_offsets, inst_trip,
         inst_off, la.st_arr, la.st_dep, la.st_skip, la.layer_st, la.layer_trip,
         la.trip_cancel, mode)
-    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_boarding_entries(tt, reverse),
+    fixed = _FixedArgs(targs.pso, targs.ps, pick, drop, *_running_entries(tt, day, reverse),
                        *targs[11:15], day.layer_pat_offsets, inst_base, st_arr, st_dep,
-                       st_skip, inst_ok, la.layer_pat_fifo, fp_off, fp_to, fp_dur)
+                       st_skip, inst_ok, la.layer_pat_fifo,
+                       kern.layers_after(targs.pso, day.layer_pat_offsets, inst_base, st_arr),
+                       fp_off, fp_to, fp_dur)
     with _LIVE_LOCK:
         cache[key] = (live, footpaths, tt, fixed)
         cache.move_to_end(key)
@@ -577,13 +605,13 @@ def _take_scratch(tt: Timetable, max_rounds: int) -> tuple[_ScratchSlot, kern.Sc
 
 _LEG_FIELDS = tuple(f.name for f in fields(Leg))
 _JOURNEY_FIELDS = tuple(f.name for f in fields(Journey))
+_object_new = object.__new__
 
 
 def _new(cls: type[Any], names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
     """An instance of the frozen dataclass ``cls`` with ``values`` for all its fields, without
-    the per-field ``object.__setattr__`` of the generated ``__init__`` (three times faster;
-    the hot path of decoding kernel output)."""
-    obj = object.__new__(cls)
+    the per-field ``object.__setattr__`` of the generated ``__init__``."""
+    obj = _object_new(cls)
     obj.__dict__.update(zip(names, values, strict=True))
     return obj
 
@@ -602,10 +630,47 @@ def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
             reverse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
             ) -> list[Journey]:
     """Journeys from the kernel's output; ``reverse``: ``(inst_map, pattern_len,
-    trip_pattern)`` when the output is of the time-reversed timetable."""
+    trip_pattern)`` when the output is of the time-reversed timetable.
+
+    The hot path of a query's Python side: legs are made by filling the instance dictionary
+    with keyword arguments (the fields of :class:`Leg`, all of them), about twice as fast as
+    the dataclass ``__init__`` of a frozen class."""
     out: list[Journey] = []
     if journeys.shape[0] == 0:
         return out
+    if reverse is not None:
+        return _decode_reverse(day, journeys, legs, reverse)
+    inst_trip, inst_date = _instance_lists(day)
+    rows = legs.tolist()
+    transit = kern.LEG_TRANSIT
+    new = _object_new
+    for j in journeys.tolist():
+        first = j[3]
+        items: list[Leg] = []
+        n_transit = 0
+        for kind, inst, a, b, bp, ap, dep, arr in rows[first: first + j[4]]:
+            leg = new(Leg)
+            if kind == transit:
+                leg.__dict__.update(kind="transit", from_stop=a, to_stop=b, depart_s=dep,
+                                    arrive_s=arr, trip=inst_trip[inst], board_pos=bp,
+                                    alight_pos=ap, service_date=inst_date[inst])
+                n_transit += 1
+            else:
+                leg.__dict__.update(kind=LEG_KINDS[kind], from_stop=a, to_stop=b, depart_s=dep,
+                                    arrive_s=arr, trip=-1, board_pos=-1, alight_pos=-1,
+                                    service_date=None)
+            items.append(leg)
+        journey = new(Journey)
+        journey.__dict__.update(depart_s=items[0].depart_s, arrive_s=items[-1].arrive_s,
+                                n_transfers=n_transit - 1, legs=tuple(items))
+        out.append(journey)
+    return out
+
+
+def _decode_reverse(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
+                    reverse: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[Journey]:
+    """:func:`_decode` of the time-reversed timetable's output (arrive-by)."""
+    out: list[Journey] = []
     inst_trip, inst_date = _instance_lists(day)
     rows = legs.tolist()
     transit, access, egress = kern.LEG_TRANSIT, kern.LEG_ACCESS, kern.LEG_EGRESS
@@ -614,30 +679,26 @@ def _decode(day: DayContext, journeys: np.ndarray, legs: np.ndarray,
         items: list[Leg] = []
         n_transit = 0
         for kind, inst, a, b, bp, ap, dep, arr in rows[first: first + count]:
-            if reverse is not None:
-                dep, arr = -arr, -dep
-                kind = _SWAP_ENDS.get(kind, kind)
-                if kind == access:
-                    a, b = -1, a
-                elif kind == egress:
-                    a, b = b, -1
-                else:
-                    a, b = b, a
+            dep, arr = -arr, -dep
+            kind = _SWAP_ENDS.get(kind, kind)
+            if kind == access:
+                a, b = -1, a
+            elif kind == egress:
+                a, b = b, -1
+            else:
+                a, b = b, a
             if kind == transit:
-                if reverse is not None:
-                    inst = int(reverse[0][inst])
+                inst = int(reverse[0][inst])
                 trip = inst_trip[inst]
-                if reverse is not None:
-                    n = int(reverse[1][reverse[2][trip]])
-                    bp, ap = n - 1 - ap, n - 1 - bp
+                n = int(reverse[1][reverse[2][trip]])
+                bp, ap = n - 1 - ap, n - 1 - bp
                 items.append(_new(Leg, _LEG_FIELDS,
                                   ("transit", a, b, dep, arr, trip, bp, ap, inst_date[inst])))
                 n_transit += 1
             else:
                 items.append(_new(Leg, _LEG_FIELDS,
                                   (LEG_KINDS[kind], a, b, dep, arr, -1, -1, -1, None)))
-        if reverse is not None:
-            items.reverse()
+        items.reverse()
         out.append(_new(Journey, _JOURNEY_FIELDS, (items[0].depart_s, items[-1].arrive_s,
                                                    n_transit - 1, tuple(items))))
     return out
@@ -676,17 +737,23 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
          footpaths: Footpaths | None, live: TransitLive | None,
          reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    mode = _wheelchair_mode(wheelchair)
+    mode = wheelchair if type(wheelchair) is int and 0 <= wheelchair <= 2 else \
+        _wheelchair_mode(wheelchair)
     if not 0 <= max_rounds <= kern.MAX_ROUNDS:
         raise ValueError(f"max_rounds must be in 0..{kern.MAX_ROUNDS}, got {max_rounds}")
     args = _prepared(tt, day, live, footpaths, reverse, mode)
-    acc_s, acc_t = _stop_times_arg(access, tt.n_stops)
-    eg_s, eg_t = _stop_times_arg(egress, tt.n_stops)
+    n_stops = args.spo.shape[0] - 1  # (tt.n_stops, without the property lookup)
+    acc_s, acc_t = _stop_times_arg(access, n_stops)
+    eg_s, eg_t = _stop_times_arg(egress, n_stops)
     slot, scratch = _take_scratch(tt, int(max_rounds))
     out = kern.raptor(*args, acc_s, acc_t, eg_s, eg_t, departures, int(max_rounds),
-                      int(min_transfer_s), *scratch.arrays())
+                      int(min_transfer_s), *scratch.args)
     slot.scratch = scratch  # only after a clean finish: a failed query drops its scratch
     return out
+
+
+def _by_transfers(j: Journey) -> int:
+    return j.n_transfers
 
 
 def earliest_arrival(
@@ -702,10 +769,12 @@ def earliest_arrival(
     times are then the realtime times. Raises :class:`~gtfs.live.LiveDataError` when
     ``live`` does not fit the timetable, ValueError for an unknown wheelchair mode.
     """
-    deps = np.array([depart_s], dtype=np.int64)
-    js, legs = _run(tt, day, access, egress, deps, max_rounds, min_transfer_s, wheelchair,
-                    footpaths, live)
-    return sorted(_decode(day, js, legs), key=lambda j: j.n_transfers)
+    js, legs = _run(tt, day, access, egress, np.array([depart_s], dtype=np.int64), max_rounds,
+                    min_transfer_s, wheelchair, footpaths, live)
+    out = _decode(day, js, legs)
+    if len(out) > 1:
+        out.sort(key=_by_transfers)
+    return out
 
 
 def range_query(

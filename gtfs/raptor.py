@@ -41,6 +41,12 @@ position where it can be (label <= its departure there, stop not skipped) and ri
 end, relaxing arrivals at every position where it may be left (not skipped). Both scans are
 exact, so the results are exact under any realtime data whose times never decrease along a
 trip (the :mod:`gtfs.live` builder normalises to that; :mod:`gtfs.query` refuses others).
+The layers of a pattern are scanned in order; ``layer_after[l, p]`` (:func:`layers_after`):
+every instance of layer ``l`` arrives everywhere no earlier than every instance of the layers
+before it (the next service day's trips after the query day's). Such a layer cannot improve
+a label past the first position where an earlier layer's FIFO scan boarded a trip (that trip,
+or an earlier one it changed to, reached every later position no later), so it is scanned
+only up to there, and not at all when that is the first marked position.
 
 Wheelchair modes (``wheelchair``): 0 ignore accessibility, 1 strict (trips and stops with
 value 1 only), 2 allow unknown (exclude only the value 2, "not accessible").
@@ -171,7 +177,7 @@ class Scratch:
     """
 
     __slots__ = ("max_rounds", "lab", "par", "chg", "flags", "lists", "pat_work",
-                 "round_work", "cand")
+                 "round_work", "cand", "args")
 
     def __init__(self, n_stops: int, n_patterns: int, max_pattern_len: int,
                  max_rounds: int) -> None:
@@ -188,11 +194,13 @@ class Scratch:
         self.round_work = np.zeros((N_RW, rows), dtype=np.int64)
         self.round_work[RW_QUERY, 0] = QUERY0
         self.cand = np.zeros((2, max(int(max_pattern_len), 1)), dtype=np.int64)
+        #: the kernel's scratch arguments, in order (:meth:`arrays`, made once)
+        self.args = (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
+                     self.round_work, self.cand)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The kernel's scratch arguments, in order."""
-        return (self.lab, self.par, self.chg, self.flags, self.lists, self.pat_work,
-                self.round_work, self.cand)
+        return self.args
 
     def is_clean(self) -> bool:
         """Whether the arrays are in the clean state (for tests; O(size))."""
@@ -257,6 +265,43 @@ def instance_times(pso: np.ndarray, pto: np.ndarray, psto: np.ndarray, trip_wc: 
     return base[:-1].copy(), arr_s, dep_s, skip, np.ascontiguousarray(inst_ok)
 
 
+@njit(cache=True)
+def layers_after(pso: np.ndarray, lpo: np.ndarray, inst_base: np.ndarray,
+                 st_arr: np.ndarray) -> NDArray[np.bool_]:
+    """``layer_after`` of :func:`raptor`: per (layer, pattern), whether every instance of the
+    layer arrives at every position no earlier than every instance of the pattern on the
+    layers before it (times as :func:`instance_times` gives them: offsets added, realtime
+    where the layer has it). Such a layer cannot improve on a trip of an earlier layer past
+    the position where that trip was boarded."""
+    n_layers = lpo.shape[0]
+    n_pat = lpo.shape[1] - 1
+    out = np.zeros((n_layers, n_pat), dtype=np.bool_)
+    big = np.int64(1) << np.int64(62)
+    for pat in range(n_pat):
+        n = pso[pat + 1] - pso[pat]
+        latest = np.full(n, -big, dtype=np.int64)  # over the earlier layers, per position
+        seen = False
+        for layer in range(n_layers):
+            ia = lpo[layer, pat]
+            ib = lpo[layer, pat + 1]
+            if ia == ib:
+                continue
+            after = seen
+            for p in range(n):
+                first = big
+                for i in range(ia, ib):
+                    first = min(first, np.int64(st_arr[inst_base[i] + p]))
+                if first < latest[p]:
+                    after = False
+                    break
+            out[layer, pat] = after
+            for p in range(n):
+                for i in range(ia, ib):
+                    latest[p] = max(latest[p], np.int64(st_arr[inst_base[i] + p]))
+            seen = True
+    return out
+
+
 def boarding_entries(pso: np.ndarray, pick: np.ndarray, spo: np.ndarray, sp: np.ndarray,
                      spp: np.ndarray) -> tuple[NDArray[np.int64], np.ndarray, np.ndarray]:
     """The stop -> (pattern, position) CSR ``(spo, sp, spp)`` restricted to the entries where
@@ -284,6 +329,7 @@ def raptor(
     # the day's running instances and their times (see :func:`instance_times`)
     lpo: np.ndarray, inst_base: np.ndarray, st_arr: np.ndarray, st_dep: np.ndarray,
     st_skip: np.ndarray, inst_ok: np.ndarray, layer_pat_fifo: np.ndarray,
+    layer_after: np.ndarray,
     # footpaths (no loops s -> s)
     fp_off: np.ndarray, fp_to: np.ndarray, fp_dur: np.ndarray,
     # query
@@ -303,7 +349,7 @@ def raptor(
     (:func:`usable_positions`). ``st_arr`` / ``st_dep`` / ``st_skip``: the times of the
     running instances only, offsets added, instance ``i`` at position ``p`` at row
     ``inst_base[i] + p``; ``inst_ok[i]``: the instance may be boarded (not cancelled,
-    accessible); see :func:`instance_times`.
+    accessible); see :func:`instance_times`. ``layer_after``: see :func:`layers_after`.
 
     Work is proportional to what the query reaches: the scratch arrays are reset only at the
     stops it touched (and left clean for the next query)."""
@@ -470,13 +516,23 @@ def raptor(
                 sbase = pso[pat]
                 n = pso[pat + 1] - sbase
                 n_cand = -1
+                # positions past cover are reached by trips of layers scanned before, which
+                # a layer whose instances all come later (layer_after) cannot improve on
+                cover = n
                 for layer in range(n_layers):
                     ia = lpo[layer, pat]
                     ib = lpo[layer, pat + 1]
                     if ia == ib:
                         continue
+                    p_end = n
+                    if layer_after[layer, pat] and cover < n:
+                        if cover <= p0:
+                            continue
+                        p_end = cover + 1
                     blk = inst_base[ia]  # instance i of the block: row blk + (i - ia) * n
                     if not layer_pat_fifo[layer, pat]:
+                        if p_end < n:
+                            p_end = n  # (the trip-by-trip scan is not cut short)
                         # trip by trip: exact under overtaking and skipped stops
                         if n_cand < 0:
                             n_cand = 0
@@ -540,14 +596,8 @@ def raptor(
                     cur_base = 0
                     bstop = 0
                     bpos = 0
-                    for p in range(p0, n):
-                        if p > p_last:
-                            if cur < 0:
-                                break
-                            # nothing is boarded past the last marked stop, and the times of
-                            # the trip never decrease: once at the target bound, stop
-                            if np.int64(st_arr[_ix(cur_base + p)]) >= tk:
-                                break
+                    # up to the last marked stop: relax arrivals and board
+                    for p in range(p0, min(p_last + 1, p_end)):
                         xp = _ix(sbase + p)
                         s = ps[xp]
                         su = _ix(s)
@@ -620,10 +670,40 @@ def raptor(
                             c_base = blk + (c - ia) * n
                             d = np.int64(st_dep[_ix(c_base + p)])
                             if d < cur_dep or (d == cur_dep and c < cur):
+                                if cur < 0 and p < cover:
+                                    cover = p  # rides on from p (possibly hopping earlier)
                                 cur = c
                                 cur_base = c_base
                                 bstop = s
                                 bpos = p
+                    if cur < 0:
+                        continue
+                    # past the last marked stop nothing is boarded: only the arrivals of the
+                    # current trip, whose times never decrease: once at the target bound, stop
+                    for p in range(p_last + 1, p_end):
+                        a = np.int64(st_arr[_ix(cur_base + p)])
+                        if a >= tk:
+                            break
+                        xp = _ix(sbase + p)
+                        if not drop[xp]:
+                            continue
+                        s = ps[xp]
+                        su = _ix(s)
+                        if a < arr[lk, su]:
+                            arr[lk, su] = a
+                            arr_src[k, su] = k
+                            arr_inst[k, su] = cur
+                            arr_bstop[k, su] = bstop
+                            arr_bpos[k, su] = bpos
+                            arr_apos[k, su] = p
+                            if touched[su] == 0:
+                                touched[su] = 1
+                                touched_list[n_touched] = s
+                                n_touched += 1
+                            if in_arr[su] == 0:
+                                in_arr[su] = 1
+                                chg_arr[k, n_chg_arr[k]] = s
+                                n_chg_arr[k] += 1
             for j in range(n_prev):
                 was_marked[prev_list[j]] = 0
             # transfers from stops improved by vehicle in this round: x = -1 the same stop,
@@ -640,15 +720,28 @@ def raptor(
                 n_fp = fp1 - fp0
                 n_tr = tr_off[su + _ix(1)] - tr_off[su]
                 if n_tr == 0:
-                    # no transfers.txt rule at s: the same stop, then its footpaths
-                    for x in range(fp0 - 1, fp1):
-                        if x < fp0:
-                            uq = _ix(s)
-                            dur = mts
-                        else:
-                            ux = _ix(x)
-                            uq = _ix(fp_to[ux])
-                            dur = max(np.int64(fp_dur[ux]), mts)
+                    # no transfers.txt rule at s: the same stop (s is touched: its arrival
+                    # changed), then its footpaths; each takes at least mts
+                    if a + mts >= tk:
+                        continue
+                    v = a + mts
+                    if v < brd[lk, su]:
+                        brd[lk, su] = v
+                        brd_src[k, su] = qid if plain else k
+                        brd_from[k, su] = s
+                        brd_dur[k, su] = mts
+                        if in_brd[su] == 0:
+                            in_brd[su] = 1
+                            chg_brd[k, n_chg_brd[k]] = s
+                            n_chg_brd[k] += 1
+                        if is_marked[su] == 0:
+                            is_marked[su] = 1
+                            marked[n_marked] = s
+                            n_marked += 1
+                    for x in range(fp0, fp1):
+                        ux = _ix(x)
+                        uq = _ix(fp_to[ux])
+                        dur = max(np.int64(fp_dur[ux]), mts)
                         v = a + dur
                         if v < brd[lk, uq] and v < tk:
                             brd[lk, uq] = v

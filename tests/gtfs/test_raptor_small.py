@@ -4,6 +4,7 @@ arrive-by queries, departures boards and feeds in different timezones."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -17,6 +18,8 @@ from gtfs.query import (
     WHEELCHAIR_ALLOW_UNKNOWN,
     WHEELCHAIR_OFF,
     WHEELCHAIR_STRICT,
+    Journey,
+    Leg,
     departures,
     earliest_arrival,
     latest_departure,
@@ -390,6 +393,33 @@ def test_range_and_arrive_by(net) -> None:
     assert (legs[1].board_pos, legs[1].alight_pos) == (0, 2)
     assert legs[2].trip == tt.trip_index("feed:R2c")
     assert latest_departure(tt, day, acc, egr, hms("08:39"), min_transfer_s=0) == []
+
+
+def test_decoded_journeys_are_whole_dataclasses(net) -> None:
+    """The kernel's output is decoded without the dataclass constructors: every field is set
+    and the objects equal (and hash like) constructed ones, forward and arrive-by."""
+    tt = net()
+    day = day_trip_mask(tt, WED)
+    fp = csr(tt, [("C", "C2", 90), ("C2", "C", 90)])
+    acc, egr = at(tt, "A"), at(tt, "D")
+    found = (earliest_arrival(tt, day, acc, egr, hms("07:55"), min_transfer_s=0, footpaths=fp)
+             + range_query(tt, day, acc, egr, hms("07:30"), 3600, min_transfer_s=0)
+             + latest_departure(tt, day, acc, egr, hms("09:25"), min_transfer_s=0,
+                                footpaths=fp))
+    assert len(found) >= 3
+    kinds = set()
+    for j in found:
+        assert set(vars(j)) == {f.name for f in dataclasses.fields(Journey)}
+        rebuilt = [Leg(**{f.name: getattr(leg, f.name) for f in dataclasses.fields(Leg)})
+                   for leg in j.legs]
+        assert all(set(vars(leg)) == {f.name for f in dataclasses.fields(Leg)}
+                   for leg in j.legs)
+        assert list(j.legs) == rebuilt and [hash(x) for x in j.legs] == [hash(x) for x in rebuilt]
+        assert j == Journey(j.depart_s, j.arrive_s, j.n_transfers, tuple(rebuilt))
+        kinds.update(leg.kind for leg in j.legs)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            j.legs[0].kind = "x"  # type: ignore[misc]
+    assert kinds == {"access", "transit", "transfer", "egress"}
 
 
 def test_departures_board(net) -> None:
