@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api import examples
 from api.feeds import _matches
 from api.incidents import _AUTH_ERRORS, _svc, writer
 from api.problems import ApiProblem, ProblemMeaning, problem_example, responses
@@ -78,12 +79,52 @@ class ImportOut(BaseModel):
     live_version: int = Field(description="Live-state version that includes the import")
 
 
+_WZDX_IN = {
+    "feed_info": {"update_date": "2026-11-24T13:00:00Z", "publisher": "KYTC", "version": "4.2",
+                  "data_sources": [{"data_source_id": "1", "organization_name": "KYTC"}]},
+    "type": "FeatureCollection",
+    "features": [{
+        "id": "wz-7", "type": "Feature",
+        "properties": {
+            "core_details": {"data_source_id": "1", "event_type": "work-zone",
+                             "road_names": ["East 7th Street"], "direction": "eastbound",
+                             "description": "Right lane closed",
+                             "update_date": "2026-11-24T12:55:00Z"},
+            "start_date": "2026-11-24T13:00:00Z", "end_date": "2026-11-28T22:00:00Z",
+            "is_start_date_verified": True, "is_end_date_verified": False,
+            "is_start_position_verified": False, "is_end_position_verified": False,
+            "location_method": "channel-device-method", "vehicle_impact": "some-lanes-closed",
+            "reduced_speed_limit_kph": 40,
+            "lanes": [{"order": 1, "status": "open", "type": "general"},
+                      {"order": 2, "status": "closed", "type": "general"}]},
+        "geometry": {"type": "LineString", "coordinates": [[-84.503542, 39.08821],
+                                                           [-84.502358, 39.08847]]}}]}
+_DATEX_IN = (
+    '<d2:payload xmlns:d2="http://datex2.eu/schema/3/d2Payload" '
+    'xmlns:sit="http://datex2.eu/schema/3/situation" '
+    'xmlns:com="http://datex2.eu/schema/3/common" '
+    'xmlns:loc="http://datex2.eu/schema/3/locationReferencing" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:type="sit:SituationPublication" lang="en">'
+    '<com:publicationTime>2026-11-24T13:00:00Z</com:publicationTime>'
+    '<sit:situation id="S1"><sit:situationRecord xsi:type="sit:Accident" id="R1" version="1">'
+    '<sit:severity>high</sit:severity><sit:validity><com:validityTimeSpecification>'
+    '<com:overallStartTime>2026-11-24T12:50:00Z</com:overallStartTime>'
+    '</com:validityTimeSpecification></sit:validity>'
+    '<sit:locationReference xsi:type="loc:PointLocation"><loc:pointByCoordinates>'
+    '<loc:pointCoordinates><loc:latitude>39.08821</loc:latitude>'
+    '<loc:longitude>-84.503542</loc:longitude></loc:pointCoordinates>'
+    '</loc:pointByCoordinates></sit:locationReference></sit:situationRecord></sit:situation>'
+    '</d2:payload>')
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {
     "application/geo+json": {"schema": {"type": "object", "description": "A WZDx 4.x "
-                                        "WorkZoneFeed (GeoJSON FeatureCollection)"}},
-    "application/json": {"schema": {"type": "object", "description": "The same, as JSON"}},
+                                        "WorkZoneFeed (GeoJSON FeatureCollection)"},
+                             "example": _WZDX_IN},
+    "application/json": {"schema": {"type": "object", "description": "The same, as JSON"},
+                         "example": _WZDX_IN},
     "application/xml": {"schema": {"type": "string", "description": "A DATEX II 2.x "
-                                   "d2LogicalModel or 3.x d2Payload SituationPublication"}}}}}
+                                   "d2LogicalModel or 3.x d2Payload SituationPublication"},
+                        "example": _DATEX_IN}}}}
 _IMPORT_ERRORS: dict[int, ProblemMeaning] = {
     **_AUTH_ERRORS,
     413: "The document is larger than 16 MiB or has more than 20,000 records",
@@ -132,7 +173,8 @@ async def _document(request: Request) -> bytes:
 
 @import_router.post("/import", response_model=ImportOut, openapi_extra=_IMPORT_BODY,
                     summary="Import WZDx or DATEX II",
-                    responses=responses(_IMPORT_ERRORS))
+                    responses={200: {"content": {"application/json": {
+                        "example": examples.IMPORT_REPORT}}}, **responses(_IMPORT_ERRORS)})
 async def import_incidents(
     request: Request,
     p: Annotated[Principal, Depends(writer)],
@@ -140,13 +182,14 @@ async def import_incidents(
         "The agency the incidents belong to: a traffic_centre key's own (the default), any "
         "for an admin key (required then)"), examples=["KYTC"])] = None,
     fmt: Annotated[Literal["wzdx", "datex2"] | None, Query(alias="format", description=(
-        "wzdx or datex2; default: from Content-Type (JSON: wzdx, XML: datex2)"))] = None,
+        "wzdx or datex2; default: from Content-Type (JSON: wzdx, XML: datex2)"),
+        examples=["wzdx"])] = None,
     source: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[\w.:/-]+$",
                                  description="Name the records are remembered under (for "
                                  "`complete`)", examples=["push"])] = "push",
     complete: Annotated[bool, Query(description=(
         "The document is the source's whole current set: records imported earlier from "
-        "the same `source` and missing now are ended"))] = False,
+        "the same `source` and missing now are ended"), examples=[False])] = False,
 ) -> dict[str, Any]:
     """Import a WZDx 4.x WorkZoneFeed (`application/geo+json` or `application/json`) or a
     DATEX II 2.x/3.x SituationPublication (`application/xml`). Valid records are applied and
@@ -226,10 +269,11 @@ def parse_built(value: Any) -> datetime | None:
     return t if t.tzinfo is not None else None
 
 
-def conditional(request: Request, body: bytes, media_type: str, modified: datetime | None,
-                license_url: str) -> Response:
-    """The feed answer: 200 with the body, or 304 when ``If-None-Match`` names its ETag or
-    (without ``If-None-Match``) ``If-Modified-Since`` is not before ``modified``."""
+def validators(request: Request, body: bytes, modified: datetime | None, license_url: str
+               ) -> tuple[dict[str, str], bool]:
+    """The feed's headers (``ETag``, ``Last-Modified``, ``Cache-Control``, licence ``Link``)
+    and whether to answer 304: ``If-None-Match`` names the ETag or (without
+    ``If-None-Match``) ``If-Modified-Since`` is not before ``modified``."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL,
                "Link": f'<{license_url}>; rel="license"'}
@@ -238,19 +282,26 @@ def conditional(request: Request, body: bytes, media_type: str, modified: dateti
     inm = request.headers.get("if-none-match")
     ims = request.headers.get("if-modified-since")
     if inm is not None:
-        if _matches(inm, etag):
-            return Response(status_code=304, headers=headers)
-    elif ims is not None and modified is not None:
+        return headers, _matches(inm, etag)
+    if ims is not None and modified is not None:
         try:
             since = parsedate_to_datetime(ims)
         except (TypeError, ValueError):
-            since = None
-        if since is not None and since.tzinfo is not None and modified <= since:
-            return Response(status_code=304, headers=headers)
+            return headers, False
+        return headers, since.tzinfo is not None and modified <= since
+    return headers, False
+
+
+def conditional(request: Request, body: bytes, media_type: str, modified: datetime | None,
+                license_url: str) -> Response:
+    """The feed answer: 200 with the body and its validators, or 304 without a body."""
+    headers, not_modified = validators(request, body, modified, license_url)
+    if not_modified:
+        return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
 
-_FEED_HEADERS = {
+FEED_HEADERS = {
     "ETag": {"description": "Strong validator of the body: send it back in `If-None-Match`",
              "schema": {"type": "string"}},
     "Last-Modified": {"description": "When the incidents last changed: send it back in "
@@ -260,17 +311,19 @@ _FEED_HEADERS = {
     "Cache-Control": {"description": "`no-cache`: store, but revalidate before each use",
                       "schema": {"type": "string"}}}
 IfNoneMatch = Annotated[str | None, Header(max_length=1000, description=(
-    "ETag(s) of a copy you hold: 304 without a body while the feed has that content"))]
+    "ETag(s) of a copy you hold: 304 without a body while the feed has that content"),
+    examples=['"3f1c0a9be41d27c85a0d6e4f92b7c013"'])]
 IfModifiedSince = Annotated[str | None, Header(max_length=100, description=(
     "HTTP date of a copy you hold (ignored when If-None-Match is sent): 304 while the "
-    "incidents have not changed since"))]
+    "content has not changed since"), examples=["Tue, 24 Nov 2026 13:05:00 GMT"])]
 
 
 def _feed_responses(what: str, media: str, example: Any) -> dict[int | str, dict[str, Any]]:
-    return {200: {"description": what, "headers": _FEED_HEADERS,
+    return {200: {"description": what, "headers": FEED_HEADERS,
                   "content": {media: {"example": example}}},
-            304: {"description": "Not modified", "headers": _FEED_HEADERS},
-            **responses({404: "Incidents are not enabled on this server"})}
+            304: {"description": "Not modified", "headers": FEED_HEADERS},
+            **responses({404: "Incidents are not enabled on this server",
+                         422: "A header is longer than allowed"})}
 
 
 _WZDX_EXAMPLE = {"feed_info": {"publisher": "citynav", "version": "4.2",
