@@ -362,15 +362,19 @@ def detect_format(body: bytes | str) -> str:
                           "unsupported-media-type")
 
 
-def parse_document(body: bytes | str, fmt: str | None = None,
+def parse_document(body: bytes | str | dict[str, Any], fmt: str | None = None,
                    tables: LocationTables | None = None) -> ParsedDocument:
     """Read a WZDx (``fmt="wzdx"``) or DATEX II (``"datex2"``) document; ``None`` detects
     the format. Raises :class:`incidents.adapters.common.DocumentRefused`."""
     from incidents.adapters.datex2 import parse_datex2
     from incidents.adapters.wzdx import parse_wzdx
 
-    fmt = fmt or detect_format(body)
+    if isinstance(body, dict):
+        fmt = fmt or "wzdx"
+    fmt = fmt or detect_format(body)  # type: ignore[arg-type]
     if fmt == "datex2":
+        if isinstance(body, dict):
+            raise ValueError("a DATEX II document is XML text, not a JSON object")
         return parse_datex2(body, tables)
     if fmt == "wzdx":
         return parse_wzdx(body)

@@ -355,8 +355,8 @@ def _line(points: list[list[float]], loc: Element) -> tuple[dict[str, Any], str]
 
 def _locate(loc: Element, tables: LocationTables) -> tuple[dict[str, Any], str]:
     """The GeoJSON geometry and direction of a location element."""
-    parts = [c for name in ("locationContainedInItinerary", "locationContainedInGroup")
-             for c in _descendants(loc, name)]
+    parts = [d for d in loc.iter() if d is not loc and _local(d.tag) in (
+        "locationContainedInItinerary", "locationContainedInGroup")]
     if parts:
         located = []
         for p in parts:

@@ -74,6 +74,8 @@ def load_json(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DocumentRefused(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise DocumentRefused("not a WZDx feed: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise DocumentRefused("a WZDx feed is a JSON object (a GeoJSON FeatureCollection)")
     return doc
