@@ -6,7 +6,10 @@ Last-Modified and 304; and ``citynav incident import``."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,10 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli_app
 from api.service import load_service
+from incidents.adapters.alertc import LocationTableError, load_tables
 from incidents.adapters.datex2 import NS3_PAYLOAD, parse_datex2
 from incidents.keys import create_key
+from incidents.realtime_sources import RealtimeConfigError, RealtimeSettings
 from tests.incidents.standards_docs import wzdx_doc, wzdx_feature
 from tests.incidents.test_standards_parse import BILLION_LAUGHS, WRONG_NS, XXE
 from tests.incidents.wzdx_schema import wzdx_errors
@@ -231,3 +236,102 @@ def test_cli_import(env, nky_snapshot_dir: Path, tmp_path: Path) -> None:
     r = runner.invoke(cli_app, ["incident", "import", str(bad), "--agency", "KYTC", "--db",
                                 db, "--snapshot", str(nky_snapshot_dir)])
     assert r.exit_code == 2 and "refused" in r.output
+
+
+class _WzdxServer(http.server.BaseHTTPRequestHandler):
+    """Serves ``body`` with an ETag; counts requests and 304s."""
+
+    body = b""
+    etag = '"v1"'
+    hits = 0
+    not_modified = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        cls = type(self)
+        cls.hits += 1
+        if self.headers.get("If-None-Match") == cls.etag:
+            cls.not_modified += 1
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/geo+json")
+        self.send_header("ETag", cls.etag)
+        self.send_header("Content-Length", str(len(cls.body)))
+        self.end_headers()
+        self.wfile.write(cls.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _wait(cond: Any, timeout: float = 30.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_subscription_polls_with_etag_and_ends_what_disappears(env, nky_snapshot_dir,
+                                                               tmp_path) -> None:
+    c, _, _ = env
+    route = _route(c)
+    feats = [wzdx_feature("sub-1", _stretch(route, 3, 5), version="2026-01-01T09:00:00Z"),
+             wzdx_feature("sub-2", _stretch(route, 2, 5), version="2026-01-01T09:00:00Z")]
+    handler = type("Handler", (_WzdxServer,), {
+        "body": json.dumps(wzdx_doc(*feats)).encode(), "hits": 0, "not_modified": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings_file = tmp_path / "settings.toml"
+    table = tmp_path / "tables" / "t.csv"
+    table.parent.mkdir()
+    table.write_text("table,code,lat,lon\n99,1,39.08,-84.5\n")
+    settings_file.write_text(
+        'alert_c_tables = ["tables/t.csv"]\n\n[[imports]]\nname = "kytc"\n'
+        f'url = "http://127.0.0.1:{server.server_port}/wzdx.geojson"\n'
+        'format = "wzdx"\nagency = "KYTC"\ninterval_s = 0.2\n')
+    settings = RealtimeSettings.from_file(settings_file)
+    assert settings.alert_c_tables == [table.resolve()]
+    svc = load_service(nky_snapshot_dir, db_url=f"sqlite:///{tmp_path / 's.db'}",
+                       realtime=settings)
+    try:
+        assert svc.import_poller is not None and svc.location_tables.has_table("99")
+        with TestClient(create_app(service=svc), raise_server_exceptions=False):
+            assert _wait(lambda: svc.store.find_external("KYTC", "wzdx:sub-2") is not None)
+            assert _wait(lambda: handler.not_modified >= 2)  # conditional, not re-imported
+            seq = svc.store.last_seq()
+            assert seq == 2  # two creates, nothing since
+            (status,) = svc.import_poller.status()
+            assert status["source"] == "subscription:kytc" and status["etag"] == '"v1"'
+            # the feed drops sub-1: it is ended
+            handler.body = json.dumps(wzdx_doc(feats[1])).encode()
+            handler.etag = '"v2"'
+
+            def ended() -> bool:
+                inc = svc.store.find_external("KYTC", "wzdx:sub-1")
+                return inc is not None and inc.status.value == "resolved"
+
+            assert _wait(ended)
+            report = svc.import_poller.reports["subscription:kytc"]
+            assert report.counts["ended"] == 1 and report.counts["unchanged"] == 1
+            server.shutdown()
+            server.server_close()
+            assert _wait(lambda: svc.import_poller.status()[0]["consecutive_failures"] >= 1)
+    finally:
+        svc.close()
+
+
+def test_subscription_settings_errors(tmp_path) -> None:
+    p = tmp_path / "s.toml"
+    p.write_text('[[imports]]\nformat = "wzdx"\nagency = "KYTC"\n')
+    with pytest.raises(RealtimeConfigError, match="exactly one of url and file"):
+        RealtimeSettings.from_file(p)
+    p.write_text('[[imports]]\nformat = "tpeg"\nagency = "KYTC"\nfile = "a.xml"\n')
+    with pytest.raises(RealtimeConfigError, match="imports.0.format"):
+        RealtimeSettings.from_file(p)
+    p.write_text('alert_c_tables = ["missing.csv"]\n')
+    s = RealtimeSettings.from_file(p)
+    with pytest.raises(LocationTableError):
+        load_tables(s.alert_c_tables)
