@@ -200,6 +200,8 @@ def _compare(inc: Incident, new: IncidentCreate) -> dict[str, Any]:
             if want.get(name) is None and name not in _NULLABLE:
                 continue
             patch[name] = want_json.get(name)
+    if new.status == IncidentStatus.ACTIVE and inc.status == IncidentStatus.SCHEDULED:
+        patch["status"] = IncidentStatus.ACTIVE.value  # the source confirms it started
     return patch
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from incidents.adapters.common import (
@@ -81,12 +81,15 @@ def load_json(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def parse_wzdx(body: bytes | str | dict[str, Any]) -> ParsedDocument:
+def parse_wzdx(body: bytes | str | dict[str, Any], now: datetime | None = None
+               ) -> ParsedDocument:
     """Read a WZDx 4.x feed (``WorkZoneFeed``; a ``DeviceFeed`` yields unsupported records).
 
     Raises :class:`DocumentRefused` when the document is not a WZDx 4.x feed (no
     ``feed_info``/``road_event_feed_info``, not a FeatureCollection, another major version,
-    more than ``MAX_RECORDS`` features, over ``MAX_DOCUMENT_BYTES``)."""
+    more than ``MAX_RECORDS`` features, over ``MAX_DOCUMENT_BYTES``). ``now`` (default: the
+    current time) decides whether a verified end date has passed."""
+    now = now or datetime.now(UTC)
     doc = load_json(body)
     info = doc.get("feed_info", doc.get("road_event_feed_info"))
     if not isinstance(info, dict):
@@ -105,7 +108,7 @@ def parse_wzdx(body: bytes | str | dict[str, Any]) -> ParsedDocument:
     out = ParsedDocument("wzdx", version, publisher=_str(info.get("publisher")),
                          published_at=parse_time(_str(info.get("update_date"))))
     for i, feat in enumerate(features):
-        out.records.append(_record(feat, i))
+        out.records.append(_record(feat, i, now))
     return out
 
 
@@ -113,7 +116,7 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _record(feat: Any, index: int) -> SourceRecord:
+def _record(feat: Any, index: int, now: datetime) -> SourceRecord:
     if not isinstance(feat, dict):
         return SourceRecord(f"wzdx:#{index}", problem=(Outcome.INVALID,
                                                        "a feature is not a JSON object"))
@@ -140,6 +143,9 @@ def _record(feat: Any, index: int) -> SourceRecord:
         return rec
     if props.get("event_status") in ("completed", "cancelled"):
         rec.ended = True
+    end = parse_time(_str(props.get("end_date")))
+    if props.get("is_end_date_verified") is True and end is not None and end <= now:
+        rec.ended = True  # work confirmed to have ended
     try:
         rec.fields = _fields(feat, props, core, event_type)
     except _InvalidError as exc:
@@ -228,6 +234,8 @@ def _fields(feat: dict[str, Any], props: dict[str, Any], core: dict[str, Any],
         "geometry": geometry,
         "direction": direction,
     }
+    if props.get("is_start_date_verified") is True:
+        fields["status"] = "active"  # work confirmed to have started
     lanes = _lanes(props.get("lanes"))
     if lanes is not None:
         fields["lanes"] = lanes

@@ -409,3 +409,25 @@ def test_real_samples_store_nothing_and_report_every_record(store, matcher) -> N
             # Iowa lies outside the bundled city
             assert rep.counts["unmatched_geometry"] == len(parsed.records), path.name
     assert store.last_seq() == 0
+
+
+def test_wzdx_verified_start_activates_and_verified_end_ends(store, matcher, madison) -> None:
+    later = z(NOW + timedelta(days=2))
+    doc = wzdx_doc(wzdx_feature("V", madison[:4], version="2026-01-01T09:00:00Z",
+                                start_date=later, is_start_date_verified=False))
+    assert _outcomes(_apply(store, matcher, doc))["wzdx:V"] == "created"
+    v = store.find_external("KYTC", "wzdx:V")
+    assert v is not None and v.status.value == "scheduled"
+    started = wzdx_doc(wzdx_feature("V", madison[:4], version="2026-01-02T09:00:00Z",
+                                    start_date=START, is_start_date_verified=True))
+    rep = _apply(store, matcher, started)
+    assert _outcomes(rep)["wzdx:V"] == "updated"
+    v = store.find_external("KYTC", "wzdx:V")
+    assert v is not None and v.status.value == "active" and z(v.start) == START
+    assert store.history(v.id)[-1].action.value == "activate"
+    finished = wzdx_doc(wzdx_feature("V", madison[:4], version="2026-01-03T09:00:00Z",
+                                     start_date=START, end_date=z(NOW - timedelta(hours=1)),
+                                     is_start_date_verified=True, is_end_date_verified=True))
+    assert _outcomes(_apply(store, matcher, finished))["wzdx:V"] == "ended"
+    v = store.find_external("KYTC", "wzdx:V")
+    assert v is not None and v.status.value == "resolved"
