@@ -988,6 +988,19 @@ IMPORT_REPORT: dict[str, Any] = {
     "live_version": 7}
 
 
+#: GET /v1/incidents/import/subscriptions
+IMPORT_SUBSCRIPTIONS: dict[str, Any] = {
+    "polling": True,
+    "subscriptions": [{
+        "source": "subscription:kytc-wzdx", "agency": "KYTC", "format": "wzdx",
+        "interval_s": 60.0, "last_checked_at": "2026-11-24T13:05:00+00:00",
+        "last_outcome": "imported",
+        "last_counts": {"created": 2, "updated": 1, "unchanged": 14, "ended": 1,
+                        "unlocatable": 0, "unmatched_geometry": 0, "unsupported": 0,
+                        "invalid": 0},
+        "consecutive_failures": 0, "etag": "\"a1b2c3\""}]}
+
+
 def restore_nulls(doc: Any) -> None:
     """Put the ``null`` values back into the examples of an OpenAPI document: FastAPI drops
     every ``null`` from the document, examples included, but answers do carry them (and a

@@ -224,6 +224,49 @@ async def import_incidents(
     return await run_in_threadpool(run)
 
 
+class SubscriptionStatus(BaseModel):
+    """One subscribed WZDx / DATEX II feed as this process last polled it."""
+
+    source: str = Field(description="The subscription's source name (`subscription:NAME`)")
+    agency: str = Field(description="The agency its incidents belong to")
+    format: Literal["wzdx", "datex2"] = Field(description="The feed's standard")
+    interval_s: float = Field(description="Polling interval in seconds")
+    last_checked_at: str | None = Field(description="When this process last polled it "
+                                        "(ISO 8601; null before the first poll or when "
+                                        "another replica holds the poller lease)")
+    last_outcome: str | None = Field(description="imported, not_modified, unchanged (file), "
+                                     "refused: … or error: …")
+    last_counts: dict[str, int] | None = Field(description="Records per outcome of the last "
+                                               "import")
+    consecutive_failures: int = Field(description="Failed fetches in a row (backoff grows "
+                                      "with them)")
+    etag: str | None = Field(description="The feed's last ETag (sent as If-None-Match)")
+
+
+class SubscriptionsOut(BaseModel):
+    """Answer of GET /v1/incidents/import/subscriptions."""
+
+    polling: bool = Field(description="True when this process holds the poller lease (one "
+                          "process of a deployment polls)")
+    subscriptions: list[SubscriptionStatus] = Field(description="One per `[[imports]]` "
+                                                    "entry of the settings file")
+
+
+@import_router.get("/import/subscriptions", response_model=SubscriptionsOut,
+                   summary="Subscribed WZDx / DATEX II feeds",
+                   responses={200: {"content": {"application/json": {
+                       "example": examples.IMPORT_SUBSCRIPTIONS}}},
+                       **responses({404: "Incidents are not enabled on this server"})})
+def import_subscriptions(request: Request) -> dict[str, Any]:
+    """The subscribed feeds (`[[imports]]` of the settings file) and how this process last
+    polled them: time, outcome, counts per outcome, failures, ETag."""
+    svc = _svc(request)
+    poller = getattr(svc, "import_poller", None)
+    if poller is None:
+        return {"polling": False, "subscriptions": []}
+    return {"polling": poller.leader, "subscriptions": poller.status()}
+
+
 # ---------------------------------------------------------------------------------------------
 # Open feeds
 # ---------------------------------------------------------------------------------------------

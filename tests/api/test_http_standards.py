@@ -298,13 +298,16 @@ def test_subscription_polls_with_etag_and_ends_what_disappears(env, nky_snapshot
                        realtime=settings)
     try:
         assert svc.import_poller is not None and svc.location_tables.has_table("99")
-        with TestClient(create_app(service=svc), raise_server_exceptions=False):
+        with TestClient(create_app(service=svc), raise_server_exceptions=False) as c2:
             assert _wait(lambda: svc.store.find_external("KYTC", "wzdx:sub-2") is not None)
             assert _wait(lambda: handler.not_modified >= 2)  # conditional, not re-imported
             seq = svc.store.last_seq()
             assert seq == 2  # two creates, nothing since
             (status,) = svc.import_poller.status()
             assert status["source"] == "subscription:kytc" and status["etag"] == '"v1"'
+            over_http = c2.get("/v1/incidents/import/subscriptions").json()
+            assert over_http["polling"] is True
+            assert over_http["subscriptions"][0]["last_counts"]["created"] == 2
             # the feed drops sub-1: it is ended
             handler.body = json.dumps(wzdx_doc(feats[1])).encode()
             handler.etag = '"v2"'
@@ -335,3 +338,9 @@ def test_subscription_settings_errors(tmp_path) -> None:
     s = RealtimeSettings.from_file(p)
     with pytest.raises(LocationTableError):
         load_tables(s.alert_c_tables)
+
+
+def test_subscriptions_status_without_subscriptions(env) -> None:
+    c, _, _ = env
+    r = c.get("/v1/incidents/import/subscriptions")
+    assert r.status_code == 200 and r.json() == {"polling": False, "subscriptions": []}
