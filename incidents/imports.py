@@ -136,16 +136,38 @@ class ImportLedger:
                     out[r[1]] = self._row(r)
         return list(out.values())
 
+    def get_many(self, agency: str, external_ids: Iterable[str]) -> dict[str, LedgerRow]:
+        """The rows of several records of ``agency`` (by external id)."""
+        ids = list(dict.fromkeys(external_ids))
+        out: dict[str, LedgerRow] = {}
+        with self.db.transaction() as tx:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for r in tx.execute(f"SELECT {self._COLS} FROM import_records WHERE agency = ?"
+                                    f" AND external_id IN ({marks})", (agency, *chunk)):
+                    out[r[1]] = self._row(r)
+        return out
+
     def put(self, row: LedgerRow, now: datetime) -> None:
         """Insert or replace the row of ``(agency, external_id)``."""
-        vt = None if row.version_time is None else self.db.ts_in(row.version_time)
+        self.put_many([row], now)
+
+    def put_many(self, rows: Iterable[LedgerRow], now: datetime) -> None:
+        """Insert or replace several rows in one transaction."""
+        rows = list(rows)
+        if not rows:
+            return
         with self.db.transaction(write=True) as tx:
-            tx.execute("DELETE FROM import_records WHERE agency = ? AND external_id = ?",
-                       (row.agency, row.external_id))
-            tx.execute(f"INSERT INTO import_records ({self._COLS}, imported_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (row.agency, row.external_id, row.standard, row.source, row.group_id,
-                        row.source_version, vt, row.incident_id, self.db.ts_in(now)))
+            for row in rows:
+                vt = None if row.version_time is None else self.db.ts_in(row.version_time)
+                tx.execute("DELETE FROM import_records WHERE agency = ? AND external_id = ?",
+                           (row.agency, row.external_id))
+                tx.execute(f"INSERT INTO import_records ({self._COLS}, imported_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (row.agency, row.external_id, row.standard, row.source,
+                            row.group_id, row.source_version, vt, row.incident_id,
+                            self.db.ts_in(now)))
 
 
 def _version_key(version: str | None, version_time: datetime | None
@@ -215,6 +237,11 @@ class _Importer:
         self.report = report
         self.standard = standard
         self.ledger = ImportLedger(store.db)
+        #: ledger rows of the document's records, read once up front
+        self.known: dict[str, LedgerRow] = {}
+        #: ledger rows to write, in one transaction at the end (a crash in between loses
+        #: only versions: the next import compares content and re-records them)
+        self.pending: list[LedgerRow] = []
 
     def add(self, rec: SourceRecord | str, outcome: Outcome, reason: str | None = None,
             incident_id: str | None = None) -> None:
@@ -230,12 +257,16 @@ class _Importer:
         return self.store.cancel(inc.id, self.actor, inc.version)
 
     def remember(self, rec: SourceRecord, incident_id: str) -> None:
-        self.ledger.put(LedgerRow(self.agency, rec.external_id, self.standard,
-                                  self.report.source, rec.group, rec.version,
-                                  rec.version_time, incident_id), self.store.now())
+        self.pending.append(LedgerRow(self.agency, rec.external_id, self.standard,
+                                      self.report.source, rec.group, rec.version,
+                                      rec.version_time, incident_id))
+
+    def flush(self) -> None:
+        rows, self.pending = self.pending, []
+        self.ledger.put_many(rows, self.store.now())
 
     def apply(self, rec: SourceRecord) -> None:
-        row = self.ledger.get(self.agency, rec.external_id)
+        row = self.known.get(rec.external_id)
         existing = self.store.find_external(self.agency, rec.external_id)
         live = existing is not None and existing.status not in _TERMINAL
         if rec.ended:
@@ -336,8 +367,12 @@ def apply_document(store: IncidentStore, doc: ParsedDocument, *, agency: str,
     imp = _Importer(store, agency, actor, match, report, doc.standard)
     kept, dropped = _dedupe(doc.records)
     report.records.extend(dropped)
-    for rec in kept:
-        imp.apply(rec)
+    imp.known = imp.ledger.get_many(agency, [r.external_id for r in kept])
+    try:
+        for rec in kept:
+            imp.apply(rec)
+    finally:
+        imp.flush()
     present = {r.external_id for r in kept}
     groups = sorted({r.group for r in kept if r.group})
     if complete:
