@@ -146,7 +146,7 @@ def main() -> None:
         incs = store.list_incidents(agency="KYTC", limit=1000)
         body = situation_publication(incs, NOW, publisher="bench")
 
-        def datex(store: IncidentStore = store) -> dict[str, int]:
+        def datex(store: IncidentStore = store, body: bytes = body) -> dict[str, int]:
             return apply_document(store, parse_document(body), agency="MIRROR", actor="bench",
                                   match=matcher.match).counts
 
