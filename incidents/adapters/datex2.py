@@ -563,12 +563,20 @@ def situation_publication(incidents: Iterable[Incident], now: datetime, *, publi
         _com(spec, "overallStartTime", iso(inc.start))
         if inc.end is not None:
             _com(spec, "overallEndTime", iso(inc.end))
+        eff = inc.road_effect
+        if inc.lanes is not None or (eff is not None and eff.delay_s is not None):
+            impact = _sit(rec, "impact")
+            if inc.lanes is not None:
+                _sit(impact, "numberOfLanesRestricted", str(inc.lanes.closed))
+                _sit(impact, "numberOfOperationalLanes",
+                     str(inc.lanes.total - inc.lanes.closed))
+            if eff is not None and eff.delay_s is not None:
+                _sit(_sit(impact, "delays"), "delayTimeValue", f"{eff.delay_s:g}")
         if inc.description:
             values = _com(_sit(_sit(rec, "generalPublicComment"), "comment"), "values")
             for tag, text in inc.description.items():
                 _com(values, "value", text, lang=tag)
         _location(rec, inc)
-        eff = inc.road_effect
         if cls == "RoadOrCarriagewayOrLaneManagement":
             closed = inc.road_effect is None or bool(
                 {"car", "all"} & {c.value for c in inc.road_effect.closed_to})

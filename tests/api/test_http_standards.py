@@ -10,6 +10,7 @@ import http.server
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from incidents.adapters.alertc import LocationTableError, load_tables
 from incidents.adapters.datex2 import NS3_PAYLOAD, parse_datex2
 from incidents.keys import create_key
 from incidents.realtime_sources import RealtimeConfigError, RealtimeSettings
+from routing.clock import ReplayClock
 from tests.incidents.standards_docs import wzdx_doc, wzdx_feature
 from tests.incidents.test_standards_parse import BILLION_LAUGHS, WRONG_NS, XXE
 from tests.incidents.wzdx_schema import wzdx_errors
@@ -199,20 +201,33 @@ def test_wzdx_feed_metadata_and_conditional_requests(env) -> None:
     assert c.get("/v1/feeds/wzdx", headers={"If-None-Match": '"other"'}).status_code == 200
 
 
-def test_congestion_is_open_data_with_etag(env) -> None:
-    c, _, _ = env
-    r = c.get("/v1/congestion", params={"bbox": "-84.52,39.07,-84.49,39.10"})
-    assert r.status_code == 200
-    info = r.json()["feed_info"]
-    assert info["publisher"] == "citynav" and "OpenStreetMap" in info["attribution"]
-    assert info["license"].startswith("https://")
-    assert r.headers["etag"] and r.headers["last-modified"]
-    assert 'rel="license"' in r.headers["link"]
-    again = c.get("/v1/congestion", params={"bbox": "-84.52,39.07,-84.49,39.10"},
-                  headers={"If-None-Match": r.headers["etag"]})
-    assert again.status_code in (200, 304)
-    if again.status_code == 200:  # the state moved on: then the content differs
-        assert again.headers["etag"] != r.headers["etag"]
+def test_congestion_is_open_data_with_etag(nky_snapshot_dir, tmp_path) -> None:
+    clock = ReplayClock(datetime(2020, 1, 15, 13, 0, tzinfo=UTC), frozen=True)
+    svc = load_service(nky_snapshot_dir, db_url=f"sqlite:///{tmp_path / 'c.db'}",
+                       clock=clock)
+    params = {"bbox": "-84.52,39.07,-84.49,39.10"}
+    try:
+        with TestClient(create_app(service=svc), raise_server_exceptions=False) as c:
+            r = c.get("/v1/congestion", params=params)
+            assert r.status_code == 200
+            info = r.json()["feed_info"]
+            assert info["publisher"] == "citynav" and "OpenStreetMap" in info["attribution"]
+            assert info["license"].startswith("https://")
+            assert info["update_date"] == "2020-01-15T13:00:00+00:00"
+            assert r.headers["last-modified"] == "Wed, 15 Jan 2020 13:00:00 GMT"
+            assert 'rel="license"' in r.headers["link"]
+            etag = r.headers["etag"]
+            same = c.get("/v1/congestion", params=params, headers={"If-None-Match": etag})
+            assert same.status_code == 304 and same.content == b""
+            since = c.get("/v1/congestion", params=params,
+                          headers={"If-Modified-Since": r.headers["last-modified"]})
+            assert since.status_code == 304
+            # another area is another content: another ETag, no 304
+            other = c.get("/v1/congestion", params={"bbox": "-84.52,39.07,-84.50,39.08"},
+                          headers={"If-None-Match": etag})
+            assert other.status_code == 200 and other.headers["etag"] != etag
+    finally:
+        svc.close()
 
 
 def test_cli_import(env, nky_snapshot_dir: Path, tmp_path: Path) -> None:

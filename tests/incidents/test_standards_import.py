@@ -389,6 +389,10 @@ def test_round_trip_citynav_datex2_import(store, matcher, madison, main_street) 
         for key in ("type", "severity", "start", "end", "description"):
             assert getattr(back, key) == getattr(inc, key), (inc.id, key)
         assert matcher.match(back.geometry, back.direction).edge_count > 0
+    works = store.find_external("MIRROR", f"datex2:{made[1].id}")
+    assert works is not None and works.lanes == made[1].lanes
+    assert works.road_effect is not None and works.road_effect.delay_s == 45.0
+    assert works.road_effect.speed_limit_kmh == 25.0
     closure = store.find_external("MIRROR", f"datex2:{made[0].id}")
     assert closure is not None and closure.road_effect is not None
     assert "car" in [c.value for c in closure.road_effect.closed_to]
