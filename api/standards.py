@@ -31,7 +31,7 @@ from api.service import LiveService
 from api.settings import Settings
 from incidents.adapters.common import MAX_DOCUMENT_BYTES
 from incidents.adapters.datex2 import situation_publication
-from incidents.adapters.wzdx import is_road_incident, wzdx_feed
+from incidents.adapters.wzdx import wzdx_feed
 from incidents.auth import Principal, Role
 from incidents.imports import apply_document, parse_document
 from incidents.model import Incident, IncidentStatus
@@ -429,4 +429,4 @@ def datex2(request: Request, if_none_match: IfNoneMatch = None,
     return conditional(request, body, "application/xml", modified, settings.feed_license)
 
 
-__all__ = ["feeds_router", "import_router", "is_road_incident"]
+__all__ = ["feeds_router", "import_router"]

@@ -26,7 +26,7 @@ from incidents.adapters.alertc import LocationTables
 from incidents.adapters.common import Outcome, ParsedDocument, SourceRecord
 from incidents.auth import Principal, authorize_write
 from incidents.db import Database
-from incidents.errors import IncidentError, InvalidIncident
+from incidents.errors import Conflict, IncidentError, InvalidIncident
 from incidents.matching import GeometryMatchError, MatchResult
 from incidents.model import Incident, IncidentCreate, IncidentStatus, validate_model
 from incidents.store import ActorLike, IncidentStore
@@ -322,7 +322,16 @@ class _Importer:
                 return
         try:
             if existing is None:
-                inc = self.store.create(new, self.actor, self.agency)
+                try:
+                    inc = self.store.create(new, self.actor, self.agency)
+                except Conflict:
+                    # another import (a replica, a concurrent push) created it meanwhile
+                    raced = self.store.find_external(self.agency, rec.external_id)
+                    if raced is None:
+                        raise
+                    self.add(rec, Outcome.UNCHANGED, f"{raced.id} was created meanwhile by "
+                             "another import", raced.id)
+                    return
                 self.remember(rec, inc.id)
                 self.add(rec, Outcome.CREATED, None, inc.id)
                 return

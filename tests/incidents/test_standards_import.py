@@ -435,3 +435,22 @@ def test_wzdx_verified_start_activates_and_verified_end_ends(store, matcher, mad
     assert _outcomes(_apply(store, matcher, finished))["wzdx:V"] == "ended"
     v = store.find_external("KYTC", "wzdx:V")
     assert v is not None and v.status.value == "resolved"
+
+
+def test_a_record_created_meanwhile_by_another_import_is_not_duplicated(store, matcher,
+                                                                        madison) -> None:
+    doc = wzdx_doc(wzdx_feature("RACE", madison[:4], version="2026-01-01T09:00:00Z"))
+
+    def racing_match(geometry: Any, direction: Any) -> Any:
+        # another replica imports the same record between our check and our create
+        if store.find_external("KYTC", "wzdx:RACE") is None:
+            store.create({"type": "roadworks", "severity": "low", "start": START,
+                          "geometry": {"type": "LineString", "coordinates": madison[:4]},
+                          "external_id": "wzdx:RACE"}, "replica-b", "KYTC")
+        return matcher.match(geometry, direction)
+
+    rep = apply_document(store, parse_wzdx(doc), agency="KYTC", actor="import:KYTC",
+                         match=racing_match)
+    (rec,) = rep.records
+    assert rec.outcome == Outcome.UNCHANGED and "meanwhile" in (rec.reason or "")
+    assert len(store.list_incidents(agency="KYTC")) == 1
