@@ -454,17 +454,18 @@ def incident_import(
         except OSError as exc:
             err.print(f"[red]error:[/] cannot read {document}: {exc.strerror}")
             raise typer.Exit(2) from exc
+    snap_dir = _resolve_snapshot(snapshot)
+    snap = load_snapshot(snap_dir)
     try:
-        doc = parse_document(body, format_, tables)
+        doc = parse_document(body, format_, tables, snap.timezone or None)
     except IncidentError as exc:
         err.print(f"[red]refused:[/] {exc.detail} (nothing stored)")
         raise typer.Exit(2) from exc
-    snap_dir = _resolve_snapshot(snapshot)
     transit = TransitData.load(snap_dir)
     stops = None if transit is None else (
         transit.tt.strings["stop_id"], transit.tt.arrays["stop_lat"],
         transit.tt.arrays["stop_lon"])
-    matcher = NetworkMatcher(load_snapshot(snap_dir), stops)
+    matcher = NetworkMatcher(snap, stops)
     store = _store(db, snap_dir)
     try:
         report = apply_document(store, doc, agency=agency, actor=f"cli:{agency}",

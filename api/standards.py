@@ -213,7 +213,7 @@ async def import_incidents(
     tables = getattr(svc, "location_tables", None)
 
     def run() -> dict[str, Any]:
-        doc = parse_document(body, kind, tables)
+        doc = parse_document(body, kind, tables, svc.tz)
         report = apply_document(svc.store, doc, agency=who, actor=p, match=svc.engine.match,
                                 source=source, complete=complete)
         state = svc.engine.sync()

@@ -409,9 +409,11 @@ def detect_format(body: bytes | str) -> str:
 
 
 def parse_document(body: bytes | str | dict[str, Any], fmt: str | None = None,
-                   tables: LocationTables | None = None) -> ParsedDocument:
+                   tables: LocationTables | None = None,
+                   timezone: str | None = None) -> ParsedDocument:
     """Read a WZDx (``fmt="wzdx"``) or DATEX II (``"datex2"``) document; ``None`` detects
-    the format. Raises :class:`incidents.adapters.common.DocumentRefused`."""
+    the format. ``timezone``: the IANA zone DATEX II recurring times of day are read in (the
+    city's). Raises :class:`incidents.adapters.common.DocumentRefused`."""
     from incidents.adapters.datex2 import parse_datex2
     from incidents.adapters.wzdx import parse_wzdx
 
@@ -421,7 +423,7 @@ def parse_document(body: bytes | str | dict[str, Any], fmt: str | None = None,
     if fmt == "datex2":
         if isinstance(body, dict):
             raise ValueError("a DATEX II document is XML text, not a JSON object")
-        return parse_datex2(body, tables)
+        return parse_datex2(body, tables, timezone)
     if fmt == "wzdx":
         return parse_wzdx(body)
     raise ValueError(f"unknown import format {fmt!r} (wzdx or datex2)")

@@ -177,7 +177,8 @@ class ImportPoller:
         try:
             body = self._fetch_url(st) if cfg.url is not None else self._read_file(st)
             if body is not None:
-                doc = parse_document(body, cfg.format, self.tables)
+                doc = parse_document(body, cfg.format, self.tables,
+                                     self.engine.publisher.timezone)
                 report = apply_document(self.engine.store, doc, agency=cfg.agency,
                                         actor=f"import:{cfg.agency}", match=self.engine.match,
                                         source=cfg.source, complete=True)

@@ -174,11 +174,14 @@ def _publication(root: Element) -> tuple[Element, str]:
         422, "wrong-namespace")
 
 
-def parse_datex2(body: bytes | str, tables: LocationTables | None = None) -> ParsedDocument:
+def parse_datex2(body: bytes | str, tables: LocationTables | None = None,
+                 timezone: str | None = None) -> ParsedDocument:
     """Read the situation records of a DATEX II 2.x ``SituationPublication`` or 3.x
     ``d2Payload`` (optionally inside a 3.x ``messageContainer``).
 
-    ``tables``: loaded ALERT-C location tables. Raises :class:`DocumentRefused` for hostile,
+    ``tables``: loaded ALERT-C location tables. ``timezone``: the IANA zone the times of day
+    of recurring validity periods are read in (records with such periods are unsupported
+    without it). Raises :class:`DocumentRefused` for hostile,
     malformed or oversized XML, a wrong namespace, another publication type or more than
     ``MAX_RECORDS`` records."""
     root = parse_xml(body)
@@ -202,7 +205,8 @@ def parse_datex2(body: bytes | str, tables: LocationTables | None = None) -> Par
             if n > MAX_RECORDS:
                 raise DocumentRefused(f"more than {MAX_RECORDS} situation records in one "
                                       "document", 413, "payload-too-large")
-            doc.records.append(_record(situation, rec, lang, tables or LocationTables()))
+            doc.records.append(_record(situation, rec, lang, tables or LocationTables(),
+                                       timezone))
     return doc
 
 
@@ -212,8 +216,8 @@ class _ProblemError(Exception):
         self.outcome, self.reason = outcome, reason
 
 
-def _record(situation: Element, rec: Element, lang: str, tables: LocationTables
-            ) -> SourceRecord:
+def _record(situation: Element, rec: Element, lang: str, tables: LocationTables,
+            timezone: str | None = None) -> SourceRecord:
     rid = rec.get("id") or ""
     kind = _xsi_type(rec)
     out = SourceRecord(f"datex2:{rid.strip()}" if rid.strip() else "datex2:(no id)",
@@ -247,12 +251,70 @@ def _record(situation: Element, rec: Element, lang: str, tables: LocationTables
         if len(loc) == 0:
             raise _ProblemError(Outcome.UNLOCATABLE, f"unlocatable: its {_local(loc.tag)} "
                            f"({_xsi_type(loc) or 'untyped'}) is empty")
+        recurrence = _recurrence(_kid(validity, "validityTimeSpecification"), timezone)
         geometry, direction = _locate(loc, tables)
         out.fields = _fields(rec, kind, itype, start, end, geometry, direction, lang,
                              _text(situation, "overallSeverity"))
+        if recurrence is not None:
+            out.fields["recurrence"] = recurrence
     except _ProblemError as p:
         out.problem = (p.outcome, p.reason)
     return out
+
+
+_DAYS = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
+         "friday": "fri", "saturday": "sat", "sunday": "sun"}
+
+
+def _local_time(text: str | None) -> str | None:
+    """``HH:MM[:SS]`` of an xs:time (an offset, if any, is dropped: the times are read in
+    the timezone given to the parser)."""
+    if text is None:
+        return None
+    t = text.strip()
+    for sep in ("Z", "+"):
+        t = t.split(sep, 1)[0]
+    if len(t) > 8 and t[8] == "-":
+        t = t[:8]
+    parts = t.split(":")
+    if len(parts) < 2 or not all(p.split(".")[0].isdigit() for p in parts):
+        return None
+    return ":".join(p.split(".")[0].zfill(2) for p in parts[:3])
+
+
+def _recurrence(spec: Element | None, timezone: str | None) -> dict[str, Any] | None:
+    """A weekly window from one ``validPeriod`` with a time of day (and days of the week)."""
+    if spec is None:
+        return None
+    periods = _kids(spec, "validPeriod")
+    if _kids(spec, "exceptionPeriod") or len(periods) > 1:
+        raise _ProblemError(Outcome.UNSUPPORTED, "several valid periods or exception periods "
+                            "are not imported")
+    if not periods:
+        return None
+    period = periods[0]
+    tod = _first(period, "recurringTimePeriodOfDay")
+    dwm = _first(period, "recurringDayWeekMonthPeriod")
+    if (tod is None or _first(period, "startOfPeriod") is not None
+            or _first(period, "endOfPeriod") is not None
+            or (dwm is not None and (_first(dwm, "applicableWeek") is not None
+                                     or _first(dwm, "applicableMonth") is not None))):
+        raise _ProblemError(Outcome.UNSUPPORTED, "only a valid period recurring at a time of "
+                            "day on days of the week is imported")
+    start = _local_time(_text(_first(tod, "startTimeOfPeriod")))
+    end = _local_time(_text(_first(tod, "endTimeOfPeriod")))
+    if start is None or end is None:
+        raise _ProblemError(Outcome.INVALID, "recurringTimePeriodOfDay needs "
+                            "startTimeOfPeriod and endTimeOfPeriod (HH:MM:SS)")
+    if timezone is None:
+        raise _ProblemError(Outcome.UNSUPPORTED, "a recurring valid period needs the "
+                            "timezone its times of day are in")
+    days = [] if dwm is None else [_DAYS.get((d.text or "").strip(), "?")
+                                   for d in _descendants(dwm, "applicableDay")]
+    if "?" in days:
+        raise _ProblemError(Outcome.INVALID, "applicableDay is not a day of the week")
+    return {"days": days or list(_DAYS.values()), "start_time": start, "end_time": end,
+            "timezone": timezone}
 
 
 def _fields(rec: Element, kind: str, itype: IncidentType, start: str, end: str | None,
@@ -563,6 +625,16 @@ def situation_publication(incidents: Iterable[Incident], now: datetime, *, publi
         _com(spec, "overallStartTime", iso(inc.start))
         if inc.end is not None:
             _com(spec, "overallEndTime", iso(inc.end))
+        if inc.recurrence is not None:
+            period = _com(spec, "validPeriod")
+            tod = _com(period, "recurringTimePeriodOfDay",
+                       **{_q(XSI, "type"): "com:TimePeriodByHour"})
+            _com(tod, "startTimeOfPeriod", inc.recurrence.start_time.isoformat())
+            _com(tod, "endTimeOfPeriod", inc.recurrence.end_time.isoformat())
+            dwm = _com(period, "recurringDayWeekMonthPeriod")
+            names = {v: k for k, v in _DAYS.items()}
+            for day in inc.recurrence.days:
+                _com(dwm, "applicableDay", names[day.value])
         eff = inc.road_effect
         if inc.lanes is not None or (eff is not None and eff.delay_s is not None):
             impact = _sit(rec, "impact")

@@ -406,3 +406,23 @@ def test_wzdx_out_validates_for_every_geometry_and_direction() -> None:
     assert f3 is not None and f3["direction"] == 123.0
     assert f3["road_effect"] == {"speed_limit_kmh": 50.0, "delay_s": 60.0}
     assert f3["lanes"] == {"total": 3, "closed": 1} and f3["type"] == "closure"
+
+
+def test_datex2_recurring_valid_period_round_trip() -> None:
+    rec = {"days": ["mon", "tue", "wed", "thu", "fri"], "start_time": "22:00:00",
+           "end_time": "05:00:00", "timezone": "America/New_York"}
+    inc = _incident(8, recurrence=rec)
+    body = situation_publication([inc], datetime(2026, 11, 24, 8, tzinfo=UTC),
+                                 publisher="citynav")
+    (back,) = parse_datex2(body, timezone="America/New_York").records
+    assert back.fields is not None and back.fields["recurrence"] == rec
+    # without the timezone of the times of day the record is not imported (not all day)
+    (blind,) = parse_datex2(body).records
+    assert blind.problem is not None and blind.problem[0] == Outcome.UNSUPPORTED
+    assert "timezone" in blind.problem[1]
+    # exception periods are not mapped
+    text = body.decode().replace("</com:validPeriod>", "</com:validPeriod><com:exceptionPeriod>"
+                                 "<com:startOfPeriod>2026-11-26T00:00:00Z</com:startOfPeriod>"
+                                 "</com:exceptionPeriod>")
+    (exc,) = parse_datex2(text.encode(), timezone="America/New_York").records
+    assert exc.problem is not None and exc.problem[0] == Outcome.UNSUPPORTED
