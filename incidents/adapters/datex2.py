@@ -236,21 +236,21 @@ def _record(situation: Element, rec: Element, lang: str, tables: LocationTables,
         itype = RECORD_TYPES.get(kind)
         if itype is None:
             raise _ProblemError(Outcome.UNSUPPORTED, f"DATEX II record type {kind or '(none)'!r} "
-                           "is not imported")
+                                "is not imported")
         start = _text(validity, "validityTimeSpecification", "overallStartTime")
         if start is None or parse_time(start) is None:
             raise _ProblemError(Outcome.INVALID, "validity has no overallStartTime with a UTC "
-                           "offset")
+                                "offset")
         end = _text(validity, "validityTimeSpecification", "overallEndTime")
         if end is not None and parse_time(end) is None:
             raise _ProblemError(Outcome.INVALID, f"overallEndTime {end!r} is not a date-time "
-                           "with a UTC offset")
+                                "with a UTC offset")
         loc = _either(_kid(rec, "groupOfLocations"), _kid(rec, "locationReference"))
         if loc is None:
             raise _ProblemError(Outcome.UNLOCATABLE, "unlocatable: the record has no location")
         if len(loc) == 0:
             raise _ProblemError(Outcome.UNLOCATABLE, f"unlocatable: its {_local(loc.tag)} "
-                           f"({_xsi_type(loc) or 'untyped'}) is empty")
+                                f"({_xsi_type(loc) or 'untyped'}) is empty")
         recurrence = _recurrence(_kid(validity, "validityTimeSpecification"), timezone)
         geometry, direction = _locate(loc, tables)
         out.fields = _fields(rec, kind, itype, start, end, geometry, direction, lang,
@@ -336,7 +336,7 @@ def _fields(rec: Element, kind: str, itype: IncidentType, start: str, end: str |
             effect["speed_limit_kmh"] = float(limit)
         except ValueError:
             raise _ProblemError(Outcome.INVALID, f"temporarySpeedLimit {limit!r} is not a "
-                           "number") from None
+                                "number") from None
     delays = _first(rec, "delays")
     delay = _text(delays, "delayTimeValue") if delays is not None else None
     if delay is not None:
@@ -345,7 +345,7 @@ def _fields(rec: Element, kind: str, itype: IncidentType, start: str, end: str |
             effect["delay_s"] = float(delay)
         except ValueError:
             raise _ProblemError(Outcome.INVALID, f"delayTimeValue {delay!r} is not a "
-                           "number") from None
+                                "number") from None
     fields: dict[str, Any] = {"type": itype.value, "severity": sev, "start": start, "end": end,
                               "geometry": geometry, "direction": direction}
     if effect is not None:
@@ -393,7 +393,7 @@ def _coord(el: Element | None) -> list[float] | None:
         return [float(lon), float(lat)]
     except ValueError:
         raise _ProblemError(Outcome.INVALID, f"coordinates {lat!r}, {lon!r} are not "
-                       "numbers") from None
+                            "numbers") from None
 
 
 def _point_of(el: Element | None) -> Element | None:
@@ -410,7 +410,7 @@ def _both(loc: Element) -> bool:
 def _line(points: list[list[float]], loc: Element) -> tuple[dict[str, Any], str]:
     if len(points) < 2:
         raise _ProblemError(Outcome.UNLOCATABLE, "unlocatable: a linear location with fewer than "
-                       "two points")
+                            "two points")
     return ({"type": "LineString", "coordinates": points},
             Direction.BOTH.value if _both(loc) else Direction.FORWARD.value)
 
@@ -474,9 +474,9 @@ def _locate(loc: Element, tables: LocationTables) -> tuple[dict[str, Any], str]:
     if _first(loc, "locationForDisplay") is not None \
             or _first(loc, "coordinatesForDisplay") is not None:
         raise _ProblemError(Outcome.UNLOCATABLE, "unlocatable: only a display point "
-                       "(locationForDisplay) is given, not the affected stretch")
+                            "(locationForDisplay) is given, not the affected stretch")
     raise _ProblemError(Outcome.UNLOCATABLE, "unlocatable: no location by coordinates, OpenLR, "
-                   "TPEG or ALERT-C")
+                        "TPEG or ALERT-C")
 
 
 def _alertc(alertc: Element, loc: Element, tables: LocationTables
@@ -493,13 +493,13 @@ def _alertc(alertc: Element, loc: Element, tables: LocationTables
             codes.append(code)
     if not codes:
         raise _ProblemError(Outcome.UNLOCATABLE, f"unlocatable: ALERT-C location in table {table} "
-                       "without a location code")
+                            "without a location code")
     pts = []
     for code in codes:
         p = tables.lookup(table, code)
         if p is None:
             raise _ProblemError(Outcome.UNLOCATABLE, f"unlocatable: ALERT-C location {code} is not "
-                           f"in table {table}")
+                                f"in table {table}")
         pts.append([p[0], p[1]])
     coded = _text(_first(alertc, "alertCDirectionCoded"))
     if len(pts) == 1:
