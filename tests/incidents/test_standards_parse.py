@@ -426,3 +426,17 @@ def test_datex2_recurring_valid_period_round_trip() -> None:
                                  "</com:exceptionPeriod>")
     (exc,) = parse_datex2(text.encode(), timezone="America/New_York").records
     assert exc.problem is not None and exc.problem[0] == Outcome.UNSUPPORTED
+
+
+def test_datex2_v3_inside_a_message_container() -> None:
+    body = situation_publication([_incident(9)], datetime(2026, 11, 24, 8, tzinfo=UTC),
+                                 publisher="citynav").decode()
+    body = body.split("?>", 1)[1]
+    inner = body.replace("<d2:payload ", "<mc:payload ").replace("</d2:payload>",
+                                                                  "</mc:payload>")
+    wrapped = ('<mc:messageContainer xmlns:mc="http://datex2.eu/schema/3/messageContainer">'
+               + inner.replace("<mc:payload ", '<mc:payload xmlns:mc="http://datex2.eu/'
+                               'schema/3/messageContainer" ', 1)
+               + "</mc:messageContainer>")
+    (rec,) = parse_datex2(wrapped).records
+    assert rec.external_id == "datex2:INC-9" and rec.fields is not None
