@@ -147,6 +147,9 @@ def test_the_wzdx_schema_validator_can_fail() -> None:
     path = next(p for p in WZDX_FILES if p.name.startswith("scenario1"))
     doc = json.loads(path.read_text())
     assert wzdx_errors(doc) == []
+    bad_time = json.loads(path.read_text())
+    bad_time["features"][0]["properties"]["end_date"] = "2010-13-02 01:00"
+    assert wzdx_errors(bad_time)  # date-time formats are checked
     del doc["features"][0]["properties"]["start_date"]
     assert wzdx_errors(doc)
 

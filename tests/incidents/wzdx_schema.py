@@ -4,6 +4,8 @@ jsonschema validator that resolves their ``$id`` URLs locally (nothing is downlo
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ def _geometry_schema(kind: str, depth: int) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft7Validator
+    from jsonschema import Draft7Validator, FormatChecker
     from referencing import Registry, Resource
 
     resources = []
@@ -44,8 +46,21 @@ def _validator() -> Any:
         resources.append((doc["$id"], Resource.from_contents(doc)))
     registry = Registry().with_resources(resources)
     feed = json.loads((SCHEMA_DIR / "WorkZoneFeed.json").read_text())
-    return Draft7Validator(feed, registry=registry,
-                           format_checker=Draft7Validator.FORMAT_CHECKER)
+    checker = FormatChecker()
+    # jsonschema checks "date-time" only with an optional package; RFC 3339 checked here
+    checker.checks("date-time", raises=ValueError)(_rfc3339)
+    return Draft7Validator(feed, registry=registry, format_checker=checker)
+
+
+def _rfc3339(value: object) -> bool:
+    """True for an RFC 3339 date-time (``T`` separator and a UTC offset or ``Z``)."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+                        value):
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
 
 
 def wzdx_errors(doc: Any) -> list[str]:
