@@ -23,6 +23,8 @@ from api.realtime import router as realtime_router
 from api.schemas import HealthResponse, Mode, RealtimeHealth, RouteResponse
 from api.service import Service, load_service
 from api.settings import Settings, parse_origins
+from api.standards import feeds_router as open_feeds_router
+from api.standards import import_router
 from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
@@ -60,6 +62,9 @@ API_TAGS = [
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
                                         "watched), each feed's status, vehicle positions "
                                         "and the TripUpdates and ServiceAlerts out"},
+    {"name": "open data", "description": "citynav's incidents as open feeds in the traffic "
+                                         "standards: WZDx 4.2 and DATEX II 3 (with "
+                                         "publisher, licence, ETag and Last-Modified)"},
 ]
 
 
@@ -236,11 +241,13 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     problems.install(app)
     app.include_router(v1)
     app.include_router(transit_router)
+    app.include_router(import_router)
     app.include_router(incidents_router)
     app.include_router(traffic_router)
     app.include_router(realtime_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
+    app.include_router(open_feeds_router)
 
     base_openapi = app.openapi
 

@@ -784,6 +784,10 @@ SPEED_BATCH: dict[str, Any] = {
 #: (shortened)
 CONGESTION: dict[str, Any] = {
     "type": "FeatureCollection",
+    "feed_info": {"publisher": "citynav",
+                  "license": "https://creativecommons.org/publicdomain/zero/1.0/",
+                  "attribution": "© OpenStreetMap contributors",
+                  "update_date": "2026-11-24T13:00:00+00:00"},
     "live_version": 2,
     "at": "2026-11-24T13:00:00+00:00",
     "features": [
@@ -967,6 +971,34 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(v) for v in value]
     return value
+
+
+#: POST /v1/incidents/import
+IMPORT_REPORT: dict[str, Any] = {
+    "standard": "wzdx", "standard_version": "4.2", "agency": "KYTC", "source": "push",
+    "publisher": "KYTC", "published_at": "2026-11-24T13:00:00+00:00",
+    "counts": {"created": 1, "updated": 0, "unchanged": 0, "ended": 0, "unlocatable": 1,
+               "unmatched_geometry": 0, "unsupported": 0, "invalid": 0},
+    "records": [{"external_id": "wzdx:wz-7", "outcome": "created", "reason": None,
+                 "incident_id": "INC-12", "source_version": "2026-11-24T12:55:00Z",
+                 "record_type": "work-zone"},
+                {"external_id": "datex2:GUID5039605401", "outcome": "unlocatable",
+                 "reason": "unlocatable: ALERT-C table 17 not loaded", "incident_id": None,
+                 "source_version": "6", "record_type": "Accident"}],
+    "live_version": 7}
+
+
+#: GET /v1/incidents/import/subscriptions
+IMPORT_SUBSCRIPTIONS: dict[str, Any] = {
+    "polling": True,
+    "subscriptions": [{
+        "source": "subscription:kytc-wzdx", "agency": "KYTC", "format": "wzdx",
+        "interval_s": 60.0, "last_checked_at": "2026-11-24T13:05:00+00:00",
+        "last_outcome": "imported",
+        "last_counts": {"created": 2, "updated": 1, "unchanged": 14, "ended": 1,
+                        "unlocatable": 0, "unmatched_geometry": 0, "unsupported": 0,
+                        "invalid": 0},
+        "consecutive_failures": 0, "etag": "\"a1b2c3\""}]}
 
 
 def restore_nulls(doc: Any) -> None:

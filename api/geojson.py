@@ -33,8 +33,9 @@ class CongestionGeoJSON:
                 self._coords[e] = c
         return c
 
-    def encode(self, sel: CongestionEdges) -> bytes:
-        """JSON bytes of the FeatureCollection (with ``live_version`` and ``at``)."""
+    def encode(self, sel: CongestionEdges, feed_info: dict | None = None) -> bytes:
+        """JSON bytes of the FeatureCollection (with ``live_version``, ``at`` and, when
+        given, the open-data ``feed_info``)."""
         parts = []
         level = sel.level.tolist()
         speed = [round(x, 1) for x in sel.speed_kmh.tolist()]
@@ -53,6 +54,7 @@ class CongestionGeoJSON:
                      f'"source":{json.dumps(sel.source_name(k))}}}')
             parts.append(f'{{"type":"Feature","geometry":{{"type":"LineString","coordinates":'
                          f'{self._coords_of(e)}}},"properties":{props}}}')
-        head = (f'{{"type":"FeatureCollection","live_version":{sel.live_version},'
+        info = "" if feed_info is None else f'"feed_info":{json.dumps(feed_info)},'
+        head = (f'{{"type":"FeatureCollection",{info}"live_version":{sel.live_version},'
                 f'"at":{json.dumps(sel.at.isoformat())},"features":[')
         return (head + ",".join(parts) + "]}").encode()

@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from incidents.adapters.alertc import LocationTableError, LocationTables, load_tables
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
 from incidents.realtime import RealtimeFeeds
-from incidents.realtime_sources import RealtimePoller, RealtimeSettings
+from incidents.realtime_sources import RealtimeConfigError, RealtimePoller, RealtimeSettings
 from incidents.store import IncidentStore, open_store
+from incidents.subscriptions import ImportPoller
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import Planner, TransitData
 from routing.road import DEFAULT_MAX_SNAP_M, RoadRouter
@@ -50,6 +52,10 @@ class Service:
     #: buses as traffic probes (None without a timetable, a street network, a store, or
     #: with ``bus_probes = false``)
     probes: BusProbes | None = None
+    #: ALERT-C location tables for DATEX II imports (``alert_c_tables`` of the settings)
+    location_tables: LocationTables = field(default_factory=LocationTables)
+    #: polls the subscribed WZDx / DATEX II feeds (None without subscriptions or a store)
+    import_poller: ImportPoller | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -100,9 +106,13 @@ class Service:
             self.engine.start()
         if self.poller is not None:
             self.poller.start()
+        if self.import_poller is not None:
+            self.import_poller.start()
 
     def stop(self) -> None:
         """Stop background work (the store stays open)."""
+        if self.import_poller is not None:
+            self.import_poller.stop()
         if self.poller is not None:
             self.poller.stop()
         if self.engine is not None:
@@ -217,6 +227,12 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)
+        try:
+            svc.location_tables = load_tables(settings.alert_c_tables)
+        except LocationTableError as exc:
+            raise RealtimeConfigError(f"alert_c_tables: {exc}") from None
+        if settings.imports:
+            svc.import_poller = ImportPoller(svc.engine, settings.imports, svc.location_tables)
     return svc
 
 

@@ -62,3 +62,17 @@ class Settings(BaseSettings):
         if isinstance(value, str | list | tuple):
             return parse_origins(value)
         raise ValueError("cors_origins must be a comma-separated string or a list")
+
+    feed_publisher: str = "citynav"
+    """Publisher named in the open feeds (WZDx ``feed_info.publisher``, DATEX II
+    ``publicationCreator``, the congestion map's ``feed_info``)."""
+
+    feed_contact_email: str | None = None
+    """Contact e-mail address given in the WZDx feed (optional)."""
+
+    feed_country: str = "US"
+    """ISO 3166-1 country code of the DATEX II ``publicationCreator``."""
+
+    feed_license: str = "https://creativecommons.org/publicdomain/zero/1.0/"
+    """Licence URL of the open feeds (WZDx requires CC0 1.0; the road geometry and street
+    names come from OpenStreetMap, © OpenStreetMap contributors, ODbL)."""

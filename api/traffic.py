@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,6 +22,8 @@ from api.problems import (
     responses,
 )
 from api.service import LiveService
+from api.settings import Settings
+from api.standards import FEED_HEADERS, IfModifiedSince, IfNoneMatch, validators
 from api.transit import parse_time
 from incidents.auth import Principal
 from routing.congestion import LEVELS
@@ -155,10 +158,21 @@ class CongestionFeature(BaseModel):
     properties: CongestionProperties = Field(description="Level, speeds, delay and causes")
 
 
+class FeedInfo(BaseModel):
+    """Open-data metadata of a feed."""
+
+    publisher: str = Field(description="Who publishes the data")
+    license: str = Field(description="URL of the data licence")
+    attribution: str = Field(description="Attribution the licence of the map data asks for")
+    update_date: str = Field(description="The instant the data describes (ISO 8601)")
+
+
 class CongestionCollection(BaseModel):
     """Answer of GET /v1/congestion: a GeoJSON FeatureCollection of car edges."""
 
     type: Literal["FeatureCollection"] = Field(description="GeoJSON object type")
+    feed_info: FeedInfo = Field(description="Open-data metadata: publisher, licence, "
+                                "attribution, update time")
     live_version: int = Field(description="Version of the live state the map describes")
     at: str = Field(description="The instant described (ISO 8601 with offset)")
     features: list[CongestionFeature] = Field(description="Car edges at `min_level` or "
@@ -292,8 +306,12 @@ _GEOJSON_DOC: dict[int | str, dict[str, object]] = {200: {
     "model": CongestionCollection,
     "description": "GeoJSON FeatureCollection (`application/geo+json`) of car edges with "
                    "level, speed_kmh, free_flow_kmh, delay_s, name, way_id, direction, "
-                   "causes and source",
-    "content": {"application/geo+json": {"example": examples.CONGESTION}}}}
+                   "causes and source, and the open-data `feed_info`",
+    "headers": FEED_HEADERS,
+    "content": {"application/geo+json": {"example": examples.CONGESTION}}},
+    304: {"description": "Not modified: the `ETag` sent in `If-None-Match` (or the time in "
+                         "`If-Modified-Since`) still describes the content",
+          "headers": FEED_HEADERS}}
 BboxParam = Annotated[str | None, Query(
     max_length=120, description=BBOX_FORMAT + ". Only edges intersecting it; default: the "
     "whole network", examples=["-84.52,39.07,-84.49,39.10"])]
@@ -307,6 +325,8 @@ AtParam = Annotated[str | None, Query(
             response_class=GeoJSONResponse, summary="Congestion map (GeoJSON)")
 def congestion(
     request: Request,
+    if_none_match: IfNoneMatch = None,
+    if_modified_since: IfModifiedSince = None,
     bbox: BboxParam = None,
     at: AtParam = None,
     min_level: Annotated[Level, Query(
@@ -317,12 +337,25 @@ def congestion(
     typical speeds against free flow), with causes (incident ids) and the source of the live
     speed (traffic_centre or bus_probe, null without one). The answer is a GeoJSON
     FeatureCollection served as `application/geo+json`; each feature is one direction of a
-    street segment, its geometry in travel order."""
+    street segment, its geometry in travel order.
+
+    Open data: `feed_info` names the publisher, the licence (also in the `Link` header) and
+    the map data's attribution; `ETag` (a hash of the body) and `Last-Modified` (the
+    instant described) answer `If-None-Match` / `If-Modified-Since` with 304."""
     svc = _svc(request)
     box = _bbox(bbox) if bbox else None
     st = _state_at(svc, at)
     sel = svc.congestion_map().edges(st, box, LEVELS.index(min_level))
-    return GeoJSONResponse(svc.congestion_geojson().encode(sel))
+    settings = Settings()
+    info = {"publisher": settings.feed_publisher, "license": settings.feed_license,
+            "attribution": "© OpenStreetMap contributors", "update_date": sel.at.isoformat()}
+    body = svc.congestion_geojson().encode(sel, info)
+    headers, not_modified = validators(request, body,
+                                       sel.at.astimezone(UTC).replace(microsecond=0),
+                                       settings.feed_license)
+    if not_modified:
+        return Response(status_code=304, headers=headers)
+    return GeoJSONResponse(body, headers=headers)
 
 
 @router.get("/congestion/summary", response_model=CongestionSummary,

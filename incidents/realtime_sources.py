@@ -21,6 +21,9 @@ The settings file (TOML, or JSON by its ``.json`` suffix; ``citynav serve --real
     file = "/srv/feeds/bart-alerts.pb"   # re-read whenever it changes
     format = "protobuf"                  # or "json"
 
+The same file subscribes WZDx and DATEX II feeds (``[[imports]]``) and names ALERT-C
+location tables (``alert_c_tables``): see :mod:`incidents.subscriptions`.
+
 Every setting can also come from ``CITYNAV_REALTIME_<NAME>`` environment variables.
 
 **Polling** (:class:`RealtimePoller`): URLs with conditional requests (``If-None-Match`` /
@@ -52,6 +55,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gtfs.realtime.decode import FeedRejected
 from incidents.realtime import UnknownFeed
+from incidents.subscriptions import ImportSubscription
 
 if TYPE_CHECKING:
     from incidents.engine import IncidentEngine
@@ -113,6 +117,10 @@ class RealtimeSettings(BaseSettings):
     min_known_share: float = Field(default=0.5, ge=0, le=1)
     bus_probes: bool = True
     sources: list[SourceConfig] = Field(default_factory=list)
+    #: subscribed WZDx / DATEX II feeds (see :mod:`incidents.subscriptions`)
+    imports: list[ImportSubscription] = Field(default_factory=list)
+    #: ALERT-C location tables for DATEX II imports (:mod:`incidents.adapters.alertc`)
+    alert_c_tables: list[Path] = Field(default_factory=list)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RealtimeSettings:
@@ -141,6 +149,11 @@ class RealtimeSettings(BaseSettings):
         for s in settings.sources:
             if s.file is not None and not s.file.is_absolute():
                 s.file = (p.parent / s.file).resolve()
+        for sub in settings.imports:
+            if sub.file is not None and not sub.file.is_absolute():
+                sub.file = (p.parent / sub.file).resolve()
+        settings.alert_c_tables = [t if t.is_absolute() else (p.parent / t).resolve()
+                                   for t in settings.alert_c_tables]
         return settings
 
     def check_feeds(self, feed_ids: tuple[str, ...]) -> None:

@@ -415,6 +415,13 @@ class IncidentStore:
         with self.db.transaction() as tx:
             return self._load(tx, incident_id)
 
+    def find_external(self, agency: str, external_id: str) -> Incident | None:
+        """The incident of ``agency`` with the source's id ``external_id``, or ``None``."""
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT doc FROM incidents WHERE agency = ? AND external_id = ?",
+                         (agency, external_id))
+        return None if row is None else Incident.model_validate(self.db.json_out(row[0]))
+
     def list_incidents(
         self,
         *,
