@@ -8,7 +8,8 @@ feed's time, driven through the HTTP API in-process (FastAPI's TestClient, no so
 * **ingest**: ``POST /v1/realtime/{feed}`` of a TripUpdates message (restamped each time so
   it is new) until the answer says it is applied — check, log, match and the new state;
 * **ingest → plan**: that POST and then a ``GET /v1/plan`` answered on the new state
-  (target: within a second; the issue asks for "every answer within a second");
+  (target p95 ≤ 200 ms), wall-clock and the process's CPU time for it (less sensitive to
+  other load on the machine);
 * **plan with / without realtime**: the same random stop-to-stop plans before any realtime
   data and after (ratio; the realtime data must not make planning much slower).
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -136,21 +138,22 @@ def run_city(city: str, n: int, freeze: bool) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [("trip updates per message", f"{n_updates:,}")]
 
     with TestClient(create_app(service=svc), raise_server_exceptions=False) as c:
-        def plan(i: int) -> float:
+        def plan(i: int) -> tuple[float, float]:
             a, b = pairs[i % len(pairs)]
-            t = time.perf_counter()
+            c0, t = time.process_time(), time.perf_counter()
             r = c.get("/v1/plan", params={"from": f"stop:{a}", "to": f"stop:{b}",
                                           "depart_at": depart.isoformat()})
             assert r.status_code in (200, 404, 422), r.text
-            return time.perf_counter() - t
+            return time.perf_counter() - t, time.process_time() - c0
 
         for i in range(min(20, len(pairs))):
             plan(i)
         without = [plan(i) for i in range(len(pairs))]
 
-        ingest, ingest_plan = [], []
+        ingest, ingest_plan, cpu = [], [], []
         for k in range(max(n // 4, 10)):
             body = _restamped(msg, ts + 1 + k)
+            c0 = time.process_time()
             t = time.perf_counter()
             r = c.post(f"/v1/realtime/{feed}", content=body, headers=auth | PROTO)
             t1 = time.perf_counter()
@@ -158,16 +161,21 @@ def run_city(city: str, n: int, freeze: bool) -> list[tuple[str, str]]:
             plan(k)
             ingest.append(t1 - t)
             ingest_plan.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c0)
         for i in range(min(20, len(pairs))):
             plan(i)
         with_rt = [plan(i) for i in range(len(pairs))]
     svc.close()
-    m0, m1 = float(np.median(without)), float(np.median(with_rt))
+    m0, m1 = (float(np.median([c for _, c in x])) for x in (without, with_rt))
     rows += [("ingest (POST, applied)", percentiles_row(ingest)),
              ("ingest → plan on the new state", percentiles_row(ingest_plan)),
-             ("plan, no realtime", percentiles_row(without)),
-             ("plan, with realtime", percentiles_row(with_rt)),
-             ("ratio with / without (median)", f"×{m1 / m0:.2f}")]
+             ("  CPU time of the process for it", percentiles_row(cpu)
+              + f"  (load average {os.getloadavg()[0]:.1f})"),
+             ("plan, no realtime", percentiles_row([w for w, _ in without])
+              + f"  (CPU median {m0 * 1000:.2f} ms)"),
+             ("plan, with realtime", percentiles_row([w for w, _ in with_rt])
+              + f"  (CPU median {m1 * 1000:.2f} ms)"),
+             ("ratio with / without (CPU time, median)", f"×{m1 / m0:.2f}")]
     return rows
 
 
