@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api import docs, examples, middleware, operations, problems, render
+from api import docs, examples, limits, middleware, operations, problems, render
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
@@ -71,10 +76,16 @@ def _service(request: Request) -> Service:
         summary="Service status, network and timezone",
         responses={200: {"content": {"application/json": {"example": examples.HEALTH}}},
                    **responses()})
-def health(request: Request) -> HealthResponse:
+async def health(request: Request) -> HealthResponse:
     """Service status: snapshot id, network counts, the live-state version, and the city's
-    timezone (a time parameter without UTC offset is read in it)."""
+    timezone (a time parameter without UTC offset is read in it). Answers on the event loop,
+    never behind heavy requests (the realtime feeds' status is read in a thread of its own
+    pool, as it may wait for a feed being applied)."""
     svc = _service(request)
+    realtime = None
+    if svc.engine is not None and svc.engine.realtime is not None:
+        realtime = await anyio.to_thread.run_sync(_realtime_health, svc,
+                                                  limiter=_probe_limiter(request))
     state = svc.state()
     meta = svc.snapshot.meta
     counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
@@ -88,7 +99,32 @@ def health(request: Request) -> HealthResponse:
                           walking="straight_line" if transit_only else "street",
                           walk_detour_factor=float(detour) if detour is not None else None,
                           timezone=svc.tz, now=svc.clock.now().isoformat(),
-                          realtime=_realtime_health(svc))
+                          realtime=realtime)
+
+
+def _probe_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The probes' own small thread pool (not the one requests queue for)."""
+    limiter = getattr(request.app.state, "probe_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.probe_limiter = anyio.CapacityLimiter(2)
+    return limiter
+
+
+@v1.get("/ready", tags=["meta"], summary="Readiness: whether to send this process traffic",
+        responses={200: {"content": {"application/json": {"example": {
+            "status": "ready", "live_version": 7}}}},
+                   503: {"description": "Starting or shutting down (draining): send traffic "
+                         "elsewhere", "content": {"application/problem+json": {}}}})
+async def ready(request: Request) -> Response:
+    """Readiness, apart from liveness (`/v1/health`): 200 once the snapshot and the store are
+    loaded and the live state is published; 503 with `Retry-After` while the process shuts
+    down (after SIGTERM it finishes the requests in flight, then exits)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None or getattr(request.app.state, "draining", False):
+        raise ApiProblem(503, "not-ready", "this process is starting or shutting down",
+                         "Not ready", headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready", "live_version": svc.state().version,
+                         "worker": os.getpid()})
 
 
 def _realtime_health(svc: Service) -> list[RealtimeHealth] | None:
@@ -180,10 +216,28 @@ def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
         comps.setdefault(renamed.get(name, name), js)
 
 
+def _watch_sigterm(app: FastAPI) -> None:
+    """On SIGTERM, mark the app draining (``/v1/ready`` → 503) and hand the signal on to
+    the server's own handler (uvicorn: stop accepting, finish in-flight requests, exit).
+    Only in the main thread (where a server installs its signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig: int, frame: FrameType | None) -> None:
+        app.state.draining = True
+        if callable(previous):
+            previous(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
                db_url: str | None = None, cors_origins: Sequence[str] | None = None,
                clock: Clock = SYSTEM_CLOCK,
-               realtime: RealtimeSettings | None = None, freeze_gc: bool = False) -> FastAPI:
+               realtime: RealtimeSettings | None = None, freeze_gc: bool = False,
+               deadline_s: float = limits.DEFAULT_DEADLINE_S,
+               heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -191,6 +245,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     "now" (a replay clock for demos and historical feeds). ``realtime``: GTFS-Realtime limits
     and sources to poll. ``freeze_gc``: after loading, move everything loaded out of the
     cyclic garbage collector's reach (``gc.freeze``; for a server process that loads once).
+    ``deadline_s`` and ``heavy_slots``: a read's deadline (503 past it) and how many heavy
+    operations run at once (:class:`api.limits.LoadGuard`).
     """
 
     @asynccontextmanager
@@ -210,6 +266,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             gc.freeze()
         svc = app.state.service
         svc.start()
+        app.state.draining = False
+        _watch_sigterm(app)
         try:
             yield
         finally:
@@ -231,6 +289,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     )
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(limits.LoadGuard, deadline_s=deadline_s, heavy_slots=heavy_slots)
     middleware.install(app, Settings().cors_origins if cors_origins is None
                        else parse_origins(list(cors_origins)))
     problems.install(app)

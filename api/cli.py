@@ -204,8 +204,22 @@ def serve(
         "GTFS-Realtime settings file (TOML, or .json): limits and the URLs to poll or files "
         "to watch per feed and kind; pushes to POST /v1/realtime/{feed_id} work without "
         "it"))] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Worker processes (default: the machine's cores); they share "
+        "the memory-mapped snapshot and each follows the store's change log")] = None,
+    deadline_s: Annotated[float, typer.Option(
+        min=0.1, max=600, help="A read request's deadline in seconds: 503 with Retry-After "
+        "past it")] = 10.0,
+    heavy_slots: Annotated[int, typer.Option(
+        min=1, max=64, help="Heavy operations (plans, congestion map, writes) that run at "
+        "once per worker; more wait for a slot until their deadline")] = 2,
 ) -> None:
-    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json).
+
+    On SIGTERM each worker stops accepting, answers `/v1/ready` with 503, finishes the
+    requests in flight (up to 30 s) and exits."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -243,10 +257,31 @@ def serve(
               f"incidents: {_redact(db or default_db_url(snap))}"
               + (f"; CORS origins: {', '.join(origins)}" if origins else "")
               + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
-    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
-                           realtime=rt_settings, freeze_gc=True),
-                host=host, port=port,
-                log_level="info")
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    err.print(f"{n_workers} worker process(es); deadline {deadline_s:g} s, {heavy_slots} "
+              "heavy operation(s) at once per worker")
+    if n_workers == 1:
+        uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
+                               realtime=rt_settings, freeze_gc=True, deadline_s=deadline_s,
+                               heavy_slots=heavy_slots),
+                    host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+        return
+    from api.worker import CONFIG_ENV, ServeConfig
+
+    if db is None:  # every worker must open the same store
+        db = default_db_url(snap)
+    frozen = the_clock.now().isoformat() if clock is not None else None
+    os.environ[CONFIG_ENV] = ServeConfig(
+        snapshot=str(Path(snap).absolute()), db=db, cors_origins=list(origins), clock=frozen,
+        freeze_clock=freeze_clock, realtime=str(realtime) if realtime is not None else None,
+        deadline_s=deadline_s, heavy_slots=heavy_slots).to_env()
+    from incidents.store import open_store
+
+    if True:  # create the store (and run its migrations) once, before the workers start
+
+        open_store(db).close()
+    uvicorn.run("api.worker:app", factory=True, workers=n_workers, host=host, port=port,
+                log_level="info", timeout_graceful_shutdown=30)
 
 
 def _redact(url: str) -> str:

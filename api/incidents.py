@@ -12,11 +12,13 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from api import examples, render
+from api.bodies import parse_json, read_body
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import ApiProblem, problem_example, responses
 from api.schemas import LineString
@@ -192,24 +194,11 @@ def _current_version(svc: LiveService, incident_id: str, if_match: str | None) -
 
 
 async def _body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
-        raise ApiProblem(415, "unsupported-media-type", f"send JSON (Content-Type: "
-                         f"application/json), not {ctype!r}", "Unsupported media type")
-    size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > max_bytes:
-        raise ApiProblem(413, "payload-too-large", f"the body is larger than {max_bytes} "
-                         "bytes", "Payload too large")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise ApiProblem(413, "payload-too-large", f"the body is larger than "
-                             f"{max_bytes} bytes", "Payload too large")
-    if not body.strip():
-        raise ApiProblem(422, "invalid-incident", "the request body is empty; send the "
-                         "incident as JSON", "Invalid incident")
-    return body
+    """The raw JSON body after the safety checks of :mod:`api.bodies` (415, 413, 422 for
+    empty, too deep, invalid or out-of-range numbers)."""
+    raw = await read_body(request, max_bytes)
+    parse_json(raw)
+    return raw
 
 
 def _match_or_422(svc: LiveService, geometry: Any, direction: Any) -> MatchResult:
@@ -337,16 +326,22 @@ async def create_incident(request: Request, response: Response,
     in `If-Match` when changing it; `Location` is its URL."""
     svc = _svc(request)
     raw = await _body(request)
-    data = validate_model(IncidentCreate, raw)
-    match = _match_or_422(svc, data.geometry, data.direction)
-    if p.role == Role.ADMIN and agency is None and p.agency is None:
-        raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must name "
-                         "one with ?agency=", "Agency required")
-    inc = svc.store.create(data, p, agency if p.role == Role.ADMIN else None)
-    svc.engine.sync()
+
+    def create() -> tuple[Incident, dict]:
+        # validation, matching, the store and the engine's sync: off the event loop
+        data = validate_model(IncidentCreate, raw)
+        match = _match_or_422(svc, data.geometry, data.direction)
+        if p.role == Role.ADMIN and agency is None and p.agency is None:
+            raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must "
+                             "name one with ?agency=", "Agency required")
+        inc = svc.store.create(data, p, agency if p.role == Role.ADMIN else None)
+        svc.engine.sync()
+        return inc, _out(svc, inc, match)
+
+    inc, doc = await run_in_threadpool(create)
     response.headers["ETag"] = _etag(inc)
     response.headers["Location"] = f"/v1/incidents/{inc.id}"
-    return _out(svc, inc, match)
+    return doc
 
 
 @router.get("", response_model=FeatureCollection, summary="List incidents (GeoJSON)",
@@ -485,19 +480,25 @@ async def patch_incident(request: Request, response: Response, incident_id: Inci
     returns."""
     svc = _svc(request)
     raw = await _body(request)
-    changes = validate_model(IncidentPatch, raw)
-    version = _if_match(if_match, _current_version(svc, incident_id, if_match))
-    sent = changes.changes()
-    if "geometry" in sent or "direction" in sent:
-        cur = svc.store.get(incident_id)
-        geom = sent.get("geometry", cur.geometry)
-        if geom is None:
-            raise InvalidIncident.single(("geometry",), "geometry cannot be removed")
-        _match_or_422(svc, geom, sent.get("direction", cur.direction))
-    inc = svc.store.patch(incident_id, changes, p, version)
-    svc.engine.sync()
+
+    def patch() -> tuple[Incident, dict]:
+        # validation, matching, the store and the engine's sync: off the event loop
+        changes = validate_model(IncidentPatch, raw)
+        version = _if_match(if_match, _current_version(svc, incident_id, if_match))
+        sent = changes.changes()
+        if "geometry" in sent or "direction" in sent:
+            cur = svc.store.get(incident_id)
+            geom = sent.get("geometry", cur.geometry)
+            if geom is None:
+                raise InvalidIncident.single(("geometry",), "geometry cannot be removed")
+            _match_or_422(svc, geom, sent.get("direction", cur.direction))
+        inc = svc.store.patch(incident_id, changes, p, version)
+        svc.engine.sync()
+        return inc, _out(svc, inc)
+
+    inc, doc = await run_in_threadpool(patch)
     response.headers["ETag"] = _etag(inc)
-    return _out(svc, inc)
+    return doc
 
 
 @router.delete("/{incident_id}", status_code=204, summary="Delete an incident",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import examples
-from api.incidents import _bbox, _body, writer
+from api.bodies import parse_json, read_body
+from api.incidents import _bbox, writer
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import (
     ApiProblem,
@@ -244,11 +244,8 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
     ones are applied; a batch without any valid item is rejected (422). Observations count
     fully for 5 min, then fade to the typical speed by 15 min."""
     svc = _svc(request)
-    raw = await _body(request, MAX_SPEEDS_BYTES)
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise ApiProblem(422, "invalid-json", f"the body is not JSON: {exc}") from exc
+    raw = await read_body(request, MAX_SPEEDS_BYTES)
+    doc = await run_in_threadpool(parse_json, raw)
     if not isinstance(doc, dict) or set(doc) != {"observations"} or \
             not isinstance(doc["observations"], list):
         raise ApiProblem(422, "invalid-body", 'expected {"observations": [...]}',

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from incidents.fields import MAX_VERTICES, is_iso_datetime
 from incidents.matching import GeometryMatchError, NetworkMatcher
 from routing.kernels.td import FUTURE_TOLERANCE_MS, NO_OBSERVATION
 from routing.live import SOURCE_BUS_PROBE, SOURCE_TRAFFIC_CENTRE, SpeedObservations
@@ -52,6 +53,8 @@ BUS_PROBE_ACTOR = "bus_probe:"
 def source_of_actor(actor: str) -> int:
     """Source code (:data:`routing.live.SPEED_SOURCES`) of a logged batch's actor."""
     return SOURCE_BUS_PROBE if actor.startswith(BUS_PROBE_ACTOR) else SOURCE_TRAFFIC_CENTRE
+#: Most positions of one observation's LineString (a longer line is split into batches).
+MAX_REF_VERTICES = min(MAX_VERTICES, 1_000)
 _FIELDS = frozenset({"ref", "speed_kmh", "observed_at", "confidence"})
 
 
@@ -220,6 +223,10 @@ class SpeedBoard:
             geom = ref["geometry"]
             if not isinstance(geom, dict) or geom.get("type") != "LineString":
                 raise ValueError("geometry must be a GeoJSON LineString")
+            coords = geom.get("coordinates")
+            if isinstance(coords, list) and len(coords) > MAX_REF_VERTICES:
+                raise ValueError(f"geometry has {len(coords)} positions; at most "
+                                 f"{MAX_REF_VERTICES} per observation")
             try:
                 m = self.matcher.match(geom, ref.get("direction", "forward"), modes=(Mode.CAR,))
             except GeometryMatchError as exc:
@@ -350,6 +357,9 @@ class SpeedBoard:
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("observed_at must be an ISO 8601 string with an offset")
+    if not is_iso_datetime(value):
+        raise ValueError(f"observed_at {value[:40]!r} is not an ISO 8601 date-time such as "
+                         "2026-11-24T08:00:00Z")
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
