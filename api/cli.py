@@ -209,7 +209,7 @@ def serve(
         "the memory-mapped snapshot and each follows the store's change log")] = None,
     deadline_s: Annotated[float, typer.Option(
         min=0.1, max=600, help="A read request's deadline in seconds: 503 with Retry-After "
-        "past it")] = 10.0,
+        "past it")] = 15.0,
     heavy_slots: Annotated[int, typer.Option(
         min=1, max=64, help="Heavy operations (plans, congestion map, writes) that run at "
         "once per worker; more wait for a slot until their deadline")] = 2,

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import PROBLEM_JSON, TYPE_BASE
 
 #: Default deadline of a read request, in seconds.
-DEFAULT_DEADLINE_S = 10.0
+DEFAULT_DEADLINE_S = 15.0
 #: Default number of heavy operations that run at once in one process.
 DEFAULT_HEAVY_SLOTS = 2
 #: Paths that never wait: probes and metrics.

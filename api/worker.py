@@ -30,7 +30,7 @@ class ServeConfig:
     clock: str | None = None
     freeze_clock: bool = False
     realtime: str | None = None
-    deadline_s: float = 10.0
+    deadline_s: float = 15.0
     heavy_slots: int = 2
 
     def to_env(self) -> str:
