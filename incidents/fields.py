@@ -217,7 +217,7 @@ def _require_iso_datetime(value: Any) -> Any:
         return value
     if isinstance(value, str) and is_iso_datetime(value):
         return value
-    raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. "
+    raise ValueError("must be an ISO 8601 datetime string with a UTC offset, e.g. "
                      "2026-11-24T08:00:00-05:00")
 
 
