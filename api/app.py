@@ -22,6 +22,7 @@ from api.fastjson import FastJSONResponse
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
+from api.keys import router as keys_router
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
 from api.realtime import realtime_summary
@@ -63,6 +64,8 @@ API_TAGS = [
     {"name": "incidents", "description": "Traffic incidents from traffic centres: create, "
                                          "change, list, history and diversions"},
     {"name": "traffic", "description": "Live speed observations and the congestion map"},
+    {"name": "keys", "description": "API keys: list, create, revoke, expire, and usage per "
+                                    "key (plans and quotas)"},
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
                                         "watched), each feed's status, vehicle positions "
                                         "and the TripUpdates and ServiceAlerts out"},
@@ -240,7 +243,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                clock: Clock = SYSTEM_CLOCK,
                realtime: RealtimeSettings | None = None, freeze_gc: bool = False,
                deadline_s: float = limits.DEFAULT_DEADLINE_S,
-               heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS) -> FastAPI:
+               heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS,
+               quotas: str | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -249,8 +253,13 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     and sources to poll. ``freeze_gc``: after loading, move everything loaded out of the
     cyclic garbage collector's reach (``gc.freeze``; for a server process that loads once).
     ``deadline_s`` and ``heavy_slots``: a read's deadline (503 past it) and how many heavy
-    operations run at once (:class:`api.limits.LoadGuard`).
+    operations run at once (:class:`api.limits.LoadGuard`). ``quotas``: where the API
+    plans' quotas are counted — ``memory`` (one process), ``store`` (the incident store,
+    shared by workers) or a ``redis://`` URL; ``None`` counts nothing (:mod:`api.quotas`).
     """
+    from api.quotas import QuotaGuard, Quotas
+
+    quota_state = Quotas(quotas) if quotas else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -269,11 +278,15 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             gc.freeze()
         svc = app.state.service
         svc.start()
+        if quota_state is not None:
+            quota_state.attach(svc.store)
         app.state.draining = False
         _watch_sigterm(app)
         try:
             yield
         finally:
+            if quota_state is not None:
+                quota_state.close()
             if owned:
                 svc.close()
             else:
@@ -293,6 +306,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.state.service = service
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(limits.LoadGuard, deadline_s=deadline_s, heavy_slots=heavy_slots)
+    app.state.quotas = quota_state
+    if quota_state is not None:  # outside the load guard: a refused request takes no slot
+        app.add_middleware(QuotaGuard, quotas=quota_state)
     middleware.install(app, Settings().cors_origins if cors_origins is None
                        else parse_origins(list(cors_origins)))
     problems.install(app)
@@ -303,6 +319,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(realtime_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
+    app.include_router(keys_router)
 
     base_openapi = app.openapi
 

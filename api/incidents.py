@@ -24,8 +24,9 @@ from api.problems import ApiProblem, problem_example, responses
 from api.schemas import LineString
 from api.service import LiveService
 from api.transit import parse_time
-from incidents.auth import Principal, Role
+from incidents.auth import Principal, Role, authorize_area
 from incidents.errors import InvalidIncident
+from incidents.geometry import geometry_bounds
 from incidents.keys import authenticate
 from incidents.matching import GeometryMatchError, MatchResult
 from incidents.model import (
@@ -153,7 +154,10 @@ def principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | 
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "unauthorized", "an API key is required: send "
                          "'Authorization: Bearer KEY'", "Unauthorized", headers=challenge)
-    p = authenticate(svc.store, creds.credentials)
+    # the quota guard has looked the key up already (at most api.quotas.KEY_CACHE_S ago)
+    p = getattr(request.state, "principal", None)
+    if p is None:
+        p = authenticate(svc.store, creds.credentials)
     if p is None:
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked",
                          "Unauthorized", headers=challenge)
@@ -217,8 +221,45 @@ def _match_or_422(svc: LiveService, geometry: Any, direction: Any) -> MatchResul
     return m
 
 
-def _out(svc: LiveService, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]:
+_KEY_ACTOR = re.compile(r"key:[0-9a-f]{12}")
+#: What a caller sees instead of the key id of another agency's key.
+HIDDEN_ACTOR = "key:hidden"
+
+
+def viewer(request: Request) -> Principal | None:
+    """The caller's key, if it sent a valid one (looked up by the quota guard, else here);
+    ``None`` for anonymous callers. Never raises."""
+    p = getattr(request.state, "principal", None)
+    if p is not None:
+        return p
+    auth = request.headers.get("authorization", "")
+    svc = request.app.state.service
+    if auth[:7].lower() != "bearer " or svc.store is None:
+        return None
+    return authenticate(svc.store, auth[7:].strip())
+
+
+def sees_key_ids(who: Principal | None, agency: str) -> bool:
+    """Whether ``who`` may see the key ids that wrote an incident of ``agency``: admins and
+    that agency's own keys; readers, other agencies and anonymous callers may not."""
+    return who is not None and (who.role == Role.ADMIN or who.agency == agency)
+
+
+def hide_key_ids(doc: Any) -> Any:
+    """``doc`` with every ``key:<id>`` actor replaced by :data:`HIDDEN_ACTOR`."""
+    if isinstance(doc, str):
+        return HIDDEN_ACTOR if _KEY_ACTOR.fullmatch(doc) else doc
+    if isinstance(doc, dict):
+        return {k: hide_key_ids(v) if k in ("created_by", "updated_by", "actor", "before",
+                                            "after") else v for k, v in doc.items()}
+    return doc
+
+
+def _out(svc: LiveService, inc: Incident, match: MatchResult | None = None,
+         who: Principal | None = None, hide: bool = False) -> dict[str, Any]:
     doc = inc.to_doc()
+    if hide and not sees_key_ids(who, inc.agency):
+        doc = hide_key_ids(doc)
     m = match if match is not None else svc.engine.match_incident(inc)
     doc["effective_state"] = effective_state(inc, svc.clock.now()).value
     doc["match"] = m.to_dict() if m is not None else None
@@ -330,6 +371,7 @@ async def create_incident(request: Request, response: Response,
     def create() -> tuple[Incident, dict]:
         # validation, matching, the store and the engine's sync: off the event loop
         data = validate_model(IncidentCreate, raw)
+        authorize_area(p, geometry_bounds(data.geometry))
         match = _match_or_422(svc, data.geometry, data.direction)
         if p.role == Role.ADMIN and agency is None and p.agency is None:
             raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must "
@@ -392,8 +434,11 @@ def list_incidents(
         items = svc.store.list_incidents(bbox=box, status=status or None, agency=agency,
                                          limit=limit, offset=offset)
     feats = []
+    who = viewer(request)
     for inc in items:
         doc = inc.to_doc()
+        if not sees_key_ids(who, inc.agency):
+            doc = hide_key_ids(doc)
         geom = doc.pop("geometry")
         doc["effective_state"] = effective_state(inc, now).value
         feats.append({"type": "Feature", "id": inc.id, "geometry": geom, "properties": doc})
@@ -435,7 +480,7 @@ def get_incident(request: Request, response: Response, incident_id: IncidentId) 
     svc = _svc(request)
     inc = svc.store.get(incident_id)
     response.headers["ETag"] = _etag(inc)
-    return _out(svc, inc)
+    return _out(svc, inc, who=viewer(request), hide=True)
 
 
 _PRECONDITION_ERRORS = {
@@ -491,6 +536,7 @@ async def patch_incident(request: Request, response: Response, incident_id: Inci
             geom = sent.get("geometry", cur.geometry)
             if geom is None:
                 raise InvalidIncident.single(("geometry",), "geometry cannot be removed")
+            authorize_area(p, geometry_bounds(geom))
             _match_or_422(svc, geom, sent.get("direction", cur.direction))
         inc = svc.store.patch(incident_id, changes, p, version)
         svc.engine.sync()
@@ -525,10 +571,14 @@ def incident_history(request: Request, incident_id: IncidentId) -> dict:
     """Every recorded change: who, when, what it was before and after."""
     svc = _svc(request)
     changes = svc.store.history(incident_id)
-    return {"incident_id": incident_id, "history": [
-        {"seq": c.seq, "version": c.version, "action": c.action, "actor": c.actor,
-         "recorded_at": c.recorded_at.isoformat(), "before": c.before, "after": c.after}
-        for c in changes]}
+    out = [{"seq": c.seq, "version": c.version, "action": c.action, "actor": c.actor,
+            "recorded_at": c.recorded_at.isoformat(), "before": c.before, "after": c.after}
+           for c in changes]
+    agency = next((d["agency"] for c in changes for d in (c.after, c.before)
+                   if isinstance(d, dict) and d.get("agency")), "")
+    if changes and not sees_key_ids(viewer(request), agency):
+        out = [hide_key_ids(c) for c in out]
+    return {"incident_id": incident_id, "history": out}
 
 
 class LatLon(BaseModel):

@@ -22,7 +22,8 @@ from api.problems import (
 )
 from api.service import LiveService
 from api.transit import parse_time
-from incidents.auth import Principal
+from incidents.auth import Principal, Role
+from incidents.speeds import OUTSIDE_AREA
 from routing.congestion import LEVELS
 from routing.state import RoutingState
 
@@ -258,7 +259,12 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
                          "batch; split it", "Batch too large",
                          invalid_params=[{"name": "body.observations",
                                           "reason": f"more than {MAX_BATCH} items"}])
-    report, state = await run_in_threadpool(svc.engine.post_speeds, items, p.actor)
+    area = p.area if p.role != Role.ADMIN else None
+    report, state = await run_in_threadpool(svc.engine.post_speeds, items, p.actor, area)
+    if report.accepted == 0 and report.rejected and all(
+            r["reason"].startswith(OUTSIDE_AREA) for r in report.rejected):
+        raise ApiProblem(403, "outside-area", f"key {p.key_id} may only write inside its "
+                         f"area; every observation lies outside it", "Forbidden")
     if report.accepted == 0:
         raise ApiProblem(422, "no-valid-observation", "no observation in the batch is valid",
                          invalid_params=[{"name": f"body.observations.{r['index']}",

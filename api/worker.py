@@ -32,6 +32,7 @@ class ServeConfig:
     realtime: str | None = None
     deadline_s: float = 15.0
     heavy_slots: int = 2
+    quotas: str | None = None
 
     def to_env(self) -> str:
         """The JSON for :data:`CONFIG_ENV`."""
@@ -54,7 +55,8 @@ def build_app(cfg: ServeConfig) -> FastAPI:
         rt = RealtimeSettings.from_file(cfg.realtime)
     return create_app(cfg.snapshot, db_url=cfg.db, cors_origins=cfg.cors_origins,
                       clock=the_clock, realtime=rt, freeze_gc=True,
-                      deadline_s=cfg.deadline_s, heavy_slots=cfg.heavy_slots)
+                      deadline_s=cfg.deadline_s, heavy_slots=cfg.heavy_slots,
+                      quotas=cfg.quotas)
 
 
 def app() -> FastAPI:

@@ -293,11 +293,14 @@ class IncidentEngine:
             return self.publisher.current()
 
     # ---------------------------------------------------------------- speeds
-    def post_speeds(self, items: list[Any], actor: str) -> tuple[BatchReport, RoutingState]:
-        """Validate a batch (apply-the-valid-ones), commit the valid observations to the
-        speed log and apply them here before returning (other processes follow the log)."""
+    def post_speeds(self, items: list[Any], actor: str,
+                    area: tuple[float, float, float, float] | None = None
+                    ) -> tuple[BatchReport, RoutingState]:
+        """Validate a batch (apply-the-valid-ones; observations outside ``area``, W, S, E, N,
+        are rejected), commit the valid observations to the speed log and apply them here
+        before returning (other processes follow the log)."""
         now = self.clock.now()
-        report = self.speeds.validate(items, now)
+        report = self.speeds.validate(items, now, area)
         if report.updates:
             self.speed_log.append(self.snapshot.snapshot_id, actor, report.updates, now)
             state = self.sync(now)

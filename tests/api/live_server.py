@@ -28,6 +28,8 @@ def live_server(snapshot: Path, extra_args: list[str] | None = None,
     args = list(extra_args or [])
     if "--workers" not in args:  # one process unless a test asks for more
         args += ["--workers", "1"]
+    if "--quotas" not in args:  # tests send many anonymous requests: no quotas unless asked
+        args += ["--quotas", "off"]
     cmd = [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(snapshot), "--port",
            str(port), *args]
     # The log goes to a file: an unread pipe fills up and blocks the server.
