@@ -169,8 +169,8 @@ def test_usage_is_recorded_per_key_and_reported(env, monkeypatch) -> None:
     assert route and route[0].requests == 3 and route[0].cost == 3
     anon = usage(env["svc"].store, "anonymous")
     assert any(r.rejected > 0 for r in anon)  # the 429s of the test above
-    out = CliRunner(env={"COLUMNS": "250"}).invoke(cli_app, ["keys", "usage", _kid(env["keys"]["partner"]),
-                                       "--db", env["db"]])
+    out = CliRunner(env={"COLUMNS": "250"}).invoke(
+        cli_app, ["keys", "usage", _kid(env["keys"]["partner"]), "--db", env["db"]])
     assert out.exit_code == 0, out.output
     assert "route" in out.output and _kid(env["keys"]["partner"]) in out.output
     r = c.get("/v1/keys/usage", headers=h["admin"],
