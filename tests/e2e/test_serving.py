@@ -126,11 +126,12 @@ def test_two_workers_follow_the_store_and_refuse_a_revoked_key(nky_snapshot_dir:
     db = f"sqlite:///{tmp_path / 'workers.db'}"
     key = _key(db)
     auth = {"Authorization": f"Bearer {key}"}
-    with live_server(nky_snapshot_dir, ["--db", db, "--workers", "2"],
+    with live_server(nky_snapshot_dir, ["--db", db, "--workers", "2", "--quotas", "store"],
                      timeout_s=300) as (url, _):
         deadline = time.monotonic() + 240
         while len(_workers_seen(url, 10)) < 2:  # the second worker may still be loading
             assert time.monotonic() < deadline, "the second worker never answered"
+        _quota_is_shared_by_the_workers(url)
         with httpx.Client(base_url=url, timeout=60) as c:
             base = c.get("/v1/route", params={"from": FROM, "to": TO}).json()
             coords = base["routes"][0]["geometry"]["coordinates"]
@@ -160,3 +161,30 @@ def test_two_workers_follow_the_store_and_refuse_a_revoked_key(nky_snapshot_dir:
         assert codes == [401] * 20
         assert time.monotonic() - t_revoked < 30
         assert len(_workers_seen(url, 20)) == 2
+
+
+def _quota_is_shared_by_the_workers(url: str) -> None:
+    """Anonymous reads from 8 concurrent clients over fresh connections (both workers take
+    some): exactly the open plan's minute quota is allowed, the rest is 429."""
+    from api.quotas import PLANS
+    from incidents.auth import Plan
+
+    if time.time() % 60 > 40:  # all in one minute window
+        time.sleep(60 - time.time() % 60 + 0.5)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        for _ in range(10):
+            with httpx.Client(base_url=url, timeout=30) as c:
+                r = c.get("/v1/incidents", params={"limit": 1})
+            with lock:
+                codes.append(r.status_code)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(set(codes)) == [200, 429], codes
+    assert codes.count(200) == PLANS[Plan.OPEN].per_minute, codes
