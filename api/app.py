@@ -22,7 +22,9 @@ from api.fastjson import FastJSONResponse
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
+from api.keys import openapi_components as keys_components
 from api.keys import router as keys_router
+from api.metrics import AuditLog, ObserveMiddleware, metrics, multiprocess
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
 from api.realtime import realtime_summary
@@ -116,9 +118,9 @@ def _probe_limiter(request: Request) -> anyio.CapacityLimiter:
 
 @v1.get("/ready", tags=["meta"], summary="Readiness: whether to send this process traffic",
         responses={200: {"content": {"application/json": {"example": {
-            "status": "ready", "live_version": 7}}}},
-                   503: {"description": "Starting or shutting down (draining): send traffic "
-                         "elsewhere", "content": {"application/problem+json": {}}}})
+            "status": "ready", "live_version": 7, "worker": 4242}}}},
+                   **responses({503: "Starting or shutting down (draining): send traffic "
+                                     "elsewhere"})})
 async def ready(request: Request) -> Response:
     """Readiness, apart from liveness (`/v1/health`): 200 once the snapshot and the store are
     loaded and the live state is published; 503 with `Retry-After` while the process shuts
@@ -260,6 +262,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     from api.quotas import QuotaGuard, Quotas
 
     quota_state = Quotas(quotas) if quotas else None
+    audit = AuditLog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -280,11 +283,16 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         svc.start()
         if quota_state is not None:
             quota_state.attach(svc.store)
+        if svc.store is not None:
+            audit.start(svc.store)
+        metrics().start(svc, quota_state)
         app.state.draining = False
         _watch_sigterm(app)
         try:
             yield
         finally:
+            metrics().stop()
+            audit.stop()
             if quota_state is not None:
                 quota_state.close()
             if owned:
@@ -309,6 +317,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.state.quotas = quota_state
     if quota_state is not None:  # outside the load guard: a refused request takes no slot
         app.add_middleware(QuotaGuard, quotas=quota_state)
+    app.add_middleware(ObserveMiddleware, audit=audit)  # sees every answer, 429/503 included
+    app.state.audit = audit
     middleware.install(app, Settings().cors_origins if cors_origins is None
                        else parse_origins(list(cors_origins)))
     problems.install(app)
@@ -329,6 +339,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             _merge_components(comps, problems.openapi_components())
             _merge_components(comps, openapi_components(), prefix="Incident")
+            _merge_components(comps, keys_components())
             examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema
@@ -336,6 +347,15 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     # FastAPI's documented way to extend the schema is to replace this method
     app.openapi = openapi  # type: ignore[method-assign]
     docs.install(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics of every worker (text exposition format)."""
+        svc = request.app.state.service
+        if not multiprocess() and svc is not None:
+            metrics().refresh(svc, quota_state)  # one process: fresh at each scrape
+        body, ctype = metrics().exposition()
+        return Response(body, media_type=ctype)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -217,6 +217,9 @@ def serve(
         "Where the API plans' quotas are counted: memory (one process), store (the incident "
         "store, shared by the workers), redis://HOST:PORT/DB (shared by servers), or off. "
         "Default: memory with one worker, store with several"))] = None,
+    access_log: Annotated[bool, typer.Option(help="One JSON line per request on standard "
+                                             "error (method, path, status, duration, "
+                                             "client, key id)")] = True,
 ) -> None:
     """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json).
 
@@ -280,11 +283,16 @@ def serve(
     err.print(f"quotas: {quotas}")
     err.print(f"{n_workers} worker process(es); deadline {deadline_s:g} s, {heavy_slots} "
               "heavy operation(s) at once per worker")
+    from api.metrics import configure_access_log
+
+    if access_log:
+        configure_access_log()
     if n_workers == 1:
         uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
                                realtime=rt_settings, freeze_gc=True, deadline_s=deadline_s,
                                heavy_slots=heavy_slots, quotas=quota_spec),
-                    host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+                    host=host, port=port, log_level="info", timeout_graceful_shutdown=30,
+                    access_log=False)
         return
     from api.worker import CONFIG_ENV, ServeConfig
 
@@ -294,14 +302,20 @@ def serve(
     os.environ[CONFIG_ENV] = ServeConfig(
         snapshot=str(Path(snap).absolute()), db=db, cors_origins=list(origins), clock=frozen,
         freeze_clock=freeze_clock, realtime=str(realtime) if realtime is not None else None,
-        deadline_s=deadline_s, heavy_slots=heavy_slots, quotas=quota_spec).to_env()
+        deadline_s=deadline_s, heavy_slots=heavy_slots, quotas=quota_spec,
+        access_log=access_log).to_env()
     from incidents.store import open_store
 
     if True:  # create the store (and run its migrations) once, before the workers start
 
         open_store(db).close()
+    # prometheus-client's multiprocess mode: each worker writes its metrics here, /metrics
+    # of any worker sums them up
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="citynav-metrics-")
     uvicorn.run("api.worker:app", factory=True, workers=n_workers, host=host, port=port,
-                log_level="info", timeout_graceful_shutdown=30)
+                log_level="info", timeout_graceful_shutdown=30, access_log=False)
 
 
 def _redact(url: str) -> str:

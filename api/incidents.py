@@ -161,6 +161,7 @@ def principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | 
     if p is None:
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked",
                          "Unauthorized", headers=challenge)
+    request.state.principal = p  # the access log and the audit name the key
     return p
 
 

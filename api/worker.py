@@ -33,6 +33,7 @@ class ServeConfig:
     deadline_s: float = 15.0
     heavy_slots: int = 2
     quotas: str | None = None
+    access_log: bool = True
 
     def to_env(self) -> str:
         """The JSON for :data:`CONFIG_ENV`."""
@@ -64,4 +65,9 @@ def app() -> FastAPI:
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with `citynav serve`")
-    return build_app(ServeConfig(**json.loads(raw)))
+    cfg = ServeConfig(**json.loads(raw))
+    if cfg.access_log:
+        from api.metrics import configure_access_log
+
+        configure_access_log()
+    return build_app(cfg)

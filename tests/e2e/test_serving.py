@@ -161,6 +161,14 @@ def test_two_workers_follow_the_store_and_refuse_a_revoked_key(nky_snapshot_dir:
         assert codes == [401] * 20
         assert time.monotonic() - t_revoked < 30
         assert len(_workers_seen(url, 20)) == 2
+        # /metrics of either worker shows both workers' live versions (multiprocess mode)
+        time.sleep(2.5)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            text = c.get("/metrics").text
+        versions = [line for line in text.splitlines()
+                    if line.startswith("citynav_live_version{") and "pid=" in line]
+        assert len(versions) >= 2, text[:2000]
+        assert all(float(line.rsplit(" ", 1)[1]) >= version for line in versions)
 
 
 def _quota_is_shared_by_the_workers(url: str) -> None:

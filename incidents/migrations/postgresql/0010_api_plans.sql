@@ -1,6 +1,7 @@
 -- API plans and fair use: a key's plan (quotas per minute and per day), expiry and the area
 -- its writes are limited to; usage per key, day and operation; shared quota counters (the
--- store backend of api.quotas, when several workers share no Redis).
+-- store backend of api.quotas, when several workers share no Redis); the audit of writes
+-- through the API (key id and client address).
 ALTER TABLE api_keys ADD COLUMN plan text NOT NULL DEFAULT 'standard'
     CHECK (plan IN ('open', 'standard', 'partner'));
 ALTER TABLE api_keys ADD COLUMN expires_at timestamptz;
@@ -23,3 +24,14 @@ CREATE UNLOGGED TABLE quota_counters (
     expires_s  bigint NOT NULL  -- Unix seconds after which the bucket is dropped
 );
 CREATE INDEX quota_counters_expiry ON quota_counters (expires_s);
+
+CREATE TABLE api_audit (
+    id      bigserial PRIMARY KEY,
+    at      timestamptz NOT NULL,
+    key_id  text,
+    client  text,
+    method  text NOT NULL,
+    path    text NOT NULL,
+    status  integer NOT NULL
+);
+CREATE INDEX api_audit_key ON api_audit (key_id, at);
