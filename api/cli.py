@@ -333,6 +333,58 @@ def _store(db: str | None, snapshot: Path | None) -> IncidentStore:
     return open_store(db)
 
 
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """Copy the incident store (incidents, history, keys, usage, logs) while it serves:
+    SQLite's online backup, or pg_dump for PostgreSQL. Restore with `citynav restore`."""
+    import time
+
+    from api.service import default_db_url
+    from incidents.backup import BackupError
+    from incidents.backup import backup as do_backup
+
+    url = db or default_db_url(_resolve_snapshot(snapshot))
+    t0 = time.perf_counter()
+    try:
+        do_backup(url, out)
+    except BackupError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"[green]Backed up[/] {_redact(url)} → {out} ({out.stat().st_size / 1e6:.1f} MB, "
+              f"{time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `citynav backup`")],
+    db: Annotated[str, typer.Option(help="The new, empty store to load it into: "
+                                    "sqlite:///FILE or postgresql://…")],
+) -> None:
+    """Load a backup into an empty store (never over an existing one); then check it opens
+    and say what it holds."""
+    from incidents.backup import BackupError
+    from incidents.backup import restore as do_restore
+    from incidents.store import open_store
+
+    try:
+        do_restore(backup_file, db)
+        store = open_store(db)  # runs newer migrations, if the backup is older
+    except BackupError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    try:
+        counts = store.count_by_status()
+        seq = store.last_seq()
+    finally:
+        store.close()
+    err.print(f"[green]Restored[/] {backup_file} → {_redact(db)}: "
+              f"{sum(counts.values())} incidents, change log at {seq}")
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (stored hashed).")
 incident_app = typer.Typer(no_args_is_help=True, help="Incidents, written to the store "
                            "directly; a running server applies them within a second.")
