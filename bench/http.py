@@ -17,23 +17,29 @@ printed too: figures on a shared machine are depressed.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import multiprocessing as mp
-import os
-import random
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path, where this file would shadow
+# the standard library's http package (httpx imports http.client).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
