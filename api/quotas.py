@@ -171,7 +171,8 @@ class StoreCounter:
     def __init__(self, url: str) -> None:
         from incidents.db import connect
 
-        self._db = connect(url)
+        # counters are disposable: no fsync per request on SQLite
+        self._db = connect(url, durable=False)
         self._last_cleanup = 0.0
 
     def add(self, items: list[tuple[str, int, int]]) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -19,7 +20,9 @@ def test_workers_get_the_options_through_the_factory(monkeypatch, nky_snapshot_d
 
     calls: list[tuple[tuple, dict]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
-    monkeypatch.setenv(CONFIG_ENV, "")  # restored after the test (the CLI sets it)
+    # restored after the test (the CLI sets both for its workers)
+    monkeypatch.setenv(CONFIG_ENV, "")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     db = f"sqlite:///{tmp_path / 'w.db'}"
     r = CliRunner().invoke(cli, ["serve", "--snapshot", str(nky_snapshot_dir), "--workers",
                                  "3", "--db", db, "--cors-origin", "https://map.example.org",
@@ -32,6 +35,7 @@ def test_workers_get_the_options_through_the_factory(monkeypatch, nky_snapshot_d
     assert cfg.db == db and cfg.cors_origins == ["https://map.example.org"]
     assert (cfg.deadline_s, cfg.heavy_slots, cfg.quotas) == (7.0, 4, "store")
     assert cfg.snapshot == str(nky_snapshot_dir.absolute())
+    assert Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).is_dir()  # metrics of all workers
     # per-process counters cannot serve several workers
     r = CliRunner().invoke(cli, ["serve", "--snapshot", str(nky_snapshot_dir), "--workers",
                                  "2", "--db", db, "--quotas", "memory"])
