@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api import docs, examples, middleware, operations, problems, render
+from api import docs, examples, limits, middleware, operations, problems, render
+from api.fastjson import FastJSONResponse
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
+from api.keys import openapi_components as keys_components
+from api.keys import router as keys_router
+from api.metrics import AuditLog, ObserveMiddleware, metrics, multiprocess
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
 from api.realtime import realtime_summary
@@ -59,6 +68,8 @@ API_TAGS = [
     {"name": "incidents", "description": "Traffic incidents from traffic centres: create, "
                                          "change, list, history and diversions"},
     {"name": "traffic", "description": "Live speed observations and the congestion map"},
+    {"name": "keys", "description": "API keys: list, create, revoke, expire, and usage per "
+                                    "key (plans and quotas)"},
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
                                         "watched), each feed's status, vehicle positions "
                                         "and the TripUpdates and ServiceAlerts out"},
@@ -76,10 +87,16 @@ def _service(request: Request) -> Service:
         summary="Service status, network and timezone",
         responses={200: {"content": {"application/json": {"example": examples.HEALTH}}},
                    **responses()})
-def health(request: Request) -> HealthResponse:
+async def health(request: Request) -> HealthResponse:
     """Service status: snapshot id, network counts, the live-state version, and the city's
-    timezone (a time parameter without UTC offset is read in it)."""
+    timezone (a time parameter without UTC offset is read in it). Answers on the event loop,
+    never behind heavy requests (the realtime feeds' status is read in a thread of its own
+    pool, as it may wait for a feed being applied)."""
     svc = _service(request)
+    realtime = None
+    if svc.engine is not None and svc.engine.realtime is not None:
+        realtime = await anyio.to_thread.run_sync(_realtime_health, svc,
+                                                  limiter=_probe_limiter(request))
     state = svc.state()
     meta = svc.snapshot.meta
     counts = {k: int(v) for k, v in meta.get("counts", {}).items() if isinstance(v, int)}
@@ -93,7 +110,32 @@ def health(request: Request) -> HealthResponse:
                           walking="straight_line" if transit_only else "street",
                           walk_detour_factor=float(detour) if detour is not None else None,
                           timezone=svc.tz, now=svc.clock.now().isoformat(),
-                          realtime=_realtime_health(svc))
+                          realtime=realtime)
+
+
+def _probe_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The probes' own small thread pool (not the one requests queue for)."""
+    limiter = getattr(request.app.state, "probe_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.probe_limiter = anyio.CapacityLimiter(2)
+    return limiter
+
+
+@v1.get("/ready", tags=["meta"], summary="Readiness: whether to send this process traffic",
+        responses={200: {"content": {"application/json": {"example": {
+            "status": "ready", "live_version": 7, "worker": 4242}}}},
+                   **responses({503: "Starting or shutting down (draining): send traffic "
+                                     "elsewhere"})})
+async def ready(request: Request) -> Response:
+    """Readiness, apart from liveness (`/v1/health`): 200 once the snapshot and the store are
+    loaded and the live state is published; 503 with `Retry-After` while the process shuts
+    down (after SIGTERM it finishes the requests in flight, then exits)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None or getattr(request.app.state, "draining", False):
+        raise ApiProblem(503, "not-ready", "this process is starting or shutting down",
+                         "Not ready", headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready", "live_version": svc.state().version,
+                         "worker": os.getpid()})
 
 
 def _realtime_health(svc: Service) -> list[RealtimeHealth] | None:
@@ -139,7 +181,7 @@ def route(
         "(≤ 1.4 × the best duration)"), examples=[1])] = 0,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
                                examples=["en", "zh-CN"])] = "en",
-) -> dict:
+) -> Response:
     """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
 
     Errors: 422 for malformed coordinates, an unknown mode or language, a point farther
@@ -167,7 +209,9 @@ def route(
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
+    # encoded here with orjson, without the response model's pass (the test of
+    # api.fastjson checks the answer is exactly what the model gives)
+    return FastJSONResponse(render.route_answer_json(svc.snapshot, ans, frm, dst, lang))
 
 
 def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
@@ -185,10 +229,29 @@ def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
         comps.setdefault(renamed.get(name, name), js)
 
 
+def _watch_sigterm(app: FastAPI) -> None:
+    """On SIGTERM, mark the app draining (``/v1/ready`` → 503) and hand the signal on to
+    the server's own handler (uvicorn: stop accepting, finish in-flight requests, exit).
+    Only in the main thread (where a server installs its signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(sig: int, frame: FrameType | None) -> None:
+        app.state.draining = True
+        if callable(previous):
+            previous(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def create_app(snapshot_dir: str | Path | None = None, service: Service | None = None,
                db_url: str | None = None, cors_origins: Sequence[str] | None = None,
                clock: Clock = SYSTEM_CLOCK,
-               realtime: RealtimeSettings | None = None, freeze_gc: bool = False) -> FastAPI:
+               realtime: RealtimeSettings | None = None, freeze_gc: bool = False,
+               deadline_s: float = limits.DEFAULT_DEADLINE_S,
+               heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS,
+               quotas: str | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -196,7 +259,15 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     "now" (a replay clock for demos and historical feeds). ``realtime``: GTFS-Realtime limits
     and sources to poll. ``freeze_gc``: after loading, move everything loaded out of the
     cyclic garbage collector's reach (``gc.freeze``; for a server process that loads once).
+    ``deadline_s`` and ``heavy_slots``: a read's deadline (503 past it) and how many heavy
+    operations run at once (:class:`api.limits.LoadGuard`). ``quotas``: where the API
+    plans' quotas are counted — ``memory`` (one process), ``store`` (the incident store,
+    shared by workers) or a ``redis://`` URL; ``None`` counts nothing (:mod:`api.quotas`).
     """
+    from api.quotas import QuotaGuard, Quotas
+
+    quota_state = Quotas(quotas) if quotas else None
+    audit = AuditLog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -215,9 +286,20 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             gc.freeze()
         svc = app.state.service
         svc.start()
+        if quota_state is not None:
+            quota_state.attach(svc.store)
+        if svc.store is not None:
+            audit.start(svc.store)
+        metrics().start(svc, quota_state)
+        app.state.draining = False
+        _watch_sigterm(app)
         try:
             yield
         finally:
+            metrics().stop()
+            audit.stop()
+            if quota_state is not None:
+                quota_state.close()
             if owned:
                 svc.close()
             else:
@@ -235,7 +317,13 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         redoc_url=None,
     )
     app.state.service = service
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(limits.LoadGuard, deadline_s=deadline_s, heavy_slots=heavy_slots)
+    app.state.quotas = quota_state
+    if quota_state is not None:  # outside the load guard: a refused request takes no slot
+        app.add_middleware(QuotaGuard, quotas=quota_state)
+    app.add_middleware(ObserveMiddleware, audit=audit)  # sees every answer, 429/503 included
+    app.state.audit = audit
     middleware.install(app, Settings().cors_origins if cors_origins is None
                        else parse_origins(list(cors_origins)))
     problems.install(app)
@@ -248,6 +336,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
     app.include_router(open_feeds_router)
+    app.include_router(keys_router)
 
     base_openapi = app.openapi
 
@@ -257,6 +346,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             _merge_components(comps, problems.openapi_components())
             _merge_components(comps, openapi_components(), prefix="Incident")
+            _merge_components(comps, keys_components())
             examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema
@@ -264,6 +354,15 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     # FastAPI's documented way to extend the schema is to replace this method
     app.openapi = openapi  # type: ignore[method-assign]
     docs.install(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        """Prometheus metrics of every worker (text exposition format)."""
+        svc = request.app.state.service
+        if not multiprocess() and svc is not None:
+            metrics().refresh(svc, quota_state)  # one process: fresh at each scrape
+        body, ctype = metrics().exposition()
+        return Response(body, media_type=ctype)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

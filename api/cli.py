@@ -204,8 +204,29 @@ def serve(
         "GTFS-Realtime settings file (TOML, or .json): limits and the URLs to poll or files "
         "to watch per feed and kind; pushes to POST /v1/realtime/{feed_id} work without "
         "it"))] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Worker processes (default: the machine's cores); they share "
+        "the memory-mapped snapshot and each follows the store's change log")] = None,
+    deadline_s: Annotated[float, typer.Option(
+        min=0.1, max=600, help="A read request's deadline in seconds: 503 with Retry-After "
+        "past it")] = 15.0,
+    heavy_slots: Annotated[int, typer.Option(
+        min=1, max=64, help="Heavy operations (plans, congestion map, writes) that run at "
+        "once per worker; more wait for a slot until their deadline")] = 2,
+    quotas: Annotated[str | None, typer.Option(help=(
+        "Where the API plans' quotas are counted: memory (one process), store (the incident "
+        "store, shared by the workers), redis://HOST:PORT/DB (shared by servers), or off. "
+        "Default: memory with one worker, store with several"))] = None,
+    access_log: Annotated[bool, typer.Option(help="One JSON line per request on standard "
+                                             "error (method, path, status, duration, "
+                                             "client, key id)")] = True,
 ) -> None:
-    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json).
+
+    On SIGTERM each worker stops accepting, answers `/v1/ready` with 503, finishes the
+    requests in flight (up to 30 s) and exits."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -243,10 +264,58 @@ def serve(
               f"incidents: {_redact(db or default_db_url(snap))}"
               + (f"; CORS origins: {', '.join(origins)}" if origins else "")
               + (f"; clock {the_clock.now().isoformat()}" if clock else "") + ")")
-    uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
-                           realtime=rt_settings, freeze_gc=True),
-                host=host, port=port,
-                log_level="info")
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    if quotas is None:
+        quotas = "memory" if n_workers == 1 else "store"
+    if quotas == "memory" and n_workers > 1:
+        err.print("[red]error:[/] --quotas memory counts per process; with several workers "
+                  "use store or redis://…")
+        raise typer.Exit(2)
+    quota_spec = None if quotas == "off" else quotas
+    if quota_spec is not None:
+        from api.quotas import open_counter
+
+        try:
+            open_counter(quota_spec, db or default_db_url(snap)).close()
+        except Exception as exc:  # noqa: BLE001 - bad spec, unreachable Redis
+            err.print(f"[red]error:[/] --quotas {quotas}: {exc}")
+            raise typer.Exit(2) from exc
+    err.print(f"quotas: {quotas}")
+    err.print(f"{n_workers} worker process(es); deadline {deadline_s:g} s, {heavy_slots} "
+              "heavy operation(s) at once per worker")
+    from api.metrics import configure_access_log
+
+    if access_log:
+        configure_access_log()
+    if n_workers == 1:
+        uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
+                               realtime=rt_settings, freeze_gc=True, deadline_s=deadline_s,
+                               heavy_slots=heavy_slots, quotas=quota_spec),
+                    host=host, port=port, log_level="info", timeout_graceful_shutdown=30,
+                    access_log=False)
+        return
+    from api.worker import CONFIG_ENV, ServeConfig
+
+    if db is None:  # every worker must open the same store
+        db = default_db_url(snap)
+    frozen = the_clock.now().isoformat() if clock is not None else None
+    os.environ[CONFIG_ENV] = ServeConfig(
+        snapshot=str(Path(snap).absolute()), db=db, cors_origins=list(origins), clock=frozen,
+        freeze_clock=freeze_clock, realtime=str(realtime) if realtime is not None else None,
+        deadline_s=deadline_s, heavy_slots=heavy_slots, quotas=quota_spec,
+        access_log=access_log).to_env()
+    from incidents.store import open_store
+
+    if True:  # create the store (and run its migrations) once, before the workers start
+
+        open_store(db).close()
+    # prometheus-client's multiprocess mode: each worker writes its metrics here, /metrics
+    # of any worker sums them up
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="citynav-metrics-")
+    uvicorn.run("api.worker:app", factory=True, workers=n_workers, host=host, port=port,
+                log_level="info", timeout_graceful_shutdown=30, access_log=False)
 
 
 def _redact(url: str) -> str:
@@ -262,6 +331,58 @@ def _store(db: str | None, snapshot: Path | None) -> IncidentStore:
     if db is None:
         db = default_db_url(_resolve_snapshot(snapshot))
     return open_store(db)
+
+
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+    db: DbOpt = None,
+    snapshot: SnapOpt = None,
+) -> None:
+    """Copy the incident store (incidents, history, keys, usage, logs) while it serves:
+    SQLite's online backup, or pg_dump for PostgreSQL. Restore with `citynav restore`."""
+    import time
+
+    from api.service import default_db_url
+    from incidents.backup import BackupError
+    from incidents.backup import backup as do_backup
+
+    url = db or default_db_url(_resolve_snapshot(snapshot))
+    t0 = time.perf_counter()
+    try:
+        do_backup(url, out)
+    except BackupError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"[green]Backed up[/] {_redact(url)} → {out} ({out.stat().st_size / 1e6:.1f} MB, "
+              f"{time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `citynav backup`")],
+    db: Annotated[str, typer.Option(help="The new, empty store to load it into: "
+                                    "sqlite:///FILE or postgresql://…")],
+) -> None:
+    """Load a backup into an empty store (never over an existing one); then check it opens
+    and say what it holds."""
+    from incidents.backup import BackupError
+    from incidents.backup import restore as do_restore
+    from incidents.store import open_store
+
+    try:
+        do_restore(backup_file, db)
+        store = open_store(db)  # runs newer migrations, if the backup is older
+    except BackupError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    try:
+        counts = store.count_by_status()
+        seq = store.last_seq()
+    finally:
+        store.close()
+    err.print(f"[green]Restored[/] {backup_file} → {_redact(db)}: "
+              f"{sum(counts.values())} incidents, change log at {seq}")
 
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (stored hashed).")
@@ -281,6 +402,12 @@ def keys_create(
         "traffic_centre: the agency it writes incidents for; transit_agency: the static feed "
         "id (FEED of FEED:ID) whose GTFS-Realtime it may push"))] = None,
     label: Annotated[str | None, typer.Option(help="A note on who holds the key")] = None,
+    plan: Annotated[str, typer.Option(help="API plan: open, standard or partner (its quotas "
+                                      "per minute and per day)")] = "standard",
+    area: Annotated[str | None, typer.Option(help="W,S,E,N in degrees: the key's writes must "
+                                             "lie inside this box (403 outside)")] = None,
+    expires_at: Annotated[str | None, typer.Option(help="ISO 8601 instant with offset when "
+                                                   "the key stops working")] = None,
     db: DbOpt = None,
     snapshot: SnapOpt = None,
 ) -> None:
@@ -298,7 +425,8 @@ def keys_create(
         raise typer.Exit(2)
     store = _store(db, snapshot)
     try:
-        key = create_key(store, role, agency, label)
+        key = create_key(store, role, agency, label, plan=plan, area=area,
+                         expires_at=_instant(expires_at, "--expires-at"))
     except (IncidentError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -309,20 +437,102 @@ def keys_create(
     console.print(key)
 
 
+def _instant(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 instant with offset from an option, or exit 2."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        err.print(f"[red]error:[/] {name}: expected an ISO 8601 instant with offset, e.g. "
+                  "2027-01-01T00:00:00Z")
+        raise typer.Exit(2)
+    return t
+
+
 @keys_app.command("list")
-def keys_list(db: DbOpt = None, snapshot: SnapOpt = None) -> None:
-    """List keys (ids, roles, agencies; never secrets)."""
+def keys_list(db: DbOpt = None, snapshot: SnapOpt = None,
+              agency: Annotated[str | None, typer.Option(help="Only this agency's keys")
+                                ] = None) -> None:
+    """List keys (ids, roles, agencies, plans, state; never secrets)."""
     from incidents.keys import list_keys
 
     store = _store(db, snapshot)
     try:
-        rows = list_keys(store)
+        rows = list_keys(store, agency=agency)
+        now = store.now()
     finally:
         store.close()
-    t = Table("key id", "role", "agency", "label", "active")
+    t = Table("key id", "role", "agency", "plan", "area", "label", "state", "expires")
     for k in rows:
-        t.add_row(k.key_id, str(k.role), k.agency or "", k.label or "", "yes" if k.active else
-                  "revoked")
+        state = "revoked" if not k.active else ("active" if k.usable_at(now) else "expired")
+        t.add_row(k.key_id, str(k.role), k.agency or "", str(k.plan),
+                  ",".join(f"{x:g}" for x in k.area) if k.area else "", k.label or "", state,
+                  k.expires_at.isoformat() if k.expires_at else "")
+    console.print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (12 hex characters)")],
+                db: DbOpt = None, snapshot: SnapOpt = None) -> None:
+    """Revoke a key: every worker refuses it within a second."""
+    from incidents.errors import NotFound
+    from incidents.keys import revoke_key
+
+    store = _store(db, snapshot)
+    try:
+        info = revoke_key(store, key_id)
+    except NotFound as exc:
+        err.print(f"[red]error:[/] no API key {key_id!r}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    err.print(f"[green]Revoked[/] {info.key_id} ({info.role}"
+              f"{', ' + info.agency if info.agency else ''}) at {info.revoked_at}")
+
+
+@keys_app.command("expire")
+def keys_expire(key_id: Annotated[str, typer.Argument(help="The key id (12 hex characters)")],
+                at: Annotated[str | None, typer.Option(help="ISO 8601 instant with offset "
+                                                       "(default: now)")] = None,
+                db: DbOpt = None, snapshot: SnapOpt = None) -> None:
+    """Set when a key stops working (now, or a later instant)."""
+    from incidents.errors import NotFound
+    from incidents.keys import expire_key
+
+    when = _instant(at, "--at")
+    store = _store(db, snapshot)
+    try:
+        info = expire_key(store, key_id, when)
+    except NotFound as exc:
+        err.print(f"[red]error:[/] no API key {key_id!r}")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    err.print(f"[green]Expires[/] {info.key_id} at {info.expires_at}")
+
+
+@keys_app.command("usage")
+def keys_usage(key_id: Annotated[str | None, typer.Argument(help="One key id (default: "
+                                                            "all)")] = None,
+               days: Annotated[int, typer.Option(min=1, max=3660, help="UTC days back, "
+                                                 "today included")] = 30,
+               db: DbOpt = None, snapshot: SnapOpt = None) -> None:
+    """Requests, cost units and quota refusals (429) per key, UTC day and operation, as
+    recorded by the servers (`anonymous`: callers without a key)."""
+    from incidents.keys import usage
+
+    store = _store(db, snapshot)
+    try:
+        rows = usage(store, key_id, days)
+    finally:
+        store.close()
+    t = Table("day", "key id", "operation", "requests", "cost", "refused")
+    for r in rows:
+        t.add_row(r.day, r.key_id, r.operation, f"{r.requests:,}", f"{r.cost:,}",
+                  f"{r.rejected:,}")
     console.print(t)
 
 

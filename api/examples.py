@@ -1000,6 +1000,18 @@ IMPORT_SUBSCRIPTIONS: dict[str, Any] = {
                         "invalid": 0},
         "consecutive_failures": 0, "etag": "\"a1b2c3\""}]}
 
+#: An API key as listed (GET /v1/keys).
+KEY = {"key_id": "3f9a61c2d7e4", "role": "traffic_centre", "agency": "KYTC",
+       "label": "Covington dispatch", "plan": "standard", "area": [-84.7, 38.9, -84.3, 39.2],
+       "created_at": "2026-11-24T08:00:00Z", "revoked_at": None, "expires_at": None,
+       "usable": True}
+#: A new key (POST /v1/keys): shown once.
+KEY_CREATED = {**KEY, "key": "cnk_3f9a61c2d7e4_" + "x" * 43}
+#: A revoked key.
+KEY_REVOKED = {**KEY, "revoked_at": "2026-11-25T09:00:00Z", "usable": False}
+#: A key with an expiry.
+KEY_EXPIRING = {**KEY, "expires_at": "2027-01-01T00:00:00Z"}
+
 
 def restore_nulls(doc: Any) -> None:
     """Put the ``null`` values back into the examples of an OpenAPI document: FastAPI drops
@@ -1014,6 +1026,9 @@ def restore_nulls(doc: Any) -> None:
             ex = node.get("example")
             if isinstance(ex, dict):
                 node["example"] = originals.get(json.dumps(ex, sort_keys=True), ex)
+            elif isinstance(ex, list):  # a list answer: each item on its own
+                node["example"] = [originals.get(json.dumps(e, sort_keys=True), e)
+                                   if isinstance(e, dict) else e for e in ex]
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):

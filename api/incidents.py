@@ -12,18 +12,21 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from api import examples, render
+from api.bodies import parse_json, read_body
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import ApiProblem, problem_example, responses
 from api.schemas import LineString
 from api.service import LiveService
 from api.transit import parse_time
-from incidents.auth import Principal, Role
+from incidents.auth import Principal, Role, authorize_area
 from incidents.errors import InvalidIncident
+from incidents.geometry import geometry_bounds
 from incidents.keys import authenticate
 from incidents.matching import GeometryMatchError, MatchResult
 from incidents.model import (
@@ -151,10 +154,14 @@ def principal(request: Request, creds: Annotated[HTTPAuthorizationCredentials | 
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "unauthorized", "an API key is required: send "
                          "'Authorization: Bearer KEY'", "Unauthorized", headers=challenge)
-    p = authenticate(svc.store, creds.credentials)
+    # the quota guard has looked the key up already (at most api.quotas.KEY_CACHE_S ago)
+    p = getattr(request.state, "principal", None)
+    if p is None:
+        p = authenticate(svc.store, creds.credentials)
     if p is None:
         raise ApiProblem(401, "unauthorized", "the API key is unknown or revoked",
                          "Unauthorized", headers=challenge)
+    request.state.principal = p  # the access log and the audit name the key
     return p
 
 
@@ -192,24 +199,11 @@ def _current_version(svc: LiveService, incident_id: str, if_match: str | None) -
 
 
 async def _body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
-        raise ApiProblem(415, "unsupported-media-type", f"send JSON (Content-Type: "
-                         f"application/json), not {ctype!r}", "Unsupported media type")
-    size = request.headers.get("content-length")
-    if size is not None and size.isdigit() and int(size) > max_bytes:
-        raise ApiProblem(413, "payload-too-large", f"the body is larger than {max_bytes} "
-                         "bytes", "Payload too large")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise ApiProblem(413, "payload-too-large", f"the body is larger than "
-                             f"{max_bytes} bytes", "Payload too large")
-    if not body.strip():
-        raise ApiProblem(422, "invalid-incident", "the request body is empty; send the "
-                         "incident as JSON", "Invalid incident")
-    return body
+    """The raw JSON body after the safety checks of :mod:`api.bodies` (415, 413, 422 for
+    empty, too deep, invalid or out-of-range numbers)."""
+    raw = await read_body(request, max_bytes)
+    parse_json(raw)
+    return raw
 
 
 def _match_or_422(svc: LiveService, geometry: Any, direction: Any) -> MatchResult:
@@ -228,8 +222,45 @@ def _match_or_422(svc: LiveService, geometry: Any, direction: Any) -> MatchResul
     return m
 
 
-def _out(svc: LiveService, inc: Incident, match: MatchResult | None = None) -> dict[str, Any]:
+_KEY_ACTOR = re.compile(r"key:[0-9a-f]{12}")
+#: What a caller sees instead of the key id of another agency's key.
+HIDDEN_ACTOR = "key:hidden"
+
+
+def viewer(request: Request) -> Principal | None:
+    """The caller's key, if it sent a valid one (looked up by the quota guard, else here);
+    ``None`` for anonymous callers. Never raises."""
+    p = getattr(request.state, "principal", None)
+    if p is not None:
+        return p
+    auth = request.headers.get("authorization", "")
+    svc = request.app.state.service
+    if auth[:7].lower() != "bearer " or svc.store is None:
+        return None
+    return authenticate(svc.store, auth[7:].strip())
+
+
+def sees_key_ids(who: Principal | None, agency: str) -> bool:
+    """Whether ``who`` may see the key ids that wrote an incident of ``agency``: admins and
+    that agency's own keys; readers, other agencies and anonymous callers may not."""
+    return who is not None and (who.role == Role.ADMIN or who.agency == agency)
+
+
+def hide_key_ids(doc: Any) -> Any:
+    """``doc`` with every ``key:<id>`` actor replaced by :data:`HIDDEN_ACTOR`."""
+    if isinstance(doc, str):
+        return HIDDEN_ACTOR if _KEY_ACTOR.fullmatch(doc) else doc
+    if isinstance(doc, dict):
+        return {k: hide_key_ids(v) if k in ("created_by", "updated_by", "actor", "before",
+                                            "after") else v for k, v in doc.items()}
+    return doc
+
+
+def _out(svc: LiveService, inc: Incident, match: MatchResult | None = None,
+         who: Principal | None = None, hide: bool = False) -> dict[str, Any]:
     doc = inc.to_doc()
+    if hide and not sees_key_ids(who, inc.agency):
+        doc = hide_key_ids(doc)
     m = match if match is not None else svc.engine.match_incident(inc)
     doc["effective_state"] = effective_state(inc, svc.clock.now()).value
     doc["match"] = m.to_dict() if m is not None else None
@@ -337,16 +368,23 @@ async def create_incident(request: Request, response: Response,
     in `If-Match` when changing it; `Location` is its URL."""
     svc = _svc(request)
     raw = await _body(request)
-    data = validate_model(IncidentCreate, raw)
-    match = _match_or_422(svc, data.geometry, data.direction)
-    if p.role == Role.ADMIN and agency is None and p.agency is None:
-        raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must name "
-                         "one with ?agency=", "Agency required")
-    inc = svc.store.create(data, p, agency if p.role == Role.ADMIN else None)
-    svc.engine.sync()
+
+    def create() -> tuple[Incident, dict]:
+        # validation, matching, the store and the engine's sync: off the event loop
+        data = validate_model(IncidentCreate, raw)
+        authorize_area(p, geometry_bounds(data.geometry))
+        match = _match_or_422(svc, data.geometry, data.direction)
+        if p.role == Role.ADMIN and agency is None and p.agency is None:
+            raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must "
+                             "name one with ?agency=", "Agency required")
+        inc = svc.store.create(data, p, agency if p.role == Role.ADMIN else None)
+        svc.engine.sync()
+        return inc, _out(svc, inc, match)
+
+    inc, doc = await run_in_threadpool(create)
     response.headers["ETag"] = _etag(inc)
     response.headers["Location"] = f"/v1/incidents/{inc.id}"
-    return _out(svc, inc, match)
+    return doc
 
 
 @router.get("", response_model=FeatureCollection, summary="List incidents (GeoJSON)",
@@ -397,8 +435,11 @@ def list_incidents(
         items = svc.store.list_incidents(bbox=box, status=status or None, agency=agency,
                                          limit=limit, offset=offset)
     feats = []
+    who = viewer(request)
     for inc in items:
         doc = inc.to_doc()
+        if not sees_key_ids(who, inc.agency):
+            doc = hide_key_ids(doc)
         geom = doc.pop("geometry")
         doc["effective_state"] = effective_state(inc, now).value
         feats.append({"type": "Feature", "id": inc.id, "geometry": geom, "properties": doc})
@@ -440,7 +481,7 @@ def get_incident(request: Request, response: Response, incident_id: IncidentId) 
     svc = _svc(request)
     inc = svc.store.get(incident_id)
     response.headers["ETag"] = _etag(inc)
-    return _out(svc, inc)
+    return _out(svc, inc, who=viewer(request), hide=True)
 
 
 _PRECONDITION_ERRORS = {
@@ -485,19 +526,26 @@ async def patch_incident(request: Request, response: Response, incident_id: Inci
     returns."""
     svc = _svc(request)
     raw = await _body(request)
-    changes = validate_model(IncidentPatch, raw)
-    version = _if_match(if_match, _current_version(svc, incident_id, if_match))
-    sent = changes.changes()
-    if "geometry" in sent or "direction" in sent:
-        cur = svc.store.get(incident_id)
-        geom = sent.get("geometry", cur.geometry)
-        if geom is None:
-            raise InvalidIncident.single(("geometry",), "geometry cannot be removed")
-        _match_or_422(svc, geom, sent.get("direction", cur.direction))
-    inc = svc.store.patch(incident_id, changes, p, version)
-    svc.engine.sync()
+
+    def patch() -> tuple[Incident, dict]:
+        # validation, matching, the store and the engine's sync: off the event loop
+        changes = validate_model(IncidentPatch, raw)
+        version = _if_match(if_match, _current_version(svc, incident_id, if_match))
+        sent = changes.changes()
+        if "geometry" in sent or "direction" in sent:
+            cur = svc.store.get(incident_id)
+            geom = sent.get("geometry", cur.geometry)
+            if geom is None:
+                raise InvalidIncident.single(("geometry",), "geometry cannot be removed")
+            authorize_area(p, geometry_bounds(geom))
+            _match_or_422(svc, geom, sent.get("direction", cur.direction))
+        inc = svc.store.patch(incident_id, changes, p, version)
+        svc.engine.sync()
+        return inc, _out(svc, inc)
+
+    inc, doc = await run_in_threadpool(patch)
     response.headers["ETag"] = _etag(inc)
-    return _out(svc, inc)
+    return doc
 
 
 @router.delete("/{incident_id}", status_code=204, summary="Delete an incident",
@@ -524,10 +572,14 @@ def incident_history(request: Request, incident_id: IncidentId) -> dict:
     """Every recorded change: who, when, what it was before and after."""
     svc = _svc(request)
     changes = svc.store.history(incident_id)
-    return {"incident_id": incident_id, "history": [
-        {"seq": c.seq, "version": c.version, "action": c.action, "actor": c.actor,
-         "recorded_at": c.recorded_at.isoformat(), "before": c.before, "after": c.after}
-        for c in changes]}
+    out = [{"seq": c.seq, "version": c.version, "action": c.action, "actor": c.actor,
+            "recorded_at": c.recorded_at.isoformat(), "before": c.before, "after": c.after}
+           for c in changes]
+    agency = next((d["agency"] for c in changes for d in (c.after, c.before)
+                   if isinstance(d, dict) and d.get("agency")), "")
+    if changes and not sees_key_ids(viewer(request), agency):
+        out = [hide_key_ids(c) for c in out]
+    return {"incident_id": incident_id, "history": out}
 
 
 class LatLon(BaseModel):

@@ -41,8 +41,16 @@ def line_string(xy: np.ndarray) -> dict[str, Any]:
 
 
 def step_json(s: Step, lang: str = "en") -> dict[str, Any]:
-    """One turn-by-turn step, its instruction in ``lang``."""
-    return s.to_dict(lang)
+    """One turn-by-turn step, its instruction in ``lang`` (every optional member present,
+    ``null`` when it does not apply, as in the ``Step`` schema)."""
+    d = s.to_dict(lang)
+    for k in _STEP_OPTIONAL:
+        d.setdefault(k, None)
+    return d
+
+
+#: The ``Step`` schema's optional members (``api.schemas.Step``).
+_STEP_OPTIONAL = ("exit", "ref", "destination", "exit_ref")
 
 
 def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from typing import Annotated, Literal
 
@@ -12,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import examples
-from api.incidents import _bbox, _body, writer
+from api.bodies import parse_json, read_body
+from api.incidents import _bbox, writer
 from api.params import BBOX_FORMAT, TIME_FORMAT
 from api.problems import (
     ApiProblem,
@@ -25,7 +25,8 @@ from api.service import LiveService
 from api.settings import Settings
 from api.standards import FEED_HEADERS, IfModifiedSince, IfNoneMatch, validators
 from api.transit import parse_time
-from incidents.auth import Principal
+from incidents.auth import Principal, Role
+from incidents.speeds import OUTSIDE_AREA
 from routing.congestion import LEVELS
 from routing.state import RoutingState
 
@@ -258,11 +259,8 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
     ones are applied; a batch without any valid item is rejected (422). Observations count
     fully for 5 min, then fade to the typical speed by 15 min."""
     svc = _svc(request)
-    raw = await _body(request, MAX_SPEEDS_BYTES)
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise ApiProblem(422, "invalid-json", f"the body is not JSON: {exc}") from exc
+    raw = await read_body(request, MAX_SPEEDS_BYTES)
+    doc = await run_in_threadpool(parse_json, raw)
     if not isinstance(doc, dict) or set(doc) != {"observations"} or \
             not isinstance(doc["observations"], list):
         raise ApiProblem(422, "invalid-body", 'expected {"observations": [...]}',
@@ -275,7 +273,12 @@ async def post_speeds(request: Request, p: Annotated[Principal, Depends(writer)]
                          "batch; split it", "Batch too large",
                          invalid_params=[{"name": "body.observations",
                                           "reason": f"more than {MAX_BATCH} items"}])
-    report, state = await run_in_threadpool(svc.engine.post_speeds, items, p.actor)
+    area = p.area if p.role != Role.ADMIN else None
+    report, state = await run_in_threadpool(svc.engine.post_speeds, items, p.actor, area)
+    if report.accepted == 0 and report.rejected and all(
+            r["reason"].startswith(OUTSIDE_AREA) for r in report.rejected):
+        raise ApiProblem(403, "outside-area", f"key {p.key_id} may only write inside its "
+                         f"area; every observation lies outside it", "Forbidden")
     if report.accepted == 0:
         raise ApiProblem(422, "no-valid-observation", "no observation in the batch is valid",
                          invalid_params=[{"name": f"body.observations.{r['index']}",

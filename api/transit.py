@@ -24,6 +24,7 @@ from api.params import (
 from api.problems import ApiProblem, problem_example, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
+from incidents.fields import is_iso_datetime
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import (
     AccessModeError,
@@ -60,6 +61,8 @@ def parse_time(value: str | None, name: str, tz: str, clock: Clock = SYSTEM_CLOC
     if value is None:
         return clock.now().astimezone(ZoneInfo(tz))
     try:
+        if not is_iso_datetime(value):
+            raise ValueError(value)
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ApiProblem(422, "invalid-parameter",

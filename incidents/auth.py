@@ -24,14 +24,30 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Plan(StrEnum):
+    """API plan of a key (quotas and costs per plan: :mod:`api.quotas`). Anonymous callers
+    are on ``open``, counted per client address."""
+
+    OPEN = "open"
+    STANDARD = "standard"
+    PARTNER = "partner"
+
+
+#: A key's area: ``(west, south, east, north)`` in degrees.
+Area = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: its key id (non-secret), role and agency."""
+    """An authenticated caller: its key id (non-secret), role, agency, plan and the area its
+    writes are limited to (``None``: anywhere)."""
 
     key_id: str
     role: Role
     agency: str | None = None
     label: str | None = None
+    plan: Plan = Plan.STANDARD
+    area: Area | None = None
 
     @property
     def actor(self) -> str:
@@ -70,3 +86,19 @@ def require_admin(principal: Principal) -> None:
     """Raise :class:`Forbidden` unless ``principal`` is an admin."""
     if principal.role != Role.ADMIN:
         raise Forbidden(f"role {principal.role.value!r} may not do this; admin required")
+
+
+def area_contains(area: Area, west: float, south: float, east: float, north: float) -> bool:
+    """True if the box ``west, south, east, north`` lies inside ``area``."""
+    return area[0] <= west and area[1] <= south and east <= area[2] and north <= area[3]
+
+
+def authorize_area(principal: Principal, bbox: Area | None) -> None:
+    """Raise :class:`Forbidden` when the key is limited to an area and ``bbox`` (of what it
+    writes) is not inside it. Admin keys and keys without an area may write anywhere."""
+    if principal.area is None or principal.role == Role.ADMIN or bbox is None:
+        return
+    if not area_contains(principal.area, *bbox):
+        w, s, e, n = principal.area
+        raise Forbidden(f"key {principal.key_id} may only write inside its area "
+                        f"{w:g},{s:g},{e:g},{n:g} (W,S,E,N); this reaches outside it")

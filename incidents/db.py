@@ -142,7 +142,8 @@ class SqliteDatabase(Database):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str, url: str | None = None, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: str, url: str | None = None, busy_timeout_s: float = 10.0,
+                 durable: bool = True) -> None:
         self.path = path
         self.url = url or f"sqlite:///{path}"
         self._lock = threading.RLock()
@@ -154,7 +155,11 @@ class SqliteDatabase(Database):
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreConfigError(f"could not enable WAL mode on {path} (got {mode})")
-        self._conn.execute("PRAGMA synchronous = FULL")
+        # durable=False (disposable data such as quota counters): commits of this
+        # connection skip the fsync; the database stays consistent, the last commits may be
+        # lost on power loss
+        self._conn.execute("PRAGMA synchronous = FULL" if durable else
+                           "PRAGMA synchronous = OFF")
         self._conn.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
@@ -303,8 +308,10 @@ class PostgresDatabase(Database):
 # ---------------------------------------------------------------------------------------------
 # URL parsing
 # ---------------------------------------------------------------------------------------------
-def connect(url: str) -> Database:
+def connect(url: str, durable: bool = True) -> Database:
     """Open the database named by ``url`` (see module docstring for the forms).
+    ``durable=False``: an SQLite connection whose commits skip the fsync (for disposable
+    data; PostgreSQL ignores it).
 
     Raises :class:`StoreConfigError` for an unknown scheme or an invalid schema name.
     """
@@ -316,7 +323,7 @@ def connect(url: str) -> Database:
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if not path:
             raise StoreConfigError(f"sqlite URL has no file path: {url!r}")
-        return SqliteDatabase(path, url=url)
+        return SqliteDatabase(path, url=url, durable=durable)
     if scheme in ("postgresql", "postgres"):
         query = parse_qsl(parts.query, keep_blank_values=True)
         schema = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -104,6 +105,8 @@ class IncidentEngine:
         self._effects: dict[tuple[str, int, int], IncidentEffects] = {}
         self._by_id: dict[str, Incident] = {}
         self._seq = -1
+        #: Unix time of the last sync with the store (0: never)
+        self.synced_at = 0.0
         self._speed_seq = -1
         self._horizon_day: int | None = None
         self._dirty = True
@@ -284,6 +287,7 @@ class IncidentEngine:
             changed = self._read_incidents()
             changed = self._read_speeds(now) or changed
             changed = self._read_realtime(now) or changed
+            self.synced_at = time.time()
             day = int(now.timestamp() // 86_400)
             if changed or self._dirty or day != self._horizon_day:
                 live = self._live_state(now)
@@ -292,12 +296,23 @@ class IncidentEngine:
             self.publisher.refresh(now)
             return self.publisher.current()
 
+    def behind(self) -> int:
+        """Changes committed to the store (incidents, speed batches, realtime messages)
+        that this process has not applied yet (its lag behind the change log)."""
+        with self._lock:
+            applied = (max(self._seq, 0), max(self._speed_seq, 0), max(self._rt_seq, 0))
+        head = (self.store.last_seq(), self.speed_log.last_seq(), self.realtime_log.last_seq())
+        return sum(max(0, h - a) for h, a in zip(head, applied, strict=True))
+
     # ---------------------------------------------------------------- speeds
-    def post_speeds(self, items: list[Any], actor: str) -> tuple[BatchReport, RoutingState]:
-        """Validate a batch (apply-the-valid-ones), commit the valid observations to the
-        speed log and apply them here before returning (other processes follow the log)."""
+    def post_speeds(self, items: list[Any], actor: str,
+                    area: tuple[float, float, float, float] | None = None
+                    ) -> tuple[BatchReport, RoutingState]:
+        """Validate a batch (apply-the-valid-ones; observations outside ``area``, W, S, E, N,
+        are rejected), commit the valid observations to the speed log and apply them here
+        before returning (other processes follow the log)."""
         now = self.clock.now()
-        report = self.speeds.validate(items, now)
+        report = self.speeds.validate(items, now, area)
         if report.updates:
             self.speed_log.append(self.snapshot.snapshot_id, actor, report.updates, now)
             state = self.sync(now)

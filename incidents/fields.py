@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -150,12 +151,24 @@ def _check_identifier(value: str) -> str:
     return value
 
 
+#: Format characters refused in free text: bidirectional embeddings, overrides and isolates
+#: (they reorder what a reader sees: "Trojan source") and invisible spaces, joiners and byte
+#: order marks. Zero-width (non-)joiners and the left-to-right/right-to-left marks, which
+#: some scripts need, stay allowed.
+TEXT_FORBIDDEN_FORMAT = frozenset(
+    "\u061c\u180e\u200b\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
+    "\u2066\u2067\u2068\u2069\ufeff")
+
+
 def _check_text(value: str) -> str:
     for i, ch in enumerate(value):
         if ch in _TEXT_ALLOWED_CONTROLS:
             continue
         if unicodedata.category(ch) in _TEXT_FORBIDDEN_CATEGORIES:
             raise ValueError(f"control or invalid character U+{ord(ch):04X} at index {i}")
+        if ch in TEXT_FORBIDDEN_FORMAT:
+            raise ValueError(f"invisible or bidirectional control character U+{ord(ch):04X} "
+                             f"at index {i}")
     if not value.strip():
         raise ValueError("text is blank")
     return value
@@ -184,11 +197,28 @@ Text = Annotated[
 ]
 
 
+#: The ISO 8601 forms accepted for times: extended calendar date, optionally a time of day
+#: (to the nanosecond) and a UTC offset. Numeric strings (Unix times) and compact forms
+#: (``20261124T0800``) are not among them.
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+                          r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?")
+
+
+def is_iso_datetime(value: str) -> bool:
+    """True if ``value`` is written in one of the accepted ISO 8601 forms
+    (:data:`ISO_DATETIME`); a numeric string such as ``"1700000000"`` is not."""
+    return len(value) <= 64 and ISO_DATETIME.fullmatch(value) is not None
+
+
 def _require_iso_datetime(value: Any) -> Any:
-    """Accept datetimes and ISO 8601 strings only (pydantic would also take Unix numbers)."""
-    if isinstance(value, datetime | str):
+    """Accept datetimes and ISO 8601 strings only (pydantic would also take Unix numbers,
+    and numeric strings as Unix times)."""
+    if isinstance(value, datetime):
         return value
-    raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
+    if isinstance(value, str) and is_iso_datetime(value):
+        return value
+    raise ValueError("must be an ISO 8601 datetime string with a UTC offset, e.g. "
+                     "2026-11-24T08:00:00-05:00")
 
 
 def _check_time_range(value: datetime) -> datetime:

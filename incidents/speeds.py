@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from incidents.fields import MAX_VERTICES, is_iso_datetime
 from incidents.matching import GeometryMatchError, NetworkMatcher
 from routing.kernels.td import FUTURE_TOLERANCE_MS, NO_OBSERVATION
 from routing.live import SOURCE_BUS_PROBE, SOURCE_TRAFFIC_CENTRE, SpeedObservations
@@ -52,6 +53,10 @@ BUS_PROBE_ACTOR = "bus_probe:"
 def source_of_actor(actor: str) -> int:
     """Source code (:data:`routing.live.SPEED_SOURCES`) of a logged batch's actor."""
     return SOURCE_BUS_PROBE if actor.startswith(BUS_PROBE_ACTOR) else SOURCE_TRAFFIC_CENTRE
+#: How the rejection of an observation outside the key's area begins.
+OUTSIDE_AREA = "outside the key's area"
+#: Most positions of one observation's LineString (a longer line is split into batches).
+MAX_REF_VERTICES = min(MAX_VERTICES, 1_000)
 _FIELDS = frozenset({"ref", "speed_kmh", "observed_at", "confidence"})
 
 
@@ -182,6 +187,10 @@ class SpeedBoard:
             else np.zeros(0, np.float64)
         self.matcher = matcher
         self.fresh_s, self.max_age_s = float(fresh_s), float(max_age_s)
+        self.edge_tail = np.asarray(car.edge_tail) if car is not None else np.zeros(0, np.int32)
+        self.edge_head = np.asarray(car.edge_head) if car is not None else np.zeros(0, np.int32)
+        self.node_lat = np.asarray(snapshot.node_lat)
+        self.node_lon = np.asarray(snapshot.node_lon)
         seg_way = np.asarray(snapshot.segments.way_id)
         lists: dict[tuple[int, bool], list[int]] = defaultdict(list)
         for e, (s, r) in enumerate(zip(seg_way[self.edge_seg].tolist(),
@@ -220,6 +229,10 @@ class SpeedBoard:
             geom = ref["geometry"]
             if not isinstance(geom, dict) or geom.get("type") != "LineString":
                 raise ValueError("geometry must be a GeoJSON LineString")
+            coords = geom.get("coordinates")
+            if isinstance(coords, list) and len(coords) > MAX_REF_VERTICES:
+                raise ValueError(f"geometry has {len(coords)} positions; at most "
+                                 f"{MAX_REF_VERTICES} per observation")
             try:
                 m = self.matcher.match(geom, ref.get("direction", "forward"), modes=(Mode.CAR,))
             except GeometryMatchError as exc:
@@ -230,10 +243,21 @@ class SpeedBoard:
             return [int(e) for e in np.asarray(matched).tolist()]
         raise ValueError("ref needs way_id (+ direction) or a LineString geometry")
 
-    def validate(self, items: list[Any], now: datetime) -> BatchReport:
+    def inside(self, edges: list[int], area: tuple[float, float, float, float]) -> bool:
+        """True if every end of the car ``edges`` lies in ``area`` (W, S, E, N degrees)."""
+        idx = np.asarray(edges, np.int64)
+        nodes = np.concatenate([self.edge_tail[idx], self.edge_head[idx]])
+        lat, lon = self.node_lat[nodes], self.node_lon[nodes]
+        return bool(((lon >= area[0]) & (lat >= area[1]) & (lon <= area[2])
+                     & (lat <= area[3])).all())
+
+    def validate(self, items: list[Any], now: datetime,
+                 area: tuple[float, float, float, float] | None = None) -> BatchReport:
         """Check each item on its own (apply-the-valid-ones; see the module docstring):
         the valid ones are resolved to car edges in ``report.updates``, the others listed in
-        ``report.rejected`` with index and reason. Nothing is applied."""
+        ``report.rejected`` with index and reason. With ``area`` (W, S, E, N), an item whose
+        roads reach outside it is rejected (reason starting :data:`OUTSIDE_AREA`). Nothing is
+        applied."""
         now_s = now.timestamp()
         report = BatchReport()
         edges: list[int] = []
@@ -273,6 +297,8 @@ class SpeedBoard:
                         not 0 <= conf <= 1:
                     raise ValueError("confidence must be a number in [0, 1]")
                 found = self._edges_for(ref)
+                if area is not None and not self.inside(found, area):
+                    raise ValueError(f"{OUTSIDE_AREA} ({','.join(f'{x:g}' for x in area)})")
             except ValueError as exc:
                 report.rejected.append({"index": i, "reason": str(exc)})
                 continue
@@ -350,6 +376,9 @@ class SpeedBoard:
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("observed_at must be an ISO 8601 string with an offset")
+    if not is_iso_datetime(value):
+        raise ValueError(f"observed_at {value[:40]!r} is not an ISO 8601 date-time such as "
+                         "2026-11-24T08:00:00Z")
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -533,6 +533,12 @@ class IncidentStore:
         _check_limit(limit)
         return changes_since(self.db, seq, limit)
 
+    def count_by_status(self) -> dict[str, int]:
+        """Stored incidents per status (deleted ones are not counted)."""
+        with self.db.transaction() as tx:
+            rows = tx.execute("SELECT status, COUNT(*) FROM incidents GROUP BY status")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def last_seq(self) -> int:
         """The sequence number of the latest committed change (0 if none)."""
         with self.db.transaction() as tx:

@@ -25,8 +25,13 @@ def live_server(snapshot: Path, extra_args: list[str] | None = None,
                 env: dict[str, str] | None = None, timeout_s: float = 120.0):
     """Yield the base URL of a server running on ``snapshot``; stop it afterwards."""
     port = free_port()
+    args = list(extra_args or [])
+    if "--workers" not in args:  # one process unless a test asks for more
+        args += ["--workers", "1"]
+    if "--quotas" not in args:  # tests send many anonymous requests: no quotas unless asked
+        args += ["--quotas", "off"]
     cmd = [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(snapshot), "--port",
-           str(port), *(extra_args or [])]
+           str(port), *args]
     # The log goes to a file: an unread pipe fills up and blocks the server.
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
         prefix="citynav-server-", suffix=".log", delete=False)

@@ -145,7 +145,7 @@ def test_cli_cors_origin_is_repeatable(monkeypatch, nky_snapshot_dir) -> None:
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
     monkeypatch.setenv("CITYNAV_CORS_ORIGINS", "https://from-env.example")
     runner = CliRunner()
-    base = ["serve", "--snapshot", str(nky_snapshot_dir)]
+    base = ["serve", "--snapshot", str(nky_snapshot_dir), "--workers", "1"]
     r = runner.invoke(cli, [*base, "--cors-origin", MAP, "--cors-origin",
                             "http://localhost:3000/"])
     assert r.exit_code == 0, r.output

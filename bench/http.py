@@ -1,0 +1,380 @@
+"""HTTP load on ``citynav serve``: routes/s and latency percentiles, one process against
+``--workers N`` in the same run, and a mixed load with incidents posted meanwhile.
+
+    python bench/http.py [--city nky|porto|all] [--duration 15] [--connections 32]
+                         [--workers 1,2] [--no-mixed]
+
+For each city and worker count it starts ``citynav serve`` (quotas off, access log off),
+waits until every worker answers ``/v1/ready``, then drives it from a load generator in its
+own process: ``wrk`` (Debian package) when installed, else an asyncio/httpx generator in a
+separate process. It prints requests/s, p50/p95/p99 and errors for ``/v1/route`` (car, random
+routable pairs), then — on cities with a timetable — a mixed load (route 80 %, transit plan
+15 %, congestion bbox 5 %) while a thread posts and deletes an incident every second; then
+the RSS and PSS (shared snapshot pages counted once) of each worker, and the ratio of each
+worker count to one process, all measured in the same run. The machine's load average is
+printed too: figures on a shared machine are depressed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, where this file would shadow
+# the standard library's http package (httpx imports http.client).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import cached_snapshot, print_table  # noqa: E402
+
+NKY = REPO / "data" / "northern-kentucky"
+CITIES = {
+    "nky": (NKY / "nky_streets.osm.pbf", [NKY / "nky_tank_gtfs.zip"]),
+    "porto": (REPO.parent / "shared" / "data" / "roads" / "porto_portugal.osm.pbf", []),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    import httpx
+
+    try:
+        r = httpx.get(url, timeout=timeout)
+        return r.status_code, r.content
+    except httpx.HTTPError:
+        return 0, b""
+
+
+class Server:
+    """``citynav serve`` in a subprocess."""
+
+    def __init__(self, snap: Path, workers: int, db: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="citynav-bench-http-",  # noqa: SIM115
+                                               suffix=".log", delete=False)
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(snap), "--port",
+             str(self.port), "--workers", str(workers), "--db", db, "--quotas", "off",
+             "--no-access-log", "--deadline-s", "60"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
+        pids: set[int] = set()
+        while len(pids) < workers:
+            if self.proc.poll() is not None:
+                raise RuntimeError(Path(self.log.name).read_text()[-3000:])
+            code, body = _get(f"{self.url}/v1/ready", 2.0)
+            if code == 200:
+                pids.add(json.loads(body)["worker"])
+            else:
+                time.sleep(0.3)
+            if time.perf_counter() - t0 > 600:
+                raise TimeoutError("server did not start")
+        self.start_s = time.perf_counter() - t0
+        self.pids = sorted(pids)
+
+    def memory_mb(self) -> list[tuple[int, float, float]]:
+        """(pid, RSS MB, PSS MB) of each worker."""
+        out = []
+        for pid in self.pids:
+            try:
+                rss = pss = 0.0
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Rss:"):
+                        rss = int(line.split()[1]) / 1024
+                    elif line.startswith("Pss:"):
+                        pss = int(line.split()[1]) / 1024
+                out.append((pid, rss, pss))
+            except OSError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ requests
+def route_paths(url: str, snap: Path, n: int, seed: int = 7) -> list[str]:
+    """``n`` /v1/route paths between random junctions that have a car route."""
+    import numpy as np
+
+    from routing.snapshot import load_snapshot
+
+    s = load_snapshot(snap)
+    lat, lon = np.asarray(s.node_lat), np.asarray(s.node_lon)
+    rng = random.Random(seed)
+    out: list[str] = []
+    tries = 0
+    while len(out) < n and tries < n * 10:
+        tries += 1
+        a, b = rng.randrange(lat.shape[0]), rng.randrange(lat.shape[0])
+        path = (f"/v1/route?from={lat[a]:.6f},{lon[a]:.6f}&to={lat[b]:.6f},{lon[b]:.6f}"
+                "&mode=car")
+        if _get(url + path)[0] == 200:
+            out.append(path)
+    return out
+
+
+def mixed_paths(url: str, routes: list[str], snap: Path, seed: int = 11) -> list[str]:
+    """100 paths: 80 routes, 15 transit plans, 5 congestion boxes."""
+    import numpy as np
+
+    from routing.snapshot import load_snapshot
+
+    s = load_snapshot(snap)
+    lat, lon = np.asarray(s.node_lat), np.asarray(s.node_lon)
+    rng = random.Random(seed)
+    plans = []
+    while len(plans) < 15:
+        a, b = rng.randrange(lat.shape[0]), rng.randrange(lat.shape[0])
+        p = (f"/v1/plan?from={lat[a]:.6f},{lon[a]:.6f}&to={lat[b]:.6f},{lon[b]:.6f}"
+             "&depart_at=2020-01-15T08:00:00-05:00")
+        if _get(url + p)[0] == 200:
+            plans.append(p)
+    boxes = []
+    for _ in range(5):
+        i = rng.randrange(lat.shape[0])
+        boxes.append(f"/v1/congestion?bbox={lon[i] - 0.01:.5f},{lat[i] - 0.01:.5f},"
+                     f"{lon[i] + 0.01:.5f},{lat[i] + 0.01:.5f}")
+    paths = (routes * 2)[:80] + plans + boxes
+    rng.shuffle(paths)
+    return paths
+
+
+# ------------------------------------------------------------------------------ generators
+_WRK_LUA = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%f %%f %%f\\n", summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, summary.errors.status, summary.duration, 0,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000))
+end
+"""
+
+
+def run_wrk(url: str, paths: list[str], seconds: float, connections: int,
+            threads: int = 1) -> dict[str, float]:
+    """Drive ``paths`` with wrk; returns rps, p50/p95/p99 (ms), errors."""
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "paths.txt").write_text("\n".join(paths) + "\n")
+        lua = Path(d) / "paths.lua"
+        lua.write_text(_WRK_LUA % (Path(d) / "paths.txt"))
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d",
+                              f"{seconds:.0f}s", "--timeout", "30s", "-s", str(lua), url],
+                             capture_output=True, text=True, check=True).stdout
+    m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) \d+ ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    if m is None:
+        raise RuntimeError(out)
+    n, sock_err, status_err, dur_us = (int(m.group(i)) for i in range(1, 5))
+    return {"rps": n / (dur_us / 1e6), "p50": float(m.group(5)), "p95": float(m.group(6)),
+            "p99": float(m.group(7)), "errors": sock_err + status_err, "requests": n}
+
+
+def _httpx_worker(url: str, paths: list[str], seconds: float, connections: int,
+                  q: Any) -> None:
+    import httpx
+
+    async def main() -> tuple[list[float], int]:
+        lat: list[float] = []
+        errors = 0
+        t_end = time.perf_counter() + seconds
+        limits = httpx.Limits(max_connections=connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as c:
+            async def one(k: int) -> None:
+                nonlocal errors
+                i = k
+                while time.perf_counter() < t_end:
+                    t0 = time.perf_counter()
+                    try:
+                        r = await c.get(paths[i % len(paths)])
+                        if r.status_code >= 400:
+                            errors += 1
+                    except httpx.HTTPError:
+                        errors += 1
+                    lat.append(time.perf_counter() - t0)
+                    i += connections
+            await asyncio.gather(*(one(k) for k in range(connections)))
+        return lat, errors
+
+    t0 = time.perf_counter()
+    lat, errors = asyncio.run(main())
+    q.put((lat, errors, time.perf_counter() - t0))
+
+
+def run_httpx(url: str, paths: list[str], seconds: float, connections: int
+              ) -> dict[str, float]:
+    """Drive ``paths`` from an asyncio/httpx generator in its own process."""
+    import statistics
+
+    q: Any = mp.get_context("spawn").Queue()
+    p = mp.get_context("spawn").Process(target=_httpx_worker,
+                                        args=(url, paths, seconds, connections, q))
+    p.start()
+    lat, errors, dur = q.get()
+    p.join()
+    lat.sort()
+    qs = statistics.quantiles(lat, n=100) if len(lat) > 2 else [0.0] * 99
+    return {"rps": len(lat) / dur, "p50": qs[49] * 1000, "p95": qs[94] * 1000,
+            "p99": qs[98] * 1000, "errors": errors, "requests": len(lat)}
+
+
+def drive(url: str, paths: list[str], seconds: float, connections: int) -> dict[str, float]:
+    """wrk if installed, else the httpx generator."""
+    if shutil.which("wrk"):
+        return run_wrk(url, paths, seconds, connections)
+    return run_httpx(url, paths, seconds, connections)
+
+
+class IncidentPoster(threading.Thread):
+    """Posts an incident (a 2-minute delay on a stretch of a benchmark route) and deletes it
+    again, once a second, while the load runs."""
+
+    def __init__(self, url: str, key: str, stretch: list[list[float]]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.key, self.stretch = url, key, stretch
+        self.stop_event = threading.Event()
+        self.ok = self.failed = 0
+
+    def run(self) -> None:
+        import httpx
+
+        h = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=self.url, headers=h, timeout=30) as c:
+            while not self.stop_event.wait(1.0):
+                # a delay, not a closure: a closure may cut a benchmark pair off (a true
+                # 404 no-route, which wrk would count as an error)
+                r = c.post("/v1/incidents", json={
+                    "type": "accident", "severity": "high", "start": "2020-01-01T00:00:00Z",
+                    "geometry": {"type": "LineString", "coordinates": self.stretch},
+                    "direction": "both", "road_effect": {"delay_s": 120}})
+                if r.status_code != 201:
+                    self.failed += 1
+                    continue
+                d = c.delete(f"/v1/incidents/{r.json()['id']}", headers={"If-Match": "*"})
+                if d.status_code == 204:
+                    self.ok += 1
+                else:
+                    self.failed += 1
+
+
+def _row(res: dict[str, float]) -> str:
+    return (f"{res['rps']:8.0f} req/s  p50 {res['p50']:6.1f}  p95 {res['p95']:6.1f}  "
+            f"p99 {res['p99']:6.1f} ms  errors {int(res['errors'])} of "
+            f"{int(res['requests'])}")
+
+
+def bench_city(name: str, workers_list: list[int], seconds: float, connections: int,
+               mixed: bool) -> None:
+    osm, gtfs = CITIES[name]
+    snap, _, _ = cached_snapshot(name, osm, gtfs)
+    rows: list[tuple[str, str]] = [("load average (1, 5, 15 min)",
+                                    " ".join(Path("/proc/loadavg").read_text().split()[:3])),
+                                   ("cores", str(os.cpu_count())),
+                                   ("generator", "wrk" if shutil.which("wrk") else
+                                    "httpx/asyncio (own process)"),
+                                   ("connections, seconds", f"{connections}, {seconds:g}")]
+    base: dict[str, dict[str, float]] = {}
+    for w in workers_list:
+        with tempfile.TemporaryDirectory() as d:
+            db = f"sqlite:///{d}/bench.db"
+            srv = Server(snap, w, db)
+            try:
+                rows.append((f"workers={w}: start until every worker is ready",
+                             f"{srv.start_s:.1f} s"))
+                routes = route_paths(srv.url, snap, 200)
+                res = drive(srv.url, routes, seconds, connections)
+                rows.append((f"workers={w}: /v1/route", _row(res)))
+                if w == workers_list[0]:
+                    base["route"] = res
+                else:
+                    rows.append((f"workers={w}: /v1/route ratio to workers="
+                                 f"{workers_list[0]}",
+                                 f"{res['rps'] / base['route']['rps']:.2f}× req/s, p99 "
+                                 f"{res['p99'] / max(base['route']['p99'], 1e-9):.2f}×"))
+                if mixed and gtfs:
+                    from incidents.keys import create_key
+                    from incidents.store import open_store
+
+                    st = open_store(db)
+                    key = create_key(st, "traffic_centre", "BENCH")
+                    st.close()
+                    doc = json.loads(_get(srv.url + routes[0])[1])
+                    coords = doc["routes"][0]["geometry"]["coordinates"]
+                    stretch = coords[len(coords) // 3: len(coords) // 3 + 4]
+                    poster = IncidentPoster(srv.url, key, stretch)
+                    poster.start()
+                    res_m = drive(srv.url, mixed_paths(srv.url, routes, snap), seconds,
+                                  connections)
+                    poster.stop_event.set()
+                    poster.join(timeout=60)
+                    rows.append((f"workers={w}: mixed 80/15/5 + incidents",
+                                 _row(res_m) + f"; incidents posted+deleted {poster.ok}, "
+                                 f"failed {poster.failed}"))
+                    if w == workers_list[0]:
+                        base["mixed"] = res_m
+                    else:
+                        rows.append((f"workers={w}: mixed ratio to workers={workers_list[0]}",
+                                     f"{res_m['rps'] / base['mixed']['rps']:.2f}× req/s"))
+                for pid, rss, pss in srv.memory_mb():
+                    rows.append((f"workers={w}: worker {pid} memory",
+                                 f"RSS {rss:.0f} MB, PSS {pss:.0f} MB"))
+            finally:
+                srv.stop()
+    rows.append(("load average after", " ".join(Path("/proc/loadavg").read_text()
+                                                .split()[:3])))
+    print_table(f"HTTP load — {name}", rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--city", default="nky", choices=["nky", "porto", "all"])
+    ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ap.add_argument("--no-mixed", action="store_true")
+    args = ap.parse_args()
+    workers = [int(x) for x in args.workers.split(",")]
+    for name in (["nky", "porto"] if args.city == "all" else [args.city]):
+        bench_city(name, workers, args.duration, args.connections, not args.no_mixed)
+
+
+if __name__ == "__main__":
+    main()
