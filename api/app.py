@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import RedirectResponse
 
-from api import docs, examples, middleware, operations, problems, render
+from api import docs, examples, middleware, operations, pages, problems, render
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
+from api.maps import router as maps_router
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
 from api.realtime import realtime_summary
@@ -241,6 +241,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(realtime_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
+    app.include_router(maps_router)
 
     base_openapi = app.openapi
 
@@ -257,9 +258,6 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     # FastAPI's documented way to extend the schema is to replace this method
     app.openapi = openapi  # type: ignore[method-assign]
     docs.install(app)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    pages.install(app)
 
     return app
