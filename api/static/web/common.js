@@ -117,6 +117,7 @@ const CN = (() => {
   }
 
   function fmtDuration(s) {
+    if (Math.abs(s) < 60) return `${Math.round(s)} s`;
     const m = Math.round(s / 60);
     return m < 60 ? `${m} ${t("min")}` : `${Math.floor(m / 60)} h ${m % 60} ${t("min")}`;
   }
