@@ -155,7 +155,6 @@
       const feats = body.features.filter((f) => !type || f.properties.type === type);
       CN.setData(map, "incidents", { type: "FeatureCollection", features: feats });
       renderTable(feats);
-      $("list-msg").replaceChildren();
     } catch (e) { $("list-msg").replaceChildren(el("p", { class: "error" }, e.message)); }
   }
   function renderTable(feats) {
