@@ -89,6 +89,70 @@ def line_commands(xy: np.ndarray) -> list[int] | None:
     return out.tolist()
 
 
+def grouped_line_commands(xy: np.ndarray, part_offsets: np.ndarray, part_group: np.ndarray
+                          ) -> tuple[np.ndarray, list[list[int]]]:
+    """Command integers of many lines at once, one multi-line feature per group.
+
+    ``xy``: ``[n, 2]`` integer tile coordinates of all parts' points, part ``p`` being
+    ``xy[part_offsets[p]:part_offsets[p + 1]]``; ``part_group[p]``: the group (feature) key
+    of each part. Repeated points are dropped, parts left with fewer than two points too.
+    Returns (the distinct group keys in order, the commands of each group's feature)."""
+    xy = np.asarray(xy, dtype=np.int64)
+    n_parts = len(part_offsets) - 1
+    if n_parts <= 0 or len(xy) == 0:
+        return np.zeros(0, np.int64), []
+    lengths = np.diff(part_offsets)
+    part_of = np.repeat(np.arange(n_parts), lengths)
+    first = np.zeros(len(xy), bool)
+    first[part_offsets[:-1][lengths > 0]] = True
+    same = np.zeros(len(xy), bool)
+    same[1:] = np.all(xy[1:] == xy[:-1], axis=1)
+    keep = first | ~same
+    xy, part_of = xy[keep], part_of[keep]
+    counts = np.bincount(part_of, minlength=n_parts)
+    ok = counts >= 2
+    keep_pts = ok[part_of]
+    xy, part_of = xy[keep_pts], part_of[keep_pts]
+    # parts in group order (stable: a group's parts keep their order), points follow
+    order = np.argsort(np.asarray(part_group)[ok], kind="stable")
+    parts = np.flatnonzero(ok)[order]
+    counts = counts[parts]
+    if len(parts) == 0:
+        return np.zeros(0, np.int64), []
+    starts_old = np.concatenate([[0], np.cumsum(np.bincount(part_of, minlength=n_parts))])
+    xy = xy[_ranges(starts_old[parts], counts)]
+    groups = np.asarray(part_group)[parts]
+    new_group = np.ones(len(parts), bool)
+    new_group[1:] = groups[1:] != groups[:-1]
+    pstart = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    delta = np.empty_like(xy)
+    delta[0] = xy[0]
+    delta[1:] = xy[1:] - xy[:-1]
+    delta[pstart[new_group]] = xy[pstart[new_group]]  # a feature's cursor starts at 0,0
+    zz = _zigzag(delta)
+    # each part of k points takes 2k + 2 integers: MoveTo(1) x y LineTo(k-1) dx dy ...
+    width = 2 * counts + 2
+    off = np.concatenate([[0], np.cumsum(width)])
+    out = np.empty(int(off[-1]), dtype=np.int64)
+    out[off[:-1]] = (1 << 3) | _MOVE_TO
+    out[off[:-1] + 3] = ((counts - 1) << 3) | _LINE_TO
+    j = np.arange(len(xy)) - np.repeat(pstart, counts)
+    pos = np.repeat(off[:-1], counts) + 1 + 2 * j + (j > 0)
+    out[pos] = zz[:, 0]
+    out[pos + 1] = zz[:, 1]
+    gstart = np.flatnonzero(new_group)
+    bounds = np.concatenate([off[gstart], [off[-1]]])
+    cmds = [out[bounds[k]:bounds[k + 1]].tolist() for k in range(len(gstart))]
+    return groups[gstart], cmds
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + c)`` for each start and count."""
+    total = int(counts.sum())
+    base = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return base + np.arange(total)
+
+
 def point_commands(xy: np.ndarray) -> list[int]:
     """Command integers of points (``xy``: ``[n, 2]`` integer tile coordinates)."""
     cursor = np.zeros(2, dtype=np.int64)

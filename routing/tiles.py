@@ -3,7 +3,7 @@
 Geometries are kept once in Web-Mercator "world" units (0..1 across the map, y down) in
 shapely STR-trees; a tile selects the geometries whose boxes meet it (with a margin of
 :data:`BUFFER` tile units so lines join without seams), clips them with shapely, scales them
-to :data:`EXTENT` units, simplifies them below the highest zoom and encodes them with
+to :data:`EXTENT` units (points closer than one unit merge) and encodes them with
 :mod:`routing.mvt`. Tiles are kept in a bounded LRU cache: the source is immutable (one per
 snapshot), so a cached tile never goes stale.
 
@@ -48,8 +48,6 @@ ROAD_MIN_ZOOM = {
 MINOR_ROAD_MIN_ZOOM = 15
 TRANSIT_MIN_ZOOM = 8
 STOP_MIN_ZOOM = 13
-#: Douglas-Peucker tolerance in tile units below :data:`MAX_ZOOM`.
-SIMPLIFY_TOLERANCE = 2.0
 
 
 class TileError(ValueError):
@@ -84,6 +82,8 @@ class _Source:
     min_zoom: np.ndarray
     props: Callable[[int], dict[str, Any]]
     points: bool = False
+    #: features with the same key (the same properties) are merged into one multi-line
+    group_key: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geoms)
@@ -136,7 +136,11 @@ def _road_source(snap: Snapshot) -> _Source | None:
                 "ref": labels[r].replace(";", " / ") if r >= 0 else None,
                 "oneway": bool(oneway[i])}
 
-    return _Source("roads", geoms, min_zoom, props)
+    nl = len(labels) + 1
+    key = ((hw.astype(np.int64) * nl + (street + 1)) * nl + (ref + 1)) * 2 + oneway
+    if len(seg.street_idx) != n:  # older snapshots: the display names tell streets apart
+        key = key * (len(names) + 1) + (name_idx + 1)
+    return _Source("roads", geoms, min_zoom, props, group_key=key)
 
 
 def _colour(c: str, default: str) -> str:
@@ -192,7 +196,8 @@ def _transit_sources(tt: Timetable) -> list[_Source]:
                     "route_type": int(rtype[r])}
 
         out.append(_Source("transit", np.array(lines, dtype=object),
-                           np.full(len(lines), TRANSIT_MIN_ZOOM, np.int8), rprops))
+                           np.full(len(lines), TRANSIT_MIN_ZOOM, np.int8), rprops,
+                           group_key=np.asarray(line_route, dtype=np.int64)))
     if len(stop_lon):
         wx, wy = lonlat_to_world(stop_lon, stop_lat)
         stop_ids, stop_names = s["stop_id"], s["stop_name"]
@@ -273,19 +278,24 @@ class VectorTiles:
                     lb.add(mvt.POINT, mvt.point_commands(p[None, :]), src.props(i))
                 continue
             geoms = shapely.clip_by_rect(src.geoms[idx], *rect)
-            geoms = shapely.transform(geoms, lambda c: (c - (x0, y0)) * scale)
-            if z < MAX_ZOOM:
-                geoms = shapely.simplify(geoms, SIMPLIFY_TOLERANCE)
             parts, owner = shapely.get_parts(geoms, return_index=True)
             is_line = shapely.get_type_id(parts) == 1
             parts, owner = parts[is_line], owner[is_line]
             if len(parts) == 0:
                 continue
             coords, which = shapely.get_coordinates(parts, return_index=True)
-            coords = np.rint(coords).astype(np.int64)
-            bounds = np.searchsorted(which, np.arange(len(parts) + 1))
-            for k in range(len(parts)):
-                cmds = mvt.line_commands(coords[bounds[k]:bounds[k + 1]])
-                if cmds is not None:
-                    lb.add(mvt.LINESTRING, cmds, src.props(int(idx[owner[k]])))
+            # to tile units; rounding to whole units and dropping the repeated points is
+            # the simplification (no shape finer than 1/4096 of a tile is kept)
+            coords = (coords - (x0, y0)) * scale
+            offsets = np.searchsorted(which, np.arange(len(parts) + 1))
+            feature_of = idx[owner]
+            keys = src.group_key[feature_of] if src.group_key is not None else feature_of
+            # one representative feature index per key, for the properties
+            rep: dict[int, int] = {}
+            for k, f in zip(keys.tolist(), feature_of.tolist(), strict=True):
+                rep.setdefault(k, f)
+            gkeys, cmds = mvt.grouped_line_commands(np.rint(coords).astype(np.int64), offsets,
+                                                    keys)
+            for k, c in zip(gkeys.tolist(), cmds, strict=True):
+                lb.add(mvt.LINESTRING, c, src.props(rep[k]))
         return mvt.encode(builders)
