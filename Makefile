@@ -44,10 +44,14 @@ browser:
 	    echo "note: chromium is missing and needs root to install: browser tests will skip"; \
 	  fi; }
 
-## Refresh api/static/vendor from the pinned npm packages in web/ (needs npm; the copied files
-## are committed, so `make run` and `make test` need no npm).
-vendor:
+## Refresh api/static/vendor from the pinned npm packages in web/ (needs npm) and the map's
+## label glyphs in api/static/glyphs from Debian's DejaVu fonts (fonts-dejavu-core; freetype-py
+## from the `vendor` extra). The results are committed, so `make run` and `make test` need
+## neither npm nor the fonts.
+vendor: install
 	scripts/vendor-web.sh
+	$(BIN)/python -m pip install --quiet -e ".[vendor]"
+	$(BIN)/python scripts/make_glyphs.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,9 +74,15 @@ _ROAD_STYLE = [
 ]
 
 
-def map_style(tiles_url: str, bbox: tuple[float, float, float, float]) -> dict[str, Any]:
+#: Fonts of the label glyphs (api/static/glyphs, made by scripts/make_glyphs.py).
+LABEL_FONT = ["DejaVu Sans"]
+
+
+def map_style(tiles_url: str, glyphs_url: str, bbox: tuple[float, float, float, float]
+              ) -> dict[str, Any]:
     """The MapLibre style of the basemap drawn from this server's tiles (``tiles_url``:
-    the absolute tile URL template); centred on ``bbox`` (west, south, east, north)."""
+    the absolute tile URL template) with labels from its glyphs (``glyphs_url``); centred on
+    ``bbox`` (west, south, east, north)."""
     w, s, e, n = bbox
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background", "paint": {"background-color": "#f2efe9"}}]
@@ -106,9 +112,28 @@ def map_style(tiles_url: str, bbox: tuple[float, float, float, float]) -> dict[s
          "paint": {"circle-color": "#ffffff", "circle-stroke-color": "#1f6feb",
                    "circle-stroke-width": 1.5,
                    "circle-radius": ["interpolate", ["linear"], ["zoom"], 13, 2.5, 17, 6]}},
+        {"id": "road-labels", "type": "symbol", "source": "citynav", "source-layer": "roads",
+         "minzoom": 14, "filter": ["has", "name"],
+         "layout": {"symbol-placement": "line", "text-field": ["get", "name"],
+                    "text-font": LABEL_FONT, "text-max-angle": 30,
+                    "text-size": ["interpolate", ["linear"], ["zoom"], 14, 10, 18, 14]},
+         "paint": {"text-color": "#3b3f48", "text-halo-color": "#ffffff",
+                   "text-halo-width": 1.5}},
+        {"id": "road-refs", "type": "symbol", "source": "citynav", "source-layer": "roads",
+         "minzoom": 10, "maxzoom": 14, "filter": ["has", "ref"],
+         "layout": {"symbol-placement": "line", "text-field": ["get", "ref"],
+                    "text-font": LABEL_FONT, "text-size": 10},
+         "paint": {"text-color": "#7a4a16", "text-halo-color": "#ffffff",
+                   "text-halo-width": 1.5}},
+        {"id": "stop-labels", "type": "symbol", "source": "citynav", "source-layer": "stops",
+         "minzoom": 16,
+         "layout": {"text-field": ["get", "name"], "text-font": LABEL_FONT, "text-size": 11,
+                    "text-offset": [0, 1.1], "text-anchor": "top", "text-optional": True},
+         "paint": {"text-color": "#1a56c4", "text-halo-color": "#ffffff",
+                   "text-halo-width": 1.5}},
     ]
     return {
-        "version": 8, "name": "citynav basemap",
+        "version": 8, "name": "citynav basemap", "glyphs": glyphs_url,
         "center": [(w + e) / 2, (s + n) / 2], "zoom": 13,
         "sources": {"citynav": {"type": "vector", "tiles": [tiles_url], "minzoom": 0,
                                 "maxzoom": MAX_ZOOM, "bounds": [w, s, e, n],
@@ -134,7 +159,8 @@ def style(request: Request) -> dict[str, Any]:
     colours and stops, all from this server's `/v1/tiles` (nothing from other servers)."""
     svc = request.app.state.service
     base = str(request.base_url).rstrip("/")
-    return map_style(base + "/v1/tiles/{z}/{x}/{y}.mvt", svc.snapshot.bbox)
+    return map_style(base + "/v1/tiles/{z}/{x}/{y}.mvt",
+                     base + "/static/glyphs/{fontstack}/{range}.pbf", svc.snapshot.bbox)
 
 
 _GEOCODE_ERRORS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from routing.geocode import fold
@@ -136,9 +137,33 @@ def test_style_draws_only_from_this_server(client) -> None:
     assert st["version"] == 8
     (src,) = st["sources"].values()
     assert src["tiles"] == ["http://testserver/v1/tiles/{z}/{x}/{y}.mvt"]
-    assert "glyphs" not in st and "sprite" not in st
+    assert "sprite" not in st
+    assert st["glyphs"] == "http://testserver/static/glyphs/{fontstack}/{range}.pbf"
     used = {ly.get("source-layer") for ly in st["layers"]} - {None}
     assert used == {"roads", "transit", "stops"}
+    fonts = {f for ly in st["layers"] for f in ly.get("layout", {}).get("text-font", [])}
+    assert fonts == {"DejaVu Sans"}
+
+
+def test_label_glyphs_are_served_from_this_server(client) -> None:
+    """The glyph ranges the style names exist and hold distance fields of the right size."""
+    import scripts.make_glyphs as mg
+
+    for rng in ("0-255", "256-511", "8192-8447"):
+        r = client.get(f"/static/glyphs/DejaVu%20Sans/{rng}.pbf")
+        assert r.status_code == 200, rng
+    msg = mg.Glyphs.FromString(client.get("/static/glyphs/DejaVu%20Sans/0-255.pbf").content)
+    (stack,) = msg.stacks
+    assert stack.name == "DejaVu Sans" and stack.range == "0-255"
+    glyphs = {g.id: g for g in stack.glyphs}
+    a = glyphs[ord("A")]
+    assert 10 <= a.width <= 24 and 10 <= a.height <= 24 and a.advance > 0
+    b = mg.BUFFER_PX
+    assert len(a.bitmap) == (a.width + 2 * b) * (a.height + 2 * b)
+    px = np.frombuffer(a.bitmap, np.uint8).reshape(a.height + 2 * b, a.width + 2 * b)
+    assert px[0, 0] < 60 and px.max() > 200  # far outside is low, the stroke is high
+    assert glyphs[ord(" ")].width == 0 and glyphs[ord(" ")].advance > 0
+    assert ord("é") in glyphs and ord("ã") in glyphs
 
 
 def test_fold_ignores_accents_case_and_abbreviations() -> None:
