@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from incidents.effects import incident_effects
 from incidents.engine import IncidentEngine
+from incidents.errors import InvalidIncident
 from incidents.matching import MatchResult
 from incidents.model import Incident, IncidentCreate
 from routing.profiles import Mode
@@ -46,12 +48,17 @@ class PreviewInputs:
 
 
 def draft_incident(data: IncidentCreate, agency: str, actor: str, now: Any) -> Incident:
-    """The incident ``data`` would become (placeholder id, version 1, not stored)."""
+    """The incident ``data`` would become (placeholder id, version 1, not stored). Raises
+    :class:`InvalidIncident` (422) for what the store would refuse too, e.g. a malformed
+    agency."""
     fields = data.model_dump(exclude={"status"})
     fields.update(id=DRAFT_ID, agency=agency, status=data.status or "active",
                   created_by=actor, updated_by=actor, created_at=now, updated_at=now,
                   version=1)
-    return Incident.model_validate(fields)
+    try:
+        return Incident.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidIncident.from_validation_error(exc) from None
 
 
 def _centre(match: MatchResult, router: RoadRouter) -> tuple[float, float]:

@@ -18,7 +18,8 @@ def env(nky_snapshot_dir, tmp_path_factory):
     db = tmp_path_factory.mktemp("db") / "incidents.db"
     svc = load_service(nky_snapshot_dir, db_url=f"sqlite:///{db}")
     keys = {"tc": create_key(svc.store, "traffic_centre", "KYTC"),
-            "reader": create_key(svc.store, "reader")}
+            "reader": create_key(svc.store, "reader"),
+            "admin": create_key(svc.store, "admin")}
     with TestClient(create_app(service=svc), raise_server_exceptions=False) as c:
         yield c, svc, {k: {"Authorization": f"Bearer {v}"} for k, v in keys.items()}
     svc.close()
@@ -73,6 +74,10 @@ def test_dry_run_needs_a_writer_key_and_a_valid_body(env) -> None:
     bad = c.post("/v1/incidents?dry_run=true", json={**body, "severity": "apocalyptic"},
                  headers=h["tc"])
     assert bad.status_code == 422
+    # what the store would refuse is refused here too (an admin naming a malformed agency)
+    admin = c.post("/v1/incidents", params={"dry_run": "true", "agency": "0" * 99}, json=body,
+                   headers=h["admin"])
+    assert admin.status_code == 422, admin.text
     far = {**body, "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}}
     r = c.post("/v1/incidents?dry_run=true", json=far, headers=h["tc"])
     assert r.status_code == 422 and r.json()["title"] == "Geometry matches nothing"
