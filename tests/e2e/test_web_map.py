@@ -216,6 +216,13 @@ def test_operator_closes_a_street_and_the_commuter_route_avoids_it(
     inc_id = info.value.json()["id"]
     page.locator("#preview-out .published", has_text=inc_id).wait_for(timeout=RENDER_TIMEOUT_MS)
     page.locator(f"#incidents tr[data-id='{inc_id}']").wait_for(timeout=RENDER_TIMEOUT_MS)
+    # its diversions, drawn and with the sign text
+    page.locator(f"#incidents tr[data-id='{inc_id}'] button.diversions").click()
+    sign = page.locator("#diversions-out li.sign").first
+    sign.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert "CLOSED" in sign.inner_text()
+    page.wait_for_function("() => citynavMap.loaded() && citynavMap.queryRenderedFeatures("
+                           "{layers: ['diversions']}).length > 0", timeout=RENDER_TIMEOUT_MS)
     page.screenshot(path=str(artifacts / "console-published.png"))
     watch.assert_offline_clean(expected_errors=("401",))  # the wrong key's answer
 

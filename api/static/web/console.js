@@ -209,12 +209,19 @@
   function drawDiversions(divs) {
     const feats = [];
     const items = [];
-    (divs || []).forEach((d) => (d.routes || []).forEach((r) => {
-      if (r.geometry) feats.push({ type: "Feature", geometry: r.geometry, properties: {} });
-      items.push(el("li", {}, `${t("signs")}: ${r.sign_text || (r.streets_to_sign || []).join(" → ")}`,
-        r.extra_s !== undefined ? ` (+${fmtDuration(r.extra_s)})` : ""));
-    }));
+    (divs || []).forEach((d) => {
+      items.push(el("li", { class: "sign" }, `${t("signs")}: ${d.sign_text}`));
+      (d.routes || []).forEach((r) => {
+        if (r.geometry) feats.push({ type: "Feature", geometry: r.geometry, properties: {} });
+        items.push(el("li", {}, (r.streets_to_sign || []).join(" → ") || "—",
+          ` (+${fmtDuration(r.extra_s || 0)})`));
+      });
+    });
     CN.setData(map, "diversions", { type: "FeatureCollection", features: feats });
+    if (feats.length) {
+      map.fitBounds(CN.lineBounds(feats.flatMap((f) => f.geometry.coordinates)),
+        { padding: 60, duration: 0 });
+    }
     $("diversions-out").replaceChildren(el("h3", {}, t("diversions")), items.length ? el("ul", {}, items) : "—");
   }
   ["flt-status", "flt-agency", "flt-type", "at"].forEach((id) => $(id).addEventListener("change", refresh));
