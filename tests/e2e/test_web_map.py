@@ -274,4 +274,14 @@ def test_operator_resolve_conflict_is_shown_plainly(page_watch, server: tuple[st
     conflict.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert re.search(r"changed by key:\w+ at \d\d:\d\d — reload", conflict.inner_text())
     page.screenshot(path=str(artifacts / "console-conflict.png"))
+    # the time slider asks what was in effect two hours before the server's now (07:00 local
+    # is the hazard's start; at 06:00 local nothing was in effect)
+    with page.expect_response(lambda r: "/v1/incidents?" in r.url and "at=" in r.url) as info:
+        page.eval_on_selector("#at", "el => { el.value = '-120'; "
+                              "el.dispatchEvent(new Event('change')); }")
+    assert info.value.status == 200
+    assert "2020-01-15 11:00Z" in page.inner_text("#at-out")
+    assert info.value.json()["features"] == []
+    page.locator(f"#incidents tr[data-id='{inc['id']}']").wait_for(state="detached",
+                                                                   timeout=RENDER_TIMEOUT_MS)
     watch.assert_offline_clean(expected_errors=("412",))
