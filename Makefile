@@ -29,7 +29,8 @@ test: install browser
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## Debian's Chromium for the browser tests (tests/e2e), installed with apt when missing.
+## Debian's Chromium for the browser tests (tests/e2e), installed with apt when missing (and
+## fonts-noto-cjk for the Chinese pages' screenshots).
 ## Without apt (or root/sudo) the browser tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -44,11 +45,22 @@ browser:
 	  else \
 	    echo "note: chromium is missing and needs root to install: browser tests will skip"; \
 	  fi; }
+	@# A Chinese font, so that screenshots of the zh-CN pages show characters (optional).
+	@if command -v fc-list >/dev/null 2>&1 && [ -z "$$(fc-list :lang=zh 2>/dev/null)" ] \
+	    && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk) \
+	    >/dev/null 2>&1 \
+	    || echo "note: fonts-noto-cjk not installed: Chinese text in screenshots shows as boxes"; \
+	fi
 
-## Refresh api/static/vendor from the pinned npm packages in web/ (needs npm; the copied files
-## are committed, so `make run` and `make test` need no npm).
-vendor:
+## Refresh api/static/vendor from the pinned npm packages in web/ (needs npm) and the map's
+## label glyphs in api/static/glyphs from Debian's DejaVu fonts (fonts-dejavu-core; freetype-py
+## from the `vendor` extra). The results are committed, so `make run` and `make test` need
+## neither npm nor the fonts.
+vendor: install
 	scripts/vendor-web.sh
+	$(BIN)/python -m pip install --quiet -e ".[vendor]"
+	$(BIN)/python scripts/make_glyphs.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,15 +15,16 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from api import docs, examples, limits, middleware, operations, problems, render
+from api import docs, examples, limits, middleware, operations, pages, problems, render
 from api.fastjson import FastJSONResponse
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
 from api.keys import openapi_components as keys_components
 from api.keys import router as keys_router
+from api.maps import router as maps_router
 from api.metrics import AuditLog, ObserveMiddleware, metrics, multiprocess
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
@@ -337,6 +338,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(feeds_router)
     app.include_router(open_feeds_router)
     app.include_router(keys_router)
+    app.include_router(maps_router)
 
     base_openapi = app.openapi
 
@@ -364,8 +366,6 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         body, ctype = metrics().exposition()
         return Response(body, media_type=ctype)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    pages.install(app)
 
     return app

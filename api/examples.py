@@ -445,6 +445,31 @@ INCIDENT_CREATE: dict[str, Any] = {
     "description": {"en": "Veterans Memorial Bridge closed for a bridge inspection"},
 }
 
+#: Answer of POST /v1/incidents?dry_run=true (nothing stored)
+INCIDENT_PREVIEW: dict[str, Any] = {
+    "dry_run": True, "stored": False,
+    "match": {"geometry_type": "LineString", "edge_count": 14,
+              "edge_counts": {"car": 2, "bike": 6, "walk": 6}, "length_m": 862.0,
+              "street_names": ["Veterans Memorial Bridge"],
+              "way_ids": [33159410, 729223631, 729223628], "stops": []},
+    "impact_at": "2026-11-24T06:00:00-05:00",
+    "impact": {
+        "sampled_routes": 16,
+        "changed_routes": [{"from": [39.0937, -84.5031], "to": [39.0829, -84.5031],
+                            "before_s": 212.4, "after_s": 388.0, "added_s": 175.6,
+                            "avoids": True,
+                            "before": {"type": "LineString", "coordinates": [
+                                [-84.5031, 39.0937], [-84.5031, 39.0829]]},
+                            "after": {"type": "LineString", "coordinates": [
+                                [-84.5031, 39.0937], [-84.5085, 39.0881],
+                                [-84.5031, 39.0829]]}}],
+        "transit": {"stops_closed": [], "stops_on_geometry": [],
+                    "routes_affected": [{"id": "nky_tank:1", "name": "1"}]},
+        "diversions": [],
+    },
+    "live_version": 3,
+}
+
 #: Answer of POST /v1/incidents (ETag: "1")
 INCIDENT: dict[str, Any] = {
     "id": "INC-1",

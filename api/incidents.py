@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -339,6 +340,9 @@ _ID_404 = ("No incident with this id (or incidents are not enabled on this serve
              responses={201: {"description": "Created: the incident, its `ETag` (version) and "
                               "`Location` headers", "content": {"application/json": {
                                   "example": examples.INCIDENT}}},
+                        200: {"description": "With `dry_run=true`: the preview (match and "
+                              "expected impact); nothing is stored", "content": {
+                                  "application/json": {"example": examples.INCIDENT_PREVIEW}}},
                         **responses(_AUTH_ERRORS, _BODY_ERRORS, {
                             404: "Incidents are not enabled on this server",
                             409: ("The agency already has an incident with this external_id",
@@ -361,7 +365,12 @@ async def create_incident(request: Request, response: Response,
                           agency: Annotated[str | None, Query(max_length=100, description=(
                               "Agency that owns the incident, for admin keys without one "
                               "(traffic centres always write their own)"),
-                              examples=["KYTC"])] = None) -> dict:
+                              examples=["KYTC"])] = None,
+                          dry_run: Annotated[bool, Query(description=(
+                              "Preview only: answer 200 with the match and the expected "
+                              "impact (sampled car routes that change and their added delay, "
+                              "transit stops and routes affected, suggested diversions) and "
+                              "store nothing"), examples=[True])] = False) -> Any:
     """Post an incident. It is matched to the network (422 if it matches nothing), stored
     with its history, and in effect for routes before this answer returns. Needs an API key
     with role `traffic_centre` or `admin`. The answer's `ETag` header is the version to send
@@ -369,22 +378,51 @@ async def create_incident(request: Request, response: Response,
     svc = _svc(request)
     raw = await _body(request)
 
-    def create() -> tuple[Incident, dict]:
-        # validation, matching, the store and the engine's sync: off the event loop
+    def create() -> tuple[Incident | None, dict]:
+        # validation, matching, the store and the engine's sync (or the preview's what-if
+        # routes): off the event loop
         data = validate_model(IncidentCreate, raw)
         authorize_area(p, geometry_bounds(data.geometry))
         match = _match_or_422(svc, data.geometry, data.direction)
         if p.role == Role.ADMIN and agency is None and p.agency is None:
             raise ApiProblem(422, "invalid-parameter", "admin keys without an agency must "
                              "name one with ?agency=", "Agency required")
+        if dry_run:
+            planner = getattr(request.app.state.service, "planner", None)
+            return None, _preview(svc, data, match, p, agency, planner)
         inc = svc.store.create(data, p, agency if p.role == Role.ADMIN else None)
         svc.engine.sync()
         return inc, _out(svc, inc, match)
 
     inc, doc = await run_in_threadpool(create)
+    if inc is None:
+        return JSONResponse(doc)
     response.headers["ETag"] = _etag(inc)
     response.headers["Location"] = f"/v1/incidents/{inc.id}"
     return doc
+
+
+def _preview(svc: LiveService, data: IncidentCreate, match: MatchResult, p: Principal,
+             agency: str | None, planner: Any) -> dict[str, Any]:
+    """The dry-run answer: the match and the expected impact, nothing stored."""
+    from api.preview import PreviewInputs, draft_incident, preview
+
+    now = svc.clock.now()
+    owner = (agency if p.role == Role.ADMIN else None) or p.agency or "preview"
+    draft = draft_incident(data, owner, p.actor, now)
+    when = max(now, draft.start) if draft.start else now
+    state = svc.state_at(svc.state(), when)
+    names: dict[str, str] = {}
+    if planner is not None:
+        tt = planner.tt
+        for rid, short, long_ in zip(tt.strings["route_id"], tt.strings["route_short_name"],
+                                     tt.strings["route_long_name"], strict=True):
+            names[rid] = short or long_ or rid
+    impact = preview(PreviewInputs(svc.engine, svc.road, svc.publisher, state, names), draft,
+                     match)
+    return {"dry_run": True, "stored": False, "match": match.to_dict(),
+            "impact_at": when.isoformat(), "impact": impact,
+            "live_version": svc.state().version}
 
 
 @router.get("", response_model=FeatureCollection, summary="List incidents (GeoJSON)",

@@ -63,9 +63,12 @@ PLANS: dict[Plan, PlanQuota] = {
     Plan.PARTNER: PlanQuota(Plan.PARTNER, per_minute=6_000, per_day=2_000_000),
 }
 
-#: Paths that cost nothing and are never refused: probes, metrics, the API documents.
-FREE_PATHS = frozenset({"/", "/v1/health", "/v1/ready", "/metrics", "/docs", "/redoc",
-                        "/openapi.json"})
+#: Paths that cost nothing and are never refused: probes, metrics, the API documents, and
+#: the web pages with what their map draws from (style, glyphs and vector tiles of the
+#: snapshot, cached per snapshot: a map view loads dozens, which must not eat a commuter's
+#: open quota).
+FREE_PATHS = frozenset({"/", "/console", "/v1/health", "/v1/ready", "/metrics", "/docs",
+                        "/redoc", "/openapi.json", "/v1/style.json"})
 #: Cost units of each operation.
 COSTS: dict[str, int] = {"route": 1, "plan": 3, "congestion": 5, "congestion_summary": 2,
                          "diversions": 5, "departures": 1, "read": 1, "write": 1}
@@ -74,7 +77,8 @@ COSTS: dict[str, int] = {"route": 1, "plan": 3, "congestion": 5, "congestion_sum
 def operation_of(method: str, path: str) -> str | None:
     """The operation a request counts as (a key of :data:`COSTS`), or ``None`` when it is
     free."""
-    if path in FREE_PATHS or path.startswith(("/static/", "/docs/", "/vendor/")):
+    if path in FREE_PATHS or path.startswith(("/static/", "/docs/", "/vendor/",
+                                              "/v1/tiles/")):
         return None
     if method not in ("GET", "HEAD"):
         return "write"

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from api.geojson import CongestionGeoJSON
     from incidents.probes import BusProbes
     from routing.congestion import CongestionMap
+    from routing.geocode import Geocoder
+    from routing.tiles import VectorTiles
     from routing.typical import TypicalSpeeds
 
 #: A departure within this much of now is answered on the live state itself.
@@ -59,6 +61,8 @@ class Service:
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _tiles: VectorTiles | None = field(default=None, repr=False)
+    _geocoder: Geocoder | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> str:
@@ -99,6 +103,26 @@ class Service:
                 self._encoder = CongestionGeoJSON(self.congestion_map(),
                                                   self.snapshot.segments.names)
             return self._encoder
+
+    def tiles(self) -> VectorTiles:
+        """The snapshot's vector tiles (the source is built once, under a lock)."""
+        with self._congestion_lock:
+            if self._tiles is None:
+                from routing.tiles import VectorTiles
+
+                self._tiles = VectorTiles(self.snapshot,
+                                          self.planner.tt if self.planner else None)
+            return self._tiles
+
+    def geocoder(self) -> Geocoder:
+        """The snapshot's geocoder (built once, under a lock)."""
+        with self._congestion_lock:
+            if self._geocoder is None:
+                from routing.geocode import Geocoder
+
+                self._geocoder = Geocoder(self.snapshot,
+                                          self.planner.tt if self.planner else None)
+            return self._geocoder
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""

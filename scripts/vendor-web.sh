@@ -16,7 +16,7 @@ command -v npm >/dev/null || { echo "vendor-web: npm is not installed" >&2; exit
 
 nm="$web/node_modules"
 rm -rf "$out"
-mkdir -p "$out/swagger-ui" "$out/redoc"
+mkdir -p "$out/swagger-ui" "$out/redoc" "$out/maplibre-gl" "$out/mapbox-gl-draw"
 
 # Swagger UI (/docs): the bundle (with its standalone preset), its stylesheet and favicon.
 for f in swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css \
@@ -27,6 +27,16 @@ done
 for f in bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt LICENSE \
          package.json; do
     cp "$nm/redoc/$f" "$out/redoc/$(basename "$f")"
+done
+
+# MapLibre GL JS (the map of / and /console): the UMD build (it starts its workers from a
+# blob of its own code, so nothing else is loaded), its stylesheet and licence.
+for f in dist/maplibre-gl.js dist/maplibre-gl.css LICENSE.txt package.json; do
+    cp "$nm/maplibre-gl/$f" "$out/maplibre-gl/$(basename "$f")"
+done
+# mapbox-gl-draw (drawing closures in /console; works on MapLibre with its class names set).
+for f in dist/mapbox-gl-draw.js dist/mapbox-gl-draw.css LICENSE package.json; do
+    cp "$nm/@mapbox/mapbox-gl-draw/$f" "$out/mapbox-gl-draw/$(basename "$f")"
 done
 
 # Patches (recorded in the manifest; the script fails if one no longer applies exactly once):
@@ -57,7 +67,9 @@ for (const p of patches) {
   p.upstream_sha256 = sha256(fs.readFileSync(path.join(nm, p.package, p.source)));
 }
 const packages = {};
-for (const [dir, name] of [["swagger-ui", "swagger-ui-dist"], ["redoc", "redoc"]]) {
+for (const [dir, name] of [["swagger-ui", "swagger-ui-dist"], ["redoc", "redoc"],
+                           ["maplibre-gl", "maplibre-gl"],
+                           ["mapbox-gl-draw", "@mapbox/mapbox-gl-draw"]]) {
   const entry = lock.packages["node_modules/" + name];
   const files = {};
   for (const f of fs.readdirSync(path.join(out, dir)).sort()) {

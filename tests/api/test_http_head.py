@@ -47,14 +47,15 @@ def test_head_on_health_and_route(client) -> None:
         assert head.headers["content-length"] == str(len(get.content))
 
 
-def test_head_keeps_errors_and_redirects(client) -> None:
+def test_head_keeps_errors_and_pages(client) -> None:
     bad = client.head("/v1/route", params={"from": "abc", "to": NEWPORT})
     assert bad.status_code == 422 and bad.content == b""
     assert bad.headers["content-type"] == "application/problem+json"
     missing = client.head("/v1/nothing-here")
     assert missing.status_code == 404 and missing.content == b""
-    root = client.head("/", follow_redirects=False)
-    assert root.status_code == 307 and root.headers["location"] == "/docs"
+    root = client.head("/", follow_redirects=False)  # the commuter map page
+    assert root.status_code == 200 and root.content == b""
+    assert root.headers["content-type"].startswith("text/html")
 
 
 def test_head_on_a_post_only_path_is_405_with_allow(client) -> None:

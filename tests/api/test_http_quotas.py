@@ -76,8 +76,11 @@ def test_costs_and_free_paths() -> None:
     assert COSTS[operation_of("GET", "/v1/plan") or ""] > COSTS["route"]
     assert COSTS[operation_of("GET", "/v1/congestion") or ""] > COSTS["plan"]
     assert operation_of("POST", "/v1/incidents") == "write"
-    for free in ("/v1/health", "/v1/ready", "/metrics", "/openapi.json", "/docs"):
+    for free in ("/v1/health", "/v1/ready", "/metrics", "/openapi.json", "/docs", "/",
+                 "/console", "/v1/style.json", "/v1/tiles/14/4385/6264.mvt"):
         assert operation_of("GET", free) is None
+    # the map's searches still count
+    assert operation_of("GET", "/v1/geocode") == "read"
 
 
 def test_fixed_windows_refuse_past_the_quota_and_give_units_back() -> None:

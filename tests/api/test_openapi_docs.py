@@ -196,7 +196,10 @@ def test_formats_are_explained_where_they_appear(spec) -> None:
                 assert "LAT,LON" in text and "decimal degrees" in text, (name, p["name"])
             if p["name"] == "bbox":
                 assert "W,S,E,N" in text and "degrees" in text, name
-            if p["name"] in ("at", "depart_at"):
+            if name == "GET /v1/reverse" and p["name"] == "at":
+                # reverse geocoding: `at` is a place here, not a time
+                assert "LAT,LON" in text and "decimal degrees" in text, (name, p["name"])
+            elif p["name"] in ("at", "depart_at"):
                 assert "ISO 8601" in text and "timezone" in text, (name, p["name"])
             if p["name"] == "If-Match":
                 assert "ETag" in text and "`*`" in text, name

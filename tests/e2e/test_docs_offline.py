@@ -9,96 +9,19 @@ to a pytest temporary directory (printed with ``-s``).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.api.live_server import live_server
-
-#: Debian's Chromium (never a Playwright download); CITYNAV_CHROMIUM overrides.
-CHROMIUM = os.environ.get("CITYNAV_CHROMIUM") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file()
-    else shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-RENDER_TIMEOUT_MS = 30_000
+from tests.e2e.conftest import RENDER_TIMEOUT_MS
 
 
 @pytest.fixture(scope="module")
 def server_url(nky_snapshot_dir: Path) -> Iterator[str]:
     with live_server(nky_snapshot_dir) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; "
-                    "`make test` installs it when apt is available)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    env = os.environ.get("CITYNAV_E2E_ARTIFACTS")
-    out = Path(env) if env else tmp_path_factory.mktemp("docs-screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {out}")
-    return out
-
-
-@dataclass
-class Watch:
-    """What a page did: every request URL, the ones blocked, console errors."""
-
-    origin: str
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def assert_offline_clean(self) -> None:
-        foreign = [u for u in self.requests if not u.startswith(self.origin + "/")]
-        assert not foreign, f"requests to other origins: {foreign}"
-        assert not self.blocked, f"blocked requests to other origins: {self.blocked}"
-        assert not self.errors, f"console errors: {self.errors}"
-
-
-@pytest.fixture
-def page_watch(browser, server_url: str):
-    """A fresh page on which requests to any origin but the server's are recorded and
-    aborted, and console errors and uncaught exceptions are collected."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  service_workers="block")
-    page = context.new_page()
-    watch = Watch(server_url)
-
-    def guard(route) -> None:
-        if route.request.url.startswith(server_url + "/"):
-            route.continue_()
-        else:
-            watch.blocked.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", guard)
-    page.on("request", lambda req: watch.requests.append(req.url))
-    page.on("console", lambda msg: watch.errors.append(f"{msg.type}: {msg.text}")
-            if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: watch.errors.append(f"uncaught: {exc}"))
-    try:
-        yield page, watch
-    finally:
-        context.close()
 
 
 def test_swagger_ui_renders_offline(page_watch, server_url: str, artifacts: Path) -> None:
@@ -160,10 +83,12 @@ def test_redoc_renders_offline(page_watch, server_url: str, artifacts: Path) -> 
     watch.assert_offline_clean()
 
 
-def test_root_redirects_to_swagger_ui(page_watch, server_url: str) -> None:
+@pytest.mark.parametrize("page_path", ["/", "/console"])
+def test_map_pages_link_to_the_api_docs(page_watch, server_url: str, page_path: str) -> None:
     page, watch = page_watch
-    page.goto(server_url + "/", wait_until="load")
-    assert page.url == f"{server_url}/docs"
+    page.goto(server_url + page_path, wait_until="load")
+    page.locator('a[href="/docs"]').click()
+    page.wait_for_url(f"{server_url}/docs")
     page.locator('.opblock-summary-path[data-path="/v1/route"]').first.wait_for(
         timeout=RENDER_TIMEOUT_MS)
     watch.assert_offline_clean()
