@@ -12,6 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
 from api import docs, examples, middleware, operations, problems, render
+from api.events import router as events_router
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
 from api.incidents import router as incidents_router
@@ -59,6 +60,8 @@ API_TAGS = [
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
                                         "watched), each feed's status, vehicle positions "
                                         "and the TripUpdates and ServiceAlerts out"},
+    {"name": "events", "description": "Push: Server-Sent Events of every change (resumable), "
+                                      "signed webhooks, and commute watches"},
 ]
 
 
@@ -233,6 +236,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(realtime_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
+    app.include_router(events_router)
 
     base_openapi = app.openapi
 

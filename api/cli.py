@@ -246,7 +246,9 @@ def serve(
     uvicorn.run(create_app(snap, db_url=db, cors_origins=origins, clock=the_clock,
                            realtime=rt_settings),
                 host=host, port=port,
-                log_level="info")
+                log_level="info",
+                # event streams never end by themselves: give them this long on shutdown
+                timeout_graceful_shutdown=5)
 
 
 def _redact(url: str) -> str:

@@ -25,6 +25,7 @@ from routing.snapshot import Snapshot, load_snapshot
 from routing.state import RoutingState, StatePublisher
 
 if TYPE_CHECKING:
+    from api.events import EventHub
     from api.geojson import CongestionGeoJSON
     from incidents.probes import BusProbes
     from routing.congestion import CongestionMap
@@ -50,6 +51,8 @@ class Service:
     #: buses as traffic probes (None without a timetable, a street network, a store, or
     #: with ``bus_probes = false``)
     probes: BusProbes | None = None
+    #: wakes the event stream's connections (None without a store)
+    hub: EventHub | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -96,6 +99,8 @@ class Service:
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""
+        if self.hub is not None:
+            self.hub.start()
         if self.engine is not None:
             self.engine.start()
         if self.poller is not None:
@@ -107,6 +112,8 @@ class Service:
             self.poller.stop()
         if self.engine is not None:
             self.engine.stop()
+        if self.hub is not None:
+            self.hub.stop()
 
     def close(self) -> None:
         """Stop background work and close the incident store."""
@@ -214,10 +221,21 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
 
             svc.probes = BusProbes(svc.engine, planner.tt)
             svc.engine.on_vehicle_positions = svc.probes
+        _push(svc)
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)
     return svc
+
+
+def _push(svc: Service) -> None:
+    """The event hub (Server-Sent Events), the webhook worker and the commute watches."""
+    from api.events import EventHub
+    from incidents.events import EventLog
+
+    assert svc.store is not None and svc.engine is not None
+    svc.hub = EventHub(EventLog(svc.store.db))
+    svc.engine.on_sync.append(svc.hub.poke)
 
 
 def _warm(svc: Service) -> None:

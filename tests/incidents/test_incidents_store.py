@@ -418,13 +418,13 @@ def test_migrations_idempotent(store_url: str) -> None:
     s1 = open_store(store_url)
     inc = s1.create(incident_data(), "t", "HSL")
     versions = [m.version for m in available_migrations(s1.dialect)]
-    assert applied_versions(s1.db) == versions == [1, 2, 3, 4, 5, 6]
+    assert applied_versions(s1.db) == versions == [1, 2, 3, 4, 5, 6, 8]
     assert migrate(s1.db) == []
     s1.close()
     s2 = open_store(store_url)  # re-open: nothing re-applied, data intact
     assert applied_versions(s2.db) == versions
     assert count_rows(s2, "schema_migrations") == len(versions)
-    assert s2.get(inc.id) == inc and s2.schema_version() == 6
+    assert s2.get(inc.id) == inc and s2.schema_version() == 8
     with s2.db.transaction() as tx:
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'x', ?)",
