@@ -27,6 +27,7 @@ from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
 from api.vehicles import router as vehicles_router
+from api.webhooks import router as webhooks_router
 from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
@@ -237,6 +238,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
     app.include_router(events_router)
+    app.include_router(webhooks_router)
 
     base_openapi = app.openapi
 

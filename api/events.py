@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -150,6 +150,18 @@ def _congestion(svc: Any, st: RoutingState, bbox: tuple[float, float, float, flo
         return None
     return st.memo(f"events:congestion:{bbox}",
                    lambda: svc.congestion_map().summary(st, bbox, worst=5))
+
+
+def congestion_enricher(svc: Any) -> Callable[[Event, dict[str, Any]], dict[str, Any]]:
+    """Adds the network's congestion summary (current state) to congestion events queued
+    for webhooks."""
+    def enrich(ev: Event, doc: dict[str, Any]) -> dict[str, Any]:
+        if ev.type != "congestion":
+            return doc
+        st = svc.state()
+        return {**doc, "data": {**doc["data"], "summary": _congestion(svc, st, None),
+                                "live_version": st.version}}
+    return enrich
 
 
 _TYPES_DOC = ("Event types, comma-separated or repeated: `incident` (every create, change, "

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from api.events import EventHub
     from api.geojson import CongestionGeoJSON
     from incidents.probes import BusProbes
+    from incidents.webhooks import WebhookWorker
     from routing.congestion import CongestionMap
     from routing.typical import TypicalSpeeds
 
@@ -53,6 +54,8 @@ class Service:
     probes: BusProbes | None = None
     #: wakes the event stream's connections (None without a store)
     hub: EventHub | None = None
+    #: delivers webhooks (None without a store)
+    webhooks: WebhookWorker | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -105,9 +108,13 @@ class Service:
             self.engine.start()
         if self.poller is not None:
             self.poller.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def stop(self) -> None:
         """Stop background work (the store stays open)."""
+        if self.webhooks is not None:
+            self.webhooks.stop()
         if self.poller is not None:
             self.poller.stop()
         if self.engine is not None:
@@ -230,12 +237,23 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
 
 def _push(svc: Service) -> None:
     """The event hub (Server-Sent Events), the webhook worker and the commute watches."""
-    from api.events import EventHub
+    from api.events import EventHub, congestion_enricher
+    from api.settings import Settings
     from incidents.events import EventLog
+    from incidents.webhooks import WebhookSettings, WebhookWorker
 
     assert svc.store is not None and svc.engine is not None
-    svc.hub = EventHub(EventLog(svc.store.db))
+    log = EventLog(svc.store.db)
+    svc.hub = EventHub(log)
     svc.engine.on_sync.append(svc.hub.poke)
+    cfg = Settings()
+    svc.webhooks = WebhookWorker(
+        svc.store, log, WebhookSettings(base_backoff_s=cfg.webhook_backoff_s,
+                                        max_backoff_s=cfg.webhook_max_backoff_s,
+                                        max_attempts=cfg.webhook_max_attempts,
+                                        timeout_s=cfg.webhook_timeout_s),
+        enrich=congestion_enricher(svc))
+    svc.engine.on_sync.append(svc.webhooks.poke)
 
 
 def _warm(svc: Service) -> None:
