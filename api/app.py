@@ -27,6 +27,8 @@ from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
 from api.vehicles import router as vehicles_router
+from api.watches import openapi_components as watch_components
+from api.watches import router as watches_router
 from api.webhooks import router as webhooks_router
 from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
@@ -239,6 +241,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(feeds_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
+    app.include_router(watches_router)
 
     base_openapi = app.openapi
 
@@ -248,6 +251,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             _merge_components(comps, problems.openapi_components())
             _merge_components(comps, openapi_components(), prefix="Incident")
+            _merge_components(comps, watch_components(), prefix="Watch")
             examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema

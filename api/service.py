@@ -27,6 +27,7 @@ from routing.state import RoutingState, StatePublisher
 if TYPE_CHECKING:
     from api.events import EventHub
     from api.geojson import CongestionGeoJSON
+    from api.watching import WatchWorker
     from incidents.probes import BusProbes
     from incidents.webhooks import WebhookWorker
     from routing.congestion import CongestionMap
@@ -56,6 +57,9 @@ class Service:
     hub: EventHub | None = None
     #: delivers webhooks (None without a store)
     webhooks: WebhookWorker | None = None
+    #: re-plans the commute watches a change touches and notifies them (None without a
+    #: store)
+    watches: WatchWorker | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -108,6 +112,8 @@ class Service:
             self.engine.start()
         if self.poller is not None:
             self.poller.start()
+        if self.watches is not None:
+            self.watches.start()
         if self.webhooks is not None:
             self.webhooks.start()
 
@@ -115,6 +121,8 @@ class Service:
         """Stop background work (the store stays open)."""
         if self.webhooks is not None:
             self.webhooks.stop()
+        if self.watches is not None:
+            self.watches.stop()
         if self.poller is not None:
             self.poller.stop()
         if self.engine is not None:
@@ -254,6 +262,11 @@ def _push(svc: Service) -> None:
                                         timeout_s=cfg.webhook_timeout_s),
         enrich=congestion_enricher(svc))
     svc.engine.on_sync.append(svc.webhooks.poke)
+    from api.watching import WatchWorker
+
+    svc.watches = WatchWorker(svc)
+    svc.watches.on_notify += [svc.hub.poke, svc.webhooks.poke]
+    svc.engine.on_sync.append(svc.watches.poke)
 
 
 def _warm(svc: Service) -> None:
