@@ -11,9 +11,10 @@ candidates:
   one of them — a route that avoids every dearer edge keeps its duration, so no other watch
   can get slower;
 * edges whose weight *fell* (an incident ended, traffic cleared): the watches for which a
-  route through that edge could be faster than their current one. A path of duration ``D``
-  stays inside the ellipse ``|p − from| + |p − to| ≤ v_max · D`` (``v_max``: the mode's
-  fastest edge speed in either state), so only watches whose ellipse holds the edge qualify;
+  route through such an edge could be faster than their current one — a lower bound from
+  two one-to-all searches on the junction graph (from the cheaper edges' heads, and towards
+  their tails) against each route's cost, plus the watches with an end within snapping
+  reach of such an edge;
 * transit: stops whose closure changed and routes whose trips' realtime data or incidents
   changed, against the stops and routes each itinerary uses.
 
@@ -293,32 +294,70 @@ class WatchWorker:
                                              np.asarray(snap.node_lat, np.float64)])
         return self._node_xy
 
-    def _within_reach(self, mode: str, edges: np.ndarray, v_max_mps: float,
-                      ids: list[str]) -> set[str]:
-        """Watches among ``ids`` (of ``mode``) whose reach ellipse holds one of ``edges``."""
-        if not ids or not edges.shape[0]:
+    def _cheaper_reach(self, mode: str, fell: np.ndarray, w_new: np.ndarray,
+                       ids: list[str]) -> set[str]:
+        """Watches among ``ids`` (of ``mode``) that a route through one of the ``fell`` edges
+        could now serve faster than their current route.
+
+        Any route using a cheaper edge ``f`` costs at least ``d(from → tail f) + w(f) +
+        d(head f → to)`` on the new weights; node-to-node distances on the junction graph
+        (turn rules and partial end edges left out, so never more than the truth) bound it
+        from below, with ``min`` over ``f`` taken per term. A watch qualifies when that bound
+        is below its current route's cost on the new weights (whole end edges: never less
+        than the truth), or when an end of its trip lies within snapping reach of a cheaper
+        edge (a reopened edge may take the snap)."""
+        if not ids or not fell.shape[0]:
             return set()
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
         mr = self.svc.road.modes[mode]
-        xy = self._node_coords()[np.asarray(mr.edge_tail)[edges]]
+        tail, head = np.asarray(mr.edge_tail), np.asarray(mr.edge_head)
+        n = int(self.svc.snapshot.node_lon.shape[0])
+        ok = w_new < INF_WEIGHT
+        tt, hh, ww = tail[ok], head[ok], w_new[ok].astype(np.float64)
+        order = np.lexsort((ww, hh, tt))
+        tt, hh, ww = tt[order], hh[order], ww[order]
+        first = np.ones(tt.shape[0], bool)
+        first[1:] = (tt[1:] != tt[:-1]) | (hh[1:] != hh[:-1])
+        tt, hh, ww = tt[first], hh[first], np.maximum(ww[first], 1e-3)  # 0 = no edge
+        g = csr_matrix((ww, (tt, hh)), shape=(n, n))
+        src = np.unique(head[fell])
+        dst = np.unique(tail[fell])
+        from_f = dijkstra(g, indices=src, min_only=True)  # min_f d(head f → v)
+        to_f = dijkstra(g.T.tocsr(), indices=dst, min_only=True)  # min_f d(v → tail f)
+        w_min = float(np.min(w_new[fell]))
+        out: set[str] = set()
+        for wid in ids:
+            t = self._w[wid]
+            if t.answer.get("duration_s") is None or not t.edges.shape[0]:
+                out.add(wid)  # cut off: any cheaper edge may bring it back
+                continue
+            e0, e1 = int(t.edges[0]), int(t.edges[-1])
+            a = min(to_f[tail[e0]], to_f[head[e0]])
+            b = min(from_f[tail[e1]], from_f[head[e1]])
+            cost = float(np.sum(np.minimum(w_new[t.edges], INF_WEIGHT).astype(np.float64)))
+            if a + w_min + b < cost:
+                out.add(wid)
+        # ends within snapping reach of a cheaper edge's street
+        xy = self._node_coords()[tail[fell]]
+        reach = np.asarray(mr.arrays.edge_length_m, np.float64)[fell] \
+            + self.svc.road.max_snap_m + 5.0
         lat0 = math.radians(float(np.mean(xy[:, 1])))
         kx, ky = _M_PER_DEG * math.cos(lat0), _M_PER_DEG
         px, py = xy[:, 0] * kx, xy[:, 1] * ky
-        out: set[str] = set()
-        ts = [self._w[w] for w in ids]
-        fx = np.array([t.spec.origin[1] for t in ts]) * kx
-        fy = np.array([t.spec.origin[0] for t in ts]) * ky
-        gx = np.array([t.spec.destination[1] for t in ts]) * kx
-        gy = np.array([t.spec.destination[0] for t in ts]) * ky
-        # a watch without an answer (cut off) may get one from any edge that got cheaper
-        budget = np.array([float(t.answer["duration_s"]) if t.answer.get("duration_s")
-                           is not None else np.inf for t in ts]) * v_max_mps * 1.05 + 50.0
-        step = max(1, 2_000_000 // max(len(ts), 1))
-        hit = np.zeros(len(ts), bool)
-        for a in range(0, px.shape[0], step):
-            qx, qy = px[a:a + step, None], py[a:a + step, None]
-            d = np.hypot(qx - fx, qy - fy) + np.hypot(qx - gx, qy - gy)
-            hit |= (d <= budget).any(axis=0)
-        out.update(ids[i] for i in np.flatnonzero(hit).tolist())
+        rest = [w for w in ids if w not in out]
+        if rest:
+            ts = [self._w[w] for w in rest]
+            for pts in ([t.spec.origin for t in ts], [t.spec.destination for t in ts]):
+                qy = np.array([p[0] for p in pts]) * ky
+                qx = np.array([p[1] for p in pts]) * kx
+                step = max(1, 2_000_000 // len(ts))
+                hit = np.zeros(len(ts), bool)
+                for s0 in range(0, px.shape[0], step):
+                    d = np.hypot(px[s0:s0 + step, None] - qx, py[s0:s0 + step, None] - qy)
+                    hit |= (d <= reach[s0:s0 + step, None]).any(axis=0)
+                out.update(rest[i] for i in np.flatnonzero(hit).tolist())
         return out
 
     def _transit_changes(self, prev: RoutingState, new: RoutingState
@@ -396,13 +435,9 @@ class WatchWorker:
             fell = np.flatnonzero(w_new < w_old)
             out |= self._users_of(mode, rose)
             if fell.shape[0]:
-                mr = self.svc.road.modes[mode]
-                length = np.asarray(mr.arrays.edge_length_m, np.float64)
-                finite = (w_new < INF_WEIGHT) & (w_new > 0)
-                v_max = float(np.max(length[finite] / (w_new[finite] / 1000.0))) \
-                    if finite.any() else 50.0
-                ids = [w for w, t in self._w.items() if t.spec.mode == mode]
-                out |= self._within_reach(mode, fell, v_max, ids)
+                ids = [w for w, t in self._w.items() if t.spec.mode == mode and t.armed
+                       and w not in out]
+                out |= self._cheaper_reach(mode, fell, np.asarray(w_new, np.int64), ids)
         if any(t.spec.mode == "transit" for t in self._w.values()):
             stops, routes = self._transit_changes(prev, new)
             if stops or routes:
