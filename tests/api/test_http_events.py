@@ -153,3 +153,57 @@ def test_sse_resume_after_restart_gets_every_missed_change(nky_snapshot_dir: Pat
         bad = httpx.get(f"{url}/v1/events", headers={"Last-Event-ID": "nonsense"})
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.slow
+def test_watch_notified_on_stream_and_webhook(nky_snapshot_dir: Path, tmp_path: Path) -> None:
+    """A commuter with a personal token follows their watch on the event stream and by
+    webhook; a closure on their route reaches both, signed, with the time lost."""
+    from incidents.webhooks import verify_signature
+    from tests.api.test_http_webhooks import Receiver
+
+    db_url = f"sqlite:///{tmp_path / 'incidents.db'}"
+    with open_store(db_url) as store:
+        key = create_key(store, "traffic_centre", "KYTC")
+    auth = {"Authorization": f"Bearer {key}"}
+    rx = Receiver()
+    rx.mode = "ok"
+    args = ["--db", db_url, "--clock", "2020-01-15T08:00:00-05:00", "--freeze-clock"]
+    try:
+        with live_server(nky_snapshot_dir, args) as (url, _proc):
+            r = httpx.post(f"{url}/v1/watches", json={
+                "from": A, "to": B, "mode": "car", "days": ["wed"],
+                "window": {"start": "07:30", "end": "09:00"}, "threshold_s": 30})
+            assert r.status_code == 201, r.text
+            watch = r.json()
+            mine = {"Authorization": f"Bearer {watch['token']}"}
+            hook = httpx.post(f"{url}/v1/webhooks", json={"url": rx.url, "types": ["watch"]},
+                              headers=mine).json()
+            # the stream needs the owner's token for watch events
+            assert httpx.get(f"{url}/v1/events", params={"types": "watch"}).status_code == 401
+            reader = SseReader(f"{url}/v1/events", {"types": "watch"}, mine)
+            route = httpx.get(f"{url}/v1/route", params={"from": A, "to": B}).json()
+            coords = route["routes"][0]["geometry"]["coordinates"]
+            k = len(coords) // 2
+            t0 = time.monotonic()
+            r = httpx.post(f"{url}/v1/incidents", json=_closure(coords[k:k + 3], 1),
+                           headers=auth)
+            assert r.status_code == 201, r.text
+            [ev] = reader.wait_for("watch", 1)
+            print(f"\nwatch event {1000 * (time.monotonic() - t0):.0f} ms after the POST")
+            data = ev["data"]["data"]
+            assert data["watch_id"] == watch["id"] and data["time_lost_s"] > 30
+            assert r.json()["id"] in data["explanation"]["avoided"]
+            deadline = time.monotonic() + 30
+            while not rx.processed and time.monotonic() < deadline:
+                time.sleep(0.05)
+            [req] = rx.processed
+            h = {k.lower(): v for k, v in req["headers"].items()}
+            assert verify_signature(hook["secret"], h["citynav-timestamp"], req["body"],
+                                    h["citynav-signature"])
+            assert json.loads(req["body"])["data"]["watch_id"] == watch["id"]
+            got = httpx.get(f"{url}/v1/watches/{watch['id']}", headers=mine).json()
+            assert [n["seq"] for n in got["notifications"]] == [data["seq"]]
+            reader.close()
+    finally:
+        rx.close()

@@ -33,8 +33,9 @@ PG_URL = os.environ.get("CITYNAV_TEST_PG", "postgresql://postgres@127.0.0.1:5432
 
 class Receiver:
     """An HTTP endpoint on 127.0.0.1. Mode ``down``: every request fails (503, nothing
-    kept). Mode ``flaky``: per event, attempt 1 is processed but answered 500 (a lost
-    acknowledgement: the retry is a duplicate), attempt 2 fails with 503, later ones succeed."""
+    kept); ``ok``: every request succeeds. Mode ``flaky``: per event, attempt 1 is
+    processed but answered 500 (a lost acknowledgement: the retry is a duplicate), attempt 2
+    fails with 503, later ones succeed."""
 
     def __init__(self) -> None:
         self.mode = "down"
@@ -53,6 +54,9 @@ class Receiver:
                     eid = self.headers["Citynav-Event-Id"]
                     if outer.mode == "down":
                         code = 503
+                    elif outer.mode == "ok":
+                        code = 200
+                        outer.processed.append(req)
                     else:
                         outer._tries[eid] += 1
                         n = outer._tries[eid]
