@@ -198,7 +198,8 @@ async def events(
     owner: Annotated[str | None, Depends(optional_owner)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=80,
                                                 description="Resume after this event id "
-                                                "(browsers send it when they reconnect)")] = None,
+                                                "(browsers send it when they reconnect)",
+                                                examples=["12-40-7-0"])] = None,
     since: Annotated[str | None, Query(max_length=80, description=(
         "Resume after this event id (for clients that cannot set `Last-Event-ID`); `0` "
         "replays everything still logged. Default: only what happens from now on"),
@@ -213,7 +214,8 @@ async def events(
         "Only incidents of these agencies and status of these feeds (comma-separated or "
         "repeated)"), examples=[["KYTC"]])] = None,
     heartbeat_s: Annotated[float, Query(ge=1, le=60, description="Seconds between "
-                                        "keep-alive comments on an idle stream")] = 15.0,
+                                        "keep-alive comments on an idle stream",
+                                        examples=[15])] = 15.0,
 ) -> StreamingResponse:
     """Every change as it commits: incident changes, feed status, congestion summaries,
     live-state versions and your commute-watch notifications. Each event's `id` is a

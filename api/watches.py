@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 
+from api import examples
 from api.owners import optional_owner, required_owner
 from api.problems import ApiProblem, problem_example, responses
 from api.watching import WatchPlanError, WatchWorker
@@ -18,12 +19,13 @@ from incidents.watches import WatchSpec
 router = APIRouter(prefix="/v1/watches", tags=["events"])
 WatchId = Annotated[str, Path(max_length=24, pattern=r"^W-[0-9]{1,12}$",
                               description="Watch id, e.g. W-7", examples=["W-7"])]
-_EXAMPLE = {"from": "39.0837,-84.5086", "to": "39.0912,-84.4960", "mode": "car",
-            "days": ["mon", "tue", "wed", "thu", "fri"],
-            "window": {"start": "07:30", "end": "09:00"}, "threshold_s": 300,
-            "label": "to work"}
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"$ref": "#/components/schemas/WatchSpec"}, "example": _EXAMPLE}}}}
+    "schema": {"$ref": "#/components/schemas/WatchSpec"}, "example": examples.WATCH_CREATE}}}}
+_ID_422 = {422: ("The watch id does not look like W-7",
+                 problem_example(422, "path.watch_id: String should match pattern "
+                                 "'^W-[0-9]{1,12}$'", "/v1/watches/7", "invalid-request",
+                                 "Invalid request"))}
+_NOT_ENABLED = {404: "The incident store is not enabled on this server"}
 _AUTH = {401: ("An unknown or revoked key or token (or none, where one is required)",
                problem_example(401, "an API key or a personal token is required: send "
                                "'Authorization: Bearer KEY'", "/v1/watches"))}
@@ -51,9 +53,13 @@ def openapi_components() -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Watch a commute", openapi_extra=_BODY,
              responses={201: {"description": "Created: the watch with its current best answer "
-                              "(and `token` when none was sent)"},
+                              "(and `token` when none was sent)", "content": {
+                                  "application/json": {"example": examples.WATCH_CREATED}}},
                         **responses(_AUTH, {
+                            404: "The incident store is not enabled on this server",
                             409: "The key or token holds the most watches it may",
+                            413: "The body is larger than 16 KiB",
+                            415: "The body is not sent as `application/json`",
                             422: ("A malformed body, a point off the network, or a trip "
                                   "without route or itinerary",
                                   problem_example(422, "no car route between the two points",
@@ -95,18 +101,23 @@ async def create_watch(request: Request, response: Response,
     return doc
 
 
-@router.get("", summary="Your watches", responses=responses(_AUTH))
+@router.get("", summary="Your watches", responses={
+    200: {"content": {"application/json": {"example": [examples.WATCH]}}},
+    **responses(_AUTH, _NOT_ENABLED)})
 def list_watches(request: Request, owner: Annotated[str, Depends(required_owner)]
                  ) -> list[dict[str, Any]]:
     """The watches of this key or token, oldest first, each with its current answer."""
     return [w.to_doc() for w in _worker(request).store.list(owner)]
 
 
-@router.get("/{watch_id}", summary="One watch", responses=responses(_AUTH, _NF))
+@router.get("/{watch_id}", summary="One watch", responses={
+    200: {"content": {"application/json": {"example": examples.WATCH_WITH_NOTICES}}},
+    **responses(_AUTH, _NF, _ID_422)})
 def get_watch(request: Request, watch_id: WatchId,
               owner: Annotated[str, Depends(required_owner)],
-              notifications: Annotated[int, Query(ge=0, le=100, description=(
-                  "How many of the latest notifications to include"))] = 10) -> dict[str, Any]:
+              notifications: Annotated[int, Query(
+                  ge=0, le=100, description="How many of the latest notifications to include",
+                  examples=[10])] = 10) -> dict[str, Any]:
     """A watch, its current best answer and its latest notifications (newest first)."""
     store = _worker(request).store
     doc = store.get(watch_id, owner).to_doc()
@@ -116,7 +127,7 @@ def get_watch(request: Request, watch_id: WatchId,
 
 
 @router.delete("/{watch_id}", status_code=204, summary="Stop watching",
-               responses=responses(_AUTH, _NF))
+               responses=responses(_AUTH, _NF, _ID_422))
 def delete_watch(request: Request, watch_id: WatchId,
                  owner: Annotated[str, Depends(required_owner)]) -> Response:
     """Remove a watch (its past notifications stay in the event log)."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import examples
 from api.owners import required_owner
 from api.problems import ApiProblem, problem_example, responses
 from incidents.events import EVENT_TYPES, EventFilter, parse_types
@@ -113,6 +114,20 @@ _422 = {422: ("A malformed body: URL not http(s), unknown event type, bad box",
               problem_example(422, "body.url: expected an http(s) URL with a host and no "
                               "credentials, e.g. https://example.org/hooks/citynav",
                               "/v1/webhooks", "invalid-incident", "Invalid request"))}
+_ID_422 = {422: ("The webhook id does not look like WH-3",
+                 problem_example(422, "path.webhook_id: String should match pattern "
+                                 "'^WH-[0-9]{1,12}$'", "/v1/webhooks/3", "invalid-request",
+                                 "Invalid request"))}
+
+
+def _ok(example: Any, status: int = 200, description: str | None = None) -> dict[int | str,
+                                                                                dict[str, Any]]:
+    out: dict[str, Any] = {"content": {"application/json": {"example": example}}}
+    if description:
+        out["description"] = description
+    return {status: out}
+
+
 HookId = Annotated[str, Path(max_length=24, pattern=r"^WH-[0-9]{1,12}$",
                              description="Webhook id, e.g. WH-3", examples=["WH-3"])]
 
@@ -145,9 +160,13 @@ def _filter(types: list[str] | None, bbox: list[float] | None, agencies: list[st
 
 
 @router.post("", status_code=201, response_model=WebhookOut, summary="Register a webhook",
-             responses={201: {"description": "Created; `secret` signs every delivery (shown "
-                              "only now)"}, **responses(_AUTH, _422, {
-                                  409: "This key or token already holds 20 webhooks"})})
+             openapi_extra={"requestBody": {"content": {"application/json": {
+                 "example": examples.WEBHOOK_CREATE}}}},
+             responses={**_ok(examples.WEBHOOK_CREATED, 201,
+                              "Created; `secret` signs every delivery (shown only now)"),
+                        **responses(_AUTH, _422, {
+                            409: "This key or token already holds 20 webhooks",
+                            404: "The incident store is not enabled on this server"})})
 def create_webhook(request: Request, response: Response, body: WebhookCreate,
                    owner: Annotated[str, Depends(required_owner)]) -> dict[str, Any]:
     """Register a URL to receive events matching a filter as signed POSTs (see the README:
@@ -162,7 +181,8 @@ def create_webhook(request: Request, response: Response, body: WebhookCreate,
 
 
 @router.get("", response_model=list[WebhookOut], summary="Your webhooks",
-            responses=responses(_AUTH))
+            responses={**_ok([examples.WEBHOOK]), **responses(_AUTH, {
+                404: "The incident store is not enabled on this server"})})
 def list_webhooks(request: Request, owner: Annotated[str, Depends(required_owner)]
                   ) -> list[dict[str, Any]]:
     """The webhooks of this key or token, oldest first."""
@@ -170,7 +190,7 @@ def list_webhooks(request: Request, owner: Annotated[str, Depends(required_owner
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, summary="One webhook",
-            responses=responses(_AUTH, _NF))
+            responses={**_ok(examples.WEBHOOK), **responses(_AUTH, _NF, _ID_422)})
 def get_webhook(request: Request, webhook_id: HookId,
                 owner: Annotated[str, Depends(required_owner)]) -> dict[str, Any]:
     """A webhook with its status (paused, and why)."""
@@ -178,7 +198,14 @@ def get_webhook(request: Request, webhook_id: HookId,
 
 
 @router.patch("/{webhook_id}", response_model=WebhookOut, summary="Change, pause or resume",
-              responses=responses(_AUTH, _NF, _422))
+              openapi_extra={"requestBody": {"content": {"application/json": {
+                  "example": {"status": "active"}}}}},
+              responses={**_ok(examples.WEBHOOK), **responses(_AUTH, _NF, {
+                  422: ("A malformed id or body: URL not http(s), unknown event type or "
+                        "status, bad box", problem_example(
+                            422, "types: unknown event type 'x'; expected some of incident, "
+                            "feed_status, congestion, state, watch", "/v1/webhooks/WH-3",
+                            "invalid-parameter", "Invalid parameter"))})})
 def patch_webhook(request: Request, webhook_id: HookId, body: WebhookPatch,
                   owner: Annotated[str, Depends(required_owner)]) -> dict[str, Any]:
     """Change the URL or filter, pause, or resume a paused webhook (its pending deliveries
@@ -198,7 +225,7 @@ def patch_webhook(request: Request, webhook_id: HookId, body: WebhookPatch,
 
 
 @router.delete("/{webhook_id}", status_code=204, summary="Remove a webhook",
-               responses=responses(_AUTH, _NF))
+               responses=responses(_AUTH, _NF, _ID_422))
 def delete_webhook(request: Request, webhook_id: HookId,
                    owner: Annotated[str, Depends(required_owner)]) -> Response:
     """Remove a webhook with its pending deliveries and log."""
@@ -207,12 +234,18 @@ def delete_webhook(request: Request, webhook_id: HookId,
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveriesOut,
-            summary="Delivery log of a webhook", responses=responses(_AUTH, _NF))
+            summary="Delivery log of a webhook",
+            responses={**_ok(examples.WEBHOOK_DELIVERIES), **responses(_AUTH, _NF, {
+                422: ("A malformed webhook id, status or limit",
+                      problem_example(422, "query.limit: Input should be less than or equal "
+                                      "to 1000", "/v1/webhooks/WH-3/deliveries",
+                                      "invalid-request", "Invalid request"))})})
 def webhook_deliveries(
     request: Request, webhook_id: HookId, owner: Annotated[str, Depends(required_owner)],
     status: Annotated[Literal["pending", "delivered"] | None, Query(
-        description="Only pending or only delivered")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most deliveries")] = 100,
+        description="Only pending or only delivered", examples=["pending"])] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most deliveries",
+                                examples=[100])] = 100,
 ) -> dict[str, Any]:
     """Queued and delivered events, newest first, each with every attempt (time, HTTP
     status or error, duration)."""
