@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.owners import optional_owner
+from api.owners import OPTIONAL_AUTH, optional_owner
 from api.params import BBOX_FORMAT
 from api.problems import ApiProblem, problem_example, responses
 from incidents.events import (
@@ -180,7 +180,7 @@ _EXAMPLE = ("retry: 3000\n\n"
 
 
 @router.get("/events", summary="Server-Sent Events of every change (resumable)",
-            response_class=StreamingResponse,
+            response_class=StreamingResponse, openapi_extra=OPTIONAL_AUTH,
             responses={200: {"description": "An endless `text/event-stream`: each event's "
                              "`id` is its stream position; send it back as `Last-Event-ID` "
                              "to resume", "content": {"text/event-stream": {

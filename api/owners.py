@@ -13,8 +13,12 @@ from incidents.keys import authenticate
 from incidents.store import IncidentStore
 from incidents.tokens import authenticate_token, is_token
 
-bearer = HTTPBearer(auto_error=False, description="API key or personal token: "
+bearer = HTTPBearer(auto_error=False, scheme_name="KeyOrPersonalToken",
+                    description="API key (any role) or personal token: "
                     "`Authorization: Bearer KEY`")
+#: ``openapi_extra`` of an operation whose credentials are optional (OpenAPI: an empty
+#: security requirement next to the bearer one).
+OPTIONAL_AUTH: dict = {"security": [{}]}
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="citynav"'}
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from api import examples
-from api.owners import optional_owner, required_owner
+from api.owners import OPTIONAL_AUTH, optional_owner, required_owner
 from api.problems import ApiProblem, problem_example, responses
 from api.watching import WatchPlanError, WatchWorker
 from incidents.tokens import create_token
@@ -51,7 +51,8 @@ def openapi_components() -> dict[str, Any]:
     return out
 
 
-@router.post("", status_code=201, summary="Watch a commute", openapi_extra=_BODY,
+@router.post("", status_code=201, summary="Watch a commute",
+             openapi_extra={**_BODY, **OPTIONAL_AUTH},
              responses={201: {"description": "Created: the watch with its current best answer "
                               "(and `token` when none was sent)", "content": {
                                   "application/json": {"example": examples.WATCH_CREATED}}},

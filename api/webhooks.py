@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from api import examples
 from api.owners import required_owner
@@ -29,9 +29,9 @@ class WebhookCreate(BaseModel):
                      examples=["https://example.org/hooks/citynav"])
     types: list[str] | None = Field(default=None, max_length=len(EVENT_TYPES),
                                     description=_TYPES, examples=[["incident"]])
-    bbox: list[float] | None = Field(default=None, min_length=4, max_length=4,
-                                     description=_BBOX, examples=[[-84.52, 39.07, -84.49,
-                                                                   39.10]])
+    bbox: list[StrictFloat | StrictInt] | None = Field(
+        default=None, min_length=4, max_length=4, description=_BBOX,
+        examples=[[-84.52, 39.07, -84.49, 39.10]])
     agencies: list[str] | None = Field(default=None, max_length=50, description=(
         "Only incidents of these agencies and status of these feeds"), examples=[["KYTC"]])
 
@@ -43,8 +43,8 @@ class WebhookPatch(BaseModel):
     url: str | None = Field(default=None, max_length=2000, description="New URL")
     types: list[str] | None = Field(default=None, max_length=len(EVENT_TYPES),
                                     description=_TYPES)
-    bbox: list[float] | None = Field(default=None, min_length=4, max_length=4,
-                                     description=_BBOX + "; null: everywhere")
+    bbox: list[StrictFloat | StrictInt] | None = Field(
+        default=None, min_length=4, max_length=4, description=_BBOX + "; null: everywhere")
     agencies: list[str] | None = Field(default=None, max_length=50, description=(
         "Agencies and feeds; null: all"))
     status: Literal["active", "paused"] | None = Field(default=None, description=(
@@ -110,6 +110,7 @@ _AUTH = {401: ("No key or token, or an unknown or revoked one",
                                "'Authorization: Bearer KEY'", "/v1/webhooks"))}
 _NF = {404: ("No webhook with this id among yours (or no store on this server)",
              problem_example(404, "webhook 'WH-3' does not exist", "/v1/webhooks/WH-3"))}
+_400 = {400: "The body is not JSON"}
 _422 = {422: ("A malformed body: URL not http(s), unknown event type, bad box",
               problem_example(422, "body.url: expected an http(s) URL with a host and no "
                               "credentials, e.g. https://example.org/hooks/citynav",
@@ -164,7 +165,7 @@ def _filter(types: list[str] | None, bbox: list[float] | None, agencies: list[st
                  "example": examples.WEBHOOK_CREATE}}}},
              responses={**_ok(examples.WEBHOOK_CREATED, 201,
                               "Created; `secret` signs every delivery (shown only now)"),
-                        **responses(_AUTH, _422, {
+                        **responses(_AUTH, _422, _400, {
                             409: "This key or token already holds 20 webhooks",
                             404: "The incident store is not enabled on this server"})})
 def create_webhook(request: Request, response: Response, body: WebhookCreate,
@@ -200,7 +201,7 @@ def get_webhook(request: Request, webhook_id: HookId,
 @router.patch("/{webhook_id}", response_model=WebhookOut, summary="Change, pause or resume",
               openapi_extra={"requestBody": {"content": {"application/json": {
                   "example": {"status": "active"}}}}},
-              responses={**_ok(examples.WEBHOOK), **responses(_AUTH, _NF, {
+              responses={**_ok(examples.WEBHOOK), **responses(_AUTH, _NF, _400, {
                   422: ("A malformed id or body: URL not http(s), unknown event type or "
                         "status, bad box", problem_example(
                             422, "types: unknown event type 'x'; expected some of incident, "

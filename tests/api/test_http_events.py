@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,18 @@ def test_sse_resume_after_restart_gets_every_missed_change(nky_snapshot_dir: Pat
         got = reader.wait_for("incident", 3)
         assert [e["data"]["data"]["incident_id"] for e in got] == [i["id"] for i in made]
         assert [e["data"]["name"] for e in got] == ["incident.create"] * 3
+        # speed observations: a congestion event with the area's summary
+        cong = SseReader(f"{url}/v1/events", {"types": "congestion",
+                                              "bbox": "-84.6,39.0,-84.4,39.2"})
+        now = datetime.now(UTC).isoformat()
+        r = httpx.post(f"{url}/v1/traffic/speeds", headers=auth, json={"observations": [
+            {"ref": {"geometry": {"type": "LineString", "coordinates": coords[1:4]}},
+             "speed_kmh": 7, "observed_at": now}]})
+        assert r.status_code == 200, r.text
+        [c_ev] = cong.wait_for("congestion", 1)
+        cong.close()
+        assert c_ev["data"]["data"]["speed_batch"]["observations"] >= 1
+        assert c_ev["data"]["data"]["summary"]["live_speed_edges"] >= 1
         # the stream's heartbeats keep an idle connection open
         time.sleep(2.5)
         assert reader.comments >= 1
