@@ -110,7 +110,7 @@ def test_webhooks_every_delivery_once_signed_and_durable(
         nky_snapshot_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITYNAV_WEBHOOK_BACKOFF_S", "0.05")
     monkeypatch.setenv("CITYNAV_WEBHOOK_MAX_BACKOFF_S", "0.3")
-    monkeypatch.setenv("CITYNAV_WEBHOOK_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("CITYNAV_WEBHOOK_MAX_ATTEMPTS", "10")
     with open_store(db_url) as store:
         tc = {"Authorization": f"Bearer {create_key(store, 'traffic_centre', 'KYTC')}"}
         ohio = {"Authorization": f"Bearer {create_key(store, 'traffic_centre', 'OHIO')}"}
@@ -154,7 +154,7 @@ def test_webhooks_every_delivery_once_signed_and_durable(
     with open_store(db_url) as store, store.db.transaction() as tx:
         pending = tx.execute("SELECT event_id, attempts FROM webhook_deliveries"
                              " WHERE status = 'pending' ORDER BY id")
-    assert len(pending) == 3 and all(a >= 1 for _, a in pending)
+    assert len(pending) == 3 and all(1 <= a < 7 for _, a in pending)  # room for 3 more
     assert rx.processed == []
     rx.mode = "flaky"
     svc = load_service(nky_snapshot_dir, db_url=db_url)
@@ -176,7 +176,7 @@ def test_webhooks_every_delivery_once_signed_and_durable(
             assert all(len(d["attempt_log"]) == d["attempts"] for d in log["deliveries"])
             assert all(d["attempt_log"][-1]["status_code"] == 200 for d in log["deliveries"])
 
-            # a dead endpoint: paused after 4 failed attempts, not retried forever
+            # a dead endpoint: paused after 10 failed attempts, not retried forever
             dead = c.post("/v1/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/x",
                                                 "types": ["incident"]}, headers=reader).json()
             r = c.patch(f"/v1/incidents/{inc['id']}", json={"severity": "low"},
@@ -185,11 +185,11 @@ def test_webhooks_every_delivery_once_signed_and_durable(
             _wait(lambda: c.get(f"/v1/webhooks/{dead['id']}", headers=reader).json()[
                 "status"] == "paused", what="the dead endpoint paused")
             got = c.get(f"/v1/webhooks/{dead['id']}", headers=reader).json()
-            assert "failed 4 times" in got["paused_reason"]
+            assert "failed 10 times" in got["paused_reason"]
             time.sleep(1.0)
             dlog = c.get(f"/v1/webhooks/{dead['id']}/deliveries", headers=reader).json()
             [d] = dlog["deliveries"]
-            assert d["status"] == "pending" and d["attempts"] == 4
+            assert d["status"] == "pending" and d["attempts"] == 10
             assert all(a["status_code"] is None and a["error"] for a in d["attempt_log"])
             # resumed: tried again at once
             r = c.patch(f"/v1/webhooks/{dead['id']}", json={"status": "active"},
