@@ -259,7 +259,8 @@ def _push(svc: Service) -> None:
         svc.store, log, WebhookSettings(base_backoff_s=cfg.webhook_backoff_s,
                                         max_backoff_s=cfg.webhook_max_backoff_s,
                                         max_attempts=cfg.webhook_max_attempts,
-                                        timeout_s=cfg.webhook_timeout_s),
+                                        timeout_s=cfg.webhook_timeout_s,
+                                        allow_private=cfg.webhook_allow_private),
         enrich=congestion_enricher(svc))
     svc.engine.on_sync.append(svc.webhooks.poke)
     from api.watching import WatchWorker

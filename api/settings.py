@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     """Webhooks: failed attempts of one delivery after which its subscription is paused."""
     webhook_timeout_s: float = 10.0
     """Webhooks: seconds an endpoint has to answer one delivery."""
+    webhook_allow_private: bool = False
+    """Webhooks: allow URLs on this machine or private networks (off: no key holder can make
+    the server call into its own network)."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -128,8 +128,38 @@ class Delivery:
                 "last_status": self.last_status, "last_error": self.last_error}
 
 
-def check_url(url: str) -> str:
-    """An http(s) URL with a host, else :class:`InvalidIncident`."""
+def _private_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return False
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+            or ip.is_multicast or ip.is_unspecified)
+
+
+def private_destination(host: str, resolve: bool) -> bool:
+    """True when ``host`` is this machine or a private network: ``localhost``, an address of
+    a private, loopback, link-local or reserved range, or (``resolve``) a name resolving to
+    one."""
+    h = host.strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost") or _private_ip(h):
+        return True
+    if not resolve:
+        return False
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(h, None)
+    except OSError:
+        return False  # unresolvable: the attempt fails on its own
+    return any(_private_ip(str(i[4][0])) for i in infos)
+
+
+def check_url(url: str, allow_private: bool = False) -> str:
+    """An http(s) URL with a host (not this machine or a private network unless
+    ``allow_private``), else :class:`InvalidIncident`."""
     from urllib.parse import urlsplit
 
     if not isinstance(url, str) or len(url) > 2000:
@@ -139,15 +169,20 @@ def check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         raise InvalidIncident.single(("url",), "expected an http(s) URL with a host and no "
                                      "credentials, e.g. https://example.org/hooks/citynav")
+    if not allow_private and private_destination(parts.hostname, resolve=False):
+        raise InvalidIncident.single(("url",), "webhooks may not point at this machine or a "
+                                     "private network (the operator may allow it: "
+                                     "CITYNAV_WEBHOOK_ALLOW_PRIVATE=1)")
     return url.strip()
 
 
 class WebhookStore:
     """Subscriptions, deliveries and attempts in the incident store (both backends)."""
 
-    def __init__(self, store: IncidentStore) -> None:
+    def __init__(self, store: IncidentStore, allow_private: bool = False) -> None:
         self.store = store
         self.db: Database = store.db
+        self.allow_private = allow_private
 
     def _hook(self, r: tuple[Any, ...]) -> Webhook:
         db = self.db
@@ -166,7 +201,7 @@ class WebhookStore:
         """A new active subscription receiving events after ``position``; the returned
         value carries the secret (shown once). Raises :class:`InvalidIncident`,
         :class:`Conflict` (too many for this owner)."""
-        url = check_url(url)
+        url = check_url(url, self.allow_private)
         secret = "whsec_" + secrets.token_urlsafe(32)
         now = self.store.now()
         db = self.db
@@ -214,7 +249,7 @@ class WebhookStore:
         pending deliveries become due now). Raises :class:`NotFound`,
         :class:`InvalidIncident`."""
         if url is not None:
-            url = check_url(url)
+            url = check_url(url, self.allow_private)
         if status is not None and status not in ("active", "paused"):
             raise InvalidIncident.single(("status",), "expected 'active' or 'paused'")
         db = self.db
@@ -384,6 +419,8 @@ class WebhookSettings:
     timeout_s: float = 10.0
     senders: int = 4
     poll_s: float = 0.5
+    #: deliver to this machine and private networks too (tests, closed deployments)
+    allow_private: bool = False
 
 
 class WebhookWorker:
@@ -394,9 +431,9 @@ class WebhookWorker:
                  settings: WebhookSettings | None = None,
                  enrich: Callable[[Event, dict[str, Any]], dict[str, Any]] | None = None
                  ) -> None:
-        self.hooks = WebhookStore(store)
-        self.log = log_
         self.settings = settings or WebhookSettings()
+        self.hooks = WebhookStore(store, self.settings.allow_private)
+        self.log = log_
         self.enrich = enrich
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -458,11 +495,17 @@ class WebhookWorker:
         t0 = time.perf_counter()
         code: int | None = None
         error: str | None = None
-        try:
-            r = client.post(hook.url, content=raw, headers=headers)
-            code = r.status_code
-        except Exception as exc:  # noqa: BLE001 - any transport failure is a failed attempt
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        from urllib.parse import urlsplit
+
+        host = urlsplit(hook.url).hostname or ""
+        if not self.settings.allow_private and private_destination(host, resolve=True):
+            error = f"refused: {host} is this machine or a private network"
+        else:
+            try:
+                r = client.post(hook.url, content=raw, headers=headers)
+                code = r.status_code
+            except Exception as exc:  # noqa: BLE001 - any transport failure fails the attempt
+                error = f"{type(exc).__name__}: {exc}"[:500]
         ms = (time.perf_counter() - t0) * 1000
         outcome = self.hooks.record(d, code, error, ms, self.backoff_s(d.attempts + 1),
                                     self.settings.max_attempts)

@@ -183,7 +183,8 @@ def test_watch_notified_on_stream_and_webhook(nky_snapshot_dir: Path, tmp_path: 
     rx.mode = "ok"
     args = ["--db", db_url, "--clock", "2020-01-15T08:00:00-05:00", "--freeze-clock"]
     try:
-        with live_server(nky_snapshot_dir, args) as (url, _proc):
+        with live_server(nky_snapshot_dir, args,
+                         env={"CITYNAV_WEBHOOK_ALLOW_PRIVATE": "1"}) as (url, _proc):
             r = httpx.post(f"{url}/v1/watches", json={
                 "from": A, "to": B, "mode": "car", "days": ["wed"],
                 "window": {"start": "07:30", "end": "09:00"}, "threshold_s": 30})

@@ -108,6 +108,7 @@ def _closure(coords: list[list[float]], n: int) -> dict[str, Any]:
 @pytest.mark.slow
 def test_webhooks_every_delivery_once_signed_and_durable(
         nky_snapshot_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYNAV_WEBHOOK_ALLOW_PRIVATE", "1")  # the receiver is local
     monkeypatch.setenv("CITYNAV_WEBHOOK_BACKOFF_S", "0.05")
     monkeypatch.setenv("CITYNAV_WEBHOOK_MAX_BACKOFF_S", "0.3")
     monkeypatch.setenv("CITYNAV_WEBHOOK_MAX_ATTEMPTS", "10")

@@ -128,6 +128,15 @@ def test_watch_http_api(env: Any) -> None:
         assert c.delete(f"/v1/watches/{x['id']}", headers=mine).status_code == 204
     assert c.delete(f"/v1/watches/{rk.json()['id']}", headers=h["reader"]).status_code == 204
     assert c.get("/v1/watches", headers=mine).json() == []
+    # by default a webhook may not make the server call into its own network
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]/x",
+                "http://10.1.2.3/x", "http://169.254.169.254/latest"):
+        r = c.post("/v1/webhooks", json={"url": url}, headers=mine)
+        assert r.status_code == 422, url
+        assert "private network" in r.json()["detail"]
+    ok = c.post("/v1/webhooks", json={"url": "https://example.org/h"}, headers=mine)
+    assert ok.status_code == 201
+    assert c.delete(f"/v1/webhooks/{ok.json()['id']}", headers=mine).status_code == 204
 
 
 @pytest.mark.slow
