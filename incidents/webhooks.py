@@ -315,12 +315,16 @@ class WebhookStore:
         returns (delivery, subscription with secret, body)."""
         db = self.db
         now = self.store.now()
+        due_sql = ("SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON"
+                   " w.id = d.webhook_id WHERE d.status = 'pending' AND w.status = 'active'"
+                   " AND d.next_attempt_at <= ? AND (d.claimed_until IS NULL OR"
+                   " d.claimed_until < ?) ORDER BY d.id LIMIT ?")
+        params = (db.ts_in(now), db.ts_in(now), limit)
+        with db.transaction() as tx:  # most rounds find nothing: no write lock for that
+            if not tx.execute(due_sql, params):
+                return []
         with db.transaction(write=True) as tx:
-            rows = tx.execute(
-                "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-                " WHERE d.status = 'pending' AND w.status = 'active' AND d.next_attempt_at <= ?"
-                " AND (d.claimed_until IS NULL OR d.claimed_until < ?) ORDER BY d.id LIMIT ?",
-                (db.ts_in(now), db.ts_in(now), limit))
+            rows = tx.execute(due_sql, params)
             ids = [int(r[0]) for r in rows]
             if not ids:
                 return []
