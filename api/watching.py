@@ -50,6 +50,10 @@ from routing.road import RoutingError
 from routing.state import RoutingState
 
 log = logging.getLogger("citynav.watches")
+#: Notifications are committed in batches: every this many, or after this long, so the first
+#: ones go out while the rest are still being re-planned.
+FLUSH_EVERY = 50
+FLUSH_AFTER_S = 0.2
 ROAD_MODES = ("car", "bike", "walk")
 #: Metres per degree of latitude.
 _M_PER_DEG = 111_320.0
@@ -90,6 +94,8 @@ class Evaluation:
     notified: list[str]
     started: float
     finished: float
+    #: perf_counter time when the first notification of this change was committed
+    first_notice: float | None = None
 
 
 def _digest(parts: Any) -> str:
@@ -474,7 +480,21 @@ class WatchWorker:
                 self.evaluations.append(ev)
                 return ev
             notices: list[tuple[str, str, str, dict[str, Any]]] = []
+            pending: list[tuple[str, str, str, dict[str, Any]]] = []
             answers: dict[str, dict[str, Any]] = {}
+            first_notice: float | None = None
+            last_flush = time.perf_counter()
+
+            def flush() -> None:
+                nonlocal first_notice, last_flush
+                if pending and self.store.notify(pending):
+                    if first_notice is None:
+                        first_notice = time.perf_counter()
+                    for cb in tuple(self.on_notify):
+                        cb()
+                pending.clear()
+                last_flush = time.perf_counter()
+
             for wid in todo:
                 t = self._w[wid]
                 try:
@@ -504,20 +524,21 @@ class WatchWorker:
                                    new.live.speeds.version if new.live.speeds else 0,
                                    ans["signature"], ans["duration_s"]))
                     notices.append((wid, t.owner, key, body))
+                    pending.append(notices[-1])
                 t.answer = ans
                 t.edges = np.asarray(ans.get("edges", ()), np.int64)
                 t.stops = frozenset(ans.get("stops", ()))
                 t.routes = frozenset(ans.get("routes", ()))
                 self._fresh.add(wid)
                 answers[wid] = ans
+                if len(pending) >= FLUSH_EVERY or (
+                        pending and time.perf_counter() - last_flush >= FLUSH_AFTER_S):
+                    flush()
+            flush()
+            self.store.save_answers(answers)
             self._prev = new  # only once every candidate is done (a failure retries)
-        self.store.save_answers(answers)
-        written = self.store.notify(notices)
-        if written:
-            for cb in tuple(self.on_notify):
-                cb()
         ev = Evaluation(new.version, len(cands), len(todo), [n[0] for n in notices], t0,
-                        time.perf_counter())
+                        time.perf_counter(), first_notice)
         self.evaluations.append(ev)
         del self.evaluations[:-100]
         return ev
