@@ -7,9 +7,9 @@ road edges of its route (car, bike, walk), or the stops and routes of its itiner
 evaluated, the worker takes **one** :class:`routing.state.RoutingState` and finds the
 candidates:
 
-* edges whose weight *rose* (a closure, a slowdown, congestion): the watches whose route uses
-  one of them — a route that avoids every dearer edge keeps its duration, so no other watch
-  can get slower;
+* edges whose weight *rose* (a closure, a slowdown, congestion), or on which the incidents
+  acting changed: the watches whose route uses one of them — a route that avoids every
+  dearer edge keeps its duration, so no other watch can get slower;
 * edges whose weight *fell* (an incident ended, traffic cleared): the watches for which a
   route through such an edge could be faster than their current one — a lower bound from
   two one-to-all searches on the junction graph (from the cheaper edges' heads, and towards
@@ -439,7 +439,12 @@ class WatchWorker:
                 self.svc.publisher.weights_at(prev, mode, new.at)
             rose = np.flatnonzero(w_new > w_old)
             fell = np.flatnonzero(w_new < w_old)
-            out |= self._users_of(mode, rose)
+            # incidents now (or no longer) acting on an edge without moving its weight still
+            # change what a route crossing it carries
+            ca, cb = prev.causes(mode), new.causes(mode)
+            recaused = np.array(sorted(e for e in set(ca) | set(cb) if ca.get(e) != cb.get(e)),
+                                np.int64)
+            out |= self._users_of(mode, np.union1d(rose, recaused))
             if fell.shape[0]:
                 ids = [w for w, t in self._w.items() if t.spec.mode == mode and t.armed
                        and w not in out]
