@@ -50,10 +50,9 @@ from routing.road import RoutingError
 from routing.state import RoutingState
 
 log = logging.getLogger("citynav.watches")
-#: Notifications are committed in batches: every this many, or after this long, so the first
-#: ones go out while the rest are still being re-planned.
-FLUSH_EVERY = 50
-FLUSH_AFTER_S = 0.2
+#: Notifications are committed as they come: the first at once, then those gathered at most
+#: this long (few transactions), so the first go out while the rest are still re-planned.
+FLUSH_AFTER_S = 1.0
 ROAD_MODES = ("car", "bike", "walk")
 #: Metres per degree of latitude.
 _M_PER_DEG = 111_320.0
@@ -536,8 +535,8 @@ class WatchWorker:
                 t.routes = frozenset(ans.get("routes", ()))
                 self._fresh.add(wid)
                 answers[wid] = ans
-                if len(pending) >= FLUSH_EVERY or (
-                        pending and time.perf_counter() - last_flush >= FLUSH_AFTER_S):
+                if pending and (first_notice is None
+                                or time.perf_counter() - last_flush >= FLUSH_AFTER_S):
                     flush()
             flush()
             self.store.save_answers(answers)

@@ -11,9 +11,10 @@ of the busiest edges of the watches' routes the way ``POST /v1/incidents`` does 
 then the engine's sync) and waits for the watch worker (its background thread, as in the
 server) to have written the notifications; then removes the closure (the "cheaper edges"
 path) and waits again. Baseline, same run and same state: re-planning every watch. Prints
-median and p95 of POST → first and → last notification (notifications are committed in
-batches as the re-planning goes) for the closure and for its removal, of the full re-plan,
-and the ratio (full re-plan median / incremental median to the last notification).
+median and p95 of POST → first and → last notification (the first notification is
+committed at once, the others gathered for at most a second) for the closure and for its
+removal, of the full re-plan, and the ratio (full re-plan median / incremental median to the
+last notification).
 """
 
 from __future__ import annotations
