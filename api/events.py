@@ -56,6 +56,8 @@ class EventHub:
         self._thread: threading.Thread | None = None
         self._heads: Cursor | None = None
         self._version = -1
+        #: called (from the hub's thread) when the logs' heads moved: new events
+        self.on_change: list[Callable[[], None]] = []
 
     def poke(self, state: RoutingState | None = None) -> None:
         """Something may have changed: check now (the engine calls this after each sync)."""
@@ -78,6 +80,8 @@ class EventHub:
         if heads != self._heads:
             self._heads = heads
             self._bump()
+            for cb in tuple(self.on_change):
+                cb()
 
     async def wait(self, generation: int, timeout_s: float) -> bool:
         """Wait until the generation moves past ``generation`` (True) or ``timeout_s`` passes

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from incidents.db import connect
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
 from incidents.realtime import RealtimeFeeds
 from incidents.realtime_sources import RealtimePoller, RealtimeSettings
@@ -55,6 +56,8 @@ class Service:
     probes: BusProbes | None = None
     #: wakes the event stream's connections (None without a store)
     hub: EventHub | None = None
+    #: the store on a connection of its own for the event stream, webhooks and watches
+    push_store: IncidentStore | None = None
     #: delivers webhooks (None without a store)
     webhooks: WebhookWorker | None = None
     #: re-plans the commute watches a change touches and notifies them (None without a
@@ -133,6 +136,8 @@ class Service:
     def close(self) -> None:
         """Stop background work and close the incident store."""
         self.stop()
+        if self.push_store is not None:
+            self.push_store.close()
         if self.store is not None:
             self.store.close()
 
@@ -251,22 +256,27 @@ def _push(svc: Service) -> None:
     from incidents.webhooks import WebhookSettings, WebhookWorker
 
     assert svc.store is not None and svc.engine is not None
-    log = EventLog(svc.store.db)
+    # A connection of their own: the stream, webhooks and watches never queue behind (or
+    # hold up) the engine's reads of the store.
+    push = svc.store
+    if not svc.store.url.endswith(":memory:"):  # an in-memory database has one connection
+        push = svc.push_store = IncidentStore(connect(svc.store.url))
+    log = EventLog(push.db)
     svc.hub = EventHub(log)
     svc.engine.on_sync.append(svc.hub.poke)
     cfg = Settings()
     svc.webhooks = WebhookWorker(
-        svc.store, log, WebhookSettings(base_backoff_s=cfg.webhook_backoff_s,
-                                        max_backoff_s=cfg.webhook_max_backoff_s,
-                                        max_attempts=cfg.webhook_max_attempts,
-                                        timeout_s=cfg.webhook_timeout_s,
-                                        allow_private=cfg.webhook_allow_private),
+        push, log, WebhookSettings(base_backoff_s=cfg.webhook_backoff_s,
+                                   max_backoff_s=cfg.webhook_max_backoff_s,
+                                   max_attempts=cfg.webhook_max_attempts,
+                                   timeout_s=cfg.webhook_timeout_s,
+                                   allow_private=cfg.webhook_allow_private),
         enrich=congestion_enricher(svc))
-    svc.engine.on_sync.append(svc.webhooks.poke)
+    svc.hub.on_change.append(svc.webhooks.poke)  # new events: dispatch at once
     from api.watching import WatchWorker
 
-    svc.watches = WatchWorker(svc)
-    svc.watches.on_notify += [svc.hub.poke, svc.webhooks.poke]
+    svc.watches = WatchWorker(svc, push)
+    svc.watches.on_notify += [svc.hub.poke]
     svc.engine.on_sync.append(svc.watches.poke)
 
 

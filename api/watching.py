@@ -43,6 +43,7 @@ import numpy as np
 
 from api import render
 from api.service import Service
+from incidents.store import IncidentStore
 from incidents.watches import Watch, WatchSpec, WatchStore
 from routing.kernels.limits import INF_WEIGHT
 from routing.plan import PlanRequest
@@ -104,10 +105,13 @@ def _digest(parts: Any) -> str:
 class WatchWorker:
     """Evaluates the commute watches of one process (see the module docstring)."""
 
-    def __init__(self, svc: Service, lead_min: int = 60, poll_s: float = 1.0) -> None:
-        assert svc.store is not None
+    def __init__(self, svc: Service, store: IncidentStore | None = None, lead_min: int = 60,
+                 poll_s: float = 1.0) -> None:
+        """``store``: the incident store to keep watches in (default: the service's)."""
+        store = store or svc.store
+        assert store is not None
         self.svc = svc
-        self.store = WatchStore(svc.store)
+        self.store = WatchStore(store)
         self.lead_min = lead_min
         self.poll_s = poll_s
         self.on_notify: list[Callable[[], None]] = []

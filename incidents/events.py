@@ -149,12 +149,6 @@ def _bounds(doc: dict[str, Any] | None) -> BBox | None:
         return None
 
 
-def _head(db: Database, sql: str) -> int:
-    with db.transaction() as tx:
-        row = tx.one(sql)
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 class EventLog:
     """Reads the store's logs as events (see the module docstring). Thread-safe."""
 
@@ -163,11 +157,12 @@ class EventLog:
 
     def heads(self) -> Cursor:
         """The position after everything committed so far."""
-        return Cursor(
-            _head(self.db, "SELECT value FROM counters WHERE name = 'change_seq'"),
-            _head(self.db, "SELECT value FROM counters WHERE name = 'realtime_seq'"),
-            _head(self.db, "SELECT value FROM counters WHERE name = 'speed_seq'"),
-            _head(self.db, "SELECT value FROM counters WHERE name = 'notice_seq'"))
+        with self.db.transaction() as tx:
+            rows = tx.execute("SELECT name, value FROM counters WHERE name IN ('change_seq',"
+                              " 'realtime_seq', 'speed_seq', 'notice_seq')")
+        v = {str(n): int(x) for n, x in rows}
+        return Cursor(v.get("change_seq", 0), v.get("realtime_seq", 0), v.get("speed_seq", 0),
+                      v.get("notice_seq", 0))
 
     def read(self, after: Cursor, limit: int = 500,
              types: Iterable[str] = EVENT_TYPES, owner: str | None = None) -> list[Event]:

@@ -422,7 +422,7 @@ class WebhookSettings:
     max_attempts: int = 12
     timeout_s: float = 10.0
     senders: int = 4
-    poll_s: float = 0.5
+    poll_s: float = 1.0
     #: deliver to this machine and private networks too (tests, closed deployments)
     allow_private: bool = False
 
