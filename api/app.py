@@ -18,6 +18,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from api import docs, examples, limits, middleware, operations, pages, problems, render
+from api.events import router as events_router
 from api.fastjson import FastJSONResponse
 from api.feeds import router as feeds_router
 from api.incidents import openapi_components
@@ -39,6 +40,9 @@ from api.traffic import router as traffic_router
 from api.transit import parse_time
 from api.transit import router as transit_router
 from api.vehicles import router as vehicles_router
+from api.watches import openapi_components as watch_components
+from api.watches import router as watches_router
+from api.webhooks import router as webhooks_router
 from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
 from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
@@ -77,6 +81,8 @@ API_TAGS = [
     {"name": "open data", "description": "citynav's incidents as open feeds in the traffic "
                                          "standards: WZDx 4.2 and DATEX II 3 (with "
                                          "publisher, licence, ETag and Last-Modified)"},
+    {"name": "events", "description": "Push: Server-Sent Events of every change (resumable), "
+                                      "signed webhooks, and commute watches"},
 ]
 
 
@@ -240,6 +246,9 @@ def _watch_sigterm(app: FastAPI) -> None:
 
     def on_term(sig: int, frame: FrameType | None) -> None:
         app.state.draining = True
+        hub = getattr(getattr(app.state, "service", None), "hub", None)
+        if hub is not None:  # event streams never end by themselves: end them now
+            hub.drain()
         if callable(previous):
             previous(sig, frame)
 
@@ -339,6 +348,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(open_feeds_router)
     app.include_router(keys_router)
     app.include_router(maps_router)
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
+    app.include_router(watches_router)
 
     base_openapi = app.openapi
 
@@ -349,6 +361,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
             _merge_components(comps, problems.openapi_components())
             _merge_components(comps, openapi_components(), prefix="Incident")
             _merge_components(comps, keys_components())
+            _merge_components(comps, watch_components(), prefix="Watch")
             examples.restore_nulls(schema)
             app.openapi_schema = schema
         return app.openapi_schema

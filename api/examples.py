@@ -990,6 +990,48 @@ GTFS_RT_ALERTS: dict[str, Any] = {
              "language": "zh-CN"}]}}}]}
 
 
+# ---- push: webhooks and commute watches
+WEBHOOK = {"id": "WH-3", "url": "https://example.org/hooks/citynav", "types": ["incident"],
+         "bbox": [-84.52, 39.07, -84.49, 39.1], "agencies": ["KYTC"], "status": "active",
+         "paused_reason": None, "consecutive_failures": 0, "position": "12-40-7-0",
+         "created_at": "2026-11-24T08:00:00+00:00", "updated_at": "2026-11-24T08:00:00+00:00"}
+WEBHOOK_CREATE = {"url": "https://example.org/hooks/citynav", "types": ["incident"],
+              "bbox": [-84.52, 39.07, -84.49, 39.1], "agencies": ["KYTC"]}
+WEBHOOK_DELIVERIES = {"webhook_id": "WH-3", "deliveries": [{
+    "id": 57, "event_id": "incident-12", "event_type": "incident", "status": "delivered",
+    "attempts": 2, "next_attempt_at": None, "created_at": "2026-11-24T08:02:11+00:00",
+    "delivered_at": "2026-11-24T08:02:14+00:00", "last_status": 200, "last_error": None,
+    "attempt_log": [
+        {"attempt": 1, "at": "2026-11-24T08:02:11+00:00", "status_code": 503, "error": None,
+         "duration_ms": 41.2},
+        {"attempt": 2, "at": "2026-11-24T08:02:14+00:00", "status_code": 200, "error": None,
+         "duration_ms": 38.9}]}]}
+WEBHOOK_CREATED = {**WEBHOOK, "secret": "whsec_3q2-7wEXAMPLEc1l0Y7v8Jm2Qx9k4Tz6RbQ1wY5u0P"}
+WATCH_CREATE = {"from": "39.0837,-84.5086", "to": "39.0912,-84.4960", "mode": "car",
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "window": {"start": "07:30", "end": "09:00"}, "threshold_s": 300,
+            "label": "to work"}
+WATCH_ANSWER = {"duration_s": 412.3, "distance_m": 5230.4, "signature": "1aeef8251eecee8d",
+           "incidents": [], "live_version": 7, "at": "2026-11-24T13:00:00+00:00",
+           "reference_s": 412.3}
+WATCH = {"id": "W-7", **WATCH_CREATE, "answer": WATCH_ANSWER,
+          "created_at": "2026-11-24T13:00:00+00:00", "updated_at": "2026-11-24T13:00:00+00:00"}
+WATCH_NOTICE = {"seq": 3, "recorded_at": "2026-11-24T13:02:11+00:00", "watch_id": "W-7",
+           "label": "to work", "mode": "car", "cause": "change", "live_version": 8,
+           "time_lost_s": 318.4, "duration_s": 730.7, "previous_duration_s": 412.3,
+           "route_changed": True, "incidents_on_route": [], "new_incidents_on_route": [],
+           "error": None,
+           "explanation": {"incidents": [], "avoided": ["INC-12"], "delay_s": 318.4,
+                           "no_incident_duration_s": 412.3,
+                           "messages": ["Avoids closure INC-12 on Madison Avenue"]},
+           "explanation_zh": ["避开 Madison Avenue 上的封路 INC-12"],
+           "route": {"geometry": {"type": "LineString", "coordinates": [
+               [-84.5086, 39.0837], [-84.496, 39.0912]]}, "distance_m": 6120.0,
+               "duration_s": 730.7}}
+WATCH_CREATED = {**WATCH, "token": "cnp_3f9a61c2d7e4_EXAMPLE"}
+WATCH_WITH_NOTICES = {**WATCH, "notifications": [WATCH_NOTICE]}
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
@@ -1054,6 +1096,10 @@ def restore_nulls(doc: Any) -> None:
             elif isinstance(ex, list):  # a list answer: each item on its own
                 node["example"] = [originals.get(json.dumps(e, sort_keys=True), e)
                                    if isinstance(e, dict) else e for e in ex]
+
+            elif isinstance(ex, list):
+                node["example"] = [originals.get(json.dumps(x, sort_keys=True), x)
+                                   if isinstance(x, dict) else x for x in ex]
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from incidents.adapters.alertc import LocationTableError, LocationTables, load_tables
+from incidents.db import connect
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
 from incidents.realtime import RealtimeFeeds
 from incidents.realtime_sources import RealtimeConfigError, RealtimePoller, RealtimeSettings
@@ -27,8 +28,11 @@ from routing.snapshot import Snapshot, load_snapshot
 from routing.state import RoutingState, StatePublisher
 
 if TYPE_CHECKING:
+    from api.events import EventHub
     from api.geojson import CongestionGeoJSON
+    from api.watching import WatchWorker
     from incidents.probes import BusProbes
+    from incidents.webhooks import WebhookWorker
     from routing.congestion import CongestionMap
     from routing.geocode import Geocoder
     from routing.tiles import VectorTiles
@@ -58,6 +62,15 @@ class Service:
     location_tables: LocationTables = field(default_factory=LocationTables)
     #: polls the subscribed WZDx / DATEX II feeds (None without subscriptions or a store)
     import_poller: ImportPoller | None = None
+    #: wakes the event stream's connections (None without a store)
+    hub: EventHub | None = None
+    #: the store on a connection of its own for the event stream, webhooks and watches
+    push_store: IncidentStore | None = None
+    #: delivers webhooks (None without a store)
+    webhooks: WebhookWorker | None = None
+    #: re-plans the commute watches a change touches and notifies them (None without a
+    #: store)
+    watches: WatchWorker | None = None
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -126,25 +139,39 @@ class Service:
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""
+        if self.hub is not None:
+            self.hub.start()
         if self.engine is not None:
             self.engine.start()
         if self.poller is not None:
             self.poller.start()
         if self.import_poller is not None:
             self.import_poller.start()
+        if self.watches is not None:
+            self.watches.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def stop(self) -> None:
         """Stop background work (the store stays open)."""
         if self.import_poller is not None:
             self.import_poller.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        if self.watches is not None:
+            self.watches.stop()
         if self.poller is not None:
             self.poller.stop()
         if self.engine is not None:
             self.engine.stop()
+        if self.hub is not None:
+            self.hub.stop()
 
     def close(self) -> None:
         """Stop background work and close the incident store."""
         self.stop()
+        if self.push_store is not None:
+            self.push_store.close()
         if self.store is not None:
             self.store.close()
 
@@ -248,6 +275,7 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
 
             svc.probes = BusProbes(svc.engine, planner.tt)
             svc.engine.on_vehicle_positions = svc.probes
+        _push(svc)
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)
@@ -258,6 +286,38 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
         if settings.imports:
             svc.import_poller = ImportPoller(svc.engine, settings.imports, svc.location_tables)
     return svc
+
+
+def _push(svc: Service) -> None:
+    """The event hub (Server-Sent Events), the webhook worker and the commute watches."""
+    from api.events import EventHub, congestion_enricher
+    from api.settings import Settings
+    from incidents.events import EventLog
+    from incidents.webhooks import WebhookSettings, WebhookWorker
+
+    assert svc.store is not None and svc.engine is not None
+    # A connection of their own: the stream, webhooks and watches never queue behind (or
+    # hold up) the engine's reads of the store.
+    push = svc.store
+    if not svc.store.url.endswith(":memory:"):  # an in-memory database has one connection
+        push = svc.push_store = IncidentStore(connect(svc.store.url))
+    log = EventLog(push.db)
+    svc.hub = EventHub(log)
+    svc.engine.on_sync.append(svc.hub.poke)
+    cfg = Settings()
+    svc.webhooks = WebhookWorker(
+        push, log, WebhookSettings(base_backoff_s=cfg.webhook_backoff_s,
+                                   max_backoff_s=cfg.webhook_max_backoff_s,
+                                   max_attempts=cfg.webhook_max_attempts,
+                                   timeout_s=cfg.webhook_timeout_s,
+                                   allow_private=cfg.webhook_allow_private),
+        enrich=congestion_enricher(svc))
+    svc.hub.on_change.append(svc.webhooks.poke)  # new events: dispatch at once
+    from api.watching import WatchWorker
+
+    svc.watches = WatchWorker(svc, push)
+    svc.watches.on_notify += [svc.hub.poke]
+    svc.engine.on_sync.append(svc.watches.poke)
 
 
 def _warm(svc: Service) -> None:

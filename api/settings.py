@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     """Browser origins (``scheme://host[:port]``, comma-separated; ``*`` for any) allowed to
     call the API cross-origin. Empty (the default): same-origin only, no CORS headers."""
 
+    webhook_backoff_s: float = 2.0
+    """Webhooks: seconds before the first retry of a failed delivery (doubling, ±20 %)."""
+    webhook_max_backoff_s: float = 3600.0
+    """Webhooks: longest wait between two attempts."""
+    webhook_max_attempts: int = 12
+    """Webhooks: failed attempts of one delivery after which its subscription is paused."""
+    webhook_timeout_s: float = 10.0
+    """Webhooks: seconds an endpoint has to answer one delivery."""
+    webhook_allow_private: bool = False
+    """Webhooks: allow URLs on this machine or private networks (off: no key holder can make
+    the server call into its own network)."""
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> list[str]:

@@ -99,6 +99,9 @@ class IncidentEngine:
         self._rt_seq = -1
         #: called with each vehicle-positions message this process logs (buses as probes)
         self.on_vehicle_positions: Callable[[CheckedMessage, datetime], None] | None = None
+        #: called (outside the engine's lock) with the state in force after every sync: the
+        #: event stream and the commute watches wake on it
+        self.on_sync: list[Callable[[RoutingState], None]] = []
         self.learn = learn and publisher.typical is not None
         self._lock = threading.RLock()
         self._matches: dict[tuple[str, int], MatchResult] = {}
@@ -292,9 +295,16 @@ class IncidentEngine:
             if changed or self._dirty or day != self._horizon_day:
                 live = self._live_state(now)
                 self._dirty = False
-                return self.publisher.publish(live, now)
-            self.publisher.refresh(now)
-            return self.publisher.current()
+                state = self.publisher.publish(live, now)
+            else:
+                self.publisher.refresh(now)
+                state = self.publisher.current()
+        for listener in tuple(self.on_sync):
+            try:
+                listener(state)
+            except Exception:  # noqa: BLE001 - a listener never stops the engine
+                log.exception("live engine: sync listener failed")
+        return state
 
     def behind(self) -> int:
         """Changes committed to the store (incidents, speed batches, realtime messages)
