@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from api.geojson import CongestionGeoJSON
     from incidents.probes import BusProbes
     from routing.congestion import CongestionMap
+    from routing.isochrone import Contours
+    from routing.reach import Reach
     from routing.typical import TypicalSpeeds
 
 #: A departure within this much of now is answered on the live state itself.
@@ -53,6 +55,7 @@ class Service:
     _congestion: CongestionMap | None = field(default=None, repr=False)
     _encoder: CongestionGeoJSON | None = field(default=None, repr=False)
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _reach: tuple[Reach, Contours] | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> str:
@@ -93,6 +96,16 @@ class Service:
                 self._encoder = CongestionGeoJSON(self.congestion_map(),
                                                   self.snapshot.segments.names)
             return self._encoder
+
+    def reach(self) -> tuple[Reach, Contours]:
+        """Matrices / one-to-all searches and the isochrone outliner (built once)."""
+        with self._congestion_lock:
+            if self._reach is None:
+                from routing.isochrone import Contours
+                from routing.reach import Reach
+
+                self._reach = (Reach(self.road, self.planner), Contours(self.road))
+            return self._reach
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""

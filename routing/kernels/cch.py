@@ -116,6 +116,26 @@ class CustomizedMetric:
             return None
         return _run_multi(self._metric, sources, targets)
 
+    def one_to_many(self, sources: list[list[tuple[int, int]]], targets: list[int]
+                    ) -> np.ndarray:
+        """Many-to-many distances with RoutingKit's one-to-many query (targets pinned once,
+        one sweep per source, no per-pair search): ``out[i, j]`` is the least weight (ms)
+        from any ``(node, initial_weight)`` of ``sources[i]`` to node ``targets[j]``;
+        ``inf`` when unreachable (float64 ``[len(sources), len(targets)]``)."""
+        out = np.full((len(sources), len(targets)), np.inf)
+        if not targets:
+            return out
+        otm = rk.CCHOneToMany(self._metric, [int(t) for t in targets])
+        try:
+            for i, src in enumerate(sources):
+                if src:
+                    row = np.array(otm.distances_from_multi(src), dtype=np.float64)
+                    row[np.isnan(row) | (row >= INF_WEIGHT)] = np.inf
+                    out[i] = row
+        finally:
+            del otm
+        return out
+
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
         q = rk.CCHQuery(self._metric)
