@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,7 +73,7 @@ class MatrixRequest(BaseModel):
 class MatrixResponse(BaseModel):
     """A sources × targets matrix."""
 
-    mode: str
+    mode: str = Field(description="car, bike, walk or transit")
     durations_s: list[list[float | None]] = Field(description=(
         "Rows = sources, columns = targets: seconds (transit: from departure to arrival); "
         "null when unreachable (see `unreachable`)"))
@@ -82,13 +82,41 @@ class MatrixResponse(BaseModel):
     unreachable: list[dict[str, Any]] = Field(description=(
         "Null cells: `{source, target, reason}` with reason source_not_on_network, "
         "target_not_on_network, no_route or not_reachable_by_transit_or_walking"))
-    live_version: int
+    live_version: int = Field(description="Version of the live state the matrix reads")
     depart_at: str = Field(description="The instant the matrix describes (ISO 8601)")
     statistic: str = Field(description="`earliest` (one departure) or `median` (a window)")
-    departures_sampled: int
+    departures_sampled: int = Field(description="Departures sampled per source (transit "
+                                    "windows; 1 otherwise)")
 
 
-_MATRIX_ERRORS = {
+MATRIX_EXAMPLE = {
+    "mode": "car", "durations_s": [[0.0, 163.0], [253.7, 0.0], [None, None]],
+    "distances_m": [[0.0, 1678.0], [2498.1, 0.0], [None, None]],
+    "unreachable": [{"source": 2, "target": 0, "reason": "source_not_on_network"},
+                    {"source": 2, "target": 1, "reason": "source_not_on_network"}],
+    "live_version": 7, "depart_at": "2026-11-24T08:00:00-05:00", "statistic": "earliest",
+    "departures_sampled": 1}
+MATRIX_BODY_EXAMPLES = {
+    "car": {"summary": "Car durations and distances now", "value": {
+        "sources": ["39.0837,-84.5086", "39.0912,-84.4960"],
+        "targets": ["39.0912,-84.4960", "39.0500,-84.5500"], "mode": "car"}},
+    "transit": {"summary": "Transit, median over 8:00-9:00", "value": {
+        "sources": ["39.0837,-84.5086"], "targets": ["39.0912,-84.4960"], "mode": "transit",
+        "depart_at": "2020-01-15T08:00:00-05:00", "window_min": 60, "step_min": 10}},
+}
+_MATRIX_OK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": MATRIX_EXAMPLE}}}}
+ISOCHRONE_EXAMPLE = {"type": "FeatureCollection", "features": [{
+    "type": "Feature", "properties": {
+        "kind": "reachable", "minutes": 10.0, "area_m2": 8123400.0, "tolerance_m": 112.4,
+        "road_length_m": 152300.5, "stops_reached": None, "mode": "car", "live_version": 7,
+        "depart_at": "2026-11-24T08:00:00-05:00"},
+    "geometry": {"type": "Polygon", "coordinates": [[[-84.52, 39.07], [-84.49, 39.07],
+                                                     [-84.49, 39.1], [-84.52, 39.07]]]}}]}
+
+
+_MATRIX_ERRORS: dict[int, Any] = {
+    400: "The body is not valid JSON",
     404: ("Transit asked of a snapshot without a timetable",
           problem_example(404, "this snapshot has no public-transport timetable",
                           "/v1/matrix", "no-transit", "No transit data")),
@@ -161,8 +189,9 @@ def _format(body: MatrixRequest, res: Matrix, version: int, t: dt.datetime) -> M
 
 
 @router.post("/matrix", response_model=MatrixResponse, summary="Travel-time matrix",
-             responses=responses(_MATRIX_ERRORS))
-def matrix_post(request: Request, body: MatrixRequest) -> MatrixResponse:
+             responses={**_MATRIX_OK, **responses(_MATRIX_ERRORS)})
+def matrix_post(request: Request, body: Annotated[MatrixRequest, Body(
+        openapi_examples=MATRIX_BODY_EXAMPLES)]) -> MatrixResponse:
     """Durations (and road distances) from every source to every target by car, bike, on
     foot or by public transport, on the live state or at `depart_at`.
 
@@ -185,7 +214,7 @@ def _split_points(value: str, name: str) -> list[str]:
 
 
 @router.get("/matrix", response_model=MatrixResponse, summary="Small travel-time matrix",
-            responses=responses(_MATRIX_ERRORS))
+            responses={**_MATRIX_OK, **responses(_MATRIX_ERRORS)})
 def matrix_get(
     request: Request,
     sources: Annotated[str, Query(max_length=4000, description=(
@@ -193,13 +222,15 @@ def matrix_get(
         examples=["39.0837,-84.5086;39.0912,-84.4960"])],
     targets: Annotated[str, Query(max_length=4000, description="Destinations, as `sources`",
                                   examples=["39.0912,-84.4960;39.0500,-84.5500"])],
-    mode: Annotated[MatrixMode, Query(description="car, bike, walk or transit")] = "car",
+    mode: Annotated[MatrixMode, Query(description="car, bike, walk or transit",
+                                      examples=["car"])] = "car",
     depart_at: Annotated[str | None, Query(max_length=64, description=(
-        "Departure time (default now). " + TIME_FORMAT))] = None,
+        "Departure time (default now). " + TIME_FORMAT),
+        examples=["2026-11-24T08:00:00-05:00"])] = None,
     window_min: Annotated[int, Query(ge=0, le=240, description=(
-        "Transit: median over a window of this many minutes"))] = 0,
+        "Transit: median over a window of this many minutes"), examples=[60])] = 0,
     step_min: Annotated[int, Query(ge=1, le=60, description=(
-        "Transit: minutes between sampled departures"))] = DEFAULT_STEP_S // 60,
+        "Transit: minutes between sampled departures"), examples=[10])] = DEFAULT_STEP_S // 60,
 ) -> MatrixResponse:
     """The same as `POST /v1/matrix` for small matrices (at most 625 cells)."""
     body = MatrixRequest(sources=_split_points(sources, "sources"),
@@ -243,22 +274,25 @@ def _minutes(value: str) -> list[float]:
                 "feature per contour (largest first) with `properties.minutes`, `area_m2`, "
                 "`road_length_m`, `stops_reached` (transit) and `tolerance_m`; with "
                 "`compare=baseline`, what was lost per contour and one `kind: lost` feature "
-                "per contour"), "content": {"application/geo+json": {}}},
+                "per contour"), "content": {"application/geo+json": {
+                    "example": ISOCHRONE_EXAMPLE}}},
                 **responses(_ISO_ERRORS)})
 def isochrone(
     request: Request,
     at: Annotated[str, Query(max_length=64, description="Origin: " + LATLON_FORMAT,
                              examples=["39.0837,-84.5086"])],
-    mode: Annotated[MatrixMode, Query(description="car, bike, walk or transit")] = "car",
+    mode: Annotated[MatrixMode, Query(description="car, bike, walk or transit",
+                                      examples=["transit"])] = "car",
     minutes: Annotated[str, Query(max_length=64, description=(
         f"Contours in minutes, comma-separated (at most {MAX_CONTOURS}, each ≤ "
         f"{MAX_MINUTES:g})"), examples=["10,20,30"])] = "10,20,30",
     depart_at: Annotated[str | None, Query(max_length=64, description=(
-        "Departure time (default now). " + TIME_FORMAT))] = None,
+        "Departure time (default now). " + TIME_FORMAT),
+        examples=["2026-11-24T08:00:00-05:00"])] = None,
     compare: Annotated[Literal["baseline"] | None, Query(description=(
         "`baseline`: also what the live state takes away against free flow (road modes) or "
         "the plain timetable with free-flow walking (transit): area, road length and stops "
-        "lost per contour"))] = None,
+        "lost per contour"), examples=["baseline"])] = None,
 ) -> _GeoJSON:
     """Isochrones on the live state (or at `depart_at`).
 
