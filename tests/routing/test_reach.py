@@ -366,6 +366,10 @@ def test_isochrones_nest_and_compare_with_free_flow(nky_router, nky_publisher) -
     rr = reach.road_times(state, "car", lat, lon, 600)
     mine = contours.contours(rr, [5, 10])
     assert mine[0].area_m2 < mine[1].area_m2
+    # holes (blocks the roads surround but do not come near) are kept
+    polys = list(getattr(mine[1].polygon_xy, "geoms", [mine[1].polygon_xy]))
+    assert sum(len(p.interiors) for p in polys) > 0
+    assert all(shapely.is_valid(c.polygon_xy) for c in mine)
     assert mine[0].road_length_m < mine[1].road_length_m
     rb = reach.road_times(state, "car", lat, lon, 600, weights=state.free_flow["car"].weights_ms)
     base_c = contours.contours(rb, [5, 10])
