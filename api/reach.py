@@ -177,14 +177,14 @@ def matrix_answer(svc: Service, body: MatrixRequest, max_cells: int) -> MatrixRe
 
 
 def _format(body: MatrixRequest, res: Matrix, version: int, t: dt.datetime) -> MatrixResponse:
-    unreachable = [{"source": i, "target": j, "reason": r}
-                   for i, row in enumerate(res.reasons) for j, r in enumerate(row) if r]
+    unreachable = [{"source": i, "target": j, "reason": r} for i, j, r in res.unreachable()]
+    durations: list[list[float | None]] = res.durations_s
+    if "duration" not in body.annotations and body.mode != "transit":
+        durations = [[None] * len(body.targets) for _ in body.sources]
     return MatrixResponse(
-        mode=body.mode,
-        durations_s=res.durations_s if "duration" in body.annotations or body.mode ==
-        "transit" else [[None] * len(body.targets) for _ in body.sources],
-        distances_m=res.distances_m, unreachable=unreachable, live_version=version,
-        depart_at=t.isoformat(), statistic="median" if res.departures > 1 else "earliest",
+        mode=body.mode, durations_s=durations, distances_m=res.distances_m,
+        unreachable=unreachable, live_version=version, depart_at=t.isoformat(),
+        statistic="median" if res.departures > 1 else "earliest",
         departures_sampled=res.departures)
 
 

@@ -90,17 +90,16 @@ def bench_matrices(quick: bool) -> None:
             sel = rng.choice(len(pairs), 20_000, replace=False)
             pairs = [pairs[k] for k in sel]
         t = time.perf_counter()
-        mism = 0
-        for i, j in pairs:
-            kp = metric.query(s_ends.pairs[i], d_ends.pairs[j])
-            if kp is not None and abs(kp.distance / 1000.0 - dur[i, j]) > 0.051:
-                mism += 1  # same-edge pairs: the matrix takes the edge itself
+        # one CCH point query per pair (on one query object: the cheapest way to ask N×M)
+        paths = metric.query_many([(s_ends.pairs[i], d_ends.pairs[j]) for i, j in pairs])
         per_pair = (time.perf_counter() - t) / len(pairs)
+        mism = sum(1 for (i, j), kp in zip(pairs, paths, strict=True)
+                   if kp is not None and abs(kp.distance / 1000.0 - dur[i, j]) > 0.051)
         point_s = per_pair * n * n
         note = "" if len(pairs) == n * n else f" (timed on {len(pairs):,} pairs, scaled)"
         rows.append((f"{n}×{n} N×M point queries", f"{point_s * 1000:.0f} ms{note}; "
                      f"one-to-many is {point_s / ours[n][0]:.1f}× faster; "
-                     f"{mism} pairs differ (same-edge)"))
+                     f"{mism} pairs differ (ends on one edge: the matrix takes the edge)"))
     rows.extend(_osrm(router, pts, sizes, ours))
     print_table("Car matrices on Porto", rows)
 

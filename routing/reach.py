@@ -42,17 +42,59 @@ REASON_NO_TRANSIT = "not_reachable_by_transit_or_walking"
 DEFAULT_STEP_S = 300
 
 
+#: Reason codes of :attr:`Matrix.reason` (0 = a value).
+REASONS = (None, REASON_SOURCE_OFF_NETWORK, REASON_TARGET_OFF_NETWORK, REASON_NO_ROUTE,
+           REASON_NO_TRANSIT)
+
+
 @dataclass
 class Matrix:
-    """Sources × targets answer: seconds and metres (``None`` = no value) and per null cell
-    the reason (``None`` where there is a value)."""
+    """Sources × targets answer: seconds and metres (NaN = no value) and per null cell the
+    reason (an index into :data:`REASONS`; 0 where there is a value)."""
 
-    durations_s: list[list[float | None]]
-    distances_m: list[list[float | None]] | None
-    reasons: list[list[str | None]]
+    duration_s: np.ndarray  # float64 [n, m], rounded to 0.1 s
+    distance_m: np.ndarray | None  # float64 [n, m], rounded to 0.1 m
+    reason: np.ndarray  # int8 [n, m]
     #: transit: departures sampled per source (1 without a window)
     departures: int = 1
     stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def durations_s(self) -> list[list[float | None]]:
+        """:attr:`duration_s` as nested lists with None for no value."""
+        return _nested(self.duration_s)
+
+    @property
+    def distances_m(self) -> list[list[float | None]] | None:
+        """:attr:`distance_m` as nested lists (None without distances)."""
+        return None if self.distance_m is None else _nested(self.distance_m)
+
+    @property
+    def reasons(self) -> list[list[str | None]]:
+        """Per cell the reason it is null (None where there is a value)."""
+        return [[REASONS[c] for c in row] for row in self.reason.tolist()]
+
+    def unreachable(self) -> list[tuple[int, int, str]]:
+        """The null cells: (source, target, reason)."""
+        ii, jj = np.nonzero(self.reason)
+        codes = self.reason[ii, jj].tolist()
+        return [(i, j, str(REASONS[c])) for i, j, c in
+                zip(ii.tolist(), jj.tolist(), codes, strict=True)]
+
+
+def _nested(a: np.ndarray) -> list[list[float | None]]:
+    obj = a.astype(object)
+    obj[np.isnan(a)] = None
+    out: list[list[float | None]] = obj.tolist()
+    return out
+
+
+def _reasons(finite: np.ndarray, src_off: np.ndarray, dst_off: np.ndarray,
+             otherwise: int) -> np.ndarray:
+    r = np.where(finite, 0, otherwise).astype(np.int8)
+    r[~finite & dst_off[None, :]] = 2
+    r[~finite & src_off[:, None]] = 1
+    return r
 
 
 @dataclass
@@ -125,37 +167,29 @@ class Reach:
         col = {k: i for i, k in enumerate(knodes)}
         ms = mw.metric.one_to_many(src.pairs, knodes)
         n, m = len(sources), len(targets)
-        # every target's (pinned column, final weight) pairs, flattened
-        t_idx = np.array([j for j, p in enumerate(dst.pairs) for _ in p], dtype=np.int64)
-        t_col = np.array([col[k] for p in dst.pairs for k, _ in p], dtype=np.int64)
-        t_fw = np.array([fw for p in dst.pairs for _, fw in p], dtype=np.float64)
+        # every target's (pinned column, final weight) pairs as a padded table; the padding
+        # points at an extra column of inf
+        k_max = max((len(p) for p in dst.pairs), default=0)
+        cols = np.full((m, max(k_max, 1)), len(knodes), dtype=np.int64)
+        fws = np.zeros((m, max(k_max, 1)))
+        for j, p in enumerate(dst.pairs):
+            for k, (node, fw) in enumerate(p):
+                cols[j, k] = col[node]
+                fws[j, k] = fw
+        ms = np.concatenate([ms, np.full((n, 1), np.inf)], axis=1)
         dur = np.full((n, m), np.inf)
-        for i in range(n):
-            if not src.pairs[i] or t_idx.shape[0] == 0:
-                continue
-            np.minimum.at(dur[i], t_idx, ms[i, t_col] + t_fw)
+        block = max(1, 2_000_000 // max(cols.size, 1))
+        for a in range(0, n, block):
+            dur[a:a + block] = (ms[a:a + block][:, cols] + fws[None, :, :]).min(axis=2)
         same = self._same_edge(mr, w, src.endpoints, dst.endpoints)
         for (i, j), (cost, _) in same.items():
             dur[i, j] = min(dur[i, j], cost)
         dist = self._distances(mr, mw, src, dst, dur, same) if distances else None
-        d_s: list[list[float | None]] = []
-        reasons: list[list[str | None]] = []
-        for i in range(n):
-            row: list[float | None] = []
-            why: list[str | None] = []
-            for j in range(m):
-                v = dur[i, j]
-                if np.isfinite(v):
-                    row.append(round(float(v) / 1000.0, 1))
-                    why.append(None)
-                else:
-                    row.append(None)
-                    why.append(REASON_SOURCE_OFF_NETWORK if src.endpoints[i] is None else
-                               REASON_TARGET_OFF_NETWORK if dst.endpoints[j] is None else
-                               REASON_NO_ROUTE)
-            d_s.append(row)
-            reasons.append(why)
-        return Matrix(d_s, dist, reasons)
+        finite = np.isfinite(dur)
+        out = np.where(finite, np.round(dur / 1000.0, 1), np.nan)
+        src_off = np.array([e is None for e in src.endpoints], dtype=bool)
+        dst_off = np.array([e is None for e in dst.endpoints], dtype=bool)
+        return Matrix(out, dist, _reasons(finite, src_off, dst_off, 3))
 
     def _same_edge(self, mr: ModeRouter, w: np.ndarray, srcs: list[Endpoint | None],
                    dsts: list[Endpoint | None]) -> dict[tuple[int, int], tuple[int, float]]:
@@ -180,38 +214,44 @@ class Reach:
 
     def _distances(self, mr: ModeRouter, mw: ModeWeights, src: _Ends, dst: _Ends,
                    dur: np.ndarray, same: dict[tuple[int, int], tuple[int, float]]
-                   ) -> list[list[float | None]]:
-        """Metres along each finite pair's fastest path (its unpacked kernel path, chosen
-        exactly as :meth:`routing.road.RoadRouter.route` chooses it)."""
+                   ) -> np.ndarray:
+        """Metres along each finite pair's fastest path (its unpacked kernel path, ends chosen
+        exactly as :meth:`routing.road.RoadRouter.route` chooses them); NaN elsewhere."""
         w = mw.weights_ms
-        metric = mw.metric
         seg_len = self.road.seg_length_m
         arc_len = seg_len[mr.edge_seg[mr.arc_edge]]
-        out: list[list[float | None]] = []
-        for i, sep in enumerate(src.endpoints):
-            row: list[float | None] = []
-            for j, tep in enumerate(dst.endpoints):
-                if sep is None or tep is None or not np.isfinite(dur[i, j]):
-                    row.append(None)
-                    continue
-                kp = metric.query(src.pairs[i], dst.pairs[j])
-                if (i, j) in same and (kp is None or same[(i, j)][0] <= kp.distance):
-                    row.append(round(float(same[(i, j)][1]), 1))
-                    continue
-                if kp is None:
-                    row.append(None)
-                    continue
-                s_e, s_m = min(((e, m) for e, m in sep.edges
-                                if int(mr.edge_head_knode[e]) == kp.source_node),
-                               key=lambda em: _frac_w(self.road, mr, w, em[0], em[1], True))
-                t_m = min(((m, _frac_w(self.road, mr, w, e, m, False)) for e, m in tep.edges
-                           if kp.target_node in mr.arc_tail[int(mr.edge_arc_offsets[e]):
-                                                            int(mr.edge_arc_offsets[e + 1])]),
-                          key=lambda x: x[1])[0]
-                rest = float(seg_len[mr.edge_seg[s_e]]) - s_m
-                row.append(round(rest + float(arc_len[kp.arcs].sum()) + t_m, 1))
-            out.append(row)
-        return out
+        # per source: kernel node → metres left on the source edge it leaves by (the edge of
+        # least remaining weight); per target: kernel node → metres into the target edge
+        s_rest: list[dict[int, float]] = []
+        for ep in src.endpoints:
+            best: dict[int, tuple[int, float]] = {}
+            for e, m in (ep.edges if ep is not None else []):
+                k = int(mr.edge_head_knode[e])
+                fw = _frac_w(self.road, mr, w, e, m, True)
+                if k not in best or fw < best[k][0]:
+                    best[k] = (fw, float(seg_len[mr.edge_seg[e]]) - m)
+            s_rest.append({k: v[1] for k, v in best.items()})
+        t_in: list[dict[int, float]] = []
+        for ep in dst.endpoints:
+            bt: dict[int, tuple[int, float]] = {}
+            for e, m in (ep.edges if ep is not None else []):
+                fw = _frac_w(self.road, mr, w, e, m, False)
+                arcs = slice(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1]))
+                for k in mr.arc_tail[arcs].tolist():
+                    if k not in bt or fw < bt[k][0]:
+                        bt[k] = (fw, m)
+            t_in.append({k: v[1] for k, v in bt.items()})
+        ii, jj = np.nonzero(np.isfinite(dur))
+        pairs = list(zip(ii.tolist(), jj.tolist(), strict=True))
+        paths = mw.metric.query_many([(src.pairs[i], dst.pairs[j]) for i, j in pairs])
+        out = np.full(dur.shape, np.nan)
+        for (i, j), kp in zip(pairs, paths, strict=True):
+            if (i, j) in same and (kp is None or same[(i, j)][0] <= kp.distance):
+                out[i, j] = same[(i, j)][1]
+            elif kp is not None:
+                out[i, j] = (s_rest[i][kp.source_node] + float(arc_len[kp.arcs].sum())
+                             + t_in[j][kp.target_node])
+        return np.round(out, 1)
 
     # ------------------------------------------------------------------ one-to-all road
     def arc_weights(self, state: RoutingState, mode: str, weights: np.ndarray | None = None
@@ -369,13 +409,13 @@ class Reach:
         day = p.day(date)
         fp = p.footpaths(req)
         for i, (lat, lon) in enumerate(sources):
-            if walk.reasons[i] and all(r == REASON_SOURCE_OFF_NETWORK for r in walk.reasons[i]):
+            if m and (walk.reason[i] == 1).all():  # the source is off the network
                 continue
             try:
                 access = p.walk_times(state, lat, lon, towards=False, req=req)
             except SnapError:
                 continue
-            wrow = np.array([np.inf if v is None else v * scale for v in walk.durations_s[i]])
+            wrow = np.where(np.isnan(walk.duration_s[i]), np.inf, walk.duration_s[i] * scale)
             samples = np.full((len(deps), m), np.inf)
             for d, off in enumerate(deps):
                 best = wrow.copy()
@@ -391,24 +431,10 @@ class Reach:
                     best = np.minimum(best, via)
                 samples[d] = best
             out[i] = np.median(samples, axis=0) if len(deps) > 1 else samples[0]
-        d_s: list[list[float | None]] = []
-        reasons: list[list[str | None]] = []
-        for i in range(n):
-            row: list[float | None] = []
-            why: list[str | None] = []
-            for j in range(m):
-                v = out[i, j]
-                if np.isfinite(v):
-                    row.append(round(float(v), 1))
-                    why.append(None)
-                else:
-                    row.append(None)
-                    r = walk.reasons[i][j]
-                    why.append(r if r in (REASON_SOURCE_OFF_NETWORK, REASON_TARGET_OFF_NETWORK)
-                               else REASON_NO_TRANSIT)
-            d_s.append(row)
-            reasons.append(why)
-        return Matrix(d_s, None, reasons, departures=len(deps))
+        finite = np.isfinite(out)
+        reason = np.where(finite, 0, np.where(np.isin(walk.reason, (1, 2)), walk.reason, 4))
+        return Matrix(np.where(finite, np.round(out, 1), np.nan), None,
+                      reason.astype(np.int8), departures=len(deps))
 
 
 class NoTransitDataError(RoutingError):

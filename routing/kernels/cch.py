@@ -136,6 +136,32 @@ class CustomizedMetric:
             del otm
         return out
 
+    def query_many(self, jobs: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]
+                   ) -> list[KernelPath | None]:
+        """:meth:`query` for many (sources, targets) pairs on one query object (made and
+        dropped within this call, on this thread)."""
+        out: list[KernelPath | None] = []
+        q = rk.CCHQuery(self._metric)
+        try:
+            for sources, targets in jobs:
+                if not sources or not targets:
+                    out.append(None)
+                    continue
+                res = q.run_multi(sources, targets)
+                try:
+                    dist = res.distance
+                    if dist is None or dist >= INF_WEIGHT:
+                        out.append(None)
+                        continue
+                    nodes = res.node_path
+                    arcs = np.asarray(res.arc_path, dtype=np.int32)
+                finally:
+                    del res
+                out.append(KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs))
+        finally:
+            del q
+        return out
+
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
         q = rk.CCHQuery(self._metric)
