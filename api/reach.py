@@ -51,7 +51,8 @@ def _svc(request: Request) -> Service:
 class MatrixRequest(BaseModel):
     """Body of ``POST /v1/matrix``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: `false` or `"5"` is not a number of minutes
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     sources: list[str] = Field(min_length=1, description="Origins, each " + LATLON_FORMAT)
     targets: list[str] = Field(min_length=1, description="Destinations, each `LAT,LON`")
