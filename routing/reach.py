@@ -165,8 +165,15 @@ class Reach:
         dst = self._ends(state, mode, targets, False, w)
         knodes = sorted({k for p in dst.pairs for k, _ in p})
         col = {k: i for i, k in enumerate(knodes)}
-        ms = mw.metric.one_to_many(src.pairs, knodes)
         n, m = len(sources), len(targets)
+        if distances:
+            # one sweep per source *node*, so that each cell knows the node it left from
+            flat = [(i, pair) for i, p in enumerate(src.pairs) for pair in p]
+            rows = mw.metric.one_to_many([[pair] for _, pair in flat], knodes)
+            owner = np.array([i for i, _ in flat], dtype=np.int64)
+        else:
+            rows = mw.metric.one_to_many(src.pairs, knodes)
+            owner = np.arange(n, dtype=np.int64)
         # every target's (pinned column, final weight) pairs as a padded table; the padding
         # points at an extra column of inf
         k_max = max((len(p) for p in dst.pairs), default=0)
@@ -176,15 +183,33 @@ class Reach:
             for k, (node, fw) in enumerate(p):
                 cols[j, k] = col[node]
                 fws[j, k] = fw
-        ms = np.concatenate([ms, np.full((n, 1), np.inf)], axis=1)
-        dur = np.full((n, m), np.inf)
+        rows = np.concatenate([rows, np.full((rows.shape[0], 1), np.inf)], axis=1)
+        # per row (source node) and target: the best cost and the target column it used
+        r_cost = np.full((rows.shape[0], m), np.inf)
+        r_col = np.zeros((rows.shape[0], m), dtype=np.int64)
         block = max(1, 2_000_000 // max(cols.size, 1))
-        for a in range(0, n, block):
-            dur[a:a + block] = (ms[a:a + block][:, cols] + fws[None, :, :]).min(axis=2)
+        for a in range(0, rows.shape[0], block):
+            c = rows[a:a + block][:, cols] + fws[None, :, :]
+            arg = c.argmin(axis=2)
+            r_cost[a:a + block] = np.take_along_axis(c, arg[:, :, None], axis=2)[:, :, 0]
+            r_col[a:a + block] = np.take_along_axis(
+                np.broadcast_to(cols, c.shape), arg[:, :, None], axis=2)[:, :, 0]
+        dur = np.full((n, m), np.inf)
+        best_row = np.full((n, m), -1, dtype=np.int64)
+        for r in range(rows.shape[0]):
+            i = owner[r]
+            better = r_cost[r] < dur[i]
+            dur[i, better] = r_cost[r, better]
+            best_row[i, better] = r
         same = self._same_edge(mr, w, src.endpoints, dst.endpoints)
         for (i, j), (cost, _) in same.items():
             dur[i, j] = min(dur[i, j], cost)
-        dist = self._distances(mr, mw, src, dst, dur, same) if distances else None
+        dist = None
+        if distances:
+            knode_arr = np.asarray(knodes + [-1], dtype=np.int64)
+            s_node = np.array([pair[0] for _, pair in flat] + [-1], dtype=np.int64)
+            t_node = knode_arr[r_col[np.maximum(best_row, 0), np.arange(m)[None, :]]]
+            dist = self._distances(mr, mw, src, dst, dur, same, s_node[best_row], t_node)
         finite = np.isfinite(dur)
         out = np.where(finite, np.round(dur / 1000.0, 1), np.nan)
         src_off = np.array([e is None for e in src.endpoints], dtype=bool)
@@ -213,15 +238,16 @@ class Reach:
         return out
 
     def _distances(self, mr: ModeRouter, mw: ModeWeights, src: _Ends, dst: _Ends,
-                   dur: np.ndarray, same: dict[tuple[int, int], tuple[int, float]]
-                   ) -> np.ndarray:
-        """Metres along each finite pair's fastest path (its unpacked kernel path, ends chosen
-        exactly as :meth:`routing.road.RoadRouter.route` chooses them); NaN elsewhere."""
+                   dur: np.ndarray, same: dict[tuple[int, int], tuple[int, float]],
+                   s_node: np.ndarray, t_node: np.ndarray) -> np.ndarray:
+        """Metres along each finite pair's fastest path: the kernel path between the source
+        node and target node the matrix chose for the pair (``s_node`` / ``t_node`` [n, m]),
+        plus the rest of the source edge and the start of the target edge (each the one of
+        least weight at that node, as :meth:`routing.road.RoadRouter.route` chooses); NaN
+        where there is no value."""
         w = mw.weights_ms
         seg_len = self.road.seg_length_m
         arc_len = seg_len[mr.edge_seg[mr.arc_edge]]
-        # per source: kernel node → metres left on the source edge it leaves by (the edge of
-        # least remaining weight); per target: kernel node → metres into the target edge
         s_rest: list[dict[int, float]] = []
         for ep in src.endpoints:
             best: dict[int, tuple[int, float]] = {}
@@ -236,21 +262,23 @@ class Reach:
             bt: dict[int, tuple[int, float]] = {}
             for e, m in (ep.edges if ep is not None else []):
                 fw = _frac_w(self.road, mr, w, e, m, False)
-                arcs = slice(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1]))
-                for k in mr.arc_tail[arcs].tolist():
+                span = slice(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1]))
+                for k in mr.arc_tail[span].tolist():
                     if k not in bt or fw < bt[k][0]:
                         bt[k] = (fw, m)
             t_in.append({k: v[1] for k, v in bt.items()})
-        ii, jj = np.nonzero(np.isfinite(dur))
-        pairs = list(zip(ii.tolist(), jj.tolist(), strict=True))
-        paths = mw.metric.query_many([(src.pairs[i], dst.pairs[j]) for i, j in pairs])
         out = np.full(dur.shape, np.nan)
-        for (i, j), kp in zip(pairs, paths, strict=True):
-            if (i, j) in same and (kp is None or same[(i, j)][0] <= kp.distance):
+        todo: list[tuple[int, int]] = []
+        for i, j in zip(*(x.tolist() for x in np.nonzero(np.isfinite(dur))), strict=True):
+            if (i, j) in same and same[(i, j)][0] <= dur[i, j]:
                 out[i, j] = same[(i, j)][1]
-            elif kp is not None:
-                out[i, j] = (s_rest[i][kp.source_node] + float(arc_len[kp.arcs].sum())
-                             + t_in[j][kp.target_node])
+            else:
+                todo.append((i, j))
+        paths = mw.metric.node_paths([(int(s_node[i, j]), int(t_node[i, j])) for i, j in todo])
+        for (i, j), arcs in zip(todo, paths, strict=True):
+            if arcs is not None:
+                sn, tn = int(s_node[i, j]), int(t_node[i, j])
+                out[i, j] = s_rest[i][sn] + float(arc_len[arcs].sum()) + t_in[j][tn]
         return np.round(out, 1)
 
     # ------------------------------------------------------------------ one-to-all road

@@ -162,6 +162,25 @@ class CustomizedMetric:
             del q
         return out
 
+    def node_paths(self, pairs: list[tuple[int, int]]) -> list[np.ndarray | None]:
+        """Arc ids (int32, travel order) of the shortest path of each (source node, target
+        node) pair, None when unreachable; one query object for all (made and dropped
+        within this call, on this thread)."""
+        out: list[np.ndarray | None] = []
+        q = rk.CCHQuery(self._metric)
+        try:
+            for s, t in pairs:
+                res = q.run(int(s), int(t))
+                try:
+                    d = res.distance
+                    out.append(None if d is None or d >= INF_WEIGHT else
+                               np.asarray(res.arc_path, dtype=np.int32))
+                finally:
+                    del res
+        finally:
+            del q
+        return out
+
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
         q = rk.CCHQuery(self._metric)
