@@ -304,7 +304,9 @@ def run(job: Job, origin_lat: np.ndarray, origin_lon: np.ndarray, client: Any = 
         return out
     from distributed import as_completed
 
-    job_f = client.scatter(job, broadcast=True)
+    # a fresh key per run (hash=False): a second run of the same job must not race the
+    # release of the first run's copy
+    job_f = client.scatter(job, broadcast=True, hash=False)
     futures = {client.submit(compute_block, job_f, origin_lat[s:s + block_size],
                              origin_lon[s:s + block_size], pure=False): s for s in starts}
     for finished, fut in enumerate(as_completed(list(futures)), start=1):
