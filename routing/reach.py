@@ -190,13 +190,18 @@ class Reach:
         block = max(1, 2_000_000 // max(cols.size, 1))
         for a in range(0, rows.shape[0], block):
             c = rows[a:a + block][:, cols] + fws[None, :, :]
+            if not distances:  # durations only: no need to know the column
+                r_cost[a:a + block] = c.min(axis=2)
+                continue
             arg = c.argmin(axis=2)
             r_cost[a:a + block] = np.take_along_axis(c, arg[:, :, None], axis=2)[:, :, 0]
             r_col[a:a + block] = np.take_along_axis(
                 np.broadcast_to(cols, c.shape), arg[:, :, None], axis=2)[:, :, 0]
         dur = np.full((n, m), np.inf)
         best_row = np.full((n, m), -1, dtype=np.int64)
-        for r in range(rows.shape[0]):
+        if not distances:  # one row per source
+            dur = r_cost
+        for r in range(rows.shape[0] if distances else 0):
             i = owner[r]
             better = r_cost[r] < dur[i]
             dur[i, better] = r_cost[r, better]
