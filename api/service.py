@@ -104,7 +104,10 @@ class Service:
                 from routing.isochrone import Contours
                 from routing.reach import Reach
 
-                self._reach = (Reach(self.road, self.planner), Contours(self.road))
+                t = self.planner.transit if self.planner is not None else None
+                contours = Contours(self.road, t.stop_seg if t is not None else None,
+                                    t.stop_frac if t is not None else None)
+                self._reach = (Reach(self.road, self.planner), contours)
             return self._reach
 
     def start(self) -> None:

@@ -15,7 +15,9 @@ What a contour guarantees (checked against an independent Dijkstra in the tests)
 * every point inside it lies within :data:`TOLERANCE_M` metres of a road piece reached within
   the limit (``BUFFER_M`` + 1.5 grid diagonals + ``SIMPLIFY_M`` + ``SAMPLE_M`` ≈ 112 m).
 
-Each contour also carries the road length reached (m) and, for transit, the stops reached.
+Each contour also carries the road length reached (m) and the stops reached (transit: by
+vehicle or on foot; road modes: stops whose street position the mode reaches, when the
+snapshot has a timetable).
 """
 
 from __future__ import annotations
@@ -65,8 +67,13 @@ class Contour:
 class Contours:
     """Builds contour polygons over one road router's geometry."""
 
-    def __init__(self, router: RoadRouter) -> None:
+    def __init__(self, router: RoadRouter, stop_seg: np.ndarray | None = None,
+                 stop_frac: np.ndarray | None = None) -> None:
+        """``stop_seg`` / ``stop_frac``: each transit stop's street segment (-1 = none) and
+        position along it (from ``u``), to count the stops a road contour reaches."""
         self.router = router
+        self._stop_seg = None if stop_seg is None else np.asarray(stop_seg, dtype=np.int64)
+        self._stop_frac = None if stop_frac is None else np.asarray(stop_frac, dtype=np.float64)
         seg = router.segments
         proj = router.projection
         x, y = proj.to_xy(np.asarray(seg.lon), np.asarray(seg.lat))
@@ -167,6 +174,20 @@ class Contours:
         ins = np.array(inner, dtype=np.float64).reshape(-1, 3)
         return from_u, from_v, ins, frac * self._seg_len
 
+    def stops_on_reached_road(self, rr: RoadReach, limit_ms: int) -> np.ndarray:
+        """Indices of the stops whose street position is reached within ``limit_ms`` (road
+        modes: the stops within reach by that mode)."""
+        assert self._stop_seg is not None and self._stop_frac is not None
+        from_u, from_v, inner, _ = self.reached_pieces(rr, limit_ms)
+        linked = np.flatnonzero(self._stop_seg >= 0)
+        seg = self._stop_seg[linked]
+        f = self._stop_frac[linked]
+        fu, fv = from_u[seg], from_v[seg]
+        hit = ((fu >= 0) & (f <= fu)) | ((fv >= 0) & (f >= 1.0 - fv))
+        for s_id, lo, hi in inner.tolist():
+            hit |= (seg == int(s_id)) & (f >= lo) & (f <= hi)
+        return linked[hit]
+
     def polygon(self, rr: RoadReach, limit_ms: int) -> tuple[shapely.Geometry, float, float]:
         """(contour polygon in local metres, road length reached in m, grid cell size in m)
         for one limit."""
@@ -193,17 +214,21 @@ class Contours:
 
     def contours(self, rr: RoadReach, minutes: list[float], stop_s: np.ndarray | None = None
                  ) -> list[Contour]:
-        """One contour per limit (minutes), with stops reached when ``stop_s`` (per stop,
-        seconds after departure of its arrival, -1 = not reached) is given."""
+        """One contour per limit (minutes). Stops reached: those on the reached road (when
+        the outliner knows the stops' positions) and, for transit, those ``stop_s`` (per
+        stop, seconds after departure of its arrival by vehicle, -1 = not reached) puts
+        within the limit."""
         out = []
         for m in sorted(minutes):
             limit_ms = int(round(m * 60_000))
             poly, road_m, cell = self.polygon(rr, limit_ms)
-            stops = None
-            n_stops = None
+            stops: np.ndarray | None = None
+            if self._stop_seg is not None and self._stop_frac is not None:
+                stops = self.stops_on_reached_road(rr, limit_ms)
             if stop_s is not None:
-                stops = np.flatnonzero((stop_s >= 0) & (stop_s * 1000 <= limit_ms))
-                n_stops = int(stops.shape[0])
+                by_vehicle = np.flatnonzero((stop_s >= 0) & (stop_s * 1000 <= limit_ms))
+                stops = by_vehicle if stops is None else np.union1d(stops, by_vehicle)
+            n_stops = None if stops is None else int(stops.shape[0])
             out.append(Contour(float(m), poly, float(poly.area), road_m, n_stops, stops,
                                tolerances_m(cell)[2]))
         return out

@@ -83,6 +83,8 @@ def test_isochrone_car_geojson(client) -> None:
         assert f["properties"]["tolerance_m"] >= 100
     big, small = fc["features"]
     assert big["properties"]["area_m2"] > small["properties"]["area_m2"]
+    # the bundled city has a timetable: road contours count the stops on reached streets
+    assert big["properties"]["stops_reached"] > small["properties"]["stops_reached"] > 0
 
 
 def test_isochrone_transit_and_compare(client) -> None:

@@ -404,3 +404,46 @@ def test_transit_isochrone_reaches_stops_by_vehicle(nky_router, nky_planner,
     date, t0 = nky_planner.clock(t)
     ok = tr.stop_s >= 0
     assert np.array_equal(tr.stop_s[ok], arr[ok] - t0)
+
+
+def test_road_contours_count_the_stops_on_reached_streets(nky_router, nky_planner,
+                                                          nky_publisher) -> None:
+    """Walk 10 min: the stops a contour counts = the stops whose street position Dijkstra
+    reaches in time (entry of an edge of the stop's segment + the walk along it)."""
+    state = nky_publisher.current()
+    t = nky_planner.transit
+    contours = Contours(nky_router, t.stop_seg, t.stop_frac)
+    reach = Reach(nky_router)
+    mr = nky_router.modes["walk"]
+    w = state.weights("walk")
+    lat, lon = 39.0837, -84.5086
+    limit_ms = 600_000
+    rr = reach.road_times(state, "walk", lat, lon, 600)
+    (c,) = contours.contours(rr, [10])
+    src = [(int(mr.edge_head_knode[e]), int(round(float(w[e]) * (1 - min(max(
+        x / nky_router.seg_length_m[mr.edge_seg[e]], 0), 1))))) for e, x in rr.origin.edges]
+    kd = _oracle_from(mr, w, src)
+    entry = np.full(w.shape[0], np.inf)
+    np.minimum.at(entry, mr.arc_edge, kd[mr.arc_tail])
+    want = set()
+    stop_seg = np.asarray(t.stop_seg)
+    stop_frac = np.asarray(t.stop_frac)
+    for s in np.flatnonzero(stop_seg >= 0).tolist():
+        seg = int(stop_seg[s])
+        for e in range(int(mr.seg_edge_lo[seg]), int(mr.seg_edge_hi[seg])):
+            if w[e] >= INF_WEIGHT:
+                continue
+            along = 1.0 - stop_frac[s] if mr.edge_rev[e] else stop_frac[s]
+            if entry[e] + along * w[e] <= limit_ms + 1:
+                want.add(s)
+        for e, x in rr.origin.edges:  # along the origin's own edge
+            if int(mr.edge_seg[e]) == seg:
+                seg_l = nky_router.seg_length_m[seg]
+                f0 = x / seg_l
+                along = (1.0 - stop_frac[s]) if mr.edge_rev[e] else stop_frac[s]
+                if along >= f0 and (along - f0) * w[e] <= limit_ms:
+                    want.add(s)
+    got = set(c.stop_ids.tolist())
+    assert len(want) > 3
+    # a stop exactly at the limit may fall either side of the rounding
+    assert len(got ^ want) <= 1, (sorted(got - want), sorted(want - got))
