@@ -32,6 +32,9 @@ MAX_ROAD_CELLS = 10_000
 MAX_SIDE = 100
 #: Most sources × targets of one GET matrix (the URL stays short).
 MAX_GET_CELLS = 625
+#: Most characters of GET's `sources` / `targets` (the request line stays within the HTTP
+#: server's limits even percent-encoded).
+GET_MAX_CHARS = 500
 #: Most sources × sampled departures of one synchronous transit matrix (RAPTOR runs).
 MAX_TRANSIT_RUNS = 1_000
 #: Isochrones: at most this many contours, each at most this many minutes.
@@ -218,11 +221,12 @@ def _split_points(value: str, name: str) -> list[str]:
             responses={**_MATRIX_OK, **responses(_MATRIX_ERRORS)})
 def matrix_get(
     request: Request,
-    sources: Annotated[str, Query(max_length=4000, description=(
-        "Origins separated by `;`, each " + LATLON_FORMAT),
+    sources: Annotated[str, Query(max_length=GET_MAX_CHARS, description=(
+        f"Origins separated by `;` (at most {GET_MAX_CHARS} characters, about 25 points; "
+        "POST for more), each " + LATLON_FORMAT),
         examples=["39.0837,-84.5086;39.0912,-84.4960"])],
-    targets: Annotated[str, Query(max_length=4000, description="Destinations, as `sources`",
-                                  examples=["39.0912,-84.4960;39.0500,-84.5500"])],
+    targets: Annotated[str, Query(max_length=GET_MAX_CHARS, description=(
+        "Destinations, as `sources`"), examples=["39.0912,-84.4960;39.0500,-84.5500"])],
     mode: Annotated[MatrixMode, Query(description="car, bike, walk or transit",
                                       examples=["car"])] = "car",
     depart_at: Annotated[str | None, Query(max_length=64, description=(
