@@ -29,6 +29,7 @@ from api.maps import router as maps_router
 from api.metrics import AuditLog, ObserveMiddleware, metrics, multiprocess
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
+from api.reach import router as reach_router
 from api.realtime import realtime_summary
 from api.realtime import router as realtime_router
 from api.schemas import HealthResponse, Mode, RealtimeHealth, RouteResponse
@@ -75,6 +76,8 @@ API_TAGS = [
     {"name": "traffic", "description": "Live speed observations and the congestion map"},
     {"name": "keys", "description": "API keys: list, create, revoke, expire, and usage per "
                                     "key (plans and quotas)"},
+    {"name": "reach", "description": "Travel-time matrices and isochrones on the live "
+                                     "state"},
     {"name": "realtime", "description": "GTFS-Realtime in (pushed by agencies, polled, "
                                         "watched), each feed's status, vehicle positions "
                                         "and the TripUpdates and ServiceAlerts out"},
@@ -343,6 +346,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(incidents_router)
     app.include_router(traffic_router)
     app.include_router(realtime_router)
+    app.include_router(reach_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)
     app.include_router(open_feeds_router)

@@ -870,6 +870,114 @@ def plan(
                               f"({len(leg.intermediate_stops or [])} stops){alerts}")
 
 
+@app.command()
+def accessibility(
+    snapshot: Annotated[Path, typer.Option(help="Snapshot directory (memory-mapped by every "
+                                           "worker once)")],
+    opportunities: Annotated[Path, typer.Option(help=(
+        "CSV or Parquet of opportunities: columns lat, lon and optionally weight (default 1); "
+        "malformed rows are skipped and counted"))],
+    out: Annotated[Path, typer.Option(help=(
+        "Result Parquet (one row per origin); a GeoJSON and a PNG map are written beside it"))],
+    origins: Annotated[str, typer.Option(help=(
+        "grid:SPACING (e.g. grid:500m) over the network, or a CSV/Parquet file with lat, "
+        "lon"))] = "grid:500m",
+    mode: Annotated[str, typer.Option(help="transit, car, bike or walk")] = "transit",
+    depart_window: Annotated[str, typer.Option(help=(
+        "Departures HH:MM-HH:MM (city time); the median travel time over them counts"))
+                             ] = "07:00-09:00",
+    step_min: Annotated[int, typer.Option(min=1, max=120, help=(
+        "Minutes between sampled departures in the window"))] = 15,
+    date: Annotated[str | None, typer.Option(help=(
+        "Date YYYY-MM-DD (default today; for transit outside the timetable's period, its "
+        "first Wednesday)"))] = None,
+    scheduler: Annotated[str | None, typer.Option(help=(
+        "Address of an existing Dask scheduler (tcp://HOST:PORT), or 'synchronous' to run "
+        "in this process; default: a local Dask cluster"))] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=(
+        "Workers of the local cluster (one thread each)"))] = 2,
+    block_size: Annotated[int, typer.Option(min=1, max=10_000, help="Origins per Dask task")
+                          ] = 16,
+) -> None:
+    """Cumulative opportunities reachable within 15/30/45/60 minutes from every origin,
+    computed as Dask tasks (a local cluster by default, an existing scheduler by address)."""
+    import datetime as dt
+
+    import numpy as np
+
+    from routing import accessibility as acc
+
+    try:
+        if mode not in acc.MODES:
+            raise acc.AccessibilityInputError(f"--mode: expected one of "
+                                              f"{', '.join(acc.MODES)}, got {mode!r}")
+        if not (snapshot / "meta.json").is_file():
+            raise acc.AccessibilityInputError(f"--snapshot: {snapshot} is not a snapshot "
+                                              "directory (no meta.json)")
+        window = acc.parse_window(depart_window)
+        ctx = acc.worker_context(str(snapshot))
+        if mode == "transit" and ctx.planner is None:
+            raise acc.AccessibilityInputError("--mode transit: the snapshot has no timetable")
+        if mode != "transit" and mode not in ctx.router.modes:
+            raise acc.AccessibilityInputError(f"--mode {mode}: the snapshot has no street "
+                                              "network for it")
+        day = dt.date.fromisoformat(date) if date else acc.default_date(ctx, mode)
+        o_lat, o_lon, o_skip = _origins(acc, snapshot, origins, mode)
+        p_lat, p_lon, p_w, p_skip = acc.read_points(opportunities, "--opportunities", True)
+    except (acc.AccessibilityInputError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    for what, n in (("origins", o_skip), ("opportunities", p_skip)):
+        if n:
+            err.print(f"[yellow]{what}: skipped {n} malformed rows[/]")
+    err.print(f"{o_lat.shape[0]} origins, {p_lat.shape[0]} opportunities "
+              f"(total weight {float(p_w.sum()):g}), {mode}, {day.isoformat()} {depart_window}")
+    job = acc.Job(str(snapshot.resolve()), mode, day.isoformat(), window, step_min * 60,
+                  p_lat, p_lon, p_w)
+    client = cluster = None
+    if scheduler != "synchronous":
+        from distributed import Client, LocalCluster
+
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+    try:
+        with _progress() as p:
+            bar = _Bar(p)
+            result = acc.run(job, o_lat, o_lon, client, block_size,
+                             lambda done, total: bar("origin blocks", done, total))
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    meta = {"mode": mode, "date": day.isoformat(), "window": depart_window,
+            "step_min": step_min, "cutoffs_min": list(acc.CUTOFFS_MIN)}
+    paths = acc.write_outputs(out, o_lat, o_lon, result, meta)
+    ok = np.isfinite(result[:, 0])
+    err.print(f"{int(ok.sum())} origins answered ({int((~ok).sum())} off the network)")
+    for path in paths:
+        console.print(str(path))
+
+
+def _origins(acc: Any, snapshot: Path, spec: str, mode: str) -> tuple[Any, Any, int]:
+    """Origins from ``grid:SPACING`` (m, km suffixes) or a file."""
+    if spec.startswith("grid:"):
+        v = spec[5:].strip().lower()
+        try:
+            spacing = float(v[:-2]) * 1000 if v.endswith("km") else float(v.rstrip("m"))
+        except ValueError:
+            raise acc.AccessibilityInputError(f"--origins: expected grid:SPACING such as "
+                                              f"grid:500m, got {spec!r}") from None
+        lat, lon = acc.grid_origins(snapshot, spacing, mode)
+        return lat, lon, 0
+    lat, lon, _, skipped = acc.read_points(Path(spec), "--origins", False)
+    return lat, lon, skipped
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from incidents.webhooks import WebhookWorker
     from routing.congestion import CongestionMap
     from routing.geocode import Geocoder
+    from routing.isochrone import Contours
+    from routing.reach import Reach
     from routing.tiles import VectorTiles
     from routing.typical import TypicalSpeeds
 
@@ -76,6 +78,7 @@ class Service:
     _congestion_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _tiles: VectorTiles | None = field(default=None, repr=False)
     _geocoder: Geocoder | None = field(default=None, repr=False)
+    _reach: tuple[Reach, Contours] | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> str:
@@ -136,6 +139,19 @@ class Service:
                 self._geocoder = Geocoder(self.snapshot,
                                           self.planner.tt if self.planner else None)
             return self._geocoder
+
+    def reach(self) -> tuple[Reach, Contours]:
+        """Matrices / one-to-all searches and the isochrone outliner (built once)."""
+        with self._congestion_lock:
+            if self._reach is None:
+                from routing.isochrone import Contours
+                from routing.reach import Reach
+
+                t = self.planner.transit if self.planner is not None else None
+                contours = Contours(self.road, t.stop_seg if t is not None else None,
+                                    t.stop_frac if t is not None else None)
+                self._reach = (Reach(self.road, self.planner), contours)
+            return self._reach
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""

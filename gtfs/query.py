@@ -54,6 +54,9 @@ WHEELCHAIR_ALLOW_UNKNOWN = kern.WHEELCHAIR_ALLOW_UNKNOWN
 
 #: Prepared live arrays kept per timetable (each holds per-layer copies of the stop times).
 LIVE_CACHE_SIZE = 4
+#: "Not reached" in :func:`stop_arrivals`.
+INF_S = int(kern.INF)
+_NO_STOP_ARRIVAL = np.zeros(0, dtype=np.int64)
 
 _SWAP_ENDS = {kern.LEG_ACCESS: kern.LEG_EGRESS, kern.LEG_EGRESS: kern.LEG_ACCESS}
 LEG_KINDS = {kern.LEG_ACCESS: "access", kern.LEG_TRANSIT: "transit", kern.LEG_TRANSFER: "transfer",
@@ -736,7 +739,8 @@ def _pareto(journeys: list[Journey], by_departure: bool, by_arrival: bool) -> li
 def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
          departures: np.ndarray, max_rounds: int, min_transfer_s: int, wheelchair: int,
          footpaths: Footpaths | None, live: TransitLive | None,
-         reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+         reverse: bool = False, stop_arrival: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
     mode = wheelchair if type(wheelchair) is int and 0 <= wheelchair <= 2 else \
         _wheelchair_mode(wheelchair)
     if not 0 <= max_rounds <= kern.MAX_ROUNDS:
@@ -746,8 +750,9 @@ def _run(tt: Timetable, day: DayContext, access: StopTimes, egress: StopTimes,
     acc_s, acc_t = _stop_times_arg(access, n_stops)
     eg_s, eg_t = _stop_times_arg(egress, n_stops)
     slot, scratch = _take_scratch(tt, int(max_rounds))
+    work = (*scratch.args, _NO_STOP_ARRIVAL if stop_arrival is None else stop_arrival)
     out = kern.raptor(*args, acc_s, acc_t, eg_s, eg_t, departures, int(max_rounds),
-                      int(min_transfer_s), *scratch.args)
+                      int(min_transfer_s), *work)
     slot.scratch = scratch  # only after a clean finish: a failed query drops its scratch
     return out
 
@@ -774,6 +779,23 @@ def earliest_arrival(
     out = _decode(day, js, legs)
     if len(out) > 1:
         out.sort(key=_by_transfers)
+    return out
+
+
+def stop_arrivals(
+    tt: Timetable, day: DayContext, access: StopTimes, depart_s: int, *,
+    max_rounds: int = 6, min_transfer_s: int = 60, wheelchair: int = WHEELCHAIR_OFF,
+    footpaths: Footpaths | None = None, live: TransitLive | None = None,
+) -> np.ndarray:
+    """One-to-all: per stop, the earliest arrival (service-day seconds) *by vehicle* of
+    journeys leaving the origin at ``depart_s`` or later with at most ``max_rounds`` trips;
+    ``INF_S`` where no journey arrives. Walking on from a stop (footpaths, egress) is the
+    caller's (isochrones walk on the street graph). Options as in :func:`earliest_arrival`."""
+    out = np.full(tt.n_stops, INF_S, dtype=np.int64)
+    deps = np.array([depart_s], dtype=np.int64)
+    empty = (np.zeros(0, np.int32), np.zeros(0, np.int64))
+    _run(tt, day, access, empty, deps, max_rounds, min_transfer_s, wheelchair, footpaths,
+         live, stop_arrival=out)
     return out
 
 

@@ -338,6 +338,8 @@ def raptor(
     # scratch (a :class:`Scratch` with max_rounds >= the query's, in its clean state)
     lab: np.ndarray, par: np.ndarray, chg: np.ndarray, flags: np.ndarray, lists: np.ndarray,
     pat_work: np.ndarray, round_work: np.ndarray, cand: np.ndarray,
+    # out (size 0 = not wanted): per stop, the earliest arrival by vehicle of the last run
+    stop_arrival: np.ndarray,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """rRAPTOR over ``departures`` (must be sorted in decreasing order; one entry = plain
     RAPTOR). Returns ``(journeys int64[n, JOURNEY_COLS], legs int64[m, LEG_COLS])``: one
@@ -925,6 +927,14 @@ def raptor(
                 for c in range(LEG_COLS):
                     legs[n_l, c] = tmp[nt - 1 - x, c]
                 n_l += 1
+    # one-to-all answers (isochrones, matrices): the labels before they are cleared
+    if stop_arrival.shape[0] > 0:
+        for j in range(n_touched):
+            s = touched_list[j]
+            best = arr[0, s]
+            for k in range(1, 1 if plain else n_rounds + 1):
+                best = min(best, arr[k, s])
+            stop_arrival[s] = best
     # leave the scratch clean: only the stops this query touched
     for j in range(n_touched):
         s = touched_list[j]

@@ -284,6 +284,11 @@ class RoadRouter:
                     return Endpoint(c, edges)
         raise SnapError(which, lat, lon, mode, self.max_snap_m)
 
+    def mode_router(self, mode: str) -> ModeRouter:
+        """Kernel, snapper and static arrays of ``mode``. Raises
+        :class:`UnknownModeError` (:class:`NoStreetNetworkError` without streets)."""
+        return self._mode(mode)
+
     def _mode(self, mode: str) -> ModeRouter:
         try:
             return self.modes[mode]

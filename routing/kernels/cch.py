@@ -116,6 +116,71 @@ class CustomizedMetric:
             return None
         return _run_multi(self._metric, sources, targets)
 
+    def one_to_many(self, sources: list[list[tuple[int, int]]], targets: list[int]
+                    ) -> np.ndarray:
+        """Many-to-many distances with RoutingKit's one-to-many query (targets pinned once,
+        one sweep per source, no per-pair search): ``out[i, j]`` is the least weight (ms)
+        from any ``(node, initial_weight)`` of ``sources[i]`` to node ``targets[j]``;
+        ``inf`` when unreachable (float64 ``[len(sources), len(targets)]``)."""
+        out = np.full((len(sources), len(targets)), np.inf)
+        if not targets:
+            return out
+        otm = rk.CCHOneToMany(self._metric, [int(t) for t in targets])
+        try:
+            for i, src in enumerate(sources):
+                if src:
+                    row = np.array(otm.distances_from_multi(src), dtype=np.float64)
+                    row[np.isnan(row) | (row >= INF_WEIGHT)] = np.inf
+                    out[i] = row
+        finally:
+            del otm
+        return out
+
+    def query_many(self, jobs: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]]
+                   ) -> list[KernelPath | None]:
+        """:meth:`query` for many (sources, targets) pairs on one query object (made and
+        dropped within this call, on this thread)."""
+        out: list[KernelPath | None] = []
+        q = rk.CCHQuery(self._metric)
+        try:
+            for sources, targets in jobs:
+                if not sources or not targets:
+                    out.append(None)
+                    continue
+                res = q.run_multi(sources, targets)
+                try:
+                    dist = res.distance
+                    if dist is None or dist >= INF_WEIGHT:
+                        out.append(None)
+                        continue
+                    nodes = res.node_path
+                    arcs = np.asarray(res.arc_path, dtype=np.int32)
+                finally:
+                    del res
+                out.append(KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs))
+        finally:
+            del q
+        return out
+
+    def node_paths(self, pairs: list[tuple[int, int]]) -> list[np.ndarray | None]:
+        """Arc ids (int32, travel order) of the shortest path of each (source node, target
+        node) pair, None when unreachable; one query object for all (made and dropped
+        within this call, on this thread)."""
+        out: list[np.ndarray | None] = []
+        q = rk.CCHQuery(self._metric)
+        try:
+            for s, t in pairs:
+                res = q.run(int(s), int(t))
+                try:
+                    d = res.distance
+                    out.append(None if d is None or d >= INF_WEIGHT else
+                               np.asarray(res.arc_path, dtype=np.int32))
+                finally:
+                    del res
+        finally:
+            del q
+        return out
+
     def distance(self, source: int, target: int) -> int | None:
         """Plain node-to-node shortest distance (no path), ``None`` when unreachable."""
         q = rk.CCHQuery(self._metric)

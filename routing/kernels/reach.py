@@ -1,0 +1,138 @@
+"""One-to-all road kernel: a bounded multi-source Dijkstra over a CSR graph (numba).
+
+The isochrones, the walking egress of transit reach and the accessibility batch all ask the
+same question: "from these start nodes (each with an initial cost), what does every node cost,
+up to a limit?". :func:`bounded_dijkstra` answers it with a binary heap and lazy deletion; it
+settles only nodes within the limit, so its work is proportional to what is reached.
+
+Costs are integer milliseconds; :data:`UNREACHED` marks a node not reached within the limit.
+Arc weights at or above :data:`routing.kernels.limits.INF_WEIGHT` are closed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from routing.kernels.limits import INF_WEIGHT
+
+#: Cost of a node not reached within the limit.
+UNREACHED = np.int64(1) << np.int64(60)
+
+
+def csr_by_tail(n_nodes: int, tail: np.ndarray, head: np.ndarray
+                ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
+    """CSR of arcs grouped by tail: ``(offsets[n+1], head[m], arc_id[m])`` — ``arc_id``
+    maps each CSR slot back to the input arc (to permute per-arc weights)."""
+    t = np.asarray(tail, dtype=np.int64)
+    order = np.argsort(t, kind="stable").astype(np.int64)
+    offsets = np.zeros(int(n_nodes) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(t, minlength=int(n_nodes)), out=offsets[1:])
+    return offsets, np.asarray(head, dtype=np.int32)[order], order
+
+
+@njit(cache=True, nogil=True)
+def _push(hk: NDArray[np.int64], hn: NDArray[np.int64], size: int, key: np.int64,
+          node: np.int64) -> int:
+    i = size
+    hk[i] = key
+    hn[i] = node
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= hk[i]:
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hn[p], hn[i] = hn[i], hn[p]
+        i = p
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(hk: NDArray[np.int64], hn: NDArray[np.int64], size: int) -> int:
+    size -= 1
+    hk[0] = hk[size]
+    hn[0] = hn[size]
+    i = 0
+    while True:
+        lft = 2 * i + 1
+        if lft >= size:
+            break
+        c = lft
+        if lft + 1 < size and hk[lft + 1] < hk[lft]:
+            c = lft + 1
+        if hk[i] <= hk[c]:
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hn[c], hn[i] = hn[i], hn[c]
+        i = c
+    return size
+
+
+@njit(cache=True, nogil=True)
+def bounded_dijkstra(offsets: NDArray[np.int64], head: NDArray[np.int32],
+                     weight: NDArray[np.int64], src: NDArray[np.int64],
+                     src_cost: NDArray[np.int64], limit: np.int64) -> NDArray[np.int64]:
+    """Least cost (ms) from the sources (node ``src[i]`` starting at ``src_cost[i]``) to every
+    node, over arcs ``offsets/head/weight`` (CSR by tail). Nodes costing more than ``limit``
+    are :data:`UNREACHED` (so are nodes no source reaches)."""
+    n = offsets.shape[0] - 1
+    dist = np.full(n, UNREACHED, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    cap = head.shape[0] + src.shape[0] + 1
+    hk = np.empty(cap, dtype=np.int64)
+    hn = np.empty(cap, dtype=np.int64)
+    size = 0
+    for i in range(src.shape[0]):
+        s = src[i]
+        c = src_cost[i]
+        if c <= limit and c < dist[s]:
+            dist[s] = c
+            size = _push(hk, hn, size, c, s)
+    while size > 0:
+        d = hk[0]
+        u = hn[0]
+        size = _pop(hk, hn, size)
+        if done[u] or d > dist[u]:
+            continue
+        done[u] = True
+        for j in range(offsets[u], offsets[u + 1]):
+            w = weight[j]
+            if w >= INF_WEIGHT:
+                continue
+            v = head[j]
+            nd = d + w
+            if nd <= limit and nd < dist[v]:
+                dist[v] = nd
+                size = _push(hk, hn, size, nd, np.int64(v))
+    return dist
+
+
+@njit(cache=True, nogil=True)
+def near_field(iy: NDArray[np.int64], ix: NDArray[np.int64], ny: int, nx: int,
+               radius_cells: float) -> NDArray[np.float64]:
+    """Distance (in cells, centre to centre) from every cell of an ``ny × nx`` grid to the
+    nearest marked cell ``(iy[i], ix[i])``, exact up to ``radius_cells`` and ``inf``
+    beyond: a Euclidean distance transform limited to a radius, with work proportional to
+    the marked cells rather than the grid."""
+    out = np.full((ny, nx), np.inf)
+    r = int(np.ceil(radius_cells))
+    seen = np.zeros((ny, nx), dtype=np.bool_)
+    for i in range(iy.shape[0]):
+        cy = iy[i]
+        cx = ix[i]
+        if seen[cy, cx]:
+            continue
+        seen[cy, cx] = True
+        for dy in range(-r, r + 1):
+            y = cy + dy
+            if y < 0 or y >= ny:
+                continue
+            for dx in range(-r, r + 1):
+                x = cx + dx
+                if x < 0 or x >= nx:
+                    continue
+                d = np.sqrt(np.float64(dx * dx + dy * dy))
+                if d <= radius_cells and d < out[y, x]:
+                    out[y, x] = d
+    return out
