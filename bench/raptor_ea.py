@@ -64,7 +64,7 @@ def run_feed(short: str, n: int, passes: int, seed: int, with_ferrobus: bool,
     fixed = tq._prepared(tt, day, None, fp, False, 0)
     pso = np.asarray(tt.arrays["pattern_stop_offsets"])
     scratch = kern.Scratch(tt.n_stops, tt.n_patterns, int(np.diff(pso).max()), MAX_ROUNDS)
-    sargs = scratch.arrays()
+    sargs = (*scratch.arrays(), tq._NO_STOP_ARRIVAL)  # no per-stop output
     kq = [(np.asarray(a[0], dtype=np.int32), np.asarray(a[1], dtype=np.int64),
            np.asarray(e[0], dtype=np.int32), np.asarray(e[1], dtype=np.int64),
            np.array([dep], dtype=np.int64)) for a, e, dep in queries]

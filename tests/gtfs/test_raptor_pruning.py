@@ -107,8 +107,10 @@ def test_shortcuts_change_no_output(nky: RealFeed, live, with_live: bool,
             deps = np.ascontiguousarray(-deps[::-1])
         mts = int(rng.choice([0, 60, 120]))
         rounds = int(rng.integers(1, 7))
-        got = _checked()(*fx, *acc, *egr, deps, rounds, mts, *scratch[0].arrays())
-        want = kern.raptor(*plain, *acc, *egr, deps, rounds, mts, *scratch[1].arrays())
+        got = _checked()(*fx, *acc, *egr, deps, rounds, mts, *scratch[0].arrays(),
+                        tq._NO_STOP_ARRIVAL)
+        want = kern.raptor(*plain, *acc, *egr, deps, rounds, mts, *scratch[1].arrays(),
+                           tq._NO_STOP_ARRIVAL)
         for a, b in zip(got, want, strict=True):
             assert a.shape == b.shape and np.array_equal(a, b), (i, reverse, with_live)
         n_journeys += got[0].shape[0]
