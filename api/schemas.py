@@ -125,6 +125,10 @@ class RouteResponse(BaseModel):
     at: str | None = Field(default=None, description="The instant the answer describes "
                            "(ISO 8601 with offset)")
     timezone: str | None = Field(default=None, description="The city's IANA timezone")
+    vehicle: dict[str, float] | None = Field(
+        default=None, description="Truck routes: the dimensions checked against `maxheight`, "
+        "`maxwidth`, `maxweight` and `maxlength` (`height_m`, `width_m`, `weight_t`, "
+        "`length_m`; defaults where the request gave none)")
 
 
 class HealthResponse(BaseModel):
