@@ -168,9 +168,9 @@ ACCESS_KEYS: dict[str, tuple[str, ...]] = {
 }
 #: Keys that name the mode itself: an allowing value there opens a way whatever its class.
 OWN_KEYS: dict[str, frozenset[str]] = {
-    "car": frozenset({"motorcar"}),
-    "bus": frozenset({"bus", "psv"}),
-    "truck": frozenset({"hgv"}),
+    "car": frozenset({"motorcar", "motor_vehicle"}),
+    "bus": frozenset({"bus", "psv", "motor_vehicle"}),
+    "truck": frozenset({"hgv", "motor_vehicle"}),
     "bike": frozenset({"bicycle"}),
     "walk": frozenset({"foot"}),
 }
@@ -627,15 +627,19 @@ def bike_access(tags: Mapping[str, str]) -> ModeAccess:
         )
         if not contraflow:
             fwd, bwd = fwd and ow == 1, bwd and ow == -1
-    # Pushing: where walking is allowed and bikes are not refused outright.
-    refused = bicycle in DENIED_VALUES and bicycle != "dismount"
+    # Pushing: where walking is allowed and bikes are not refused outright
+    # (``bicycle[:direction]=no``; ``dismount`` asks for pushing).
+    def refused(d: str) -> bool:
+        v = (tags.get(f"bicycle:{d}") or bicycle).split(";")[0].strip().lower()
+        return v in DENIED_VALUES and v != "dismount"
+
     pf = pb = False
-    if not refused and (not fwd or not bwd):
+    if not fwd or not bwd:
         wf, wb = _walk_dirs(tags)
         push_speed = BIKE_STEPS_SPEED_KMH if hw == "steps" else BIKE_PUSH_SPEED_KMH
-        if not fwd and wf:
+        if not fwd and wf and not refused("forward"):
             fwd, pf, dfwd = True, True, False
-        if not bwd and wb:
+        if not bwd and wb and not refused("backward"):
             bwd, pb, dbwd = True, True, False
         if pf or pb:
             sf = push_speed if pf else speed
