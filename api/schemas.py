@@ -45,6 +45,9 @@ class StepOut(BaseModel):
     destination: str | None = Field(default=None, description=(
         "Where a ramp or fork leads (signposts), e.g. 'I 71 North / Cincinnati'"))
     exit_ref: str | None = Field(default=None, description="Motorway exit number, e.g. '192'")
+    pushed: bool | None = Field(default=None, description=(
+        "Bike routes: true where the bike is pushed at walking pace (footways, steps, "
+        "against a oneway); the instruction says so"))
 
 
 class Waypoint(BaseModel):

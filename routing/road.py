@@ -25,7 +25,7 @@ from routing.kernels.pathgeom import assemble_path
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
-from routing.profiles import DEFAULT_TRUCK, FLAG_DEST, MODES, Mode, VehicleDims
+from routing.profiles import DEFAULT_TRUCK, FLAG_DEST, FLAG_PUSHED, MODES, Mode, VehicleDims
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
@@ -505,7 +505,8 @@ class RoadRouter:
         steps = build_steps(
             mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
-            travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
+            travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])),
+            (mr.edge_flags[edges] & FLAG_PUSHED) != 0 if mr.edge_flags.shape[0] else None)
         keep = np.ones(lo.shape[0], dtype=bool)
         keep[1:] = (lo[1:] != lo[:-1]) | (la[1:] != la[:-1])
         lo, la = lo[keep], la[keep]

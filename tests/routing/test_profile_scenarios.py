@@ -204,9 +204,25 @@ def test_bike_pushed_against_oneway_at_walking_pace(tmp_path: Path) -> None:
     mr = net.router.modes["bike"]
     assert not (mr.edge_flags[ride.route.edges] & FLAG_PUSHED).any()
     assert (mr.edge_flags[push.route.edges] & FLAG_PUSHED).all()
+    assert push.route.steps[0].pushed and not ride.route.steps[0].pushed
+    assert push.route.steps[0].instruction.endswith("and push your bike")
+    assert push.route.steps[0].instruction_for("zh-CN").endswith("推着自行车步行")
+    assert push.route.steps[0].to_dict()["pushed"] is True
+    assert "pushed" not in ride.route.steps[0].to_dict()
     # 60 m (from the middle of b-x or x-c) at 5 km/h against 60 m at 15 km/h
     assert push.duration_s == pytest.approx(60 / (5 / 3.6), rel=0.05)
     assert ride.duration_s == pytest.approx(60 / (15 / 3.6), rel=0.05)
+
+
+def test_push_steps_start_and_end_where_pushing_does(tmp_path: Path) -> None:
+    """Ride a-b, push along the footway b…c, ride c-d: three steps before arriving."""
+    net = _net(tmp_path, {"name": "Park Path"}, highway="footway")
+    r = net.route("a", "d", "bike")
+    assert r is not None and r.ways == ["ab", TESTED, "cd"]
+    steps = r.route.steps
+    assert [s.pushed for s in steps] == [False, True, False, False]
+    assert "push your bike" in steps[1].instruction and "Park Path" in steps[1].instruction
+    assert "push" not in steps[2].instruction
 
 
 def test_bike_pushed_up_steps_slowly(tmp_path: Path) -> None:
