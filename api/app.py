@@ -138,16 +138,16 @@ def route(
                                examples=["en", "zh-CN"])] = "en",
     vehicle_height_m: Annotated[float | None, Query(
         gt=0, le=10, description="Truck height (m), checked against `maxheight` "
-        f"(default {DEFAULT_TRUCK.height_m}); truck mode only")] = None,
+        f"(default {DEFAULT_TRUCK.height_m}); truck mode only", examples=[3.8])] = None,
     vehicle_width_m: Annotated[float | None, Query(
         gt=0, le=10, description="Truck width (m), checked against `maxwidth` "
-        f"(default {DEFAULT_TRUCK.width_m}); truck mode only")] = None,
+        f"(default {DEFAULT_TRUCK.width_m}); truck mode only", examples=[2.5])] = None,
     vehicle_weight_t: Annotated[float | None, Query(
         gt=0, le=200, description="Truck weight (t), checked against `maxweight` "
-        f"(default {DEFAULT_TRUCK.weight_t}); truck mode only")] = None,
+        f"(default {DEFAULT_TRUCK.weight_t}); truck mode only", examples=[12])] = None,
     vehicle_length_m: Annotated[float | None, Query(
         gt=0, le=50, description="Truck length (m), checked against `maxlength` "
-        f"(default {DEFAULT_TRUCK.length_m}); truck mode only")] = None,
+        f"(default {DEFAULT_TRUCK.length_m}); truck mode only", examples=[10])] = None,
 ) -> dict:
     """Fastest road route by car, bike, walking, bus or truck, with geometry and
     turn-by-turn steps.
