@@ -247,7 +247,10 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
             route = _assemble(router, state, mr, path_edges, w)
         except RoutingError:
             break
-        real_ms = float(w[np.asarray(path_edges)].sum())
+        # driving time of the detour: its edges and the turns onto them (arc extras), as
+        # the normal route's kernel distance below counts them
+        real_ms = float(w[np.asarray(path_edges)].sum()) + float(
+            mr.arc_extra[kp.arcs[i0:i1]].sum() if mr.arc_extra.shape[0] else 0)
         normal = state.metric(Mode.CAR).query(
             [(int(k), 0) for k in np.flatnonzero(kj == d_j)],
             [(int(k), 0) for k in np.flatnonzero(kj == r_j)])

@@ -39,8 +39,12 @@ from routing.profiles import (
     NODE_BLOCKED,
     NODE_DEST,
     NODE_OPEN,
+    SIGNAL_DELAY_MS,
+    TURN_COST_MODES,
+    UTURN_PENALTY_MS,
     Mode,
     node_access,
+    turn_cost_ms,
     vehicle_limits,
 )
 
@@ -103,6 +107,8 @@ class ModeGraph:
     knode_junction: np.ndarray  # int32 junction of each kernel node
     #: int32 weight added to each arc (entering destination-only roads, private gates)
     arc_extra_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: int32 part of ``arc_extra_ms`` that is driving time (turn costs, signals), not penalty
+    arc_turn_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     #: uint8 per edge: FLAG_DEST | FLAG_PUSHED | FLAG_FERRY (routing.profiles)
     edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     #: float32 [E, 4] per edge: max height m, width m, weight t, length m (0 = none; truck)
@@ -325,6 +331,9 @@ def build_mode_graph(
     restrictions: list[SegRestriction],
     piece_limits: np.ndarray | None = None,
     junction_limits: dict[int, tuple[float, float, float, float]] | None = None,
+    turn_costs: bool = False,
+    signal_junctions: frozenset[int] = frozenset(),
+    seg_signals: np.ndarray | None = None,
 ) -> ModeGraph:
     """Build one mode's directed edges and kernel graph.
 
@@ -333,6 +342,12 @@ def build_mode_graph(
     or :data:`routing.profiles.NODE_DEST` (passing costs :data:`DEST_PENALTY_MS`);
     ``restrictions`` are this mode's turn restrictions. ``piece_limits`` [pieces, 4] and
     ``junction_limits`` (height restrictors) give the edges' dimension limits.
+    ``turn_costs``: every junction is split, turns cost time by angle
+    (:func:`routing.profiles.turn_cost_ms`), a U-turn away from a dead end or a barrier
+    also costs the penalty :data:`UTURN_PENALTY_MS`, passing a signal junction
+    (``signal_junctions``) or entering a segment with signals inside (``seg_signals`` per
+    segment) costs :data:`SIGNAL_DELAY_MS` each; that time is ``arc_turn_ms`` (part of
+    ``arc_extra_ms``).
 
     Kernel: one node per junction, except at *special* junctions (barriers, restriction
     vias, borders between destination-only and other roads), split into one node per
@@ -405,6 +420,14 @@ def build_mode_graph(
         has_other[ends[~is_dest]] = True
     border = has_dest & has_other
     special = border.copy()
+    if turn_costs:
+        special[:] = True
+        bear_start, bear_end = _edge_bearings(segs, edge_seg, edge_rev)
+        # road pieces meeting at each junction (segments this mode uses)
+        used = np.unique(edge_seg)
+        n_roads = np.bincount(np.concatenate([segs.u[used], segs.v[used]]),
+                              minlength=n_nodes)
+        dead_end = n_roads <= 1
     blocked = {j for j, r in node_rules.items() if r == NODE_BLOCKED}
     dest_nodes = {j for j, r in node_rules.items() if r == NODE_DEST}
     for j in node_rules:
@@ -447,10 +470,12 @@ def build_mode_graph(
     a_head = [edge_head_knode[normal]]
     a_edge = [np.flatnonzero(normal)]
     a_extra = [np.zeros(int(normal.sum()), np.int64)]
+    a_turn = [np.zeros(int(normal.sum()), np.int64)]
     xt: list[int] = []
     xh: list[int] = []
     xe: list[int] = []
     xx: list[int] = []
+    xturn: list[int] = []
 
     def arcs_from(state: tuple[int, ...], k_tail: int) -> None:
         # ``state``: the edges driven since the start of the longest watched path this
@@ -465,7 +490,18 @@ def build_mode_graph(
             if any((kind == "no" and f in outs) or (kind == "only" and f not in outs)
                    for kind, outs in rules):
                 continue
+            turn = 0
             extra = 0
+            if turn_costs:
+                if is_uturn and not (dead_end[j] or j in blocked):
+                    extra += UTURN_PENALTY_MS
+                ang = (float(bear_start[f]) - float(bear_end[e]) + 540.0) % 360.0 - 180.0
+                turn = turn_cost_ms(ang, int(n_roads[j]), bool(is_uturn))
+                if not is_uturn and j in signal_junctions:
+                    turn += SIGNAL_DELAY_MS
+                if seg_signals is not None:
+                    turn += SIGNAL_DELAY_MS * int(seg_signals[edge_seg[f]])
+            extra += turn
             if j in dest_nodes and not is_uturn:
                 extra += DEST_PENALTY_MS
             if is_dest[f] and not is_dest[e]:
@@ -480,6 +516,7 @@ def build_mode_graph(
             xh.append(k_head)
             xe.append(f)
             xx.append(extra)
+            xturn.append(turn)
 
     for v in sp_nodes.tolist():
         for e in in_of(v):
@@ -490,12 +527,15 @@ def build_mode_graph(
     a_head.append(np.asarray(xh, dtype=np.int64))
     a_edge.append(np.asarray(xe, dtype=np.int64))
     a_extra.append(np.asarray(xx, dtype=np.int64))
+    a_turn.append(np.asarray(xturn, dtype=np.int64))
     arc_tail = np.concatenate(a_tail)
     arc_head = np.concatenate(a_head)
     arc_edge = np.concatenate(a_edge)
     arc_extra = np.concatenate(a_extra)
+    arc_turn = np.concatenate(a_turn)
     o = np.argsort(arc_edge, kind="stable")
     arc_tail, arc_head, arc_edge, arc_extra = arc_tail[o], arc_head[o], arc_edge[o], arc_extra[o]
+    arc_turn = arc_turn[o]
     offsets = np.zeros(n_edges + 1, dtype=np.int64)
     np.cumsum(np.bincount(arc_edge, minlength=n_edges), out=offsets[1:])
 
@@ -524,6 +564,7 @@ def build_mode_graph(
         "blocked_barrier_nodes": len(blocked),
         "destination_nodes": len(dest_nodes),
         "snappable_edges": int(snappable.sum()),
+        "turn_cost_arcs": int((arc_turn > 0).sum()),
     }
     return ModeGraph(
         mode=mode,
@@ -542,10 +583,29 @@ def build_mode_graph(
         edge_arc_offsets=offsets,
         knode_junction=knode_junction.astype(np.int32),
         arc_extra_ms=arc_extra.astype(np.int32),
+        arc_turn_ms=arc_turn.astype(np.int32),
         edge_flags=flags,
         edge_limits=limits,
         stats=stats,
     )
+
+
+def _edge_bearings(segs: Segments, edge_seg: np.ndarray, edge_rev: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Bearing (degrees from north, clockwise) at the start and at the end of every edge,
+    from its segment's first / last geometry step (equirectangular)."""
+    g0 = np.asarray(segs.gstart, np.int64)[edge_seg]
+    g1 = np.asarray(segs.gend, np.int64)[edge_seg] - 1
+    lon, lat = np.asarray(segs.lon), np.asarray(segs.lat)
+
+    def bearing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        dx = (lon[b] - lon[a]) * np.cos(np.radians((lat[a] + lat[b]) / 2))
+        dy = lat[b] - lat[a]
+        return np.degrees(np.arctan2(dx, dy)) % 360.0
+
+    fwd_start, fwd_end = bearing(g0, g0 + 1), bearing(g1 - 1, g1)
+    bwd_start, bwd_end = bearing(g1, g1 - 1), bearing(g0 + 1, g0)
+    return (np.where(edge_rev, bwd_start, fwd_start), np.where(edge_rev, bwd_end, fwd_end))
 
 
 def _by_key(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -554,6 +614,21 @@ def _by_key(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     off = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
     return off, order
+
+
+def _signals_inside(osm: OsmData, segs: Segments) -> np.ndarray:
+    """Traffic signals on nodes inside each segment (not at its ends), int32 per segment."""
+    out = np.zeros(segs.u.shape[0], np.int32)
+    if not osm.signals:
+        return out
+    ids = np.fromiter(osm.signals, dtype=np.int64, count=len(osm.signals))
+    pos = np.flatnonzero(np.isin(osm.node_ids, ids))
+    gstart = np.asarray(segs.gstart)
+    gend = np.asarray(segs.gend)
+    s = np.searchsorted(gstart, pos, side="right") - 1
+    ok = (s >= 0) & (pos > gstart[np.maximum(s, 0)]) & (pos < gend[np.maximum(s, 0)] - 1)
+    np.add.at(out, s[ok], 1)
+    return out
 
 
 def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork:
@@ -569,7 +644,8 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
     segs, node_lon, node_lat, node_osm_id, piece = build_segments(osm, extra)
     tick("segments", 1, 1)
     n_nodes = node_lon.shape[0]
-    osm_to_j = {int(x): i for i, x in enumerate(node_osm_id)} if extra else {}
+    osm_to_j = ({int(x): i for i, x in enumerate(node_osm_id)}
+                if extra or osm.signals else {})
     seg_by_way: dict[int, list[int]] = defaultdict(list)
     for s, w in enumerate(segs.way_id.tolist()):
         seg_by_way[w].append(s)
@@ -581,8 +657,13 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
         if n in osm_to_j and any(x > 0 for x in lim):
             junction_limits[osm_to_j[n]] = lim
 
+    signal_j = frozenset(osm_to_j[n] for n in osm.signals if n in osm_to_j)
+    seg_signals = _signals_inside(osm, segs)
+
     stats: dict[str, int] = {
         "junctions": int(n_nodes),
+        "signal_junctions": len(signal_j),
+        "signals_inside_segments": int(seg_signals.sum()),
         "segments": int(segs.u.shape[0]),
         "restrictions_read": len(osm.restrictions),
         "restrictions_via_way_read": sum(1 for r in osm.restrictions if r.via_ways),
@@ -611,9 +692,12 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
                 tuple(s for w in r.via_ways for s in seg_by_way.get(w, ())),
                 frozenset(r.via_ways),
                 tuple(s for w in r.to_ways for s in seg_by_way.get(w, ()))))
+        turns = mode in TURN_COST_MODES
         modes[mode] = build_mode_graph(mode, segs, n_nodes, access, piece, node_rules, rules,
                                        piece_limits if mode == Mode.TRUCK else None,
-                                       junction_limits if mode == Mode.TRUCK else None)
+                                       junction_limits if mode == Mode.TRUCK else None,
+                                       turns, signal_j if turns else frozenset(),
+                                       seg_signals if turns else None)
         if modes[mode].stats["edges"] == 0:
             modes[mode].stats["empty"] = 1
     tick("modes", len(MODES), len(MODES))

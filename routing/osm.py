@@ -142,6 +142,8 @@ class OsmData:
     stats: Counter = field(default_factory=Counter)
     #: ``ref`` (exit number) of ``highway=motorway_junction`` nodes, by OSM node id
     exit_refs: dict[int, str] = field(default_factory=dict)
+    #: OSM ids of ``highway=traffic_signals`` nodes
+    signals: set[int] = field(default_factory=set)
 
 
 class _Reader(osmium.SimpleHandler):
@@ -156,6 +158,7 @@ class _Reader(osmium.SimpleHandler):
         self.barriers: dict[int, dict[str, str]] = {}
         self.restrictions: list[Restriction] = []
         self.exit_refs: dict[int, str] = {}
+        self.signals: set[int] = set()
         self.stats: Counter = Counter()
 
     def node(self, n: osmium.osm.Node) -> None:
@@ -167,6 +170,8 @@ class _Reader(osmium.SimpleHandler):
             if any(node_access(m, tags) != NODE_OPEN for m in MODES):
                 self.barriers[n.id] = tags
                 self.stats["access_nodes"] += 1
+        if n.tags.get("highway") == "traffic_signals":
+            self.signals.add(n.id)
         if n.tags.get("highway") == "motorway_junction":
             ref = (n.tags.get("ref") or "").strip()
             if ref:
@@ -306,4 +311,5 @@ def read_osm(path: str | os.PathLike[str]) -> OsmData:
         restrictions=reader.restrictions,
         stats=reader.stats,
         exit_refs=reader.exit_refs,
+        signals=reader.signals,
     )

@@ -100,6 +100,8 @@ class RoadRoute:
     weight_ms: int
     #: seconds more than the best route of the same answer (alternatives; 0 for the best)
     extra_s: float = 0.0
+    #: turn time (s) counted on entering each path edge (car turn costs, signals)
+    edge_turn_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def bbox(self) -> list[float]:
@@ -146,6 +148,8 @@ class ModeRouter:
     in_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     #: fixed extra weight (ms) per kernel arc (entering destination-only roads)
     arc_extra: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: the part of ``arc_extra`` that is driving time (turn costs, signals)
+    arc_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     #: per edge: FLAG_DEST | FLAG_PUSHED | FLAG_FERRY
     edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     #: per edge: max height, width, weight, length (0 = none), float32 [E, 4]
@@ -249,6 +253,7 @@ class RoadRouter:
             mr.out_offsets, mr.out_edges = _csr(mr.edge_tail, n_junctions)
             mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
             mr.arc_extra = np.asarray(a.arc_extra_ms, np.int64)
+            mr.arc_turn = np.asarray(a.arc_turn_ms, np.int64)
             mr.edge_flags = np.array(a.edge_flags)
             mr.edge_limits = np.array(a.edge_limits)
             self.modes[mode] = mr
@@ -391,7 +396,7 @@ class RoadRouter:
             except RoutingError:
                 break
             share = _share(cand, self.seg_length_m, mr.edge_seg)
-            cand.edge_duration_s = real[cand.edges] * share / 1000.0
+            cand.edge_duration_s = real[cand.edges] * share / 1000.0 + cand.edge_turn_s
             cand.duration_s = float(cand.edge_duration_s.sum())
             cand.weight_ms = int(round(cand.duration_s * 1000))
             penalize(cand)
@@ -449,16 +454,17 @@ class RoadRouter:
 
         sources = [(int(mr.edge_head_knode[e]), frac_w(e, m, True)) for e, m in src.edges]
         targets: list[tuple[int, int]] = []
-        target_of: dict[int, list[tuple[int, float, int, int]]] = {}
+        target_of: dict[int, list[tuple[int, float, int, int, int]]] = {}
         for e, m in dst.edges:
             fw = frac_w(e, m, False)
             for a in range(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])):
                 k = int(mr.arc_tail[a])
                 x = int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0
+                tt = int(mr.arc_turn[a]) if mr.arc_turn.shape[0] else 0
                 targets.append((k, fw + x))
-                target_of.setdefault(k, []).append((e, m, fw + x, x))
-        # (ms, edges, from_m, to_m, extra ms of the path's arcs)
-        best: tuple[int, list[int], float, float, int] | None = None
+                target_of.setdefault(k, []).append((e, m, fw + x, x, tt))
+        # (ms, edges, from_m, to_m, extra ms of the path's arcs, turn ms per path edge)
+        best: tuple[int, list[int], float, float, int, list[int]] | None = None
         # Same-segment answer without the kernel (both endpoints on one edge, in order).
         for e, m0 in src.edges:
             for e2, m1 in dst.edges:
@@ -466,30 +472,33 @@ class RoadRouter:
                     seg_l = seg_len[mr.edge_seg[e]]
                     cost = int(round(float(w[e]) * ((m1 - m0) / seg_l if seg_l > 0 else 0.0)))
                     if best is None or cost < best[0]:
-                        best = (cost, [e], m0, m1, 0)
+                        best = (cost, [e], m0, m1, 0, [0])
         kp = metric.query(sources, targets)
         if kp is not None and (best is None or kp.distance < best[0]):
             s_edge, s_m = min(((e, m) for e, m in src.edges
                                if int(mr.edge_head_knode[e]) == kp.source_node),
                               key=lambda em: frac_w(em[0], em[1], True))
-            t_edge, t_m, _, t_x = min(target_of[kp.target_node], key=lambda x: x[2])
+            t_edge, t_m, _, t_x, t_t = min(target_of[kp.target_node], key=lambda x: x[2])
             mid = mr.arc_edge[kp.arcs].tolist()
             extra = t_x + (int(mr.arc_extra[kp.arcs].sum()) if mr.arc_extra.shape[0] else 0)
-            best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m, extra)
+            turns = [0, *(mr.arc_turn[kp.arcs].tolist() if mr.arc_turn.shape[0]
+                          else [0] * len(mid)), t_t]
+            best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m, extra, turns)
         if best is None:
             raise NoRouteError(f"no {mr.mode} route between the two points under the current "
                                f"conditions (live version {state.version})")
-        weight_ms, path, from_m, to_m, extra_ms = best
+        weight_ms, path, from_m, to_m, extra_ms, turn_ms = best
         return self.assemble(state, mr.mode, path, from_m, to_m, w, weight_ms, src, dst,
-                             extra_ms)
+                             extra_ms, np.asarray(turn_ms, np.int64))
 
     def assemble(self, state: RoutingState, mode: str, path: list[int], from_m: float,
                  to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint,
-                 extra_ms: int = 0) -> RoadRoute:
+                 extra_ms: int = 0, turn_ms: np.ndarray | None = None) -> RoadRoute:
         """Geometry, per-edge lengths and durations (on ``w``) and steps of a path that
         starts ``from_m`` into its first edge and ends ``to_m`` into its last.
         ``weight_ms`` is the path's kernel weight, of which ``extra_ms`` are fixed arc
-        penalties (destination-only entries) left out of the duration."""
+        extras: ``turn_ms`` (per path edge, counted on entering it) are driving time, the
+        rest penalties (destination-only entries) left out of the duration."""
         mr = self._mode(mode)
         edges = np.asarray(path, dtype=np.int64)
         lo, la, starts, travelled, bs, be = assemble_path(
@@ -500,7 +509,9 @@ class RoadRouter:
         full_len = self.seg_length_m[seg_ids]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(full_len > 0, travelled / full_len, 0.0)
-        dur = w[edges] * share / 1000.0
+        turn_s = (np.zeros(edges.shape[0]) if turn_ms is None
+                  else np.asarray(turn_ms, np.float64) / 1000.0)
+        dur = w[edges] * share / 1000.0 + turn_s
         tails = mr.edge_tail[edges]
         steps = build_steps(
             mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
@@ -513,11 +524,11 @@ class RoadRouter:
         if lo.shape[0] == 1:
             lo, la = np.repeat(lo, 2), np.repeat(la, 2)
         return RoadRoute(
-            mode=mr.mode, duration_s=(weight_ms - extra_ms) / 1000.0,
+            mode=mr.mode, duration_s=(weight_ms - extra_ms) / 1000.0 + float(turn_s.sum()),
             distance_m=float(travelled.sum()),
             lon=lo, lat=la, edges=edges, edge_travelled_m=travelled, edge_duration_s=dur,
             steps=steps, origin=src.snap, destination=dst.snap, live_version=state.version,
-            weight_ms=weight_ms)
+            weight_ms=weight_ms, edge_turn_s=turn_s)
 
     def eta_sources(self, state: RoutingState, route: RoadRoute) -> EtaSources:
         """Split a route of ``state`` (driven at ``state.at``) by source of its time."""

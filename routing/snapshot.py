@@ -54,7 +54,7 @@ _JUNCTION_FIELDS = ("node_exit_ref_idx", "junction_seg_offsets", "junction_seg")
 _MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m",
                 "edge_speed_kmh", "edge_time_ms", "edge_snappable", "edge_head_knode",
                 "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction",
-                "arc_extra_ms", "edge_flags", "edge_limits")
+                "arc_extra_ms", "arc_turn_ms", "edge_flags", "edge_limits")
 
 
 class SnapshotError(Exception):

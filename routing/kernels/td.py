@@ -311,7 +311,8 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                 eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
                 src_node: np.ndarray, src_time_ms: np.ndarray,
                 tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray,
-                out_extra: np.ndarray, tgt_extra: np.ndarray,
+                out_extra: np.ndarray, tgt_extra: np.ndarray, out_turn: np.ndarray,
+                tgt_turn: np.ndarray,
                 ) -> tuple[int, int, int, NDArray[np.int32], NDArray[np.int64]]:
     """Earliest arrival from several sources to the best of several targets (A* with a
     straight-line lower bound; exact for the label-setting model).
@@ -385,29 +386,31 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
             for i in range(n_t):
                 if tgt_node[i] == v:
                     e = tgt_edge[i]
-                    c = base_cost(e, t, row_of_edge, ttf, free_ms)
+                    tt = t + tgt_turn[i]
+                    c = base_cost(e, tt, row_of_edge, ttf, free_ms)
                     if has_live and live_edge[e]:
-                        c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms,
-                                      max_age_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
-                                      eff_add_ms, eff_lo_ms, eff_hi_ms)
+                        c = live_cost(c, e, t_epoch + tgt_turn[i], obs_ms, obs_at_ms, obs_conf,
+                                      fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
+                                      eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
                     if c >= INF_WEIGHT:
                         continue
-                    tot = t + _frac_cost(c, tgt_frac[i])
+                    tot = tt + _frac_cost(c, tgt_frac[i])
                     if tot + pen[v] + tgt_extra[i] < best:
                         best = tot + pen[v] + tgt_extra[i]
                         best_arrival = tot
                         best_t = i
         for j in range(out_offsets[v], out_offsets[v + 1]):
             e = out_edge[j]
-            c = base_cost(e, t, row_of_edge, ttf, free_ms)
+            tj = t + out_turn[j]
+            c = base_cost(e, tj, row_of_edge, ttf, free_ms)
             if has_live and live_edge[e]:
-                c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms,
-                              eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms,
-                              eff_lo_ms, eff_hi_ms)
+                c = live_cost(c, e, t_epoch + out_turn[j], obs_ms, obs_at_ms, obs_conf,
+                              fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
+                              eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
             if c >= INF_WEIGHT:
                 continue
             h = out_head[j]
-            ta = t + c
+            ta = tj + c
             pa = pen[v] + out_extra[j]
             if ta + pa < dist[h] + pen[h]:
                 dist[h] = ta

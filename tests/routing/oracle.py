@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import networkx as nx
@@ -22,7 +23,11 @@ from routing.profiles import (
     NODE_BLOCKED,
     NODE_DEST,
     NODE_OPEN,
+    SIGNAL_DELAY_MS,
+    TURN_COST_MODES,
+    UTURN_PENALTY_MS,
     node_access,
+    turn_cost_ms,
 )
 
 
@@ -50,8 +55,10 @@ class LineGraphOracle:
     a ``to`` way leaves there in this mode's graph. Barrier nodes allow only U-turns;
     destination-only access (derived here from the raw way and node tags) costs
     :data:`DEST_PENALTY_MS` when a route enters such roads from others and when it passes
-    a destination-only node. None of this reads the kernel's node splitting, watched paths
-    or arc extras, so it checks their construction.
+    a destination-only node. Car turns cost time by angle (the profile's curve, with angles,
+    junction sizes, dead ends and signals re-derived here from the raw geometry), U-turns
+    away from dead ends and barriers penalized. None of this reads the kernel's node
+    splitting, watched paths or arc extras, so it checks their construction.
     """
 
     def __init__(self, router, mode: str, osm: OsmData) -> None:
@@ -110,6 +117,37 @@ class LineGraphOracle:
             return {g for g in by_tail.get(v, ()) if int(way[g]) in r.to_ways
                     and int(seg[g]) not in m[2]}
 
+        # Car turn costs, re-derived here from the raw geometry and OSM signals.
+        turns = mode in TURN_COST_MODES
+        if turns:
+            segs = router.snapshot.segments
+            g_lon, g_lat = np.asarray(segs.lon), np.asarray(segs.lat)
+            gs, ge = np.asarray(segs.gstart), np.asarray(segs.gend)
+
+            def bearing(i: int, j: int) -> float:
+                dx = (g_lon[j] - g_lon[i]) * math.cos(math.radians((g_lat[i] + g_lat[j]) / 2))
+                return math.degrees(math.atan2(dx, g_lat[j] - g_lat[i])) % 360.0
+
+            def b_start(e: int) -> float:
+                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+                return bearing(a1, a1 - 1) if rev[e] else bearing(a0, a0 + 1)
+
+            def b_end(e: int) -> float:
+                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+                return bearing(a0 + 1, a0) if rev[e] else bearing(a1 - 1, a1)
+
+            # road ends meeting at each junction (a loop segment meets it twice)
+            roads: dict[int, set[tuple[int, int]]] = defaultdict(set)
+            for e in range(n_e):
+                first, last = (1, 0) if rev[e] else (0, 1)
+                roads[int(tail[e])].add((int(seg[e]), first))
+                roads[int(head[e])].add((int(seg[e]), last))
+            sig = osm.signals
+            inner_signals = {}
+            for s_ in set(seg.tolist()):
+                ids = osm.node_ids[int(gs[s_]) + 1:int(ge[s_]) - 1].tolist()
+                inner_signals[s_] = sum(1 for x in ids if x in sig)
+
         # Breadth-first expansion of (edge, matches) states.
         state_id: dict[tuple[int, frozenset], int] = {}
         state_edge: list[int] = []
@@ -159,6 +197,16 @@ class LineGraphOracle:
                             and int(seg[f]) not in m[2] and len(m[1]) < 64:
                         nxt.add((m[0], (*m[1], f), m[2] | {int(seg[f])}))
                 extra = 0
+                turn = 0
+                if turns:
+                    if uturn and len(roads[v]) > 1 and nr != NODE_BLOCKED:
+                        extra += UTURN_PENALTY_MS  # U-turns away from dead ends: penalized
+                    ang = (b_start(f) - b_end(e) + 540.0) % 360.0 - 180.0
+                    turn = turn_cost_ms(ang, len(roads[v]), bool(uturn))
+                    if v_osm in sig and not uturn:
+                        turn += SIGNAL_DELAY_MS
+                    turn += SIGNAL_DELAY_MS * inner_signals[int(seg[f])]
+                    extra += turn
                 if nr == NODE_DEST and not uturn:
                     extra += DEST_PENALTY_MS
                 if dest[f] and not dest[e]:

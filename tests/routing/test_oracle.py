@@ -126,16 +126,22 @@ def test_state_swap_is_atomic_and_versioned(pdx_router) -> None:
     r_new = pdx_router.route(after, "car", lat[10], lon[10], lat[2000], lon[2000])
     assert r_old.live_version == before.version and r_new.live_version == after.version
     assert r_old.weight_ms == r_new.weight_ms
-    assert r_double.weight_ms == pytest.approx(2 * r_new.weight_ms, abs=len(r_new.edges) + 2)
+    # doubled edge weights double the route's weight, less its turn costs (not doubled)
+    turns_ms = round(float(r_new.edge_turn_s.sum()) * 1000)
+    if np.array_equal(r_double.edges, r_new.edges):
+        assert r_double.weight_ms == pytest.approx(2 * r_new.weight_ms - turns_ms,
+                                                   abs=len(r_new.edges) + 2)
+    else:  # another path became better
+        assert r_double.weight_ms <= 2 * r_new.weight_ms - turns_ms + len(r_new.edges) + 2
 
 
-def _junction_endpoints(router, state, mode: str, j: int
+def _junction_endpoints(router, state, mode: str, j: int, w: np.ndarray | None = None
                         ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """Independently of the snapper: leaving junction ``j`` on any open usable edge (0 m in),
     arriving at it on any open usable edge (its whole length)."""
     a = router.snapshot.modes[mode]
     tail, head = np.asarray(a.edge_tail), np.asarray(a.edge_head)
-    ok = np.asarray(a.edge_snappable) & (state.weights(mode) < INF_WEIGHT)
+    ok = np.asarray(a.edge_snappable) & ((state.weights(mode) if w is None else w) < INF_WEIGHT)
     seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
     seg = np.asarray(a.edge_seg)
     dest = (np.asarray(a.edge_flags) & FLAG_DEST) != 0
@@ -164,14 +170,20 @@ def test_routes_from_junctions_equal_dijkstra_from_the_junction(request, city: s
     junctions = np.unique(np.asarray(a.edge_tail)[snappable])
     lat = np.asarray(router.snapshot.node_lat)
     lon = np.asarray(router.snapshot.node_lon)
-    w = state.weights(mode)
+    # two OSM nodes mapped at the very same spot are two junctions at one coordinate: a
+    # point there may be either, so such junctions are left out
+    _, first, counts = np.unique(np.column_stack([lat, lon]), axis=0, return_inverse=True,
+                                 return_counts=True)
+    junctions = junctions[counts[first[junctions]] == 1]
+    # a truck route checks the default truck's dimensions: compare on those weights
+    w = router.vehicle_weights(state, mode).weights_ms
     rng = np.random.default_rng(4242 + len(mode) + len(city))
     checked = 0
     for _ in range(PAIRS):
         j = int(junctions[rng.integers(junctions.shape[0])])
         k = int(junctions[rng.integers(junctions.shape[0])])
-        out_j, into_j = _junction_endpoints(router, state, mode, j)
-        out_k, into_k = _junction_endpoints(router, state, mode, k)
+        out_j, into_j = _junction_endpoints(router, state, mode, j, w)
+        out_k, into_k = _junction_endpoints(router, state, mode, k, w)
         if not out_j or not into_k:
             continue
         # leaving j: on any edge out of it, or at the end of an edge into it (then turning

@@ -486,7 +486,7 @@ def test_only_turn_via_a_way(tmp_path: Path) -> None:
                            "restriction": "only_right_turn"})
     assert not _drives(net, "a", "d", "car", "ab", "bc", "cd")
     assert _drives(net, "a", "f", "car", "ab", "bc", "cf")
-    assert _drives(net, "e", "d", "car", "bc", "cd")  # not coming from ab: free
+    assert _drives(net, "be", "d", "car", "bc", "cd")  # not coming from ab: free
 
 
 def test_several_from_ways_no_entry(tmp_path: Path) -> None:
@@ -524,3 +524,70 @@ def test_restriction_classes_and_exceptions(tmp_path: Path, tags: dict[str, str]
         r = net.route("a", "c", mode)
         assert r is not None
         assert (r.ways[:2] == ["ab", "bc"]) == (mode not in bound), mode
+
+
+# ---- car turn costs ----------------------------------------------------------------------
+T_JUNCTION = """
+        a
+        |
+        |
+    b - c - d
+"""
+
+
+def test_car_turns_cost_time_right_cheaper_than_left(tmp_path: Path) -> None:
+    ways = {"ac": {"highway": "residential"}, "bcd": {"highway": "residential"}}
+    net = GridNet(T_JUNCTION, ways, tmp_path=tmp_path)
+    right = net.route("a", "b", "car")  # heading south, b is to the west: a right turn
+    left = net.route("a", "d", "car")
+    assert right is not None and left is not None
+    drive_s = 140 / (25 / 3.6)  # 60 m down, 80 m across, at 25 km/h
+    assert right.duration_s == pytest.approx(drive_s + 2.105, abs=0.01)
+    assert left.duration_s == pytest.approx(drive_s + 5.395, abs=0.01)
+    # the turn time is part of the steps' durations too
+    assert sum(s.duration_s for s in left.route.steps) == pytest.approx(left.duration_s,
+                                                                        abs=0.01)
+    # walkers and bikes have no turn costs
+    assert net.route("a", "d", "walk").duration_s == pytest.approx(  # type: ignore[union-attr]
+        140 / (5 / 3.6), abs=0.01)
+
+
+def test_traffic_signals_cost_time(tmp_path: Path) -> None:
+    ways = {"ac": {"highway": "residential"}, "bcd": {"highway": "residential"}}
+    plain = GridNet(T_JUNCTION, ways, tmp_path=tmp_path / "a")
+    lights = GridNet(T_JUNCTION, ways, nodes={"c": {"highway": "traffic_signals"}},
+                     tmp_path=tmp_path / "b")
+    for frm, to in (("b", "d"), ("d", "b"), ("a", "b")):
+        r0, r1 = plain.route(frm, to, "car"), lights.route(frm, to, "car")
+        assert r0 is not None and r1 is not None
+        assert r1.duration_s - r0.duration_s == pytest.approx(2.0, abs=0.01), (frm, to)
+    assert lights.meta["counts"]["signal_junctions"] == 1
+
+
+def test_car_u_turns_penalized_away_from_dead_ends(tmp_path: Path) -> None:
+    """A car U-turn costs 27.5 s of driving time anywhere; away from a dead end (or a
+    barrier) it also carries a 2-minute routing penalty, so it is taken only when nothing
+    else is sensible (a closure ahead)."""
+    import numpy as np
+
+    ways = {"ac": {"highway": "residential"}, "bcd": {"highway": "residential"}}
+    net = GridNet(T_JUNCTION, ways, tmp_path=tmp_path)
+    a = net.snapshot.modes["car"]
+    seg, rev = np.asarray(a.edge_seg), np.asarray(a.edge_rev)
+    kj = np.asarray(a.knode_junction)
+    osm = np.asarray(net.snapshot.node_osm_id)
+    into = {int(k): e for e, k in enumerate(np.asarray(a.edge_head_knode).tolist())}
+    uturn_extra: dict[str, set[int]] = {}
+    for t, f, x, tt in zip(np.asarray(a.arc_tail).tolist(), np.asarray(a.arc_edge).tolist(),
+                           np.asarray(a.arc_extra_ms).tolist(),
+                           np.asarray(a.arc_turn_ms).tolist(), strict=True):
+        e = into.get(t)
+        if e is not None and seg[e] == seg[f] and rev[e] != rev[f]:
+            assert tt == 27_500
+            uturn_extra.setdefault(net.letter_of[int(osm[kj[t]])], set()).add(x - tt)
+    assert uturn_extra == {"a": {0}, "b": {0}, "d": {0}, "c": {120_000}}
+    # from the middle of c-d heading west, to a point just behind: drive on to the dead end
+    # d and turn there rather than turn at c
+    r = net.route("cd", "d", "car")
+    assert r is not None
+    assert net.route("bc", "b", "walk") is not None

@@ -57,12 +57,15 @@ class TdOracle:
         car = router.modes["car"]
         a = car.arrays
         self.router, self.typical, self.car = router, typical, car
-        # (head, edge, fixed penalty of the arc: entering destination-only roads)
-        self.adj: dict[int, list[tuple[int, int, int]]] = {}
-        for t, h, e, x in zip(np.asarray(a.arc_tail).tolist(), np.asarray(a.arc_head).tolist(),
-                              np.asarray(a.arc_edge).tolist(),
-                              np.asarray(a.arc_extra_ms).tolist(), strict=True):
-            self.adj.setdefault(t, []).append((h, e, x))
+        # (head, edge, fixed extra of the arc: a penalty for entering destination-only
+        # roads and/or turn time, and the turn time alone)
+        self.adj: dict[int, list[tuple[int, int, int, int]]] = {}
+        for t, h, e, x, tt in zip(np.asarray(a.arc_tail).tolist(),
+                                  np.asarray(a.arc_head).tolist(),
+                                  np.asarray(a.arc_edge).tolist(),
+                                  np.asarray(a.arc_extra_ms).tolist(),
+                                  np.asarray(a.arc_turn_ms).tolist(), strict=True):
+            self.adj.setdefault(t, []).append((h, e, x, tt))
         self.seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
         self.edge_seg = np.asarray(a.edge_seg)
         self.ff = np.asarray(a.edge_time_ms).tolist()
@@ -129,11 +132,12 @@ class TdOracle:
         offs = np.asarray(self.car.arrays.edge_arc_offsets)
         tails = np.asarray(self.car.arrays.arc_tail)
         extras = np.asarray(self.car.arrays.arc_extra_ms)
-        targets: dict[int, list[tuple[int, float, int]]] = {}
+        turns = np.asarray(self.car.arrays.arc_turn_ms)
+        targets: dict[int, list[tuple[int, float, int, int]]] = {}
         for e, m in dst_edges:
             for a in range(int(offs[e]), int(offs[e + 1])):
-                targets.setdefault(int(tails[a]), []).append((e, self.frac(e, m),
-                                                              int(extras[a])))
+                targets.setdefault(int(tails[a]), []).append(
+                    (e, self.frac(e, m), int(extras[a]) - int(turns[a]), int(turns[a])))
         dist: dict[int, tuple[int, int]] = {}  # node -> (time + penalties, time)
         heap: list[tuple[int, int, int]] = []
         for e, m in src_edges:
@@ -153,17 +157,17 @@ class TdOracle:
             if best is not None and k >= best[0]:
                 break
             done.add(v)
-            for e, f, x in targets.get(v, ()):
-                c = cost(e, t)
+            for e, f, x, tt in targets.get(v, ()):
+                c = cost(e, t + tt)  # the turn takes time before the edge is entered
                 if c < INF_WEIGHT:
-                    tot = t + round(c * f)
+                    tot = t + tt + round(c * f)
                     cand = (k - t + tot + x, tot)
                     best = cand if best is None else min(best, cand)
-            for h, e, x in self.adj.get(v, ()):
-                c = cost(e, t)
+            for h, e, x, tt in self.adj.get(v, ()):
+                c = cost(e, t + tt)
                 if c >= INF_WEIGHT:
                     continue
-                th = t + c
+                th = t + tt + c
                 kh = k + c + x
                 if h not in dist or kh < dist[h][0]:
                     dist[h] = (kh, th)
@@ -401,7 +405,7 @@ def test_td_kernel_equals_python_oracle(nky_router, nky_typical) -> None:
             if i < 4:
                 at = pub.at(pub.current(), dep + timedelta(milliseconds=t - t0))
                 assert int(at.weights("car")[e]) == c
-            t += c
+            t += c + round(float(got.route.edge_turn_s[i + 1]) * 1000)  # then the turn
         if k < 220:
             checked += 1
         else:
