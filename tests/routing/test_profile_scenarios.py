@@ -591,3 +591,21 @@ def test_car_u_turns_penalized_away_from_dead_ends(tmp_path: Path) -> None:
     r = net.route("cd", "d", "car")
     assert r is not None
     assert net.route("bc", "b", "walk") is not None
+
+
+def test_build_summary_counts_on_real_data(nky_snapshot_dir: Path) -> None:
+    """Northern Kentucky: the build summary reports what the profiles did."""
+    import json
+
+    counts = json.loads((nky_snapshot_dir / "meta.json").read_text())["counts"]
+    assert counts["restrictions_via_way_read"] >= 1
+    assert counts["car_restrictions_via_way_applied"] >= 1
+    assert counts["car_restriction_path_nodes"] >= 2
+    assert counts["car_destination_only_edges"] > 100  # access=private / customers roads
+    assert counts["car_destination_border_junctions"] > 50
+    assert counts["bike_pushed_edges"] > 100
+    assert counts["bus_edges"] > 0 and counts["truck_edges"] > 0
+    assert counts["signal_junctions"] > 0 and counts["car_turn_cost_arcs"] > 10_000
+    # walkers have no destination-only state; the car graph is edge-based (turn costs)
+    assert counts["walk_destination_only_edges"] == 0
+    assert counts["car_split_junctions"] == counts["junctions"]
