@@ -609,3 +609,16 @@ def test_build_summary_counts_on_real_data(nky_snapshot_dir: Path) -> None:
     # walkers have no destination-only state; the car graph is edge-based (turn costs)
     assert counts["walk_destination_only_edges"] == 0
     assert counts["car_split_junctions"] == counts["junctions"]
+
+
+def test_shuttle_train_carries_cars_only_when_tagged(tmp_path: Path) -> None:
+    net = GridNet("""
+        a - b           c - d
+    """, {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
+          "bc": {"route": "shuttle_train", "duration": "0:15", "motorcar": "yes"}},
+        tmp_path=tmp_path)
+    for frm, to in (("a", "d"), ("d", "a")):
+        r = net.route(frm, to, "car")
+        assert r is not None and "bc" in r.ways
+        assert r.duration_s > 15 * 60
+    assert net.route("a", "d", "truck") is None  # motorcar=yes does not let lorries on
