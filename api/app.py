@@ -46,6 +46,7 @@ from api.watches import router as watches_router
 from api.webhooks import router as webhooks_router
 from incidents.realtime_sources import RealtimeSettings
 from routing.clock import SYSTEM_CLOCK, Clock
+from routing.profiles import DEFAULT_TRUCK, VehicleDims
 from routing.road import NoRouteError, NoStreetNetworkError, SnapError, UnknownModeError
 
 v1 = APIRouter(prefix="/v1")
@@ -170,7 +171,7 @@ _ROUTE_ERRORS = {
 
 
 @v1.get("/route", response_model=RouteResponse, tags=["routing"],
-        summary="Road route by car, bike or on foot",
+        summary="Road route by car, bike, on foot, by bus or by truck",
         responses={200: {"content": {"application/json": {"example": examples.ROUTE}}},
                    **responses(_ROUTE_ERRORS)})
 def route(
@@ -179,8 +180,10 @@ def route(
                                 examples=["39.0837,-84.5086"], max_length=64)],
     to: Annotated[str, Query(description="Destination: " + LATLON_FORMAT,
                              examples=["39.0912,-84.4960"], max_length=64)],
-    mode: Annotated[Mode, Query(description="Travel mode: car, bike or walk",
-                                examples=["car"])] = Mode.CAR,
+    mode: Annotated[Mode, Query(description=(
+        "Travel mode: car, bike, walk, bus (bus lanes and bus-only roads open, a standard "
+        "12 m bus) or truck (`hgv` access, dimension limits checked against the "
+        "`vehicle_*` parameters); see docs/profiles.md"), examples=["car"])] = Mode.CAR,
     depart_at: Annotated[str | None, Query(
         max_length=64, description="Departure time: incidents in effect then apply, and a "
         "car departure more than 5 minutes from now is timed with typical speeds of that "
@@ -191,8 +194,21 @@ def route(
         "(≤ 1.4 × the best duration)"), examples=[1])] = 0,
     lang: Annotated[str, Query(max_length=16, description=LANG_DESCRIPTION,
                                examples=["en", "zh-CN"])] = "en",
+    vehicle_height_m: Annotated[float | None, Query(
+        gt=0, le=10, description="Truck height (m), checked against `maxheight` "
+        f"(default {DEFAULT_TRUCK.height_m}); truck mode only", examples=[3.8])] = None,
+    vehicle_width_m: Annotated[float | None, Query(
+        gt=0, le=10, description="Truck width (m), checked against `maxwidth` "
+        f"(default {DEFAULT_TRUCK.width_m}); truck mode only", examples=[2.5])] = None,
+    vehicle_weight_t: Annotated[float | None, Query(
+        gt=0, le=200, description="Truck weight (t), checked against `maxweight` "
+        f"(default {DEFAULT_TRUCK.weight_t}); truck mode only", examples=[12])] = None,
+    vehicle_length_m: Annotated[float | None, Query(
+        gt=0, le=50, description="Truck length (m), checked against `maxlength` "
+        f"(default {DEFAULT_TRUCK.length_m}); truck mode only", examples=[10])] = None,
 ) -> Response:
-    """Fastest road route by car, bike or walking, with geometry and turn-by-turn steps.
+    """Fastest road route by car, bike, walking, bus or truck, with geometry and
+    turn-by-turn steps.
 
     Errors: 422 for malformed coordinates, an unknown mode or language, a point farther
     than the snapping limit from any road usable by the mode, or a transit-only snapshot
@@ -206,7 +222,18 @@ def route(
     dst = parse_latlon(to, "to")
     lang = parse_lang(lang)
     t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
-    q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives)
+    dims = (vehicle_height_m, vehicle_width_m, vehicle_weight_t, vehicle_length_m)
+    vehicle = None
+    if any(x is not None for x in dims):
+        if mode != Mode.TRUCK:
+            raise ApiProblem(422, "invalid-parameter", "vehicle_* dimensions apply to "
+                             "mode=truck only", "Invalid parameter", invalid_params=[
+                                 {"name": "query.mode", "reason": "vehicle dimensions given "
+                                  "for a mode other than truck"}])
+        d = DEFAULT_TRUCK
+        vehicle = VehicleDims(vehicle_height_m or d.height_m, vehicle_width_m or d.width_m,
+                              vehicle_weight_t or d.weight_t, vehicle_length_m or d.length_m)
+    q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives, vehicle)
     try:
         ans = operations.route(svc, state, q)
     except NoStreetNetworkError as exc:

@@ -745,7 +745,7 @@ def incident_resolve(
 def route(
     from_: Annotated[str, typer.Option("--from", help="Origin LAT,LON")],
     to: Annotated[str, typer.Option(help="Destination LAT,LON")],
-    mode: Annotated[str, typer.Option(help="car, bike or walk")] = "car",
+    mode: Annotated[str, typer.Option(help="car, bike, walk, bus or truck")] = "car",
     depart_at: Annotated[str | None, typer.Option(help="ISO 8601 departure (default now)")
                          ] = None,
     snapshot: Annotated[Path | None, typer.Option(help="Snapshot dir (default: sample)")] = None,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from api.service import NOW_TOLERANCE, Service
 from routing.plan import PlanRequest, PlanResult
-from routing.profiles import Mode
+from routing.profiles import DEFAULT_TRUCK, Mode, VehicleDims
 from routing.road import EtaSources, Explanation, RoadRoute
 from routing.state import RoutingState
 
@@ -26,6 +26,8 @@ class RouteQuery:
     mode: str = Mode.CAR
     depart_at: datetime | None = None
     alternatives: int = 0
+    #: truck dimensions (``None``: :data:`routing.profiles.DEFAULT_TRUCK`)
+    vehicle: VehicleDims | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class RouteAnswer:
     items: list[RouteItem]
     state: RoutingState
     timed: bool
+    #: the truck dimensions checked (truck routes only)
+    vehicle: VehicleDims | None = None
 
 
 def route(svc: Service, state: RoutingState, q: RouteQuery) -> RouteAnswer:
@@ -68,11 +72,12 @@ def route(svc: Service, state: RoutingState, q: RouteQuery) -> RouteAnswer:
         items.append(RouteItem(td.route, expl, eta))
         return RouteAnswer(items, st, True)
     routes = svc.road.alternatives(st, q.mode, q.frm[0], q.frm[1], q.to[0], q.to[1],
-                                   q.alternatives + 1)
+                                   q.alternatives + 1, vehicle=q.vehicle)
     for r in routes:
         expl = svc.road.explain(st, r, q.frm[0], q.frm[1], q.to[0], q.to[1])
         items.append(RouteItem(r, expl, svc.road.eta_sources(st, r)))
-    return RouteAnswer(items, st, timed)
+    vehicle = (q.vehicle or DEFAULT_TRUCK) if q.mode == Mode.TRUCK else None
+    return RouteAnswer(items, st, timed, vehicle)
 
 
 def plan(svc: Service, state: RoutingState, req: PlanRequest) -> PlanResult:

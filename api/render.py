@@ -102,9 +102,14 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
 def route_answer_json(snapshot: Snapshot, ans: RouteAnswer, frm: tuple[float, float],
                       to: tuple[float, float], lang: str = "en") -> dict[str, Any]:
     """The body of ``GET /v1/route`` (instructions in ``lang``)."""
-    return {"routes": [route_item_json(snapshot, it, frm, to, lang) for it in ans.items],
-            "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
-            "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
+    out: dict[str, Any] = {
+        "routes": [route_item_json(snapshot, it, frm, to, lang) for it in ans.items],
+        "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
+        "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
+    if ans.vehicle is not None:
+        out["vehicle"] = {"height_m": ans.vehicle.height_m, "width_m": ans.vehicle.width_m,
+                          "weight_t": ans.vehicle.weight_t, "length_m": ans.vehicle.length_m}
+    return out
 
 
 def place_json(p: Place) -> dict[str, Any]:

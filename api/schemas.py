@@ -45,6 +45,9 @@ class StepOut(BaseModel):
     destination: str | None = Field(default=None, description=(
         "Where a ramp or fork leads (signposts), e.g. 'I 71 North / Cincinnati'"))
     exit_ref: str | None = Field(default=None, description="Motorway exit number, e.g. '192'")
+    pushed: bool | None = Field(default=None, description=(
+        "Bike routes: true where the bike is pushed at walking pace (footways, steps, "
+        "against a oneway); the instruction says so"))
 
 
 class Waypoint(BaseModel):
@@ -125,6 +128,10 @@ class RouteResponse(BaseModel):
     at: str | None = Field(default=None, description="The instant the answer describes "
                            "(ISO 8601 with offset)")
     timezone: str | None = Field(default=None, description="The city's IANA timezone")
+    vehicle: dict[str, float] | None = Field(
+        default=None, description="Truck routes: the dimensions checked against `maxheight`, "
+        "`maxwidth`, `maxweight` and `maxlength` (`height_m`, `width_m`, `weight_t`, "
+        "`length_m`; defaults where the request gave none)")
 
 
 class HealthResponse(BaseModel):

@@ -215,7 +215,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         w = st.weights("car")
         inc_edges.append(int(edges.shape[0]))
         inc_arcs.append(int((prev[car.arc_edge] != w[car.arc_edge]).sum()))
-        arc_w = np.asarray(w, np.int64)[car.arc_edge]
+        arc_w = car.arc_weights(w)
         t = time.perf_counter()
         full_metric = kernel_obj.customize(arc_w)
         inc_customize.append(time.perf_counter() - t)
@@ -238,7 +238,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         t = time.perf_counter()
         st = publisher.publish(live)
         bulk_publish.append(time.perf_counter() - t)
-        arc_w = np.asarray(st.weights("car"), np.int64)[car.arc_edge]
+        arc_w = car.arc_weights(st.weights("car"))
         del st
         t = time.perf_counter()
         kernel_obj.customize(arc_w)
@@ -266,7 +266,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
 
     # Baseline: networkx Dijkstra on the same kernel graph and pairs (weights as in CCH).
     g = nx.DiGraph()
-    arc_w = car.free_flow_ms[car.arc_edge]
+    arc_w = car.arc_weights(car.free_flow_ms)
     for a, b, w in zip(car.arc_tail.tolist(), np.asarray(car.arrays.arc_head).tolist(),
                        arc_w.tolist(), strict=True):
         if not g.has_edge(a, b) or g[a][b]["weight"] > w:

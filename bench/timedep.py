@@ -94,18 +94,21 @@ def _kernel_args(router: RoadRouter, state: RoutingState, src: Endpoint, dst: En
         if c < INF_WEIGHT:
             s_node.append(int(mr.edge_head_knode[e]))
             s_time.append(t0 + int(round(float(c) * (1.0 - frac(e, m)))))
-    tn, te, tf = [], [], []
+    tn, te, tf, tx, tt = [], [], [], [], []
     for e, m in dst.edges:
-        for k in mr.arc_tail[mr.edge_arc_offsets[e]:mr.edge_arc_offsets[e + 1]].tolist():
-            tn.append(k)
+        for a in range(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])):
+            tn.append(int(mr.arc_tail[a]))
             te.append(e)
             tf.append(frac(e, m))
+            tx.append(int(mr.arc_extra[a]) - int(mr.arc_turn[a]))
+            tt.append(int(mr.arc_turn[a]))
     if not s_node or not tn:
         return None
     return (g.out_offsets, g.out_arc, g.out_head, g.out_edge, g.arc_tail, g.node_x, g.node_y,
             inv_speed, t0, t0_epoch, *args, np.array(s_node, np.int32),
             np.array(s_time, np.int64), np.array(tn, np.int32), np.array(te, np.int32),
-            np.array(tf, np.float64))
+            np.array(tf, np.float64), g.out_extra, np.array(tx, np.int64), g.out_turn,
+            np.array(tt, np.int64))
 
 
 def main() -> None:

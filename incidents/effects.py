@@ -2,17 +2,17 @@
 
 Rules (per incident, applied to the edges its geometry matched, see :mod:`incidents.matching`):
 
-* **Vehicle classes → modes.** ``car``, ``truck``, ``bus`` → the ``car`` mode (the only
-  motor-vehicle graph, so a closure to any motor class closes it); ``bike`` → ``bike``;
-  ``walk`` → ``walk``; ``all`` → every mode. A closed edge gets :data:`INF_WEIGHT`.
-  An incident of type ``closure`` without a ``road_effect`` is closed to all motor vehicles
-  (car mode; buses too, which closes the stops it matched). All lanes closed
-  (``lanes.closed == lanes.total``) is a car closure as well.
+* **Vehicle classes → modes.** ``car`` → ``car``, ``bus`` → ``bus``, ``truck`` →
+  ``truck`` (each its own graph: a bus-only closure leaves cars and trucks alone);
+  ``bike`` → ``bike``; ``walk`` → ``walk``; ``all`` → every mode. A closed edge gets
+  :data:`INF_WEIGHT`. An incident of type ``closure`` without a ``road_effect`` is closed
+  to all motor vehicles (car, bus and truck; buses too, which closes the stops it matched).
+  All lanes closed (``lanes.closed == lanes.total``) closes them as well.
 * **Speed limit** (``speed_limit_kmh``, every mode): travel time at least
   ``length / limit`` — it only slows edges whose current speed is higher.
-* **Lanes closed** (``0 < lanes.closed < lanes.total``, car only): capacity slowdown,
+* **Lanes closed** (``0 < lanes.closed < lanes.total``, motor modes): capacity slowdown,
   time × ``total / (total - closed)``, at most × 4.
-* **Delay** (``delay_s``, car only): added to the matched car edges in proportion to length,
+* **Delay** (``delay_s``, motor modes): added to the matched edges in proportion to length,
   at ``delay_s / L`` per metre where ``L`` is the matched car road length with each segment
   counted once — driving the whole matched stretch in one direction adds ``delay_s``.
   Order: speed limit, then lane factor, then delay; times stay below ``INF_WEIGHT``.
@@ -61,13 +61,15 @@ from routing.live import (
 )
 from routing.profiles import Mode
 
+#: The motor-vehicle modes (a closure to "motor vehicles" closes them all).
+MOTOR_MODES: tuple[str, ...] = (Mode.CAR, Mode.BUS, Mode.TRUCK)
 VEHICLE_CLASS_MODES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     VehicleClass.CAR: (Mode.CAR,),
-    VehicleClass.TRUCK: (Mode.CAR,),
-    VehicleClass.BUS: (Mode.CAR,),
+    VehicleClass.TRUCK: (Mode.TRUCK,),
+    VehicleClass.BUS: (Mode.BUS,),
     VehicleClass.BIKE: (Mode.BIKE,),
     VehicleClass.WALK: (Mode.WALK,),
-    VehicleClass.ALL: (Mode.CAR, Mode.BIKE, Mode.WALK),
+    VehicleClass.ALL: (Mode.CAR, Mode.BIKE, Mode.WALK, Mode.BUS, Mode.TRUCK),
 })
 """Which routing modes a closure to a vehicle class closes."""
 MAX_LANE_FACTOR = 4.0
@@ -101,13 +103,13 @@ def closed_modes(incident: Incident) -> frozenset[str]:
     re = incident.road_effect
     if re is None:
         if incident.type == IncidentType.CLOSURE:
-            modes.add(Mode.CAR)
+            modes.update(MOTOR_MODES)
     else:
         for vc in re.closed_to:
             modes.update(VEHICLE_CLASS_MODES[vc])
     lanes = incident.lanes
     if lanes is not None and lanes.closed >= lanes.total:
-        modes.add(Mode.CAR)
+        modes.update(MOTOR_MODES)
     return frozenset(modes)
 
 
@@ -154,9 +156,9 @@ def effect_params(incident: Incident, match: MatchResult,
         if speed_kmh is not None:
             min_ms = np.minimum(np.ceil(length / (speed_kmh / 3.6) * 1000.0),
                                 MAX_FINITE_WEIGHT).astype(np.int64)
-        fac = np.full(k, factor if mode == Mode.CAR else 1.0)
+        fac = np.full(k, factor if mode in MOTOR_MODES else 1.0)
         add = np.zeros(k, np.int64)
-        if mode == Mode.CAR and delay_s:
+        if mode in MOTOR_MODES and delay_s:
             add = _spread_delay(delay_s * 1000.0, length, match.edge_segments[mode]
                                 ).astype(np.int64)
         p = EffectParams(edges, is_closed, min_ms, fac, add)

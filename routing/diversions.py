@@ -222,7 +222,7 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
         targets.extend((int(k), int(lim - down.road_ms[i])) for k in np.flatnonzero(kj == v))
     up_road = {(int(mr.edge_tail[e]), int(mr.edge_head[e])) for e in up.edges}
     down_road = {(int(mr.edge_tail[e]), int(mr.edge_head[e])) for e in down.edges}
-    metric = PrivateMetric(mr.kernel, w[mr.arc_edge])
+    metric = PrivateMetric(mr.kernel, mr.arc_weights(w))
     found: list[dict[str, Any]] = []
     pen = w.astype(np.float64)
     arc_off = mr.edge_arc_offsets
@@ -247,7 +247,10 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
             route = _assemble(router, state, mr, path_edges, w)
         except RoutingError:
             break
-        real_ms = float(w[np.asarray(path_edges)].sum())
+        # driving time of the detour: its edges and the turns onto them (arc extras), as
+        # the normal route's kernel distance below counts them
+        real_ms = float(w[np.asarray(path_edges)].sum()) + float(
+            mr.arc_extra[kp.arcs[i0:i1]].sum() if mr.arc_extra.shape[0] else 0)
         normal = state.metric(Mode.CAR).query(
             [(int(k), 0) for k in np.flatnonzero(kj == d_j)],
             [(int(k), 0) for k in np.flatnonzero(kj == r_j)])
@@ -261,7 +264,7 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
                 continue
             pen[e] *= PENALTY
             for x in range(int(arc_off[e]), int(arc_off[e + 1])):
-                changes[x] = int(round(pen[e]))
+                changes[x] = min(int(round(pen[e])) + int(mr.arc_extra[x]), INF_WEIGHT - 1)
         metric.update(changes)
     return found
 

@@ -8,9 +8,11 @@ Three levels, all plain numpy arrays:
 * **edges** (per mode) — the directed, usable traversals of segments with speeds and travel
   times in integer milliseconds;
 * **kernel graph** (per mode) — what the shortest-path core sees: one node per junction,
-  except at junctions with turn rules (turn restrictions, barriers), which are split into
-  one copy per incoming edge so that forbidden turns are simply absent arcs. Each kernel
-  arc maps to exactly one edge, so a weight vector over edges defines the kernel weights.
+  except at junctions with turn rules (turn restrictions, barriers, borders of
+  destination-only roads), which are split into one copy per incoming edge so that
+  forbidden turns are simply absent arcs, plus one node per edge of each via-way
+  restriction's watched path. Each kernel arc maps to exactly one edge; its weight is the
+  edge's weight plus the arc's fixed extra (``arc_extra_ms``, see :func:`arc_weights`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,27 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gtfs.geo import haversine_m
-from routing.kernels.limits import INF_WEIGHT  # noqa: F401 - re-exported
+from routing.kernels.limits import INF_WEIGHT
 from routing.labels import LABEL_TAGS, display_value
 from routing.osm import OsmData
-from routing.profiles import ACCESS_RULES, MODES, Mode, barrier_blocks
+from routing.profiles import (
+    ACCESS_RULES,
+    DEST_PENALTY_MS,
+    FLAG_DEST,
+    FLAG_FERRY,
+    FLAG_PUSHED,
+    MODES,
+    NODE_BLOCKED,
+    NODE_DEST,
+    NODE_OPEN,
+    SIGNAL_DELAY_MS,
+    TURN_COST_MODES,
+    UTURN_PENALTY_MS,
+    Mode,
+    node_access,
+    turn_cost_ms,
+    vehicle_limits,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -86,6 +105,14 @@ class ModeGraph:
     arc_edge: np.ndarray  # int32 edge (arcs are sorted by edge)
     edge_arc_offsets: np.ndarray  # int64 CSR: arcs of edge e are [off[e], off[e+1])
     knode_junction: np.ndarray  # int32 junction of each kernel node
+    #: int32 weight added to each arc (entering destination-only roads, private gates)
+    arc_extra_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: int32 part of ``arc_extra_ms`` that is driving time (turn costs, signals), not penalty
+    arc_turn_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: uint8 per edge: FLAG_DEST | FLAG_PUSHED | FLAG_FERRY (routing.profiles)
+    edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: float32 [E, 4] per edge: max height m, width m, weight t, length m (0 = none; truck)
+    edge_limits: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     stats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -107,6 +134,18 @@ class RoadNetwork:
     #: exit number (``motorway_junction`` ref) of each junction: index into
     #: ``segments.labels``, -1 = none
     node_exit_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+
+def arc_weights(w: np.ndarray, arc_edge: np.ndarray, arc_extra_ms: np.ndarray | None
+                ) -> np.ndarray:
+    """Kernel arc weights (int64 ms) from edge weights ``w``: ``w[arc_edge]`` plus each
+    arc's fixed extra; closed edges (``INF_WEIGHT``) stay closed, open arcs stay below it."""
+    aw = np.asarray(w, np.int64)[arc_edge]
+    if arc_extra_ms is None or arc_extra_ms.shape[0] == 0 or not arc_extra_ms.any():
+        return aw
+    out = np.minimum(aw + arc_extra_ms, INF_WEIGHT - 1)
+    out[aw >= INF_WEIGHT] = INF_WEIGHT
+    return out
 
 
 def build_segments(osm: OsmData, extra_junction_osm_ids: set[int]) -> tuple[
@@ -231,29 +270,111 @@ def _largest_scc(n: int, tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     return labels == int(np.argmax(sizes))
 
 
+@dataclass(frozen=True)
+class SegRestriction:
+    """A turn restriction in segment terms for one mode: the segments of its ``from`` and
+    ``to`` ways, its via junction (or -1) or the segments of its via ways (a chain)."""
+
+    kind: str  # "no" | "only"
+    from_segs: tuple[int, ...]
+    via_junction: int
+    via_segs: tuple[int, ...]
+    via_way_ids: frozenset[int]
+    to_segs: tuple[int, ...]
+
+
+def _restriction_paths(r: SegRestriction, seg_edge: np.ndarray, tail: np.ndarray,
+                       head: np.ndarray, edge_seg: np.ndarray, seg_way: np.ndarray,
+                       out_of: Callable[[int], list[int]]
+                       ) -> list[tuple[tuple[int, ...], set[int]]]:
+    """Edge paths a restriction watches: ``(from edge, via edges...)`` and the ``to``
+    edges leaving the path's last junction. A via-way chain must be driven along all its
+    ways, from the ``from`` way to the ``to`` way."""
+    to_set = set(r.to_segs)
+    if r.via_junction >= 0:
+        j = r.via_junction
+        ins = [int(e) for s in r.from_segs for e in seg_edge[s] if e >= 0 and head[e] == j]
+        outs = {int(e) for s in r.to_segs for e in seg_edge[s] if e >= 0 and tail[e] == j}
+        return [((e,), outs) for e in ins] if outs else []
+    via = set(r.via_segs)
+    via_junctions = {int(x) for s in r.via_segs for x in (tail[seg_edge[s][seg_edge[s] >= 0]])}
+    ins = [int(e) for s in r.from_segs if s not in via for e in seg_edge[s]
+           if e >= 0 and int(head[e]) in via_junctions]
+    found: list[tuple[tuple[int, ...], set[int]]] = []
+
+    def walk(path: list[int], used: set[int]) -> None:
+        j = int(head[path[-1]])
+        if len(path) > 1 and {int(seg_way[edge_seg[e]]) for e in path[1:]} == r.via_way_ids:
+            outs = {f for f in out_of(j) if int(edge_seg[f]) in to_set
+                    and int(edge_seg[f]) not in used}
+            if outs:
+                found.append((tuple(path), outs))
+        if len(path) > len(via):
+            return
+        for f in out_of(j):
+            s = int(edge_seg[f])
+            if s in via and s not in used:
+                walk([*path, f], used | {s})
+
+    for e in ins:
+        walk([e], {int(edge_seg[e])})
+    return found
+
+
 def build_mode_graph(
     mode: str,
     segs: Segments,
     n_nodes: int,
     way_access: list,
     piece: np.ndarray,
-    blocked_nodes: np.ndarray,
-    restrictions: list[tuple[str, int, list[int], list[int]]],
+    node_rules: dict[int, int],
+    restrictions: list[SegRestriction],
+    piece_limits: np.ndarray | None = None,
+    junction_limits: dict[int, tuple[float, float, float, float]] | None = None,
+    turn_costs: bool = False,
+    signal_junctions: frozenset[int] = frozenset(),
+    seg_signals: np.ndarray | None = None,
 ) -> ModeGraph:
     """Build one mode's directed edges and kernel graph.
 
     ``way_access[i]`` is the :class:`routing.profiles.ModeAccess` of way piece ``i``;
-    ``blocked_nodes`` are junctions this mode cannot pass through (U-turns allowed);
-    ``restrictions`` are ``(kind, via_node, from_segs, to_segs)`` in segment terms (kind
-    ``"no"`` or ``"only"``, the via junction, the segments of the from and to ways), already
-    filtered for this mode (car only).
+    ``node_rules`` maps junctions to :data:`routing.profiles.NODE_BLOCKED` (turn back only)
+    or :data:`routing.profiles.NODE_DEST` (passing costs :data:`DEST_PENALTY_MS`);
+    ``restrictions`` are this mode's turn restrictions. ``piece_limits`` [pieces, 4] and
+    ``junction_limits`` (height restrictors) give the edges' dimension limits.
+    ``turn_costs``: every junction is split, turns cost time by angle
+    (:func:`routing.profiles.turn_cost_ms`), a U-turn away from a dead end or a barrier
+    also costs the penalty :data:`UTURN_PENALTY_MS`, passing a signal junction
+    (``signal_junctions``) or entering a segment with signals inside (``seg_signals`` per
+    segment) costs :data:`SIGNAL_DELAY_MS` each; that time is ``arc_turn_ms`` (part of
+    ``arc_extra_ms``).
+
+    Kernel: one node per junction, except at *special* junctions (barriers, restriction
+    vias, borders between destination-only and other roads), split into one node per
+    incoming edge; a via-way restriction adds one node per edge of its watched path (the
+    path is followed in a copy, and only the copy's last junction forbids the turn). An arc
+    ``a`` traverses edge ``arc_edge[a]`` and costs its weight plus ``arc_extra_ms[a]``
+    (entering destination-only roads, passing a destination-only node).
     """
-    fwd = np.fromiter((a.forward for a in way_access), dtype=bool, count=len(way_access))
-    bwd = np.fromiter((a.backward for a in way_access), dtype=bool, count=len(way_access))
-    sp_f = np.fromiter((a.speed_fwd_kmh for a in way_access), dtype=np.float64,
-                       count=len(way_access))
-    sp_b = np.fromiter((a.speed_bwd_kmh for a in way_access), dtype=np.float64,
-                       count=len(way_access))
+    n_w = len(way_access)
+    fwd = np.fromiter((a.forward for a in way_access), dtype=bool, count=n_w)
+    bwd = np.fromiter((a.backward for a in way_access), dtype=bool, count=n_w)
+    sp_f = np.fromiter((a.speed_fwd_kmh for a in way_access), dtype=np.float64, count=n_w)
+    sp_b = np.fromiter((a.speed_bwd_kmh for a in way_access), dtype=np.float64, count=n_w)
+    fl_f = np.fromiter(((FLAG_DEST if a.dest_fwd else 0) | (FLAG_PUSHED if a.pushed_fwd else 0)
+                        | (FLAG_FERRY if a.duration_s is not None else 0)
+                        for a in way_access), dtype=np.uint8, count=n_w)
+    fl_b = np.fromiter(((FLAG_DEST if a.dest_bwd else 0) | (FLAG_PUSHED if a.pushed_bwd else 0)
+                        | (FLAG_FERRY if a.duration_s is not None else 0)
+                        for a in way_access), dtype=np.uint8, count=n_w)
+    dur = np.fromiter((a.duration_s or 0.0 for a in way_access), dtype=np.float64, count=n_w)
+    if (dur > 0).any():  # ferries: the scheduled duration over the piece's length
+        piece_len = np.bincount(piece, weights=segs.length_m.astype(np.float64),
+                                minlength=n_w)
+        has = (dur > 0) & (piece_len > 0)
+        ferry_kmh = np.where(has, piece_len / np.where(has, dur, 1.0) * 3.6, 0.0)
+        sp_f = np.where(has, ferry_kmh, sp_f)
+        sp_b = np.where(has, ferry_kmh, sp_b)
     s_f = np.flatnonzero(fwd[piece])
     s_b = np.flatnonzero(bwd[piece])
     edge_seg = np.concatenate([s_f, s_b]).astype(np.int32)
@@ -262,79 +383,159 @@ def build_mode_graph(
     edge_seg, edge_rev = edge_seg[order], edge_rev[order]
     tail = np.where(edge_rev, segs.v[edge_seg], segs.u[edge_seg]).astype(np.int32)
     head = np.where(edge_rev, segs.u[edge_seg], segs.v[edge_seg]).astype(np.int32)
-    speed = np.where(edge_rev, sp_b[piece[edge_seg]], sp_f[piece[edge_seg]]).astype(np.float32)
+    ep = piece[edge_seg]
+    speed = np.where(edge_rev, sp_b[ep], sp_f[ep]).astype(np.float32)
+    flags = np.where(edge_rev, fl_b[ep], fl_f[ep]).astype(np.uint8)
     length = segs.length_m[edge_seg]
     time_ms = np.maximum(np.rint(length / (speed / 3.6) * 1000.0), 1).astype(np.int32)
     n_edges = edge_seg.shape[0]
+    limits = np.zeros((n_edges, 4), dtype=np.float32)
+    if piece_limits is not None and piece_limits.shape[0]:
+        limits[:] = piece_limits[ep]
+    if junction_limits:
+        for j, lim in junction_limits.items():
+            at = np.flatnonzero((tail == j) | (head == j))
+            for k in range(4):
+                if lim[k] > 0:
+                    cur = limits[at, k]
+                    limits[at, k] = np.where((cur > 0) & (cur < lim[k]), cur, lim[k])
 
-    # Edge lookup by (segment, direction) for restriction resolution.
     seg_edge = np.full((segs.u.shape[0], 2), -1, dtype=np.int64)
     seg_edge[edge_seg, edge_rev.astype(np.int64)] = np.arange(n_edges)
+    out_off, out_list = _by_key(tail, n_nodes)
+    in_off, in_list = _by_key(head, n_nodes)
 
-    # Turn rules at special junctions: allowed[(in_edge)] = set of out edges, or rule fn.
-    special = np.zeros(n_nodes, dtype=bool)
-    special[blocked_nodes] = True
-    banned: dict[int, set[int]] = defaultdict(set)  # in_edge -> forbidden out edges
-    only: dict[int, set[int]] = defaultdict(set)  # in_edge -> the only allowed out edges
-    applied = unresolved = 0
-    for kind, via, from_segs, to_segs in restrictions:
-        in_edges = [e for s in from_segs for e in seg_edge[s] if e >= 0 and head[e] == via]
-        out_edges = [e for s in to_segs for e in seg_edge[s] if e >= 0 and tail[e] == via]
-        if not in_edges or not out_edges:
+    def out_of(j: int) -> list[int]:
+        return out_list[out_off[j]:out_off[j + 1]].tolist()
+
+    def in_of(j: int) -> list[int]:
+        return in_list[in_off[j]:in_off[j + 1]].tolist()
+
+    is_dest = (flags & FLAG_DEST) != 0
+    # Border junctions: destination-only and other edges of this mode meet.
+    has_dest = np.zeros(n_nodes, bool)
+    has_other = np.zeros(n_nodes, bool)
+    for ends in (tail, head):
+        has_dest[ends[is_dest]] = True
+        has_other[ends[~is_dest]] = True
+    border = has_dest & has_other
+    special = border.copy()
+    if turn_costs:
+        special[:] = True
+        bear_start, bear_end = _edge_bearings(segs, edge_seg, edge_rev)
+        # road pieces meeting at each junction (segments this mode uses)
+        used = np.unique(edge_seg)
+        n_roads = np.bincount(np.concatenate([segs.u[used], segs.v[used]]),
+                              minlength=n_nodes)
+        dead_end = n_roads <= 1
+    blocked = {j for j, r in node_rules.items() if r == NODE_BLOCKED}
+    dest_nodes = {j for j, r in node_rules.items() if r == NODE_DEST}
+    for j in node_rules:
+        special[j] = True
+
+    # Restrictions → watched edge paths (a trie of prefixes).
+    seg_way = segs.way_id
+    complete: dict[tuple[int, ...], list[tuple[str, set[int]]]] = defaultdict(list)
+    prefixes: set[tuple[int, ...]] = set()
+    applied = unresolved = via_way_applied = 0
+    for r in restrictions:
+        paths = _restriction_paths(r, seg_edge, tail, head, edge_seg, seg_way, out_of)
+        if not paths:
             unresolved += 1
             continue
         applied += 1
-        special[via] = True
-        for e in in_edges:
-            (banned if kind == "no" else only)[e].update(out_edges)
+        via_way_applied += r.via_junction < 0
+        for path, outs in paths:
+            complete[path].append((r.kind, outs))
+            special[head[path[0]]] = True
+            for k in range(2, len(path) + 1):
+                prefixes.add(path[:k])
 
-    in_edges_of: dict[int, list[int]] = defaultdict(list)
-    out_edges_of: dict[int, list[int]] = defaultdict(list)
     sp_nodes = np.flatnonzero(special)
-    sp_set = set(sp_nodes.tolist())
-    for e in np.flatnonzero(special[head]).tolist():
-        in_edges_of[int(head[e])].append(e)
-    for e in np.flatnonzero(special[tail]).tolist():
-        out_edges_of[int(tail[e])].append(e)
-
-    # Kernel nodes: junctions 0..n-1, then one copy per incoming edge of special junctions.
+    # Kernel nodes: junctions, then one copy per incoming edge of special junctions, then
+    # one per watched path prefix.
     edge_head_knode = head.astype(np.int64).copy()
-    knode_junction = [np.arange(n_nodes, dtype=np.int64)]
-    next_id = n_nodes
     copy_in = np.flatnonzero(special[head])
-    edge_head_knode[copy_in] = np.arange(next_id, next_id + copy_in.shape[0])
-    knode_junction.append(head[copy_in].astype(np.int64))
-    next_id += copy_in.shape[0]
+    edge_head_knode[copy_in] = np.arange(n_nodes, n_nodes + copy_in.shape[0])
+    next_id = n_nodes + copy_in.shape[0]
+    prefix_list = sorted(prefixes, key=lambda p: (len(p), p))
+    prefix_knode = {p: next_id + i for i, p in enumerate(prefix_list)}
+    next_id += len(prefix_list)
+    knode_junction = np.concatenate([
+        np.arange(n_nodes, dtype=np.int64), head[copy_in].astype(np.int64),
+        np.asarray([int(head[p[-1]]) for p in prefix_list], dtype=np.int64)])
 
-    blocked_set = set(np.asarray(blocked_nodes).tolist())
     normal = ~special[tail]
     a_tail = [tail[normal].astype(np.int64)]
     a_head = [edge_head_knode[normal]]
     a_edge = [np.flatnonzero(normal)]
+    a_extra = [np.zeros(int(normal.sum()), np.int64)]
+    a_turn = [np.zeros(int(normal.sum()), np.int64)]
     xt: list[int] = []
     xh: list[int] = []
     xe: list[int] = []
-    for v in sp_set:
-        for e in in_edges_of.get(v, ()):
-            for f in out_edges_of.get(v, ()):
-                is_uturn = edge_seg[e] == edge_seg[f] and edge_rev[e] != edge_rev[f]
-                if v in blocked_set and not is_uturn:
-                    continue
-                if e in only and f not in only[e]:
-                    continue
-                if f in banned.get(e, ()):
-                    continue
-                xt.append(int(edge_head_knode[e]))
-                xh.append(int(edge_head_knode[f]))
-                xe.append(f)
+    xx: list[int] = []
+    xturn: list[int] = []
+
+    def arcs_from(state: tuple[int, ...], k_tail: int) -> None:
+        # ``state``: the edges driven since the start of the longest watched path this
+        # node follows; every watched path ending in a suffix of it binds here too.
+        e = state[-1]
+        j = int(head[e])
+        rules = [r for i in range(len(state)) for r in complete.get(state[i:], ())]
+        for f in out_of(j):
+            is_uturn = edge_seg[e] == edge_seg[f] and edge_rev[e] != edge_rev[f]
+            if j in blocked and not is_uturn:
+                continue
+            if any((kind == "no" and f in outs) or (kind == "only" and f not in outs)
+                   for kind, outs in rules):
+                continue
+            turn = 0
+            extra = 0
+            if turn_costs:
+                if is_uturn and not (dead_end[j] or j in blocked):
+                    extra += UTURN_PENALTY_MS
+                ang = (float(bear_start[f]) - float(bear_end[e]) + 540.0) % 360.0 - 180.0
+                turn = turn_cost_ms(ang, int(n_roads[j]), bool(is_uturn))
+                if not is_uturn and j in signal_junctions:
+                    turn += SIGNAL_DELAY_MS
+                if seg_signals is not None:
+                    turn += SIGNAL_DELAY_MS * int(seg_signals[edge_seg[f]])
+            extra += turn
+            if j in dest_nodes and not is_uturn:
+                extra += DEST_PENALTY_MS
+            if is_dest[f] and not is_dest[e]:
+                extra += DEST_PENALTY_MS
+            xt.append(k_tail)
+            k_head = int(edge_head_knode[f])
+            for i in range(len(state)):  # the longest watched path continued by f
+                k = prefix_knode.get((*state[i:], f))
+                if k is not None:
+                    k_head = k
+                    break
+            xh.append(k_head)
+            xe.append(f)
+            xx.append(extra)
+            xturn.append(turn)
+
+    for v in sp_nodes.tolist():
+        for e in in_of(v):
+            arcs_from((e,), int(edge_head_knode[e]))
+    for p in prefix_list:
+        arcs_from(p, prefix_knode[p])
     a_tail.append(np.asarray(xt, dtype=np.int64))
     a_head.append(np.asarray(xh, dtype=np.int64))
     a_edge.append(np.asarray(xe, dtype=np.int64))
+    a_extra.append(np.asarray(xx, dtype=np.int64))
+    a_turn.append(np.asarray(xturn, dtype=np.int64))
     arc_tail = np.concatenate(a_tail)
     arc_head = np.concatenate(a_head)
     arc_edge = np.concatenate(a_edge)
+    arc_extra = np.concatenate(a_extra)
+    arc_turn = np.concatenate(a_turn)
     o = np.argsort(arc_edge, kind="stable")
-    arc_tail, arc_head, arc_edge = arc_tail[o], arc_head[o], arc_edge[o]
+    arc_tail, arc_head, arc_edge, arc_extra = arc_tail[o], arc_head[o], arc_edge[o], arc_extra[o]
+    arc_turn = arc_turn[o]
     offsets = np.zeros(n_edges + 1, dtype=np.int64)
     np.cumsum(np.bincount(arc_edge, minlength=n_edges), out=offsets[1:])
 
@@ -352,10 +553,18 @@ def build_mode_graph(
         "kernel_nodes": kn,
         "kernel_arcs": int(arc_tail.shape[0]),
         "split_junctions": int(sp_nodes.shape[0]),
+        "destination_border_junctions": int(border.sum()),
+        "destination_only_edges": int(is_dest.sum()),
+        "pushed_edges": int(((flags & FLAG_PUSHED) != 0).sum()),
+        "ferry_edges": int(((flags & FLAG_FERRY) != 0).sum()),
         "restrictions_applied": applied,
+        "restrictions_via_way_applied": int(via_way_applied),
         "restrictions_unresolved": unresolved,
-        "blocked_barrier_nodes": len(blocked_set),
+        "restriction_path_nodes": len(prefix_list),
+        "blocked_barrier_nodes": len(blocked),
+        "destination_nodes": len(dest_nodes),
         "snappable_edges": int(snappable.sum()),
+        "turn_cost_arcs": int((arc_turn > 0).sum()),
     }
     return ModeGraph(
         mode=mode,
@@ -372,13 +581,59 @@ def build_mode_graph(
         arc_head=arc_head.astype(np.int32),
         arc_edge=arc_edge.astype(np.int32),
         edge_arc_offsets=offsets,
-        knode_junction=np.concatenate(knode_junction).astype(np.int32),
+        knode_junction=knode_junction.astype(np.int32),
+        arc_extra_ms=arc_extra.astype(np.int32),
+        arc_turn_ms=arc_turn.astype(np.int32),
+        edge_flags=flags,
+        edge_limits=limits,
         stats=stats,
     )
 
 
+def _edge_bearings(segs: Segments, edge_seg: np.ndarray, edge_rev: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Bearing (degrees from north, clockwise) at the start and at the end of every edge,
+    from its segment's first / last geometry step (equirectangular)."""
+    g0 = np.asarray(segs.gstart, np.int64)[edge_seg]
+    g1 = np.asarray(segs.gend, np.int64)[edge_seg] - 1
+    lon, lat = np.asarray(segs.lon), np.asarray(segs.lat)
+
+    def bearing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        dx = (lon[b] - lon[a]) * np.cos(np.radians((lat[a] + lat[b]) / 2))
+        dy = lat[b] - lat[a]
+        return np.degrees(np.arctan2(dx, dy)) % 360.0
+
+    fwd_start, fwd_end = bearing(g0, g0 + 1), bearing(g1 - 1, g1)
+    bwd_start, bwd_end = bearing(g1, g1 - 1), bearing(g0 + 1, g0)
+    return (np.where(edge_rev, bwd_start, fwd_start), np.where(edge_rev, bwd_end, fwd_end))
+
+
+def _by_key(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of item ids grouped by ``keys`` (offsets [n+1], ids)."""
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
+    return off, order
+
+
+def _signals_inside(osm: OsmData, segs: Segments) -> np.ndarray:
+    """Traffic signals on nodes inside each segment (not at its ends), int32 per segment."""
+    out = np.zeros(segs.u.shape[0], np.int32)
+    if not osm.signals:
+        return out
+    ids = np.fromiter(osm.signals, dtype=np.int64, count=len(osm.signals))
+    pos = np.flatnonzero(np.isin(osm.node_ids, ids))
+    gstart = np.asarray(segs.gstart)
+    gend = np.asarray(segs.gend)
+    s = np.searchsorted(gstart, pos, side="right") - 1
+    ok = (s >= 0) & (pos > gstart[np.maximum(s, 0)]) & (pos < gend[np.maximum(s, 0)] - 1)
+    np.add.at(out, s[ok], 1)
+    return out
+
+
 def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork:
-    """Build segments and the car, bike and walk graphs from parsed OSM data."""
+    """Build segments and the graph of every mode (:data:`routing.profiles.MODES`) from
+    parsed OSM data."""
     def tick(step: str, i: int, n: int) -> None:
         if progress:
             progress(step, i, n)
@@ -389,36 +644,60 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
     segs, node_lon, node_lat, node_osm_id, piece = build_segments(osm, extra)
     tick("segments", 1, 1)
     n_nodes = node_lon.shape[0]
-    osm_to_j = {int(x): i for i, x in enumerate(node_osm_id)} if extra else {}
+    osm_to_j = ({int(x): i for i, x in enumerate(node_osm_id)}
+                if extra or osm.signals else {})
     seg_by_way: dict[int, list[int]] = defaultdict(list)
     for s, w in enumerate(segs.way_id.tolist()):
         seg_by_way[w].append(s)
+    piece_limits = np.asarray([vehicle_limits(t) for t in osm.way_tags],
+                              dtype=np.float32).reshape(-1, 4)
+    junction_limits: dict[int, tuple[float, float, float, float]] = {}
+    for n, t in osm.barriers.items():
+        lim = vehicle_limits(t)
+        if n in osm_to_j and any(x > 0 for x in lim):
+            junction_limits[osm_to_j[n]] = lim
+
+    signal_j = frozenset(osm_to_j[n] for n in osm.signals if n in osm_to_j)
+    seg_signals = _signals_inside(osm, segs)
 
     stats: dict[str, int] = {
         "junctions": int(n_nodes),
+        "signal_junctions": len(signal_j),
+        "signals_inside_segments": int(seg_signals.sum()),
         "segments": int(segs.u.shape[0]),
-        "restrictions_via_way_skipped": sum(1 for r in osm.restrictions if r.via_ways),
+        "restrictions_read": len(osm.restrictions),
+        "restrictions_via_way_read": sum(1 for r in osm.restrictions if r.via_ways),
     }
     modes: dict[str, ModeGraph] = {}
     for k, mode in enumerate(MODES):
         tick("modes", k, len(MODES))
         rule = ACCESS_RULES[mode]
         access = [rule(t) for t in osm.way_tags]
-        blocked = np.asarray(
-            sorted(osm_to_j[n] for n, t in osm.barriers.items()
-                   if n in osm_to_j and barrier_blocks(mode, t)),
-            dtype=np.int64,
-        )
-        rules: list[tuple[str, int, list[int], list[int]]] = []
-        if mode == Mode.CAR:
-            for r in osm.restrictions:
-                if r.via_node is None or r.via_node not in osm_to_j:
-                    continue
-                if r.except_modes & {"motorcar", "motor_vehicle", "vehicle"}:
-                    continue
-                rules.append((r.kind, osm_to_j[r.via_node], seg_by_way.get(r.from_way, []),
-                              seg_by_way.get(r.to_way, [])))
-        modes[mode] = build_mode_graph(mode, segs, n_nodes, access, piece, blocked, rules)
+        node_rules: dict[int, int] = {}
+        for n, t in osm.barriers.items():
+            if n in osm_to_j:
+                nr = node_access(mode, t)
+                if nr != NODE_OPEN:
+                    node_rules[osm_to_j[n]] = nr
+        rules: list[SegRestriction] = []
+        for r in osm.restrictions:
+            if mode not in r.modes:
+                continue
+            if r.via_node is not None and r.via_node not in osm_to_j:
+                continue
+            rules.append(SegRestriction(
+                r.kind,
+                tuple(s for w in r.from_ways for s in seg_by_way.get(w, ())),
+                osm_to_j[r.via_node] if r.via_node is not None else -1,
+                tuple(s for w in r.via_ways for s in seg_by_way.get(w, ())),
+                frozenset(r.via_ways),
+                tuple(s for w in r.to_ways for s in seg_by_way.get(w, ()))))
+        turns = mode in TURN_COST_MODES
+        modes[mode] = build_mode_graph(mode, segs, n_nodes, access, piece, node_rules, rules,
+                                       piece_limits if mode == Mode.TRUCK else None,
+                                       junction_limits if mode == Mode.TRUCK else None,
+                                       turns, signal_j if turns else frozenset(),
+                                       seg_signals if turns else None)
         if modes[mode].stats["edges"] == 0:
             modes[mode].stats["empty"] = 1
     tick("modes", len(MODES), len(MODES))

@@ -94,6 +94,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "arrive": "Arrive at your destination",
         "toward": " toward {destination}",
         "onto": " onto {road}",
+        "push": "{instruction}, and push your bike",
     },
     "zh-CN": {
         "depart": "向{direction}出发，沿{road}行驶",
@@ -132,6 +133,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "arrive": "到达目的地",
         "toward": "，前往 {destination}",
         "onto": "，进入{road}",
+        "push": "{instruction}，推着自行车步行",
     },
 }
 

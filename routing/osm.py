@@ -1,9 +1,10 @@
 """Read an OpenStreetMap PBF/XML extract into plain arrays (ways, node coordinates,
 barrier nodes, motorway exit numbers, turn restrictions) with pyosmium.
 
-Nothing here knows about modes or graphs: ``routing.graph`` turns the result into
-per-mode routable edges. Malformed data is counted and skipped; a file that is not OSM,
-is truncated, or holds no highway ways raises :class:`OsmError` naming the file.
+Nothing here builds graphs: ``routing.graph`` turns the result into per-mode routable
+edges (this module only asks ``routing.profiles`` which tagged nodes matter to a mode).
+Malformed data is counted and skipped; a file that is not OSM, is truncated, or holds no
+highway ways raises :class:`OsmError` naming the file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import osmium
 
+from routing.profiles import MODES, NODE_OPEN, node_access
+
 #: Way tags kept for routing and answers (everything else is dropped while reading).
 KEPT_WAY_TAGS = frozenset(
     {
@@ -27,8 +30,60 @@ KEPT_WAY_TAGS = frozenset(
         "sidewalk", "lanes", "impassable", "status", "bridge", "tunnel", "surface",
         # guidance: signposts of ramps, exit numbers, and footway kinds (sidewalk, crossing)
         "destination", "destination:ref", "junction:ref", "footway",
+        # profiles: ferries, dimension limits, bus and bike lanes, closures
+        "route", "duration", "smoothness", "busway", "busway:left", "busway:right",
+        "busway:both", "lanes:bus:backward", "lanes:psv:backward", "sidewalk:both",
+        "sidewalk:left", "sidewalk:right",
     }
 )
+#: Roots of keys kept with any ``:forward`` / ``:backward`` suffix (access per mode,
+#: oneways per mode, dimension limits).
+KEPT_KEY_ROOTS = frozenset(
+    {"access", "vehicle", "motor_vehicle", "motorcar", "bus", "psv", "hgv", "bicycle",
+     "foot", "oneway", "maxheight", "maxwidth", "maxweight", "maxlength", "maxgcweight"}
+)
+
+
+def kept_way_tag(key: str) -> bool:
+    """True for way tags routing reads (see :data:`KEPT_WAY_TAGS`, :data:`KEPT_KEY_ROOTS`);
+    ``*:conditional`` tags are not evaluated and are dropped."""
+    if key in KEPT_WAY_TAGS:
+        return True
+    if key.endswith(":conditional"):
+        return False
+    return key.split(":", 1)[0] in KEPT_KEY_ROOTS
+#: ``route`` values of ways without ``highway`` that carry travellers (ferries, car trains).
+FERRY_ROUTES = frozenset({"ferry", "shuttle_train"})
+#: Restriction values that only regulate turns on red: they forbid nothing.
+RED_LIGHT_RESTRICTIONS = frozenset({"no_turn_on_red", "no_right_turn_on_red",
+                                    "no_left_turn_on_red"})
+#: Modes each restriction key applies to (``restriction`` itself: every vehicle mode).
+RESTRICTION_KEYS: dict[str, frozenset[str]] = {
+    "restriction": frozenset({"car", "bus", "truck", "bike"}),
+    "restriction:motorcar": frozenset({"car"}),
+    "restriction:motor_vehicle": frozenset({"car", "bus", "truck"}),
+    "restriction:vehicle": frozenset({"car", "bus", "truck", "bike"}),
+    "restriction:hgv": frozenset({"truck"}),
+    "restriction:bus": frozenset({"bus"}),
+    "restriction:psv": frozenset({"bus"}),
+    "restriction:bicycle": frozenset({"bike"}),
+}
+#: ``except=`` values and the modes they exempt.
+EXCEPT_MODES: dict[str, frozenset[str]] = {
+    "motorcar": frozenset({"car"}),
+    "motor_vehicle": frozenset({"car", "bus", "truck"}),
+    "vehicle": frozenset({"car", "bus", "truck", "bike"}),
+    "psv": frozenset({"bus"}),
+    "bus": frozenset({"bus"}),
+    "hgv": frozenset({"truck"}),
+    "goods": frozenset({"truck"}),
+    "bicycle": frozenset({"bike"}),
+}
+#: Node tags that make a node matter to routing even without ``barrier``.
+NODE_ACCESS_KEYS = frozenset(
+    {"access", "vehicle", "motor_vehicle", "motorcar", "bus", "psv", "hgv", "bicycle", "foot"}
+)
+
 #: Highway values that are never part of a routable network.
 NON_ROUTABLE_HIGHWAYS = frozenset(
     {"proposed", "construction", "abandoned", "disused", "razed", "platform_edge", "no",
@@ -48,16 +103,28 @@ class OsmError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Restriction:
-    """A turn restriction relation: ``kind`` is "no" or "only"; via is a node or ways."""
+    """A turn restriction relation: ``kind`` is "no" or "only"; via is a node or a chain
+    of ways; one or several ``from`` and ``to`` ways; ``modes`` it binds (its
+    ``restriction[:class]`` key less ``except=``)."""
 
     relation_id: int
     kind: str
     value: str
-    from_way: int
-    to_way: int
+    from_ways: tuple[int, ...]
+    to_ways: tuple[int, ...]
     via_node: int | None
     via_ways: tuple[int, ...]
-    except_modes: frozenset[str]
+    modes: frozenset[str]
+
+    @property
+    def from_way(self) -> int:
+        """The first ``from`` way."""
+        return self.from_ways[0]
+
+    @property
+    def to_way(self) -> int:
+        """The first ``to`` way."""
+        return self.to_ways[0]
 
 
 @dataclass
@@ -75,6 +142,8 @@ class OsmData:
     stats: Counter = field(default_factory=Counter)
     #: ``ref`` (exit number) of ``highway=motorway_junction`` nodes, by OSM node id
     exit_refs: dict[int, str] = field(default_factory=dict)
+    #: OSM ids of ``highway=traffic_signals`` nodes
+    signals: set[int] = field(default_factory=set)
 
 
 class _Reader(osmium.SimpleHandler):
@@ -89,12 +158,20 @@ class _Reader(osmium.SimpleHandler):
         self.barriers: dict[int, dict[str, str]] = {}
         self.restrictions: list[Restriction] = []
         self.exit_refs: dict[int, str] = {}
+        self.signals: set[int] = set()
         self.stats: Counter = Counter()
 
     def node(self, n: osmium.osm.Node) -> None:
         self.stats["nodes"] += 1
         if "barrier" in n.tags:
             self.barriers[n.id] = dict(n.tags)
+        elif any(k in n.tags for k in NODE_ACCESS_KEYS):
+            tags = dict(n.tags)
+            if any(node_access(m, tags) != NODE_OPEN for m in MODES):
+                self.barriers[n.id] = tags
+                self.stats["access_nodes"] += 1
+        if n.tags.get("highway") == "traffic_signals":
+            self.signals.add(n.id)
         if n.tags.get("highway") == "motorway_junction":
             ref = (n.tags.get("ref") or "").strip()
             if ref:
@@ -104,11 +181,13 @@ class _Reader(osmium.SimpleHandler):
         self.stats["ways"] += 1
         hw = w.tags.get("highway")
         if hw is None:
-            return
-        if hw in NON_ROUTABLE_HIGHWAYS:
+            if w.tags.get("route") not in FERRY_ROUTES:
+                return
+            self.stats["ferry_ways"] += 1
+        elif hw in NON_ROUTABLE_HIGHWAYS:
             self.stats["ways_non_routable_highway"] += 1
             return
-        tags = {k: v for k, v in w.tags if k in KEPT_WAY_TAGS}
+        tags = {k: v for k, v in w.tags if kept_way_tag(k)}
         # Split the way at nodes whose location is missing (clipped extracts): each run of
         # located nodes becomes its own piece so no straight line jumps a gap.
         run_ids: list[int] = []
@@ -147,37 +226,55 @@ class _Reader(osmium.SimpleHandler):
         if r.tags.get("type") != "restriction":
             return
         self.stats["restrictions_seen"] += 1
-        value = r.tags.get("restriction:motorcar") or r.tags.get("restriction")
-        if value is None:
-            # mode-specific only (e.g. restriction:hgv) or conditional: not for our modes
-            self.stats["restrictions_skipped_not_applicable"] += 1
+        by_value: dict[str, set[str]] = {}
+        red_only = False
+        for key, modes in RESTRICTION_KEYS.items():
+            value = (r.tags.get(key) or "").strip()
+            if not value:
+                continue
+            if value in RED_LIGHT_RESTRICTIONS:
+                red_only = True
+                continue
+            by_value.setdefault(value, set()).update(modes)
+        if not by_value:
+            # conditional only (not evaluated), turn-on-red rules, or no value at all
+            self.stats["restrictions_skipped_turn_on_red" if red_only
+                       else "restrictions_skipped_not_applicable"] += 1
             return
-        kind = value.split("_", 1)[0]
-        if kind not in ("no", "only"):
-            self.stats["restrictions_skipped_bad_value"] += 1
-            return
-        froms = [m.ref for m in r.members if m.role == "from" and m.type == "w"]
-        tos = [m.ref for m in r.members if m.role == "to" and m.type == "w"]
+        froms = tuple(m.ref for m in r.members if m.role == "from" and m.type == "w")
+        tos = tuple(m.ref for m in r.members if m.role == "to" and m.type == "w")
         via_nodes = [m.ref for m in r.members if m.role == "via" and m.type == "n"]
         via_ways = tuple(m.ref for m in r.members if m.role == "via" and m.type == "w")
-        if len(froms) != 1 or len(tos) != 1 or (len(via_nodes) + (1 if via_ways else 0)) != 1:
+        if not froms or not tos or (via_nodes and via_ways) or len(via_nodes) > 1 \
+                or not (via_nodes or via_ways):
             self.stats["restrictions_skipped_malformed"] += 1
             return
-        excepted = frozenset(
-            x.strip() for x in (r.tags.get("except") or "").split(";") if x.strip()
-        )
-        self.restrictions.append(
-            Restriction(
-                relation_id=r.id,
-                kind=kind,
-                value=value,
-                from_way=froms[0],
-                to_way=tos[0],
-                via_node=via_nodes[0] if via_nodes else None,
-                via_ways=via_ways,
-                except_modes=excepted,
+        excepted: set[str] = set()
+        for x in (r.tags.get("except") or "").split(";"):
+            excepted.update(EXCEPT_MODES.get(x.strip(), frozenset()))
+        for value, bound in by_value.items():
+            kind = value.split("_", 1)[0]
+            if kind not in ("no", "only"):
+                self.stats["restrictions_skipped_bad_value"] += 1
+                continue
+            binds = frozenset(bound - excepted)
+            if not binds:
+                self.stats["restrictions_skipped_excepted"] += 1
+                continue
+            if via_ways:
+                self.stats["restrictions_via_way"] += 1
+            self.restrictions.append(
+                Restriction(
+                    relation_id=r.id,
+                    kind=kind,
+                    value=value,
+                    from_ways=froms,
+                    to_ways=tos,
+                    via_node=via_nodes[0] if via_nodes else None,
+                    via_ways=via_ways,
+                    modes=binds,
+                )
             )
-        )
 
 
 def read_osm(path: str | os.PathLike[str]) -> OsmData:
@@ -214,4 +311,5 @@ def read_osm(path: str | os.PathLike[str]) -> OsmData:
         restrictions=reader.restrictions,
         stats=reader.stats,
         exit_refs=reader.exit_refs,
+        signals=reader.signals,
     )

@@ -9,6 +9,7 @@ one state.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from routing.graph import arc_weights
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.pathgeom import assemble_path
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
-from routing.profiles import MODES, Mode
+from routing.profiles import DEFAULT_TRUCK, FLAG_DEST, FLAG_PUSHED, MODES, Mode, VehicleDims
 from routing.snap import Projection, SnapCandidate, Snapper
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
@@ -98,6 +100,8 @@ class RoadRoute:
     weight_ms: int
     #: seconds more than the best route of the same answer (alternatives; 0 for the best)
     extra_s: float = 0.0
+    #: turn time (s) counted on entering each path edge (car turn costs, signals)
+    edge_turn_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def bbox(self) -> list[float]:
@@ -142,6 +146,19 @@ class ModeRouter:
     out_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     in_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     in_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: fixed extra weight (ms) per kernel arc (entering destination-only roads)
+    arc_extra: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: the part of ``arc_extra`` that is driving time (turn costs, signals)
+    arc_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: per edge: FLAG_DEST | FLAG_PUSHED | FLAG_FERRY
+    edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: per edge: max height, width, weight, length (0 = none), float32 [E, 4]
+    edge_limits: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+
+    def arc_weights(self, w: np.ndarray) -> np.ndarray:
+        """Kernel arc weights (int64) for edge weights ``w`` (see
+        :func:`routing.graph.arc_weights`)."""
+        return arc_weights(w, self.arc_edge, self.arc_extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +252,10 @@ class RoadRouter:
                              np.where(mr.edge_rev, 2, 1).astype(np.uint8))
             mr.out_offsets, mr.out_edges = _csr(mr.edge_tail, n_junctions)
             mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
+            mr.arc_extra = np.asarray(a.arc_extra_ms, np.int64)
+            mr.arc_turn = np.asarray(a.arc_turn_ms, np.int64)
+            mr.edge_flags = np.array(a.edge_flags)
+            mr.edge_limits = np.array(a.edge_limits)
             self.modes[mode] = mr
 
     # ---- snapping ---------------------------------------------------------------------
@@ -242,7 +263,8 @@ class RoadRouter:
                         ) -> list[tuple[int, float]]:
         """Usable edges at a snapped point with the metres into each. A point on a junction
         (the segment's end) is tied to every open edge at that junction, not to one street:
-        edges leaving it (0 m in) and entering it (their full length in)."""
+        edges leaving it (0 m in) and entering it (their full length in); where
+        destination-only roads meet others there, only the others (the point is outside)."""
         seg_len = float(self.seg_length_m[cand.segment])
         along = cand.fraction * seg_len
         junction = -1
@@ -258,6 +280,10 @@ class RoadRouter:
             for e in mr.in_edges[mr.in_offsets[junction]:mr.in_offsets[junction + 1]].tolist():
                 if weights[e] < INF_WEIGHT and mr.edge_snappable[e]:
                     out.append((e, float(self.seg_length_m[mr.edge_seg[e]])))
+            # A junction where destination-only roads meet others counts as outside them.
+            outside = [(e, m) for e, m in out if not mr.edge_flags[e] & FLAG_DEST]
+            if outside:
+                return outside
             if out:
                 return out
         for e in range(int(mr.seg_edge_lo[cand.segment]), int(mr.seg_edge_hi[cand.segment])):
@@ -289,6 +315,34 @@ class RoadRouter:
         :class:`UnknownModeError` (:class:`NoStreetNetworkError` without streets)."""
         return self._mode(mode)
 
+    def vehicle_weights(self, state: RoutingState, mode: str,
+                        vehicle: VehicleDims | None = None) -> ModeWeights:
+        """``state``'s weights of ``mode`` for a vehicle: for trucks, edges whose
+        ``maxheight`` / ``maxwidth`` / ``maxweight`` / ``maxlength`` the vehicle breaks
+        (default :data:`routing.profiles.DEFAULT_TRUCK`) are closed. One metric per set of
+        closed edges is kept with the state."""
+        mw = state.road[mode]
+        if mode != Mode.TRUCK:
+            return mw
+        from routing.state import ModeWeights  # noqa: PLC0415 (state imports this module)
+
+        mr = self._mode(mode)
+        lim = mr.edge_limits
+        dims = np.asarray((vehicle or DEFAULT_TRUCK).as_tuple(), np.float32)
+        bad = ((lim > 0) & (dims[None, :] > lim)).any(axis=1) if lim.shape[0] else \
+            np.zeros(0, bool)
+        if not bad.any():
+            return mw
+        key = "truck-closed:" + hashlib.sha1(np.packbits(bad).tobytes()).hexdigest()
+
+        def make() -> ModeWeights:
+            w = np.array(mw.weights_ms, dtype=np.int64)
+            w[bad] = INF_WEIGHT
+            w.flags.writeable = False
+            return ModeWeights(w, factory=lambda: mr.kernel.customize(mr.arc_weights(w)))
+
+        return state.memo(key, make)
+
     def _mode(self, mode: str) -> ModeRouter:
         try:
             return self.modes[mode]
@@ -302,7 +356,8 @@ class RoadRouter:
                      to_lat: float, to_lon: float, n: int = 3,
                      max_shared: float = ALT_MAX_SHARED, max_stretch: float = ALT_MAX_STRETCH,
                      penalty: float = ALT_PENALTY, max_tries: int = 6,
-                     weights: ModeWeights | None = None) -> list[RoadRoute]:
+                     weights: ModeWeights | None = None,
+                     vehicle: VehicleDims | None = None) -> list[RoadRoute]:
         """The best route and up to ``n - 1`` alternatives (penalty method) in ``state``
         (or on ``weights``, e.g. a stretch closed for diversions).
 
@@ -310,9 +365,10 @@ class RoadRouter:
         metric re-customized; a candidate is kept when it shares at most ``max_shared`` of
         its length with every kept route and its true duration is at most ``max_stretch``
         times the best's. Durations are always on the real (unpenalized) weights; each
-        route's ``extra_s`` is its duration minus the best's."""
+        route's ``extra_s`` is its duration minus the best's. ``vehicle``: the truck's
+        dimensions (see :meth:`vehicle_weights`)."""
         mr = self._mode(mode)
-        mw = weights or state.road[mode]
+        mw = weights or self.vehicle_weights(state, mode, vehicle)
         w = mw.weights_ms
         src = self.snap(state, mode, from_lat, from_lon, "from", w)
         dst = self.snap(state, mode, to_lat, to_lon, "to", w)
@@ -322,7 +378,7 @@ class RoadRouter:
             return kept
         real = np.asarray(w, dtype=np.float64)
         pen = real.copy()
-        metric = PrivateMetric(mr.kernel, np.asarray(w, dtype=np.int64)[mr.arc_edge])
+        metric = PrivateMetric(mr.kernel, mr.arc_weights(w))
         arc_off = mr.edge_arc_offsets
 
         def penalize(route: RoadRoute) -> None:
@@ -332,7 +388,8 @@ class RoadRouter:
                     continue
                 pen[e] *= penalty
                 for a in range(int(arc_off[e]), int(arc_off[e + 1])):
-                    changes[a] = int(round(pen[e]))
+                    changes[a] = min(int(round(pen[e])) + int(mr.arc_extra[a]),
+                                     INF_WEIGHT - 1)
             metric.update(changes)
 
         penalize(best)
@@ -344,7 +401,7 @@ class RoadRouter:
             except RoutingError:
                 break
             share = _share(cand, self.seg_length_m, mr.edge_seg)
-            cand.edge_duration_s = real[cand.edges] * share / 1000.0
+            cand.edge_duration_s = real[cand.edges] * share / 1000.0 + cand.edge_turn_s
             cand.duration_s = float(cand.edge_duration_s.sum())
             cand.weight_ms = int(round(cand.duration_s * 1000))
             penalize(cand)
@@ -376,9 +433,11 @@ class RoadRouter:
 
     # ---- routing ----------------------------------------------------------------------
     def route(self, state: RoutingState, mode: str, from_lat: float, from_lon: float,
-              to_lat: float, to_lon: float) -> RoadRoute:
-        """Fastest route between two coordinates for ``mode`` in ``state``."""
-        return self.alternatives(state, mode, from_lat, from_lon, to_lat, to_lon, 1)[0]
+              to_lat: float, to_lon: float, vehicle: VehicleDims | None = None) -> RoadRoute:
+        """Fastest route between two coordinates for ``mode`` in ``state`` (a truck of
+        ``vehicle``'s dimensions)."""
+        return self.alternatives(state, mode, from_lat, from_lon, to_lat, to_lon, 1,
+                                 vehicle=vehicle)[0]
 
     def route_endpoints(self, state: RoutingState, mode: str, src: Endpoint, dst: Endpoint,
                         weights: ModeWeights | None = None) -> RoadRoute:
@@ -400,13 +459,17 @@ class RoadRouter:
 
         sources = [(int(mr.edge_head_knode[e]), frac_w(e, m, True)) for e, m in src.edges]
         targets: list[tuple[int, int]] = []
-        target_of: dict[int, list[tuple[int, float, int]]] = {}
+        target_of: dict[int, list[tuple[int, float, int, int, int]]] = {}
         for e, m in dst.edges:
             fw = frac_w(e, m, False)
-            for k in mr.arc_tail[mr.edge_arc_offsets[e]:mr.edge_arc_offsets[e + 1]].tolist():
-                targets.append((k, fw))
-                target_of.setdefault(k, []).append((e, m, fw))
-        best: tuple[int, list[int], float, float] | None = None  # (ms, edges, from_m, to_m)
+            for a in range(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])):
+                k = int(mr.arc_tail[a])
+                x = int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0
+                tt = int(mr.arc_turn[a]) if mr.arc_turn.shape[0] else 0
+                targets.append((k, fw + x))
+                target_of.setdefault(k, []).append((e, m, fw + x, x, tt))
+        # (ms, edges, from_m, to_m, extra ms of the path's arcs, turn ms per path edge)
+        best: tuple[int, list[int], float, float, int, list[int]] | None = None
         # Same-segment answer without the kernel (both endpoints on one edge, in order).
         for e, m0 in src.edges:
             for e2, m1 in dst.edges:
@@ -414,26 +477,33 @@ class RoadRouter:
                     seg_l = seg_len[mr.edge_seg[e]]
                     cost = int(round(float(w[e]) * ((m1 - m0) / seg_l if seg_l > 0 else 0.0)))
                     if best is None or cost < best[0]:
-                        best = (cost, [e], m0, m1)
+                        best = (cost, [e], m0, m1, 0, [0])
         kp = metric.query(sources, targets)
         if kp is not None and (best is None or kp.distance < best[0]):
             s_edge, s_m = min(((e, m) for e, m in src.edges
                                if int(mr.edge_head_knode[e]) == kp.source_node),
                               key=lambda em: frac_w(em[0], em[1], True))
-            t_edge, t_m, _ = min(target_of[kp.target_node], key=lambda x: x[2])
+            t_edge, t_m, _, t_x, t_t = min(target_of[kp.target_node], key=lambda x: x[2])
             mid = mr.arc_edge[kp.arcs].tolist()
-            best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m)
+            extra = t_x + (int(mr.arc_extra[kp.arcs].sum()) if mr.arc_extra.shape[0] else 0)
+            turns = [0, *(mr.arc_turn[kp.arcs].tolist() if mr.arc_turn.shape[0]
+                          else [0] * len(mid)), t_t]
+            best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m, extra, turns)
         if best is None:
             raise NoRouteError(f"no {mr.mode} route between the two points under the current "
                                f"conditions (live version {state.version})")
-        weight_ms, path, from_m, to_m = best
-        return self.assemble(state, mr.mode, path, from_m, to_m, w, weight_ms, src, dst)
+        weight_ms, path, from_m, to_m, extra_ms, turn_ms = best
+        return self.assemble(state, mr.mode, path, from_m, to_m, w, weight_ms, src, dst,
+                             extra_ms, np.asarray(turn_ms, np.int64))
 
     def assemble(self, state: RoutingState, mode: str, path: list[int], from_m: float,
-                 to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint
-                 ) -> RoadRoute:
+                 to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint,
+                 extra_ms: int = 0, turn_ms: np.ndarray | None = None) -> RoadRoute:
         """Geometry, per-edge lengths and durations (on ``w``) and steps of a path that
-        starts ``from_m`` into its first edge and ends ``to_m`` into its last."""
+        starts ``from_m`` into its first edge and ends ``to_m`` into its last.
+        ``weight_ms`` is the path's kernel weight, of which ``extra_ms`` are fixed arc
+        extras: ``turn_ms`` (per path edge, counted on entering it) are driving time, the
+        rest penalties (destination-only entries) left out of the duration."""
         mr = self._mode(mode)
         edges = np.asarray(path, dtype=np.int64)
         lo, la, starts, travelled, bs, be = assemble_path(
@@ -444,22 +514,26 @@ class RoadRouter:
         full_len = self.seg_length_m[seg_ids]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(full_len > 0, travelled / full_len, 0.0)
-        dur = w[edges] * share / 1000.0
+        turn_s = (np.zeros(edges.shape[0]) if turn_ms is None
+                  else np.asarray(turn_ms, np.float64) / 1000.0)
+        dur = w[edges] * share / 1000.0 + turn_s
         tails = mr.edge_tail[edges]
         steps = build_steps(
             mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
-            travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])))
+            travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])),
+            (mr.edge_flags[edges] & FLAG_PUSHED) != 0 if mr.edge_flags.shape[0] else None)
         keep = np.ones(lo.shape[0], dtype=bool)
         keep[1:] = (lo[1:] != lo[:-1]) | (la[1:] != la[:-1])
         lo, la = lo[keep], la[keep]
         if lo.shape[0] == 1:
             lo, la = np.repeat(lo, 2), np.repeat(la, 2)
         return RoadRoute(
-            mode=mr.mode, duration_s=weight_ms / 1000.0, distance_m=float(travelled.sum()),
+            mode=mr.mode, duration_s=(weight_ms - extra_ms) / 1000.0 + float(turn_s.sum()),
+            distance_m=float(travelled.sum()),
             lon=lo, lat=la, edges=edges, edge_travelled_m=travelled, edge_duration_s=dur,
             steps=steps, origin=src.snap, destination=dst.snap, live_version=state.version,
-            weight_ms=weight_ms)
+            weight_ms=weight_ms, edge_turn_s=turn_s)
 
     def eta_sources(self, state: RoutingState, route: RoadRoute) -> EtaSources:
         """Split a route of ``state`` (driven at ``state.at``) by source of its time."""

@@ -12,7 +12,8 @@ Layout::
                                   junction exit numbers as int32 indices (-1 = none), and the
                                   junction → segment table (CSR) guidance reads forks from
     DIR/road/names.json           display names, highway classes, and the label strings
-    DIR/car|bike|walk/*.npy       per-mode edges, kernel graph, CCH order
+    DIR/car|bike|walk|bus|truck/  per-mode edges, kernel graph (arc extras), edge flags and
+                                  limits, CCH order (*.npy)
     DIR/transit/...               compiled timetable and stop links (when GTFS was given)
     DIR/traffic/typical/...       typical speeds (when observations were given), bound to
                                   the snapshot_id
@@ -42,8 +43,9 @@ from routing.graph import LABEL_FIELDS, ModeGraph, RoadNetwork, Segments, juncti
 from routing.profiles import MODES
 
 #: 2: segment labels (name, ref, ramp signposts, footway kind), junction exit numbers and
-#: the junction → segment table for guidance.
-SNAPSHOT_FORMAT = 2
+#: the junction → segment table for guidance. 3: bus and truck modes; per mode arc extras
+#: (destination-only entries), edge flags (destination-only, pushed, ferry) and limits.
+SNAPSHOT_FORMAT = 3
 BUILD_VERSION = f"citynav-0.1.0+f{SNAPSHOT_FORMAT}"
 
 _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",
@@ -51,7 +53,8 @@ _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "hi
 _JUNCTION_FIELDS = ("node_exit_ref_idx", "junction_seg_offsets", "junction_seg")
 _MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m",
                 "edge_speed_kmh", "edge_time_ms", "edge_snappable", "edge_head_knode",
-                "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction")
+                "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction",
+                "arc_extra_ms", "arc_turn_ms", "edge_flags", "edge_limits")
 
 
 class SnapshotError(Exception):

@@ -327,7 +327,7 @@ class StatePublisher:
         self._derived: OrderedDict[tuple[Any, ...], RoutingState] = OrderedDict()
         self._transit_lives: list[tuple[Any, np.ndarray | None, TransitLive]] = []
         self.free_flow = MappingProxyType({
-            m: ModeWeights(mr.free_flow_ms, mr.kernel.customize(mr.free_flow_ms[mr.arc_edge]))
+            m: ModeWeights(mr.free_flow_ms, mr.kernel.customize(mr.arc_weights(mr.free_flow_ms)))
             for m, mr in router.modes.items()})
         self._key: tuple[Any, ...] | None = None
         self.last_apply_ms: dict[str, float] = {}
@@ -486,7 +486,7 @@ class StatePublisher:
 
     @staticmethod
     def _customize(mr: ModeRouter, w: np.ndarray, pooled: bool) -> CustomizedMetric:
-        arc_w = np.asarray(w, np.int64)[mr.arc_edge]
+        arc_w = mr.arc_weights(w)
         return mr.kernel.customize_pooled(arc_w) if pooled else mr.kernel.customize(arc_w)
 
     def base_weights(self, state: RoutingState, mode: str) -> ModeWeights:

@@ -68,6 +68,7 @@ class Step:
     destination: str = ""  # where a ramp or fork leads: "I 71 North / Cincinnati"
     exit_ref: str = ""  # motorway exit number: "192"
     generic: str = "road"  # what the way is, naming it when unnamed: sidewalk, ramp, ...
+    pushed: bool = False  # bike mode: the bike is pushed (walking) along this step
 
     @property
     def instruction(self) -> str:
@@ -103,6 +104,8 @@ class Step:
             "bearing_after": self.bearing_after,
             "instruction": self.instruction_for(lang),
         }
+        if self.pushed:
+            d["pushed"] = True
         if self.exit is not None:
             d["exit"] = self.exit
         if self.ref:
@@ -150,6 +153,13 @@ _RAMP_MODIFIER = {"slight left": "slight left", "slight right": "slight right", 
 
 
 def _instruction(s: Step, lang: str) -> str:
+    text = _plain_instruction(s, lang)
+    if s.pushed and s.type != "arrive":
+        return i18n.MESSAGES[lang]["push"].format(instruction=text)
+    return text
+
+
+def _plain_instruction(s: Step, lang: str) -> str:
     msg = _ModeMessages(i18n.MESSAGES[lang], s.mode)
     road = s.label(lang)
     toward = msg["toward"].format(destination=s.destination) if s.destination else ""
@@ -291,11 +301,14 @@ def build_steps(
     loc_lon: np.ndarray,
     loc_lat: np.ndarray,
     end_location: tuple[float, float],
+    pushed: np.ndarray | None = None,
 ) -> list[Step]:
     """Steps for a path of ``n`` edges. ``labels`` names each edge (see
     :func:`routing.labels.path_labels`); the arrays are per path edge: roundabout flag,
     number of streets at the edge's start, travelled length (m) and duration (s), bearings
-    at its start and end (degrees, -1 unknown), and where it starts ([lon, lat])."""
+    at its start and end (degrees, -1 unknown), and where it starts ([lon, lat]); ``pushed``
+    marks edges where a bike is pushed (a new step starts where pushing starts or ends, and
+    says "push your bike")."""
     n = int(np.asarray(lengths_m).shape[0])
     if n == 0:
         return []
@@ -333,6 +346,13 @@ def build_steps(
         if b is not None:
             breaks.append(b)
     _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
+    push = np.zeros(n, dtype=bool) if pushed is None else np.asarray(pushed, dtype=bool)
+    if push.any():  # a step starts wherever pushing starts or stops
+        at = {b.i for b in breaks}
+        for i in (np.flatnonzero(push[1:] != push[:-1]) + 1).tolist():
+            if i not in at:
+                breaks.append(_Break(i, "continue", "straight", i))
+        breaks.sort(key=lambda b: b.i)
     for k, br in enumerate(breaks):  # "Scott Boulevard" → "Scott Boulevard (KY 17)"
         end = breaks[k + 1].i if k + 1 < len(breaks) else n
         br.label_edge = road.richest(br.label_edge, end)
@@ -355,7 +375,8 @@ def build_steps(
         st = Step(type=br.type, modifier=br.modifier, distance_m=float(dist[k]),
                   duration_s=float(dur[k]), location=(lon_l[i], lat_l[i]), bearing_before=bb,
                   bearing_after=ba, mode=mode, destination=br.destination,
-                  exit_ref=br.exit_ref, **road.step_fields(label_edge))
+                  exit_ref=br.exit_ref, pushed=bool(push[i:j_end].all()),
+                  **road.step_fields(label_edge))
         if br.type == "roundabout" or (i == 0 and rb[0]):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
         if br.type in ("roundabout", "exit roundabout") and road.link[label_edge]:

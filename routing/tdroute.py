@@ -48,6 +48,10 @@ class TdGraph:
     node_y: np.ndarray  # float64 metres
     free_m_per_ms: float  # fastest free-flow speed
     edge_length_m: np.ndarray  # float64 per edge
+    #: int64 fixed penalty per CSR position (entering destination-only roads)
+    out_extra: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: int64 turn time per CSR position (car turn costs, signals)
+    out_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 _graphs: weakref.WeakKeyDictionary[Any, TdGraph] = weakref.WeakKeyDictionary()
@@ -76,8 +80,11 @@ def td_graph(router: RoadRouter) -> TdGraph:
         speed = float((length / ff).max()) if ff.shape[0] else 0.0  # metres per ms
         arc_head = np.asarray(a.arc_head, np.int32)
         arc_edge = np.asarray(a.arc_edge, np.int32)
+        turn = np.asarray(a.arc_turn_ms, np.int64)
+        penalty = np.asarray(a.arc_extra_ms, np.int64) - turn
         g = TdGraph(off, order, arc_head[order], arc_edge[order], tail, arc_edge,
-                    lon * kx * _BOUND_MARGIN, lat * ky * _BOUND_MARGIN, speed, length)
+                    lon * kx * _BOUND_MARGIN, lat * ky * _BOUND_MARGIN, speed, length,
+                    np.ascontiguousarray(penalty[order]), np.ascontiguousarray(turn[order]))
         _graphs[router] = g
     return g
 
@@ -170,14 +177,17 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
         s_node.append(int(mr.edge_head_knode[e]))
         s_time.append(t0 + int(round(float(c) * (1.0 - frac(e, m)))))
         s_idx.append(i)
-    tn, te, tf, tm = [], [], [], []
+    tn, te, tf, tm, tx, tt = [], [], [], [], [], []
     for e, m in dst.edges:
-        for k in mr.arc_tail[mr.edge_arc_offsets[e]:mr.edge_arc_offsets[e + 1]].tolist():
-            tn.append(k)
+        for a in range(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])):
+            tn.append(int(mr.arc_tail[a]))
             te.append(e)
             tf.append(frac(e, m))
             tm.append(m)
-    best: tuple[int, list[int], list[int], float, float] | None = None
+            turn = int(mr.arc_turn[a]) if mr.arc_turn.shape[0] else 0
+            tx.append((int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0) - turn)
+            tt.append(turn)
+    best: tuple[int, list[int], list[int], float, float, int, list[int]] | None = None
     for e, m0 in src.edges:  # both endpoints on one edge, in order: no kernel needed
         for e2, m1 in dst.edges:
             if e == e2 and m1 >= m0:
@@ -187,28 +197,37 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
                 seg_l = seg_len[mr.edge_seg[e]]
                 dt = int(round(float(c) * ((m1 - m0) / seg_l if seg_l > 0 else 0.0)))
                 if best is None or t0 + dt < best[0]:
-                    best = (t0 + dt, [e], [t0], m0, m1)
+                    best = (t0 + dt, [e], [t0], m0, m1, 0, [0])
     if s_node and tn:
         arr, si, ti, arcs, times = td_dijkstra(
             g.out_offsets, g.out_arc, g.out_head, g.out_edge, g.arc_tail, g.node_x, g.node_y,
             inv_speed, t0, t0_epoch, *args, np.array(s_node, np.int32),
             np.array(s_time, np.int64), np.array(tn, np.int32), np.array(te, np.int32),
-            np.array(tf, np.float64))
-        if arr >= 0 and (best is None or arr < best[0]):
+            np.array(tf, np.float64), g.out_extra, np.array(tx, np.int64), g.out_turn,
+            np.array(tt, np.int64))
+        turns = (mr.arc_turn[arcs] if mr.arc_turn.shape[0] else np.zeros(arcs.shape[0], np.int64))
+        extra = (int(mr.arc_extra[arcs].sum() - turns.sum()) + tx[int(ti)]
+                 if arr >= 0 and mr.arc_extra.shape[0] else 0)  # penalties only
+        if arr >= 0 and (best is None or arr + extra < best[0] + best[5]):
             s_edge, s_m = src.edges[s_idx[int(si)]]
             path = [s_edge, *g.arc_edge[arcs].tolist(), te[int(ti)]]
-            best = (int(arr), path, [t0, *times.tolist()], s_m, tm[int(ti)])
+            # each edge is entered after the turn onto it
+            turn_in = [0, *turns.tolist(), tt[int(ti)]]
+            entered = [t0, *(times[:-1] + turns).tolist(), int(times[-1]) + tt[int(ti)]]
+            best = (int(arr), path, entered, s_m, tm[int(ti)], extra, turn_in)
     if best is None:
         raise NoRouteError("no car route between the two points at that departure time")
-    arrival_ms, path, entries, from_m, to_m = best
+    arrival_ms, path, entries, from_m, to_m, extra_ms, turn_in = best
     ent = np.asarray(entries, np.int64)
     durs = np.diff(np.append(ent, arrival_ms)) / 1000.0
     pe = np.asarray(path, np.int64)
     full = np.array([cost(int(e), int(t)) for e, t in zip(pe, ent, strict=True)], np.int64)
     w_eff = np.array(mr.free_flow_ms, dtype=np.int64)
     w_eff[pe] = full
-    rr = router.assemble(state, Mode.CAR, path, from_m, to_m, w_eff, int(arrival_ms - t0), src,
-                         dst)
+    turn_ms = np.asarray(turn_in, np.int64)
+    rr = router.assemble(state, Mode.CAR, path, from_m, to_m, w_eff,
+                         int(arrival_ms - t0) + extra_ms, src, dst,
+                         extra_ms + int(turn_ms.sum()), turn_ms)
     rr.edge_duration_s = durs
     share = router.edge_shares(Mode.CAR, rr)
     ff_s = float((mr.free_flow_ms[pe] * share).sum()) / 1000.0
@@ -217,6 +236,10 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
     else:
         typ = mr.free_flow_ms[pe]
     typ_s = float((typ * share).sum()) / 1000.0
+    # turn time (car turn costs, signals) is the same at any hour: free flow and typical
+    turns_s = float(turn_ms.sum()) / 1000.0
+    ff_s += turns_s
+    typ_s += turns_s
     added = cm.live_added_s(pe, share, ent, t0_epoch + (ent - t0))
     dur_s = (arrival_ms - t0) / 1000.0
     arrival = (depart.astimezone(UTC) + timedelta(milliseconds=arrival_ms - t0)).astimezone(zone)

@@ -311,6 +311,8 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                 eff_lo_ms: np.ndarray, eff_hi_ms: np.ndarray,
                 src_node: np.ndarray, src_time_ms: np.ndarray,
                 tgt_node: np.ndarray, tgt_edge: np.ndarray, tgt_frac: np.ndarray,
+                out_extra: np.ndarray, tgt_extra: np.ndarray, out_turn: np.ndarray,
+                tgt_turn: np.ndarray,
                 ) -> tuple[int, int, int, NDArray[np.int32], NDArray[np.int64]]:
     """Earliest arrival from several sources to the best of several targets (A* with a
     straight-line lower bound; exact for the label-setting model).
@@ -329,6 +331,10 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
     target ``i`` finishes ``tgt_frac[i]`` of edge ``tgt_edge[i]`` entered at node
     ``tgt_node[i]``: final time = arrival + round(frac × cost(edge, arrival)).
 
+    ``out_extra[j]`` (ms, per CSR position) is a fixed penalty of taking that arc
+    (entering destination-only roads): labels are ordered by arrival time plus penalties,
+    while times stay real (a penalty never shifts the clock).
+
     Returns ``(arrival_ms, source_index, target_index, arcs, node_times)``: ``arrival_ms``
     is -1 when no target is reachable; ``arcs`` are the kernel arcs from the source node to
     the target node in travel order and ``node_times[i]`` the arrival at the tail of
@@ -337,6 +343,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
     n_nodes = out_offsets.shape[0] - 1
     has_live = live_edge.shape[0] != 0
     dist = np.full(n_nodes, INF_TIME, dtype=np.int64)
+    pen = np.zeros(n_nodes, dtype=np.int64)
     pot = np.full(n_nodes, -1, dtype=np.int64)
     parent = np.full(n_nodes, -1, dtype=np.int32)
     src_of = np.full(n_nodes, -1, dtype=np.int32)
@@ -356,19 +363,21 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
         v = src_node[i]
         if src_time_ms[i] < dist[v]:
             dist[v] = src_time_ms[i]
+            pen[v] = 0
             src_of[v] = i
             parent[v] = -1
             if pot[v] < 0:
                 pot[v] = _potential(v, node_x, node_y, tx, ty, inv_speed)
             n = _push(hk, hv, n, src_time_ms[i] + pot[v], v)
     best = int(INF_TIME)
+    best_arrival = int(INF_TIME)
     best_t = -1
     while n > 0:
         key = hk[0]
         v = hv[0]
         n = _pop(hk, hv, n)
         t = dist[v]
-        if key > t + pot[v]:
+        if key > t + pen[v] + pot[v]:
             continue  # stale entry
         if key >= best:
             break
@@ -377,35 +386,40 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
             for i in range(n_t):
                 if tgt_node[i] == v:
                     e = tgt_edge[i]
-                    c = base_cost(e, t, row_of_edge, ttf, free_ms)
+                    tt = t + tgt_turn[i]
+                    c = base_cost(e, tt, row_of_edge, ttf, free_ms)
                     if has_live and live_edge[e]:
-                        c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms,
-                                      max_age_ms, eff_off, eff_closed, eff_min_ms, eff_factor,
-                                      eff_add_ms, eff_lo_ms, eff_hi_ms)
+                        c = live_cost(c, e, t_epoch + tgt_turn[i], obs_ms, obs_at_ms, obs_conf,
+                                      fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
+                                      eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
                     if c >= INF_WEIGHT:
                         continue
-                    tot = t + _frac_cost(c, tgt_frac[i])
-                    if tot < best:
-                        best = tot
+                    tot = tt + _frac_cost(c, tgt_frac[i])
+                    if tot + pen[v] + tgt_extra[i] < best:
+                        best = tot + pen[v] + tgt_extra[i]
+                        best_arrival = tot
                         best_t = i
         for j in range(out_offsets[v], out_offsets[v + 1]):
             e = out_edge[j]
-            c = base_cost(e, t, row_of_edge, ttf, free_ms)
+            tj = t + out_turn[j]
+            c = base_cost(e, tj, row_of_edge, ttf, free_ms)
             if has_live and live_edge[e]:
-                c = live_cost(c, e, t_epoch, obs_ms, obs_at_ms, obs_conf, fresh_ms, max_age_ms,
-                              eff_off, eff_closed, eff_min_ms, eff_factor, eff_add_ms,
-                              eff_lo_ms, eff_hi_ms)
+                c = live_cost(c, e, t_epoch + out_turn[j], obs_ms, obs_at_ms, obs_conf,
+                              fresh_ms, max_age_ms, eff_off, eff_closed, eff_min_ms,
+                              eff_factor, eff_add_ms, eff_lo_ms, eff_hi_ms)
             if c >= INF_WEIGHT:
                 continue
             h = out_head[j]
-            ta = t + c
-            if ta < dist[h]:
+            ta = tj + c
+            pa = pen[v] + out_extra[j]
+            if ta + pa < dist[h] + pen[h]:
                 dist[h] = ta
+                pen[h] = pa
                 parent[h] = j
                 src_of[h] = src_of[v]
                 if pot[h] < 0:
                     pot[h] = _potential(h, node_x, node_y, tx, ty, inv_speed)
-                n = _push(hk, hv, n, ta + pot[h], h)
+                n = _push(hk, hv, n, ta + pa + pot[h], h)
     if best_t < 0:
         return (-1, -1, -1, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
     # Walk back from the target node to its source.
@@ -424,7 +438,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
         arcs[i] = a
         u = arc_tail[a]
         times[i] = dist[u]
-    return best, int(src_of[v]), best_t, arcs, times
+    return best_arrival, int(src_of[v]), best_t, arcs, times
 
 
 @njit(cache=True, inline="always")

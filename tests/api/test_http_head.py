@@ -31,6 +31,11 @@ def test_head_answers_like_get_without_body(client, path: str, params, encoding:
     head = client.head(path, params=params, headers=hdr)
     assert get.status_code == head.status_code == 200, get.text
     assert head.content == b""
+    if path == "/v1/health" and encoding == "gzip":
+        # the body carries the current time (`now`): two answers a moment apart can
+        # compress to sizes a byte apart, so the length is compared uncompressed only
+        get.headers.pop("content-length")
+        head.headers.pop("content-length")
     _same_headers(get, head)
     if encoding == "identity":
         assert int(head.headers["content-length"]) == len(get.content) > 0

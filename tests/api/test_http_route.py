@@ -20,17 +20,19 @@ def test_health(client) -> None:
     assert body["status"] == "ok" and before <= body["live_version"] <= after
     assert len(body["snapshot_id"]) == 16
     assert body["counts"]["car_edges"] > 10_000
-    assert set(body["modes"]) == {"car", "bike", "walk"}
+    assert set(body["modes"]) == {"car", "bike", "walk", "bus", "truck"}
     assert body["timezone"] == "America/New_York"  # the TANK feed's agency zone
 
 
-@pytest.mark.parametrize("mode", ["car", "bike", "walk"])
+@pytest.mark.parametrize("mode", ["car", "bike", "walk", "bus", "truck"])
 def test_route_answer_shape(client, mode: str) -> None:
     r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "mode": mode})
     assert r.status_code == 200, r.text
     route = r.json()["routes"][0]
     assert route["mode"] == mode
-    assert route["duration_s"] > 0 and 1000 < route["distance_m"] < 5000
+    # buses and 18 t trucks avoid the Veterans Memorial Bridge (maxweight 34000 lbs)
+    assert route["duration_s"] > 0 and 1000 < route["distance_m"] < (
+        5000 if mode in ("car", "bike", "walk") else 8000)
     coords = route["geometry"]["coordinates"]
     assert route["geometry"]["type"] == "LineString" and len(coords) >= 2
     assert all(a != b for a, b in zip(coords, coords[1:], strict=False))  # no repeated vertex
@@ -114,3 +116,31 @@ def test_unknown_language_is_a_problem(client) -> None:
     body = r.json()
     assert "en" in body["detail"] and "zh-CN" in body["detail"] and "'fr'" in body["detail"]
     assert body["invalid_params"][0]["name"] == "query.lang"
+
+
+def test_truck_route_reports_and_checks_its_dimensions(client) -> None:
+    r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "mode": "truck"})
+    assert r.status_code == 200, r.text
+    assert r.json()["vehicle"] == {"height_m": 4.0, "width_m": 2.55, "weight_t": 18.0,
+                                   "length_m": 12.0}
+    small = client.get("/v1/route", params={"from": COV, "to": NEWPORT, "mode": "truck",
+                                            "vehicle_height_m": 2.5, "vehicle_weight_t": 3})
+    assert small.status_code == 200, small.text
+    assert small.json()["vehicle"]["height_m"] == 2.5
+    assert small.json()["vehicle"]["width_m"] == 2.55  # default for what was not given
+    # a 3 t van may take the Veterans Memorial Bridge (maxweight 34000 lbs = 15.4 t); the
+    # default 18 t truck goes round
+    assert small.json()["routes"][0]["distance_m"] < 0.5 * r.json()["routes"][0]["distance_m"]
+    car = client.get("/v1/route", params={"from": COV, "to": NEWPORT}).json()
+    assert "vehicle" not in car or car["vehicle"] is None
+
+
+@pytest.mark.parametrize("params", [
+    {"mode": "car", "vehicle_height_m": 3},
+    {"mode": "truck", "vehicle_height_m": -1},
+    {"mode": "truck", "vehicle_weight_t": 1000},
+])
+def test_bad_vehicle_dimensions_are_problems(client, params: dict) -> None:
+    r = client.get("/v1/route", params={"from": COV, "to": NEWPORT, **params})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")

@@ -55,7 +55,8 @@ def test_health_says_transit_only(env) -> None:
 def test_road_health_is_not_transit_only(client) -> None:
     h = client.get("/v1/health").json()
     assert h["transit_only"] is False and h["walking"] == "street"
-    assert h["walk_detour_factor"] is None and h["modes"] == ["car", "bike", "walk"]
+    assert h["walk_detour_factor"] is None and h["modes"] == ["car", "bike", "walk", "bus",
+                                                              "truck"]
 
 
 @pytest.mark.parametrize("mode", ["car", "bike", "walk"])

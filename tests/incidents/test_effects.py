@@ -130,11 +130,23 @@ def test_closure_to_cars_closes_car_edges_only(router, matcher, arrays, madison,
     assert set(np.flatnonzero(w >= INF_WEIGHT).tolist()) == closed
     other = directed_edges(snap, "car", madison[2:10], True)
     assert all(w[e] == arrays[0]["car"][e] for e in other)
-    assert changed(st_, arrays[0]) == {"car"}  # walk and bike keep free flow
+    assert changed(st_, arrays[0]) == {"car"}  # walk, bike, bus, truck keep free flow
     assert st_.road["walk"] is st_.free_flow["walk"]
     assert all(st_.causes("car")[e] == (inc.id,) for e in closed)
     assert st_.live.incidents[inc.id].closed_modes == ("car",)
     assert "Madison Avenue" in st_.live.incidents[inc.id].streets
+
+
+@pytest.mark.parametrize("vehicle", ["bus", "truck"])
+def test_closure_to_buses_or_trucks_leaves_cars_alone(matcher, arrays, madison_line,
+                                                      vehicle: str) -> None:
+    """closed_to: bus (truck) closes the bus (truck) graph only: cars keep their roads."""
+    inc = incident(type="closure", geometry=madison_line, road_effect={"closed_to": [vehicle]})
+    st_ = state_for([inc], matcher, arrays, DAY + timedelta(hours=1))
+    assert changed(st_, arrays[0]) == {vehicle}
+    assert (st_.weights(vehicle) >= INF_WEIGHT).sum() > 0
+    assert st_.road["car"] is st_.free_flow["car"]
+    assert st_.live.incidents[inc.id].closed_modes == (vehicle,)
 
 
 def test_closure_type_without_road_effect_closes_motor_traffic(matcher, arrays,
@@ -142,10 +154,10 @@ def test_closure_type_without_road_effect_closes_motor_traffic(matcher, arrays,
     inc = incident(type="closure", geometry=madison_line)
     st_ = state_for([inc], matcher, arrays, DAY)
     assert (st_.weights("car") >= INF_WEIGHT).sum() > 0
-    assert changed(st_, arrays[0]) == {"car"}
+    assert changed(st_, arrays[0]) == {"car", "bus", "truck"}  # every motor mode
     all_closed = incident(geometry=madison_line, road_effect={"closed_to": ["all"]})
     st2 = state_for([all_closed], matcher, arrays, DAY)
-    assert changed(st2, arrays[0]) == {"car", "bike", "walk"}
+    assert changed(st2, arrays[0]) == {"car", "bike", "walk", "bus", "truck"}
 
 
 def test_speed_limit_slows_to_the_limit(matcher, arrays, madison_line) -> None:
@@ -171,7 +183,7 @@ def test_delay_spread_sums_to_delay(matcher, arrays, madison_line, direction, fa
     assert abs(int(added.sum()) - factor * 300_000) <= factor
     per_m = added / length["car"][edges]
     assert np.allclose(per_m, 300_000 / m.length_m, rtol=0.02)
-    assert set(edge_effects(inc, m, ff, length)) == {"car"}
+    assert set(edge_effects(inc, m, ff, length)) == {"car", "bus", "truck"}
 
 
 @pytest.mark.parametrize("total,closed,factor", [(2, 1, 2.0), (3, 1, 1.5), (5, 4, 4.0)])
@@ -183,7 +195,7 @@ def test_lane_closures_slow_cars(matcher, arrays, madison_line, total, closed, f
     edges, new = eff["car"]
     assert factor <= MAX_LANE_FACTOR
     assert np.allclose(new, np.rint(ff["car"][edges] * factor), atol=1)
-    assert set(eff) == {"car"}
+    assert set(eff) == {"car", "bus", "truck"}
     full = incident(geometry=madison_line, lanes={"total": 2, "closed": 2})
     assert (edge_effects(full, m, ff, length)["car"][1] == INF_WEIGHT).all()
 
@@ -325,7 +337,7 @@ def test_in_effect_set_is_constant_between_change_points(data) -> None:
 
 def _kernel_distances(mr, w: np.ndarray, sources: list[int]) -> np.ndarray:
     """Plain Dijkstra (scipy) on kernel arcs weighted by edge weights ``w``."""
-    arc_w = w[mr.arc_edge]
+    arc_w = mr.arc_weights(w)
     ok = arc_w < INF_WEIGHT
     tail, head, aw = mr.arc_tail[ok], np.asarray(mr.arrays.arc_head)[ok], arc_w[ok]
     order = np.lexsort((aw, head, tail))  # keep the cheapest of parallel arcs
@@ -341,21 +353,21 @@ def _expected_weight(inc: Incident, e: int, mode: str, m: MatchResult, ff: int,
                      length: np.ndarray) -> tuple[int, float]:
     """Independent scalar re-statement of the rules: (weight without delay, delay share)."""
     re = inc.road_effect
-    classes = set(re.closed_to) if re else ({"car"} if inc.type == "closure" else set())
-    modes = {"car"} if classes & {"car", "truck", "bus"} else set()
-    modes |= {c for c in classes if c in ("bike", "walk")}
+    motor = {"car", "bus", "truck"}
+    classes = set(re.closed_to) if re else (motor if inc.type == "closure" else set())
+    modes = {c for c in classes if c != "all"}
     if "all" in classes:
-        modes |= {"car", "bike", "walk"}
+        modes |= motor | {"bike", "walk"}
     lanes = inc.lanes
     if lanes and lanes.closed == lanes.total:
-        modes.add("car")
+        modes |= motor
     if mode in modes:
         return INF_WEIGHT, 0.0
     w = float(ff)
     if re and re.speed_limit_kmh:
         w = max(w, np.ceil(length[e] / (re.speed_limit_kmh / 3.6) * 1000))
     delay = 0.0
-    if mode == "car":
+    if mode in motor:
         if lanes and 0 < lanes.closed < lanes.total:
             w *= min(4.0, lanes.total / (lanes.total - lanes.closed))
         if re and re.delay_s:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 import networkx as nx
@@ -16,7 +17,18 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from routing.osm import OsmData
-from routing.profiles import barrier_blocks
+from routing.profiles import (
+    ACCESS_RULES,
+    DEST_PENALTY_MS,
+    NODE_BLOCKED,
+    NODE_DEST,
+    NODE_OPEN,
+    SIGNAL_DELAY_MS,
+    TURN_COST_MODES,
+    UTURN_PENALTY_MS,
+    node_access,
+    turn_cost_ms,
+)
 
 
 def kernel_digraph(arc_tail: np.ndarray, arc_head: np.ndarray, arc_w: np.ndarray,
@@ -34,7 +46,20 @@ def kernel_digraph(arc_tail: np.ndarray, arc_head: np.ndarray, arc_w: np.ndarray
 
 
 class LineGraphOracle:
-    """Edge-based Dijkstra with turn rules taken from the raw OSM data."""
+    """Edge-based Dijkstra with turn rules taken from the raw OSM data.
+
+    Nodes are *states*: an edge together with the set of restriction matches in progress
+    (a ``from`` way just driven, then via ways driven so far without repeating a
+    segment). A match whose via part is complete (the via node, or every via way) forbids
+    the next edge (``no_*``: onto a ``to`` way; ``only_*``: onto anything else) — provided
+    a ``to`` way leaves there in this mode's graph. Barrier nodes allow only U-turns;
+    destination-only access (derived here from the raw way and node tags) costs
+    :data:`DEST_PENALTY_MS` when a route enters such roads from others and when it passes
+    a destination-only node. Car turns cost time by angle (the profile's curve, with angles,
+    junction sizes, dead ends and signals re-derived here from the raw geometry), U-turns
+    away from dead ends and barriers penalized. None of this reads the kernel's node
+    splitting, watched paths or arc extras, so it checks their construction.
+    """
 
     def __init__(self, router, mode: str, osm: OsmData) -> None:
         a = router.modes[mode]
@@ -48,39 +73,155 @@ class LineGraphOracle:
         way = np.asarray(router.snapshot.segments.way_id)[seg]
         osm_id = np.asarray(router.snapshot.node_osm_id)
         n_e = tail.shape[0]
+        tags_of_way = {int(w): t for w, t in zip(osm.way_ids.tolist(), osm.way_tags,
+                                                  strict=True)}
+        rule = ACCESS_RULES[mode]
+        acc = {w: rule(t) for w, t in tags_of_way.items()}
+        dest = np.array([acc[int(way[e])].dest_bwd if rev[e] else acc[int(way[e])].dest_fwd
+                         for e in range(n_e)], dtype=bool)
+        node_rule = {n: node_access(mode, t) for n, t in osm.barriers.items()}
         by_tail = defaultdict(list)
         for f, t in enumerate(tail.tolist()):
             by_tail[t].append(f)
-        blocked = {n for n, tags in osm.barriers.items() if barrier_blocks(mode, tags)}
-        rules: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
-        if mode == "car":
-            for r in osm.restrictions:
-                if r.via_node is None or r.except_modes & {"motorcar", "motor_vehicle",
-                                                           "vehicle"}:
-                    continue
-                rules[(r.via_node, r.from_way)].append((r.kind, r.to_way))
-        # A rule counts only when its 'to' way leaves the via node in this graph.
-        leaving = defaultdict(set)
+        rs = [r for r in osm.restrictions if mode in r.modes]
+        from_of = defaultdict(list)  # way id -> restriction indices
+        for i, r in enumerate(rs):
+            for w in r.from_ways:
+                from_of[w].append(i)
+        via_nodes_of_way: dict[int, set[int]] = defaultdict(set)
         for f in range(n_e):
-            leaving[int(osm_id[tail[f]])].add(int(way[f]))
-        t_list, h_list = [], []
-        for e in range(n_e):
+            via_nodes_of_way[int(way[f])].add(int(osm_id[tail[f]]))
+
+        def starts(f: int) -> list[tuple[int, tuple[int, ...], frozenset[int]]]:
+            """Matches started by driving edge ``f``: (restriction, via edges, used segs)."""
+            out = []
+            v_osm = int(osm_id[head[f]])
+            for i in from_of.get(int(way[f]), ()):
+                r = rs[i]
+                if r.via_node is not None:
+                    if r.via_node == v_osm:
+                        out.append((i, (), frozenset({int(seg[f])})))
+                elif int(way[f]) not in r.via_ways and any(
+                        v_osm in via_nodes_of_way.get(w, ()) for w in r.via_ways):
+                    out.append((i, (), frozenset({int(seg[f])})))
+            return out
+
+        def complete(m: tuple[int, tuple[int, ...], frozenset[int]]) -> bool:
+            r = rs[m[0]]
+            if r.via_node is not None:
+                return True
+            return bool(m[1]) and {int(way[x]) for x in m[1]} == set(r.via_ways)
+
+        def to_edges(m, v: int) -> set[int]:
+            r = rs[m[0]]
+            return {g for g in by_tail.get(v, ()) if int(way[g]) in r.to_ways
+                    and int(seg[g]) not in m[2]}
+
+        # Car turn costs, re-derived here from the raw geometry and OSM signals.
+        turns = mode in TURN_COST_MODES
+        if turns:
+            segs = router.snapshot.segments
+            g_lon, g_lat = np.asarray(segs.lon), np.asarray(segs.lat)
+            gs, ge = np.asarray(segs.gstart), np.asarray(segs.gend)
+
+            def bearing(i: int, j: int) -> float:
+                dx = (g_lon[j] - g_lon[i]) * math.cos(math.radians((g_lat[i] + g_lat[j]) / 2))
+                return math.degrees(math.atan2(dx, g_lat[j] - g_lat[i])) % 360.0
+
+            def b_start(e: int) -> float:
+                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+                return bearing(a1, a1 - 1) if rev[e] else bearing(a0, a0 + 1)
+
+            def b_end(e: int) -> float:
+                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+                return bearing(a0 + 1, a0) if rev[e] else bearing(a1 - 1, a1)
+
+            # road ends meeting at each junction (a loop segment meets it twice)
+            roads: dict[int, set[tuple[int, int]]] = defaultdict(set)
+            for e in range(n_e):
+                first, last = (1, 0) if rev[e] else (0, 1)
+                roads[int(tail[e])].add((int(seg[e]), first))
+                roads[int(head[e])].add((int(seg[e]), last))
+            sig = osm.signals
+            inner_signals = {}
+            for s_ in set(seg.tolist()):
+                ids = osm.node_ids[int(gs[s_]) + 1:int(ge[s_]) - 1].tolist()
+                inner_signals[s_] = sum(1 for x in ids if x in sig)
+
+        # Breadth-first expansion of (edge, matches) states.
+        state_id: dict[tuple[int, frozenset], int] = {}
+        state_edge: list[int] = []
+        queue: list[tuple[int, frozenset]] = []
+
+        def sid(f: int, ms: frozenset) -> int:
+            key = (f, ms)
+            k = state_id.get(key)
+            if k is None:
+                k = state_id[key] = len(state_edge)
+                state_edge.append(f)
+                queue.append(key)
+            return k
+
+        for f in range(n_e):
+            sid(f, frozenset(starts(f)))
+        t_list, h_list, x_list = [], [], []
+        qi = 0
+        while qi < len(queue):
+            e, ms = queue[qi]
+            qi += 1
+            k_e = state_id[(e, ms)]
             v = int(head[e])
             v_osm = int(osm_id[v])
-            rs = [(k, tw) for k, tw in rules.get((v_osm, int(way[e])), ()) if tw in leaving[v_osm]]
+            nr = node_rule.get(v_osm, NODE_OPEN)
             for f in by_tail.get(v, ()):
-                if v_osm in blocked and not (seg[e] == seg[f] and rev[e] != rev[f]):
+                uturn = seg[e] == seg[f] and rev[e] != rev[f]
+                if nr == NODE_BLOCKED and not uturn:
                     continue
-                if any(k == "no" and tw == way[f] for k, tw in rs):
+                banned = False
+                for m in ms:
+                    if not complete(m):
+                        continue
+                    outs = to_edges(m, v)
+                    if not outs:
+                        continue  # the 'to' way does not leave here in this graph
+                    kind = rs[m[0]].kind
+                    if (kind == "no" and f in outs) or (kind == "only" and f not in outs):
+                        banned = True
+                        break
+                if banned:
                     continue
-                onlys = [tw for k, tw in rs if k == "only"]
-                if onlys and int(way[f]) not in onlys:
-                    continue
-                t_list.append(e)
-                h_list.append(f)
+                nxt = set(starts(f))
+                for m in ms:
+                    r = rs[m[0]]
+                    if r.via_node is None and int(way[f]) in r.via_ways \
+                            and int(seg[f]) not in m[2] and len(m[1]) < 64:
+                        nxt.add((m[0], (*m[1], f), m[2] | {int(seg[f])}))
+                extra = 0
+                turn = 0
+                if turns:
+                    if uturn and len(roads[v]) > 1 and nr != NODE_BLOCKED:
+                        extra += UTURN_PENALTY_MS  # U-turns away from dead ends: penalized
+                    ang = (b_start(f) - b_end(e) + 540.0) % 360.0 - 180.0
+                    turn = turn_cost_ms(ang, len(roads[v]), bool(uturn))
+                    if v_osm in sig and not uturn:
+                        turn += SIGNAL_DELAY_MS
+                    turn += SIGNAL_DELAY_MS * inner_signals[int(seg[f])]
+                    extra += turn
+                if nr == NODE_DEST and not uturn:
+                    extra += DEST_PENALTY_MS
+                if dest[f] and not dest[e]:
+                    extra += DEST_PENALTY_MS
+                t_list.append(k_e)
+                h_list.append(sid(f, frozenset(nxt)))
+                x_list.append(extra)
         self.turn_tail = np.asarray(t_list, dtype=np.int64)
         self.turn_head = np.asarray(h_list, dtype=np.int64)
+        self.turn_extra = np.asarray(x_list, dtype=np.int64)
+        self.state_edge = np.asarray(state_edge, dtype=np.int64)
+        self.plain_state = np.asarray([state_id[(f, frozenset(starts(f)))] for f in range(n_e)],
+                                      dtype=np.int64)
         self.n_e = n_e
+        self.n_s = len(state_edge)
 
     def cost_ms(self, src_edges: list[tuple[int, float]], dst_edges: list[tuple[int, float]],
                 w: np.ndarray) -> int | None:
@@ -91,20 +232,23 @@ class LineGraphOracle:
             f = 1.0 - f if remaining else f
             return int(round(float(w[e]) * min(max(f, 0.0), 1.0)))
 
-        s = self.n_e
-        ok = w[self.turn_head] < 2_147_483_647
+        s = self.n_s
+        head_edge = self.state_edge[self.turn_head]
+        ok = w[head_edge] < 2_147_483_647
         rows = np.concatenate([self.turn_tail[ok], np.full(len(src_edges), s)])
-        cols = np.concatenate([self.turn_head[ok], [e for e, _ in src_edges]])
-        vals = np.concatenate([w[self.turn_head[ok]].astype(np.float64),
+        cols = np.concatenate([self.turn_head[ok], [self.plain_state[e] for e, _ in src_edges]])
+        vals = np.concatenate([w[head_edge[ok]].astype(np.float64) + self.turn_extra[ok],
                                [part(e, m, True) + 1 for e, m in src_edges]])
         g = coo_matrix((vals, (rows, cols)), shape=(s + 1, s + 1)).tocsr()
         dist = dijkstra(g, directed=True, indices=s)
         best = np.inf
         for f, m in dst_edges:
             q = part(f, m, False)
-            preds = self.turn_tail[(self.turn_head == f)]
+            preds = self.turn_tail[ok][head_edge[ok] == f]
+            extra = self.turn_extra[ok][head_edge[ok] == f]
             if preds.shape[0]:
-                best = min(best, float(dist[preds].min()) - 1 + q)
+                # arriving on f over a turn: the weight up to f's tail, plus the turn's extra
+                best = min(best, float((dist[preds] + extra).min()) - 1 + q)
         for e, m0 in src_edges:
             for f, m1 in dst_edges:
                 if e == f and m1 >= m0:

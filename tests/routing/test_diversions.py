@@ -39,7 +39,7 @@ def _reachable(router, w: np.ndarray, src_j: int, dst_j: int) -> bool:
     """Plain Dijkstra on the closed car kernel graph: any copy of junction ``src_j`` to any
     copy of ``dst_j``."""
     car = router.modes["car"]
-    aw = w[car.arc_edge]
+    aw = car.arc_weights(w)
     ok = aw < INF_WEIGHT
     n = int(car.arrays.kernel_node_count)
     g = coo_matrix((np.maximum(aw[ok], 1).astype(float),

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.profiles import barrier_blocks, bike_access, car_access, parse_maxspeed, walk_access
+from routing.profiles import (
+    NODE_DEST,
+    barrier_blocks,
+    bike_access,
+    car_access,
+    node_access,
+    parse_maxspeed,
+    walk_access,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +53,8 @@ def test_car_rules() -> None:
     assert not car_access({"highway": "motorway"}).backward  # implied oneway
     assert not car_access({"highway": "primary", "junction": "roundabout"}).backward
     assert not car_access({"highway": "footway"}).usable
-    assert not car_access({"highway": "residential", "access": "private"}).usable
+    private = car_access({"highway": "residential", "access": "private"})
+    assert private.usable and private.dest_fwd and private.dest_bwd  # destination-only
     assert car_access({"highway": "residential", "access": "no",
                        "motor_vehicle": "yes"}).usable
     assert not car_access({"highway": "residential", "motor_vehicle": "no"}).usable
@@ -78,5 +87,7 @@ def test_barriers() -> None:
     assert not barrier_blocks("walk", {"barrier": "bollard"})
     assert not barrier_blocks("car", {"barrier": "bollard", "motor_vehicle": "yes"})
     assert not barrier_blocks("car", {"barrier": "gate"})
-    assert barrier_blocks("car", {"barrier": "gate", "access": "private"})
+    assert not barrier_blocks("car", {"barrier": "gate", "access": "private"})
+    assert node_access("car", {"barrier": "gate", "access": "private"}) == NODE_DEST
+    assert barrier_blocks("car", {"barrier": "gate", "access": "no"})
     assert not barrier_blocks("car", {"barrier": "lift_gate"})

@@ -80,7 +80,8 @@ def test_no_left_turn_restriction(tmp_path: Path) -> None:
     assert _nodes(free, direct) == [5]
     around = restricted.route(*mid(4, 5), *mid(2, 5), mode="car")
     nodes = _nodes(restricted, around)
-    assert nodes[:1] == [5] and nodes[1] != 2  # does not turn left at 5
+    assert nodes[:2] != [5, 2]  # does not turn left at 5 (with car U-turns only at dead
+    # ends it may as well set off westwards round the block)
     assert around.duration_s > direct.duration_s
     # Walking ignores turn restrictions.
     assert _nodes(restricted, restricted.route(*mid(4, 5), *mid(2, 5), mode="walk")) == [5]
@@ -96,7 +97,7 @@ def test_only_straight_on_restriction(tmp_path: Path) -> None:
     assert _nodes(r, straight) == [5]
     for target in (mid(2, 5), mid(5, 8)):
         nodes = _nodes(r, r.route(*mid(4, 5), *target, mode="car"))
-        assert nodes[0] == 5 and nodes[1] == 6  # forced straight, then around
+        assert nodes[0] != 5 or nodes[1] == 6  # through 5 only straight on, then around
     # except=motorcar exempts cars
     rel_exc = (2, rel[1], {**rel[2], "except": "motorcar"})
     r2 = _router(tmp_path / "exc", grid_ways(), [rel_exc])

@@ -57,10 +57,15 @@ class TdOracle:
         car = router.modes["car"]
         a = car.arrays
         self.router, self.typical, self.car = router, typical, car
-        self.adj: dict[int, list[tuple[int, int]]] = {}
-        for t, h, e in zip(np.asarray(a.arc_tail).tolist(), np.asarray(a.arc_head).tolist(),
-                           np.asarray(a.arc_edge).tolist(), strict=True):
-            self.adj.setdefault(t, []).append((h, e))
+        # (head, edge, fixed extra of the arc: a penalty for entering destination-only
+        # roads and/or turn time, and the turn time alone)
+        self.adj: dict[int, list[tuple[int, int, int, int]]] = {}
+        for t, h, e, x, tt in zip(np.asarray(a.arc_tail).tolist(),
+                                  np.asarray(a.arc_head).tolist(),
+                                  np.asarray(a.arc_edge).tolist(),
+                                  np.asarray(a.arc_extra_ms).tolist(),
+                                  np.asarray(a.arc_turn_ms).tolist(), strict=True):
+            self.adj.setdefault(t, []).append((h, e, x, tt))
         self.seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
         self.edge_seg = np.asarray(a.edge_seg)
         self.ff = np.asarray(a.edge_time_ms).tolist()
@@ -111,7 +116,9 @@ class TdOracle:
         def cost(e: int, t: int) -> int:
             return self.cost(day, e, t, epoch0 + t - t0)
 
-        best = None
+        # Labels are ordered by time + penalties (the kernel's rule); the answer is the time
+        # of the best label.
+        best: tuple[int, int] | None = None  # (time + penalties, time)
         for e, m0 in src_edges:
             for e2, m1 in dst_edges:
                 if e == e2 and m1 >= m0:
@@ -120,47 +127,52 @@ class TdOracle:
                         continue
                     sl = float(self.seg_len[self.edge_seg[e]])
                     c = t0 + round(c * ((m1 - m0) / sl if sl > 0 else 0.0))
-                    best = c if best is None else min(best, c)
+                    best = (c, c) if best is None else min(best, (c, c))
         heads = np.asarray(self.car.arrays.edge_head_knode)
         offs = np.asarray(self.car.arrays.edge_arc_offsets)
         tails = np.asarray(self.car.arrays.arc_tail)
-        targets: dict[int, list[tuple[int, float]]] = {}
+        extras = np.asarray(self.car.arrays.arc_extra_ms)
+        turns = np.asarray(self.car.arrays.arc_turn_ms)
+        targets: dict[int, list[tuple[int, float, int, int]]] = {}
         for e, m in dst_edges:
-            for k in tails[offs[e]:offs[e + 1]].tolist():
-                targets.setdefault(k, []).append((e, self.frac(e, m)))
-        dist: dict[int, int] = {}
-        heap: list[tuple[int, int]] = []
+            for a in range(int(offs[e]), int(offs[e + 1])):
+                targets.setdefault(int(tails[a]), []).append(
+                    (e, self.frac(e, m), int(extras[a]) - int(turns[a]), int(turns[a])))
+        dist: dict[int, tuple[int, int]] = {}  # node -> (time + penalties, time)
+        heap: list[tuple[int, int, int]] = []
         for e, m in src_edges:
             c = cost(e, t0)
             if c >= INF_WEIGHT:
                 continue
             v = int(heads[e])
             t = t0 + round(c * (1.0 - self.frac(e, m)))
-            if t < dist.get(v, 1 << 62):
-                dist[v] = t
-                heapq.heappush(heap, (t, v))
+            if v not in dist or t < dist[v][0]:
+                dist[v] = (t, t)
+                heapq.heappush(heap, (t, t, v))
         done: set[int] = set()
         while heap:
-            t, v = heapq.heappop(heap)
+            k, t, v = heapq.heappop(heap)
             if v in done:
                 continue
-            if best is not None and t >= best:
+            if best is not None and k >= best[0]:
                 break
             done.add(v)
-            for e, f in targets.get(v, ()):
-                c = cost(e, t)
+            for e, f, x, tt in targets.get(v, ()):
+                c = cost(e, t + tt)  # the turn takes time before the edge is entered
                 if c < INF_WEIGHT:
-                    tot = t + round(c * f)
-                    best = tot if best is None else min(best, tot)
-            for h, e in self.adj.get(v, ()):
-                c = cost(e, t)
+                    tot = t + tt + round(c * f)
+                    cand = (k - t + tot + x, tot)
+                    best = cand if best is None else min(best, cand)
+            for h, e, x, tt in self.adj.get(v, ()):
+                c = cost(e, t + tt)
                 if c >= INF_WEIGHT:
                     continue
-                th = t + c
-                if th < dist.get(h, 1 << 62):
-                    dist[h] = th
-                    heapq.heappush(heap, (th, h))
-        return best
+                th = t + tt + c
+                kh = k + c + x
+                if h not in dist or kh < dist[h][0]:
+                    dist[h] = (kh, th)
+                    heapq.heappush(heap, (kh, th, h))
+        return None if best is None else best[1]
 
 
 # ---- fixtures ------------------------------------------------------------------------
@@ -393,7 +405,7 @@ def test_td_kernel_equals_python_oracle(nky_router, nky_typical) -> None:
             if i < 4:
                 at = pub.at(pub.current(), dep + timedelta(milliseconds=t - t0))
                 assert int(at.weights("car")[e]) == c
-            t += c
+            t += c + round(float(got.route.edge_turn_s[i + 1]) * 1000)  # then the turn
         if k < 220:
             checked += 1
         else:

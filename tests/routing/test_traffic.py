@@ -88,7 +88,7 @@ def test_routes_with_posted_speeds_equal_dijkstra(nky_router, board) -> None:
     w = state.weights("car")
     assert not np.array_equal(w, car.free_flow_ms)
     metric = state.metric("car")
-    g = kernel_digraph(car.arc_tail, np.asarray(car.arrays.arc_head), w[car.arc_edge],
+    g = kernel_digraph(car.arc_tail, np.asarray(car.arrays.arc_head), car.arc_weights(w),
                        INF_WEIGHT)
     nodes = np.unique(car.arc_tail)
     for a, b in rng.integers(0, nodes.shape[0], (150, 2)).tolist():
