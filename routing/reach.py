@@ -147,8 +147,13 @@ class Reach:
                 p: list[tuple[int, int]] = []
                 for e, m in ep.edges:
                     fw = _frac_w(self.road, mr, w, e, m, False)
-                    arcs = slice(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1]))
-                    p.extend((int(k), fw) for k in mr.arc_tail[arcs].tolist())
+                    a0, a1 = int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])
+                    # entering the target's edge costs its arc's turn time too (edge-based
+                    # car graph; zero elsewhere), as in a route to it
+                    turn = (mr.arc_turn[a0:a1].tolist() if mr.arc_turn.shape[0]
+                            else [0] * (a1 - a0))
+                    p.extend((int(k), fw + int(t)) for k, t in
+                             zip(mr.arc_tail[a0:a1].tolist(), turn, strict=True))
                 pairs.append(p)
         return _Ends(eps, pairs)
 
@@ -295,7 +300,8 @@ class Reach:
         _, _, arc_id = self._csr[mode]
 
         def make(w: np.ndarray) -> np.ndarray:
-            return np.asarray(w, dtype=np.int64)[mr.arc_edge[arc_id]]
+            # the kernel's own arc weights (turn costs and other arc extras included)
+            return np.asarray(mr.arc_weights(np.asarray(w, dtype=np.int64)))[arc_id]
 
         if weights is None:
             return state.memo(f"reach:arcw:{mode}", lambda: make(state.weights(mode)))

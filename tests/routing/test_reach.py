@@ -67,7 +67,7 @@ def _random_points(router, rng: np.random.Generator, k: int) -> list[tuple[float
 
 
 def _kernel_csr(mr, w: np.ndarray):
-    arc_w = np.asarray(w, dtype=np.float64)[mr.arc_edge]
+    arc_w = np.asarray(mr.arc_weights(np.asarray(w, dtype=np.int64)), dtype=np.float64)
     ok = arc_w < INF_WEIGHT
     n = mr.arrays.kernel_node_count
     # +1: a super source; parallel arcs keep the smallest weight (coo sums duplicates, so
@@ -133,9 +133,12 @@ def test_road_matrix_equals_dijkstra_and_routes(request, city: str, mode: str) -
             for e, x in dst.edges:
                 seg_l = router.seg_length_m[mr.edge_seg[e]]
                 fw = int(round(float(w[e]) * min(max(x / seg_l, 0), 1)))
-                tails = mr.arc_tail[mr.edge_arc_offsets[e]:mr.edge_arc_offsets[e + 1]]
-                if tails.shape[0]:
-                    best = min(best, float(dist[tails].min()) + fw)
+                arcs = slice(mr.edge_arc_offsets[e], mr.edge_arc_offsets[e + 1])
+                tails = mr.arc_tail[arcs]
+                if tails.shape[0]:  # entering the edge: its arc's turn time too
+                    turn = (mr.arc_turn[arcs] if mr.arc_turn.shape[0]
+                            else np.zeros(tails.shape[0]))
+                    best = min(best, float((dist[tails] + turn).min()) + fw)
                 for e0, x0 in src.edges:  # both ends on one edge, in order
                     if e0 == e and x >= x0:
                         best = min(best, round(float(w[e]) * (x - x0) / seg_l))
