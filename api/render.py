@@ -50,7 +50,7 @@ def step_json(s: Step, lang: str = "en") -> dict[str, Any]:
 
 
 #: The ``Step`` schema's optional members (``api.schemas.Step``).
-_STEP_OPTIONAL = ("exit", "ref", "destination", "exit_ref")
+_STEP_OPTIONAL = ("exit", "ref", "destination", "exit_ref", "pushed")
 
 
 def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate
@@ -106,9 +106,9 @@ def route_answer_json(snapshot: Snapshot, ans: RouteAnswer, frm: tuple[float, fl
         "routes": [route_item_json(snapshot, it, frm, to, lang) for it in ans.items],
         "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
         "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
-    if ans.vehicle is not None:
-        out["vehicle"] = {"height_m": ans.vehicle.height_m, "width_m": ans.vehicle.width_m,
-                          "weight_t": ans.vehicle.weight_t, "length_m": ans.vehicle.length_m}
+    out["vehicle"] = None if ans.vehicle is None else {
+        "height_m": ans.vehicle.height_m, "width_m": ans.vehicle.width_m,
+        "weight_t": ans.vehicle.weight_t, "length_m": ans.vehicle.length_m}
     return out
 
 

@@ -11,7 +11,8 @@ A, B = "39.0837,-84.5086", "39.0412,-84.4960"
 
 
 @pytest.mark.parametrize(("mode", "alternatives", "lang"), [
-    ("car", 0, "en"), ("car", 2, "zh-CN"), ("bike", 1, "en"), ("walk", 0, "zh-CN")])
+    ("car", 0, "en"), ("car", 2, "zh-CN"), ("bike", 1, "en"), ("walk", 0, "zh-CN"),
+    ("truck", 0, "en"), ("bus", 1, "en")])
 def test_route_answer_is_what_the_model_gives(client, mode: str, alternatives: int,
                                               lang: str) -> None:
     r = client.get("/v1/route", params={"from": A, "to": B, "mode": mode,
