@@ -20,6 +20,7 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.quotas import (
     COSTS,
+    KEY_CACHE_S,
     PLANS,
     MemoryCounter,
     RedisCounter,
@@ -187,16 +188,17 @@ def test_revoked_and_expired_keys_are_refused_within_a_second(env) -> None:
     h = {"Authorization": f"Bearer {key}"}
     assert c.get("/v1/incidents", headers=h).status_code == 200
     revoke_key(svc.store, _kid(key))
-    t0 = time.monotonic()
-    while c.get("/v1/incidents", headers=h).status_code != 401:
-        assert time.monotonic() - t0 < 1.0
+    # a worker trusts a key lookup for KEY_CACHE_S (the documented bound, under a second):
+    # once that has passed the key is refused (speed itself is not asserted here)
+    assert KEY_CACHE_S < 1.0
+    time.sleep(KEY_CACHE_S + 0.05)
+    assert c.get("/v1/incidents", headers=h).status_code == 401
     key2 = create_key(svc.store, "traffic_centre", "KYTC")
     h2 = {"Authorization": f"Bearer {key2}"}
     assert c.get("/v1/incidents", headers=h2).status_code == 200
     expire_key(svc.store, _kid(key2), datetime.now(UTC) - timedelta(seconds=1))
-    t0 = time.monotonic()
-    while c.post("/v1/incidents", headers=h2, json=_closure()).status_code != 401:
-        assert time.monotonic() - t0 < 1.0
+    time.sleep(KEY_CACHE_S + 0.05)
+    assert c.post("/v1/incidents", headers=h2, json=_closure()).status_code == 401
     assert c.get("/v1/incidents", headers=h2).status_code == 401
 
 
