@@ -171,7 +171,7 @@ _GEOCODE_ERRORS = {
 }
 
 
-@router.get("/geocode", summary="Find streets, intersections and stops by name",
+@router.get("/geocode", summary="Find streets, intersections, stops and places by name",
             responses={200: {"content": {"application/json": {"example": {"results": [
                 {"kind": "intersection", "name": "East 5th Street & Scott Boulevard",
                  "lat": 39.086083, "lon": -84.509119, "score": 1}]}}}},
@@ -179,8 +179,10 @@ _GEOCODE_ERRORS = {
 def geocode(
     request: Request,
     q: Annotated[str, Query(max_length=200, description="A street (`scott blvd`), an "
-                            "intersection (`5th St & Scott Blvd`, also `and`, `/`, `at`) or a "
-                            "stop name; any case, accents optional, words may be cut short",
+                            "intersection (`5th St & Scott Blvd`, also `and`, `/`, `at`), a "
+                            "stop or a named place (town, station, park, sight, shop; also by "
+                            "its Chinese or English name); any case, accents optional, words "
+                            "may be cut short",
                             examples=["5th St & Scott Blvd"])],
     near: Annotated[str | None, Query(max_length=64, description="Rank places near this "
                                       "point first among equal matches: " + LATLON_FORMAT,
@@ -188,9 +190,13 @@ def geocode(
     limit: Annotated[int, Query(ge=1, le=50, description="Most results",
                                 examples=[5])] = 10,
 ) -> dict[str, Any]:
-    """Places of the snapshot matching `q`, best first: `kind` (street, intersection, stop),
-    `name`, `lat`, `lon`, `score` (3 same words, 2 name starts with the query, 1 every word
-    found) and `stop_id` for stops (usable with `/v1/stops/{stop_id}/departures`)."""
+    """Places of the snapshot matching `q`, best first: `kind` (street, intersection, stop,
+    place), `name`, `lat`, `lon`, `score` (3 same words, 2 name starts with the query, 1 every
+    word found), `stop_id` for stops (usable with `/v1/stops/{stop_id}/departures`); for
+    named OSM places `category` (its tag, e.g. `railway=station`), `osm` (`n123`, `w45`,
+    `r6`), `name_zh` / `name_en` when tagged and `matched` when the query matched one of
+    those. Among equal matches towns and cities rank above streets, streets above other
+    places and stops. Snapshots built before places were kept find no places."""
     if not q.strip():
         raise ApiProblem(422, "invalid-parameter", "q: give a street, intersection "
                          "('5th St & Scott Blvd') or stop name", "Invalid parameter",

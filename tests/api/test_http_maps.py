@@ -195,6 +195,17 @@ def test_geocode_streets_and_stops_ranked(client) -> None:
     assert bad.status_code == 422 and bad.json()["invalid_params"][0]["name"] == "query.q"
 
 
+def test_geocode_finds_named_osm_places(client) -> None:
+    res = client.get("/v1/geocode", params={"q": "black brigade"}).json()["results"]
+    assert res[0]["kind"] == "place" and res[0]["name"] == "Black Brigade Monument"
+    assert res[0]["category"] == "historic=monument" and res[0]["osm"].startswith("n")
+    # the monument stands in Covington by the Licking River
+    assert abs(res[0]["lat"] - 39.0955) < 0.001 and abs(res[0]["lon"] + 84.5087) < 0.001
+    res = client.get("/v1/geocode", params={"q": "FOUNTAIN SQ", "limit": 20}).json()
+    cats = {r.get("category") for r in res["results"] if r["kind"] == "place"}
+    assert "railway=tram_stop" in cats
+
+
 def test_reverse_names_street_and_stop(client) -> None:
     r = client.get("/v1/reverse", params={"at": "39.0837,-84.5086"}).json()
     assert r["street"] == "East 7th Street" and r["distance_m"] < 10
