@@ -460,3 +460,30 @@ def test_commuter_transit_trip_shows_realtime_delays_and_alerts(
     _basemap_drawn(page)
     page.screenshot(path=str(artifacts / "commuter-realtime.png"))
     watch.assert_offline_clean()
+
+
+def test_console_falls_back_to_polling_without_the_event_stream(
+        page_watch, server: tuple[str, str]) -> None:
+    """With /v1/events unreachable the console polls: a change made elsewhere still reaches
+    its table and feed."""
+    url, key = server
+    page, watch = page_watch
+    blocked: list[str] = []
+
+    def refuse(route) -> None:
+        blocked.append(route.request.url)
+        route.abort("connectionrefused")
+
+    page.route("**/v1/events*", refuse)
+    _sign_in(page, url, key)
+    page.wait_for_function("() => document.body.dataset.live === 'poll'",
+                           timeout=RENDER_TIMEOUT_MS)
+    assert blocked, "the page tried the event stream first"
+    inc = httpx.post(f"{url}/v1/incidents", headers={"Authorization": f"Bearer {key}"}, json={
+        "type": "event", "severity": "moderate", "start": "2020-01-15T07:45:00-05:00",
+        "geometry": {"type": "Point", "coordinates": [-84.5095, 39.0870]},
+        "road_effect": {"delay_s": 60}}).json()
+    page.locator(f"#incidents tr[data-id='{inc['id']}']").wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.locator("#feed li", has_text=f"{inc['id']} v1").wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.evaluate("document.body.dataset.live") == "poll"
+    watch.assert_offline_clean(expected_errors=("ERR_CONNECTION_REFUSED", "/v1/events"))

@@ -176,6 +176,7 @@
       fillForm(inc);
       draw.deleteAll();
       draw.add({ type: "Feature", properties: {}, geometry: inc.geometry });
+      zoomTo(inc);
       $("preview-out").replaceChildren();
       $("editor").scrollIntoView({ block: "start" });
     } catch (e) { $("list-msg").replaceChildren(el("p", { class: "error" }, e.body ? problemText(e) : e.message)); }
