@@ -233,7 +233,7 @@ def write_places(places: Places, snapshot_dir: Path, snapshot_id: str) -> Path:
         "lon": places.lon,
         "osm": places.osm,
     }
-    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
     return path
 
 
