@@ -487,3 +487,19 @@ def test_console_falls_back_to_polling_without_the_event_stream(
     page.locator("#feed li", has_text=f"{inc['id']} v1").wait_for(timeout=RENDER_TIMEOUT_MS)
     assert page.evaluate("document.body.dataset.live") == "poll"
     watch.assert_offline_clean(expected_errors=("ERR_CONNECTION_REFUSED", "/v1/events"))
+
+
+def test_commuter_search_suggests_named_places(page_watch, server_url: str) -> None:
+    """Typing part of an OSM place's name suggests it (with its category) and planning to it
+    works."""
+    page, watch = page_watch
+    _ready(page, server_url + "/")
+    page.select_option("#lang", "en")
+    page.fill("#to", "black brig")
+    option = page.locator('#to-list option[value="Black Brigade Monument"]')
+    option.wait_for(state="attached", timeout=RENDER_TIMEOUT_MS)
+    assert option.inner_text() == "historic=monument"
+    _plan(page, A, "Black Brigade Monument")
+    page.locator(".card.route").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.input_value("#to") == "Black Brigade Monument"
+    watch.assert_offline_clean()

@@ -6,7 +6,7 @@ const CN = (() => {
   const STRINGS = {
     en: {
       title: "citynav — plan a trip", consoleTitle: "citynav — traffic centre",
-      from: "From", to: "To", searchPlaceholder: "Street, intersection or stop",
+      from: "From", to: "To", searchPlaceholder: "Street, intersection, stop or place",
       car: "Car", bike: "Bike", walk: "Walk", transit: "Transit", modes: "Travel mode",
       leaveNow: "Leave now", departAt: "Depart at", arriveBy: "Arrive by", when: "When",
       plan: "Plan", swap: "Swap", language: "Language", clickHint:
@@ -46,7 +46,7 @@ const CN = (() => {
     },
     "zh-CN": {
       title: "citynav — 出行规划", consoleTitle: "citynav — 交通指挥中心",
-      from: "起点", to: "终点", searchPlaceholder: "街道、路口或站点",
+      from: "起点", to: "终点", searchPlaceholder: "街道、路口、站点或地点",
       car: "驾车", bike: "骑行", walk: "步行", transit: "公交", modes: "出行方式",
       leaveNow: "现在出发", departAt: "出发时间", arriveBy: "到达时间", when: "时间",
       plan: "规划", swap: "交换", language: "语言", clickHint: "提示：点击地图设置起点，再点击设置终点。",

@@ -41,8 +41,11 @@
     const { body } = await api(`/v1/geocode?q=${encodeURIComponent(text)}&limit=1&near=${c.lat},${c.lng}`);
     if (!body.results.length) throw new Error(`“${text}”: ${t("noRoute")}`);
     const r = body.results[0];
-    return { lat: r.lat, lon: r.lon, name: r.name };
+    return { lat: r.lat, lon: r.lon, name: shownName(r) };
   }
+  /* A result's name as the user typed it: the Chinese or English name of a place when the
+     query matched that one. */
+  function shownName(r) { return (r.matched && r[r.matched]) || r.name; }
   function suggest(input, list, key) {
     let timer = null;
     input.addEventListener("input", () => {
@@ -53,8 +56,9 @@
         const c = map.getCenter();
         const { body } = await api(`/v1/geocode?q=${encodeURIComponent(q)}&limit=8&near=${c.lat},${c.lng}`);
         list.replaceChildren(...body.results.map((r) => {
-          state.found[key].set(r.name, { lat: r.lat, lon: r.lon, name: r.name });
-          return el("option", { value: r.name }, r.kind);
+          const name = shownName(r);
+          state.found[key].set(name, { lat: r.lat, lon: r.lon, name });
+          return el("option", { value: name }, r.kind === "place" ? r.category : r.kind);
         }));
       }, 200);
     });
