@@ -121,18 +121,13 @@ def _print_build_summary(meta: dict, out: Path) -> None:
     if places is not None:
         keys = ", ".join(f"{k} {v:,}" for k, v in places.get("by_key", {}).items()
                          if not k.startswith("skipped"))
-        t.add_row("named places", f"{places['count']:,}" + (f" ({keys})" if keys else ""))
+        t.add_row("named places", f"{places['count']:,} ({keys})" if places["count"] else
+                  "none in the OSM extract: the geocoder finds streets, intersections and "
+                  "stops only")
     t.add_row("timezone", f"{meta['timezone']} ({_TZ_SOURCE.get(meta['timezone_source'], '?')})")
     t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
     t.add_row("build time", f"{meta['build_seconds']:.1f} s")
     warnings: list[str] = []
-    if places is not None and not places["count"]:
-        warnings.append("the OSM extract has no named places (place=*, stations, parks, "
-                        "shops, amenities...): the geocoder finds streets, intersections and "
-                        "stops only")
-    elif places is None and meta.get("road") is not False:
-        warnings.append("this snapshot keeps no named places: the geocoder finds streets, "
-                        "intersections and stops only")
     traffic = meta.get("traffic")
     if traffic:
         skipped = traffic.get("rows_skipped") or {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import unicodedata
 from pathlib import Path
@@ -136,3 +137,20 @@ def test_bundled_city_keeps_its_named_places() -> None:
     cats = dict(zip(places.name, places.category, strict=True))
     assert cats["Black Brigade Monument"] == "historic=monument"
     assert cats["Fountain Square"] == "railway=tram_stop"
+
+
+def _flat(table: str) -> str:
+    """A printed table's text with its borders and line breaks turned into single spaces."""
+    return re.sub(r"[│┃\s]+", " ", table)
+
+
+def test_build_summary_says_how_many_places_were_kept(monaco_dir: Path, capsys) -> None:
+    from api.cli import _print_build_summary
+
+    meta = json.loads((monaco_dir / "meta.json").read_text())
+    _print_build_summary(meta, monaco_dir)
+    out = capsys.readouterr().out
+    assert f"named places {meta['places']['count']:,} (" in _flat(out)
+    meta["places"] = {"file": str(PLACES_FILE), "count": 0, "by_key": {}}
+    _print_build_summary(meta, monaco_dir)
+    assert "none in the OSM" in _flat(capsys.readouterr().out)
