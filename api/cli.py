@@ -117,6 +117,13 @@ def _print_build_summary(meta: dict, out: Path) -> None:
         t.add_row("road modes", "none")
         t.add_row("walking", f"straight line × {walking.get('detour_factor', '?')} "
                   f"(transfers up to {walking.get('transfer_max_m', '?'):g} m walking)")
+    places = meta.get("places")
+    if places is not None:
+        keys = ", ".join(f"{k} {v:,}" for k, v in places.get("by_key", {}).items()
+                         if not k.startswith("skipped"))
+        t.add_row("named places", f"{places['count']:,} ({keys})" if places["count"] else
+                  "none in the OSM extract: the geocoder finds streets, intersections and "
+                  "stops only")
     t.add_row("timezone", f"{meta['timezone']} ({_TZ_SOURCE.get(meta['timezone_source'], '?')})")
     t.add_row("size", f"{meta['size_bytes'] / 1e6:.1f} MB")
     t.add_row("build time", f"{meta['build_seconds']:.1f} s")

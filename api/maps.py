@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -143,6 +144,50 @@ def map_style(tiles_url: str, glyphs_url: str, bbox: tuple[float, float, float, 
     }
 
 
+_PROTO = frozenset({"http", "https"})
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                   r"(?::\d{1,5})?$")
+_PREFIX = re.compile(r"^(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?$")
+#: The request headers a reverse proxy sets that :func:`public_base_url` honours.
+FORWARDED_HEADERS = ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix")
+
+
+def _first(value: str | None) -> str | None:
+    """The first (client-most) entry of a comma-separated forwarded header, or None."""
+    if value is None:
+        return None
+    first = value.split(",", 1)[0].strip()
+    return first or None
+
+
+def public_base_url(request: Request) -> str:
+    """The URL under which browsers reach this server, without a trailing slash: the
+    request's scheme and `Host`, replaced by a reverse proxy's `X-Forwarded-Proto`,
+    `X-Forwarded-Host` and `X-Forwarded-Prefix` when present (the first entry of each;
+    the ASGI ``root_path`` is kept). Raises a 400 :class:`ApiProblem` for a malformed one
+    (a misconfigured proxy must not make the style point elsewhere)."""
+    h = request.headers
+    proto = _first(h.get("x-forwarded-proto"))
+    host = _first(h.get("x-forwarded-host"))
+    prefix = _first(h.get("x-forwarded-prefix"))
+    bad = [name for name, value, ok in (
+        ("X-Forwarded-Proto", proto, proto is None or proto.lower() in _PROTO),
+        ("X-Forwarded-Host", host, host is None or _HOST.match(host) is not None),
+        ("X-Forwarded-Prefix", prefix, prefix is None or _PREFIX.match(prefix) is not None),
+    ) if not ok]
+    if bad:
+        raise ApiProblem(400, "invalid-header", f"{bad[0]}: not a valid "
+                         f"{'scheme (http or https)' if bad[0].endswith('Proto') else 'value'}",
+                         "Invalid header",
+                         invalid_params=[{"name": f"header.{b}", "reason": "malformed"}
+                                         for b in bad])
+    base = request.base_url
+    scheme = proto.lower() if proto else base.scheme
+    netloc = host or base.netloc
+    path = (prefix or "").rstrip("/") + base.path.rstrip("/")
+    return f"{scheme}://{netloc}{path}"
+
+
 @router.get("/style.json", summary="MapLibre style of the basemap",
             responses={200: {"description": "A MapLibre GL style (version 8) drawing the "
                              "basemap from /v1/tiles", "content": {"application/json": {
@@ -150,16 +195,28 @@ def map_style(tiles_url: str, glyphs_url: str, bbox: tuple[float, float, float, 
                                              "sources": {"citynav": {
                                                  "type": "vector", "tiles": [
                                                      "http://127.0.0.1:8000/v1/tiles/{z}/{x}/"
-                                                     "{y}.mvt"]}},
+                                                     "{y}.mvt?v=0d5c7f3e9a1b2c4d"]}},
                                              "layers": [{"id": "background",
                                                          "type": "background"}]}}}},
-                       **responses()})
-def style(request: Request) -> dict[str, Any]:
+                       **responses({400: ("A malformed `X-Forwarded-Proto`, `-Host` or "
+                                          "`-Prefix` header", problem_example(
+                                              400, "X-Forwarded-Proto: not a valid scheme "
+                                              "(http or https)", "/v1/style.json",
+                                              "invalid-header", "Invalid header"))})})
+def style(request: Request, response: Response) -> dict[str, Any]:
     """The MapLibre style the web map uses: streets by class, transit routes in their
-    colours and stops, all from this server's `/v1/tiles` (nothing from other servers)."""
+    colours and stops, all from this server's `/v1/tiles` (nothing from other servers).
+
+    Tile and glyph URLs are absolute (MapLibre needs them so) and built from the URL the
+    browser used: behind a reverse proxy, set `X-Forwarded-Proto`, `X-Forwarded-Host` and,
+    when the server is mounted under a path, `X-Forwarded-Prefix` (e.g. `/citynav`). Tile
+    URLs carry the snapshot id (`?v=`), so a browser's cached tiles are never reused for
+    another snapshot."""
     svc = request.app.state.service
-    base = str(request.base_url).rstrip("/")
-    return map_style(base + "/v1/tiles/{z}/{x}/{y}.mvt",
+    base = public_base_url(request)
+    response.headers["Vary"] = ", ".join(FORWARDED_HEADERS)
+    response.headers["Cache-Control"] = "no-cache"
+    return map_style(base + "/v1/tiles/{z}/{x}/{y}.mvt?v=" + svc.snapshot.snapshot_id[:16],
                      base + "/static/glyphs/{fontstack}/{range}.pbf", svc.snapshot.bbox)
 
 
@@ -171,7 +228,7 @@ _GEOCODE_ERRORS = {
 }
 
 
-@router.get("/geocode", summary="Find streets, intersections and stops by name",
+@router.get("/geocode", summary="Find streets, intersections, stops and places by name",
             responses={200: {"content": {"application/json": {"example": {"results": [
                 {"kind": "intersection", "name": "East 5th Street & Scott Boulevard",
                  "lat": 39.086083, "lon": -84.509119, "score": 1}]}}}},
@@ -179,8 +236,10 @@ _GEOCODE_ERRORS = {
 def geocode(
     request: Request,
     q: Annotated[str, Query(max_length=200, description="A street (`scott blvd`), an "
-                            "intersection (`5th St & Scott Blvd`, also `and`, `/`, `at`) or a "
-                            "stop name; any case, accents optional, words may be cut short",
+                            "intersection (`5th St & Scott Blvd`, also `and`, `/`, `at`), a "
+                            "stop or a named place (town, station, park, sight, shop; also by "
+                            "its Chinese or English name); any case, accents optional, words "
+                            "may be cut short",
                             examples=["5th St & Scott Blvd"])],
     near: Annotated[str | None, Query(max_length=64, description="Rank places near this "
                                       "point first among equal matches: " + LATLON_FORMAT,
@@ -188,9 +247,13 @@ def geocode(
     limit: Annotated[int, Query(ge=1, le=50, description="Most results",
                                 examples=[5])] = 10,
 ) -> dict[str, Any]:
-    """Places of the snapshot matching `q`, best first: `kind` (street, intersection, stop),
-    `name`, `lat`, `lon`, `score` (3 same words, 2 name starts with the query, 1 every word
-    found) and `stop_id` for stops (usable with `/v1/stops/{stop_id}/departures`)."""
+    """Places of the snapshot matching `q`, best first: `kind` (street, intersection, stop,
+    place), `name`, `lat`, `lon`, `score` (3 same words, 2 name starts with the query, 1 every
+    word found), `stop_id` for stops (usable with `/v1/stops/{stop_id}/departures`); for
+    named OSM places `category` (its tag, e.g. `railway=station`), `osm` (`n123`, `w45`,
+    `r6`), `name_zh` / `name_en` when tagged and `matched` when the query matched one of
+    those. Among equal matches towns and cities rank above streets, streets above other
+    places and stops. Snapshots built before places were kept find no places."""
     if not q.strip():
         raise ApiProblem(422, "invalid-parameter", "q: give a street, intersection "
                          "('5th St & Scott Blvd') or stop name", "Invalid parameter",

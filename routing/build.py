@@ -1,8 +1,9 @@
 """``citynav build``: OSM (+ GTFS) → a snapshot directory, atomically.
 
 Steps: read OSM → segments and per-mode graphs → CCH orders → (transit: compile GTFS,
-link stops to the walk graph, walking transfers) → write arrays → timezone → (typical
-speeds, bound to the snapshot_id) → meta.json → rename into place. Any failure removes the
+link stops to the walk graph, walking transfers) → write arrays → timezone → named places
+for the geocoder (``places/places.json``, bound to the snapshot_id) → (typical speeds, bound
+to the snapshot_id) → meta.json → rename into place. Any failure removes the
 temporary directory, so the target is either the old snapshot or a complete new one.
 
 GTFS without OSM builds a transit-only snapshot (``"road": false``): compile GTFS,
@@ -24,6 +25,7 @@ import numpy as np
 from routing.graph import RoadNetwork, build_network
 from routing.kernels.cch import compute_order
 from routing.osm import OsmError, read_osm
+from routing.places import PLACES_FILE, PLACES_VERSION, read_places, write_places
 from routing.snapshot import BUILD_VERSION, SnapshotWriter, file_sha256
 from routing.straight_walk import WALK_DETOUR_FACTOR
 from routing.timezones import resolve_timezone, validate_timezone
@@ -63,8 +65,9 @@ def build_snapshot(osm_path: str | os.PathLike[str] | None, out_dir: str | os.Pa
 
     ``timezone``: the city's IANA zone; default the agency timezone of the first GTFS feed
     with a stop on the map (linked to a street), else the zone at the network's bbox centre
-    (offline lookup). The snapshot_id covers every source file (OSM, GTFS, traffic) and the
-    timezone.
+    (offline lookup). The snapshot_id covers every source file (OSM, GTFS, traffic), the
+    timezone and the places file's layout; the named places the geocoder searches
+    (:mod:`routing.places`) are written next to the arrays and recorded in ``meta["places"]``.
 
     Without ``osm_path`` (``None``) the snapshot is **transit-only**: see
     :func:`build_transit_only_snapshot`.
@@ -107,7 +110,11 @@ def build_snapshot(osm_path: str | os.PathLike[str] | None, out_dir: str | os.Pa
         tz, tz_source = resolve_timezone(tz_option, _feeds_on_map(transit_meta), bbox,
                                          net.node_lon, net.node_lat)
         digest = hashlib.sha256((BUILD_VERSION + "".join(s["sha256"] for s in sources)
-                                 + f"|tz={tz}").encode()).hexdigest()
+                                 + f"|tz={tz}|places={PLACES_VERSION}").encode()).hexdigest()
+        progress("named places", 0, 1)
+        places = read_places(osm_path)
+        write_places(places, writer.tmp, digest[:16])
+        progress("named places", 1, 1)
         meta: dict[str, Any] = {
             "snapshot_id": digest[:16],
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -121,6 +128,8 @@ def build_snapshot(osm_path: str | os.PathLike[str] | None, out_dir: str | os.Pa
             },
             "osm_read": dict(osm.stats),
             "road": True,
+            "places": {"file": str(PLACES_FILE), "count": len(places),
+                       "by_key": dict(sorted(places.stats.items()))},
             "transit": transit_meta,
             "traffic": None,
             "build_seconds": None,

@@ -1,10 +1,14 @@
-"""A small geocoder over a snapshot: street names, intersections and transit stops.
+"""A small geocoder over a snapshot: street names, intersections, transit stops and named
+OSM places (settlements, stations, parks, sights, shops... kept at build by
+:mod:`routing.places`, with their Chinese and English names when tagged).
 
 Names are compared in a folded form (:func:`fold`): Unicode-decomposed with accents removed,
 case-folded, punctuation to spaces and common street-type abbreviations expanded ("St" →
 "street", "Blvd" → "boulevard"), so "5th st" finds "5th Street" and "sao joao" finds "São
-João". Every word of a query must start a word of a name (so typing ahead works); exact
-and prefix matches rank above word matches, then longer streets above shorter ones.
+João". Every word of a query must start a word of a name (so typing ahead works; a query word
+in Chinese, Japanese or Korean script may also sit inside a name's word, as those names are
+written without spaces); exact and prefix matches rank above word matches, then towns and
+cities above streets, streets (longer first) above other places and stops.
 "A & B" (also "A and B", "A / B", "A at B") looks up the junctions where streets matching A and
 B meet. :meth:`Geocoder.reverse` names the street nearest to a point.
 """
@@ -22,6 +26,7 @@ import numpy as np
 import shapely
 
 from gtfs.timetable import Timetable
+from routing.places import load_places
 from routing.snapshot import Snapshot
 
 _M_PER_DEG = 111_195.0
@@ -45,28 +50,62 @@ def fold(text: str) -> list[str]:
     return [ABBREVIATIONS.get(w, w) for w in t.split()]
 
 
+#: ``place=*`` values ranked above streets, by importance (others rank as other places).
+SETTLEMENTS = {"country": 9.0, "state": 8.0, "region": 7.0, "city": 6.0, "town": 5.0,
+               "borough": 4.5, "suburb": 4.0, "village": 3.0, "quarter": 2.5,
+               "neighbourhood": 2.0, "island": 2.0, "hamlet": 1.0}
+#: Rank of each kind among equal matches (then ``_Entry.weight``).
+_KIND_RANK = {"settlement": 2.0, "street": 1.0, "intersection": 1.0, "place": 0.5,
+              "stop": 0.0}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
 @dataclass
 class _Entry:
-    kind: str  # street, stop
+    kind: str  # street, stop, place
     name: str
     words: list[str]
     lat: float
     lon: float
-    weight: float  # ranking tie-break: street length (m) or stop
-    ref: str | None = None  # stop id
+    weight: float  # ranking tie-break: street length (m), settlement importance
+    ref: str | None = None  # stop id, or OSM object of a place (n123, w45, r6)
+    category: str | None = None  # place: key=value of its OSM tag
+    #: place: other names (zh, en) and their folded words
+    alt: dict[str, tuple[str, list[str]]] | None = None
+
+    @property
+    def rank_kind(self) -> str:
+        if self.kind == "place" and self.weight > 0:
+            return "settlement"
+        return self.kind
+
+
+def _word_has(w: str, x: str) -> bool:
+    return w.startswith(x) or (_CJK.search(x) is not None and x in w)
 
 
 def _match(q: list[str], words: list[str]) -> int:
-    """0: no match; 1: every query word starts a word; 2: the name starts with the query;
-    3: the same words."""
-    if not q:
+    """0: no match; 1: every query word starts a word (or, in CJK script, is inside one);
+    2: the name starts with the query; 3: the same words."""
+    if not q or not words:
         return 0
     if q == words:
         return 3
     if words[:len(q) - 1] == q[:-1] and len(words) >= len(q) and words[len(q) - 1].startswith(
             q[-1]):
         return 2
-    return 1 if all(any(w.startswith(x) for w in words) for x in q) else 0
+    return 1 if all(any(_word_has(w, x) for w in words) for x in q) else 0
+
+
+def _match_entry(q: list[str], e: _Entry) -> tuple[int, str | None]:
+    """The best match of ``q`` against the entry's name and its other names: (score, the
+    other name's language when that matched better)."""
+    best, lang = _match(q, e.words), None
+    for code, (_name, words) in (e.alt or {}).items():
+        m = _match(q, words)
+        if m > best:
+            best, lang = m, code
+    return best, lang
 
 
 class Geocoder:
@@ -122,6 +161,19 @@ class Geocoder:
                     self.entries.append(_Entry("stop", sname, fold(sname), float(sl[i]),
                                                float(so[i]), 0.0, sid))
         self._stop_entries = [e for e in self.entries if e.kind == "stop"]
+        places = load_places(snapshot.path, snapshot.snapshot_id) if snapshot.path else None
+        #: whether the snapshot has a places file (older snapshots have none)
+        self.has_places = places is not None
+        for i in range(len(places) if places is not None else 0):
+            assert places is not None
+            name, cat = places.name[i], places.category[i]
+            key, _, value = cat.partition("=")
+            alt = {lang: (n, fold(n)) for lang, n in (("zh", places.name_zh[i]),
+                                                     ("en", places.name_en[i]))
+                   if n and n != name}
+            weight = SETTLEMENTS.get(value, 0.0) if key == "place" else 0.0
+            self.entries.append(_Entry("place", name, fold(name), float(places.lat[i]),
+                                       float(places.lon[i]), weight, places.osm[i], cat, alt))
         # reverse geocoding: segment lines in a local metric projection
         self._lat0 = float(np.mean(lat)) if len(lat) else 0.0
         self._kx = math.cos(math.radians(self._lat0)) * _M_PER_DEG
@@ -139,32 +191,45 @@ class Geocoder:
     def search(self, query: str, limit: int = 10,
                near: tuple[float, float] | None = None) -> list[dict[str, Any]]:
         """Places matching ``query``, best first: dicts with ``kind`` (street, intersection,
-        stop), ``name``, ``lat``, ``lon``, ``score`` (higher is better) and ``stop_id`` for
-        stops. ``near`` (lat, lon) ranks closer places first among equal matches."""
+        stop, place), ``name``, ``lat``, ``lon``, ``score`` (higher is better), ``stop_id``
+        for stops; for places ``category`` (``key=value``), ``osm`` (``n123``/``w45``/
+        ``r6``), ``name_zh``/``name_en`` when tagged and ``matched`` (``name_zh``...) when
+        the query matched that name better. ``near`` (lat, lon) ranks closer places first
+        among equal matches."""
         parts = [p for p in _SPLIT_INTERSECTION.split(query.strip()) if p.strip()]
         hits = self._intersections(fold(parts[0]), fold(parts[1]), near) \
             if len(parts) == 2 else []
         q = fold(query)
         # names may hold the separator too ("Scott at 7th"): match the whole query as well
+        langs: dict[int, str] = {}
         for e in self.entries:
-            m = _match(q, e.words)
+            m, lang = _match_entry(q, e) if e.alt else (_match(q, e.words), None)
             if m:
                 hits.append((m, e))
+                if lang is not None:
+                    langs[id(e)] = lang
         hits.sort(key=lambda h: self._rank(h[0], h[1], near), reverse=True)
-        return [self._out(e, m) for m, e in hits[:limit]]
+        return [self._out(e, m, langs.get(id(e))) for m, e in hits[:limit]]
 
     def _rank(self, m: int, e: _Entry, near: tuple[float, float] | None) -> tuple[float, ...]:
         d = 0.0
         if near is not None:
             d = -math.hypot((e.lat - near[0]) * _M_PER_DEG, (e.lon - near[1]) * self._kx)
-        return (m, d, 1.0 if e.kind == "street" else 0.0, e.weight)
+        return (m, d, _KIND_RANK[e.rank_kind], e.weight)
 
     @staticmethod
-    def _out(e: _Entry, m: int) -> dict[str, Any]:
+    def _out(e: _Entry, m: int, lang: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": e.kind, "name": e.name, "lat": round(e.lat, 6),
                                "lon": round(e.lon, 6), "score": m}
-        if e.ref is not None:
+        if e.kind == "stop":
             out["stop_id"] = e.ref
+        elif e.kind == "place":
+            out["category"] = e.category
+            out["osm"] = e.ref
+            for code, (name, _words) in (e.alt or {}).items():
+                out[f"name_{code}"] = name
+            if lang is not None:
+                out["matched"] = f"name_{lang}"
         return out
 
     def _intersections(self, a: list[str], b: list[str], near: tuple[float, float] | None

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -60,10 +61,15 @@ def test_map_pages_load_only_vendored_assets(client, page: str) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in r.headers["content-security-policy"]
     refs = _refs(r.text)
-    assert "/static/vendor/maplibre-gl/maplibre-gl.js" in refs
+    # relative references, so the pages also work under a reverse proxy's path prefix
+    assert "static/vendor/maplibre-gl/maplibre-gl.js" in refs
     for ref in refs:
-        assert ref.startswith("/"), f"{page} loads {ref} from elsewhere"
-        assert client.get(ref).status_code == 200, ref
+        assert "//" not in ref and not ref.startswith("/"), f"{page} loads {ref} absolutely"
+        for base in ("http://testserver" + page, "http://testserver/citynav" + page):
+            url = urljoin(base, ref)
+            assert url.startswith("http://testserver/"), url
+            path = url.removeprefix("http://testserver").removeprefix("/citynav")
+            assert client.get(path).status_code == 200, (base, ref)
 
 
 def test_vendored_files_match_the_manifest_and_the_lockfile() -> None:

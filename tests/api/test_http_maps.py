@@ -136,13 +136,56 @@ def test_style_draws_only_from_this_server(client) -> None:
     st = client.get("/v1/style.json").json()
     assert st["version"] == 8
     (src,) = st["sources"].values()
-    assert src["tiles"] == ["http://testserver/v1/tiles/{z}/{x}/{y}.mvt"]
+    snap = client.get("/v1/health").json()
+    sid = next(v for k, v in _walk(snap) if k == "snapshot_id")
+    assert src["tiles"] == [f"http://testserver/v1/tiles/{{z}}/{{x}}/{{y}}.mvt?v={sid[:16]}"]
     assert "sprite" not in st
     assert st["glyphs"] == "http://testserver/static/glyphs/{fontstack}/{range}.pbf"
     used = {ly.get("source-layer") for ly in st["layers"]} - {None}
     assert used == {"roads", "transit", "stops"}
     fonts = {f for ly in st["layers"] for f in ly.get("layout", {}).get("text-font", [])}
     assert fonts == {"DejaVu Sans"}
+
+
+def _walk(doc: object):
+    """Every (key, value) pair of a JSON document, depth first."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield k, v
+            yield from _walk(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _walk(v)
+
+
+def test_style_behind_a_reverse_proxy(client) -> None:
+    """Tile and glyph URLs follow X-Forwarded-Proto/Host/Prefix, and those URLs answer
+    (the proxy strips the prefix before passing the request on)."""
+    hdr = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "maps.example.org, 10.0.0.1",
+           "X-Forwarded-Prefix": "/citynav/"}
+    r = client.get("/v1/style.json", headers=hdr)
+    assert r.status_code == 200
+    assert "X-Forwarded-Host" in r.headers["vary"]
+    st = r.json()
+    (tiles,) = st["sources"]["citynav"]["tiles"]
+    assert tiles.startswith("https://maps.example.org/citynav/v1/tiles/{z}/{x}/{y}.mvt?v=")
+    assert st["glyphs"] == ("https://maps.example.org/citynav/static/glyphs/{fontstack}/"
+                            "{range}.pbf")
+    # what the proxy forwards after stripping the public prefix is served
+    path = tiles.split("/citynav", 1)[1].format(z=14, x=4385, y=6264)
+    assert client.get(path).status_code == 200
+    glyphs = st["glyphs"].split("/citynav", 1)[1].format(fontstack="DejaVu Sans",
+                                                          range="0-255")
+    assert client.get(glyphs).status_code == 200
+    # only the host: the scheme stays the request's
+    st = client.get("/v1/style.json", headers={"X-Forwarded-Host": "10.1.2.3:8443"}).json()
+    assert st["glyphs"].startswith("http://10.1.2.3:8443/static/")
+    for bad in ({"X-Forwarded-Proto": "javascript"}, {"X-Forwarded-Host": "evil.org/x?"},
+                {"X-Forwarded-Prefix": "//evil.org"}, {"X-Forwarded-Prefix": "no-slash"}):
+        r = client.get("/v1/style.json", headers=bad)
+        assert r.status_code == 400, bad
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["invalid_params"][0]["name"] == "header." + next(iter(bad))
 
 
 def test_label_glyphs_are_served_from_this_server(client) -> None:
@@ -193,6 +236,17 @@ def test_geocode_streets_and_stops_ranked(client) -> None:
     assert client.get("/v1/geocode", params={"q": "zzzz qqq"}).json() == {"results": []}
     bad = client.get("/v1/geocode", params={"q": "  "})
     assert bad.status_code == 422 and bad.json()["invalid_params"][0]["name"] == "query.q"
+
+
+def test_geocode_finds_named_osm_places(client) -> None:
+    res = client.get("/v1/geocode", params={"q": "black brigade"}).json()["results"]
+    assert res[0]["kind"] == "place" and res[0]["name"] == "Black Brigade Monument"
+    assert res[0]["category"] == "historic=monument" and res[0]["osm"].startswith("n")
+    # the monument stands in Covington by the Licking River
+    assert abs(res[0]["lat"] - 39.0955) < 0.001 and abs(res[0]["lon"] + 84.5087) < 0.001
+    res = client.get("/v1/geocode", params={"q": "FOUNTAIN SQ", "limit": 20}).json()
+    cats = {r.get("category") for r in res["results"] if r["kind"] == "place"}
+    assert "railway=tram_stop" in cats
 
 
 def test_reverse_names_street_and_stop(client) -> None:

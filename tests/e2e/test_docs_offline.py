@@ -87,7 +87,7 @@ def test_redoc_renders_offline(page_watch, server_url: str, artifacts: Path) -> 
 def test_map_pages_link_to_the_api_docs(page_watch, server_url: str, page_path: str) -> None:
     page, watch = page_watch
     page.goto(server_url + page_path, wait_until="load")
-    page.locator('a[href="/docs"]').click()
+    page.locator('a[href="docs"]').click()  # relative: works under a proxy prefix
     page.wait_for_url(f"{server_url}/docs")
     page.locator('.opblock-summary-path[data-path="/v1/route"]').first.wait_for(
         timeout=RENDER_TIMEOUT_MS)

@@ -13,7 +13,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,16 +30,27 @@ A, B = "39.0837,-84.5086", "39.0912,-84.4960"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def _create_key(snapshot: Path, db: str, role: str, agency: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role",
+                          role, "--agency", agency, "--db", db, "--snapshot",
+                          str(snapshot)], capture_output=True, text=True, check=True)
+    key = out.stdout.strip().splitlines()[-1].strip()
+    assert key.startswith("cnk_"), out.stdout
+    return key
+
+
+#: Keys of the module's server beside the traffic centre's (e.g. the transit agency's).
+KEYS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def server(nky_snapshot_dir: Path, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[str, str]]:
-    """(base URL, traffic-centre key for KYTC) of a server on its own incident store."""
+    """(base URL, traffic-centre key for KYTC) of a server on its own incident store; the
+    TANK feed's transit-agency key (for GTFS-Realtime pushes) is ``KEYS["nky_tank"]``."""
     db = f"sqlite:///{tmp_path_factory.mktemp('webdb') / 'incidents.db'}"
-    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role",
-                          "traffic_centre", "--agency", "KYTC", "--db", db, "--snapshot",
-                          str(nky_snapshot_dir)], capture_output=True, text=True, check=True)
-    key = out.stdout.strip().splitlines()[-1].strip()
-    assert key.startswith("cnk_"), out.stdout
+    key = _create_key(nky_snapshot_dir, db, "traffic_centre", "KYTC")
+    KEYS["nky_tank"] = _create_key(nky_snapshot_dir, db, "transit_agency", "nky_tank")
     with live_server(nky_snapshot_dir, ["--db", db, "--clock", CLOCK, "--freeze-clock"]) as (
             url, _):
         yield url, key
@@ -272,7 +285,8 @@ def test_operator_resolve_conflict_is_shown_plainly(page_watch, server: tuple[st
     row.locator("button.resolve").click()
     conflict = page.locator("#list-msg .conflict")
     conflict.wait_for(timeout=RENDER_TIMEOUT_MS)
-    assert re.search(r"changed by key:\w+ at \d\d:\d\d — reload", conflict.inner_text())
+    # who changed it (the agency) and when, in the city's time
+    assert f"changed by KYTC at {_city_hhmm(url, inc['id'])} — reload" in conflict.inner_text()
     page.screenshot(path=str(artifacts / "console-conflict.png"))
     # the time slider asks what was in effect two hours before the server's now (07:00 local
     # is the hazard's start; at 06:00 local nothing was in effect)
@@ -285,3 +299,207 @@ def test_operator_resolve_conflict_is_shown_plainly(page_watch, server: tuple[st
     page.locator(f"#incidents tr[data-id='{inc['id']}']").wait_for(state="detached",
                                                                    timeout=RENDER_TIMEOUT_MS)
     watch.assert_offline_clean(expected_errors=("412",))
+
+
+def _city_hhmm(url: str, incident_id: str) -> str:
+    """When the incident was last changed, HH:MM in the city's timezone (the store stamps
+    changes with the wall clock, not the server's replay clock)."""
+    cur = httpx.get(f"{url}/v1/incidents/{incident_id}").json()
+    tz = ZoneInfo(httpx.get(f"{url}/v1/health").json()["timezone"])
+    return datetime.fromisoformat(cur["updated_at"]).astimezone(tz).strftime("%H:%M")
+
+
+def _sign_in(page, url: str, key: str) -> None:
+    _ready(page, url + "/console")
+    page.select_option("#lang", "en")
+    page.evaluate(f"sessionStorage.setItem('citynav.console.key', '{key}')")
+    _ready(page, url + "/console")
+
+
+def test_operator_edits_an_incident_with_etag_and_filters_by_severity(
+        page_watch, server: tuple[str, str], artifacts: Path) -> None:
+    """Edit fields (severity, vehicle classes closed to) with If-Match; the list filters
+    by severity and type; a concurrent change is shown as "changed by KYTC at HH:MM"."""
+    url, key = server
+    page, watch = page_watch
+    hdr = {"Authorization": f"Bearer {key}"}
+    geom = {"type": "Point", "coordinates": [-84.5121, 39.0835]}
+    inc = httpx.post(f"{url}/v1/incidents", headers=hdr, json={
+        "type": "roadworks", "severity": "low", "start": "2020-01-15T07:30:00-05:00",
+        "geometry": geom, "road_effect": {"closed_to": ["car"]},
+        "description": {"en": "Lane works (edit test)", "es": "Obras"}}).json()
+    row_sel = f"#incidents tr[data-id='{inc['id']}']"
+    _sign_in(page, url, key)
+    page.locator(row_sel).wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.locator(row_sel + " td.severity").inner_text() == "low"
+    # the filters: severity and type hide it, "any" shows it again
+    page.select_option("#flt-severity", "severe")
+    page.locator(row_sel).wait_for(state="detached", timeout=RENDER_TIMEOUT_MS)
+    page.select_option("#flt-severity", "low")
+    page.locator(row_sel).wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.select_option("#flt-type", "closure")
+    page.locator(row_sel).wait_for(state="detached", timeout=RENDER_TIMEOUT_MS)
+    page.select_option("#flt-type", "roadworks")
+    page.locator(row_sel).wait_for(timeout=RENDER_TIMEOUT_MS)
+    for sel in ("#flt-type", "#flt-severity"):
+        page.select_option(sel, "")
+
+    # edit: the form shows the stored fields and the ETag
+    page.locator(row_sel + " button.edit").click()
+    page.locator("#editing").wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+    assert '"1"' in page.inner_text("#editing")
+    assert page.input_value("#f-severity") == "low" and page.input_value("#f-type") == "roadworks"
+    assert page.input_value("#f-start") == "2020-01-15T07:30"  # the city's time
+    checked = page.eval_on_selector_all("#f-closed input:checked", "els => els.map(e => e.value)")
+    assert checked == ["car"]
+    assert page.input_value("#f-desc-en") == "Lane works (edit test)"
+    page.select_option("#f-severity", "moderate")
+    page.check("#f-closed input[value=bus]")
+    page.check("#f-closed input[value=truck]")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as info:
+        page.click("#save")
+    assert info.value.status == 200
+    sent = info.value.request
+    assert sent.headers["if-match"] == '"1"'
+    patch = sent.post_data_json
+    assert patch == {"severity": "moderate",
+                     "road_effect": {"closed_to": ["car", "bus", "truck"]}}, patch
+    page.locator("#preview-out .saved").wait_for(timeout=RENDER_TIMEOUT_MS)
+    now = httpx.get(f"{url}/v1/incidents/{inc['id']}").json()
+    assert now["version"] == 2 and now["severity"] == "moderate"
+    assert now["road_effect"]["closed_to"] == ["car", "bus", "truck"]
+    assert now["description"] == inc["description"] and now["geometry"] == inc["geometry"]
+    page.locator(row_sel + " td.severity", has_text="moderate").wait_for(
+        timeout=RENDER_TIMEOUT_MS)
+
+    # a conflict: someone else changes it while the form is open
+    page.locator(row_sel + " button.edit").click()
+    page.locator("#editing", has_text='"2"').wait_for(timeout=RENDER_TIMEOUT_MS)
+    r = httpx.patch(f"{url}/v1/incidents/{inc['id']}", headers={**hdr, "If-Match": '"2"'},
+                    json={"severity": "high"})
+    assert r.status_code == 200
+    page.fill("#f-desc-en", "Lane works, two lanes (edit test)")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as info:
+        page.click("#save")
+    assert info.value.status == 412
+    conflict = page.locator("#preview-out .conflict")
+    conflict.wait_for(timeout=RENDER_TIMEOUT_MS)
+    when = _city_hhmm(url, inc["id"])
+    assert f"{inc['id']}: changed by KYTC at {when} — reload" in conflict.inner_text()
+    page.screenshot(path=str(artifacts / "console-edit-conflict.png"))
+    # reload reads the new version into the form
+    conflict.locator("button.reload").click()
+    page.locator("#editing", has_text='"3"').wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.input_value("#f-severity") == "high"
+    page.click("#edit-cancel")
+    # the live feed came from the event stream
+    assert page.evaluate("document.body.dataset.live") == "sse"
+    page.locator("#feed li.live", has_text=f"{inc['id']} v3").wait_for(timeout=RENDER_TIMEOUT_MS)
+    watch.assert_offline_clean(expected_errors=("412",))
+
+
+def test_commuter_transit_trip_shows_realtime_delays_and_alerts(
+        page_watch, server: tuple[str, str], artifacts: Path) -> None:
+    """A TripUpdate (every departure of the trip's first stop four minutes late) and an Alert
+    on its routes, pushed through the realtime ingest, reach an itinerary already on the
+    page through the event stream: its leg turns "+4 min late" and the alert shows."""
+    from tests.api.rt_support import PROTO, message
+
+    url, _key = server
+    page, watch = page_watch
+    _ready(page, url + "/")
+    page.select_option("#lang", "en")
+    page.get_by_role("tab", name="Transit").click()
+    _plan(page, A, "39.048,-84.5")
+    card = page.locator(".card.itinerary").first
+    card.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert "(scheduled)" in card.inner_text()
+    assert not page.locator(".card.itinerary .late").count()
+    page.wait_for_function("() => document.body.dataset.live === 'sse'",
+                           timeout=RENDER_TIMEOUT_MS)
+
+    at_s = int(datetime.fromisoformat(CLOCK).timestamp())
+    deps = httpx.get(f"{url}/v1/stops/nky_tank:10094/departures",
+                     params={"limit": 30}).json()["departures"]
+    assert deps
+    tu = message(at_s)
+    for i, d in enumerate(deps):
+        e = tu.entity.add()
+        e.id = f"tu{i}"
+        e.trip_update.trip.trip_id = d["trip_id"].split(":", 1)[1]
+        u = e.trip_update.stop_time_update.add()
+        u.stop_id = "10094"
+        u.departure.delay = u.arrival.delay = 240
+    agency = {"Authorization": f"Bearer {KEYS['nky_tank']}", **PROTO}
+    r = httpx.post(f"{url}/v1/realtime/nky_tank", content=tu.SerializeToString(),
+                   headers=agency, timeout=60)
+    assert r.status_code == 200 and r.json()["applied"]["applied"] == len(deps), r.text
+    al = message(at_s)
+    e = al.entity.add()
+    e.id = "detour-7th"
+    for rid in sorted({d["route"]["id"].split(":", 1)[1] for d in deps}):
+        e.alert.informed_entity.add().route_id = rid
+    tr = e.alert.header_text.translation.add()
+    tr.text, tr.language = "Detour at 7th Street (browser test)", "en"
+    r = httpx.post(f"{url}/v1/realtime/nky_tank", content=al.SerializeToString(),
+                   headers=agency, timeout=60)
+    assert r.status_code == 200, r.text
+
+    # no click: the page plans again when the stream reports new realtime data
+    late = page.locator(".card.itinerary.selected .late").first
+    late.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert late.inner_text().strip() == "+4 min late"
+    card = page.locator(".card.itinerary.selected")
+    card.locator(".alert", has_text="Detour at 7th Street (browser test)").wait_for(
+        timeout=RENDER_TIMEOUT_MS)
+    # the answer the page shows is the server's: the selected itinerary's first transit leg
+    plan = httpx.get(f"{url}/v1/plan", params={"from": A, "to": "39.048,-84.5"}).json()
+    leg = next(lg for lg in plan["itineraries"][0]["legs"] if lg["mode"] != "walk")
+    assert leg["realtime"] and leg["departure_delay_s"] == 240
+    assert int(page.evaluate("document.body.dataset.planned")) >= 2
+    _basemap_drawn(page)
+    page.screenshot(path=str(artifacts / "commuter-realtime.png"))
+    watch.assert_offline_clean()
+
+
+def test_console_falls_back_to_polling_without_the_event_stream(
+        page_watch, server: tuple[str, str]) -> None:
+    """With /v1/events unreachable the console polls: a change made elsewhere still reaches
+    its table and feed."""
+    url, key = server
+    page, watch = page_watch
+    blocked: list[str] = []
+
+    def refuse(route) -> None:
+        blocked.append(route.request.url)
+        route.abort("connectionrefused")
+
+    page.route("**/v1/events*", refuse)
+    _sign_in(page, url, key)
+    page.wait_for_function("() => document.body.dataset.live === 'poll'",
+                           timeout=RENDER_TIMEOUT_MS)
+    assert blocked, "the page tried the event stream first"
+    inc = httpx.post(f"{url}/v1/incidents", headers={"Authorization": f"Bearer {key}"}, json={
+        "type": "event", "severity": "moderate", "start": "2020-01-15T07:45:00-05:00",
+        "geometry": {"type": "Point", "coordinates": [-84.5095, 39.0870]},
+        "road_effect": {"delay_s": 60}}).json()
+    page.locator(f"#incidents tr[data-id='{inc['id']}']").wait_for(timeout=RENDER_TIMEOUT_MS)
+    page.locator("#feed li", has_text=f"{inc['id']} v1").wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.evaluate("document.body.dataset.live") == "poll"
+    watch.assert_offline_clean(expected_errors=("ERR_CONNECTION_REFUSED", "/v1/events"))
+
+
+def test_commuter_search_suggests_named_places(page_watch, server_url: str) -> None:
+    """Typing part of an OSM place's name suggests it (with its category) and planning to it
+    works."""
+    page, watch = page_watch
+    _ready(page, server_url + "/")
+    page.select_option("#lang", "en")
+    page.fill("#to", "black brig")
+    option = page.locator('#to-list option[value="Black Brigade Monument"]')
+    option.wait_for(state="attached", timeout=RENDER_TIMEOUT_MS)
+    assert option.inner_text() == "historic=monument"
+    _plan(page, A, "Black Brigade Monument")
+    page.locator(".card.route").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.input_value("#to") == "Black Brigade Monument"
+    watch.assert_offline_clean()

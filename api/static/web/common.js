@@ -6,7 +6,7 @@ const CN = (() => {
   const STRINGS = {
     en: {
       title: "citynav — plan a trip", consoleTitle: "citynav — traffic centre",
-      from: "From", to: "To", searchPlaceholder: "Street, intersection or stop",
+      from: "From", to: "To", searchPlaceholder: "Street, intersection, stop or place",
       car: "Car", bike: "Bike", walk: "Walk", transit: "Transit", modes: "Travel mode",
       leaveNow: "Leave now", departAt: "Depart at", arriveBy: "Arrive by", when: "When",
       plan: "Plan", swap: "Swap", language: "Language", clickHint:
@@ -40,10 +40,13 @@ const CN = (() => {
       now: "now", feed: "Live changes", summary: "Congestion summary",
       nothingToPreview: "Nothing previewed yet", noImpact: "No sampled route changes",
       list: "Incidents", id: "Id", actions: "Actions", signs: "Sign", resolved: "Resolved",
+      edit: "Edit", editing: "Editing", editHint: "draw again to change the geometry",
+      cancelEdit: "Cancel edit", saveChanges: "Save changes", saved: "Saved",
+      noChanges: "Nothing changed", bus: "Bus", truck: "Truck", allVehicles: "All vehicles",
     },
     "zh-CN": {
       title: "citynav — 出行规划", consoleTitle: "citynav — 交通指挥中心",
-      from: "起点", to: "终点", searchPlaceholder: "街道、路口或站点",
+      from: "起点", to: "终点", searchPlaceholder: "街道、路口、站点或地点",
       car: "驾车", bike: "骑行", walk: "步行", transit: "公交", modes: "出行方式",
       leaveNow: "现在出发", departAt: "出发时间", arriveBy: "到达时间", when: "时间",
       plan: "规划", swap: "交换", language: "语言", clickHint: "提示：点击地图设置起点，再点击设置终点。",
@@ -72,6 +75,9 @@ const CN = (() => {
       atTime: "生效时间", now: "现在", feed: "实时变更", summary: "拥堵概况",
       nothingToPreview: "尚未预览", noImpact: "抽样路线无变化", list: "事件列表", id: "编号",
       actions: "操作", signs: "指示牌", resolved: "已解除",
+      edit: "编辑", editing: "正在编辑", editHint: "重新绘制可修改位置", cancelEdit: "取消编辑",
+      saveChanges: "保存修改", saved: "已保存", noChanges: "没有修改", bus: "公交车",
+      truck: "货车", allVehicles: "所有车辆",
     },
   };
   const stored = localStorage.getItem("citynav.lang");
@@ -104,8 +110,11 @@ const CN = (() => {
     listeners.forEach((f) => f(lang));
   }
 
+  // API paths are resolved against the page (not the host's root), so the pages also work
+  // behind a reverse proxy that mounts the server under a prefix ("/citynav/").
+  function url(path) { return path.replace(/^\//, ""); }
   async function api(path, opts) {
-    const r = await fetch(path, opts);
+    const r = await fetch(url(path), opts);
     const type = r.headers.get("content-type") || "";
     const body = type.includes("json") ? await r.json() : await r.text();
     if (!r.ok) {
@@ -139,7 +148,8 @@ const CN = (() => {
 
   function newMap(container) {
     const map = new maplibregl.Map({
-      container, style: "/v1/style.json", attributionControl: { compact: true },
+      container, style: new URL("v1/style.json", document.baseURI).href,
+      attributionControl: { compact: true },
       // CJK place names would be drawn with the browser's own fonts (no glyph downloads)
       localIdeographFontFamily: "sans-serif",
     });
@@ -158,9 +168,45 @@ const CN = (() => {
   }
   const EMPTY = { type: "FeatureCollection", features: [] };
 
+  /* Live updates: the server's Server-Sent Events (/v1/events) of the given types call
+     onEvent(type, data); while the stream is down (no EventSource, incidents disabled, a
+     broken connection being retried) poll() runs every pollMs instead. The mode in use is
+     in document.body.dataset.live ("sse" or "poll") and in the returned object. */
+  function live({ types, onEvent, poll, pollMs }) {
+    const status = { mode: "connecting", source: null };
+    let timer = null;
+    const setMode = (m) => { status.mode = m; document.body.dataset.live = m; };
+    function startPolling() {
+      if (timer !== null) return;
+      setMode("poll");
+      poll();
+      timer = setInterval(poll, pollMs);
+    }
+    function stopPolling() { if (timer !== null) { clearInterval(timer); timer = null; } }
+    if (!window.EventSource) { startPolling(); return status; }
+    const es = new EventSource(url(`/v1/events?types=${types.join(",")}`));
+    status.source = es;
+    es.onopen = () => { stopPolling(); setMode("sse"); };
+    const handler = (ev) => {
+      let data = null;
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      onEvent(ev.type, data);
+    };
+    types.forEach((type) => es.addEventListener(type, handler));
+    // CLOSED: the server refused the stream (e.g. 404 without an incident store), the browser
+    // gives up; CONNECTING: it retries — poll meanwhile, onopen stops the polling again.
+    es.onerror = () => { startPolling(); };
+    return status;
+  }
+  /* Calls f at most once per `ms` (the last call wins), for bursts of live events. */
+  function debounce(f, ms) {
+    let t = null;
+    return (...args) => { clearTimeout(t); t = setTimeout(() => f(...args), ms); };
+  }
+
   return {
     t, setLang, applyTranslations, get lang() { return lang; },
     onLang(f) { listeners.push(f); }, api, fmtDuration, fmtKm, fmtTime, el, newMap,
-    lineBounds, setData, EMPTY,
+    lineBounds, setData, EMPTY, live, debounce, url,
   };
 })();

@@ -41,8 +41,11 @@
     const { body } = await api(`/v1/geocode?q=${encodeURIComponent(text)}&limit=1&near=${c.lat},${c.lng}`);
     if (!body.results.length) throw new Error(`“${text}”: ${t("noRoute")}`);
     const r = body.results[0];
-    return { lat: r.lat, lon: r.lon, name: r.name };
+    return { lat: r.lat, lon: r.lon, name: shownName(r) };
   }
+  /* A result's name as the user typed it: the Chinese or English name of a place when the
+     query matched that one. */
+  function shownName(r) { return (r.matched && r[r.matched]) || r.name; }
   function suggest(input, list, key) {
     let timer = null;
     input.addEventListener("input", () => {
@@ -53,8 +56,9 @@
         const c = map.getCenter();
         const { body } = await api(`/v1/geocode?q=${encodeURIComponent(q)}&limit=8&near=${c.lat},${c.lng}`);
         list.replaceChildren(...body.results.map((r) => {
-          state.found[key].set(r.name, { lat: r.lat, lon: r.lon, name: r.name });
-          return el("option", { value: r.name }, r.kind);
+          const name = shownName(r);
+          state.found[key].set(name, { lat: r.lat, lon: r.lon, name });
+          return el("option", { value: name }, r.kind === "place" ? r.category : r.kind);
         }));
       }, 200);
     });
@@ -138,23 +142,50 @@
       paint: { "circle-color": "#c62828", "circle-radius": 7, "circle-stroke-color": "#fff",
                "circle-stroke-width": 2 } });
     refreshIncidents();
-    setInterval(refreshIncidents, 15000);
+    // live layers follow the server's change stream; polling when it is unavailable
+    state.live = CN.live({ types: ["state", "incident"], pollMs: 15000,
+      poll: () => refreshIncidents(), onEvent: (type, d) => {
+        if (type === "state" && d.data) {
+          setLiveVersion(d.data.live_version);
+          // new realtime data (delays, cancellations, alerts) or incidents: plan again
+          const rt = `${d.data.realtime_version}/${d.data.incident_seq}`;
+          if (state.rtSeen !== undefined && rt !== state.rtSeen && state.result) replanSoon();
+          state.rtSeen = rt;
+        } else liveChanged();
+      } });
     map.on("moveend", refreshCongestion);
     document.body.dataset.ready = "1";
   });
 
+  /* The live layers' URLs carry the live-state version, so the browser never answers a new
+     version from its cache (within one version the server's ETag revalidates). */
+  const liveChanged = CN.debounce(() => { refreshIncidents(); refreshCongestion(); }, 250);
+  const replanSoon = CN.debounce(() => plan(true), 300);
+  function setLiveVersion(v) {
+    if (v === undefined || v === null || v === state.liveVersion) return;
+    state.liveVersion = v;
+    document.body.dataset.liveVersion = String(v);
+    liveChanged();
+  }
   async function refreshIncidents() {
     try {
-      const { body } = await api("/v1/incidents?status=active&limit=500");
+      const v = state.liveVersion;
+      const { body } = await api(`/v1/incidents?status=active&limit=500${v !== undefined ? `&live=${v}` : ""}`);
       CN.setData(map, "incidents", body);
+      if (body.live_version !== undefined && state.liveVersion === undefined) {
+        state.liveVersion = body.live_version;
+      } else if (body.live_version !== undefined && body.live_version !== state.liveVersion) {
+        setLiveVersion(body.live_version);  // polling noticed a new version
+      }
     } catch (e) { /* incidents disabled on this server */ }
   }
   async function refreshCongestion() {
     if (map.getZoom() < 13) { CN.setData(map, "congestion", CN.EMPTY); return; }
     const b = map.getBounds();
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5));
+    const v = state.liveVersion;
     try {
-      const { body } = await api(`/v1/congestion?min_level=slow&bbox=${bbox.join(",")}`);
+      const { body } = await api(`/v1/congestion?min_level=slow&bbox=${bbox.join(",")}${v !== undefined ? `&live=${v}` : ""}`);
       CN.setData(map, "congestion", body);
     } catch (e) { /* no live traffic */ }
   }
@@ -196,12 +227,15 @@
     return state.mode === "transit" && w === "arrive" ? at + "&arrive_by=true" : at;
   }
 
-  async function plan() {
+  /* quiet: a refresh of the shown result after a live change (no "Planning…", no refit). */
+  async function plan(quiet) {
     if (!state.origin || !state.destination) return;
     const o = state.origin, d = state.destination;
-    $("status").replaceChildren(el("p", {}, t("planning")));
-    $("results").replaceChildren();
-    CN.setData(map, "routes", CN.EMPTY); CN.setData(map, "itin", CN.EMPTY);
+    if (!quiet) {
+      $("status").replaceChildren(el("p", {}, t("planning")));
+      $("results").replaceChildren();
+      CN.setData(map, "routes", CN.EMPTY); CN.setData(map, "itin", CN.EMPTY);
+    }
     const from = `${o.lat},${o.lon}`, to = `${d.lat},${d.lon}`;
     try {
       if (state.mode === "transit") {
@@ -212,7 +246,8 @@
         state.result = { kind: "road", body }; state.selected = 0;
       }
       $("status").replaceChildren();
-      render(true);
+      render(!quiet);
+      document.body.dataset.planned = String(Number(document.body.dataset.planned || 0) + 1);
     } catch (e) { showError(e); }
   }
 
@@ -266,6 +301,13 @@
     return s > 0 ? `+${Math.round(s / 60)} ${t("min")} ${t("delay")}` : `${Math.round(-s / 60)} ${t("min")} ${t("early")}`;
   }
 
+  /* The itinerary's alerts (its legs carry them in full), each once. */
+  function legAlerts(it) {
+    const seen = new Map();
+    it.legs.forEach((l) => (l.alerts || []).forEach((a) => { if (!seen.has(a.id)) seen.set(a.id, a); }));
+    return [...seen.values()];
+  }
+
   function renderTransit(body, fit) {
     const its = body.itineraries || [];
     const it = its[state.selected];
@@ -285,7 +327,7 @@
             ? el("span", { class: "leg walk" }, `${t("walkLeg")} ${Math.round(l.distance_m || 0)} m`)
             : el("span", { class: "leg transit", style: `background:${l.route.color || "#1a56c4"};color:${l.route.text_color || "#fff"}` },
               l.route.short_name || l.route.long_name)))),
-        (x.alerts || []).map((a) => el("p", { class: "alert" }, a.header || a.description || JSON.stringify(a))));
+        legAlerts(x).map((a) => el("p", { class: "alert", role: "note" }, `⚠ ${a.header || a.description || a.id}`)));
       if (sel) {
         card.append(el("ol", { class: "steps" }, x.legs.map((l) => {
           const loc = l.geometry && l.geometry.coordinates[0];
@@ -297,7 +339,7 @@
             onkeydown: (e) => { if (e.key === "Enter") go(); } }, text,
             l.mode !== "walk" ? el("span", { class: (l.departure_delay_s || 0) >= 60 ? "late" : "ontime" },
               ` ${delayText(l.departure_delay_s)}${l.realtime ? "" : ` (${t("scheduled")})`}`) : "",
-            (l.alerts || []).map((a) => el("div", { class: "alert" }, a.header || a.description || "")));
+            (l.alerts || []).filter((a) => a.description).map((a) => el("div", { class: "alert detail" }, a.description)));
         })));
       }
       out.push(card);

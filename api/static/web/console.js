@@ -1,6 +1,7 @@
 /* The traffic-centre console (/console): sign in with a key (kept for this tab), draw an
-   incident, preview its impact (dry run), publish, resolve with ETag checks, diversions,
-   congestion summary, time slider and a live feed of changes (polling). */
+   incident, preview its impact (dry run), publish, edit and resolve with ETag checks (a
+   conflict names who changed it and when), diversions, congestion summary, filters and a
+   time slider, and a live feed of changes (the server's event stream; polling without it). */
 "use strict";
 
 (() => {
@@ -8,7 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const KEY = "citynav.console.key";
   const state = { key: sessionStorage.getItem(KEY), serverNow: null, versions: new Map(),
-                  incidents: new Map(), firstPoll: true };
+                  incidents: new Map(), firstPoll: true, editing: null };
   const map = CN.newMap("map");
   window.citynavMap = map;
 
@@ -47,7 +48,7 @@
   $("signin").addEventListener("submit", async (e) => {
     e.preventDefault();
     const key = $("key").value.trim();
-    const r = await fetch("/v1/whoami", { headers: { Authorization: `Bearer ${key}` } });
+    const r = await fetch(CN.url("/v1/whoami"), { headers: { Authorization: `Bearer ${key}` } });
     const me = r.ok ? await r.json() : null;
     if (!me || !me.can_write_incidents) {
       $("signin-msg").replaceChildren(el("span", { class: "error" }, t("badKey")));
@@ -65,7 +66,33 @@
   showSignedIn();
 
   // ------------------------------------------------------------------ the form
-  function localToIso(v) { return v ? (v.length === 16 ? `${v}:00` : v) : null; }
+  // Times are shown and typed in the city's time zone (GET /v1/health `timezone`).
+  function tzOffsetMin(utcMs) {
+    let parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-US", { timeZone: state.tz || "UTC", hourCycle: "h23",
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        second: "2-digit" }).formatToParts(new Date(utcMs));
+    } catch (e) { return 0; }
+    const g = (type) => Number(parts.find((x) => x.type === type).value);
+    const asUtc = Date.UTC(g("year"), g("month") - 1, g("day"), g("hour"), g("minute"), g("second"));
+    return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60000);
+  }
+  function localToIso(v) {
+    if (!v) return null;
+    const wall = Date.parse(`${v.length === 16 ? `${v}:00` : v}Z`);
+    const off = tzOffsetMin(wall - tzOffsetMin(wall) * 60000);
+    const a = Math.abs(off);
+    const sign = off < 0 ? "-" : "+";
+    return `${v.length === 16 ? `${v}:00` : v}${sign}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+  }
+  function isoToLocal(iso) {
+    if (!iso) return "";
+    const ms = Date.parse(iso);
+    return new Date(ms + tzOffsetMin(ms) * 60000).toISOString().slice(0, 16);
+  }
+  function cityTime(iso) { return isoToLocal(iso).slice(11, 16); }
+  const closedBoxes = () => [...document.querySelectorAll("#f-closed input[name=closed_to]")];
   function body() {
     const geometry = drawnGeometry();
     if (!geometry) throw new Error(t("drawFirst"));
@@ -75,7 +102,8 @@
     b.start = start || state.serverNow || new Date().toISOString();
     if (end) b.end = end;
     const re = {};
-    if ($("f-closed").value) re.closed_to = [$("f-closed").value];
+    const closed = closedBoxes().filter((c) => c.checked).map((c) => c.value);
+    if (closed.length) re.closed_to = closed.includes("all") ? ["all"] : closed;
     if ($("f-speed").value) re.speed_limit_kmh = Number($("f-speed").value);
     if ($("f-delay").value) re.delay_s = Number($("f-delay").value);
     if (Object.keys(re).length) b.road_effect = re;
@@ -123,6 +151,88 @@
       el("p", {}, `${t("diversions")}: ${imp.diversions.length}`)));
   }
 
+  // ------------------------------------------------------------------ editing
+  function fillForm(inc) {
+    $("f-type").value = inc.type; $("f-severity").value = inc.severity;
+    $("f-start").value = isoToLocal(inc.start); $("f-end").value = isoToLocal(inc.end);
+    $("f-direction").value = typeof inc.direction === "string" ? inc.direction : "both";
+    const re = inc.road_effect || {};
+    const closed = re.closed_to || [];
+    closedBoxes().forEach((c) => { c.checked = closed.includes(c.value); });
+    $("f-speed").value = re.speed_limit_kmh ?? ""; $("f-delay").value = re.delay_s ?? "";
+    $("f-lanes").value = inc.lanes ? `${inc.lanes.closed}/${inc.lanes.total}` : "";
+    const desc = inc.description || {};
+    $("f-desc-en").value = desc.en || ""; $("f-desc-zh").value = desc["zh-CN"] || desc.zh || "";
+  }
+  function setEditing(ed) {
+    state.editing = ed;
+    $("editing").hidden = !ed; $("save").hidden = !ed; $("publish").hidden = !!ed;
+    $("editing-id").textContent = ed ? ed.id : ""; $("editing-etag").textContent = ed ? `ETag ${ed.etag}` : "";
+  }
+  async function startEdit(id) {
+    try {
+      const { body: inc, headers } = await api(`/v1/incidents/${id}`);
+      setEditing({ id, etag: headers.get("ETag"), doc: inc });
+      fillForm(inc);
+      draw.deleteAll();
+      draw.add({ type: "Feature", properties: {}, geometry: inc.geometry });
+      zoomTo(inc);
+      $("preview-out").replaceChildren();
+      $("editor").scrollIntoView({ block: "start" });
+    } catch (e) { $("list-msg").replaceChildren(el("p", { class: "error" }, e.body ? problemText(e) : e.message)); }
+  }
+  const clean = (o) => (o && typeof o === "object" && !Array.isArray(o)
+    ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) : o);
+  /* JSON with object keys sorted and null members dropped, to compare documents. */
+  const canon = (v) => (Array.isArray(v) ? `[${v.map(canon).join(",")}]`
+    : v && typeof v === "object" && Object.keys(clean(v)).length ? `{${Object.keys(clean(v)).sort()
+      .map((k) => `${JSON.stringify(k)}:${canon(v[k])}`).join(",")}}`
+      : JSON.stringify(v ?? null));
+  const same = (a, b) => canon(a) === canon(b);
+  /* The fields of the form that differ from the incident as it was read (null clears). */
+  function patchOf(inc) {
+    const b = body(), p = {};
+    for (const k of ["type", "severity", "geometry", "direction", "lanes", "road_effect"]) {
+      if (!same(b[k], inc[k])) p[k] = b[k] === undefined ? null : b[k];
+    }
+    if (Date.parse(b.start) !== Date.parse(inc.start) && $("f-start").value !== isoToLocal(inc.start)) p.start = b.start;
+    const end = b.end ?? null;
+    if ((end === null) !== (inc.end === null || inc.end === undefined)
+        || (end !== null && Date.parse(end) !== Date.parse(inc.end))) p.end = end;
+    const desc = { ...(inc.description || {}) };
+    delete desc.en; delete desc["zh-CN"];
+    Object.assign(desc, b.description || {});
+    if (!same(desc, inc.description || {})) p.description = desc;
+    return p;
+  }
+  async function showConflict(box, id, retry) {
+    let who = "?", when = "?", actor = "";
+    try {
+      const { body: cur } = await api(`/v1/incidents/${id}`);
+      who = cur.agency; actor = cur.updated_by || ""; when = cityTime(cur.updated_at);
+    } catch (e2) { /* keep the question marks */ }
+    box.replaceChildren(el("p", { class: "error conflict", title: actor }, `${id}: ${t("conflict", { who, when })}`,
+      " ", el("button", { type: "button", class: "small reload", onclick: retry }, t("reload"))));
+  }
+  $("save").addEventListener("click", async () => {
+    const ed = state.editing, out = $("preview-out");
+    if (!ed) return;
+    let patch;
+    try { patch = patchOf(ed.doc); } catch (e) { out.replaceChildren(el("p", { class: "error" }, e.message)); return; }
+    if (!Object.keys(patch).length) { out.replaceChildren(el("p", {}, t("noChanges"))); return; }
+    try {
+      const { body: inc } = await api(`/v1/incidents/${ed.id}`, { method: "PATCH",
+        body: JSON.stringify(patch), headers: authHeaders({ "If-Match": ed.etag }) });
+      out.replaceChildren(el("p", { class: "saved" }, `${t("saved")}: ${inc.id} v${inc.version} (${Object.keys(patch).join(", ")})`));
+      setEditing(null); draw.deleteAll();
+      await refresh();
+    } catch (e) {
+      if (e.status === 412) await showConflict(out, ed.id, () => startEdit(ed.id));
+      else out.replaceChildren(el("p", { class: "error" }, e.body ? problemText(e) : e.message));
+    }
+  });
+  $("edit-cancel").addEventListener("click", () => { setEditing(null); draw.deleteAll(); });
+
   $("incident-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = $("preview-out");
@@ -151,8 +261,9 @@
     $("at-out").textContent = at ? at.slice(0, 16).replace("T", " ") + "Z" : t("now");
     try {
       const { body } = await api(`/v1/incidents?${q}`);
-      const type = $("flt-type").value.trim();
-      const feats = body.features.filter((f) => !type || f.properties.type === type);
+      const type = $("flt-type").value, sev = $("flt-severity").value;
+      const feats = body.features.filter((f) => (!type || f.properties.type === type)
+        && (!sev || f.properties.severity === sev));
       CN.setData(map, "incidents", { type: "FeatureCollection", features: feats });
       renderTable(feats);
     } catch (e) { $("list-msg").replaceChildren(el("p", { class: "error" }, e.message)); }
@@ -162,12 +273,16 @@
       const p = f.properties;
       const resolvable = state.key && (p.status === "active" || p.status === "scheduled");
       return el("tr", { "data-id": p.id },
-        el("td", {}, p.id), el("td", {}, p.type), el("td", {}, p.status),
+        el("td", {}, p.id), el("td", {}, p.type), el("td", { class: "severity" }, p.severity),
+        el("td", {}, p.status),
         el("td", {}, (p.match && p.match.street_names ? p.match.street_names.join(", ") : "")),
         el("td", {},
           el("button", { type: "button", class: "small", onclick: () => zoomTo(f) }, "⌖"),
           " ",
           el("button", { type: "button", class: "small diversions", onclick: () => showDiversions(p.id) }, t("diversions")),
+          " ",
+          resolvable ? el("button", { type: "button", class: "small edit",
+            onclick: () => startEdit(p.id) }, t("edit")) : "",
           " ",
           resolvable ? el("button", { type: "button", class: "small resolve",
             onclick: () => resolve(p.id, p.version) }, t("resolve")) : ""));
@@ -185,13 +300,7 @@
       $("list-msg").replaceChildren(el("p", {}, `${id}: ${t("resolved")}`));
     } catch (e) {
       if (e.status === 412) {
-        let who = "?", when = "?";
-        try {
-          const { body: cur } = await api(`/v1/incidents/${id}`);
-          who = cur.updated_by; when = (cur.updated_at || "").slice(11, 16);
-        } catch (e2) { /* keep the question marks */ }
-        $("list-msg").replaceChildren(el("p", { class: "error conflict" }, `${id}: ${t("conflict", { who, when })}`,
-          " ", el("button", { type: "button", class: "small", onclick: refresh }, t("reload"))));
+        await showConflict($("list-msg"), id, refresh);
       } else {
         $("list-msg").replaceChildren(el("p", { class: "error" }, e.body ? problemText(e) : e.message));
       }
@@ -224,7 +333,7 @@
     }
     $("diversions-out").replaceChildren(el("h3", {}, t("diversions")), items.length ? el("ul", {}, items) : "—");
   }
-  ["flt-status", "flt-agency", "flt-type", "at"].forEach((id) => $(id).addEventListener("change", refresh));
+  ["flt-status", "flt-severity", "flt-agency", "flt-type", "at"].forEach((id) => $(id).addEventListener("change", refresh));
   $("at").addEventListener("input", () => {
     const at = atIso();
     $("at-out").textContent = at ? at.slice(0, 16).replace("T", " ") + "Z" : t("now");
@@ -233,13 +342,13 @@
   async function poll() {
     try {
       const { body: h } = await api("/v1/health");
-      state.serverNow = h.now;
+      state.serverNow = h.now; state.tz = h.timezone;
       const { body } = await api("/v1/incidents?limit=1000");
       const items = [];
       for (const f of body.features) {
         const p = f.properties, was = state.versions.get(p.id);
         if (was !== p.version && !state.firstPoll) {
-          items.push(el("li", {}, `${(p.updated_at || "").slice(11, 16)} ${p.id} v${p.version} ${p.status} · ${p.updated_by}`));
+          items.push(el("li", {}, `${cityTime(p.updated_at)} ${p.id} v${p.version} ${p.status} · ${p.agency} ${p.updated_by || ""}`));
         }
         state.versions.set(p.id, p.version);
       }
@@ -283,6 +392,15 @@
     map.on("moveend", summary);
     poll().then(refresh).then(() => { document.body.dataset.ready = "1"; });
     summary();
-    setInterval(poll, 5000);
+    // the feed follows the server's change stream; every 5 s polling when it is unavailable
+    const refreshSoon = CN.debounce(() => { refresh(); summary(); }, 250);
+    state.live = CN.live({ types: ["incident", "state"], pollMs: 5000, poll, onEvent: (type, d) => {
+      if (type === "state") { state.serverNow = d.at || state.serverNow; refreshSoon(); return; }
+      const x = d.data || {}, inc = x.incident || {};
+      if (state.versions.get(x.incident_id) === x.version) return;  // already listed
+      state.versions.set(x.incident_id, x.version);
+      $("feed").prepend(el("li", { class: "live" }, `${cityTime(d.at)} ${x.incident_id} v${x.version} ${x.action} · ${inc.agency || ""} ${x.actor || ""}`));
+      refreshSoon();
+    } });
   });
 })();
