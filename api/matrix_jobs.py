@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -54,6 +54,10 @@ from routing.reach import REASONS, Matrix
 log = logging.getLogger("citynav.matrix_jobs")
 
 router = APIRouter(prefix="/v1", tags=["reach"])
+
+#: A job id in a path.
+JobId = Annotated[str, Path(max_length=64, description="The job's id (from the 202 answer)",
+                            examples=["5f0c2a9e41b7d3c8a1e0f4b2"])]
 
 
 @dataclass(frozen=True)
@@ -242,10 +246,12 @@ class MatrixJobStatus(BaseModel):
     cost: int = Field(description="Quota units charged when it was accepted")
     attempts: int = Field(description="Times a runner started it (re-runs after a restart)")
     created_at: datetime = Field(description="When it was accepted")
-    started_at: datetime | None = Field(description="When its current attempt started")
-    finished_at: datetime | None = Field(description="When it ended (done or failed)")
-    error: str | None = Field(description="Why it failed")
-    live_version: int | None = Field(description="Live state version it read (once done)")
+    started_at: datetime | None = Field(default=None,
+                                        description="When its current attempt started")
+    finished_at: datetime | None = Field(default=None, description="When it ended (done or failed)")
+    error: str | None = Field(default=None, description="Why it failed")
+    live_version: int | None = Field(default=None,
+                                     description="Live state version it read (once done)")
     links: JobLinks
 
 
@@ -282,6 +288,24 @@ _JOB_ERRORS: dict[int, Any] = {
 }
 
 
+_BAD_ID = "A job id longer than 64 characters"
+JOB_EXAMPLE = {
+    "id": "5f0c2a9e41b7d3c8a1e0f4b2", "status": "running", "progress": 0.4, "mode": "car",
+    "sources": 500, "targets": 400, "cost": 20, "attempts": 1,
+    "created_at": "2026-11-24T13:00:00Z", "started_at": "2026-11-24T13:00:01Z",
+    "finished_at": None, "error": None, "live_version": None,
+    "links": {"self": "/v1/matrix/jobs/5f0c2a9e41b7d3c8a1e0f4b2",
+              "result": "/v1/matrix/jobs/5f0c2a9e41b7d3c8a1e0f4b2/result",
+              "npz": "/v1/matrix/jobs/5f0c2a9e41b7d3c8a1e0f4b2/result.npz"}}
+RESULT_EXAMPLE = {
+    "mode": "car", "durations_s": [[0.0, 163.0], [253.7, 0.0], [None, None]],
+    "distances_m": [[0.0, 1678.0], [2498.1, 0.0], [None, None]],
+    "unreachable": [{"source": 2, "target": 0, "reason": "source_not_on_network"},
+                    {"source": 2, "target": 1, "reason": "source_not_on_network"}],
+    "live_version": 7, "depart_at": "2026-11-24T08:00:00-05:00", "statistic": "earliest",
+    "departures_sampled": 1, "job": "5f0c2a9e41b7d3c8a1e0f4b2"}
+
+
 def _charge(request: Request, plan: Plan, cost: int) -> None:
     """Count the job's cost against the caller's quota (when quotas are on): 429 past it."""
     q = getattr(request.app.state, "quotas", None)
@@ -307,7 +331,11 @@ def _charge(request: Request, plan: Plan, cost: int) -> None:
 
 @router.post("/matrix/jobs", status_code=202, response_model=MatrixJobStatus,
              summary="Submit a large travel-time matrix as a job",
-             responses=responses(_JOB_ERRORS))
+             responses={202: {"description": "Accepted: the job (queued), its `Location` in "
+                              "the header", "content": {"application/json": {
+                                  "example": {**JOB_EXAMPLE, "status": "queued",
+                                              "progress": 0.0, "started_at": None}}}},
+                        **responses(_JOB_ERRORS)})
 def job_submit(request: Request, body: Annotated[MatrixRequest, Body(
         openapi_examples=MATRIX_BODY_EXAMPLES)]) -> JSONResponse:
     """The body of `POST /v1/matrix`, for matrices above its synchronous limit: 202 with the
@@ -360,8 +388,10 @@ def _get(request: Request, job_id: str) -> tuple[MatrixJobs, MatrixJob]:
 
 
 @router.get("/matrix/jobs/{job_id}", response_model=MatrixJobStatus,
-            summary="A matrix job's status", responses=responses({404: _JOB_ERRORS[404]}))
-def job_status(request: Request, job_id: str) -> MatrixJobStatus:
+            summary="A matrix job's status",
+            responses={200: {"content": {"application/json": {"example": JOB_EXAMPLE}}},
+                       **responses({404: _JOB_ERRORS[404], 422: _BAD_ID})})
+def job_status(request: Request, job_id: JobId) -> MatrixJobStatus:
     """Status and progress of a job, with links to its result."""
     return _status(_get(request, job_id)[1])
 
@@ -376,10 +406,16 @@ def _done_blob(request: Request, job_id: str) -> tuple[MatrixJob, bytes]:
     return job, blob
 
 
-@router.get("/matrix/jobs/{job_id}/result", summary="A finished matrix job's result (JSON)",
-            responses={200: {"description": "The shape of `POST /v1/matrix`'s answer"},
-                       **responses({404: _JOB_ERRORS[404], 409: _JOB_ERRORS[409]})})
-def job_result(request: Request, job_id: str) -> Response:
+@router.get("/matrix/jobs/{job_id}/result", response_class=FastJSONResponse,
+            summary="A finished matrix job's result (JSON)",
+            responses={200: {"description": "The shape of `POST /v1/matrix`'s answer (and the "
+                             "job id)", "content": {"application/json": {
+                                 "schema": {"type": "object", "additionalProperties": True,
+                                            "description": "As `POST /v1/matrix` answers"},
+                                 "example": RESULT_EXAMPLE}}},
+                       **responses({404: _JOB_ERRORS[404], 409: _JOB_ERRORS[409],
+                                   422: _BAD_ID})})
+def job_result(request: Request, job_id: JobId) -> Response:
     """The matrix of a finished job as JSON (rows = sources), as `POST /v1/matrix` answers."""
     job, blob = _done_blob(request, job_id)
     a = load_npz(blob)
@@ -404,13 +440,17 @@ def job_result(request: Request, job_id: str) -> Response:
         "departures_sampled": job.meta.get("departures_sampled", 1), "job": job.id})
 
 
-@router.get("/matrix/jobs/{job_id}/result.npz",
+@router.get("/matrix/jobs/{job_id}/result.npz", response_class=Response,
             summary="A finished matrix job's result (NumPy archive)",
             responses={200: {"description": "`durations_s`, `distances_m` (float64, NaN = no "
                              "value), `reason` (int8, 0 = a value) and `reason_names`",
-                             "content": {"application/octet-stream": {}}},
-                       **responses({404: _JOB_ERRORS[404], 409: _JOB_ERRORS[409]})})
-def job_result_npz(request: Request, job_id: str) -> Response:
+                             "content": {"application/octet-stream": {
+                                 "schema": {"type": "string", "format": "binary",
+                                            "description": "A NumPy .npz archive"},
+                                 "example": "<NumPy .npz archive bytes>"}}},
+                       **responses({404: _JOB_ERRORS[404], 409: _JOB_ERRORS[409],
+                                   422: _BAD_ID})})
+def job_result_npz(request: Request, job_id: JobId) -> Response:
     """The matrix of a finished job as a compressed NumPy archive (`numpy.load`)."""
     _, blob = _done_blob(request, job_id)
     return Response(blob, media_type="application/octet-stream", headers={
