@@ -274,6 +274,7 @@ def _status(job: MatrixJob) -> MatrixJobStatus:
 
 
 _JOB_ERRORS: dict[int, Any] = {
+    400: "The body is not valid JSON",
     404: "No such job, or no job store on this server",
     409: ("The job has not finished (or failed): its result is not there yet",
           problem_example(409, "job 3f2a… is running (42 % done)", "/v1/matrix/jobs/3f2a…"
