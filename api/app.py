@@ -26,6 +26,7 @@ from api.incidents import router as incidents_router
 from api.keys import openapi_components as keys_components
 from api.keys import router as keys_router
 from api.maps import router as maps_router
+from api.matrix_jobs import router as matrix_jobs_router
 from api.metrics import AuditLog, ObserveMiddleware, metrics, multiprocess
 from api.params import LANG_DESCRIPTION, LATLON_FORMAT, TIME_FORMAT, parse_lang, parse_latlon
 from api.problems import ApiProblem, no_street_network, problem_example, responses
@@ -291,7 +292,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                realtime: RealtimeSettings | None = None, freeze_gc: bool = False,
                deadline_s: float = limits.DEFAULT_DEADLINE_S,
                heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS,
-               quotas: str | None = None) -> FastAPI:
+               quotas: str | None = None, matrix_workers: int = 1,
+               matrix_job_stale_s: float | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -303,6 +305,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     operations run at once (:class:`api.limits.LoadGuard`). ``quotas``: where the API
     plans' quotas are counted — ``memory`` (one process), ``store`` (the incident store,
     shared by workers) or a ``redis://`` URL; ``None`` counts nothing (:mod:`api.quotas`).
+    ``matrix_workers``: matrix jobs run at once by this process (0: none; the jobs wait in
+    the store for a process that runs them); ``matrix_job_stale_s``: a running job whose
+    heartbeat is older is re-run (:mod:`api.matrix_jobs`).
     """
     from api.quotas import QuotaGuard, Quotas
 
@@ -331,11 +336,18 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         if svc.store is not None:
             audit.start(svc.store)
         metrics().start(svc, quota_state)
+        from api.matrix_jobs import DEFAULT_STALE_S, start_runner
+
+        app.state.matrix_jobs = start_runner(
+            svc, matrix_workers, DEFAULT_STALE_S if matrix_job_stale_s is None
+            else matrix_job_stale_s)
         app.state.draining = False
         _watch_sigterm(app)
         try:
             yield
         finally:
+            if app.state.matrix_jobs is not None:
+                app.state.matrix_jobs.stop()
             metrics().stop()
             audit.stop()
             if quota_state is not None:
@@ -373,6 +385,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     app.include_router(incidents_router)
     app.include_router(traffic_router)
     app.include_router(realtime_router)
+    app.include_router(matrix_jobs_router)
     app.include_router(reach_router)
     app.include_router(vehicles_router)
     app.include_router(feeds_router)

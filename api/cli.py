@@ -905,6 +905,10 @@ def accessibility(
         "Workers of the local cluster (one thread each)"))] = 2,
     block_size: Annotated[int, typer.Option(min=1, max=10_000, help="Origins per Dask task")
                           ] = 16,
+    live: Annotated[str | None, typer.Option(help=(
+        "Incident store URL (sqlite:///… or postgresql://…): apply its live state — "
+        "closures, slowdowns, closed stops, realtime transit data — as a server would; "
+        "default: the timetable / typical-speed state alone"))] = None,
 ) -> None:
     """Cumulative opportunities reachable within 15/30/45/60 minutes from every origin,
     computed as Dask tasks (a local cluster by default, an existing scheduler by address)."""
@@ -939,8 +943,20 @@ def accessibility(
             err.print(f"[yellow]{what}: skipped {n} malformed rows[/]")
     err.print(f"{o_lat.shape[0]} origins, {p_lat.shape[0]} opportunities "
               f"(total weight {float(p_w.sum()):g}), {mode}, {day.isoformat()} {depart_window}")
+    live_job = None
+    if live is not None:
+        from api.service import apply_live_state
+        from incidents.errors import StoreConfigError
+
+        try:
+            version = acc.live_version(str(snapshot), apply_live_state, live)
+        except StoreConfigError as exc:
+            err.print(f"[red]error:[/] --live: {exc}")
+            raise typer.Exit(2) from None
+        live_job = (apply_live_state, live, version)
+        err.print(f"live state of the incident store: version {version}")
     job = acc.Job(str(snapshot.resolve()), mode, day.isoformat(), window, step_min * 60,
-                  p_lat, p_lon, p_w)
+                  p_lat, p_lon, p_w, live_job)
     client = cluster = None
     if scheduler != "synchronous":
         from distributed import Client, LocalCluster
@@ -962,7 +978,9 @@ def accessibility(
         if cluster is not None:
             cluster.close()
     meta = {"mode": mode, "date": day.isoformat(), "window": depart_window,
-            "step_min": step_min, "cutoffs_min": list(acc.CUTOFFS_MIN)}
+            "step_min": step_min, "cutoffs_min": list(acc.CUTOFFS_MIN),
+            "state": "live" if live_job else "timetable",
+            "live_version": live_job[2] if live_job else None}
     paths = acc.write_outputs(out, o_lat, o_lon, result, meta)
     ok = np.isfinite(result[:, 0])
     err.print(f"{int(ok.sum())} origins answered ({int((~ok).sum())} off the network)")

@@ -2,14 +2,16 @@
 
 Both read one routing state: the live one, or the same live inputs at ``depart_at``. Sizes are
 bounded so that a synchronous answer stays within a couple of seconds (see the limits below);
-bigger jobs belong to the batch path (``citynav accessibility`` on Dask).
+bigger matrices go to the jobs endpoint (:mod:`api.matrix_jobs`, ``POST /v1/matrix/jobs``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,8 +43,8 @@ MAX_TRANSIT_RUNS = 1_000
 MAX_CONTOURS = 6
 MAX_MINUTES = 120.0
 #: Where bigger jobs go.
-BATCH_HINT = ("split the request into blocks, or run the batch job on Dask "
-              "(`citynav accessibility --snapshot DIR ...`)")
+BATCH_HINT = ("submit it as a job: POST /v1/matrix/jobs with the same body (202, then poll "
+              "the job's Location); or split it into blocks")
 
 MatrixMode = Literal["car", "bike", "walk", "transit"]
 
@@ -126,7 +128,7 @@ _MATRIX_ERRORS: dict[int, Any] = {
                           "/v1/matrix", "no-transit", "No transit data")),
     413: ("More sources × targets than a synchronous matrix answers (road: 100 × 100 "
           "cells, GET: 625 cells; transit: sources × sampled departures ≤ 1,000); the "
-          "detail points to the batch path",
+          "detail points to the jobs endpoint (`POST /v1/matrix/jobs`)",
           problem_example(413, "a synchronous matrix has at most 10000 cells (100 sources × "
                           "100 targets); got 200 × 300. " + BATCH_HINT, "/v1/matrix",
                           "matrix-too-large", "Matrix too large")),
@@ -144,12 +146,29 @@ def _too_large(detail: str) -> ApiProblem:
     return ApiProblem(413, "matrix-too-large", f"{detail}. {BATCH_HINT}", "Matrix too large")
 
 
-def matrix_answer(svc: Service, body: MatrixRequest, max_cells: int) -> MatrixResponse:
-    """Validate sizes, compute and format a matrix (shared by GET and POST)."""
+def check_sync_size(body: MatrixRequest, max_cells: int) -> None:
+    """413 (pointing to the jobs endpoint) for a matrix above the synchronous limits."""
     n, m = len(body.sources), len(body.targets)
     if n > MAX_SIDE or m > MAX_SIDE or n * m > max_cells:
         raise _too_large(f"a synchronous matrix has at most {max_cells} cells and "
                          f"{MAX_SIDE} sources or targets; got {n} × {m}")
+    if body.mode == "transit":
+        deps = body.window_min // body.step_min + 1
+        if n * deps > MAX_TRANSIT_RUNS:
+            raise _too_large(f"a synchronous transit matrix runs at most "
+                             f"{MAX_TRANSIT_RUNS} searches (sources × sampled departures); "
+                             f"got {n} × {deps}")
+
+
+Progress = Callable[[float], bool]
+
+
+def compute_matrix(svc: Service, body: MatrixRequest, block_rows: int = 0,
+                   progress: Progress | None = None) -> tuple[Matrix, int, dt.datetime]:
+    """Parse the points and compute the matrix on the live state (or at ``depart_at``):
+    (matrix, live version, instant). ``block_rows > 0``: sources in blocks of that many rows,
+    calling ``progress(share done)`` after each; it returns False to abandon (then
+    :class:`JobAbandonedError`). Raises :class:`ApiProblem` for bad input."""
     srcs = _points(body.sources, "sources")
     dsts = _points(body.targets, "targets")
     state = svc.state()
@@ -158,18 +177,19 @@ def matrix_answer(svc: Service, body: MatrixRequest, max_cells: int) -> MatrixRe
         raise no_street_network()
     state = svc.state_at(state, t if body.depart_at is not None else None)
     reach, _ = svc.reach()
+    n = len(srcs)
+    step = block_rows if block_rows > 0 else max(n, 1)
+    parts: list[Matrix] = []
     try:
-        if body.mode == "transit":
-            deps = body.window_min // body.step_min + 1
-            if n * deps > MAX_TRANSIT_RUNS:
-                raise _too_large(f"a synchronous transit matrix runs at most "
-                                 f"{MAX_TRANSIT_RUNS} searches (sources × sampled departures); "
-                                 f"got {n} × {deps}")
-            res = reach.transit_matrix(state, srcs, dsts, t, body.window_min * 60,
-                                       body.step_min * 60)
-        else:
-            res = reach.road_matrix(state, body.mode, srcs, dsts,
-                                    distances="distance" in body.annotations)
+        for a in range(0, n, step):
+            if body.mode == "transit":
+                parts.append(reach.transit_matrix(state, srcs[a:a + step], dsts, t,
+                                                  body.window_min * 60, body.step_min * 60))
+            else:
+                parts.append(reach.road_matrix(state, body.mode, srcs[a:a + step], dsts,
+                                               distances="distance" in body.annotations))
+            if progress is not None and not progress(min(a + step, n) / max(n, 1)):
+                raise JobAbandonedError
     except NoTransitDataError as exc:
         raise ApiProblem(404, "no-transit", str(exc), "No transit data") from exc
     except UnknownModeError as exc:
@@ -177,7 +197,23 @@ def matrix_answer(svc: Service, body: MatrixRequest, max_cells: int) -> MatrixRe
     except PlanError as exc:
         raise ApiProblem(422, "outside-service-period", str(exc), "No service on that date",
                          invalid_params=[{"name": "depart_at", "reason": str(exc)}]) from exc
-    return _format(body, res, state.version, t)
+    res = parts[0] if len(parts) == 1 else Matrix(
+        np.vstack([p.duration_s for p in parts]),
+        None if parts[0].distance_m is None else np.vstack([
+            p.distance_m for p in parts if p.distance_m is not None]),
+        np.vstack([p.reason for p in parts]), departures=parts[0].departures)
+    return res, state.version, t
+
+
+class JobAbandonedError(Exception):
+    """A blockwise matrix stopped because its runner is shutting down."""
+
+
+def matrix_answer(svc: Service, body: MatrixRequest, max_cells: int) -> MatrixResponse:
+    """Validate sizes, compute and format a matrix (shared by GET and POST)."""
+    check_sync_size(body, max_cells)
+    res, version, t = compute_matrix(svc, body)
+    return _format(body, res, version, t)
 
 
 def _format(body: MatrixRequest, res: Matrix, version: int, t: dt.datetime) -> MatrixResponse:
@@ -204,7 +240,7 @@ def matrix_post(request: Request, body: Annotated[MatrixRequest, Body(
     egress on the streets (walking all the way counts when faster); with `window_min`, the
     median over departures every `step_min`. Unreachable pairs are null and listed in
     `unreachable` with the reason. At most 100 × 100 cells (transit: 1,000 searches); 413
-    beyond, pointing to the batch path."""
+    beyond, pointing to `POST /v1/matrix/jobs` (same body, run in the background)."""
     return matrix_answer(_svc(request), body, MAX_ROAD_CELLS)
 
 

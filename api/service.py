@@ -265,14 +265,7 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     _warm(svc)
     if incidents:
         svc.store = open_store(db_url or default_db_url(snapshot_dir))
-        stops = None
-        if planner is not None:
-            tt = planner.tt
-            stops = TransitStops(
-                planner.stop_ids, tt.arrays["stop_lat"], tt.arrays["stop_lon"],
-                routes_by_stop(tt.n_stops, tt.arrays["stop_pattern_offsets"],
-                               tt.arrays["stop_patterns"], tt.arrays["pattern_route"],
-                               tt.strings["route_id"]))
+        stops = _transit_stops(planner)
         settings = realtime or RealtimeSettings()
         feeds = None
         if planner is not None:
@@ -302,6 +295,36 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
         if settings.imports:
             svc.import_poller = ImportPoller(svc.engine, settings.imports, svc.location_tables)
     return svc
+
+
+def _transit_stops(planner: Planner | None) -> TransitStops | None:
+    if planner is None:
+        return None
+    tt = planner.tt
+    return TransitStops(
+        planner.stop_ids, tt.arrays["stop_lat"], tt.arrays["stop_lon"],
+        routes_by_stop(tt.n_stops, tt.arrays["stop_pattern_offsets"],
+                       tt.arrays["stop_patterns"], tt.arrays["pattern_route"],
+                       tt.strings["route_id"]))
+
+
+def apply_live_state(snapshot: Snapshot, planner: Planner | None, publisher: StatePublisher,
+                     db_url: str) -> int:
+    """Publish on ``publisher`` the live state of the incident store at ``db_url`` (open
+    incidents: closures, slowdowns, closed stops; learned speeds; the realtime transit data
+    it holds), as a server does at start-up, then close the store; returns the state's
+    version. What ``citynav accessibility --live`` runs in every worker. Raises
+    :class:`incidents.errors.StoreConfigError` for an unusable URL."""
+    store = open_store(db_url)
+    try:
+        feeds = None
+        if planner is not None:
+            feeds = RealtimeFeeds(planner.tt, publisher.timezone)
+        engine = IncidentEngine(store, snapshot, publisher, _transit_stops(planner),
+                                realtime=feeds)
+        return engine.sync().version
+    finally:
+        store.close()
 
 
 def _push(svc: Service) -> None:

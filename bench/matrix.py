@@ -11,7 +11,8 @@
 * Accessibility: origins per second with the synchronous scheduler (1 worker) and a 2-worker
   local Dask cluster.
 
-Run: ``.venv/bin/python -m bench.matrix [--quick]``. Prints median / p95 and ratios.
+Run: ``.venv/bin/python -m bench.matrix [--city porto] [--quick]``. Prints median / p95,
+CPU time, the load average and ratios measured in the same run.
 """
 
 from __future__ import annotations
@@ -67,14 +68,31 @@ def bench_matrices(quick: bool) -> None:
         src, dst = pts[:n], pts[n:2 * n]
         reach.road_matrix(state, "car", src[:5], dst[:5], distances=False)  # warm-up
         reps = 5 if n <= 100 else 2
-        t_dur = []
+        t_dur, c_dur = [], []
         for _ in range(reps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             m = reach.road_matrix(state, "car", src, dst, distances=False)
             t_dur.append(time.perf_counter() - t)
+            c_dur.append(time.process_time() - c)
         dur = np.array([[np.nan if v is None else v for v in row] for row in m.durations_s])
         ours[n] = (float(np.median(t_dur)), dur)
-        rows.append((f"{n}×{n} one-to-many (durations)", percentiles_row(t_dur)))
+        rows.append((f"{n}×{n} one-to-many (durations)", f"{percentiles_row(t_dur)}  (CPU "
+                     f"median {np.median(c_dur) * 1000:.0f} ms; load {_load()})"))
+        # the RoutingKit one-to-many alone on the same snapped ends (the rest of the time
+        # is citynav's snapping and assembly)
+        w = state.weights("car")
+        s_e = reach._ends(state, "car", src, True, w)
+        d_e = reach._ends(state, "car", dst, False, w)
+        knodes = sorted({k for p in d_e.pairs for k, _ in p})
+        t_core, c_core = [], []
+        for _ in range(reps):
+            t, c = time.perf_counter(), time.process_time()
+            metric.one_to_many(s_e.pairs, knodes)
+            t_core.append(time.perf_counter() - t)
+            c_core.append(time.process_time() - c)
+        rows.append((f"{n}×{n} RoutingKit one-to-many alone", f"{percentiles_row(t_core)}  "
+                     f"(CPU median {np.median(c_core) * 1000:.0f} ms, {len(knodes):,} pinned "
+                     f"target nodes; core share {np.median(t_core) / ours[n][0]:.0%})"))
         if n <= 100:
             t_full = []
             for _ in range(3):
@@ -102,6 +120,12 @@ def bench_matrices(quick: bool) -> None:
                      f"{mism} pairs differ (ends on one edge: the matrix takes the edge)"))
     rows.extend(_osrm(router, pts, sizes, ours))
     print_table("Car matrices on Porto", rows)
+
+
+def _load() -> str:
+    import os
+
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _osrm(router, pts, sizes, ours) -> list[tuple[str, str]]:
@@ -229,7 +253,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (100×100 only)")
     ap.add_argument("--only", choices=["matrix", "isochrone", "accessibility"])
+    ap.add_argument("--city", choices=["porto"], default="porto",
+                    help="city of the car matrices (Porto, the OSRM comparison's data)")
     a = ap.parse_args()
+    print(f"load average {_load()} (1/5/15 min; the machine may be shared)")
     if a.only in (None, "matrix"):
         bench_matrices(a.quick)
     if a.only in (None, "isochrone"):

@@ -13,8 +13,14 @@ cluster, or an existing scheduler by address) or runs them on Dask's synchronous
 this process; the answer is the same either way. No scheduling of our own: Dask decides which
 worker runs which block.
 
-The state is the snapshot's free-flow / typical-speed state at each departure (no incident
-store is read by the batch).
+The state is the snapshot's free-flow / typical-speed state at each departure (``timetable``
+state), or with :attr:`Job.live` the live state of an incident store (closures, slowdowns,
+closed stops, realtime transit data), the same inputs a server publishes, at each departure.
+Every worker publishes that live state once per (snapshot, store, version) and refuses to
+run a block on another version than the one the run started with (the store changed under
+the run: run it again), so one result reads one live version. This module never imports the
+store: :attr:`Job.live` carries the function that applies it
+(:func:`api.service.apply_live_state`), pickled by reference to the workers.
 """
 
 from __future__ import annotations
@@ -66,6 +72,17 @@ class Job:
     opp_lat: np.ndarray
     opp_lon: np.ndarray
     opp_weight: np.ndarray
+    #: the live state to apply: (function(snapshot, planner, publisher, db_url) → version,
+    #: db_url, the version the run started with); None = the timetable state
+    live: tuple[LiveLoader, str, int] | None = None
+
+
+#: Publishes a store's live state on a publisher and returns its version.
+LiveLoader = Callable[[Any, Planner | None, StatePublisher, str], int]
+
+
+class LiveStateChangedError(RuntimeError):
+    """A worker found another live version than the run started with."""
 
 
 # ------------------------------------------------------------------ inputs
@@ -154,27 +171,49 @@ class WorkerContext:
     reach: Reach
 
 
-_CONTEXTS: dict[str, WorkerContext] = {}
+_CONTEXTS: dict[Any, WorkerContext] = {}
 _CONTEXT_LOCK = threading.Lock()
 #: How many times this process opened a snapshot (tests check "once per worker").
 OPENED: dict[str, int] = {}
 
 
-def worker_context(snapshot_dir: str) -> WorkerContext:
+def worker_context(snapshot_dir: str, live: tuple[LiveLoader, str, int] | None = None
+                   ) -> WorkerContext:
     """This process's router, planner, publisher and reach over ``snapshot_dir``
-    (memory-mapped; opened on first use and kept)."""
-    key = str(Path(snapshot_dir).resolve())
+    (memory-mapped; opened on first use and kept). With ``live``: a publisher holding that
+    store's live state (applied once per store and version; raises
+    :class:`LiveStateChangedError` when the store's version is no longer the run's)."""
+    path = str(Path(snapshot_dir).resolve())
+    key: Any = path if live is None else (path, live[1], live[2])
     with _CONTEXT_LOCK:
         ctx = _CONTEXTS.get(key)
         if ctx is None:
-            snap = load_snapshot(key)
+            snap = load_snapshot(path)
             router = RoadRouter(snap)
-            transit = TransitData.load(Path(key))
+            transit = TransitData.load(Path(path))
             planner = Planner(snap, router, transit) if transit is not None else None
-            ctx = WorkerContext(router, planner, StatePublisher(router), Reach(router, planner))
+            tz = snap.timezone or (planner.transit.ref_tz if planner is not None else "UTC")
+            publisher = StatePublisher(router, None, str(tz),
+                                       planner.tt.n_stops if planner is not None else None)
+            if live is not None:
+                version = live[0](snap, planner, publisher, live[1])
+                if version != live[2]:
+                    raise LiveStateChangedError(
+                        f"the live state of {live[1]} is at version {version}, the run "
+                        f"started at {live[2]}: it changed during the run; run it again")
+            ctx = WorkerContext(router, planner, publisher, Reach(router, planner))
             _CONTEXTS[key] = ctx
-            OPENED[key] = OPENED.get(key, 0) + 1
+            OPENED[path] = OPENED.get(path, 0) + 1
         return ctx
+
+
+def live_version(snapshot_dir: str, loader: LiveLoader, db_url: str) -> int:
+    """The version of the store's live state now (applied on a publisher of this process;
+    what a run's :attr:`Job.live` names)."""
+    ctx = worker_context(snapshot_dir)
+    pub = StatePublisher(ctx.router, None, ctx.publisher.timezone,
+                         ctx.planner.tt.n_stops if ctx.planner is not None else None)
+    return loader(ctx.router.snapshot, ctx.planner, pub, db_url)
 
 
 def _opportunity_edges(ctx: WorkerContext, state: RoutingState, mode: str, job: Job
@@ -223,7 +262,7 @@ def _snapper(ctx: WorkerContext, state: RoutingState, mode: str, job: Job
 def compute_block(job: Job, origin_lat: np.ndarray, origin_lon: np.ndarray) -> np.ndarray:
     """Cumulative opportunity weights within each of :data:`CUTOFFS_MIN` for a block of
     origins: float64 ``[n_origins, len(CUTOFFS_MIN)]`` (an origin off the network: NaN)."""
-    ctx = worker_context(job.snapshot_dir)
+    ctx = worker_context(job.snapshot_dir, job.live)
     tz = ZoneInfo(ctx.publisher.timezone)
     date = dt.date.fromisoformat(job.date)
     midnight = dt.datetime.combine(date, dt.time(0), tzinfo=tz)
@@ -343,7 +382,14 @@ def write_outputs(out_path: Path, lat: np.ndarray, lon: np.ndarray, result: np.n
     cols = {f"opportunities_{m}min": result[:, i] for i, m in enumerate(CUTOFFS_MIN)}
     df = pd.DataFrame({"origin": np.arange(lat.shape[0]), "lat": lat, "lon": lon, **cols})
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out_path, index=False)
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    # which state (timetable / live and its version) and options produced the result
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"citynav": json.dumps(meta).encode()})
+    pq.write_table(table, out_path)
     feats = []
     for i in range(lat.shape[0]):
         props: dict[str, Any] = {"origin": i}

@@ -136,12 +136,13 @@ class Contours:
             out[has] = np.minimum.reduceat(vals, off[:-1][has])
         return out
 
-    def reached_pieces(self, rr: RoadReach, limit_ms: int
+    def reached_pieces(self, rr: RoadReach, limit_ms: int, seeds: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Reached road within ``limit_ms`` per segment, as fractions of its length from its
         ``u`` end: ``from_u`` (reached ``[0, from_u]``; -1 = not from ``u``), ``from_v``
         (reached ``[1 - from_v, 1]``; -1 = not), the inner pieces ``(segment, lo, hi)`` of the
-        origin's own edge, and the reached length (m)."""
+        origin's own edge and of every ``seeds`` row ``(segment, fraction from u, ms)`` (a
+        transit stop reached by vehicle: walking on from it), and the reached length (m)."""
         mr = self.router.mode_router(rr.mode)
         w = np.asarray(rr.weights_ms, dtype=np.int64)
         entry = self.edge_entry_ms(rr)
@@ -168,6 +169,20 @@ class Contours:
                     inner.append((s_id, max(0.0, (1.0 - f0) - reach), 1.0 - f0))
                 else:
                     inner.append((s_id, f0, min(1.0, f0 + reach)))
+        for s_id, f0, t_ms in ([] if seeds is None else seeds.tolist()):
+            left = limit_ms - t_ms
+            s_id = int(s_id)
+            if left < 0:
+                continue
+            inner.append((s_id, f0, f0))  # the stop itself
+            for oe in range(int(mr.seg_edge_lo[s_id]), int(mr.seg_edge_hi[s_id])):
+                if w[oe] >= 2_147_483_647:
+                    continue
+                reach = min(1.0, left / max(float(w[oe]), 1.0))
+                if bool(mr.edge_rev[oe]):
+                    inner.append((s_id, max(0.0, f0 - reach), f0))
+                else:
+                    inner.append((s_id, f0, min(1.0, f0 + reach)))
         frac = np.minimum(1.0, np.maximum(from_u, 0.0) + np.maximum(from_v, 0.0))
         for s_id, lo, hi in inner:
             frac[s_id] = max(frac[s_id], hi - lo)
@@ -188,10 +203,11 @@ class Contours:
             hit |= (seg == int(s_id)) & (f >= lo) & (f <= hi)
         return linked[hit]
 
-    def polygon(self, rr: RoadReach, limit_ms: int) -> tuple[shapely.Geometry, float, float]:
+    def polygon(self, rr: RoadReach, limit_ms: int, seeds: np.ndarray | None = None
+                ) -> tuple[shapely.Geometry, float, float]:
         """(contour polygon in local metres, road length reached in m, grid cell size in m)
-        for one limit."""
-        from_u, from_v, inner, seg_m = self.reached_pieces(rr, limit_ms)
+        for one limit (``seeds``: see :meth:`reached_pieces`)."""
+        from_u, from_v, inner, seg_m = self.reached_pieces(rr, limit_ms, seeds)
         px, py, seg, frac = self._samples()
         fu, fv = from_u[seg], from_v[seg]
         hit = ((fu >= 0) & (frac <= fu)) | ((fv >= 0) & (frac >= 1.0 - fv))
@@ -201,10 +217,38 @@ class Contours:
         if rr.origin is not None:
             ox, oy = self.router.projection.to_xy(rr.origin.snap.lon, rr.origin.snap.lat)
             x, y = np.append(x, ox), np.append(y, oy)
+        if seeds is not None and seeds.shape[0]:  # the stops reached in time themselves
+            ok = seeds[:, 2] <= limit_ms
+            sx, sy = self._point_on(seeds[ok, 0].astype(np.int64), seeds[ok, 1])
+            x, y = np.append(x, sx), np.append(y, sy)
         if x.shape[0] == 0:
             return shapely.Polygon(), 0.0, CELL_M
         cell = grid_cell_m(x, y)
         return _outline(x, y, cell), float(seg_m.sum()), cell
+
+    def _point_on(self, segs: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Local metres of the points at ``frac`` (of the length, from ``u``) along
+        segments."""
+        if segs.shape[0] == 0:
+            return np.zeros(0), np.zeros(0)
+        p = shapely.line_interpolate_point(self._lines(segs), frac, normalized=True)
+        return shapely.get_x(p), shapely.get_y(p)
+
+    def _lines(self, segs: np.ndarray) -> np.ndarray:
+        out = []
+        for s_id in segs.tolist():
+            a, b = int(self._gstart[s_id]), int(self._gend[s_id])
+            out.append(shapely.LineString(self._xy[a:b]))
+        return np.asarray(out, dtype=object)
+
+    def transit_seeds(self, stop_s: np.ndarray | None) -> np.ndarray | None:
+        """``(segment, fraction from u, ms)`` of the street-linked stops ``stop_s`` reaches
+        by vehicle (None without stop positions or arrivals)."""
+        if stop_s is None or self._stop_seg is None or self._stop_frac is None:
+            return None
+        ok = np.flatnonzero((stop_s >= 0) & (self._stop_seg >= 0))
+        return np.column_stack([self._stop_seg[ok].astype(np.float64), self._stop_frac[ok],
+                                stop_s[ok].astype(np.float64) * 1000.0]).reshape(-1, 3)
 
     def to_lonlat(self, geom_xy: shapely.Geometry) -> shapely.Geometry:
         """A local-metre geometry in [lon, lat] degrees."""
@@ -219,9 +263,10 @@ class Contours:
         stop, seconds after departure of its arrival by vehicle, -1 = not reached) puts
         within the limit."""
         out = []
+        seeds = self.transit_seeds(stop_s)
         for m in sorted(minutes):
             limit_ms = int(round(m * 60_000))
-            poly, road_m, cell = self.polygon(rr, limit_ms)
+            poly, road_m, cell = self.polygon(rr, limit_ms, seeds)
             stops: np.ndarray | None = None
             if self._stop_seg is not None and self._stop_frac is not None:
                 stops = self.stops_on_reached_road(rr, limit_ms)

@@ -203,6 +203,44 @@ def _csa_rounds(c_dep, c_arr, c_from, c_to, c_inst, c_trip, c_pick, c_drop, n_in
     return best
 
 
+@njit(cache=True)
+def _csa_stop_arrivals(c_dep, c_arr, c_from, c_to, c_inst, c_trip, c_pick, c_drop, n_inst,
+                       e_from, e_to, e_dur, n_stops, acc_stop, acc_s, depart_s, max_rounds,
+                       stop_closed):  # pragma: no cover
+    """The scan of :func:`_csa_rounds` (no wheelchair filter), keeping every stop's earliest
+    arrival by vehicle over the rounds instead of one egress."""
+    board = np.full(n_stops, INF, dtype=np.int64)
+    for j in range(acc_stop.shape[0]):
+        v = depart_s + acc_s[j]
+        if v < board[acc_stop[j]]:
+            board[acc_stop[j]] = v
+    out = np.full(n_stops, INF, dtype=np.int64)
+    first = np.searchsorted(c_dep, depart_s)
+    arr_k = np.empty(n_stops, dtype=np.int64)
+    on = np.zeros(n_inst, dtype=np.bool_)
+    for _k in range(1, max_rounds + 1):
+        arr_k[:] = INF
+        on[:] = False
+        for c in range(first, c_dep.shape[0]):
+            i = c_inst[c]
+            if not on[i]:
+                u = c_from[c]
+                if c_pick[c] and board[u] <= c_dep[c] and not stop_closed[u]:
+                    on[i] = True
+            if on[i]:
+                v = c_to[c]
+                if c_drop[c] and c_arr[c] < arr_k[v] and not stop_closed[v]:
+                    arr_k[v] = c_arr[c]
+        for v in range(n_stops):
+            if arr_k[v] < out[v]:
+                out[v] = arr_k[v]
+        for j in range(e_from.shape[0]):
+            a = arr_k[e_from[j]]
+            if a < INF and a + e_dur[j] < board[e_to[j]]:
+                board[e_to[j]] = a + e_dur[j]
+    return out
+
+
 class Oracle:
     """Brute-force reference search over one day context (see module docstring)."""
 
@@ -232,6 +270,18 @@ class Oracle:
                            np.asarray(egress[1], dtype=np.int64), np.int64(depart_s),
                            max_rounds, int(wheelchair), self.trip_wc, self.stop_wc,
                            self.closed)
+
+    def stop_arrivals(self, access: tuple[np.ndarray, np.ndarray], depart_s: int,
+                      max_rounds: int = 6) -> np.ndarray:
+        """Per stop the earliest arrival by vehicle with at most ``max_rounds`` trips
+        (``INF`` if none)."""
+        c = self.conn
+        return _csa_stop_arrivals(c.dep_s, c.arr_s, c.from_stop, c.to_stop, c.inst, c.trip,
+                                  c.pickup, c.dropoff, c.n_inst, self.edges[0], self.edges[1],
+                                  self.edges[2], self.tt.n_stops,
+                                  np.asarray(access[0], dtype=np.int64),
+                                  np.asarray(access[1], dtype=np.int64), np.int64(depart_s),
+                                  max_rounds, self.closed)
 
     def pareto(self, access: tuple[np.ndarray, np.ndarray], egress: tuple[np.ndarray, np.ndarray],
                depart_s: int, max_rounds: int = 6,

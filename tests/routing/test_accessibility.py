@@ -109,3 +109,78 @@ def test_outputs_and_cli(nky_snapshot_dir, stops_csv, tmp_path: Path) -> None:
                                    "--opportunities", str(stops_csv), "--out", str(out),
                                    "--depart-window", "9-7", "--scheduler", "synchronous"])
     assert bad.exit_code == 2 and "HH:MM-HH:MM" in bad.output
+
+
+@pytest.mark.slow
+def test_live_closures_reduce_reach_around_them(nky_snapshot_dir, stops_csv,
+                                                tmp_path: Path) -> None:
+    """``--live``: the store's closures (every car road within 300 m of a centre) reduce
+    the opportunities reached from origins around them against the timetable state; the
+    result names the state and version."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from incidents.store import open_store
+
+    ctx = acc.worker_context(str(nky_snapshot_dir))
+    router = ctx.router
+    proj = router.projection
+    seg = router.segments
+    c_lat, c_lon = 39.0837, -84.5086
+    cx, cy = proj.to_xy(c_lon, c_lat)
+    mr = router.modes["car"]
+    car_segs = np.unique(np.asarray(mr.edge_seg))
+    db_url = f"sqlite:///{tmp_path / 'live.db'}"
+    closed = 0
+    with open_store(db_url) as store:
+        for s in car_segs.tolist():
+            a, b = int(seg.gstart[s]), int(seg.gend[s])
+            lon, lat = np.asarray(seg.lon[a:b]), np.asarray(seg.lat[a:b])
+            x, y = proj.to_xy(lon, lat)
+            if np.hypot(x - cx, y - cy).max() > 300:
+                continue
+            store.create({
+                "type": "closure", "severity": "high", "start": "2020-01-01T00:00:00Z",
+                "geometry": {"type": "LineString", "coordinates": [
+                    [round(float(o), 7), round(float(t), 7)] for o, t in zip(lon, lat,
+                                                                             strict=True)]},
+                "direction": "both", "road_effect": {"closed_to": ["car"]},
+                "description": {"en": f"closure {s}"}}, "test", "KYTC")
+            closed += 1
+    assert closed > 10
+    # origins: junctions 400-800 m from the centre
+    jx, jy = proj.to_xy(np.asarray(router.snapshot.node_lon), np.asarray(router.snapshot.node_lat))
+    d = np.hypot(jx - cx, jy - cy)
+    ring = np.flatnonzero((d > 400) & (d < 800))
+    pick = np.random.default_rng(3).choice(ring, 8, replace=False)
+    origins = tmp_path / "origins.csv"
+    pd.DataFrame({"lat": np.asarray(router.snapshot.node_lat)[pick] + 1e-5,
+                  "lon": np.asarray(router.snapshot.node_lon)[pick]}).to_csv(origins, index=False)
+    runs = {}
+    for name, extra in (("timetable", []), ("live", ["--live", db_url])):
+        out = tmp_path / f"{name}.parquet"
+        r = CliRunner().invoke(app, ["accessibility", "--snapshot", str(nky_snapshot_dir),
+                                     "--origins", str(origins), "--opportunities",
+                                     str(stops_csv), "--mode", "car", "--depart-window",
+                                     "08:00-08:00", "--out", str(out), "--scheduler",
+                                     "synchronous", *extra])
+        assert r.exit_code == 0, r.output
+        meta = json.loads(pq.read_schema(out).metadata[b"citynav"])
+        assert meta["state"] == name
+        runs[name] = (pd.read_parquet(out), meta)
+    assert runs["timetable"][1]["live_version"] is None
+    assert runs["live"][1]["live_version"] >= 1
+    base = runs["timetable"][0]["opportunities_15min"].to_numpy()
+    live = runs["live"][0]["opportunities_15min"].to_numpy()
+    assert np.isfinite(base).all() and np.isfinite(live).all()
+    # closures only take away (an opportunity on a closed street may re-snap nearby: a
+    # little slack per origin), and from most origins around them
+    assert (live <= base + 3).all(), (live, base)
+    assert (live < base).sum() >= 6 and live.sum() < base.sum(), (live, base)
+    # a bad store URL is a usage error
+    bad = CliRunner().invoke(app, ["accessibility", "--snapshot", str(nky_snapshot_dir),
+                                   "--origins", str(origins), "--opportunities", str(stops_csv),
+                                   "--mode", "car", "--out", str(tmp_path / "x.parquet"),
+                                   "--scheduler", "synchronous", "--live", "mysql://nope"])
+    assert bad.exit_code == 2 and "--live" in bad.output

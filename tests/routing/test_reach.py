@@ -450,3 +450,123 @@ def test_road_contours_count_the_stops_on_reached_streets(nky_router, nky_planne
     assert len(want) > 3
     # a stop exactly at the limit may fall either side of the rounding
     assert len(got ^ want) <= 1, (sorted(got - want), sorted(want - got))
+
+
+def _reached_samples(router, mr, w: np.ndarray, starts: list[tuple[int, float, float]],
+                     limit_ms: int) -> list[tuple[float, float]]:
+    """Points (local metres) sampled every ~4 m along the road reached within ``limit_ms``
+    from ``(edge, position along the edge 0..1, time ms there)`` starts, linear along the
+    edge (independent of the contour code)."""
+    proj, seg = router.projection, router.segments
+    pts: list[tuple[float, float]] = []
+    for e, pos, t in starts:
+        if t > limit_ms or w[e] >= INF_WEIGHT:
+            continue
+        s = int(mr.edge_seg[e])
+        a, b = int(seg.gstart[s]), int(seg.gend[s])
+        x, y = proj.to_xy(np.asarray(seg.lon[a:b]), np.asarray(seg.lat[a:b]))
+        line = shapely.LineString(np.column_stack([x, y]))
+        f = min(1.0 - pos, (limit_ms - t) / max(float(w[e]), 1.0))
+        ts = np.linspace(pos, pos + f, max(2, int(line.length * f / 4) + 2))
+        if mr.edge_rev[e]:
+            ts = 1.0 - ts
+        p = shapely.line_interpolate_point(line, ts, normalized=True)
+        pts.extend(zip(shapely.get_x(p), shapely.get_y(p), strict=True))
+    return pts
+
+
+@pytest.mark.parametrize("city,minutes", [("nky", 20.0), ("pdx", 15.0)])
+def test_transit_isochrone_polygon_against_connection_scan(request, city: str,
+                                                           minutes: float) -> None:
+    """Transit contours against an independent oracle: per-stop arrivals by vehicle from the
+    brute-force connection scan (same walking access), then walking egress by Dijkstra
+    (scipy) from the origin and every stop reached in time. Every junction reached within
+    the limit and every stop reached by vehicle in time lie inside the contour; every junction
+    inside that is reached only later lies within the contour's documented tolerance of a
+    road piece reached in time."""
+    router, planner, pub = _transit_city(request, city)
+    state = pub.current()
+    contours = Contours(router, planner.transit.stop_seg, planner.transit.stop_frac)
+    reach = Reach(router, planner)
+    mr = router.modes["walk"]
+    w = state.weights("walk")
+    proj, seg = router.projection, router.segments
+    jx, jy = proj.to_xy(np.asarray(router.snapshot.node_lon), np.asarray(router.snapshot.node_lat))
+    t = _service_day(planner)
+    date, t0 = planner.clock(t)
+    req = PlanRequest((0.0, 0.0), (0.0, 0.0), t)
+    oracle = Oracle(planner.tt, planner.day(date), planner.footpaths(req), req.min_transfer_s,
+                    live=state.transit_live())
+    limit_ms = int(minutes * 60_000)
+    stop_seg = np.asarray(planner.transit.stop_seg)
+    stop_frac = np.asarray(planner.transit.stop_frac, dtype=np.float64)
+    rng = np.random.default_rng(11 + len(city))
+    checked = by_vehicle = 0
+    for lat, lon in _near_stops(planner, rng, 3):
+        try:
+            tr = reach.transit_times(state, lat, lon, t, minutes * 60)
+            access = planner.walk_times(state, lat, lon, towards=False, req=req)
+        except SnapError:
+            continue
+        (c,) = contours.contours(tr.walk, [minutes], tr.stop_s)
+        poly = c.polygon_xy
+        # oracle: stops by vehicle within the limit = RAPTOR's
+        arr = oracle.stop_arrivals(access, t0, req.max_transfers + 1) if access[0].size \
+            else np.full(planner.tt.n_stops, INF)
+        rel_ms = np.where(arr < INF, (arr - t0) * 1000, np.iinfo(np.int64).max)
+        reached_stops = np.flatnonzero(rel_ms <= limit_ms)
+        assert np.array_equal(reached_stops, np.flatnonzero(tr.stop_s >= 0))
+        by_vehicle += reached_stops.size
+        # walking egress: Dijkstra from the origin and from every stop reached in time
+        src = [(int(mr.edge_head_knode[e]), int(round(float(w[e]) * (1 - min(max(
+            x / router.seg_length_m[mr.edge_seg[e]], 0), 1))))) for e, x in tr.walk.origin.edges]
+        starts: list[tuple[int, float, float]] = []
+        for e, x in tr.walk.origin.edges:
+            starts.append((e, min(max(x / router.seg_length_m[mr.edge_seg[e]], 0.0), 1.0), 0.0))
+        for s in reached_stops.tolist():
+            sg = int(stop_seg[s])
+            if sg < 0:
+                continue
+            for e in range(int(mr.seg_edge_lo[sg]), int(mr.seg_edge_hi[sg])):
+                if w[e] >= INF_WEIGHT:
+                    continue
+                pos = 1.0 - stop_frac[s] if mr.edge_rev[e] else stop_frac[s]
+                src.append((int(mr.edge_head_knode[e]),
+                            int(rel_ms[s]) + int(round(float(w[e]) * (1.0 - pos)))))
+                starts.append((e, float(pos), float(rel_ms[s])))
+        kd = _oracle_from(mr, w, src)
+        jt = np.full(jx.shape[0], np.inf)
+        np.minimum.at(jt, np.asarray(mr.arrays.knode_junction), kd)
+        reached = np.flatnonzero(jt <= limit_ms)
+        assert reached.size > 5
+        assert shapely.contains_xy(poly, jx[reached], jy[reached]).all()
+        # the stops reached by vehicle in time lie inside
+        linked = reached_stops[stop_seg[reached_stops] >= 0]
+        if linked.size:
+            sg = stop_seg[linked]
+            sx = np.empty(linked.size)
+            sy = np.empty(linked.size)
+            for k, (g, f) in enumerate(zip(sg.tolist(), stop_frac[linked].tolist(),
+                                           strict=True)):
+                a, b = int(seg.gstart[g]), int(seg.gend[g])
+                x, y = proj.to_xy(np.asarray(seg.lon[a:b]), np.asarray(seg.lat[a:b]))
+                p = shapely.LineString(np.column_stack([x, y])).interpolate(f, normalized=True)
+                sx[k], sy[k] = p.x, p.y
+            inside = shapely.contains_xy(poly, sx, sy)
+            assert inside.all(), linked[~inside]
+        # nothing reached only later, beyond the tolerance of a piece reached in time
+        entry = np.full(w.shape[0], np.inf)
+        np.minimum.at(entry, mr.arc_edge, kd[mr.arc_tail])
+        starts += [(e, 0.0, float(entry[e])) for e in
+                   np.flatnonzero((entry <= limit_ms) & (w < INF_WEIGHT)).tolist()]
+        pts = [proj.to_xy(tr.walk.origin.snap.lon, tr.walk.origin.snap.lat)]
+        pts += _reached_samples(router, mr, w, starts, limit_ms)
+        tree = cKDTree(np.asarray(pts))
+        later = np.flatnonzero(~(jt <= limit_ms))
+        inside_later = later[shapely.contains_xy(poly, jx[later], jy[later])]
+        if inside_later.size:
+            d, _ = tree.query(np.column_stack([jx[inside_later], jy[inside_later]]))
+            assert d.max() <= c.tolerance_m + 4.0, d.max()
+        assert inside_later.size < later.size
+        checked += 1
+    assert checked >= 2 and by_vehicle > 0
