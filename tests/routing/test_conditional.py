@@ -1,0 +1,250 @@
+"""Conditional access and conditional turn restrictions, evaluated at the trip's time.
+
+Drawn networks (``tests/routing/gridnet.py``) checked at instants inside and outside each
+condition, in both directions and for every mode; the edge-based oracle (which re-reads the
+raw tags and evaluates the conditions itself) on many random pairs and instants; the live
+state following a rule boundary; timed car routes honouring a closure that starts on the way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.clock import ReplayClock
+from routing.conditional import (
+    ConditionError,
+    ConditionTable,
+    parse_condition,
+    split_conditional,
+)
+from routing.road import NoRouteError, SnapError
+from routing.state import StatePublisher
+from routing.tdroute import td_route
+from tests.routing.gridnet import GridNet
+from tests.routing.oracle import LineGraphOracle
+from tests.routing.test_profile_scenarios import DRAWING, RESTRICTION_DRAWING, RESTRICTION_WAYS
+
+MODES = ("car", "bike", "walk", "bus", "truck")
+TZ = ZoneInfo("Europe/Rome")  # the drawn networks lie at 45° N 7° E
+TUE_0800 = datetime(2026, 12, 1, 8, 0, tzinfo=TZ)  # a Tuesday, inside Mo-Fr 07:00-09:00
+TUE_1000 = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)
+TUE_2300 = datetime(2026, 12, 1, 23, 0, tzinfo=TZ)
+SAT_1200 = datetime(2026, 12, 5, 12, 0, tzinfo=TZ)
+
+
+# ---- parsing ------------------------------------------------------------------------------
+def test_split_conditional_keeps_semicolons_inside_parentheses() -> None:
+    assert split_conditional("no @ (Mo-Fr 07:00-09:00; Sa 10:00-12:00); yes @ Su") == [
+        ("no", "Mo-Fr 07:00-09:00; Sa 10:00-12:00"), ("yes", "Su")]
+    for bad in ("no", "no @ (Mo", "@ (Mo-Fr)", "no @ ()", "no @ Mo)"):
+        with pytest.raises(ConditionError):
+            split_conditional(bad)
+
+
+def test_parse_condition_terms() -> None:
+    c = parse_condition("weight>7.5 AND Mo-Fr 07:00-19:00")
+    assert c.hours == "Mo-Fr 07:00-19:00" and c.vehicle == ((2, ">", 7.5),)
+    assert parse_condition("Jun-Aug").hours == "Jun-Aug"
+    assert parse_condition("length>=12 m").vehicle == ((3, ">=", 12.0),)
+    for bad in ("delivery", "wet", "stay<2h", "snow", "destination", "Mo-Fr AND Sa"):
+        with pytest.raises(ConditionError):
+            parse_condition(bad)
+
+
+def _naive_weekday_hours(days: range, h0: int, h1: int, t: datetime) -> bool:
+    """Independent reading of ``Dd-Dd HH:00-HH:00`` (h0 < h1)."""
+    return t.weekday() in days and h0 <= t.hour < h1
+
+
+_DAYS = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(d0=st.integers(0, 6), d1=st.integers(0, 6), h0=st.integers(0, 22),
+       span=st.integers(1, 23), minute=st.integers(0, 60 * 24 * 14 - 1))
+def test_weekday_hours_against_naive_reading(d0: int, d1: int, h0: int, span: int,
+                                             minute: int) -> None:
+    lo, hi = min(d0, d1), max(d0, d1)
+    h1 = min(h0 + span, 24)
+    spec = f"{_DAYS[lo]}-{_DAYS[hi]} {h0:02d}:00-{h1:02d}:00"
+    table = ConditionTable([spec], "Europe/Rome")
+    t = datetime(2026, 11, 30, tzinfo=TZ) + timedelta(minutes=minute)  # from a Monday
+    want = _naive_weekday_hours(range(lo, hi + 1), h0, h1, t)
+    assert bool(table.active(t, None)[0]) == want, (spec, t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=st.sampled_from(["Mo-Fr 07:00-09:00", "22:00-06:00", "Sa,Su", "Jun-Aug",
+                             "Mo-Fr 07:00-09:00,16:00-18:30", "Nov-Mar: Mo-Fr 08:00-18:00",
+                             "Mo-Fr 07:00-09:00; PH off"]),
+       start_h=st.integers(0, 24 * 200), probe_min=st.lists(st.integers(0, 48 * 60 - 1),
+                                                            min_size=1, max_size=20))
+def test_windows_agree_with_point_evaluation(spec: str, start_h: int,
+                                             probe_min: list[int]) -> None:
+    """The closure windows timed routes use say the same as evaluating at each instant,
+    across DST changes too."""
+    table = ConditionTable([spec], "Europe/Rome")
+    lo = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1000) + start_h * 3_600_000
+    hi = lo + 48 * 3_600_000
+    wins = table.windows(0, lo, hi)
+    for m in probe_min:
+        t_ms = lo + m * 60_000 + 30_000
+        inside = any(a <= t_ms < b for a, b in wins)
+        t = datetime.fromtimestamp(t_ms / 1000, UTC)
+        assert inside == bool(table.active(t, None)[0]), (spec, t)
+
+
+def test_public_holidays_never_match() -> None:
+    """Documented choice: no holiday calendar, so ``PH`` never holds."""
+    table = ConditionTable(["PH", "Mo-Fr 07:00-09:00; PH off"], "Europe/Rome")
+    christmas = datetime(2026, 12, 25, 8, 0, tzinfo=TZ)  # a Friday
+    assert table.active(christmas, None).tolist() == [False, True]
+
+
+# ---- conditional access on a drawn network ---------------------------------------------------
+def _net(tmp_path: Path, tags: dict[str, str]) -> GridNet:
+    ways = {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
+            "bxc": {"highway": "residential", **tags}, "be": {"highway": "residential"},
+            "ef": {"highway": "residential"}, "fc": {"highway": "residential"}}
+    return GridNet(DRAWING, ways, tmp_path=tmp_path)
+
+
+def _uses(net: GridNet, frm: str, to: str, mode: str, at: datetime) -> bool:
+    state = net.publisher.at(net.publisher.current(), at)
+    r = net.route(frm, to, mode, state=state)
+    assert r is not None, (mode, frm, to, at, "no route at all")
+    return "bxc" in r.ways
+
+
+Y, N = True, False
+# tags on b…c, then per instant: {mode: (forward a→d uses it, backward d→a uses it)}
+ACCESS_CASES = [
+    ({"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"}, {
+        TUE_0800: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"access": "no", "access:conditional": "yes @ (Sa,Su)"}, {
+        TUE_1000: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(N, N), walk=(N, N)),
+        SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"bicycle:conditional": "no @ (22:00-06:00)"}, {
+        TUE_2300: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(N, N), walk=(Y, Y)),
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"hgv:conditional": "no @ (weight>7.5)"}, {  # the standard truck weighs 18 t
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(N, N), bike=(Y, Y), walk=(Y, Y))}),
+    ({"motor_vehicle:conditional": "no @ (weight>3.5 AND Mo-Fr 07:00-09:00)"}, {
+        TUE_0800: dict(car=(Y, Y), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"oneway:conditional": "yes @ (Mo-Fr 07:00-09:00)"}, {
+        # bikes are pushed against it (80 m pushed beats the 320 m bypass)
+        TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"motor_vehicle:backward:conditional": "no @ (Mo-Fr 07:00-09:00)"}, {
+        TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
+        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    ({"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00); yes @ (Mo-Fr 08:00-08:30)"}, {
+        # the last part in force wins: open again 08:00-08:30
+        TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        TUE_0800 + timedelta(minutes=45): dict(car=(N, N), bus=(N, N), truck=(N, N),
+                                               bike=(Y, Y), walk=(Y, Y))}),
+    ({"motor_vehicle:conditional": "no @ (wet); no @ (delivery)"}, {  # unparseable: ignored
+        TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+]
+
+
+@pytest.mark.parametrize("tags,expect", ACCESS_CASES,
+                         ids=[next(iter(t.values())).split("@")[0].strip() + "@" + k
+                              for t, _ in ACCESS_CASES for k in [next(reversed(t))]])
+def test_conditional_access(tmp_path: Path, tags: dict[str, str],
+                            expect: dict[datetime, dict[str, tuple[bool, bool]]]) -> None:
+    net = _net(tmp_path, tags)
+    assert net.snapshot.timezone == "Europe/Rome"
+    for at, per_mode in expect.items():
+        for mode in MODES:
+            fwd, bwd = per_mode[mode]
+            assert _uses(net, "a", "d", mode, at) == fwd, (mode, "a→d", at)
+            assert _uses(net, "d", "a", mode, at) == bwd, (mode, "d→a", at)
+
+
+def test_unparseable_conditions_are_counted(tmp_path: Path) -> None:
+    net = _net(tmp_path, {"motor_vehicle:conditional": "no @ (wet); no @ (Mo-Fr 07:00-09:00)",
+                          "bicycle:conditional": "garbage"})
+    counts = net.meta["counts"]
+    assert counts["conditional_tags_read"] == 2
+    assert counts["conditional_parts_unparsed"] == 2
+    assert counts["conditions"] == 1
+    assert counts["car_conditional_access_edges"] == 2
+    assert counts["bike_conditional_access_edges"] == 0
+
+
+def test_closed_way_never_starts_a_route_while_closed(tmp_path: Path) -> None:
+    """Snapping follows the state: a point on the conditional way is tied to it only while
+    it is open (outside it snaps to nothing within reach here)."""
+    net = _net(tmp_path, {"access": "no", "access:conditional": "yes @ (Sa,Su)"})
+    for at, ok in ((SAT_1200, True), (TUE_1000, False)):
+        state = net.publisher.at(net.publisher.current(), at)
+        got = net.route("bx", "d", "car", state=state)
+        assert (got is not None) == ok, at
+
+
+# ---- conditional turn restrictions ----------------------------------------------------------
+def _rnet(tmp_path: Path, *relations: dict) -> GridNet:
+    return GridNet(RESTRICTION_DRAWING, RESTRICTION_WAYS, relations=relations,
+                   tmp_path=tmp_path)
+
+
+def _route_ways(net: GridNet, frm: str, to: str, mode: str, at: datetime) -> list[str]:
+    state = net.publisher.at(net.publisher.current(), at)
+    r = net.route(frm, to, mode, state=state)
+    assert r is not None, (frm, to, mode, at)
+    return r.ways
+
+
+@pytest.mark.parametrize("key,bound", [
+    ("restriction:conditional", {"car", "bike", "bus", "truck"}),
+    ("restriction:hgv:conditional", {"truck"}),
+    ("restriction:bicycle:conditional", {"bike"}),
+])
+def test_conditional_no_straight_on(tmp_path: Path, key: str, bound: set[str]) -> None:
+    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
+                           key: "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    assert net.meta["counts"]["restrictions_conditional_read"] == 1
+    for mode in ("car", "bike", "bus", "truck"):
+        straight_in = _route_ways(net, "a", "c", mode, TUE_0800)[:2] == ["ab", "bc"]
+        straight_out = _route_ways(net, "a", "c", mode, TUE_1000)[:2] == ["ab", "bc"]
+        assert straight_out, mode
+        assert straight_in == (mode not in bound), mode
+        # the other direction (c→a) is not restricted at any time
+        assert _route_ways(net, "c", "a", mode, TUE_0800)[:2] == ["bc", "ab"], mode
+    assert _route_ways(net, "a", "c", "walk", TUE_0800)[:2] == ["ab", "bc"]  # walkers free
+
+
+def test_conditional_only_turn_and_except(tmp_path: Path) -> None:
+    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "be", "except": "psv",
+                           "restriction:conditional": "only_right_turn @ (Sa,Su)"})
+    for mode in ("car", "truck"):
+        assert _route_ways(net, "a", "c", mode, SAT_1200)[:2] != ["ab", "bc"], mode
+        assert _route_ways(net, "a", "c", mode, TUE_1000)[:2] == ["ab", "bc"], mode
+    assert _route_ways(net, "a", "c", "bus", SAT_1200)[:2] == ["ab", "bc"]  # excepted
+
+
+def test_conditional_via_way_restriction(tmp_path: Path) -> None:
+    net = _rnet(tmp_path, {"from": "ab", "via": ["bc"], "to": "cd",
+                           "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    assert _route_ways(net, "a", "d", "car", TUE_1000) == ["ab", "bc", "cd"]
+    assert _route_ways(net, "a", "d", "car", TUE_0800)[:3] != ["ab", "bc", "cd"]
+    # b…c then c…d without coming from a…b is not the watched path
+    assert _route_ways(net, "bc", "d", "car", TUE_0800) == ["bc", "cd"]
+
+
+def test_unparseable_restriction_condition_is_counted_and_ignored(tmp_path: Path) -> None:
+    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
+                           "restriction:conditional": "no_straight_on @ (wet)"})
+    assert net.meta["osm_read"]["restrictions_conditional_unparsed"] == 1
+    assert _route_ways(net, "a", "c", "car", TUE_0800)[:2] == ["ab", "bc"]
