@@ -248,3 +248,163 @@ def test_unparseable_restriction_condition_is_counted_and_ignored(tmp_path: Path
                            "restriction:conditional": "no_straight_on @ (wet)"})
     assert net.meta["osm_read"]["restrictions_conditional_unparsed"] == 1
     assert _route_ways(net, "a", "c", "car", TUE_0800)[:2] == ["ab", "bc"]
+
+
+# ---- the live state follows rule boundaries -----------------------------------------------
+def test_live_state_refreshes_when_a_rule_boundary_passes(tmp_path: Path) -> None:
+    net = _net(tmp_path, {"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"})
+    clock = ReplayClock(datetime(2026, 12, 1, 6, 59, 0, tzinfo=TZ), frozen=True)
+    pub = StatePublisher(net.router, timezone=net.snapshot.timezone, clock=clock)
+    before = pub.current()
+    r = net.route("a", "d", "car", state=before)
+    assert r is not None and "bxc" in r.ways
+    assert pub.refresh(datetime(2026, 12, 1, 6, 59, 40, tzinfo=TZ)) is None  # nothing new
+    after = pub.refresh(datetime(2026, 12, 1, 7, 0, 10, tzinfo=TZ))
+    assert after is not None and after.version > before.version
+    r = net.route("a", "d", "car", state=after)
+    assert r is not None and "bxc" not in r.ways
+    r = net.route("a", "d", "bike", state=after)
+    assert r is not None and "bxc" in r.ways
+    reopened = pub.refresh(datetime(2026, 12, 1, 9, 0, 5, tzinfo=TZ))
+    assert reopened is not None
+    r = net.route("a", "d", "car", state=reopened)
+    assert r is not None and "bxc" in r.ways
+
+
+def test_turn_ban_follows_the_live_state(tmp_path: Path) -> None:
+    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
+                           "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    clock = ReplayClock(datetime(2026, 12, 1, 7, 30, tzinfo=TZ), frozen=True)
+    pub = StatePublisher(net.router, timezone=net.snapshot.timezone, clock=clock)
+    inside = pub.current()
+    assert inside.banned_arcs("car").shape[0] == 1
+    r = net.route("a", "c", "car", state=inside)
+    assert r is not None and r.ways[:2] != ["ab", "bc"]
+    outside = pub.refresh(datetime(2026, 12, 1, 9, 0, 1, tzinfo=TZ))
+    assert outside is not None and outside.banned_arcs("car").shape[0] == 0
+    r = net.route("a", "c", "car", state=outside)
+    assert r is not None and r.ways[:2] == ["ab", "bc"]
+
+
+# ---- timed car routes: a closure that starts on the way ---------------------------------------
+def test_timed_route_meets_a_closure_that_starts_on_the_way(tmp_path: Path) -> None:
+    ways = {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
+            "bxc": {"highway": "residential",
+                    "motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+            "be": {"highway": "residential"}, "ef": {"highway": "residential"},
+            "fc": {"highway": "residential"}}
+    net = GridNet(DRAWING, ways, tmp_path=tmp_path, cell_m=400.0, max_snap_m=50.0)
+    seven = datetime(2026, 12, 1, 7, 0, tzinfo=TZ)
+    free = net.route("a", "b", "car", state=net.publisher.at(net.publisher.current(),
+                                                             seven - timedelta(hours=2)))
+    assert free is not None
+    t_ab = timedelta(seconds=free.duration_s)
+    assert t_ab > timedelta(seconds=60)  # the network is drawn big enough for this check
+    cur = net.publisher.current()
+    # leaving so that b is reached after 07:00: the state at departure still has it open,
+    # the timed route finds it closed when it gets there
+    depart = seven - t_ab / 2
+    st_dep = net.publisher.at(cur, depart)
+    r = net.route("a", "d", "car", state=st_dep)
+    assert r is not None and "bxc" in r.ways
+    td = td_route(net.router, st_dep, *net.point("a"), *net.point("d"), depart)
+    assert "bxc" not in net.describe(td.route).ways
+    # leaving early enough to enter b…c before 07:00: taken
+    depart = seven - t_ab - timedelta(seconds=30)
+    td = td_route(net.router, net.publisher.at(cur, depart), *net.point("a"), *net.point("d"),
+                  depart)
+    assert "bxc" in net.describe(td.route).ways
+
+
+# ---- the oracle on random networks, instants and pairs -------------------------------------------
+CONDITIONAL_POOL: list[dict[str, str]] = [
+    {"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+    {"access": "no", "access:conditional": "yes @ (Sa,Su)"},
+    {"bicycle:conditional": "no @ (22:00-06:00)"},
+    {"hgv:conditional": "no @ (weight>7.5)"},
+    {"motor_vehicle:conditional": "no @ (weight>3.5 AND Mo-Fr 07:00-09:00)"},
+    {"oneway:conditional": "yes @ (Mo-Fr 07:00-09:00)"},
+    {"foot:conditional": "no @ (Sa,Su)"},
+    {"motor_vehicle:forward:conditional": "no @ (Mo-Fr 07:00-09:00); yes @ (Mo 08:00-08:30)"},
+    {"oneway": "yes", "oneway:conditional": "no @ (22:00-06:00)"},
+]
+RESTRICTION_POOL = ["no_left_turn @ (Mo-Fr 07:00-09:00)", "no_right_turn @ (Sa,Su)",
+                    "no_straight_on @ (22:00-06:00)", "only_straight_on @ (Mo-Fr 07:00-09:00)"]
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+
+
+def _random_grid(rng: np.random.Generator, tmp_path: Path, n: int = 6) -> GridNet:
+    names = [[LETTERS[r * n + c] for c in range(n)] for r in range(n)]
+    drawing = "\n".join(("   ".join(row) + "\n") for row in names)
+    ways: dict[str, dict[str, str]] = {}
+    edges: list[str] = []
+    for r in range(n):
+        for c in range(n):
+            for dr, dc in ((0, 1), (1, 0)):
+                if r + dr < n and c + dc < n:
+                    if rng.random() < 0.12:
+                        continue
+                    w = names[r][c] + names[r + dr][c + dc]
+                    tags = {"highway": str(rng.choice(["residential", "secondary",
+                                                       "tertiary"]))}
+                    if rng.random() < 0.35:
+                        tags.update(CONDITIONAL_POOL[int(rng.integers(len(CONDITIONAL_POOL)))])
+                    ways[w] = tags
+                    edges.append(w)
+    relations = []
+    for _ in range(10):
+        a = edges[int(rng.integers(len(edges)))]
+        via = a[1]
+        tos = [w for w in edges if via in w and w != a]
+        if not tos:
+            continue
+        to = tos[int(rng.integers(len(tos)))]
+        rel: dict = {"from": a, "via": via, "to": to}
+        val = RESTRICTION_POOL[int(rng.integers(len(RESTRICTION_POOL)))]
+        if rng.random() < 0.25:
+            rel["restriction"] = val.split(" @ ")[0]
+        else:
+            rel["restriction:conditional"] = val
+        relations.append(rel)
+    return GridNet(drawing, ways, relations=relations, tmp_path=tmp_path, cell_m=60.0,
+                   max_snap_m=40.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_routes_equal_oracle_at_many_instants(tmp_path: Path, seed: int) -> None:
+    """Routes on random drawn networks with random conditional tags and restrictions equal
+    the edge-based oracle, which evaluates every condition from the raw tags itself, at
+    instants inside and outside the conditions, for every mode."""
+    from routing.osm import read_osm
+
+    rng = np.random.default_rng(seed)
+    net = _random_grid(rng, tmp_path)
+    osm = read_osm(net.pbf)
+    cur = net.publisher.current()
+    letters = sorted(net.coords)
+    checked = found = 0
+    for at in (TUE_0800, TUE_1000, TUE_2300, SAT_1200,
+               datetime(2026, 12, 7, 8, 15, tzinfo=TZ)):
+        state = net.publisher.at(cur, at)
+        for mode in MODES:
+            oracle = LineGraphOracle(net.router, mode, osm, at=at)
+            ff = net.router.modes[mode].free_flow_ms
+            for _ in range(25):
+                p = net.point(letters[int(rng.integers(len(letters)))])
+                q = net.point(letters[int(rng.integers(len(letters)))])
+                p = (p[0] + rng.normal(0, 1e-4), p[1] + rng.normal(0, 1e-4))
+                q = (q[0] + rng.normal(0, 1e-4), q[1] + rng.normal(0, 1e-4))
+                try:
+                    src = net.router.snap(state, mode, *p)
+                    dst = net.router.snap(state, mode, *q)
+                except SnapError:
+                    continue
+                want = oracle.cost_ms(src.edges, dst.edges, ff)
+                try:
+                    got = net.router.route_endpoints(state, mode, src, dst).weight_ms
+                except NoRouteError:
+                    got = None
+                assert got == want, (seed, mode, at, p, q)
+                checked += 1
+                found += got is not None
+    assert checked >= 400 and found >= checked * 0.6
