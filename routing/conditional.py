@@ -29,10 +29,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import opening_hours
 
+#: The parser's syntax error class (``opening_hours.ParserError``; untyped in its stubs).
+_OH_ERROR: type[Exception] = getattr(opening_hours, "ParserError", SyntaxError)
+
 #: Vehicle attributes a condition may compare, and their index in a vehicle tuple.
 VEHICLE_ATTRS = {"height": 0, "width": 1, "weight": 2, "length": 3}
-_TERM = re.compile(r"^(height|width|weight|length)\s*(<=|>=|<|>|=)\s*(\d+(?:[.,]\d+)?)\s*"
-                   r"(t|m)?$", re.IGNORECASE)
+_TERM = re.compile(
+    r"^(height|width|weight|length)\s*(<=|>=|<|>|=)\s*(\d+(?:[.,]\d+)?)\s*"
+    r"(t|m)?$",
+    re.IGNORECASE,
+)
 #: Standard vehicle per mode (height m, width m, weight t, length m) for vehicle terms;
 #: ``None``: the mode is no vehicle a weight or length condition can apply to.
 MODE_VEHICLE: dict[str, tuple[float, float, float, float] | None] = {
@@ -107,14 +113,15 @@ def parse_condition(text: str) -> Condition:
         term = raw.strip()
         m = _TERM.match(term)
         if m:
-            vehicle.append((VEHICLE_ATTRS[m.group(1).lower()], m.group(2),
-                            float(m.group(3).replace(",", "."))))
+            vehicle.append(
+                (VEHICLE_ATTRS[m.group(1).lower()], m.group(2), float(m.group(3).replace(",", ".")))
+            )
             continue
         if not term or not any(c.isdigit() for c in term) and not _is_named_time(term):
             raise ConditionError(f"not a time or vehicle condition: {term!r}")
         try:
             opening_hours.OpeningHours(term)
-        except (SyntaxError, ValueError, opening_hours.ParserError) as exc:
+        except (SyntaxError, ValueError, _OH_ERROR) as exc:
             raise ConditionError(f"not an opening_hours spec: {term!r}") from exc
         hours.append(term)
     if len(hours) > 1:
@@ -124,7 +131,8 @@ def parse_condition(text: str) -> Condition:
 
 _NAMED_TIME = re.compile(
     r"^(?:(?:Mo|Tu|We|Th|Fr|Sa|Su|PH|SH|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|"
-    r"sunrise|sunset|dawn|dusk|off|closed|open|24/7|week)[\s,\-:]*)+$")
+    r"sunrise|sunset|dawn|dusk|off|closed|open|24/7|week)[\s,\-:]*)+$"
+)
 
 
 def _is_named_time(term: str) -> bool:
@@ -141,8 +149,9 @@ def vehicle_holds(cond: Condition, vehicle: Sequence[float] | None) -> bool:
         return False
     for attr, op, limit in cond.vehicle:
         v = float(vehicle[attr])
-        ok = {"<": v < limit, "<=": v <= limit, ">": v > limit, ">=": v >= limit,
-              "=": v == limit}[op]
+        ok = {"<": v < limit, "<=": v <= limit, ">": v > limit, ">=": v >= limit, "=": v == limit}[
+            op
+        ]
         if not ok:
             return False
     return True
@@ -155,10 +164,12 @@ class ConditionTable:
         self.texts = list(texts)
         self.zone = ZoneInfo(timezone)
         self.conditions = [parse_condition(t) for t in self.texts]
-        self._oh = [opening_hours.OpeningHours(c.hours) if c.hours is not None else None
-                    for c in self.conditions]
+        self._oh = [
+            opening_hours.OpeningHours(c.hours) if c.hours is not None else None
+            for c in self.conditions
+        ]
         self._lock = threading.Lock()
-        self._windows: dict[tuple[int, int], list[list[tuple[int, int]]]] = {}
+        self._windows: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -244,9 +255,16 @@ class ModeConditionals:
     ``c`` of ``open_mask[i]`` is set. Arc ``arc[j]`` is banned while ``arc_cond[j]`` holds.
     """
 
-    def __init__(self, table: ConditionTable, vehicle: Sequence[float] | None,
-                 edge: np.ndarray, ids: np.ndarray, open_mask: np.ndarray, arc: np.ndarray,
-                 arc_cond: np.ndarray) -> None:
+    def __init__(
+        self,
+        table: ConditionTable,
+        vehicle: Sequence[float] | None,
+        edge: np.ndarray,
+        ids: np.ndarray,
+        open_mask: np.ndarray,
+        arc: np.ndarray,
+        arc_cond: np.ndarray,
+    ) -> None:
         self.table = table
         self.vehicle = None if vehicle is None else tuple(float(x) for x in vehicle)
         self.edge = np.asarray(edge, np.int64)
@@ -304,8 +322,7 @@ class ModeConditionals:
             return b""
         return np.packbits(self.active(t)[self.used]).tobytes()
 
-    def closure_windows(self, lo_ms: int, hi_ms: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def closure_windows(self, lo_ms: int, hi_ms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Closures of this mode's conditional edges over ``[lo_ms, hi_ms)`` (epoch ms) as
         ``(edge, start_ms, end_ms)`` arrays (int64), for costs looked up edge by edge."""
         key = (lo_ms, hi_ms)
@@ -353,11 +370,15 @@ class ModeConditionals:
         n_per_edge = counts[inv]
         edges = np.repeat(self.edge, n_per_edge)
         first = np.repeat(start[inv], n_per_edge)
-        within = np.arange(edges.shape[0]) - np.repeat(np.cumsum(n_per_edge) - n_per_edge,
-                                                        n_per_edge)
+        within = np.arange(edges.shape[0]) - np.repeat(
+            np.cumsum(n_per_edge) - n_per_edge, n_per_edge
+        )
         pos = first + within
-        out = (edges, flat_lo[pos] if pos.shape[0] else empty,
-               flat_hi[pos] if pos.shape[0] else empty)
+        out = (
+            edges,
+            flat_lo[pos] if pos.shape[0] else empty,
+            flat_hi[pos] if pos.shape[0] else empty,
+        )
         with self._lock:
             if len(self._memo) > 8:
                 self._memo.clear()
@@ -365,8 +386,13 @@ class ModeConditionals:
         return out
 
 
-def merge_closures(effects: tuple[np.ndarray, ...], n_edges: int, edges: np.ndarray,
-                   lo_ms: np.ndarray, hi_ms: np.ndarray) -> tuple[np.ndarray, ...]:
+def merge_closures(
+    effects: tuple[np.ndarray, ...],
+    n_edges: int,
+    edges: np.ndarray,
+    lo_ms: np.ndarray,
+    hi_ms: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """Incident effect arrays (``(offsets, closed, min_ms, factor, add_ms, lo_ms, hi_ms)``,
     CSR per edge; empty offsets = none) with closure entries added for ``edges`` in
     ``[lo_ms, hi_ms)``."""
@@ -383,10 +409,12 @@ def merge_closures(effects: tuple[np.ndarray, ...], n_edges: int, edges: np.ndar
     order = np.argsort(all_edge, kind="stable")
     new_off = np.zeros(n_edges + 1, np.int64)
     np.cumsum(np.bincount(all_edge, minlength=n_edges), out=new_off[1:])
-    return (new_off,
-            np.concatenate([np.asarray(closed, bool), np.ones(k, bool)])[order],
-            np.concatenate([np.asarray(min_ms, np.int64), np.zeros(k, np.int64)])[order],
-            np.concatenate([np.asarray(factor, np.float64), np.ones(k)])[order],
-            np.concatenate([np.asarray(add_ms, np.int64), np.zeros(k, np.int64)])[order],
-            np.concatenate([np.asarray(lo, np.int64), lo_ms])[order],
-            np.concatenate([np.asarray(hi, np.int64), hi_ms])[order])
+    return (
+        new_off,
+        np.concatenate([np.asarray(closed, bool), np.ones(k, bool)])[order],
+        np.concatenate([np.asarray(min_ms, np.int64), np.zeros(k, np.int64)])[order],
+        np.concatenate([np.asarray(factor, np.float64), np.ones(k)])[order],
+        np.concatenate([np.asarray(add_ms, np.int64), np.zeros(k, np.int64)])[order],
+        np.concatenate([np.asarray(lo, np.int64), lo_ms])[order],
+        np.concatenate([np.asarray(hi, np.int64), hi_ms])[order],
+    )

@@ -826,7 +826,7 @@ def _conditional_access(mode: str, osm: OsmData, way_conds: dict[int, WayConds],
     by the union (open in some combination; speeds and flags of the base tags where open,
     else of the first combination that opens it), and per piece (condition ids, forward
     mask, backward mask) — bit ``c`` set when combination ``c`` opens that direction."""
-    rule = ACCESS_RULES[mode]
+    rule = ACCESS_RULES[Mode(mode)]
     out: dict[int, tuple[tuple[int, ...], int, int]] = {}
     for i, conds in way_conds.items():
         ids = tuple(dict.fromkeys(c for _, parts in conds for _, c in parts))

@@ -429,7 +429,8 @@ class StatePublisher:
                     mask |= eff.has_entry
                 mask.flags.writeable = False
                 hit = state._cache[key] = (merged, mask)
-            effects, mask = hit
+            merged, mask = hit
+            effects = merged  # type: ignore[assignment]
             live_edge = mask if live_edge.shape[0] == 0 else (live_edge | mask)
             return CostModel(rows, ttf, mr.free_flow_ms, live_edge, obs, effects,
                              day_type if typ is not None else None, obs_source)

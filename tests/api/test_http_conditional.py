@@ -5,7 +5,6 @@ time-dependent car route and for the other modes; the build summary counts it.""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,11 +19,14 @@ from tests.routing.test_profile_scenarios import DRAWING
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("conditional")
-    ways = {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
-            "bxc": {"highway": "residential",
-                    "motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
-            "be": {"highway": "residential"}, "ef": {"highway": "residential"},
-            "fc": {"highway": "residential"}}
+    ways = {
+        "ab": {"highway": "residential"},
+        "cd": {"highway": "residential"},
+        "bxc": {"highway": "residential", "motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+        "be": {"highway": "residential"},
+        "ef": {"highway": "residential"},
+        "fc": {"highway": "residential"},
+    }
     net = GridNet(DRAWING, ways, tmp_path=tmp)
     svc = load_service(net.snapshot_dir, db_url=f"sqlite:///{tmp / 'inc.db'}")
     try:
@@ -42,17 +44,24 @@ def _next_tuesday() -> str:
     return day.isoformat()
 
 
-@pytest.mark.parametrize("mode,closed", [("car", True), ("truck", True), ("bus", True),
-                                         ("bike", False)])
+@pytest.mark.parametrize(
+    "mode,closed", [("car", True), ("truck", True), ("bus", True), ("bike", False)]
+)
 def test_depart_at_inside_and_outside_the_window(env, mode: str, closed: bool) -> None:
     net, client = env
     a, d = net.point("a"), net.point("d")
     day = _next_tuesday()
 
     def distance(local_time: str, frm=a, to=d) -> float:
-        r = client.get("/v1/route", params={"from": f"{frm[0]},{frm[1]}",
-                                            "to": f"{to[0]},{to[1]}", "mode": mode,
-                                            "depart_at": f"{day}T{local_time}"})
+        r = client.get(
+            "/v1/route",
+            params={
+                "from": f"{frm[0]},{frm[1]}",
+                "to": f"{to[0]},{to[1]}",
+                "mode": mode,
+                "depart_at": f"{day}T{local_time}",
+            },
+        )
         assert r.status_code == 200, r.text
         return float(r.json()["routes"][0]["distance_m"])
 

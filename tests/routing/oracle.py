@@ -34,7 +34,6 @@ from routing.profiles import (
     turn_cost_ms,
 )
 
-
 _VEHICLE = {"car": {"weight": 1.5, "height": 1.6, "width": 1.8, "length": 4.5},
             "bus": {"weight": 18.0, "height": 3.2, "width": 2.55, "length": 12.0},
             "truck": {"weight": 18.0, "height": 4.0, "width": 2.55, "length": 12.0}}

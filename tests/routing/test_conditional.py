@@ -42,7 +42,9 @@ SAT_1200 = datetime(2026, 12, 5, 12, 0, tzinfo=TZ)
 # ---- parsing ------------------------------------------------------------------------------
 def test_split_conditional_keeps_semicolons_inside_parentheses() -> None:
     assert split_conditional("no @ (Mo-Fr 07:00-09:00; Sa 10:00-12:00); yes @ Su") == [
-        ("no", "Mo-Fr 07:00-09:00; Sa 10:00-12:00"), ("yes", "Su")]
+        ("no", "Mo-Fr 07:00-09:00; Sa 10:00-12:00"),
+        ("yes", "Su"),
+    ]
     for bad in ("no", "no @ (Mo", "@ (Mo-Fr)", "no @ ()", "no @ Mo)"):
         with pytest.raises(ConditionError):
             split_conditional(bad)
@@ -67,10 +69,16 @@ _DAYS = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
 
 
 @settings(max_examples=200, deadline=None)
-@given(d0=st.integers(0, 6), d1=st.integers(0, 6), h0=st.integers(0, 22),
-       span=st.integers(1, 23), minute=st.integers(0, 60 * 24 * 14 - 1))
-def test_weekday_hours_against_naive_reading(d0: int, d1: int, h0: int, span: int,
-                                             minute: int) -> None:
+@given(
+    d0=st.integers(0, 6),
+    d1=st.integers(0, 6),
+    h0=st.integers(0, 22),
+    span=st.integers(1, 23),
+    minute=st.integers(0, 60 * 24 * 14 - 1),
+)
+def test_weekday_hours_against_naive_reading(
+    d0: int, d1: int, h0: int, span: int, minute: int
+) -> None:
     lo, hi = min(d0, d1), max(d0, d1)
     h1 = min(h0 + span, 24)
     spec = f"{_DAYS[lo]}-{_DAYS[hi]} {h0:02d}:00-{h1:02d}:00"
@@ -81,13 +89,22 @@ def test_weekday_hours_against_naive_reading(d0: int, d1: int, h0: int, span: in
 
 
 @settings(max_examples=60, deadline=None)
-@given(spec=st.sampled_from(["Mo-Fr 07:00-09:00", "22:00-06:00", "Sa,Su", "Jun-Aug",
-                             "Mo-Fr 07:00-09:00,16:00-18:30", "Nov-Mar: Mo-Fr 08:00-18:00",
-                             "Mo-Fr 07:00-09:00; PH off"]),
-       start_h=st.integers(0, 24 * 200), probe_min=st.lists(st.integers(0, 48 * 60 - 1),
-                                                            min_size=1, max_size=20))
-def test_windows_agree_with_point_evaluation(spec: str, start_h: int,
-                                             probe_min: list[int]) -> None:
+@given(
+    spec=st.sampled_from(
+        [
+            "Mo-Fr 07:00-09:00",
+            "22:00-06:00",
+            "Sa,Su",
+            "Jun-Aug",
+            "Mo-Fr 07:00-09:00,16:00-18:30",
+            "Nov-Mar: Mo-Fr 08:00-18:00",
+            "Mo-Fr 07:00-09:00; PH off",
+        ]
+    ),
+    start_h=st.integers(0, 24 * 200),
+    probe_min=st.lists(st.integers(0, 48 * 60 - 1), min_size=1, max_size=20),
+)
+def test_windows_agree_with_point_evaluation(spec: str, start_h: int, probe_min: list[int]) -> None:
     """The closure windows timed routes use say the same as evaluating at each instant,
     across DST changes too."""
     table = ConditionTable([spec], "Europe/Rome")
@@ -110,9 +127,14 @@ def test_public_holidays_never_match() -> None:
 
 # ---- conditional access on a drawn network ---------------------------------------------------
 def _net(tmp_path: Path, tags: dict[str, str]) -> GridNet:
-    ways = {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
-            "bxc": {"highway": "residential", **tags}, "be": {"highway": "residential"},
-            "ef": {"highway": "residential"}, "fc": {"highway": "residential"}}
+    ways = {
+        "ab": {"highway": "residential"},
+        "cd": {"highway": "residential"},
+        "bxc": {"highway": "residential", **tags},
+        "be": {"highway": "residential"},
+        "ef": {"highway": "residential"},
+        "fc": {"highway": "residential"},
+    }
     return GridNet(DRAWING, ways, tmp_path=tmp_path)
 
 
@@ -126,43 +148,87 @@ def _uses(net: GridNet, frm: str, to: str, mode: str, at: datetime) -> bool:
 Y, N = True, False
 # tags on b…c, then per instant: {mode: (forward a→d uses it, backward d→a uses it)}
 ACCESS_CASES = [
-    ({"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"}, {
-        TUE_0800: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
-        SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"access": "no", "access:conditional": "yes @ (Sa,Su)"}, {
-        TUE_1000: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(N, N), walk=(N, N)),
-        SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"bicycle:conditional": "no @ (22:00-06:00)"}, {
-        TUE_2300: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(N, N), walk=(Y, Y)),
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"hgv:conditional": "no @ (weight>7.5)"}, {  # the standard truck weighs 18 t
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(N, N), bike=(Y, Y), walk=(Y, Y))}),
-    ({"motor_vehicle:conditional": "no @ (weight>3.5 AND Mo-Fr 07:00-09:00)"}, {
-        TUE_0800: dict(car=(Y, Y), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"oneway:conditional": "yes @ (Mo-Fr 07:00-09:00)"}, {
-        # bikes are pushed against it (80 m pushed beats the 320 m bypass)
-        TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"motor_vehicle:backward:conditional": "no @ (Mo-Fr 07:00-09:00)"}, {
-        TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
-        TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
-    ({"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00); yes @ (Mo-Fr 08:00-08:30)"}, {
-        # the last part in force wins: open again 08:00-08:30
-        TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
-        TUE_0800 + timedelta(minutes=45): dict(car=(N, N), bus=(N, N), truck=(N, N),
-                                               bike=(Y, Y), walk=(Y, Y))}),
-    ({"motor_vehicle:conditional": "no @ (wet); no @ (delivery)"}, {  # unparseable: ignored
-        TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))}),
+    (
+        {"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+        {
+            TUE_0800: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+            SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"access": "no", "access:conditional": "yes @ (Sa,Su)"},
+        {
+            TUE_1000: dict(car=(N, N), bus=(N, N), truck=(N, N), bike=(N, N), walk=(N, N)),
+            SAT_1200: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"bicycle:conditional": "no @ (22:00-06:00)"},
+        {
+            TUE_2300: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(N, N), walk=(Y, Y)),
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"hgv:conditional": "no @ (weight>7.5)"},
+        {  # the standard truck weighs 18 t
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(N, N), bike=(Y, Y), walk=(Y, Y))
+        },
+    ),
+    (
+        {"motor_vehicle:conditional": "no @ (weight>3.5 AND Mo-Fr 07:00-09:00)"},
+        {
+            TUE_0800: dict(car=(Y, Y), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)),
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"oneway:conditional": "yes @ (Mo-Fr 07:00-09:00)"},
+        {
+            # bikes are pushed against it (80 m pushed beats the 320 m bypass)
+            TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"motor_vehicle:backward:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+        {
+            TUE_0800: dict(car=(Y, N), bus=(Y, N), truck=(Y, N), bike=(Y, Y), walk=(Y, Y)),
+            TUE_1000: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+        },
+    ),
+    (
+        {"motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00); yes @ (Mo-Fr 08:00-08:30)"},
+        {
+            # the last part in force wins: open again 08:00-08:30
+            TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y)),
+            TUE_0800 + timedelta(minutes=45): dict(
+                car=(N, N), bus=(N, N), truck=(N, N), bike=(Y, Y), walk=(Y, Y)
+            ),
+        },
+    ),
+    (
+        {"motor_vehicle:conditional": "no @ (wet); no @ (delivery)"},
+        {  # unparseable: ignored
+            TUE_0800: dict(car=(Y, Y), bus=(Y, Y), truck=(Y, Y), bike=(Y, Y), walk=(Y, Y))
+        },
+    ),
 ]
 
 
-@pytest.mark.parametrize("tags,expect", ACCESS_CASES,
-                         ids=[next(iter(t.values())).split("@")[0].strip() + "@" + k
-                              for t, _ in ACCESS_CASES for k in [next(reversed(t))]])
-def test_conditional_access(tmp_path: Path, tags: dict[str, str],
-                            expect: dict[datetime, dict[str, tuple[bool, bool]]]) -> None:
+@pytest.mark.parametrize(
+    "tags,expect",
+    ACCESS_CASES,
+    ids=[
+        next(iter(t.values())).split("@")[0].strip() + "@" + k
+        for t, _ in ACCESS_CASES
+        for k in [next(reversed(t))]
+    ],
+)
+def test_conditional_access(
+    tmp_path: Path, tags: dict[str, str], expect: dict[datetime, dict[str, tuple[bool, bool]]]
+) -> None:
     net = _net(tmp_path, tags)
     assert net.snapshot.timezone == "Europe/Rome"
     for at, per_mode in expect.items():
@@ -173,8 +239,13 @@ def test_conditional_access(tmp_path: Path, tags: dict[str, str],
 
 
 def test_unparseable_conditions_are_counted(tmp_path: Path) -> None:
-    net = _net(tmp_path, {"motor_vehicle:conditional": "no @ (wet); no @ (Mo-Fr 07:00-09:00)",
-                          "bicycle:conditional": "garbage"})
+    net = _net(
+        tmp_path,
+        {
+            "motor_vehicle:conditional": "no @ (wet); no @ (Mo-Fr 07:00-09:00)",
+            "bicycle:conditional": "garbage",
+        },
+    )
     counts = net.meta["counts"]
     assert counts["conditional_tags_read"] == 2
     assert counts["conditional_parts_unparsed"] == 2
@@ -195,8 +266,7 @@ def test_closed_way_never_starts_a_route_while_closed(tmp_path: Path) -> None:
 
 # ---- conditional turn restrictions ----------------------------------------------------------
 def _rnet(tmp_path: Path, *relations: dict) -> GridNet:
-    return GridNet(RESTRICTION_DRAWING, RESTRICTION_WAYS, relations=relations,
-                   tmp_path=tmp_path)
+    return GridNet(RESTRICTION_DRAWING, RESTRICTION_WAYS, relations=relations, tmp_path=tmp_path)
 
 
 def _route_ways(net: GridNet, frm: str, to: str, mode: str, at: datetime) -> list[str]:
@@ -206,14 +276,19 @@ def _route_ways(net: GridNet, frm: str, to: str, mode: str, at: datetime) -> lis
     return r.ways
 
 
-@pytest.mark.parametrize("key,bound", [
-    ("restriction:conditional", {"car", "bike", "bus", "truck"}),
-    ("restriction:hgv:conditional", {"truck"}),
-    ("restriction:bicycle:conditional", {"bike"}),
-])
+@pytest.mark.parametrize(
+    "key,bound",
+    [
+        ("restriction:conditional", {"car", "bike", "bus", "truck"}),
+        ("restriction:hgv:conditional", {"truck"}),
+        ("restriction:bicycle:conditional", {"bike"}),
+    ],
+)
 def test_conditional_no_straight_on(tmp_path: Path, key: str, bound: set[str]) -> None:
-    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
-                           key: "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    net = _rnet(
+        tmp_path,
+        {"from": "ab", "via": "b", "to": "bc", key: "no_straight_on @ (Mo-Fr 07:00-09:00)"},
+    )
     assert net.meta["counts"]["restrictions_conditional_read"] == 1
     for mode in ("car", "bike", "bus", "truck"):
         straight_in = _route_ways(net, "a", "c", mode, TUE_0800)[:2] == ["ab", "bc"]
@@ -226,8 +301,16 @@ def test_conditional_no_straight_on(tmp_path: Path, key: str, bound: set[str]) -
 
 
 def test_conditional_only_turn_and_except(tmp_path: Path) -> None:
-    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "be", "except": "psv",
-                           "restriction:conditional": "only_right_turn @ (Sa,Su)"})
+    net = _rnet(
+        tmp_path,
+        {
+            "from": "ab",
+            "via": "b",
+            "to": "be",
+            "except": "psv",
+            "restriction:conditional": "only_right_turn @ (Sa,Su)",
+        },
+    )
     for mode in ("car", "truck"):
         assert _route_ways(net, "a", "c", mode, SAT_1200)[:2] != ["ab", "bc"], mode
         assert _route_ways(net, "a", "c", mode, TUE_1000)[:2] == ["ab", "bc"], mode
@@ -235,8 +318,15 @@ def test_conditional_only_turn_and_except(tmp_path: Path) -> None:
 
 
 def test_conditional_via_way_restriction(tmp_path: Path) -> None:
-    net = _rnet(tmp_path, {"from": "ab", "via": ["bc"], "to": "cd",
-                           "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    net = _rnet(
+        tmp_path,
+        {
+            "from": "ab",
+            "via": ["bc"],
+            "to": "cd",
+            "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)",
+        },
+    )
     assert _route_ways(net, "a", "d", "car", TUE_1000) == ["ab", "bc", "cd"]
     assert _route_ways(net, "a", "d", "car", TUE_0800)[:3] != ["ab", "bc", "cd"]
     # b…c then c…d without coming from a…b is not the watched path
@@ -244,8 +334,10 @@ def test_conditional_via_way_restriction(tmp_path: Path) -> None:
 
 
 def test_unparseable_restriction_condition_is_counted_and_ignored(tmp_path: Path) -> None:
-    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
-                           "restriction:conditional": "no_straight_on @ (wet)"})
+    net = _rnet(
+        tmp_path,
+        {"from": "ab", "via": "b", "to": "bc", "restriction:conditional": "no_straight_on @ (wet)"},
+    )
     assert net.meta["osm_read"]["restrictions_conditional_unparsed"] == 1
     assert _route_ways(net, "a", "c", "car", TUE_0800)[:2] == ["ab", "bc"]
 
@@ -272,8 +364,15 @@ def test_live_state_refreshes_when_a_rule_boundary_passes(tmp_path: Path) -> Non
 
 
 def test_turn_ban_follows_the_live_state(tmp_path: Path) -> None:
-    net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc",
-                           "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)"})
+    net = _rnet(
+        tmp_path,
+        {
+            "from": "ab",
+            "via": "b",
+            "to": "bc",
+            "restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)",
+        },
+    )
     clock = ReplayClock(datetime(2026, 12, 1, 7, 30, tzinfo=TZ), frozen=True)
     pub = StatePublisher(net.router, timezone=net.snapshot.timezone, clock=clock)
     inside = pub.current()
@@ -288,15 +387,19 @@ def test_turn_ban_follows_the_live_state(tmp_path: Path) -> None:
 
 # ---- timed car routes: a closure that starts on the way ---------------------------------------
 def test_timed_route_meets_a_closure_that_starts_on_the_way(tmp_path: Path) -> None:
-    ways = {"ab": {"highway": "residential"}, "cd": {"highway": "residential"},
-            "bxc": {"highway": "residential",
-                    "motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
-            "be": {"highway": "residential"}, "ef": {"highway": "residential"},
-            "fc": {"highway": "residential"}}
+    ways = {
+        "ab": {"highway": "residential"},
+        "cd": {"highway": "residential"},
+        "bxc": {"highway": "residential", "motor_vehicle:conditional": "no @ (Mo-Fr 07:00-09:00)"},
+        "be": {"highway": "residential"},
+        "ef": {"highway": "residential"},
+        "fc": {"highway": "residential"},
+    }
     net = GridNet(DRAWING, ways, tmp_path=tmp_path, cell_m=400.0, max_snap_m=50.0)
     seven = datetime(2026, 12, 1, 7, 0, tzinfo=TZ)
-    free = net.route("a", "b", "car", state=net.publisher.at(net.publisher.current(),
-                                                             seven - timedelta(hours=2)))
+    free = net.route(
+        "a", "b", "car", state=net.publisher.at(net.publisher.current(), seven - timedelta(hours=2))
+    )
     assert free is not None
     t_ab = timedelta(seconds=free.duration_s)
     assert t_ab > timedelta(seconds=60)  # the network is drawn big enough for this check
@@ -311,8 +414,9 @@ def test_timed_route_meets_a_closure_that_starts_on_the_way(tmp_path: Path) -> N
     assert "bxc" not in net.describe(td.route).ways
     # leaving early enough to enter b…c before 07:00: taken
     depart = seven - t_ab - timedelta(seconds=30)
-    td = td_route(net.router, net.publisher.at(cur, depart), *net.point("a"), *net.point("d"),
-                  depart)
+    td = td_route(
+        net.router, net.publisher.at(cur, depart), *net.point("a"), *net.point("d"), depart
+    )
     assert "bxc" in net.describe(td.route).ways
 
 
@@ -328,8 +432,12 @@ CONDITIONAL_POOL: list[dict[str, str]] = [
     {"motor_vehicle:forward:conditional": "no @ (Mo-Fr 07:00-09:00); yes @ (Mo 08:00-08:30)"},
     {"oneway": "yes", "oneway:conditional": "no @ (22:00-06:00)"},
 ]
-RESTRICTION_POOL = ["no_left_turn @ (Mo-Fr 07:00-09:00)", "no_right_turn @ (Sa,Su)",
-                    "no_straight_on @ (22:00-06:00)", "only_straight_on @ (Mo-Fr 07:00-09:00)"]
+RESTRICTION_POOL = [
+    "no_left_turn @ (Mo-Fr 07:00-09:00)",
+    "no_right_turn @ (Sa,Su)",
+    "no_straight_on @ (22:00-06:00)",
+    "only_straight_on @ (Mo-Fr 07:00-09:00)",
+]
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
 
 
@@ -345,8 +453,7 @@ def _random_grid(rng: np.random.Generator, tmp_path: Path, n: int = 6) -> GridNe
                     if rng.random() < 0.12:
                         continue
                     w = names[r][c] + names[r + dr][c + dc]
-                    tags = {"highway": str(rng.choice(["residential", "secondary",
-                                                       "tertiary"]))}
+                    tags = {"highway": str(rng.choice(["residential", "secondary", "tertiary"]))}
                     if rng.random() < 0.35:
                         tags.update(CONDITIONAL_POOL[int(rng.integers(len(CONDITIONAL_POOL)))])
                     ways[w] = tags
@@ -366,8 +473,9 @@ def _random_grid(rng: np.random.Generator, tmp_path: Path, n: int = 6) -> GridNe
         else:
             rel["restriction:conditional"] = val
         relations.append(rel)
-    return GridNet(drawing, ways, relations=relations, tmp_path=tmp_path, cell_m=60.0,
-                   max_snap_m=40.0)
+    return GridNet(
+        drawing, ways, relations=relations, tmp_path=tmp_path, cell_m=60.0, max_snap_m=40.0
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -383,8 +491,7 @@ def test_routes_equal_oracle_at_many_instants(tmp_path: Path, seed: int) -> None
     cur = net.publisher.current()
     letters = sorted(net.coords)
     checked = found = 0
-    for at in (TUE_0800, TUE_1000, TUE_2300, SAT_1200,
-               datetime(2026, 12, 7, 8, 15, tzinfo=TZ)):
+    for at in (TUE_0800, TUE_1000, TUE_2300, SAT_1200, datetime(2026, 12, 7, 8, 15, tzinfo=TZ)):
         state = net.publisher.at(cur, at)
         for mode in MODES:
             oracle = LineGraphOracle(net.router, mode, osm, at=at)
