@@ -274,6 +274,8 @@ class ModeConditionals:
         self.arc_cond = np.asarray(arc_cond, np.int64)
         used = np.unique(np.concatenate([self.ids[self.ids >= 0], self.arc_cond]))
         self.used = used.astype(np.int64)
+        #: True when some condition this mode uses compares vehicle dimensions
+        self.vehicle_dependent = any(table.conditions[i].vehicle for i in self.used.tolist())
         self._lock = threading.Lock()
         self._memo: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -282,15 +284,17 @@ class ModeConditionals:
         """True when nothing of this mode depends on a condition."""
         return self.edge.shape[0] == 0 and self.arc.shape[0] == 0
 
-    def active(self, t: datetime) -> np.ndarray:
-        """bool [conditions]: in force at ``t`` for this mode's vehicle (only the conditions
-        this mode uses are evaluated)."""
+    def active(self, t: datetime, vehicle: Sequence[float] | None = None) -> np.ndarray:
+        """bool [conditions]: in force at ``t`` for this mode's standard vehicle (or
+        ``vehicle``: height m, width m, weight t, length m); only the conditions this mode
+        uses are evaluated."""
+        veh = self.vehicle if vehicle is None else tuple(vehicle)
         out = np.zeros(len(self.table), dtype=bool)
         if self.used.shape[0]:
             local = self.table._naive_local(t)
             for i in self.used.tolist():
                 c = self.table.conditions[i]
-                if vehicle_holds(c, self.vehicle):
+                if vehicle_holds(c, veh):
                     oh = self.table._oh[i]
                     out[i] = True if oh is None else bool(oh.is_open(local))
         return out

@@ -335,8 +335,9 @@ class RoadRouter:
                         vehicle: VehicleDims | None = None) -> ModeWeights:
         """``state``'s weights of ``mode`` for a vehicle: for trucks, edges whose
         ``maxheight`` / ``maxwidth`` / ``maxweight`` / ``maxlength`` the vehicle breaks
-        (default :data:`routing.profiles.DEFAULT_TRUCK`) are closed. One metric per set of
-        closed edges is kept with the state."""
+        (default :data:`routing.profiles.DEFAULT_TRUCK`) are closed, and conditional rules
+        with vehicle terms (``hgv:conditional=no @ (weight>7.5)``) are evaluated for it. One
+        metric per set of closed edges is kept with the state."""
         mw = state.road[mode]
         if mode != Mode.TRUCK:
             return mw
@@ -347,15 +348,32 @@ class RoadRouter:
         dims = np.asarray((vehicle or DEFAULT_TRUCK).as_tuple(), np.float32)
         bad = ((lim > 0) & (dims[None, :] > lim)).any(axis=1) if lim.shape[0] else \
             np.zeros(0, bool)
-        if not bad.any():
+        cond = mr.conditional
+        act_std = act_req = None
+        if cond is not None and cond.vehicle_dependent:
+            act_std = cond.active(state.at)
+            act_req = cond.active(state.at, tuple(float(x) for x in dims))
+            if np.array_equal(act_std, act_req):
+                act_std = act_req = None
+        if not bad.any() and act_req is None:
             return mw
-        key = "truck-closed:" + hashlib.sha1(np.packbits(bad).tobytes()).hexdigest()
+        h = hashlib.sha1(np.packbits(bad).tobytes())
+        if act_req is not None:
+            h.update(np.packbits(act_req).tobytes())
+        key = "truck-closed:" + h.hexdigest()
 
         def make() -> ModeWeights:
             w = np.array(mw.weights_ms, dtype=np.int64)
+            bans = mw.banned_arcs
+            if cond is not None and act_std is not None and act_req is not None:
+                shut = cond.closed_edges(act_req)
+                reopen = np.setdiff1d(cond.closed_edges(act_std), shut)
+                if reopen.shape[0]:
+                    w[reopen] = state.unconditional_weights(mode)[reopen]
+                w[shut] = INF_WEIGHT
+                bans = cond.banned_arcs(act_req)
             w[bad] = INF_WEIGHT
             w.flags.writeable = False
-            bans = mw.banned_arcs
             return ModeWeights(w, factory=lambda: mr.kernel.customize(mr.arc_weights(w, bans)),
                                banned_arcs=bans)
 

@@ -192,6 +192,13 @@ class RoutingState:
         """The customized metric of ``mode``."""
         return self.road[mode].metric
 
+    def unconditional_weights(self, mode: str) -> np.ndarray:
+        """Edge weights of ``mode`` at :attr:`at` with every conditionally closed edge open
+        (for re-evaluating conditions for another vehicle)."""
+        if self._publisher is None:
+            raise RuntimeError("state without publisher")
+        return self._publisher.weights_at(self, mode, self.at, with_conditional=False)
+
     def banned_arcs(self, mode: str) -> np.ndarray:
         """Kernel arcs of ``mode`` closed at :attr:`at` by conditional turn restrictions."""
         return self.road[mode].banned_arcs
@@ -391,7 +398,7 @@ class StatePublisher:
         return hit
 
     def cost_model(self, state: RoutingState, mode: str, at: datetime,
-                   with_effects: bool = True) -> CostModel:
+                   with_effects: bool = True, with_conditional: bool = True) -> CostModel:
         """The cost model of ``mode`` in ``state``'s live inputs for the day type of ``at``,
         for instants from ``at`` on (live observations already expired at ``at`` are left
         out)."""
@@ -414,7 +421,7 @@ class StatePublisher:
         eff = state.live.effects_of(mode)
         effects = _NO_EFFECTS
         cond = mr.conditional
-        if cond is not None and cond.edge.shape[0]:
+        if with_conditional and cond is not None and cond.edge.shape[0]:
             # conditional access: closures in force from ``at`` on, as effect entries
             lo = epoch_ms(at) // 3_600_000 * 3_600_000
             key = f"cond:{mode}:{lo}:{with_effects}"
@@ -452,10 +459,11 @@ class StatePublisher:
                          day_type if typ is not None else None, obs_source)
 
     def weights_at(self, state: RoutingState, mode: str, at: datetime,
-                   with_effects: bool = True) -> np.ndarray:
-        """Edge weights (ms) of ``mode`` at instant ``at`` under ``state``'s live inputs."""
+                   with_effects: bool = True, with_conditional: bool = True) -> np.ndarray:
+        """Edge weights (ms) of ``mode`` at instant ``at`` under ``state``'s live inputs
+        (``with_conditional=False``: conditional access left open)."""
         t_local, _ = self._local(at)
-        cm = self.cost_model(state, mode, at, with_effects)
+        cm = self.cost_model(state, mode, at, with_effects, with_conditional)
         w = cm.costs_at(t_local, epoch_ms(at))
         w.flags.writeable = False
         return w

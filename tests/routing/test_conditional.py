@@ -515,3 +515,33 @@ def test_routes_equal_oracle_at_many_instants(tmp_path: Path, seed: int) -> None
                 checked += 1
                 found += got is not None
     assert checked >= 400 and found >= checked * 0.6
+
+
+def test_truck_vehicle_terms_use_the_requested_dimensions(tmp_path: Path) -> None:
+    """``weight>7.5`` conditions are checked against the truck of the request: a 5 t van
+    passes where the default 18 t truck may not, for access and for turn bans."""
+    from routing.profiles import VehicleDims
+
+    van = VehicleDims(height_m=2.5, width_m=2.0, weight_t=5.0, length_m=6.0)
+    net = _net(tmp_path, {"hgv:conditional": "no @ (weight>7.5 AND Mo-Fr 07:00-09:00)"})
+    state = net.publisher.at(net.publisher.current(), TUE_0800)
+    heavy = net.route("a", "d", "truck", state=state)
+    light = net.route("a", "d", "truck", state=state, vehicle=van)
+    assert heavy is not None and "bxc" not in heavy.ways
+    assert light is not None and "bxc" in light.ways
+    later = net.publisher.at(net.publisher.current(), TUE_1000)
+    assert "bxc" in net.route("a", "d", "truck", state=later).ways  # type: ignore[union-attr]
+
+    rnet = _rnet(
+        tmp_path / "r",
+        {
+            "from": "ab",
+            "via": "b",
+            "to": "bc",
+            "restriction:hgv:conditional": "no_straight_on @ (weight>7.5)",
+        },
+    )
+    state = rnet.publisher.at(rnet.publisher.current(), TUE_1000)
+    assert _route_ways(rnet, "a", "c", "truck", TUE_1000)[:2] != ["ab", "bc"]
+    r = rnet.route("a", "c", "truck", state=state, vehicle=van)
+    assert r is not None and r.ways[:2] == ["ab", "bc"]
