@@ -53,8 +53,23 @@ def kept_way_tag(key: str) -> bool:
         return True
     root = key.split(":", 1)[0]
     if key.endswith(":conditional"):
-        return root in CONDITIONAL_KEY_ROOTS
+        return conditional_base_key(key) is not None
     return root in KEPT_KEY_ROOTS
+
+
+def conditional_base_key(key: str) -> str | None:
+    """The key a ``KEY:conditional`` tag overrides when the profiles read it: an access
+    key (``motor_vehicle``, ``hgv:forward``…) or a oneway key (``oneway``,
+    ``oneway:bicycle``); ``None`` for others (``bus:lanes:conditional``,
+    ``maxspeed:conditional``…)."""
+    if not key.endswith(":conditional"):
+        return None
+    parts = key[: -len(":conditional")].split(":")
+    if parts[0] not in CONDITIONAL_KEY_ROOTS or len(parts) > 2:
+        return None
+    if len(parts) == 2 and parts[1] not in ("forward", "backward") and parts[0] != "oneway":
+        return None
+    return ":".join(parts)
 
 
 #: Roots of ``KEY[:direction]:conditional`` way tags that are evaluated.

@@ -545,3 +545,61 @@ def test_truck_vehicle_terms_use_the_requested_dimensions(tmp_path: Path) -> Non
     assert _route_ways(rnet, "a", "c", "truck", TUE_1000)[:2] != ["ab", "bc"]
     r = rnet.route("a", "c", "truck", state=state, vehicle=van)
     assert r is not None and r.ways[:2] == ["ab", "bc"]
+
+
+# ---- real data: São Paulo maps time-shared streets (weekends and nights) ------------------------
+@pytest.fixture(scope="module")
+def spo(tmp_path_factory):
+    from routing.build import build_snapshot
+    from routing.osm import read_osm
+    from routing.road import RoadRouter
+    from routing.snapshot import load_snapshot
+    from tests.conftest import SPO_OSM
+
+    out = tmp_path_factory.mktemp("spo") / "snap"
+    meta = build_snapshot(SPO_OSM, out)
+    router = RoadRouter(load_snapshot(out))
+    return meta, router, read_osm(SPO_OSM)
+
+
+SPO_TZ = ZoneInfo("America/Sao_Paulo")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_real_data_routes_equal_oracle_inside_and_outside(spo, mode: str) -> None:
+    """On São Paulo's extract (``motor_vehicle:conditional=no @ (… Su 00:00-24:00)``,
+    ``bicycle``/``foot:conditional=yes @ (…)`` on streets shared by time), routes at a
+    weekday noon and on a Sunday equal the oracle that evaluates the raw tags itself."""
+    meta, router, osm = spo
+    counts = meta["counts"]
+    assert counts["conditions"] >= 1 and counts["car_conditional_access_edges"] > 0
+    assert router.snapshot.timezone == "America/Sao_Paulo"
+    pub = StatePublisher(router, timezone=router.snapshot.timezone)
+    lat = np.asarray(router.snapshot.node_lat)
+    lon = np.asarray(router.snapshot.node_lon)
+    rng = np.random.default_rng(400 + len(mode))
+    weekday = datetime(2026, 12, 2, 12, 0, tzinfo=SPO_TZ)
+    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=SPO_TZ)
+    states = {at: pub.at(pub.current(), at) for at in (weekday, sunday)}
+    if mode in ("car", "walk", "bike"):  # these modes' weights differ between the instants
+        assert not np.array_equal(states[weekday].weights(mode), states[sunday].weights(mode))
+    checked = 0
+    for at, state in states.items():
+        oracle = LineGraphOracle(router, mode, osm, at=at)
+        ff = router.modes[mode].free_flow_ms
+        for a, b in rng.integers(0, lat.shape[0], size=(100, 2)).tolist():
+            p = (lat[a] + rng.normal(0, 2e-4), lon[a] + rng.normal(0, 2e-4))
+            q = (lat[b] + rng.normal(0, 2e-4), lon[b] + rng.normal(0, 2e-4))
+            try:
+                src = router.snap(state, mode, *p)
+                dst = router.snap(state, mode, *q)
+            except SnapError:
+                continue
+            want = oracle.cost_ms(src.edges, dst.edges, ff)
+            try:
+                got = router.route_endpoints(state, mode, src, dst).weight_ms
+            except NoRouteError:
+                got = None
+            assert got == want, (mode, at, p, q)
+            checked += 1
+    assert checked >= 150
