@@ -55,7 +55,7 @@ def percentiles_row(samples_s: Sequence[float], unit: str = "ms") -> str:
 #: Code whose changes can change what a build writes (part of the snapshot cache key).
 _BUILD_CODE = ("routing/build.py", "routing/graph.py", "routing/osm.py", "routing/profiles.py",
                "routing/snapshot.py", "routing/transit_build.py", "routing/labels.py",
-               "routing/typical.py", "gtfs/compile.py")
+               "routing/typical.py", "routing/conditional.py", "gtfs/compile.py")
 
 
 def cached_snapshot(name: str, osm: Path, gtfs: Sequence[Path] = (),

@@ -222,7 +222,9 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
         targets.extend((int(k), int(lim - down.road_ms[i])) for k in np.flatnonzero(kj == v))
     up_road = {(int(mr.edge_tail[e]), int(mr.edge_head[e])) for e in up.edges}
     down_road = {(int(mr.edge_tail[e]), int(mr.edge_head[e])) for e in down.edges}
-    metric = PrivateMetric(mr.kernel, mr.arc_weights(w))
+    bans = state.banned_arcs(mr.mode)
+    banned = set(bans.tolist())
+    metric = PrivateMetric(mr.kernel, mr.arc_weights(w, bans))
     found: list[dict[str, Any]] = []
     pen = w.astype(np.float64)
     arc_off = mr.edge_arc_offsets
@@ -264,6 +266,8 @@ def _detours(router: RoadRouter, state: RoutingState, mr: Any, w: np.ndarray, up
                 continue
             pen[e] *= PENALTY
             for x in range(int(arc_off[e]), int(arc_off[e + 1])):
+                if x in banned:
+                    continue
                 changes[x] = min(int(round(pen[e])) + int(mr.arc_extra[x]), INF_WEIGHT - 1)
         metric.update(changes)
     return found

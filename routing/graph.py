@@ -17,6 +17,7 @@ Three levels, all plain numpy arrays:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gtfs.geo import haversine_m
+from routing.conditional import (
+    MAX_WAY_CONDITIONS,
+    ConditionError,
+    parse_condition,
+    split_conditional,
+)
 from routing.kernels.limits import INF_WEIGHT
 from routing.labels import LABEL_TAGS, display_value
 from routing.osm import OsmData
@@ -113,6 +120,14 @@ class ModeGraph:
     edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     #: float32 [E, 4] per edge: max height m, width m, weight t, length m (0 = none; truck)
     edge_limits: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    #: conditional access (see :class:`routing.conditional.ModeConditionals`): int32 edge
+    #: ids, int32 [M, 3] condition ids (-1 = none), uint8 open mask per combination
+    cond_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    cond_ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))
+    cond_open: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: conditional turn bans: int32 kernel arc ids and the condition id that bans each
+    cond_arc: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    cond_arc_cond: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     stats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -134,6 +149,8 @@ class RoadNetwork:
     #: exit number (``motorway_junction`` ref) of each junction: index into
     #: ``segments.labels``, -1 = none
     node_exit_ref_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: the distinct conditions the modes' ``cond_ids`` / ``cond_arc_cond`` refer to
+    conditions: list[str] = field(default_factory=list)
 
 
 def arc_weights(w: np.ndarray, arc_edge: np.ndarray, arc_extra_ms: np.ndarray | None
@@ -281,6 +298,8 @@ class SegRestriction:
     via_segs: tuple[int, ...]
     via_way_ids: frozenset[int]
     to_segs: tuple[int, ...]
+    #: condition id under which it applies (-1: always)
+    cond: int = -1
 
 
 def _restriction_paths(r: SegRestriction, seg_edge: np.ndarray, tail: np.ndarray,
@@ -334,6 +353,7 @@ def build_mode_graph(
     turn_costs: bool = False,
     signal_junctions: frozenset[int] = frozenset(),
     seg_signals: np.ndarray | None = None,
+    piece_cond: dict[int, tuple[tuple[int, ...], int, int]] | None = None,
 ) -> ModeGraph:
     """Build one mode's directed edges and kernel graph.
 
@@ -347,7 +367,10 @@ def build_mode_graph(
     also costs the penalty :data:`UTURN_PENALTY_MS`, passing a signal junction
     (``signal_junctions``) or entering a segment with signals inside (``seg_signals`` per
     segment) costs :data:`SIGNAL_DELAY_MS` each; that time is ``arc_turn_ms`` (part of
-    ``arc_extra_ms``).
+    ``arc_extra_ms``). ``piece_cond`` maps way pieces with conditional access to (condition
+    ids, forward open mask, backward open mask) — the piece's edges are built when open in
+    some combination and listed in ``cond_edge``; restrictions with ``cond >= 0`` keep
+    their arcs and list them in ``cond_arc``.
 
     Kernel: one node per junction, except at *special* junctions (barriers, restriction
     vias, borders between destination-only and other roads), split into one node per
@@ -435,18 +458,19 @@ def build_mode_graph(
 
     # Restrictions → watched edge paths (a trie of prefixes).
     seg_way = segs.way_id
-    complete: dict[tuple[int, ...], list[tuple[str, set[int]]]] = defaultdict(list)
+    complete: dict[tuple[int, ...], list[tuple[str, set[int], int]]] = defaultdict(list)
     prefixes: set[tuple[int, ...]] = set()
-    applied = unresolved = via_way_applied = 0
+    applied = unresolved = via_way_applied = cond_applied = 0
     for r in restrictions:
         paths = _restriction_paths(r, seg_edge, tail, head, edge_seg, seg_way, out_of)
         if not paths:
             unresolved += 1
             continue
         applied += 1
+        cond_applied += r.cond >= 0
         via_way_applied += r.via_junction < 0
         for path, outs in paths:
-            complete[path].append((r.kind, outs))
+            complete[path].append((r.kind, outs, r.cond))
             special[head[path[0]]] = True
             for k in range(2, len(path) + 1):
                 prefixes.add(path[:k])
@@ -476,6 +500,9 @@ def build_mode_graph(
     xe: list[int] = []
     xx: list[int] = []
     xturn: list[int] = []
+    n_normal = int(normal.sum())
+    ban_arc: list[int] = []  # positions among all arcs before sorting
+    ban_cond: list[int] = []
 
     def arcs_from(state: tuple[int, ...], k_tail: int) -> None:
         # ``state``: the edges driven since the start of the longest watched path this
@@ -487,9 +514,19 @@ def build_mode_graph(
             is_uturn = edge_seg[e] == edge_seg[f] and edge_rev[e] != edge_rev[f]
             if j in blocked and not is_uturn:
                 continue
-            if any((kind == "no" and f in outs) or (kind == "only" and f not in outs)
-                   for kind, outs in rules):
+            banned_when: list[int] = []
+            banned = False
+            for kind, outs, cond in rules:
+                if (kind == "no" and f in outs) or (kind == "only" and f not in outs):
+                    if cond < 0:
+                        banned = True
+                        break
+                    banned_when.append(cond)
+            if banned:
                 continue
+            for cond in banned_when:
+                ban_arc.append(n_normal + len(xt))
+                ban_cond.append(cond)
             turn = 0
             extra = 0
             if turn_costs:
@@ -536,6 +573,26 @@ def build_mode_graph(
     o = np.argsort(arc_edge, kind="stable")
     arc_tail, arc_head, arc_edge, arc_extra = arc_tail[o], arc_head[o], arc_edge[o], arc_extra[o]
     arc_turn = arc_turn[o]
+    inv_o = np.empty(o.shape[0], np.int64)
+    inv_o[o] = np.arange(o.shape[0])
+    cond_arc = inv_o[np.asarray(ban_arc, np.int64)].astype(np.int32)
+    cond_arc_cond = np.asarray(ban_cond, np.int32)
+    # conditional access: edges of pieces whose access depends on conditions
+    c_edge: list[int] = []
+    c_ids: list[tuple[int, ...]] = []
+    c_open: list[int] = []
+    if piece_cond:
+        for e in range(n_edges):
+            pc = piece_cond.get(int(ep[e]))
+            if pc is None:
+                continue
+            ids, m_f, m_b = pc
+            mask = m_b if edge_rev[e] else m_f
+            if mask == (1 << (1 << len(ids))) - 1:
+                continue  # open whatever holds
+            c_edge.append(e)
+            c_ids.append(tuple(ids) + (-1,) * (3 - len(ids)))
+            c_open.append(mask)
     offsets = np.zeros(n_edges + 1, dtype=np.int64)
     np.cumsum(np.bincount(arc_edge, minlength=n_edges), out=offsets[1:])
 
@@ -565,6 +622,9 @@ def build_mode_graph(
         "destination_nodes": len(dest_nodes),
         "snappable_edges": int(snappable.sum()),
         "turn_cost_arcs": int((arc_turn > 0).sum()),
+        "restrictions_conditional_applied": int(cond_applied),
+        "conditional_turn_arcs": int(cond_arc.shape[0]),
+        "conditional_access_edges": len(c_edge),
     }
     return ModeGraph(
         mode=mode,
@@ -586,6 +646,11 @@ def build_mode_graph(
         arc_turn_ms=arc_turn.astype(np.int32),
         edge_flags=flags,
         edge_limits=limits,
+        cond_edge=np.asarray(c_edge, np.int32),
+        cond_ids=np.asarray(c_ids, np.int32).reshape(-1, 3),
+        cond_open=np.asarray(c_open, np.uint8),
+        cond_arc=cond_arc,
+        cond_arc_cond=cond_arc_cond,
         stats=stats,
     )
 
@@ -668,11 +733,18 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
         "restrictions_read": len(osm.restrictions),
         "restrictions_via_way_read": sum(1 for r in osm.restrictions if r.via_ways),
     }
+    conditions: dict[str, int] = {}
+    way_conds = _conditional_way_tags(osm, conditions, stats)
+    restriction_cond = [-1 if r.condition is None
+                        else conditions.setdefault(r.condition, len(conditions))
+                        for r in osm.restrictions]
+    stats["restrictions_conditional_read"] = sum(1 for c in restriction_cond if c >= 0)
     modes: dict[str, ModeGraph] = {}
     for k, mode in enumerate(MODES):
         tick("modes", k, len(MODES))
         rule = ACCESS_RULES[mode]
         access = [rule(t) for t in osm.way_tags]
+        piece_cond = _conditional_access(mode, osm, way_conds, access, stats)
         node_rules: dict[int, int] = {}
         for n, t in osm.barriers.items():
             if n in osm_to_j:
@@ -680,7 +752,7 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
                 if nr != NODE_OPEN:
                     node_rules[osm_to_j[n]] = nr
         rules: list[SegRestriction] = []
-        for r in osm.restrictions:
+        for r, rc in zip(osm.restrictions, restriction_cond, strict=True):
             if mode not in r.modes:
                 continue
             if r.via_node is not None and r.via_node not in osm_to_j:
@@ -691,16 +763,97 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
                 osm_to_j[r.via_node] if r.via_node is not None else -1,
                 tuple(s for w in r.via_ways for s in seg_by_way.get(w, ())),
                 frozenset(r.via_ways),
-                tuple(s for w in r.to_ways for s in seg_by_way.get(w, ()))))
+                tuple(s for w in r.to_ways for s in seg_by_way.get(w, ())), rc))
         turns = mode in TURN_COST_MODES
         modes[mode] = build_mode_graph(mode, segs, n_nodes, access, piece, node_rules, rules,
                                        piece_limits if mode == Mode.TRUCK else None,
                                        junction_limits if mode == Mode.TRUCK else None,
                                        turns, signal_j if turns else frozenset(),
-                                       seg_signals if turns else None)
+                                       seg_signals if turns else None, piece_cond)
         if modes[mode].stats["edges"] == 0:
             modes[mode].stats["empty"] = 1
     tick("modes", len(MODES), len(MODES))
     exits = exit_ref_per_junction(osm, node_osm_id, segs)
     stats["exit_numbered_junctions"] = int((exits >= 0).sum())
-    return RoadNetwork(node_lon, node_lat, node_osm_id, segs, modes, stats, exits)
+    stats["conditions"] = len(conditions)
+    return RoadNetwork(node_lon, node_lat, node_osm_id, segs, modes, stats, exits,
+                       list(conditions))
+
+
+#: A way piece's conditional tags: (key, [(value, condition id), ...]) per tag.
+WayConds = list[tuple[str, list[tuple[str, int]]]]
+
+
+def _conditional_way_tags(osm: OsmData, conditions: dict[str, int], stats: dict[str, int]
+                          ) -> dict[int, WayConds]:
+    """Parse the ``KEY:conditional`` tags of every way piece (see :mod:`routing.osm`'s
+    kept keys); conditions get ids in ``conditions``. Unparseable parts are counted
+    (``conditional_parts_unparsed``) and ignored."""
+    out: dict[int, WayConds] = {}
+    for i, tags in enumerate(osm.way_tags):
+        conds: WayConds = []
+        for key, value in tags.items():
+            if not key.endswith(":conditional"):
+                continue
+            stats["conditional_tags_read"] = stats.get("conditional_tags_read", 0) + 1
+            try:
+                parts = split_conditional(value)
+            except ConditionError:
+                stats["conditional_parts_unparsed"] = \
+                    stats.get("conditional_parts_unparsed", 0) + 1
+                continue
+            good: list[tuple[str, int]] = []
+            for v, cond in parts:
+                try:
+                    parse_condition(cond)
+                except ConditionError:
+                    stats["conditional_parts_unparsed"] = \
+                        stats.get("conditional_parts_unparsed", 0) + 1
+                    continue
+                good.append((v, conditions.setdefault(cond, len(conditions))))
+            if good:
+                conds.append((key[: -len(":conditional")], good))
+        if conds:
+            out[i] = conds
+    return out
+
+
+def _conditional_access(mode: str, osm: OsmData, way_conds: dict[int, WayConds],
+                        access: list, stats: dict[str, int]
+                        ) -> dict[int, tuple[tuple[int, ...], int, int]]:
+    """For way pieces with conditional tags: the access of every combination of their
+    conditions (the last part whose condition holds sets its key), ``access[i]`` replaced
+    by the union (open in some combination; speeds and flags of the base tags where open,
+    else of the first combination that opens it), and per piece (condition ids, forward
+    mask, backward mask) — bit ``c`` set when combination ``c`` opens that direction."""
+    rule = ACCESS_RULES[Mode(mode)]
+    out: dict[int, tuple[tuple[int, ...], int, int]] = {}
+    for i, conds in way_conds.items():
+        ids = tuple(dict.fromkeys(c for _, parts in conds for _, c in parts))
+        if len(ids) > MAX_WAY_CONDITIONS:
+            stats[f"{mode}_conditional_ways_too_complex"] = \
+                stats.get(f"{mode}_conditional_ways_too_complex", 0) + 1
+            continue
+        base = osm.way_tags[i]
+        combos = []
+        for c in range(1 << len(ids)):
+            on = {ids[k] for k in range(len(ids)) if c >> k & 1}
+            tags = dict(base)
+            for key, parts in conds:
+                for v, cid in parts:
+                    if cid in on:
+                        tags[key] = v
+            combos.append(rule(tags))
+        m_f = sum(1 << c for c, a in enumerate(combos) if a.forward)
+        m_b = sum(1 << c for c, a in enumerate(combos) if a.backward)
+        full = (1 << len(combos)) - 1
+        if m_f == (full if combos[0].forward else 0) and \
+                m_b == (full if combos[0].backward else 0):
+            continue  # no condition changes anything for this mode
+        rep_f = next(a for a in combos if a.forward) if m_f else combos[0]
+        rep_b = next(a for a in combos if a.backward) if m_b else combos[0]
+        access[i] = dataclasses.replace(
+            rep_f, forward=bool(m_f), backward=bool(m_b), speed_bwd_kmh=rep_b.speed_bwd_kmh,
+            dest_bwd=rep_b.dest_bwd, pushed_bwd=rep_b.pushed_bwd)
+        out[i] = (ids, m_f, m_b)
+    return out

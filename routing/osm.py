@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import osmium
 
+from routing.conditional import ConditionError, parse_condition, split_conditional
 from routing.profiles import MODES, NODE_OPEN, node_access
 
 #: Way tags kept for routing and answers (everything else is dropped while reading).
@@ -46,12 +47,35 @@ KEPT_KEY_ROOTS = frozenset(
 
 def kept_way_tag(key: str) -> bool:
     """True for way tags routing reads (see :data:`KEPT_WAY_TAGS`, :data:`KEPT_KEY_ROOTS`);
-    ``*:conditional`` tags are not evaluated and are dropped."""
+    ``*:conditional`` tags are kept for the access and oneway keys (evaluated at the trip's
+    time, see :mod:`routing.conditional`), dropped for the dimension limits."""
     if key in KEPT_WAY_TAGS:
         return True
+    root = key.split(":", 1)[0]
     if key.endswith(":conditional"):
-        return False
-    return key.split(":", 1)[0] in KEPT_KEY_ROOTS
+        return conditional_base_key(key) is not None
+    return root in KEPT_KEY_ROOTS
+
+
+def conditional_base_key(key: str) -> str | None:
+    """The key a ``KEY:conditional`` tag overrides when the profiles read it: an access
+    key (``motor_vehicle``, ``hgv:forward``…) or a oneway key (``oneway``,
+    ``oneway:bicycle``); ``None`` for others (``bus:lanes:conditional``,
+    ``maxspeed:conditional``…)."""
+    if not key.endswith(":conditional"):
+        return None
+    parts = key[: -len(":conditional")].split(":")
+    if parts[0] not in CONDITIONAL_KEY_ROOTS or len(parts) > 2:
+        return None
+    if len(parts) == 2 and parts[1] not in ("forward", "backward") and parts[0] != "oneway":
+        return None
+    return ":".join(parts)
+
+
+#: Roots of ``KEY[:direction]:conditional`` way tags that are evaluated.
+CONDITIONAL_KEY_ROOTS = frozenset(
+    {"access", "vehicle", "motor_vehicle", "motorcar", "bus", "psv", "hgv", "bicycle",
+     "foot", "oneway"})
 #: ``route`` values of ways without ``highway`` that carry travellers (ferries, car trains).
 FERRY_ROUTES = frozenset({"ferry", "shuttle_train"})
 #: Restriction values that only regulate turns on red: they forbid nothing.
@@ -115,6 +139,8 @@ class Restriction:
     via_node: int | None
     via_ways: tuple[int, ...]
     modes: frozenset[str]
+    #: the condition under which it applies (``restriction:conditional``); None: always
+    condition: str | None = None
 
     @property
     def from_way(self) -> int:
@@ -226,18 +252,35 @@ class _Reader(osmium.SimpleHandler):
         if r.tags.get("type") != "restriction":
             return
         self.stats["restrictions_seen"] += 1
-        by_value: dict[str, set[str]] = {}
+        by_value: dict[tuple[str, str | None], set[str]] = {}
         red_only = False
         for key, modes in RESTRICTION_KEYS.items():
             value = (r.tags.get(key) or "").strip()
-            if not value:
-                continue
             if value in RED_LIGHT_RESTRICTIONS:
                 red_only = True
+            elif value:
+                by_value.setdefault((value, None), set()).update(modes)
+            cvalue = (r.tags.get(f"{key}:conditional") or "").strip()
+            if not cvalue:
                 continue
-            by_value.setdefault(value, set()).update(modes)
+            self.stats["restrictions_conditional_tags"] += 1
+            try:
+                parts = split_conditional(cvalue)
+            except ConditionError:
+                self.stats["restrictions_conditional_unparsed"] += 1
+                continue
+            for v, cond in parts:
+                try:
+                    parse_condition(cond)
+                except ConditionError:
+                    self.stats["restrictions_conditional_unparsed"] += 1
+                    continue
+                if v in RED_LIGHT_RESTRICTIONS:
+                    red_only = True
+                    continue
+                by_value.setdefault((v, cond), set()).update(modes)
         if not by_value:
-            # conditional only (not evaluated), turn-on-red rules, or no value at all
+            # unparseable conditions, turn-on-red rules, or no value at all
             self.stats["restrictions_skipped_turn_on_red" if red_only
                        else "restrictions_skipped_not_applicable"] += 1
             return
@@ -252,7 +295,7 @@ class _Reader(osmium.SimpleHandler):
         excepted: set[str] = set()
         for x in (r.tags.get("except") or "").split(";"):
             excepted.update(EXCEPT_MODES.get(x.strip(), frozenset()))
-        for value, bound in by_value.items():
+        for (value, condition), bound in by_value.items():
             kind = value.split("_", 1)[0]
             if kind not in ("no", "only"):
                 self.stats["restrictions_skipped_bad_value"] += 1
@@ -263,6 +306,8 @@ class _Reader(osmium.SimpleHandler):
                 continue
             if via_ways:
                 self.stats["restrictions_via_way"] += 1
+            if condition is not None:
+                self.stats["restrictions_conditional"] += 1
             self.restrictions.append(
                 Restriction(
                     relation_id=r.id,
@@ -273,6 +318,7 @@ class _Reader(osmium.SimpleHandler):
                     via_node=via_nodes[0] if via_nodes else None,
                     via_ways=via_ways,
                     modes=binds,
+                    condition=condition,
                 )
             )
 

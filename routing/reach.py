@@ -145,6 +145,7 @@ class Reach:
                                _frac_w(self.road, mr, w, e, m, True)) for e, m in ep.edges])
             else:
                 p: list[tuple[int, int]] = []
+                banned = set(state.banned_arcs(mode).tolist())
                 for e, m in ep.edges:
                     fw = _frac_w(self.road, mr, w, e, m, False)
                     a0, a1 = int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])
@@ -152,8 +153,9 @@ class Reach:
                     # car graph; zero elsewhere), as in a route to it
                     turn = (mr.arc_turn[a0:a1].tolist() if mr.arc_turn.shape[0]
                             else [0] * (a1 - a0))
-                    p.extend((int(k), fw + int(t)) for k, t in
-                             zip(mr.arc_tail[a0:a1].tolist(), turn, strict=True))
+                    p.extend((int(k), fw + int(t)) for a, k, t in
+                             zip(range(a0, a1), mr.arc_tail[a0:a1].tolist(), turn, strict=True)
+                             if a not in banned)
                 pairs.append(p)
         return _Ends(eps, pairs)
 
@@ -301,7 +303,8 @@ class Reach:
 
         def make(w: np.ndarray) -> np.ndarray:
             # the kernel's own arc weights (turn costs and other arc extras included)
-            return np.asarray(mr.arc_weights(np.asarray(w, dtype=np.int64)))[arc_id]
+            return np.asarray(mr.arc_weights(np.asarray(w, dtype=np.int64),
+                                             state.banned_arcs(mode)))[arc_id]
 
         if weights is None:
             return state.memo(f"reach:arcw:{mode}", lambda: make(state.weights(mode)))

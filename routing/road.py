@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from routing.conditional import MODE_VEHICLE, ConditionTable, ModeConditionals
 from routing.graph import arc_weights
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.limits import INF_WEIGHT
@@ -154,11 +155,19 @@ class ModeRouter:
     edge_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     #: per edge: max height, width, weight, length (0 = none), float32 [E, 4]
     edge_limits: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    #: conditional access and turn bans of this mode (evaluated per state's instant)
+    conditional: ModeConditionals | None = None
 
-    def arc_weights(self, w: np.ndarray) -> np.ndarray:
+    def arc_weights(self, w: np.ndarray, banned_arcs: np.ndarray | None = None
+                    ) -> np.ndarray:
         """Kernel arc weights (int64) for edge weights ``w`` (see
-        :func:`routing.graph.arc_weights`)."""
-        return arc_weights(w, self.arc_edge, self.arc_extra)
+        :func:`routing.graph.arc_weights`); ``banned_arcs`` (turns banned by conditional
+        restrictions in force) are closed."""
+        aw = arc_weights(w, self.arc_edge, self.arc_extra)
+        if banned_arcs is not None and banned_arcs.shape[0]:
+            aw = np.array(aw, dtype=np.int64)
+            aw[banned_arcs] = INF_WEIGHT
+        return aw
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +235,9 @@ class RoadRouter:
         deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=n_junctions)
         self.junction_degree = deg
         self.modes: dict[str, ModeRouter] = {}
+        #: the snapshot's conditions, evaluated in the city's timezone
+        self.conditions = ConditionTable(snapshot.conditions,
+                                         snapshot.timezone if snapshot.conditions else "UTC")
         for mode in modes:
             a = snapshot.modes[mode]
             kernel = RoadKernel(a.kernel_node_count, np.asarray(a.arc_tail),
@@ -256,6 +268,10 @@ class RoadRouter:
             mr.arc_turn = np.asarray(a.arc_turn_ms, np.int64)
             mr.edge_flags = np.array(a.edge_flags)
             mr.edge_limits = np.array(a.edge_limits)
+            mr.conditional = ModeConditionals(
+                self.conditions, MODE_VEHICLE.get(mode), np.array(a.cond_edge),
+                np.array(a.cond_ids), np.array(a.cond_open), np.array(a.cond_arc),
+                np.array(a.cond_arc_cond))
             self.modes[mode] = mr
 
     # ---- snapping ---------------------------------------------------------------------
@@ -319,8 +335,9 @@ class RoadRouter:
                         vehicle: VehicleDims | None = None) -> ModeWeights:
         """``state``'s weights of ``mode`` for a vehicle: for trucks, edges whose
         ``maxheight`` / ``maxwidth`` / ``maxweight`` / ``maxlength`` the vehicle breaks
-        (default :data:`routing.profiles.DEFAULT_TRUCK`) are closed. One metric per set of
-        closed edges is kept with the state."""
+        (default :data:`routing.profiles.DEFAULT_TRUCK`) are closed, and conditional rules
+        with vehicle terms (``hgv:conditional=no @ (weight>7.5)``) are evaluated for it. One
+        metric per set of closed edges is kept with the state."""
         mw = state.road[mode]
         if mode != Mode.TRUCK:
             return mw
@@ -331,15 +348,34 @@ class RoadRouter:
         dims = np.asarray((vehicle or DEFAULT_TRUCK).as_tuple(), np.float32)
         bad = ((lim > 0) & (dims[None, :] > lim)).any(axis=1) if lim.shape[0] else \
             np.zeros(0, bool)
-        if not bad.any():
+        cond = mr.conditional
+        act_std = act_req = None
+        if cond is not None and cond.vehicle_dependent:
+            act_std = cond.active(state.at)
+            act_req = cond.active(state.at, tuple(float(x) for x in dims))
+            if np.array_equal(act_std, act_req):
+                act_std = act_req = None
+        if not bad.any() and act_req is None:
             return mw
-        key = "truck-closed:" + hashlib.sha1(np.packbits(bad).tobytes()).hexdigest()
+        h = hashlib.sha1(np.packbits(bad).tobytes())
+        if act_req is not None:
+            h.update(np.packbits(act_req).tobytes())
+        key = "truck-closed:" + h.hexdigest()
 
         def make() -> ModeWeights:
             w = np.array(mw.weights_ms, dtype=np.int64)
+            bans = mw.banned_arcs
+            if cond is not None and act_std is not None and act_req is not None:
+                shut = cond.closed_edges(act_req)
+                reopen = np.setdiff1d(cond.closed_edges(act_std), shut)
+                if reopen.shape[0]:
+                    w[reopen] = state.unconditional_weights(mode)[reopen]
+                w[shut] = INF_WEIGHT
+                bans = cond.banned_arcs(act_req)
             w[bad] = INF_WEIGHT
             w.flags.writeable = False
-            return ModeWeights(w, factory=lambda: mr.kernel.customize(mr.arc_weights(w)))
+            return ModeWeights(w, factory=lambda: mr.kernel.customize(mr.arc_weights(w, bans)),
+                               banned_arcs=bans)
 
         return state.memo(key, make)
 
@@ -378,8 +414,10 @@ class RoadRouter:
             return kept
         real = np.asarray(w, dtype=np.float64)
         pen = real.copy()
-        metric = PrivateMetric(mr.kernel, mr.arc_weights(w))
+        bans = mw.banned_arcs
+        metric = PrivateMetric(mr.kernel, mr.arc_weights(w, bans))
         arc_off = mr.edge_arc_offsets
+        banned = set(bans.tolist())
 
         def penalize(route: RoadRoute) -> None:
             changes: dict[int, int] = {}
@@ -388,6 +426,8 @@ class RoadRouter:
                     continue
                 pen[e] *= penalty
                 for a in range(int(arc_off[e]), int(arc_off[e + 1])):
+                    if a in banned:
+                        continue
                     changes[a] = min(int(round(pen[e])) + int(mr.arc_extra[a]),
                                      INF_WEIGHT - 1)
             metric.update(changes)
@@ -397,7 +437,7 @@ class RoadRouter:
             if len(kept) >= n:
                 break
             try:
-                cand = self._route_on(state, mr, src, dst, w, metric)
+                cand = self._route_on(state, mr, src, dst, w, metric, bans)
             except RoutingError:
                 break
             share = _share(cand, self.seg_length_m, mr.edge_seg)
@@ -445,11 +485,13 @@ class RoadRouter:
         ``weights``)."""
         mr = self._mode(mode)
         mw = weights or state.road[mode]
-        return self._route_on(state, mr, src, dst, mw.weights_ms, mw.metric)
+        return self._route_on(state, mr, src, dst, mw.weights_ms, mw.metric, mw.banned_arcs)
 
     def _route_on(self, state: RoutingState, mr: ModeRouter, src: Endpoint, dst: Endpoint,
-                  w: np.ndarray, metric: CustomizedMetric | PrivateMetric) -> RoadRoute:
+                  w: np.ndarray, metric: CustomizedMetric | PrivateMetric,
+                  banned_arcs: np.ndarray | None = None) -> RoadRoute:
         seg_len = self.seg_length_m
+        banned = set(banned_arcs.tolist()) if banned_arcs is not None else set()
 
         def frac_w(e: int, metres: float, remaining: bool) -> int:
             seg_l = seg_len[mr.edge_seg[e]]
@@ -463,6 +505,8 @@ class RoadRouter:
         for e, m in dst.edges:
             fw = frac_w(e, m, False)
             for a in range(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])):
+                if a in banned:
+                    continue  # a turn onto the target's edge banned now
                 k = int(mr.arc_tail[a])
                 x = int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0
                 tt = int(mr.arc_turn[a]) if mr.arc_turn.shape[0] else 0

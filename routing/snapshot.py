@@ -11,7 +11,8 @@ Layout::
                                   destination, destination:ref, junction:ref, footway) and
                                   junction exit numbers as int32 indices (-1 = none), and the
                                   junction → segment table (CSR) guidance reads forks from
-    DIR/road/names.json           display names, highway classes, and the label strings
+    DIR/road/names.json           display names, highway classes, the label strings, and
+                                  the conditions of conditional access and restrictions
     DIR/car|bike|walk|bus|truck/  per-mode edges, kernel graph (arc extras), edge flags and
                                   limits, CCH order (*.npy)
     DIR/transit/...               compiled timetable and stop links (when GTFS was given)
@@ -45,7 +46,9 @@ from routing.profiles import MODES
 #: 2: segment labels (name, ref, ramp signposts, footway kind), junction exit numbers and
 #: the junction → segment table for guidance. 3: bus and truck modes; per mode arc extras
 #: (destination-only entries), edge flags (destination-only, pushed, ferry) and limits.
-SNAPSHOT_FORMAT = 3
+#: 4: conditional access (``cond_edge``, ``cond_ids``, ``cond_open``) and conditional turn
+#: bans (``cond_arc``, ``cond_arc_cond``) per mode; the condition texts in ``names.json``.
+SNAPSHOT_FORMAT = 4
 BUILD_VERSION = f"citynav-0.1.0+f{SNAPSHOT_FORMAT}"
 
 _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",
@@ -54,7 +57,8 @@ _JUNCTION_FIELDS = ("node_exit_ref_idx", "junction_seg_offsets", "junction_seg")
 _MODE_FIELDS = ("edge_seg", "edge_rev", "edge_tail", "edge_head", "edge_length_m",
                 "edge_speed_kmh", "edge_time_ms", "edge_snappable", "edge_head_knode",
                 "arc_tail", "arc_head", "arc_edge", "edge_arc_offsets", "knode_junction",
-                "arc_extra_ms", "arc_turn_ms", "edge_flags", "edge_limits")
+                "arc_extra_ms", "arc_turn_ms", "edge_flags", "edge_limits", "cond_edge",
+                "cond_ids", "cond_open", "cond_arc", "cond_arc_cond")
 
 
 class SnapshotError(Exception):
@@ -142,8 +146,8 @@ class SnapshotWriter:
                       junction_seg=seg_of)
         _save(road, arrays)
         (road / "names.json").write_text(
-            strict_json({"names": s.names, "highways": s.highways, "labels": s.labels},
-                        ensure_ascii=False))
+            strict_json({"names": s.names, "highways": s.highways, "labels": s.labels,
+                         "conditions": net.conditions}, ensure_ascii=False))
         for mode, g in net.modes.items():
             arrays = {f: getattr(g, f) for f in _MODE_FIELDS}
             arrays["cch_order"] = orders[mode]
@@ -220,6 +224,8 @@ class Snapshot:
     #: segments meeting at junction j: ``junction_seg[junction_seg_offsets[j]:...[j + 1]]``
     junction_seg_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     junction_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: conditions of conditional access and turn restrictions (ids in the mode arrays)
+    conditions: list[str] = field(default_factory=list)
 
     @property
     def has_road(self) -> bool:
@@ -305,7 +311,8 @@ def _open(p: Path, meta: dict[str, Any]) -> Snapshot:
         stats = json.loads((d / "stats.json").read_text())
         modes[mode] = ModeArrays(mode, _load(d, _MODE_FIELDS + ("cch_order",)), stats)
     return Snapshot(p, meta, a["node_lon"], a["node_lat"], a["node_osm_id"], segs, modes,
-                    **{f: a[f] for f in _JUNCTION_FIELDS})
+                    **{f: a[f] for f in _JUNCTION_FIELDS},
+                    conditions=list(names.get("conditions", [])))
 
 
 def mode_graph_from_arrays(m: ModeArrays) -> ModeGraph:

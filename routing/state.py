@@ -41,6 +41,7 @@ import numpy as np
 
 from gtfs.live import TransitLive
 from routing.clock import SYSTEM_CLOCK, Clock, epoch_ms
+from routing.conditional import merge_closures
 from routing.kernels.cch import CustomizedMetric
 from routing.kernels.td import (
     N_BINS,
@@ -63,6 +64,9 @@ log = logging.getLogger("citynav.state")
 TYPICAL_REFRESH_MS = 60_000
 #: ...and ageing live observations in steps of this many ms.
 SPEED_REFRESH_MS = 30_000
+#: Conditional closures are laid out this far ahead of a cost model's instant (ms): routes
+#: timed edge by edge longer than about a day see no conditional closure beyond it.
+CONDITIONAL_HORIZON_MS = 49 * 3_600_000
 #: The current state describes the clock's time floored to this step (so states published a
 #: few seconds apart share weights, metrics and version unless something else changed).
 NOW_STEP_MS = 30_000
@@ -87,11 +91,13 @@ class ModeWeights:
     or customized on first use (a state built only for its weights, like the congestion map
     at another time, never pays for a metric)."""
 
-    __slots__ = ("_factory", "_lock", "_metric", "weights_ms")
+    __slots__ = ("_factory", "_lock", "_metric", "banned_arcs", "weights_ms")
 
     def __init__(self, weights_ms: np.ndarray, metric: CustomizedMetric | None = None,
-                 factory: Any = None) -> None:
+                 factory: Any = None, banned_arcs: np.ndarray | None = None) -> None:
         self.weights_ms = weights_ms
+        #: kernel arcs (turns) closed by conditional restrictions in force (int64, sorted)
+        self.banned_arcs = _EMPTY_I64 if banned_arcs is None else banned_arcs
         self._metric = metric
         self._factory = factory
         self._lock = threading.Lock()
@@ -185,6 +191,17 @@ class RoutingState:
     def metric(self, mode: str) -> CustomizedMetric:
         """The customized metric of ``mode``."""
         return self.road[mode].metric
+
+    def unconditional_weights(self, mode: str) -> np.ndarray:
+        """Edge weights of ``mode`` at :attr:`at` with every conditionally closed edge open
+        (for re-evaluating conditions for another vehicle)."""
+        if self._publisher is None:
+            raise RuntimeError("state without publisher")
+        return self._publisher.weights_at(self, mode, self.at, with_conditional=False)
+
+    def banned_arcs(self, mode: str) -> np.ndarray:
+        """Kernel arcs of ``mode`` closed at :attr:`at` by conditional turn restrictions."""
+        return self.road[mode].banned_arcs
 
     def causes(self, mode: str) -> dict[int, tuple[str, ...]]:
         """Edge id → incidents acting on it in this state."""
@@ -381,7 +398,7 @@ class StatePublisher:
         return hit
 
     def cost_model(self, state: RoutingState, mode: str, at: datetime,
-                   with_effects: bool = True) -> CostModel:
+                   with_effects: bool = True, with_conditional: bool = True) -> CostModel:
         """The cost model of ``mode`` in ``state``'s live inputs for the day type of ``at``,
         for instants from ``at`` on (live observations already expired at ``at`` are left
         out)."""
@@ -403,6 +420,27 @@ class StatePublisher:
             obs_source = speeds.source_codes()
         eff = state.live.effects_of(mode)
         effects = _NO_EFFECTS
+        cond = mr.conditional
+        if with_conditional and cond is not None and cond.edge.shape[0]:
+            # conditional access: closures in force from ``at`` on, as effect entries
+            lo = epoch_ms(at) // 3_600_000 * 3_600_000
+            key = f"cond:{mode}:{lo}:{with_effects}"
+            hit = state._cache.get(key)
+            if hit is None:
+                c_edge, c_lo, c_hi = cond.closure_windows(lo, lo + CONDITIONAL_HORIZON_MS)
+                base = eff.kernel_args() if with_effects and not eff.is_empty else _NO_EFFECTS
+                merged = merge_closures(base, mr.free_flow_ms.shape[0], c_edge, c_lo, c_hi)
+                mask = np.zeros(mr.free_flow_ms.shape[0], bool)
+                mask[c_edge] = True
+                if with_effects and not eff.is_empty:
+                    mask |= eff.has_entry
+                mask.flags.writeable = False
+                hit = state._cache[key] = (merged, mask)
+            merged, mask = hit
+            effects = merged  # type: ignore[assignment]
+            live_edge = mask if live_edge.shape[0] == 0 else (live_edge | mask)
+            return CostModel(rows, ttf, mr.free_flow_ms, live_edge, obs, effects,
+                             day_type if typ is not None else None, obs_source)
         if with_effects and not eff.is_empty:
             effects = eff.kernel_args()
             if live_edge.shape[0] == 0:
@@ -421,10 +459,11 @@ class StatePublisher:
                          day_type if typ is not None else None, obs_source)
 
     def weights_at(self, state: RoutingState, mode: str, at: datetime,
-                   with_effects: bool = True) -> np.ndarray:
-        """Edge weights (ms) of ``mode`` at instant ``at`` under ``state``'s live inputs."""
+                   with_effects: bool = True, with_conditional: bool = True) -> np.ndarray:
+        """Edge weights (ms) of ``mode`` at instant ``at`` under ``state``'s live inputs
+        (``with_conditional=False``: conditional access left open)."""
         t_local, _ = self._local(at)
-        cm = self.cost_model(state, mode, at, with_effects)
+        cm = self.cost_model(state, mode, at, with_effects, with_conditional)
         w = cm.costs_at(t_local, epoch_ms(at))
         w.flags.writeable = False
         return w
@@ -445,6 +484,9 @@ class StatePublisher:
             parts.append((day, t_local // TYPICAL_REFRESH_MS))
         if live.speeds is not None and live.speeds.alive(t_ms).any():
             parts.append(t_ms // SPEED_REFRESH_MS)
+        for mr in self.router.modes.values():
+            if mr.conditional is not None and not mr.conditional.is_empty:
+                parts.append(mr.conditional.key(t))
         return tuple(parts)
 
     def _build(self, live: LiveState, at: datetime, version: int,
@@ -458,19 +500,22 @@ class StatePublisher:
         timing: dict[str, float] = {}
         for mode, mr in self.router.modes.items():
             w = self.weights_at(skeleton, mode, at)
+            bans = self.banned_arcs_at(mode, at)
             prev = previous.road.get(mode) if previous is not None else None
             ff = self.free_flow[mode]
-            if prev is not None and np.array_equal(prev.weights_ms, w):
+            if prev is not None and np.array_equal(prev.weights_ms, w) and \
+                    np.array_equal(prev.banned_arcs, bans):
                 road[mode] = prev
-            elif np.array_equal(ff.weights_ms, w):
+            elif np.array_equal(ff.weights_ms, w) and bans.shape[0] == 0:
                 road[mode] = ff
             elif pooled:
                 t0 = time.perf_counter()
-                road[mode] = ModeWeights(w, self._customize(mr, w, pooled))
+                road[mode] = ModeWeights(w, self._customize(mr, w, pooled, bans),
+                                         banned_arcs=bans)
                 timing[mode] = (time.perf_counter() - t0) * 1000
             else:
                 road[mode] = ModeWeights(w, factory=functools.partial(
-                    self._customize, mr, w, False))
+                    self._customize, mr, w, False, bans), banned_arcs=bans)
         stop_closed = None
         if self.n_stops is not None:
             stop_closed = live.stop_closures.mask_at(epoch_ms(at), self.n_stops)
@@ -484,9 +529,20 @@ class StatePublisher:
                             MappingProxyType(road), self.free_flow, self.typical, stop_closed,
                             timed, self)
 
+    def banned_arcs_at(self, mode: str, at: datetime) -> np.ndarray:
+        """Kernel arcs of ``mode`` closed at ``at`` by conditional turn restrictions
+        (int64, sorted, read-only)."""
+        cond = self.router.modes[mode].conditional
+        if cond is None or cond.arc.shape[0] == 0:
+            return _EMPTY_I64
+        bans = cond.banned_arcs(cond.active(at))
+        bans.flags.writeable = False
+        return bans
+
     @staticmethod
-    def _customize(mr: ModeRouter, w: np.ndarray, pooled: bool) -> CustomizedMetric:
-        arc_w = mr.arc_weights(w)
+    def _customize(mr: ModeRouter, w: np.ndarray, pooled: bool,
+                   bans: np.ndarray | None = None) -> CustomizedMetric:
+        arc_w = mr.arc_weights(w, bans)
         return mr.kernel.customize_pooled(arc_w) if pooled else mr.kernel.customize(arc_w)
 
     def base_weights(self, state: RoutingState, mode: str) -> ModeWeights:
@@ -496,10 +552,11 @@ class StatePublisher:
         if np.array_equal(w, cur.weights_ms):
             return cur
         ff = self.free_flow[mode]
-        if np.array_equal(w, ff.weights_ms):
+        bans = cur.banned_arcs
+        if np.array_equal(w, ff.weights_ms) and bans.shape[0] == 0:
             return ff
         return ModeWeights(w, factory=functools.partial(
-            self._customize, self.router.modes[mode], w, False))
+            self._customize, self.router.modes[mode], w, False, bans), banned_arcs=bans)
 
     # ---------------------------------------------------------------- writing
     def _step(self, now: datetime | None) -> datetime:
@@ -557,8 +614,10 @@ class StatePublisher:
             if arr.shape != mr.free_flow_ms.shape:
                 raise ValueError(f"{mode}: expected {mr.free_flow_ms.shape[0]} edge weights")
             arr.flags.writeable = False
+            bans = base.road[mode].banned_arcs
             road[mode] = ModeWeights(arr, factory=functools.partial(self._customize, mr, arr,
-                                                                    False))
+                                                                    False, bans),
+                                     banned_arcs=bans)
         return RoutingState(base.version, base.at, self.timezone, base.snapshot_id, base.live,
                             MappingProxyType(road), self.free_flow, self.typical,
                             base.stop_closed, base.timed, self)

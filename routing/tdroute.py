@@ -166,6 +166,12 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
         return int(edge_cost(e, t, t0_epoch + (t - t0), *args))
 
     g = td_graph(router)
+    bans = state.banned_arcs(Mode.CAR)
+    out_extra = g.out_extra
+    if bans.shape[0]:  # conditional turn bans in force at the departure
+        out_extra = np.array(out_extra)
+        out_extra[np.isin(g.out_arc, bans)] = INF_WEIGHT
+    banned = set(bans.tolist())
     fastest = max(g.free_m_per_ms, state.live.speeds.fastest_m_per_ms(g.edge_length_m)
                   if state.live.speeds is not None else 0.0)
     inv_speed = 1.0 / fastest if (use_bound and fastest > 0) else 0.0
@@ -185,7 +191,8 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
             tf.append(frac(e, m))
             tm.append(m)
             turn = int(mr.arc_turn[a]) if mr.arc_turn.shape[0] else 0
-            tx.append((int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0) - turn)
+            tx.append(INF_WEIGHT if a in banned else
+                      (int(mr.arc_extra[a]) if mr.arc_extra.shape[0] else 0) - turn)
             tt.append(turn)
     best: tuple[int, list[int], list[int], float, float, int, list[int]] | None = None
     for e, m0 in src.edges:  # both endpoints on one edge, in order: no kernel needed
@@ -203,7 +210,7 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
             g.out_offsets, g.out_arc, g.out_head, g.out_edge, g.arc_tail, g.node_x, g.node_y,
             inv_speed, t0, t0_epoch, *args, np.array(s_node, np.int32),
             np.array(s_time, np.int64), np.array(tn, np.int32), np.array(te, np.int32),
-            np.array(tf, np.float64), g.out_extra, np.array(tx, np.int64), g.out_turn,
+            np.array(tf, np.float64), out_extra, np.array(tx, np.int64), g.out_turn,
             np.array(tt, np.int64))
         turns = (mr.arc_turn[arcs] if mr.arc_turn.shape[0] else np.zeros(arcs.shape[0], np.int64))
         extra = (int(mr.arc_extra[arcs].sum() - turns.sum()) + tx[int(ti)]

@@ -384,7 +384,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
         t_epoch = t0_epoch_ms + (t - t0_local_ms)
         if is_tgt[v]:
             for i in range(n_t):
-                if tgt_node[i] == v:
+                if tgt_node[i] == v and tgt_extra[i] < INF_WEIGHT:
                     e = tgt_edge[i]
                     tt = t + tgt_turn[i]
                     c = base_cost(e, tt, row_of_edge, ttf, free_ms)
@@ -400,6 +400,8 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                         best_arrival = tot
                         best_t = i
         for j in range(out_offsets[v], out_offsets[v + 1]):
+            if out_extra[j] >= INF_WEIGHT:
+                continue  # a turn banned (conditional restriction in force)
             e = out_edge[j]
             tj = t + out_turn[j]
             c = base_cost(e, tj, row_of_edge, ttf, free_ms)

@@ -9,10 +9,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import networkx as nx
 import numpy as np
+import opening_hours
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -29,6 +33,53 @@ from routing.profiles import (
     node_access,
     turn_cost_ms,
 )
+
+_VEHICLE = {"car": {"weight": 1.5, "height": 1.6, "width": 1.8, "length": 4.5},
+            "bus": {"weight": 18.0, "height": 3.2, "width": 2.55, "length": 12.0},
+            "truck": {"weight": 18.0, "height": 4.0, "width": 2.55, "length": 12.0}}
+
+
+def condition_holds(cond: str, mode: str, at: datetime, zone: ZoneInfo) -> bool:
+    """Independent reading of one condition: ``AND``-joined terms, each a vehicle
+    comparison against the mode's standard vehicle or an opening_hours spec at ``at``'s
+    local time; anything unreadable never holds."""
+    for term in cond.split(" AND "):
+        term = term.strip()
+        m = re.fullmatch(r"(weight|height|width|length)\s*([<>]=?|=)\s*([\d.]+)\s*[tm]?", term)
+        if m:
+            v = _VEHICLE.get(mode, {}).get(m.group(1))
+            lim = float(m.group(3))
+            if v is None or not {"<": v < lim, "<=": v <= lim, ">": v > lim, ">=": v >= lim,
+                                 "=": v == lim}[m.group(2)]:
+                return False
+            continue
+        try:
+            oh = opening_hours.OpeningHours(term)
+        except Exception:  # noqa: BLE001 (unreadable: never holds)
+            return False
+        if not oh.is_open(at.astimezone(zone).replace(tzinfo=None)):
+            return False
+    return True
+
+
+def tags_at(tags: dict[str, str], mode: str, at: datetime | None, zone: ZoneInfo
+            ) -> dict[str, str]:
+    """A way's tags with every ``KEY:conditional`` part in force at ``at`` written over
+    ``KEY`` (the last part in force wins)."""
+    if at is None:
+        return tags
+    out = dict(tags)
+    for key, value in tags.items():
+        if not key.endswith(":conditional"):
+            continue
+        for part in re.split(r";(?![^(]*\))", value):
+            if "@" not in part:
+                continue
+            v, cond = (x.strip() for x in part.split("@", 1))
+            cond = cond[1:-1].strip() if cond.startswith("(") and cond.endswith(")") else cond
+            if v and cond and condition_holds(cond, mode, at, zone):
+                out[key[: -len(":conditional")]] = v
+    return out
 
 
 def kernel_digraph(arc_tail: np.ndarray, arc_head: np.ndarray, arc_w: np.ndarray,
@@ -61,7 +112,10 @@ class LineGraphOracle:
     splitting, watched paths or arc extras, so it checks their construction.
     """
 
-    def __init__(self, router, mode: str, osm: OsmData) -> None:
+    def __init__(self, router, mode: str, osm: OsmData, at: datetime | None = None) -> None:
+        """``at`` (aware): evaluate conditional restrictions and conditional access at that
+        instant (see :func:`condition_holds`); ``None``: conditional rules are left out
+        (restrictions) or read as their base tags (access)."""
         a = router.modes[mode]
         self.router, self.mode = router, mode
         tail = np.asarray(a.arrays.edge_tail)
@@ -76,14 +130,21 @@ class LineGraphOracle:
         tags_of_way = {int(w): t for w, t in zip(osm.way_ids.tolist(), osm.way_tags,
                                                   strict=True)}
         rule = ACCESS_RULES[mode]
-        acc = {w: rule(t) for w, t in tags_of_way.items()}
+        zone = ZoneInfo(router.snapshot.timezone)
+        acc = {w: rule(tags_at(t, mode, at, zone)) for w, t in tags_of_way.items()}
+        #: edges closed at ``at`` by conditional access (raw tags re-read here)
+        self.closed = np.array([not (acc[int(way[e])].backward if rev[e]
+                                     else acc[int(way[e])].forward) for e in range(n_e)],
+                               dtype=bool)
         dest = np.array([acc[int(way[e])].dest_bwd if rev[e] else acc[int(way[e])].dest_fwd
                          for e in range(n_e)], dtype=bool)
         node_rule = {n: node_access(mode, t) for n, t in osm.barriers.items()}
         by_tail = defaultdict(list)
         for f, t in enumerate(tail.tolist()):
             by_tail[t].append(f)
-        rs = [r for r in osm.restrictions if mode in r.modes]
+        rs = [r for r in osm.restrictions if mode in r.modes and (
+            r.condition is None or (at is not None and condition_holds(r.condition, mode, at,
+                                                                       zone)))]
         from_of = defaultdict(list)  # way id -> restriction indices
         for i, r in enumerate(rs):
             for w in r.from_ways:
@@ -234,6 +295,7 @@ class LineGraphOracle:
 
         s = self.n_s
         head_edge = self.state_edge[self.turn_head]
+        w = np.where(self.closed, 2_147_483_647, w)
         ok = w[head_edge] < 2_147_483_647
         rows = np.concatenate([self.turn_tail[ok], np.full(len(src_edges), s)])
         cols = np.concatenate([self.turn_head[ok], [self.plain_state[e] for e, _ in src_edges]])

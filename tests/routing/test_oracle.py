@@ -77,7 +77,7 @@ def pdx_osm():
 def test_routes_equal_edge_based_oracle(pdx_router, pdx_state, pdx_osm, mode: str) -> None:
     """Full coordinate-to-coordinate answers = edge-based Dijkstra with turn rules read
     from the raw OSM, on 500 random pairs; geometry and totals are consistent."""
-    oracle = LineGraphOracle(pdx_router, mode, pdx_osm)
+    oracle = LineGraphOracle(pdx_router, mode, pdx_osm, at=pdx_state.at)
     lat = np.asarray(pdx_router.snapshot.node_lat)
     lon = np.asarray(pdx_router.snapshot.node_lon)
     rng = np.random.default_rng(99 + len(mode))
@@ -164,7 +164,7 @@ def test_routes_from_junctions_equal_dijkstra_from_the_junction(request, city: s
     router = request.getfixturevalue(f"{city}_router")
     state = request.getfixturevalue(f"{city}_state")
     osm = read_osm(PDX_OSM if city == "pdx" else NKY_OSM)
-    oracle = LineGraphOracle(router, mode, osm)
+    oracle = LineGraphOracle(router, mode, osm, at=state.at)
     a = router.snapshot.modes[mode]
     snappable = np.asarray(a.edge_snappable)
     junctions = np.unique(np.asarray(a.edge_tail)[snappable])

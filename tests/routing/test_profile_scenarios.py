@@ -514,9 +514,8 @@ def test_several_to_ways_no_exit(tmp_path: Path) -> None:
     ({"restriction:bicycle": "no_straight_on"}, {"bike"}),
     ({"restriction:motorcar": "no_straight_on"}, {"car"}),
     ({"restriction": "no_turn_on_red"}, set()),
-    ({"restriction:conditional": "no_straight_on @ (Mo-Fr 07:00-09:00)"}, set()),
-], ids=["except=psv", "except=bicycle;hgv", "hgv", "bus", "bicycle", "motorcar", "turn_on_red",
-        "conditional"])
+], ids=["except=psv", "except=bicycle;hgv", "hgv", "bus", "bicycle", "motorcar",
+        "turn_on_red"])
 def test_restriction_classes_and_exceptions(tmp_path: Path, tags: dict[str, str],
                                             bound: set[str]) -> None:
     net = _rnet(tmp_path, {"from": "ab", "via": "b", "to": "bc", **tags})
