@@ -45,7 +45,7 @@ from routing.profiles import MODES
 #: 2: segment labels (name, ref, ramp signposts, footway kind), junction exit numbers and
 #: the junction → segment table for guidance. 3: bus and truck modes; per mode arc extras
 #: (destination-only entries), edge flags (destination-only, pushed, ferry) and limits.
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 5
 BUILD_VERSION = f"citynav-0.1.0+f{SNAPSHOT_FORMAT}"
 
 _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",
