@@ -401,7 +401,7 @@ class RoadRouter:
                 cand = mr.snapper_all.nearest(lon, lat, self.max_snap_m)
                 if cand is not None:
                     es = self._endpoint_edges(mr, cand, w, any_edge=True)
-                    if es and not all(mr.edge_snappable[e] for e, _ in es):
+                    if es and not any(mr.edge_snappable[e] for e, _ in es):
                         piece = Endpoint(replace(cand, reason=SNAP_CONNECTED_PIECE), es)
             ends.append((which, lat, lon, piece))
         (_, _, _, o_piece), (_, _, _, d_piece) = ends
