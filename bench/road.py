@@ -31,7 +31,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,6 +57,37 @@ CITIES = {
 }
 #: Edges one bench incident acts on (a stretch of a random route).
 INCIDENT_EDGES = (24, 60)
+#: OSRM in-process (osrm-bindings, Python 3.12 venv; data by osrm-extract + osrm-contract
+#: with its car profile), as bench/matrix.py uses it: ``var/osrm/<city>.osrm``.
+OSRM_DIR = REPO / "var" / "osrm"
+OSRM_PY = OSRM_DIR / "venv" / "bin" / "python"
+
+
+def _osrm_routes(name: str, pairs: list[tuple[float, float, float, float]],
+                 ours_ms: list[float], ours_dur: list[float]) -> list[tuple[str, str]]:
+    """OSRM's in-process route answers (steps, full geometry) on the same pairs, timed in
+    its own process, against citynav's full answers measured in this run."""
+    data = OSRM_DIR / f"{name}.osrm"
+    if not OSRM_PY.exists() or not (OSRM_DIR / f"{name}.osrm.hsgr").exists():
+        return [("OSRM route (in-process)", f"not run: set up var/osrm (venv with "
+                 f"osrm-bindings on Python 3.12, {name}.osrm by osrm-extract + osrm-contract)")]
+    job = {"osrm": str(data), "pairs": [[b, a, d, c] for a, b, c, d in pairs], "repeat": 1}
+    proc = subprocess.run([str(OSRM_PY), str(REPO / "bench" / "osrm_route.py")],
+                          input=json.dumps(job), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return [("OSRM route (in-process)", f"failed: {proc.stderr.strip()[-300:]}")]
+    res = json.loads(proc.stdout)
+    o_ms = [r["seconds"] * 1000.0 for r in res]
+    om, op = float(np.median(o_ms)), float(np.percentile(o_ms, 95))
+    fm = float(np.median(ours_ms))
+    dur = [(c, r["duration_s"]) for c, r in zip(ours_dur, res, strict=True)
+           if r["duration_s"]]
+    ratio_d = float(np.median([c / o for c, o in dur])) if dur else float("nan")
+    return [("OSRM route in-process (same pairs)", f"median {om:.3f} ms  p95 {op:.3f} ms "
+                                                  f"(steps + full geometry)"),
+            ("  ratio citynav full / OSRM", f"{fm / om:.2f}× (median)"),
+            ("  car durations citynav / OSRM", f"{ratio_d:.2f}× (median over {len(dur)} "
+                                               f"pairs both answer)")]
 
 
 def _pairs(router: RoadRouter, n: int, seed: int) -> list[tuple[float, float, float, float]]:
@@ -153,15 +186,16 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
             router.route(state, "car", *p)
 
     # Full answers: take the state (as a request does), snap, CCH query, path, geometry, steps.
-    full, routed = [], []
+    full, routed, durations = [], [], []
     for p in pairs:
         t = time.perf_counter()
         try:
-            router.route(publisher.current(), "car", *p)
+            r = router.route(publisher.current(), "car", *p)
         except RoutingError:
             continue
         full.append(time.perf_counter() - t)
         routed.append(p)
+        durations.append(r.duration_s)
     rss_serving = rss_mb()
 
     # Per-request state acquisition: publisher.current() alone.
@@ -281,6 +315,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         base.append(time.perf_counter() - t)
         mismatches += want != metric.distance(s, d)
 
+    osrm_rows = _osrm_routes(name, routed, [x * 1000.0 for x in full], durations)
     fm, fp = stats_ms(full)
     km, kp = stats_ms(kernel)
     bm, bp = stats_ms(base)
@@ -323,6 +358,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         ("full weight vector: publish()", f"median {bpm:.1f} ms  p95 {bpp:.1f} ms  "
                                           f"(10 % slowed, 1 % closed; stats {bulk_stats})"),
         ("  kernel.customize same weights", f"median {bcm:.1f} ms  p95 {bcp:.1f} ms"),
+        *osrm_rows,
     ])
     if not cache:  # a temporary build
         shutil.rmtree(snap_dir.parent, ignore_errors=True)
