@@ -174,6 +174,8 @@ class ModeRouter:
     edge_enters_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     #: every edge (True), the mask for snapping onto pieces
     edge_all: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: per segment: indexed by the main snapper (an edge in the main component)
+    seg_main: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def arc_weights(self, w: np.ndarray) -> np.ndarray:
         """Kernel arc weights (int64) for edge weights ``w`` (see
@@ -321,6 +323,8 @@ class RoadRouter:
                                  np.asarray(a.arc_head), mr.arc_edge,
                                  mr.edge_head_knode, edge_seg.shape[0])
                 mr.edge_all = np.ones(edge_seg.shape[0], bool)
+                mr.seg_main = np.zeros(nseg, bool)
+                mr.seg_main[snappable_segs] = True
             self.modes[mode] = mr
 
     # ---- snapping ---------------------------------------------------------------------
@@ -394,17 +398,21 @@ class RoadRouter:
         Raises :class:`SnapError` or :class:`UnknownModeError`."""
         mr = self._mode(mode)
         w = state.weights(mode) if weights is None else weights
-        ends = []
+        ends: list[tuple[str, float, float, Endpoint | None, Endpoint | None]] = []
         for which, lat, lon in (("from", from_lat, from_lon), ("to", to_lat, to_lon)):
             piece: Endpoint | None = None
+            main: Endpoint | None = None
             if mr.snapper_all is not None:
                 cand = mr.snapper_all.nearest(lon, lat, self.max_snap_m)
-                if cand is not None:
+                if cand is not None and mr.seg_main[cand.segment]:
+                    es = self._endpoint_edges(mr, cand, w)
+                    main = Endpoint(cand, es) if es else None  # else: as snap() does
+                elif cand is not None:
                     es = self._endpoint_edges(mr, cand, w, any_edge=True)
                     if es and not any(mr.edge_snappable[e] for e, _ in es):
                         piece = Endpoint(replace(cand, reason=SNAP_CONNECTED_PIECE), es)
-            ends.append((which, lat, lon, piece))
-        (_, _, _, o_piece), (_, _, _, d_piece) = ends
+            ends.append((which, lat, lon, piece, main))
+        (_, _, _, o_piece, _), (_, _, _, d_piece, _) = ends
         o_ok = o_piece is not None and any(mr.edge_leaves_ok[e] for e, _ in o_piece.edges)
         d_ok = d_piece is not None and any(mr.edge_enters_ok[e] for e, _ in d_piece.edges)
         if o_piece is not None and d_piece is not None and not (o_ok and d_ok):
@@ -416,11 +424,11 @@ class RoadRouter:
             if o_scc & d_scc:
                 return o_piece, d_piece
         out: list[Endpoint] = []
-        for (which, lat, lon, piece), ok in zip(ends, (o_ok, d_ok), strict=True):
+        for (which, lat, lon, piece, main), ok in zip(ends, (o_ok, d_ok), strict=True):
             if piece is not None and ok:
                 out.append(piece)
                 continue
-            ep = self.snap(state, mode, lat, lon, which, w)
+            ep = main if main is not None else self.snap(state, mode, lat, lon, which, w)
             if piece is not None:
                 ep = Endpoint(replace(ep.snap, reason=SNAP_DISCONNECTED_PIECE,
                                       nearest_road_m=piece.snap.distance_m), ep.edges)
