@@ -1,10 +1,12 @@
 """OSRM ``route`` timing for bench/road.py, run in its own Python 3.12 virtualenv (the
-``osrm-bindings`` wheels are 3.12-only): reads ``{"osrm": PATH, "pairs": [[lon, lat, lon,
-lat], ...], "repeat": R}`` as JSON on stdin and prints, per pair, the best of R in-process
-route answers (seconds; steps and full GeoJSON geometry, as citynav's full answer has) and
-the route's duration and distance (``null`` when OSRM finds none), as JSON on stdout.
+``osrm-bindings`` wheels are 3.12-only). Started with the path of a ``.osrm`` dataset; then
+reads one pair per line on stdin (JSON ``[lon, lat, lon, lat]``) and answers each with one
+line of JSON: the in-process route answer's wall and thread CPU seconds (steps and full
+GeoJSON geometry, as citynav's full answer has) and the route's duration and distance
+(``null`` when OSRM finds none). bench/road.py alternates its own answers with these, so both
+are timed under the same machine load.
 
-Not imported by citynav; bench/road.py starts it with the 3.12 interpreter.
+Not imported by citynav.
 """
 
 import json
@@ -15,30 +17,23 @@ import osrm
 
 
 def main() -> None:
-    """Time CH route queries on the given pairs."""
-    job = json.load(sys.stdin)
-    engine = osrm.OSRM(storage_config=job["osrm"], algorithm="CH", use_shared_memory=False)
-    out = []
-    for k, (a, b, c, d) in enumerate(job["pairs"]):
+    """Serve timed CH route queries, one per input line."""
+    engine = osrm.OSRM(storage_config=sys.argv[1], algorithm="CH", use_shared_memory=False)
+    for line in sys.stdin:
+        a, b, c, d = json.loads(line)
         params = osrm.RouteParameters(coordinates=[(a, b), (c, d)], steps=True,
                                       geometries="geojson", overview="full")
-        if k < 5:
-            engine.Route(params)  # warm-up
-        best = None
-        res = None
-        for _ in range(job["repeat"]):
-            t = time.perf_counter()
-            try:
-                res = engine.Route(params)
-            except RuntimeError:
-                res = None
-            dt = time.perf_counter() - t
-            best = dt if best is None else min(best, dt)
+        t, cpu = time.perf_counter(), time.thread_time()
+        try:
+            res = engine.Route(params)
+        except RuntimeError:
+            res = None
+        cpu, wall = time.thread_time() - cpu, time.perf_counter() - t
         route = res["routes"][0] if res is not None and len(res["routes"]) else None
-        out.append({"seconds": best,
-                    "duration_s": None if route is None else float(route["duration"]),
-                    "distance_m": None if route is None else float(route["distance"])})
-    json.dump(out, sys.stdout)
+        print(json.dumps({"wall_s": wall, "cpu_s": cpu,
+                          "duration_s": None if route is None else float(route["duration"]),
+                          "distance_m": None if route is None else float(route["distance"])}),
+              flush=True)
 
 
 if __name__ == "__main__":
