@@ -21,8 +21,9 @@ def main() -> None:
     engine = osrm.OSRM(storage_config=sys.argv[1], algorithm="CH", use_shared_memory=False)
     for line in sys.stdin:
         a, b, c, d = json.loads(line)
-        params = osrm.RouteParameters(coordinates=[(a, b), (c, d)], steps=True,
-                                      geometries="geojson", overview="full")
+        params = osrm.RouteParameters(
+            coordinates=[(a, b), (c, d)], steps=True, geometries="geojson", overview="full"
+        )
         t, cpu = time.perf_counter(), time.thread_time()
         try:
             res = engine.Route(params)
@@ -30,10 +31,17 @@ def main() -> None:
             res = None
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - t
         route = res["routes"][0] if res is not None and len(res["routes"]) else None
-        print(json.dumps({"wall_s": wall, "cpu_s": cpu,
-                          "duration_s": None if route is None else float(route["duration"]),
-                          "distance_m": None if route is None else float(route["distance"])}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                    "duration_s": None if route is None else float(route["duration"]),
+                    "distance_m": None if route is None else float(route["distance"]),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -23,14 +23,21 @@ DRAWING = """
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> GridNet:
     res = {"highway": "residential"}
-    ways = {"abc": res, "def": res, "ad": res, "be": res, "cf": res,
-            "gh": {"highway": "service", "service": "parking_aisle"},
-            "hxe": {"highway": "service", "oneway": "yes"}}
+    ways = {
+        "abc": res,
+        "def": res,
+        "ad": res,
+        "be": res,
+        "cf": res,
+        "gh": {"highway": "service", "service": "parking_aisle"},
+        "hxe": {"highway": "service", "oneway": "yes"},
+    }
     return GridNet(DRAWING, ways, tmp_path=tmp_path_factory.mktemp("park"), max_snap_m=100)
 
 
-@pytest.mark.parametrize(("lang", "needle"), [("en", "nearest road that does"),
-                                              ("zh-CN", "最近的连通道路")])
+@pytest.mark.parametrize(
+    ("lang", "needle"), [("en", "nearest road that does"), ("zh-CN", "最近的连通道路")]
+)
 def test_destination_in_an_unreachable_car_park(net: GridNet, lang: str, needle: str) -> None:
     r = net.route("a", "g", "car")
     assert r is not None

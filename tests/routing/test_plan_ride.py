@@ -23,8 +23,9 @@ def nky_osm():
 
 
 @pytest.mark.parametrize("mode", ["car", "bike"])
-def test_ride_junction_times_equal_edge_based_oracle(nky_planner, nky_router, nky_state,
-                                                     nky_osm, mode: str) -> None:
+def test_ride_junction_times_equal_edge_based_oracle(
+    nky_planner, nky_router, nky_state, nky_osm, mode: str
+) -> None:
     """Cost to a junction = the oracle's least cost to arrive at it over any edge entering
     it, for random origins and reached junctions (and unreached junctions are farther than
     the limit or unreachable for the oracle)."""
@@ -49,7 +50,7 @@ def test_ride_junction_times_equal_edge_based_oracle(nky_planner, nky_router, nk
         picks = rng.choice(reached, size=min(25, reached.shape[0]), replace=False).tolist()
         picks += rng.integers(0, lat.shape[0], 5).tolist()  # mostly beyond the limit
         for j in picks:
-            ins = mr.in_edges[mr.in_offsets[j]:mr.in_offsets[j + 1]].tolist()
+            ins = mr.in_edges[mr.in_offsets[j] : mr.in_offsets[j + 1]].tolist()
             ends = [(e, float(seg_len[mr.edge_seg[e]])) for e in ins if w[e] < 2**31 - 1]
             want = oracle.cost_ms(src.edges, ends, w) if ends else None
             if np.isfinite(jt[j]):

@@ -23,11 +23,16 @@ CROSS = """
 VEHICLES = ("car", "bus", "truck", "bike")
 
 
-def _net(tmp_path: Path, value: str, frm: str = "ajb", to: str = "njs",
-         ways: dict | None = None) -> GridNet:
+def _net(
+    tmp_path: Path, value: str, frm: str = "ajb", to: str = "njs", ways: dict | None = None
+) -> GridNet:
     w = ways or {"ajb": {"highway": "residential"}, "njs": {"highway": "residential"}}
-    return GridNet(CROSS, w, relations=[{"from": frm, "via": "j", "to": to,
-                                         "restriction": value}], tmp_path=tmp_path)
+    return GridNet(
+        CROSS,
+        w,
+        relations=[{"from": frm, "via": "j", "to": to, "restriction": value}],
+        tmp_path=tmp_path,
+    )
 
 
 def _nodes(net: GridNet, frm: str, to: str, mode: str) -> str:
@@ -42,8 +47,9 @@ def no_left(tmp_path_factory: pytest.TempPathFactory) -> GridNet:
 
 
 @pytest.mark.parametrize("mode", VEHICLES)
-def test_no_left_turn_onto_an_unsplit_way_forbids_only_left_turns(no_left: GridNet,
-                                                                  mode: str) -> None:
+def test_no_left_turn_onto_an_unsplit_way_forbids_only_left_turns(
+    no_left: GridNet, mode: str
+) -> None:
     # eastbound (from a) left is north; westbound (from b) left is south
     assert _nodes(no_left, "a", "n", mode) != "ajn"
     assert _nodes(no_left, "a", "s", mode) == "ajs"  # a right turn: allowed
@@ -85,8 +91,11 @@ def test_no_straight_on_along_one_unsplit_way(tmp_path: Path, mode: str) -> None
 def test_unsplit_from_way_onto_a_way_starting_at_the_via(tmp_path: Path, mode: str) -> None:
     """The from way runs through j; the to way j-n starts there. no_left_turn binds the
     approach from a (a left turn) but not from b (a right turn)."""
-    ways = {"ajb": {"highway": "residential"}, "jn": {"highway": "residential"},
-            "js": {"highway": "residential"}}
+    ways = {
+        "ajb": {"highway": "residential"},
+        "jn": {"highway": "residential"},
+        "js": {"highway": "residential"},
+    }
     net = _net(tmp_path, "no_left_turn", frm="ajb", to="jn", ways=ways)
     assert _nodes(net, "a", "n", mode) != "ajn"
     assert _nodes(net, "b", "n", mode) == "bjn"
@@ -96,8 +105,12 @@ def test_unsplit_from_way_onto_a_way_starting_at_the_via(tmp_path: Path, mode: s
 def test_split_ways_keep_the_members_meaning(tmp_path: Path, mode: str) -> None:
     """With every way split at j the members say exactly what is meant, whatever the value
     (here a mistagged no_left_turn onto the right-hand arm is still obeyed)."""
-    ways = {"aj": {"highway": "residential"}, "jb": {"highway": "residential"},
-            "jn": {"highway": "residential"}, "js": {"highway": "residential"}}
+    ways = {
+        "aj": {"highway": "residential"},
+        "jb": {"highway": "residential"},
+        "jn": {"highway": "residential"},
+        "js": {"highway": "residential"},
+    }
     net = _net(tmp_path, "no_left_turn", frm="aj", to="js", ways=ways)
     assert _nodes(net, "a", "s", mode) != "ajs"
     assert _nodes(net, "a", "n", mode) == "ajn"

@@ -26,9 +26,13 @@ DRAWING = """
               x
       g - - - h
 """
-MAIN = {"abc": {"highway": "residential"}, "def": {"highway": "residential"},
-        "ad": {"highway": "residential"}, "be": {"highway": "residential"},
-        "cf": {"highway": "residential"}}
+MAIN = {
+    "abc": {"highway": "residential"},
+    "def": {"highway": "residential"},
+    "ad": {"highway": "residential"},
+    "be": {"highway": "residential"},
+    "cf": {"highway": "residential"},
+}
 MODES = ("car", "bus", "truck", "bike", "walk")
 
 
@@ -46,27 +50,29 @@ def _reasons(net: GridNet, frm: str, to: str, mode: str) -> tuple[str, str, list
 @pytest.fixture(scope="module")
 def exit_only(tmp_path_factory: pytest.TempPathFactory) -> GridNet:
     """A car park whose only link is a oneway exit h→x→e."""
-    return _net(tmp_path_factory.mktemp("exit"),
-                {"highway": "service", "oneway": "yes"})
+    return _net(tmp_path_factory.mktemp("exit"), {"highway": "service", "oneway": "yes"})
 
 
 @pytest.fixture(scope="module")
 def entry_only(tmp_path_factory: pytest.TempPathFactory) -> GridNet:
     """A car park whose only link is a oneway entry e→x→h."""
-    return _net(tmp_path_factory.mktemp("entry"),
-                {"highway": "service", "oneway": "-1"})
+    return _net(tmp_path_factory.mktemp("entry"), {"highway": "service", "oneway": "-1"})
 
 
 @pytest.fixture(scope="module")
 def bollard(tmp_path_factory: pytest.TempPathFactory) -> GridNet:
     """An estate behind bollards (x): closed to motor vehicles, open to bikes and feet."""
-    return _net(tmp_path_factory.mktemp("bollard"), {"highway": "service"},
-                nodes={"x": {"barrier": "bollard"}})
+    return _net(
+        tmp_path_factory.mktemp("bollard"),
+        {"highway": "service"},
+        nodes={"x": {"barrier": "bollard"}},
+    )
 
 
 @pytest.mark.parametrize("mode", ["car", "bus", "truck"])
-def test_exit_only_piece_starts_there_but_ends_on_the_main_road(exit_only: GridNet,
-                                                                 mode: str) -> None:
+def test_exit_only_piece_starts_there_but_ends_on_the_main_road(
+    exit_only: GridNet, mode: str
+) -> None:
     o, d, ways = _reasons(exit_only, "g", "a", mode)
     assert (o, d) == (SNAP_CONNECTED_PIECE, SNAP_NEAREST)
     assert ways[:2] == ["gh", "hxe"]  # driven out of the car park
@@ -82,8 +88,9 @@ def test_exit_only_piece_starts_there_but_ends_on_the_main_road(exit_only: GridN
 
 
 @pytest.mark.parametrize("mode", ["car", "bus", "truck"])
-def test_entry_only_piece_ends_there_but_starts_on_the_main_road(entry_only: GridNet,
-                                                                  mode: str) -> None:
+def test_entry_only_piece_ends_there_but_starts_on_the_main_road(
+    entry_only: GridNet, mode: str
+) -> None:
     o, d, ways = _reasons(entry_only, "a", "g", mode)
     assert (o, d) == (SNAP_NEAREST, SNAP_CONNECTED_PIECE)
     assert ways[-2:] == ["hxe", "gh"]
@@ -93,8 +100,9 @@ def test_entry_only_piece_ends_there_but_starts_on_the_main_road(entry_only: Gri
 
 
 @pytest.mark.parametrize("mode", ["bike", "walk"])
-def test_oneway_link_is_no_piece_for_walkers(exit_only: GridNet, entry_only: GridNet,
-                                              mode: str) -> None:
+def test_oneway_link_is_no_piece_for_walkers(
+    exit_only: GridNet, entry_only: GridNet, mode: str
+) -> None:
     """Walkers ignore oneways (and bikes push against them): the car park is part of the
     main network both ways."""
     for net in (exit_only, entry_only):
@@ -111,7 +119,7 @@ def test_estate_behind_bollards(bollard: GridNet, mode: str) -> None:
     motor = mode in ("car", "bus", "truck")
     for frm, to in (("g", "a"), ("a", "g")):
         o, d, ways = _reasons(bollard, frm, to, mode)
-        piece_end = (o if frm == "g" else d)
+        piece_end = o if frm == "g" else d
         if motor:
             assert piece_end == SNAP_DISCONNECTED_PIECE
             assert "gh" not in ways and "hxe" not in ways
@@ -170,10 +178,14 @@ def test_real_data_pieces_against_oracle(pdx_router, pdx_state, pdx_osm) -> None
             s_piece = int(off[rng.integers(0, off.shape[0])])
             s_main = int(on[rng.integers(0, on.shape[0])])
             # the middle of each segment's first straight piece (not a junction)
-            p = (float(lat[g0[s_piece]:g0[s_piece] + 2].mean()),
-                 float(lon[g0[s_piece]:g0[s_piece] + 2].mean()))
-            q = (float(lat[g0[s_main]:g0[s_main] + 2].mean()),
-                 float(lon[g0[s_main]:g0[s_main] + 2].mean()))
+            p = (
+                float(lat[g0[s_piece] : g0[s_piece] + 2].mean()),
+                float(lon[g0[s_piece] : g0[s_piece] + 2].mean()),
+            )
+            q = (
+                float(lat[g0[s_main] : g0[s_main] + 2].mean()),
+                float(lon[g0[s_main] : g0[s_main] + 2].mean()),
+            )
             ends = (p, q) if k % 2 == 0 else (q, p)
             try:
                 src, dst = pdx_router.snap_pair(pdx_state, mode, *ends[0], *ends[1])
@@ -192,11 +204,15 @@ def test_real_data_pieces_against_oracle(pdx_router, pdx_state, pdx_osm) -> None
             if piece_end.snap.reason == SNAP_DISCONNECTED_PIECE:
                 # the passed-over piece does not connect to the other end in this direction
                 nearest = pdx_router.modes[mode].snapper_all.nearest(
-                    ends[k % 2][1], ends[k % 2][0], pdx_router.max_snap_m)
+                    ends[k % 2][1], ends[k % 2][0], pdx_router.max_snap_m
+                )
                 assert nearest is not None
                 es = pdx_router._endpoint_edges(mr, nearest, w, any_edge=True)
                 other = dst if k % 2 == 0 else src
-                cost = (oracle.cost_ms(es, other.edges, w) if k % 2 == 0
-                        else oracle.cost_ms(other.edges, es, w))
+                cost = (
+                    oracle.cost_ms(es, other.edges, w)
+                    if k % 2 == 0
+                    else oracle.cost_ms(other.edges, es, w)
+                )
                 assert cost is None, (mode, ends)
     assert checked[SNAP_CONNECTED_PIECE] > 0 and checked[SNAP_DISCONNECTED_PIECE] > 0
