@@ -14,11 +14,11 @@ import numpy as np
 
 from api.operations import RouteAnswer, RouteItem
 from gtfs.realtime.vehicles import VehiclePosition
-from routing.i18n import explain_messages, pick_text
+from routing.i18n import explain_messages, pick_text, snap_note
 from routing.itinerary import Itinerary, Leg, Place, PlanResult, TransitRouteInfo
 from routing.live import LIVE_PARTS
 from routing.road import EtaSources, Explanation
-from routing.snap import SnapCandidate
+from routing.snap import SNAP_DISCONNECTED_PIECE, SnapCandidate
 from routing.snapshot import Snapshot
 from routing.steps import Step
 from routing.transit_info import TransitAlert
@@ -53,14 +53,23 @@ def step_json(s: Step, lang: str = "en") -> dict[str, Any]:
 _STEP_OPTIONAL = ("exit", "ref", "destination", "exit_ref", "pushed")
 
 
-def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate
-                  ) -> dict[str, Any]:
-    """Where an input coordinate was snapped."""
+def waypoint_json(snapshot: Snapshot, latlon: tuple[float, float], snap: SnapCandidate,
+                  lang: str = "en", which: str = "start") -> dict[str, Any]:
+    """Where an input coordinate was snapped, and why there (``snap``: the reason, the
+    road kind snapped to, the passed-over nearest road's distance, a note in ``lang``;
+    ``which``: ``"start"`` or ``"end"``)."""
     name_idx = int(snapshot.segments.name_idx[snap.segment])
+    piece_m = None if snap.nearest_road_m is None else round(snap.nearest_road_m, 1)
     return {"input": [latlon[0], latlon[1]],
             "location": [round(snap.lon, 7), round(snap.lat, 7)],
             "distance_m": round(snap.distance_m, 1),
-            "name": snapshot.segments.names[name_idx] if name_idx >= 0 else ""}
+            "name": snapshot.segments.names[name_idx] if name_idx >= 0 else "",
+            "snap": {"reason": snap.reason,
+                     "snapped_to": "nearest_connected_road"
+                     if snap.reason == SNAP_DISCONNECTED_PIECE else "nearest_road",
+                     "distance_m": round(snap.distance_m, 1),
+                     "nearest_road_m": piece_m,
+                     "note": snap_note(lang, snap.reason, which, snap.distance_m, piece_m)}}
 
 
 def explanation_json(e: Explanation, lang: str = "en") -> dict[str, Any]:
@@ -91,8 +100,8 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
         "geometry": line_string(np.column_stack([r.lon, r.lat])),
         "bbox": [round(x, 7) for x in r.bbox],
         "steps": [step_json(s, lang) for s in r.steps],
-        "origin": waypoint_json(snapshot, frm, r.origin),
-        "destination": waypoint_json(snapshot, to, r.destination),
+        "origin": waypoint_json(snapshot, frm, r.origin, lang, "start"),
+        "destination": waypoint_json(snapshot, to, r.destination, lang, "end"),
         "live_version": r.live_version,
         "explanation": explanation_json(item.explanation, lang),
         "eta_sources": eta_json(item.eta),

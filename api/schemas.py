@@ -50,6 +50,25 @@ class StepOut(BaseModel):
         "against a oneway); the instruction says so"))
 
 
+class SnapInfo(BaseModel):
+    """Why a route's end is where it is (small road pieces off the main network)."""
+
+    reason: Literal["nearest", "connected_piece", "disconnected_piece"] = Field(description=(
+        "`nearest`: on the nearest road usable by the mode, in the main network; "
+        "`connected_piece`: on the nearest road although it is a small piece off the main "
+        "network (a car park, a gated estate), because that piece connects in the mode's "
+        "direction (or both ends are in it); `disconnected_piece`: the nearest road is a "
+        "piece that does not connect in the mode's direction, so the end is on the nearest "
+        "road that does"))
+    snapped_to: Literal["nearest_road", "nearest_connected_road"] = Field(
+        description="Which road the end is on")
+    distance_m: float = Field(description="Distance from the input to the road used, metres")
+    nearest_road_m: float | None = Field(default=None, description=(
+        "With `disconnected_piece`: distance to the nearer, unconnected road passed over"))
+    note: str | None = Field(default=None, description=(
+        "A sentence in the request's language saying the above (null for `nearest`)"))
+
+
 class Waypoint(BaseModel):
     """Where an input coordinate was snapped onto the network."""
 
@@ -57,6 +76,7 @@ class Waypoint(BaseModel):
     location: list[float] = Field(description="[lon, lat] of the snapped point")
     distance_m: float = Field(description="Distance from the input to the road, in metres")
     name: str = Field(description="Name of the street snapped to (empty when unnamed)")
+    snap: SnapInfo = Field(description="Why the point is on this road (see `SnapInfo`)")
 
 
 class Explanation(BaseModel):

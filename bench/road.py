@@ -31,7 +31,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,6 +57,58 @@ CITIES = {
 }
 #: Edges one bench incident acts on (a stretch of a random route).
 INCIDENT_EDGES = (24, 60)
+#: OSRM in-process (osrm-bindings, Python 3.12 venv; data by osrm-extract + osrm-contract
+#: with its car profile), as bench/matrix.py uses it: ``var/osrm/<city>.osrm``.
+OSRM_DIR = REPO / "var" / "osrm"
+OSRM_PY = OSRM_DIR / "venv" / "bin" / "python"
+
+
+def _osrm_routes(name: str, router: RoadRouter, publisher: StatePublisher,
+                 pairs: list[tuple[float, float, float, float]]) -> list[tuple[str, str]]:
+    """citynav's full car answers and OSRM's in-process route answers (steps, full geometry;
+    its own process) on the same pairs, alternating pair by pair so both see the same
+    machine load: wall and thread CPU time of each, and the car durations compared."""
+    data = OSRM_DIR / f"{name}.osrm"
+    if not OSRM_PY.exists() or not (OSRM_DIR / f"{name}.osrm.hsgr").exists():
+        return [("OSRM route (in-process)", f"not run: set up var/osrm (venv with "
+                 f"osrm-bindings on Python 3.12, {name}.osrm by osrm-extract + osrm-contract)")]
+    proc = subprocess.Popen([str(OSRM_PY), str(REPO / "bench" / "osrm_route.py"), str(data)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    ours_w, ours_c, osrm_w, osrm_c, dur = [], [], [], [], []
+    try:
+        for k, (a, b, c, d) in enumerate(pairs):
+            proc.stdin.write(json.dumps([b, a, d, c]) + "\n")
+            proc.stdin.flush()
+            o = json.loads(proc.stdout.readline())
+            t, cpu = time.perf_counter(), time.thread_time()
+            try:
+                r = router.route(publisher.current(), "car", a, b, c, d)
+            except RoutingError:
+                continue
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - t
+            if k < 5:
+                continue  # warm-up of both
+            ours_w.append(wall)
+            ours_c.append(cpu)
+            osrm_w.append(o["wall_s"])
+            osrm_c.append(o["cpu_s"])
+            if o["duration_s"]:
+                dur.append(r.duration_s / o["duration_s"])
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    fw, fwp = stats_ms(ours_w)
+    fc, fcp = stats_ms(ours_c)
+    ow, owp = stats_ms(osrm_w)
+    oc, ocp = stats_ms(osrm_c)
+    return [("full car answer, alternating with OSRM", f"wall median {fw:.3f} ms p95 {fwp:.3f}"
+             f" ms; CPU median {fc:.3f} ms p95 {fcp:.3f} ms ({len(ours_w)} pairs)"),
+            ("OSRM route in-process (same pairs)", f"wall median {ow:.3f} ms p95 {owp:.3f} ms;"
+             f" CPU median {oc:.3f} ms p95 {ocp:.3f} ms (steps + full geometry)"),
+            ("  ratio citynav / OSRM", f"wall {fw / ow:.2f}×, CPU {fc / oc:.2f}× (medians)"),
+            ("  car durations citynav / OSRM", f"{float(np.median(dur)):.2f}× (median over "
+                                               f"{len(dur)} pairs both answer)")]
 
 
 def _pairs(router: RoadRouter, n: int, seed: int) -> list[tuple[float, float, float, float]]:
@@ -153,13 +207,14 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
             router.route(state, "car", *p)
 
     # Full answers: take the state (as a request does), snap, CCH query, path, geometry, steps.
-    full, routed = [], []
+    full, full_cpu, routed = [], [], []
     for p in pairs:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         try:
             router.route(publisher.current(), "car", *p)
         except RoutingError:
             continue
+        full_cpu.append(time.thread_time() - cpu)
         full.append(time.perf_counter() - t)
         routed.append(p)
     rss_serving = rss_mb()
@@ -281,7 +336,9 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         base.append(time.perf_counter() - t)
         mismatches += want != metric.distance(s, d)
 
+    osrm_rows = _osrm_routes(name, router, publisher, routed)
     fm, fp = stats_ms(full)
+    fcm, fcp = stats_ms(full_cpu)
     km, kp = stats_ms(kernel)
     bm, bp = stats_ms(base)
     ipm, ipp = stats_ms(inc_publish)
@@ -299,7 +356,8 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         ("load (car router + publisher)", f"{load_s:.2f} s"),
         ("RSS serving (car)", f"{rss_serving:.0f} MB (process before load {rss0:.0f} MB)"),
         ("queries routed", f"{len(full)} of {len(pairs)}"),
-        ("full car answer (incl. state)", f"median {fm:.3f} ms  p95 {fp:.3f} ms"),
+        ("full car answer (incl. state)", f"median {fm:.3f} ms  p95 {fp:.3f} ms (CPU median "
+                                          f"{fcm:.3f} ms  p95 {fcp:.3f} ms)"),
         ("state acquisition (current())", f"{acquire_s * 1e9:.0f} ns per request "
                                           f"({acquire_s * 1e3 / fm:.4%} of the median answer)"),
         ("kernel travel time", f"median {km * 1000:.1f} µs  p95 {kp * 1000:.1f} µs"),
@@ -323,6 +381,7 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         ("full weight vector: publish()", f"median {bpm:.1f} ms  p95 {bpp:.1f} ms  "
                                           f"(10 % slowed, 1 % closed; stats {bulk_stats})"),
         ("  kernel.customize same weights", f"median {bcm:.1f} ms  p95 {bcp:.1f} ms"),
+        *osrm_rows,
     ])
     if not cache:  # a temporary build
         shutil.rmtree(snap_dir.parent, ignore_errors=True)

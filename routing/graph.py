@@ -300,21 +300,71 @@ class SegRestriction:
     to_segs: tuple[int, ...]
     #: condition id under which it applies (-1: always)
     cond: int = -1
+    #: the relation's ``restriction`` value (``no_left_turn``…), for the intended movement
+    value: str = ""
+
+
+#: Turn directions named by restriction values, and the signed turn angles (degrees, right
+#: positive, 0 straight on) each accepts when the movement is ambiguous.
+_TURN_OF_VALUE = {"left_turn": "left", "right_turn": "right", "straight_on": "straight",
+                  "u_turn": "uturn"}
+
+
+def _turn_matches(direction: str, angle_deg: float) -> bool:
+    """Whether a turn of ``angle_deg`` is a ``direction`` turn (lenient bands that overlap:
+    straight ±45°, left/right 10°–170° to that side, U-turn 135° or more)."""
+    a = abs(angle_deg)
+    if direction == "straight":
+        return a <= 45.0
+    if direction == "uturn":
+        return a >= 135.0
+    if direction == "left":
+        return -170.0 < angle_deg < -10.0
+    return 10.0 < angle_deg < 170.0
+
+
+def _intended(r: SegRestriction, ins: list[int], outs_of: Callable[[int], set[int]],
+              turn_angle: Callable[[int, int], float] | None
+              ) -> list[tuple[int, set[int]]] | None:
+    """The intended movements of a restriction whose ``from`` or ``to`` way is not split at
+    the via junction (several of its edges arrive there / leave it): per arriving edge, the
+    ``to`` edges whose turn angle matches the direction its value names (``no_left_turn``
+    → left turns only). ``None`` (keep every combination) when the value names no direction,
+    nothing is ambiguous, or no combination matches the geometry."""
+    direction = _TURN_OF_VALUE.get(r.value.split("_", 1)[1] if "_" in r.value else "")
+    if direction is None or turn_angle is None:
+        return None
+    outs = {e: outs_of(e) for e in ins}
+    if len(ins) <= 1 and all(len(o) <= 1 for o in outs.values()):
+        return None
+    kept = [(e, {f for f in o if _turn_matches(direction, turn_angle(e, f))})
+            for e, o in outs.items()]
+    kept = [(e, o) for e, o in kept if o]
+    return kept or None
 
 
 def _restriction_paths(r: SegRestriction, seg_edge: np.ndarray, tail: np.ndarray,
                        head: np.ndarray, edge_seg: np.ndarray, seg_way: np.ndarray,
-                       out_of: Callable[[int], list[int]]
+                       out_of: Callable[[int], list[int]],
+                       turn_angle: Callable[[int, int], float] | None = None
                        ) -> list[tuple[tuple[int, ...], set[int]]]:
     """Edge paths a restriction watches: ``(from edge, via edges...)`` and the ``to``
     edges leaving the path's last junction. A via-way chain must be driven along all its
-    ways, from the ``from`` way to the ``to`` way."""
+    ways, from the ``from`` way to the ``to`` way. Where the ``from`` or ``to`` way runs
+    through the via junction, only the movement in the direction the value names is
+    watched (see :func:`_intended`; ``turn_angle(e, f)``: signed degrees, right positive)."""
     to_set = set(r.to_segs)
     if r.via_junction >= 0:
         j = r.via_junction
         ins = [int(e) for s in r.from_segs for e in seg_edge[s] if e >= 0 and head[e] == j]
         outs = {int(e) for s in r.to_segs for e in seg_edge[s] if e >= 0 and tail[e] == j}
-        return [((e,), outs) for e in ins] if outs else []
+        if not outs:
+            return []
+        picked = _intended(r, ins, lambda _e: set(outs),
+                           turn_angle)
+        if picked is not None:
+            return [((e,), o) for e, o in picked]
+        return [((e,), outs) for e in ins]
     via = set(r.via_segs)
     via_junctions = {int(x) for s in r.via_segs for x in (tail[seg_edge[s][seg_edge[s] >= 0]])}
     ins = [int(e) for s in r.from_segs if s not in via for e in seg_edge[s]
@@ -327,7 +377,8 @@ def _restriction_paths(r: SegRestriction, seg_edge: np.ndarray, tail: np.ndarray
             outs = {f for f in out_of(j) if int(edge_seg[f]) in to_set
                     and int(edge_seg[f]) not in used}
             if outs:
-                found.append((tuple(path), outs))
+                picked = _intended(r, [path[-1]], lambda _e: set(outs), turn_angle)
+                found.append((tuple(path), picked[0][1] if picked else outs))
         if len(path) > len(via):
             return
         for f in out_of(j):
@@ -458,11 +509,22 @@ def build_mode_graph(
 
     # Restrictions → watched edge paths (a trie of prefixes).
     seg_way = segs.way_id
+    turn_angle: Callable[[int, int], float] | None = None
+    if restrictions:
+        r_start, r_end = (bear_start, bear_end) if turn_costs else \
+            _edge_bearings(segs, edge_seg, edge_rev)
+
+        def _angle(e: int, f: int) -> float:
+            return (float(r_start[f]) - float(r_end[e]) + 540.0) % 360.0 - 180.0
+
+        turn_angle = _angle
+
     complete: dict[tuple[int, ...], list[tuple[str, set[int], int]]] = defaultdict(list)
     prefixes: set[tuple[int, ...]] = set()
     applied = unresolved = via_way_applied = cond_applied = 0
     for r in restrictions:
-        paths = _restriction_paths(r, seg_edge, tail, head, edge_seg, seg_way, out_of)
+        paths = _restriction_paths(r, seg_edge, tail, head, edge_seg, seg_way, out_of,
+                                   turn_angle)
         if not paths:
             unresolved += 1
             continue
@@ -763,7 +825,7 @@ def build_network(osm: OsmData, progress: Progress | None = None) -> RoadNetwork
                 osm_to_j[r.via_node] if r.via_node is not None else -1,
                 tuple(s for w in r.via_ways for s in seg_by_way.get(w, ())),
                 frozenset(r.via_ways),
-                tuple(s for w in r.to_ways for s in seg_by_way.get(w, ())), rc))
+                tuple(s for w in r.to_ways for s in seg_by_way.get(w, ())), rc, r.value))
         turns = mode in TURN_COST_MODES
         modes[mode] = build_mode_graph(mode, segs, n_nodes, access, piece, node_rules, rules,
                                        piece_limits if mode == Mode.TRUCK else None,

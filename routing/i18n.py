@@ -164,6 +164,36 @@ EXPLAIN: dict[str, dict[str, str]] = {
               "join": "；", "label": "{type} {id}{where}", "where": "（{street}）"},
 }
 
+#: Notes on where a route's end was snapped (``routing.snap.SNAP_REASONS``). Placeholders:
+#: {which} (start / destination), {piece_m} (metres to the nearest road), {snap_m} (metres
+#: to the road used).
+SNAP_NOTES: dict[str, dict[str, str]] = {
+    "en": {"connected_piece": "The {which} is on a small road piece off the main network (a "
+           "car park or private road, for instance) that connects to it in this direction; "
+           "the route uses it.",
+           "disconnected_piece": "The nearest road ({piece_m} m away) does not connect to "
+           "the rest of the network in this direction for this mode; the {which} is on the "
+           "nearest road that does ({snap_m} m away).",
+           "start": "start", "end": "destination"},
+    "zh-CN": {"connected_piece": "{which}位于主路网之外的一小段道路上（例如停车场或私人道路），"
+              "该路段在此方向上与主路网相连，路线经由该路段。",
+              "disconnected_piece": "最近的道路（{piece_m} 米外）在此方向上与该出行方式的路网"
+              "不连通；{which}已设在最近的连通道路上（{snap_m} 米外）。",
+              "start": "起点", "end": "终点"},
+}
+
+
+def snap_note(lang: str, reason: str, which: str, snap_m: float,
+              piece_m: float | None = None) -> str | None:
+    """A sentence in ``lang`` on why a route's end (``which``: ``"start"`` / ``"end"``) is
+    where it is, or ``None`` for a plain nearest-road snap. Distances in metres."""
+    notes = SNAP_NOTES[lang]
+    if reason not in notes:
+        return None
+    return notes[reason].format(which=notes[which], snap_m=f"{snap_m:.0f}",
+                                piece_m=f"{(piece_m or 0.0):.0f}")
+
+
 #: Incident types by language (the model's ``IncidentType`` values).
 INCIDENT_TYPES: dict[str, dict[str, str]] = {
     "en": {"accident": "accident", "roadworks": "roadworks", "closure": "closure",

@@ -42,6 +42,7 @@ from routing.itinerary import (
     TransitRouteInfo,
 )
 from routing.kernels.limits import INF_WEIGHT
+from routing.kernels.reach import UNREACHED, bounded_dijkstra, csr_by_tail
 from routing.profiles import Mode
 from routing.road import Endpoint, RoadRouter, RoutingError
 from routing.snapshot import Snapshot
@@ -160,7 +161,7 @@ class Planner:
         self._walk_cache: dict[int, tuple[np.ndarray, csr_matrix, csr_matrix, tuple]] = {}
         self._day_cache: dict[dt.date, DayContext] = {}
         self._fp_cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._mode_cache: dict[tuple[str, int], tuple[np.ndarray, csr_matrix]] = {}
+        self._kernel_csr: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.stop_ids: list[str] = self.tt.strings["stop_id"]
         self._stop_index = {s: i for i, s in enumerate(self.stop_ids)}
         #: straight-line walking (transit-only snapshot), or None: walking on the streets
@@ -207,29 +208,48 @@ class Planner:
                             f"{period[0].isoformat()} to {period[1].isoformat()}")
 
     # ---------------------------------------------------------------- walking
-    def _mode_csr(self, mode: str, w: np.ndarray) -> csr_matrix:
-        key = (mode, id(w))
+    def ride_junction_times(self, state: RoutingState, mode: str, lat: float, lon: float,
+                            limit_ms: float) -> np.ndarray:
+        """Cost (ms; ``inf`` beyond ``limit_ms``) from a point to every junction by ``mode``
+        (bike or car) on ``state``'s weights, on the mode's kernel graph with its arc
+        weights: turn restrictions, barriers, turn costs and signals count as in road
+        routes (destination-only entries carry their routing penalty, so such roads are
+        used only to start there). Raises :class:`routing.road.SnapError`."""
+        mr = self.road.mode_router(mode)
+        a = mr.arrays
+        w = state.weights(mode)
+        ep = self.road.snap(state, mode, lat, lon, "from", w)
         with self._lock:
-            hit = self._mode_cache.get(key)
-            if hit is not None and hit[0] is w:
-                return hit[1]
-            g = self.road.modes[mode].arrays
-            n = self.snapshot.node_lon.shape[0]
-            m = walk_csr(g, n, np.where(w >= INF_WEIGHT, np.inf, w))
-            self._mode_cache = {k: v for k, v in self._mode_cache.items() if k[0] != mode}
-            self._mode_cache[key] = (w, m)
-            return m
+            csr = self._kernel_csr.get(mode)
+        if csr is None:
+            csr = csr_by_tail(int(a.kernel_node_count), mr.arc_tail, np.asarray(a.arc_head))
+            with self._lock:
+                self._kernel_csr[mode] = csr
+        off, head, arc_id = csr
+        aw = state.memo(f"plan:arcw:{mode}", lambda: np.ascontiguousarray(
+            np.asarray(mr.arc_weights(np.asarray(w, dtype=np.int64)))[arc_id]))
+        seg_len = self.road.seg_length_m
+        nodes, costs = [], []
+        for e, metres in ep.edges:
+            full = float(seg_len[mr.edge_seg[e]])
+            f = min(max(metres / full, 0.0), 1.0) if full > 0 else 0.0
+            nodes.append(int(mr.edge_head_knode[e]))
+            costs.append(int(round(float(w[e]) * (1.0 - f))))
+        kd = bounded_dijkstra(off, head, aw, np.asarray(nodes, np.int64),
+                              np.asarray(costs, np.int64), np.int64(round(limit_ms)))
+        jt = np.full(self.snapshot.node_lon.shape[0], np.inf)
+        reached = kd < UNREACHED
+        np.minimum.at(jt, np.asarray(a.knode_junction)[reached], kd[reached].astype(np.float64))
+        return jt
 
     def ride_times(self, state: RoutingState, lat: float, lon: float, req: PlanRequest
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Time (s) from a point to every stop by ``req.access_mode`` (bike or car, on that
-        mode's weights in ``state``) to a junction at the stop's street, then on foot along
+        mode's weights in ``state``, obeying the mode's turn rules and costs: see
+        :meth:`ride_junction_times`) to a junction at the stop's street, then on foot along
         it."""
-        mode = req.access_mode
-        w = state.weights(mode)
-        ep = self.road.snap(state, mode, lat, lon, "from", w)
-        graph = self._mode_csr(mode, w)
-        dist = self._from_endpoint(graph, mode, ep, w, False, req.max_access_s * 1000.0)
+        dist = self.ride_junction_times(state, req.access_mode, lat, lon,
+                                        req.max_access_s * 1000.0)
         _, _, _, (su, scu, sv, scv) = self._walk(state.weights(Mode.WALK))
         scale = WALK_DEFAULT_MPS / req.walk_speed_mps
         t = np.minimum(dist[su] + scu * scale, dist[sv] + scv * scale)

@@ -255,8 +255,9 @@ SIGNAL_DELAY_MS = 2_000
 #: are taken only when nothing else is sensible (a closure ahead, a missed turn with no
 #: block to drive round within two minutes).
 UTURN_PENALTY_MS = 120_000
-#: Modes with turn costs and "U-turns only at dead ends".
-TURN_COST_MODES = frozenset({"car"})
+#: Modes with turn costs and "U-turns only at dead ends": every motor vehicle (buses and
+#: trucks turn at least as slowly as cars; the same model is used for all three).
+TURN_COST_MODES = frozenset({"car", "bus", "truck"})
 
 
 def turn_cost_ms(angle_deg: float, n_roads: int, uturn: bool) -> int:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from routing.conditional import MODE_VEHICLE, ConditionTable, ModeConditionals
 from routing.graph import arc_weights
@@ -27,7 +29,13 @@ from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
 from routing.profiles import DEFAULT_TRUCK, FLAG_DEST, FLAG_PUSHED, MODES, Mode, VehicleDims
-from routing.snap import Projection, SnapCandidate, Snapper
+from routing.snap import (
+    SNAP_CONNECTED_PIECE,
+    SNAP_DISCONNECTED_PIECE,
+    Projection,
+    SnapCandidate,
+    Snapper,
+)
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
 
@@ -157,6 +165,20 @@ class ModeRouter:
     edge_limits: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     #: conditional access and turn bans of this mode (evaluated per state's instant)
     conditional: ModeConditionals | None = None
+    #: index over every segment of the mode, pieces off the main component included
+    #: (``None`` when every segment is in the main component)
+    snapper_all: Snapper | None = None
+    #: strongly connected component of every kernel node (the main one is ``main_scc``)
+    knode_scc: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    main_scc: int = -1
+    #: per edge: a trip starting on it can reach the main component / a trip from the
+    #: main component can end on it (static graph; see :func:`_piece_links`)
+    edge_leaves_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    edge_enters_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: every edge (True), the mask for snapping onto pieces
+    edge_all: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    #: per segment: indexed by the main snapper (an edge in the main component)
+    seg_main: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def arc_weights(self, w: np.ndarray, banned_arcs: np.ndarray | None = None
                     ) -> np.ndarray:
@@ -197,6 +219,42 @@ class EtaSources:
     day_type: str | None = None
     arrival: datetime | None = None
     live_sources: Mapping[str, float] = field(default_factory=dict)
+
+
+def _piece_links(kn: int, arc_tail: np.ndarray, arc_head: np.ndarray, arc_edge: np.ndarray,
+                 edge_head_knode: np.ndarray, n_edges: int
+                 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Strongly connected components of a kernel graph of ``kn`` nodes and, per edge,
+    whether a trip starting on it can reach the largest component (its head node reaches
+    it) and whether a trip from that component can end on it (some arc entering the edge
+    leaves a node reached from it). Returns ``(scc label per node, main label, leaves_ok,
+    enters_ok)``."""
+    tail = np.asarray(arc_tail, np.int64)
+    head = np.asarray(arc_head, np.int64)
+    if tail.shape[0] == 0 or kn == 0:
+        z = np.zeros(n_edges, bool)
+        return np.zeros(kn, np.int64), -1, z, z.copy()
+    ones = np.ones(tail.shape[0], np.int8)
+    m = coo_matrix((ones, (tail, head)), shape=(kn, kn)).tocsr()
+    _, labels = connected_components(m, directed=True, connection="strong")
+    main = int(np.argmax(np.bincount(labels)))
+    main_nodes = np.flatnonzero(labels == main)
+    # A super node (index kn) linked to every main node: one search finds everything the
+    # main component reaches; the same on the reversed arcs, everything that reaches it.
+    link = np.full(main_nodes.shape[0], kn, np.int64)
+    ones_l = np.ones(tail.shape[0] + main_nodes.shape[0], np.int8)
+    fwd = coo_matrix((ones_l, (np.r_[tail, link], np.r_[head, main_nodes])),
+                     shape=(kn + 1, kn + 1)).tocsr()
+    bwd = coo_matrix((ones_l, (np.r_[head, link], np.r_[tail, main_nodes])),
+                     shape=(kn + 1, kn + 1)).tocsr()
+    reached = np.zeros(kn + 1, bool)
+    reached[breadth_first_order(fwd, kn, directed=True, return_predecessors=False)] = True
+    reaches = np.zeros(kn + 1, bool)
+    reaches[breadth_first_order(bwd, kn, directed=True, return_predecessors=False)] = True
+    leaves_ok = reaches[np.asarray(edge_head_knode, np.int64)]
+    enters_ok = np.zeros(n_edges, bool)
+    enters_ok[np.asarray(arc_edge, np.int64)[reached[tail]]] = True
+    return labels.astype(np.int64), main, leaves_ok, enters_ok
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -272,15 +330,28 @@ class RoadRouter:
                 self.conditions, MODE_VEHICLE.get(mode), np.array(a.cond_edge),
                 np.array(a.cond_ids), np.array(a.cond_open), np.array(a.cond_arc),
                 np.array(a.cond_arc_cond))
+            mode_segs = np.unique(edge_seg)
+            if mode_segs.shape[0] > snappable_segs.shape[0]:
+                mr.snapper_all = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, mode_segs,
+                                         self.projection)
+                mr.knode_scc, mr.main_scc, mr.edge_leaves_ok, mr.edge_enters_ok = \
+                    _piece_links(int(a.kernel_node_count), mr.arc_tail,
+                                 np.asarray(a.arc_head), mr.arc_edge,
+                                 mr.edge_head_knode, edge_seg.shape[0])
+                mr.edge_all = np.ones(edge_seg.shape[0], bool)
+                mr.seg_main = np.zeros(nseg, bool)
+                mr.seg_main[snappable_segs] = True
             self.modes[mode] = mr
 
     # ---- snapping ---------------------------------------------------------------------
-    def _endpoint_edges(self, mr: ModeRouter, cand: SnapCandidate, weights: np.ndarray
-                        ) -> list[tuple[int, float]]:
+    def _endpoint_edges(self, mr: ModeRouter, cand: SnapCandidate, weights: np.ndarray,
+                        any_edge: bool = False) -> list[tuple[int, float]]:
         """Usable edges at a snapped point with the metres into each. A point on a junction
         (the segment's end) is tied to every open edge at that junction, not to one street:
         edges leaving it (0 m in) and entering it (their full length in); where
-        destination-only roads meet others there, only the others (the point is outside)."""
+        destination-only roads meet others there, only the others (the point is outside).
+        Only edges of the main component, unless ``any_edge``."""
+        snappable = mr.edge_all if any_edge else mr.edge_snappable
         seg_len = float(self.seg_length_m[cand.segment])
         along = cand.fraction * seg_len
         junction = -1
@@ -291,10 +362,10 @@ class RoadRouter:
         out: list[tuple[int, float]] = []
         if junction >= 0:
             for e in mr.out_edges[mr.out_offsets[junction]:mr.out_offsets[junction + 1]].tolist():
-                if weights[e] < INF_WEIGHT and mr.edge_snappable[e]:
+                if weights[e] < INF_WEIGHT and snappable[e]:
                     out.append((e, 0.0))
             for e in mr.in_edges[mr.in_offsets[junction]:mr.in_offsets[junction + 1]].tolist():
-                if weights[e] < INF_WEIGHT and mr.edge_snappable[e]:
+                if weights[e] < INF_WEIGHT and snappable[e]:
                     out.append((e, float(self.seg_length_m[mr.edge_seg[e]])))
             # A junction where destination-only roads meet others counts as outside them.
             outside = [(e, m) for e, m in out if not mr.edge_flags[e] & FLAG_DEST]
@@ -303,7 +374,7 @@ class RoadRouter:
             if out:
                 return out
         for e in range(int(mr.seg_edge_lo[cand.segment]), int(mr.seg_edge_hi[cand.segment])):
-            if weights[e] >= INF_WEIGHT or not mr.edge_snappable[e]:
+            if weights[e] >= INF_WEIGHT or not snappable[e]:
                 continue
             out.append((e, seg_len - along if mr.edge_rev[e] else along))
         return out
@@ -325,6 +396,60 @@ class RoadRouter:
                 if edges:
                     return Endpoint(c, edges)
         raise SnapError(which, lat, lon, mode, self.max_snap_m)
+
+    def snap_pair(self, state: RoutingState, mode: str, from_lat: float, from_lon: float,
+                  to_lat: float, to_lon: float, weights: np.ndarray | None = None
+                  ) -> tuple[Endpoint, Endpoint]:
+        """Snap a trip's two ends for ``mode``, small disconnected pieces included.
+
+        Each end goes to the nearest road usable by the mode. When that road is a piece not
+        in the mode's main strongly connected component (a car park, a gated estate, a
+        oneway stub), it is kept if it connects in the mode's direction — the origin's
+        piece reaches the main component, the destination's piece is reached from it, or
+        both ends lie in the same piece — with ``reason`` :data:`SNAP_CONNECTED_PIECE`, and
+        otherwise the end is snapped to the nearest
+        road of the main component instead, with ``reason`` :data:`SNAP_DISCONNECTED_PIECE`
+        and the passed-over distance in ``nearest_road_m``. Connectivity is the static
+        graph's (turn restrictions, barriers and oneways included; live closures are not).
+        Raises :class:`SnapError` or :class:`UnknownModeError`."""
+        mr = self._mode(mode)
+        w = state.weights(mode) if weights is None else weights
+        ends: list[tuple[str, float, float, Endpoint | None, Endpoint | None]] = []
+        for which, lat, lon in (("from", from_lat, from_lon), ("to", to_lat, to_lon)):
+            piece: Endpoint | None = None
+            main: Endpoint | None = None
+            if mr.snapper_all is not None:
+                cand = mr.snapper_all.nearest(lon, lat, self.max_snap_m)
+                if cand is not None and mr.seg_main[cand.segment]:
+                    es = self._endpoint_edges(mr, cand, w)
+                    main = Endpoint(cand, es) if es else None  # else: as snap() does
+                elif cand is not None:
+                    es = self._endpoint_edges(mr, cand, w, any_edge=True)
+                    if es and not any(mr.edge_snappable[e] for e, _ in es):
+                        piece = Endpoint(replace(cand, reason=SNAP_CONNECTED_PIECE), es)
+            ends.append((which, lat, lon, piece, main))
+        (_, _, _, o_piece, _), (_, _, _, d_piece, _) = ends
+        o_ok = o_piece is not None and any(mr.edge_leaves_ok[e] for e, _ in o_piece.edges)
+        d_ok = d_piece is not None and any(mr.edge_enters_ok[e] for e, _ in d_piece.edges)
+        if o_piece is not None and d_piece is not None and not (o_ok and d_ok):
+            # Both ends in the same piece: routed inside it.
+            o_scc = {int(mr.knode_scc[mr.edge_head_knode[e]]) for e, _ in o_piece.edges}
+            d_scc = {int(mr.knode_scc[mr.arc_tail[a]]) for e, _ in d_piece.edges
+                     for a in range(int(mr.edge_arc_offsets[e]),
+                                    int(mr.edge_arc_offsets[e + 1]))}
+            if o_scc & d_scc:
+                return o_piece, d_piece
+        out: list[Endpoint] = []
+        for (which, lat, lon, piece, main), ok in zip(ends, (o_ok, d_ok), strict=True):
+            if piece is not None and ok:
+                out.append(piece)
+                continue
+            ep = main if main is not None else self.snap(state, mode, lat, lon, which, w)
+            if piece is not None:
+                ep = Endpoint(replace(ep.snap, reason=SNAP_DISCONNECTED_PIECE,
+                                      nearest_road_m=piece.snap.distance_m), ep.edges)
+            out.append(ep)
+        return out[0], out[1]
 
     def mode_router(self, mode: str) -> ModeRouter:
         """Kernel, snapper and static arrays of ``mode``. Raises
@@ -406,8 +531,7 @@ class RoadRouter:
         mr = self._mode(mode)
         mw = weights or self.vehicle_weights(state, mode, vehicle)
         w = mw.weights_ms
-        src = self.snap(state, mode, from_lat, from_lon, "from", w)
-        dst = self.snap(state, mode, to_lat, to_lon, "to", w)
+        src, dst = self.snap_pair(state, mode, from_lat, from_lon, to_lat, to_lon, w)
         best = self.route_endpoints(state, mode, src, dst, mw)
         kept = [best]
         if n <= 1:

@@ -2,8 +2,11 @@
 
 Coordinates are projected to a local equirectangular plane in metres (accurate to well under
 1 % at city scale) and indexed with a shapely 2 ``STRtree`` over segment geometries. Only
-segments with an edge in the mode's main strongly connected component are indexed, so a
-snapped point can always reach (and be reached from) the rest of the network.
+segments with an edge in the mode's main strongly connected component are indexed by the
+main snapper, so a point snapped there can always reach (and be reached from) the rest of the
+network; a second index over every segment of the mode finds small pieces not connected to
+it (a car park, a gated estate), which :meth:`routing.road.RoadRouter.snap_pair` uses when
+they connect in the mode's direction.
 """
 
 from __future__ import annotations
@@ -52,15 +55,32 @@ class Projection:
         return x / self.kx + self.lon0, y / self.ky + self.lat0
 
 
+#: Why an endpoint is where it is: on the nearest road usable by the mode (in the main
+#: network); on the nearest road although it is a small piece off the main network, because
+#: that piece connects in the mode's direction; or on the nearest road of the main network
+#: because the nearest road is a piece that does not connect in the mode's direction (see
+#: :meth:`routing.road.RoadRouter.snap_pair`).
+SNAP_NEAREST = "nearest"
+SNAP_CONNECTED_PIECE = "connected_piece"
+SNAP_DISCONNECTED_PIECE = "disconnected_piece"
+SNAP_REASONS = (SNAP_NEAREST, SNAP_CONNECTED_PIECE, SNAP_DISCONNECTED_PIECE)
+
+
 @dataclass(frozen=True, slots=True)
 class SnapCandidate:
-    """A point on a segment: ``fraction`` of its length from ``u`` to ``v``."""
+    """A point on a segment: ``fraction`` of its length from ``u`` to ``v``.
+
+    ``reason`` is one of :data:`SNAP_REASONS`; with :data:`SNAP_DISCONNECTED_PIECE`,
+    ``nearest_road_m`` is the distance (m) to the nearer, unconnected road that was passed
+    over (``None`` otherwise)."""
 
     segment: int
     fraction: float
     distance_m: float
     lon: float
     lat: float
+    reason: str = SNAP_NEAREST
+    nearest_road_m: float | None = None
 
 
 class Snapper:

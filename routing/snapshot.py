@@ -48,7 +48,8 @@ from routing.profiles import MODES
 #: (destination-only entries), edge flags (destination-only, pushed, ferry) and limits.
 #: 4: conditional access (``cond_edge``, ``cond_ids``, ``cond_open``) and conditional turn
 #: bans (``cond_arc``, ``cond_arc_cond``) per mode; the condition texts in ``names.json``.
-SNAPSHOT_FORMAT = 4
+#: 5: small road pieces off a mode's main network (``piece`` per edge) for snapping.
+SNAPSHOT_FORMAT = 5
 BUILD_VERSION = f"citynav-0.1.0+f{SNAPSHOT_FORMAT}"
 
 _SEG_FIELDS = ("u", "v", "gstart", "gend", "length_m", "way_id", "name_idx", "highway_idx",

@@ -154,8 +154,7 @@ def td_route(router: RoadRouter, state: RoutingState, from_lat: float, from_lon:
     cm: CostModel = state.cost_model(Mode.CAR, depart)
     args = cm.args()
     w_snap = state.weights(Mode.CAR)
-    src = router.snap(state, Mode.CAR, from_lat, from_lon, "from", w_snap)
-    dst = router.snap(state, Mode.CAR, to_lat, to_lon, "to", w_snap)
+    src, dst = router.snap_pair(state, Mode.CAR, from_lat, from_lon, to_lat, to_lon, w_snap)
     seg_len = router.seg_length_m
 
     def frac(e: int, metres: float) -> float:

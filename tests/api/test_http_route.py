@@ -45,6 +45,11 @@ def test_route_answer_shape(client, mode: str) -> None:
     assert any(st["name"] for st in steps)
     # origin snapped near the input, GeoJSON order [lon, lat]
     assert abs(route["origin"]["location"][0] - (-84.5086)) < 0.01
+    # both ends on the main network here: plain nearest-road snaps, no note
+    for end in (route["origin"], route["destination"]):
+        assert end["snap"]["reason"] == "nearest" and end["snap"]["note"] is None
+        assert end["snap"]["snapped_to"] == "nearest_road"
+        assert end["snap"]["distance_m"] == end["distance_m"]
 
 
 def test_walk_slower_than_car(client) -> None:

@@ -178,25 +178,51 @@ class LineGraphOracle:
             return {g for g in by_tail.get(v, ()) if int(way[g]) in r.to_ways
                     and int(seg[g]) not in m[2]}
 
+        segs = router.snapshot.segments
+        g_lon, g_lat = np.asarray(segs.lon), np.asarray(segs.lat)
+        gs, ge = np.asarray(segs.gstart), np.asarray(segs.gend)
+
+        def bearing(i: int, j: int) -> float:
+            dx = (g_lon[j] - g_lon[i]) * math.cos(math.radians((g_lat[i] + g_lat[j]) / 2))
+            return math.degrees(math.atan2(dx, g_lat[j] - g_lat[i])) % 360.0
+
+        def b_start(e: int) -> float:
+            a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+            return bearing(a1, a1 - 1) if rev[e] else bearing(a0, a0 + 1)
+
+        def b_end(e: int) -> float:
+            a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
+            return bearing(a0 + 1, a0) if rev[e] else bearing(a1 - 1, a1)
+
+        def angle(e: int, f: int) -> float:
+            return (b_start(f) - b_end(e) + 540.0) % 360.0 - 180.0
+
+        def names(value: str, a: float) -> bool:
+            """Whether a turn of ``a`` degrees is the movement a restriction value names
+            (True when it names none): straight ±45°, sides 10°–170°, U-turn ≥ 135°."""
+            kind = value.split("_", 1)[1] if "_" in value else ""
+            return {"left_turn": -170.0 < a < -10.0, "right_turn": 10.0 < a < 170.0,
+                    "straight_on": abs(a) <= 45.0, "u_turn": abs(a) >= 135.0}.get(kind, True)
+
+        by_head = defaultdict(list)
+        for f, h in enumerate(head.tolist()):
+            by_head[h].append(f)
+
+        def intended(m, e: int, v: int, outs: set[int]) -> set[int] | None:
+            """A restriction whose from / to way runs through the via junction binds only
+            the movement its value names, when some movement there matches it."""
+            r = rs[m[0]]
+            froms = [e] if r.via_node is None else \
+                [x for x in by_head[v] if int(way[x]) in r.from_ways]
+            if len(froms) <= 1 and len(outs) <= 1:
+                return outs
+            if not any(names(r.value, angle(x, f)) for x in froms for f in outs):
+                return outs
+            return {f for f in outs if names(r.value, angle(e, f))}
+
         # Car turn costs, re-derived here from the raw geometry and OSM signals.
         turns = mode in TURN_COST_MODES
         if turns:
-            segs = router.snapshot.segments
-            g_lon, g_lat = np.asarray(segs.lon), np.asarray(segs.lat)
-            gs, ge = np.asarray(segs.gstart), np.asarray(segs.gend)
-
-            def bearing(i: int, j: int) -> float:
-                dx = (g_lon[j] - g_lon[i]) * math.cos(math.radians((g_lat[i] + g_lat[j]) / 2))
-                return math.degrees(math.atan2(dx, g_lat[j] - g_lat[i])) % 360.0
-
-            def b_start(e: int) -> float:
-                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
-                return bearing(a1, a1 - 1) if rev[e] else bearing(a0, a0 + 1)
-
-            def b_end(e: int) -> float:
-                a0, a1 = int(gs[seg[e]]), int(ge[seg[e]]) - 1
-                return bearing(a0 + 1, a0) if rev[e] else bearing(a1 - 1, a1)
-
             # road ends meeting at each junction (a loop segment meets it twice)
             roads: dict[int, set[tuple[int, int]]] = defaultdict(set)
             for e in range(n_e):
@@ -245,6 +271,9 @@ class LineGraphOracle:
                     outs = to_edges(m, v)
                     if not outs:
                         continue  # the 'to' way does not leave here in this graph
+                    outs = intended(m, e, v, outs)
+                    if not outs:
+                        continue  # this approach is not the movement the value names
                     kind = rs[m[0]].kind
                     if (kind == "no" and f in outs) or (kind == "only" and f not in outs):
                         banned = True
