@@ -1,7 +1,10 @@
 """Snap coordinates onto the nearest segment usable by a mode (projected point, not node).
 
 Coordinates are projected to a local equirectangular plane in metres (accurate to well under
-1 % at city scale) and indexed with a shapely 2 ``STRtree`` over segment geometries. Only
+1 % at city scale) and indexed with a grid over the segments' straight pieces (numba, the hot
+path); the shapely 2 ``STRtree`` over segment geometries that answers :meth:`Snapper.within`
+(and the reference :meth:`Snapper.nearest_strtree`) is built on first use, so a serving worker
+holds no GEOS geometries for modes whose nearest edge is always open. Only
 segments with an edge in the mode's main strongly connected component are indexed, so a
 snapped point can always reach (and be reached from) the rest of the network.
 """
@@ -9,6 +12,7 @@ snapped point can always reach (and be reached from) the rest of the network.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import overload
 
@@ -71,16 +75,13 @@ class Snapper:
         self.projection = projection
         self._kx, self._ky = projection.kx, projection.ky
         self.segment_ids = np.asarray(segment_ids, dtype=np.int64)
-        starts = np.asarray(gstart)[self.segment_ids]
-        ends = np.asarray(gend)[self.segment_ids]
-        counts = ends - starts
-        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
-            np.arange(int(counts.sum()))
-        x, y = projection.to_xy(np.asarray(seg_lon)[idx], np.asarray(seg_lat)[idx])
-        part = np.repeat(np.arange(self.segment_ids.shape[0]), counts)
-        self.geoms = shapely.linestrings(np.column_stack([x, y]), indices=part) \
-            if self.segment_ids.shape[0] else np.array([], dtype=object)
-        self.tree = STRtree(self.geoms)
+        # the snapshot's (memory-mapped) arrays, kept for the geometries built on demand
+        self._seg_lon, self._seg_lat = np.asarray(seg_lon), np.asarray(seg_lat)
+        self._gstart, self._gend = np.asarray(gstart), np.asarray(gend)
+        self._geoms: np.ndarray | None = None
+        self._tree: STRtree | None = None
+        self._tree_lock = threading.Lock()
+        x, y, part = self._points()
         # Grid over the straight pieces for the hot path (see routing.kernels.gridsnap).
         same = np.zeros(x.shape[0], dtype=bool)
         same[:-1] = part[1:] == part[:-1]
@@ -105,6 +106,43 @@ class Snapper:
             (self._offsets, self._cells, self._gx0, self._gy0, self._gnx,
              self._gny) = build_grid(self._px1, self._py1, self._px2, self._py2, self._cell_m)
 
+    def _points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Projected points of the indexed segments (x, y in m) and each point's part."""
+        starts = self._gstart[self.segment_ids]
+        counts = self._gend[self.segment_ids] - starts
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
+            np.arange(int(counts.sum()))
+        x, y = self.projection.to_xy(self._seg_lon[idx], self._seg_lat[idx])
+        return x, y, np.repeat(np.arange(self.segment_ids.shape[0]), counts)
+
+    @property
+    def geoms(self) -> np.ndarray:
+        """The indexed segments' linestrings in the local projection (built on first use)."""
+        if self._geoms is None:
+            self._build_tree()
+        assert self._geoms is not None
+        return self._geoms
+
+    @property
+    def tree(self) -> STRtree:
+        """STRtree over :attr:`geoms` (built on first use, once, under a lock)."""
+        if self._tree is None:
+            self._build_tree()
+        assert self._tree is not None
+        return self._tree
+
+    def _build_tree(self) -> None:
+        with self._tree_lock:
+            if self._tree is not None:
+                return
+            if self.segment_ids.shape[0]:
+                x, y, part = self._points()
+                geoms = shapely.linestrings(np.column_stack([x, y]), indices=part)
+            else:
+                geoms = np.array([], dtype=object)
+            self._geoms = geoms
+            self._tree = STRtree(geoms)
+
     def _candidate(self, i: int, pt: shapely.Point, dist: float) -> SnapCandidate:
         line = self.geoms[i]
         length = line.length
@@ -118,7 +156,7 @@ class Snapper:
 
     def nearest(self, lon: float, lat: float, max_distance_m: float) -> SnapCandidate | None:
         """The nearest indexed segment within ``max_distance_m``, or ``None``."""
-        if len(self.geoms) == 0 or self._offsets is None:
+        if self.segment_ids.shape[0] == 0 or self._offsets is None:
             return None
         pr = self.projection
         px, py = (lon - pr.lon0) * self._kx, (lat - pr.lat0) * self._ky
@@ -139,7 +177,7 @@ class Snapper:
     def nearest_strtree(self, lon: float, lat: float, max_distance_m: float
                         ) -> SnapCandidate | None:
         """Reference implementation of :meth:`nearest` with shapely's STRtree."""
-        if len(self.geoms) == 0:
+        if self.segment_ids.shape[0] == 0:
             return None
         pr = self.projection
         pt = shapely.Point((lon - pr.lon0) * self._kx, (lat - pr.lat0) * self._ky)
@@ -151,8 +189,9 @@ class Snapper:
 
     def within(self, lon: float, lat: float, max_distance_m: float, limit: int = 32
                ) -> list[SnapCandidate]:
-        """Indexed segments within ``max_distance_m``, nearest first (at most ``limit``)."""
-        if len(self.geoms) == 0:
+        """Indexed segments within ``max_distance_m``, nearest first (at most ``limit``).
+        The first call builds the STRtree (Porto's car network: a fraction of a second)."""
+        if self.segment_ids.shape[0] == 0:
             return []
         x, y = self.projection.to_xy(lon, lat)
         pt = shapely.Point(float(x), float(y))
