@@ -191,7 +191,7 @@ class EtaSources:
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable").astype(np.int64)
+    order = np.argsort(keys, kind="stable").astype(np.int32)
     off = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
     return off, order
@@ -213,8 +213,10 @@ class RoadRouter:
         self.coslat = math.cos(math.radians(self.projection.lat0))
         seg = snapshot.segments
         self.segments = seg
-        self.seg_name_idx = np.array(seg.name_idx)
-        self.seg_roundabout = np.array(seg.roundabout)
+        # views of the snapshot's memory-mapped arrays, not copies: the pages are shared by
+        # every worker serving this snapshot
+        self.seg_name_idx = np.asarray(seg.name_idx)
+        self.seg_roundabout = np.asarray(seg.roundabout)
         self.seg_gstart = np.asarray(seg.gstart)
         self.seg_gend = np.asarray(seg.gend)
         self.seg_cum_m = np.asarray(seg.cum_m)
@@ -239,11 +241,11 @@ class RoadRouter:
             mr = ModeRouter(mode, a, kernel, snapper, ff,
                             np.asarray(a.arc_edge), np.asarray(a.edge_arc_offsets),
                             np.asarray(a.arc_tail), np.asarray(a.edge_head_knode))
-            mr.edge_seg = np.array(a.edge_seg)
-            mr.edge_rev = np.array(a.edge_rev)
-            mr.edge_tail = np.array(a.edge_tail)
-            mr.edge_head = np.array(a.edge_head)
-            mr.edge_snappable = np.array(a.edge_snappable)
+            mr.edge_seg = np.asarray(a.edge_seg)
+            mr.edge_rev = np.asarray(a.edge_rev)
+            mr.edge_tail = np.asarray(a.edge_tail)
+            mr.edge_head = np.asarray(a.edge_head)
+            mr.edge_snappable = np.asarray(a.edge_snappable)
             nseg = seg.u.shape[0]
             mr.seg_edge_lo = np.searchsorted(mr.edge_seg, np.arange(nseg), side="left")
             mr.seg_edge_hi = np.searchsorted(mr.edge_seg, np.arange(nseg), side="right")
@@ -254,8 +256,8 @@ class RoadRouter:
             mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
             mr.arc_extra = np.asarray(a.arc_extra_ms, np.int64)
             mr.arc_turn = np.asarray(a.arc_turn_ms, np.int64)
-            mr.edge_flags = np.array(a.edge_flags)
-            mr.edge_limits = np.array(a.edge_limits)
+            mr.edge_flags = np.asarray(a.edge_flags)
+            mr.edge_limits = np.asarray(a.edge_limits)
             self.modes[mode] = mr
 
     # ---- snapping ---------------------------------------------------------------------
