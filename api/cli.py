@@ -41,6 +41,19 @@ def _progress() -> Progress:
         "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=False)
 
 
+def _require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
+    """Exit 2 with how to install ``extra`` when one of ``modules`` is not installed (the
+    serving install leaves optional features out)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        err.print(f"[red]error:[/] {what} needs the optional '{extra}' dependencies "
+                  f"({', '.join(missing)} not installed): pip install 'citynav[{extra}]' "
+                  f"(or `make test`, which installs every extra the tests use)")
+        raise typer.Exit(2)
+
+
 def _resolve_snapshot(snapshot: Path | None) -> Path:
     from api.sample import ensure_sample_snapshot
 
@@ -900,8 +913,12 @@ def accessibility(
                           ] = 16,
 ) -> None:
     """Cumulative opportunities reachable within 15/30/45/60 minutes from every origin,
-    computed as Dask tasks (a local cluster by default, an existing scheduler by address)."""
+    computed as Dask tasks (a local cluster by default, an existing scheduler by address).
+    Needs the ``analysis`` extra (Dask, matplotlib, pyarrow)."""
     import datetime as dt
+
+    _require_extra("analysis", ("dask", "distributed", "matplotlib", "pyarrow"),
+                   "citynav accessibility")
 
     import numpy as np
 
