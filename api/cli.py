@@ -243,7 +243,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from api.settings import Settings, parse_origins
     from routing.clock import SYSTEM_CLOCK, Clock, ReplayClock
 
@@ -338,7 +338,7 @@ def _redact(url: str) -> str:
 
 
 def _store(db: str | None, snapshot: Path | None) -> IncidentStore:
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from incidents.store import open_store
 
     if db is None:
@@ -356,7 +356,7 @@ def backup(
     SQLite's online backup, or pg_dump for PostgreSQL. Restore with `citynav restore`."""
     import time
 
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from incidents.backup import BackupError
     from incidents.backup import backup as do_backup
 
@@ -777,7 +777,8 @@ def route(
     except ApiProblem as exc:
         err.print(f"[red]error:[/] {exc.detail}")
         raise typer.Exit(2) from exc
-    svc = load_service(_resolve_snapshot(snapshot))
+    # one mode, no warm-up: a one-off answer loads only the kernels it uses
+    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False)
     try:
         depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
         ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
@@ -831,7 +832,7 @@ def plan(
     from api.transit import parse_time
     from routing.plan import PlanRequest, RoutingError
 
-    svc = load_service(_resolve_snapshot(snapshot))
+    svc = load_service(_resolve_snapshot(snapshot), warm=False)  # a one-off answer
     try:
         p = svc.planner
         if p is None:
