@@ -49,7 +49,7 @@ def _require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         err.print(f"[red]error:[/] {what} needs the optional '{extra}' dependencies "
-                  f"({', '.join(missing)} not installed): pip install 'citynav[{extra}]' "
+                  f"({', '.join(missing)} not installed): pip install 'citynav\\[{extra}]' "
                   f"(or `make test`, which installs every extra the tests use)")
         raise typer.Exit(2)
 

@@ -98,3 +98,23 @@ def test_lazy_spatial_indexes_answer_like_eager_ones(nky_router) -> None:
             checked += 1
             assert abs(near.distance_m - within[0].distance_m) < 1e-6
     assert snapper._tree is not None and checked > 10
+
+
+def test_cli_names_the_missing_extra(monkeypatch) -> None:
+    """Without the `analysis` extra, `citynav accessibility` says what to install (exit 2)
+    instead of failing on an import."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("dask", "matplotlib")
+                        else real(name, *a))
+    r = CliRunner().invoke(cli, ["accessibility", "--snapshot", "/nonexistent",
+                                 "--opportunities", "/nonexistent.csv", "--out", "/tmp/x"])
+    assert r.exit_code == 2
+    text = " ".join(r.output.split())
+    assert "citynav[analysis]" in text and "dask, matplotlib" in text
