@@ -21,20 +21,24 @@ Timings depend on the machine's load: the load average is printed with the figur
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
-import resource
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+# bench/http.py would shadow the standard library's http package (urllib needs it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 A, B = "39.0837,-84.5086", "39.0912,-84.4960"

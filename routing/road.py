@@ -26,7 +26,7 @@ from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
 from routing.profiles import DEFAULT_TRUCK, FLAG_DEST, FLAG_PUSHED, MODES, Mode, VehicleDims
-from routing.snap import Projection, SnapCandidate, Snapper
+from routing.snap import Projection, SnapCandidate, Snapper, SnapPieces
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
 
@@ -228,14 +228,20 @@ class RoadRouter:
         deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=n_junctions)
         self.junction_degree = deg
         self.modes: dict[str, ModeRouter] = {}
+        snappable = {m: np.unique(np.asarray(snapshot.modes[m].edge_seg)[
+            np.asarray(snapshot.modes[m].edge_snappable)]) for m in modes}
+        # one table of straight pieces for every mode's snapping grid (modes share most
+        # segments: one copy of the piece arrays instead of one per mode)
+        pieces = SnapPieces.build(seg.lon, seg.lat, seg.gstart, seg.gend,
+                                  np.unique(np.concatenate([np.zeros(0, np.int64),
+                                                            *snappable.values()])),
+                                  self.projection)
         for mode in modes:
             a = snapshot.modes[mode]
             kernel = RoadKernel(a.kernel_node_count, np.asarray(a.arc_tail),
                                 np.asarray(a.arc_head), np.asarray(a.cch_order))
-            edge_seg = np.asarray(a.edge_seg)
-            snappable_segs = np.unique(edge_seg[np.asarray(a.edge_snappable)])
-            snapper = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, snappable_segs,
-                              self.projection)
+            snapper = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, snappable[mode],
+                              self.projection, pieces)
             ff = np.asarray(a.edge_time_ms, np.int64)
             ff.flags.writeable = False
             mr = ModeRouter(mode, a, kernel, snapper, ff,
