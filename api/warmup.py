@@ -24,7 +24,7 @@ def kernels() -> list[Any]:
     each module once; build modules included, as ``citynav build`` uses their kernels)."""
     from numba.core.registry import CPUDispatcher
 
-    out = []
+    out: list[Any] = []
     for pkg_name in PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in pkgutil.walk_packages(pkg.__path__, pkg_name + "."):
