@@ -115,6 +115,15 @@ def _children(pid: int) -> list[int]:
     return kids + [g for k in kids for g in _children(k)]
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _memory(pid: int) -> dict[str, float] | None:
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -141,7 +150,7 @@ def _get(url: str, timeout: float = 30.0) -> int:
 def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
                 points: tuple[str, str]) -> None:
     home = Path(tempfile.mkdtemp(prefix="citynav-bench-startup-"))
-    times, mems = [], []
+    times, cpus, mems = [], [], []
     try:
         for k in range(repeat):
             port = _free_port()
@@ -157,6 +166,8 @@ def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
             while time.perf_counter() - t < 300 and proc.poll() is None:
                 if _get(base + "/v1/health", timeout=5) == 200:
                     up = time.perf_counter() - t
+                    # CPU of the busiest process (a worker) until it answered
+                    cpus.append(max(_cpu_s(p) for p in [proc.pid, *_children(proc.pid)]))
                     break
                 time.sleep(0.02)
             if up is None:
@@ -181,7 +192,8 @@ def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
         shutil.rmtree(home, ignore_errors=True)
     print(f"\n== citynav serve --workers {workers}: {name} (load average "
           f"{os.getloadavg()[0]:.2f}) ==")
-    print(f"  restart until /v1/health 200   {_stats(times)}  ({len(times)} restarts)")
+    print(f"  restart until /v1/health 200   wall {_stats(times)}  CPU of a worker "
+          f"{_stats(cpus)}  ({len(times)} restarts)")
     for i, m in enumerate(mems):
         print(f"  process {i}: RSS {m['rss']:5.0f} MB  PSS {m['pss']:5.0f} MB  private dirty "
               f"{m['private_dirty']:5.0f} MB  file-backed RSS {m['file']:5.0f} MB (shared "
