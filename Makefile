@@ -2,20 +2,35 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+HASH   := $(shell sha256sum pyproject.toml | cut -c1-12)
+# `make run` installs what serving (and building the sample city) needs; `make test` adds the
+# `test` extra (test tools and every optional feature the tests cover: analysis, parquet).
+RUN_STAMP  := $(VENV)/.installed-run-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install browser vendor lint bench clean
+.PHONY: run test install install-test browser vendor lint bench clean
 
-$(STAMP): pyproject.toml
+# The test install includes the run install, so after `make test` `make run` installs nothing.
+$(RUN_STAMP): pyproject.toml
+	@test -f $(TEST_STAMP) || { \
+	  test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --quiet --upgrade pip && \
+	  $(BIN)/python -m pip install --quiet -e . && \
+	  $(BIN)/python -m api.warmup; }
+	@rm -f $(VENV)/.installed-run-*; touch $(RUN_STAMP)
+
+$(TEST_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	$(BIN)/python -m api.warmup
-	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+	@rm -f $(VENV)/.installed-*; touch $(TEST_STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 ## Serve the bundled sample city on http://$(HOST):$(PORT) (builds its snapshot on first use).
 run: install
@@ -23,7 +38,7 @@ run: install
 
 ## Install test dependencies and run the whole suite (lint, architecture contracts, types,
 ## tests).
-test: install browser
+test: install-test browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
@@ -57,18 +72,18 @@ browser:
 ## label glyphs in api/static/glyphs from Debian's DejaVu fonts (fonts-dejavu-core; freetype-py
 ## from the `vendor` extra). The results are committed, so `make run` and `make test` need
 ## neither npm nor the fonts.
-vendor: install
+vendor: install-test
 	scripts/vendor-web.sh
 	$(BIN)/python -m pip install --quiet -e ".[vendor]"
 	$(BIN)/python scripts/make_glyphs.py
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 ## Benchmarks (not part of the tests): see bench/README.md
-bench: install
+bench: install-test
 	$(BIN)/python bench/road.py
 
 clean:

@@ -41,6 +41,19 @@ def _progress() -> Progress:
         "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err, transient=False)
 
 
+def _require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
+    """Exit 2 with how to install ``extra`` when one of ``modules`` is not installed (the
+    serving install leaves optional features out)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        err.print(f"[red]error:[/] {what} needs the optional '{extra}' dependencies "
+                  f"({', '.join(missing)} not installed): pip install 'citynav\\[{extra}]' "
+                  f"(or `make test`, which installs every extra the tests use)")
+        raise typer.Exit(2)
+
+
 def _resolve_snapshot(snapshot: Path | None) -> Path:
     from api.sample import ensure_sample_snapshot
 
@@ -237,7 +250,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from api.settings import Settings, parse_origins
     from routing.clock import SYSTEM_CLOCK, Clock, ReplayClock
 
@@ -332,7 +345,7 @@ def _redact(url: str) -> str:
 
 
 def _store(db: str | None, snapshot: Path | None) -> IncidentStore:
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from incidents.store import open_store
 
     if db is None:
@@ -350,7 +363,7 @@ def backup(
     SQLite's online backup, or pg_dump for PostgreSQL. Restore with `citynav restore`."""
     import time
 
-    from api.service import default_db_url
+    from api.sample import default_db_url
     from incidents.backup import BackupError
     from incidents.backup import backup as do_backup
 
@@ -771,7 +784,8 @@ def route(
     except ApiProblem as exc:
         err.print(f"[red]error:[/] {exc.detail}")
         raise typer.Exit(2) from exc
-    svc = load_service(_resolve_snapshot(snapshot))
+    # one mode, no warm-up: a one-off answer loads only the kernels it uses
+    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False)
     try:
         depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
         ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
@@ -825,7 +839,7 @@ def plan(
     from api.transit import parse_time
     from routing.plan import PlanRequest, RoutingError
 
-    svc = load_service(_resolve_snapshot(snapshot))
+    svc = load_service(_resolve_snapshot(snapshot), warm=False)  # a one-off answer
     try:
         p = svc.planner
         if p is None:
@@ -911,8 +925,12 @@ def accessibility(
         "default: the timetable / typical-speed state alone"))] = None,
 ) -> None:
     """Cumulative opportunities reachable within 15/30/45/60 minutes from every origin,
-    computed as Dask tasks (a local cluster by default, an existing scheduler by address)."""
+    computed as Dask tasks (a local cluster by default, an existing scheduler by address).
+    Needs the ``analysis`` extra (Dask, matplotlib, pyarrow)."""
     import datetime as dt
+
+    _require_extra("analysis", ("dask", "distributed", "matplotlib", "pyarrow"),
+                   "citynav accessibility")
 
     import numpy as np
 

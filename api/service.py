@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from api.sample import default_db_url  # re-exported (its old home)
 from incidents.adapters.alertc import LocationTableError, LocationTables, load_tables
 from incidents.db import connect
 from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
@@ -217,12 +218,6 @@ class LiveService(Protocol):
     def congestion_geojson(self) -> CongestionGeoJSON: ...
 
 
-def default_db_url(snapshot_dir: str | Path) -> str:
-    """The embedded default: an SQLite file beside the snapshot directory."""
-    p = Path(snapshot_dir).absolute()
-    return f"sqlite:///{p.parent / (p.name + '.incidents.db')}"
-
-
 def snapshot_timezone(snap: Snapshot, planner: Planner | None) -> str:
     """The city's timezone: the snapshot's own (recorded at build time; older snapshots look
     it up from their bbox), else the timetable's reference zone."""
@@ -237,19 +232,25 @@ def snapshot_timezone(snap: Snapshot, planner: Planner | None) -> str:
 def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
                  db_url: str | None = None, incidents: bool = True,
                  clock: Clock = SYSTEM_CLOCK,
-                 realtime: RealtimeSettings | None = None) -> Service:
+                 realtime: RealtimeSettings | None = None,
+                 modes: tuple[str, ...] | None = None, warm: bool = True) -> Service:
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
     snapshot), take GTFS-Realtime in (limits and polled sources from ``realtime``; pushes
     work without; with a street network and ``bus_probes`` on, the vehicle positions this
     process ingests feed :class:`incidents.probes.BusProbes`) and publish the live state of
     what it holds. The city's timezone is the
-    snapshot's. Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
+    snapshot's. ``modes``: the road modes to prepare (default every mode of the snapshot; a
+    one-off command asks for the one it answers). ``warm``: answer one route per mode before
+    returning, so that a server's first request finds its kernels loaded (a one-off command
+    skips it). Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
     naming feeds the snapshot does not have."""
     snap = load_snapshot(snapshot_dir)
-    road = RoadRouter(snap, max_snap_m=max_snap_m)
+    if modes is not None:
+        modes = tuple(m for m in modes if m in snap.modes) or None
+    road = RoadRouter(snap, max_snap_m=max_snap_m, modes=modes)
     transit = TransitData.load(Path(snapshot_dir))
     planner = Planner(snap, road, transit) if transit is not None else None
     typical = None
@@ -262,7 +263,8 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     publisher = StatePublisher(road, typical, snapshot_timezone(snap, planner),
                                planner.tt.n_stops if planner is not None else None, clock)
     svc = Service(snapshot=snap, road=road, publisher=publisher, planner=planner, clock=clock)
-    _warm(svc)
+    if warm:
+        _warm(svc)
     if incidents:
         svc.store = open_store(db_url or default_db_url(snapshot_dir))
         stops = _transit_stops(planner)

@@ -34,6 +34,68 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def smaps_mb(pid: int | str = "self") -> dict[str, float]:
+    """Memory of a process from ``/proc/PID/smaps_rollup`` in MB: ``rss``, ``pss`` (pages
+    shared with other processes divided among them), ``private_dirty`` (the process's own
+    heap), ``anon`` and ``file`` (file-backed RSS: shared libraries, memory-mapped snapshot
+    pages — shared by every worker serving the same snapshot)."""
+    import re
+
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+
+    def kb(key: str) -> float:
+        m = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
+        return int(m.group(1)) / 1024.0 if m else float("nan")
+
+    rss, anon = kb("Rss"), kb("Anonymous")
+    return {"rss": rss, "pss": kb("Pss"), "private_dirty": kb("Private_Dirty"), "anon": anon,
+            "file": rss - anon}
+
+
+#: A serving worker in a process of its own: the app's start (lifespan: snapshot, every
+#: mode, warm-up, store, engine), then routes of every mode; prints smaps_mb() as JSON.
+_WORKER = """
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[3])
+from api.app import create_app
+from bench.common import smaps_mb
+
+app = create_app(sys.argv[1], db_url=sys.argv[2])
+
+async def main():
+    async with app.router.lifespan_context(app):
+        svc = app.state.service
+        st = svc.state()
+        lat = float(svc.snapshot.node_lat[len(svc.snapshot.node_lat) // 2])
+        lon = float(svc.snapshot.node_lon[len(svc.snapshot.node_lon) // 2])
+        for mode in svc.road.modes:
+            for k in range(20):
+                try:
+                    svc.road.route(st, mode, lat, lon, lat + 0.002 * k, lon - 0.002 * k)
+                except Exception:
+                    pass
+        print(json.dumps(smaps_mb()))
+
+asyncio.run(main())
+"""
+
+
+def serving_worker_memory(snapshot_dir: Path) -> dict[str, float]:
+    """:func:`smaps_mb` of a fresh process serving ``snapshot_dir`` as one worker of
+    ``citynav serve`` does (its own SQLite store in a temporary directory)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="citynav-bench-worker-") as tmp:
+        out = subprocess.run([sys.executable, "-c", _WORKER, str(snapshot_dir),
+                              f"sqlite:///{tmp}/w.db", str(repo)], capture_output=True,
+                             text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     """Print a two-column table."""
     width = max(len(r[0]) for r in rows) + 2

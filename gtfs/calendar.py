@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from gtfs.load import RawFeed, to_int
-from gtfs.validate import ValidationReport
+if TYPE_CHECKING:  # pandas only where feeds are read (build time), not when serving
+    import pandas as pd
+
+    from gtfs.load import RawFeed
+    from gtfs.validate import ValidationReport
 
 WEEKDAYS: tuple[str, ...] = (
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -64,6 +67,8 @@ class ServiceCalendar:
 
 def parse_dates(values: pd.Series) -> np.ndarray:
     """Parse ``YYYYMMDD`` strings to ``datetime64[D]``; malformed -> NaT."""
+    import pandas as pd
+
     s = values.astype(str)
     ok = s.str.fullmatch(r"\d{8}")
     out = pd.to_datetime(s.where(ok, ""), format="%Y%m%d", errors="coerce")
@@ -72,6 +77,8 @@ def parse_dates(values: pd.Series) -> np.ndarray:
 
 def build_calendar(feed: RawFeed, report: ValidationReport) -> ServiceCalendar:
     """Build one feed's calendar, recording bad rows (skipped) in ``report``."""
+    from gtfs.load import to_int
+
     name = feed.name
     cal = feed.tables.get("calendar")
     cd = feed.tables.get("calendar_dates")

@@ -9,13 +9,16 @@ stays right on loops and out-and-back shapes where nearest-point snapping fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from gtfs.geo import EARTH_RADIUS_M, haversine_m
-from gtfs.load import RawFeed, to_float, to_int
-from gtfs.validate import ValidationReport
+
+if TYPE_CHECKING:  # pandas (gtfs.load) only where feeds are read, not when serving
+    from gtfs.load import RawFeed
+    from gtfs.validate import ValidationReport
 
 
 @dataclass
@@ -37,6 +40,8 @@ class ShapeTable:
 
 def build_shapes(feeds: list[RawFeed], report: ValidationReport) -> ShapeTable:
     """Parse shapes.txt of all feeds (bad points skipped, shapes with < 2 points dropped)."""
+    from gtfs.load import to_float, to_int
+
     ids: list[str] = []
     offs = [0]
     lons: list[np.ndarray] = []

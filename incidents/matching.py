@@ -2,7 +2,8 @@
 
 :class:`NetworkMatcher` is built once per snapshot: every segment's geometry is projected to a
 local metric plane (:class:`routing.snap.Projection` centred on the snapshot bbox) and indexed
-in a shapely 2 ``STRtree``; transit stops, when given, get a tree of their own.
+in a shapely 2 ``STRtree`` (built, once, by the first match: a server that never matches holds
+no segment geometries); transit stops, when given, get a tree of their own.
 
 Rules of :meth:`NetworkMatcher.match`:
 
@@ -32,6 +33,7 @@ segment's chord for polygons). Points and polygons have no drawing direction, so
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,16 +185,14 @@ class NetworkMatcher:
         seg = snapshot.segments
         w, s, e, n = snapshot.bbox
         self.projection = Projection((w + e) / 2, (s + n) / 2)
-        gstart = np.asarray(seg.gstart, dtype=np.int64)
-        gend = np.asarray(seg.gend, dtype=np.int64)
-        x, y = self.projection.to_xy(np.asarray(seg.lon), np.asarray(seg.lat))
-        counts = gend - gstart
-        idx = np.repeat(gstart - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
-            np.arange(int(counts.sum()))
-        part = np.repeat(np.arange(gstart.shape[0]), counts)
-        self.geoms = shapely.linestrings(np.column_stack([x[idx], y[idx]]), indices=part)
-        self.tree = STRtree(self.geoms)
-        self.seg_xy_len = shapely.length(self.geoms)
+        self._segments = seg
+        # segment geometries, their STRtree and lengths: built by the first match (a
+        # serving worker that is never asked to match holds no GEOS geometries)
+        self._geoms: np.ndarray | None = None
+        self._tree: STRtree | None = None
+        self._seg_xy_len: np.ndarray | None = None
+        self._index_lock = threading.Lock()
+        gstart = np.asarray(seg.gstart)
         self.seg_length_m = np.asarray(seg.length_m, dtype=np.float64)
         self.seg_way_id = np.asarray(seg.way_id, dtype=np.int64)
         self.seg_name_idx = np.asarray(seg.name_idx, dtype=np.int64)
@@ -218,6 +218,47 @@ class NetworkMatcher:
             if len(self.stop_ids) != self.stop_points.shape[0]:
                 raise ValueError("stop ids and coordinates differ in length")
             self.stop_tree = STRtree(self.stop_points)
+
+    # ---- the segment index (built on first use) ---------------------------------------
+    def _build_index(self) -> None:
+        with self._index_lock:
+            if self._tree is not None:
+                return
+            seg = self._segments
+            gstart = np.asarray(seg.gstart, dtype=np.int64)
+            counts = np.asarray(seg.gend, dtype=np.int64) - gstart
+            idx = np.repeat(gstart - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + \
+                np.arange(int(counts.sum()))
+            x, y = self.projection.to_xy(np.asarray(seg.lon)[idx], np.asarray(seg.lat)[idx])
+            part = np.repeat(np.arange(gstart.shape[0]), counts)
+            geoms = shapely.linestrings(np.column_stack([x, y]), indices=part)
+            self._seg_xy_len = shapely.length(geoms)
+            self._geoms = geoms
+            self._tree = STRtree(geoms)
+
+    @property
+    def geoms(self) -> np.ndarray:
+        """Every segment's linestring in the local projection (m)."""
+        if self._geoms is None:
+            self._build_index()
+        assert self._geoms is not None
+        return self._geoms
+
+    @property
+    def tree(self) -> STRtree:
+        """STRtree over :attr:`geoms`."""
+        if self._tree is None:
+            self._build_index()
+        assert self._tree is not None
+        return self._tree
+
+    @property
+    def seg_xy_len(self) -> np.ndarray:
+        """Each segment's length in the local projection (m)."""
+        if self._seg_xy_len is None:
+            self._build_index()
+        assert self._seg_xy_len is not None
+        return self._seg_xy_len
 
     # ---- geometry --------------------------------------------------------------------
     def _xy(self, coords: Any) -> np.ndarray:

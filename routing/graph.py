@@ -21,10 +21,9 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from gtfs.geo import haversine_m
 from routing.conditional import (
@@ -35,7 +34,6 @@ from routing.conditional import (
 )
 from routing.kernels.limits import INF_WEIGHT
 from routing.labels import LABEL_TAGS, display_value
-from routing.osm import OsmData
 from routing.profiles import (
     ACCESS_RULES,
     DEST_PENALTY_MS,
@@ -56,6 +54,9 @@ from routing.profiles import (
 )
 
 Progress = Callable[[str, int, int], None]
+
+if TYPE_CHECKING:  # pyosmium is for building, not serving
+    from routing.osm import OsmData
 
 
 @dataclass
@@ -279,6 +280,9 @@ def junction_segments(u: np.ndarray, v: np.ndarray, n_nodes: int
 
 def _largest_scc(n: int, tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Boolean mask of the nodes in the largest strongly connected component."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     if tail.shape[0] == 0:
         return np.zeros(n, dtype=bool)
     m = coo_matrix((np.ones(tail.shape[0], dtype=np.int8), (tail, head)), shape=(n, n)).tocsr()

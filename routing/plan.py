@@ -21,12 +21,10 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from gtfs import query as tq
 from gtfs.day import DayContext, day_trip_mask, service_midnight_epoch_s
@@ -50,6 +48,9 @@ from routing.state import RoutingState
 from routing.straight_walk import WALK_DETOUR_FACTOR, StraightLineWalk, walk_seconds
 from routing.transit_build import WALK_DEFAULT_MPS, stop_offsets, walk_csr
 from routing.transit_info import TransitInfo, transit_info
+
+if TYPE_CHECKING:  # scipy loads with the first plan that walks on the street graph
+    from scipy.sparse import csr_matrix
 
 ROUTE_TYPE_NAMES = {0: "tram", 1: "subway", 2: "rail", 3: "bus", 4: "ferry", 5: "cable_tram",
                     6: "aerial_lift", 7: "funicular", 11: "trolleybus", 12: "monorail"}
@@ -321,6 +322,8 @@ class Planner:
         if not best:
             return dist
         nodes = list(best)
+        from scipy.sparse.csgraph import dijkstra
+
         d = dijkstra(graph, directed=True, indices=nodes, limit=limit_ms)
         for row, node in zip(np.atleast_2d(d), nodes, strict=True):
             np.minimum(dist, row + best[node], out=dist)

@@ -35,6 +35,7 @@ from routing.snap import (
     Projection,
     SnapCandidate,
     Snapper,
+    SnapPieces,
 )
 from routing.snapshot import ModeArrays, Snapshot
 from routing.steps import Step, build_steps
@@ -258,7 +259,7 @@ def _piece_links(kn: int, arc_tail: np.ndarray, arc_head: np.ndarray, arc_edge: 
 
 
 def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable").astype(np.int64)
+    order = np.argsort(keys, kind="stable").astype(np.int32)
     off = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
     return off, order
@@ -280,8 +281,10 @@ class RoadRouter:
         self.coslat = math.cos(math.radians(self.projection.lat0))
         seg = snapshot.segments
         self.segments = seg
-        self.seg_name_idx = np.array(seg.name_idx)
-        self.seg_roundabout = np.array(seg.roundabout)
+        # views of the snapshot's memory-mapped arrays, not copies: the pages are shared by
+        # every worker serving this snapshot
+        self.seg_name_idx = np.asarray(seg.name_idx)
+        self.seg_roundabout = np.asarray(seg.roundabout)
         self.seg_gstart = np.asarray(seg.gstart)
         self.seg_gend = np.asarray(seg.gend)
         self.seg_cum_m = np.asarray(seg.cum_m)
@@ -296,24 +299,33 @@ class RoadRouter:
         #: the snapshot's conditions, evaluated in the city's timezone
         self.conditions = ConditionTable(snapshot.conditions,
                                          snapshot.timezone if snapshot.conditions else "UTC")
+        snappable = {m: np.unique(np.asarray(snapshot.modes[m].edge_seg)[
+            np.asarray(snapshot.modes[m].edge_snappable)]) for m in modes}
+        # one table of straight pieces for every mode's snapping grids (modes share most
+        # segments: one copy of the piece arrays instead of one per mode); it covers every
+        # segment a mode uses, small pieces off the main network included
+        pieces = SnapPieces.build(seg.lon, seg.lat, seg.gstart, seg.gend,
+                                  np.unique(np.concatenate([
+                                      np.zeros(0, np.int64),
+                                      *(np.asarray(snapshot.modes[m].edge_seg)
+                                        for m in modes)])),
+                                  self.projection)
         for mode in modes:
             a = snapshot.modes[mode]
             kernel = RoadKernel(a.kernel_node_count, np.asarray(a.arc_tail),
                                 np.asarray(a.arc_head), np.asarray(a.cch_order))
-            edge_seg = np.asarray(a.edge_seg)
-            snappable_segs = np.unique(edge_seg[np.asarray(a.edge_snappable)])
-            snapper = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, snappable_segs,
-                              self.projection)
+            snapper = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, snappable[mode],
+                              self.projection, pieces)
             ff = np.asarray(a.edge_time_ms, np.int64)
             ff.flags.writeable = False
             mr = ModeRouter(mode, a, kernel, snapper, ff,
                             np.asarray(a.arc_edge), np.asarray(a.edge_arc_offsets),
                             np.asarray(a.arc_tail), np.asarray(a.edge_head_knode))
-            mr.edge_seg = np.array(a.edge_seg)
-            mr.edge_rev = np.array(a.edge_rev)
-            mr.edge_tail = np.array(a.edge_tail)
-            mr.edge_head = np.array(a.edge_head)
-            mr.edge_snappable = np.array(a.edge_snappable)
+            mr.edge_seg = np.asarray(a.edge_seg)
+            mr.edge_rev = np.asarray(a.edge_rev)
+            mr.edge_tail = np.asarray(a.edge_tail)
+            mr.edge_head = np.asarray(a.edge_head)
+            mr.edge_snappable = np.asarray(a.edge_snappable)
             nseg = seg.u.shape[0]
             mr.seg_edge_lo = np.searchsorted(mr.edge_seg, np.arange(nseg), side="left")
             mr.seg_edge_hi = np.searchsorted(mr.edge_seg, np.arange(nseg), side="right")
@@ -324,16 +336,18 @@ class RoadRouter:
             mr.in_offsets, mr.in_edges = _csr(mr.edge_head, n_junctions)
             mr.arc_extra = np.asarray(a.arc_extra_ms, np.int64)
             mr.arc_turn = np.asarray(a.arc_turn_ms, np.int64)
-            mr.edge_flags = np.array(a.edge_flags)
-            mr.edge_limits = np.array(a.edge_limits)
+            mr.edge_flags = np.asarray(a.edge_flags)
+            mr.edge_limits = np.asarray(a.edge_limits)
             mr.conditional = ModeConditionals(
                 self.conditions, MODE_VEHICLE.get(mode), np.array(a.cond_edge),
                 np.array(a.cond_ids), np.array(a.cond_open), np.array(a.cond_arc),
                 np.array(a.cond_arc_cond))
+            edge_seg = mr.edge_seg
+            snappable_segs = snappable[mode]
             mode_segs = np.unique(edge_seg)
             if mode_segs.shape[0] > snappable_segs.shape[0]:
                 mr.snapper_all = Snapper(seg.lon, seg.lat, seg.gstart, seg.gend, mode_segs,
-                                         self.projection)
+                                         self.projection, pieces)
                 mr.knode_scc, mr.main_scc, mr.edge_leaves_ok, mr.edge_enters_ok = \
                     _piece_links(int(a.kernel_node_count), mr.arc_tail,
                                  np.asarray(a.arc_head), mr.arc_edge,

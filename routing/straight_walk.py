@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from gtfs.geo import EARTH_RADIUS_M, haversine_m
 
@@ -54,6 +53,8 @@ def straight_line_transfers(stop_lat: np.ndarray, stop_lon: np.ndarray,
     if n == 0:
         pairs = np.zeros((0, 2), np.int64)
     else:
+        from scipy.spatial import cKDTree
+
         pairs = cKDTree(_unit_xyz(lat, lon)).query_pairs(_chord(straight_max),
                                                           output_type="ndarray")
         pairs = np.concatenate([pairs, pairs[:, ::-1]]).astype(np.int64) if len(pairs) \
@@ -83,6 +84,8 @@ class StraightLineWalk:
         self.stop_lat = np.asarray(stop_lat, dtype=np.float64)
         self.stop_lon = np.asarray(stop_lon, dtype=np.float64)
         self.detour_factor = float(detour_factor)
+        from scipy.spatial import cKDTree
+
         self._tree = cKDTree(_unit_xyz(self.stop_lat, self.stop_lon)) \
             if self.stop_lat.shape[0] else None
 

@@ -20,21 +20,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
-from gtfs.compile import compile_feeds
 from gtfs.timetable import Timetable
-from gtfs.validate import ValidationReport
 from routing.graph import ModeGraph, RoadNetwork, Segments
 from routing.kernels.limits import INF_WEIGHT
 from routing.profiles import Mode
 from routing.snap import Projection, Snapper
 from routing.snapshot import finite_or_none, strict_json
 from routing.straight_walk import WALK_DETOUR_FACTOR, straight_line_transfers
+
+if TYPE_CHECKING:  # scipy and the GTFS compiler (pandas) load where they are used
+    from scipy.sparse import csr_matrix
+
+    from gtfs.validate import ValidationReport
 
 #: Stops farther than this from any walkable street are left unlinked (reported).
 STOP_LINK_MAX_M = 300.0
@@ -55,6 +56,8 @@ def walk_csr(g: ModeGraph | Any, n_nodes: int, weights: np.ndarray) -> csr_matri
     tail, head, w = tail[order], head[order], w[order]
     first = np.ones(tail.shape[0], dtype=bool)
     first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
+    from scipy.sparse import csr_matrix
+
     return csr_matrix((w[first], (tail[first], head[first])), shape=(n_nodes, n_nodes))
 
 
@@ -115,6 +118,8 @@ def walking_transfers(segs: Segments, g: ModeGraph, n_nodes: int, stop_seg: np.n
     n_stops = stop_seg.shape[0]
     length_w = np.asarray(g.edge_length_m, dtype=np.float64)
     time_w = np.asarray(g.edge_time_ms, dtype=np.float64)
+    from scipy.sparse.csgraph import dijkstra
+
     graph = walk_csr(g, n_nodes, length_w)
     u, cu, v, cv = stop_offsets(segs, g, stop_seg, stop_frac, length_w)
     linked = np.flatnonzero(stop_seg >= 0)
@@ -229,6 +234,8 @@ def _compile(gtfs_paths: Sequence[str | os.PathLike[str]], out_dir: Path, progre
              ) -> tuple[Timetable, ValidationReport]:
     """Compile the feeds and save the timetable and the validation report into ``out_dir``."""
     progress("GTFS compile", 0, 1)
+    from gtfs.compile import compile_feeds
+
     tt, report = compile_feeds(list(gtfs_paths), progress=lambda stage, frac: progress(
         f"GTFS: {stage}", int(frac * 100), 100))
     progress("GTFS compile", 1, 1)

@@ -87,6 +87,9 @@ def _read_table(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataF
         if p.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(p), str(p)
         return pd.read_csv(p, dtype=str, keep_default_na=False), str(p)
+    except ImportError as exc:  # no Parquet engine in a serving-only install
+        raise TrafficDataError(str(p), "reading Parquet needs pyarrow: pip install "
+                               "'citynav[parquet]' (or give the observations as CSV)") from exc
     except (ValueError, OSError) as exc:
         raise TrafficDataError(str(p), f"cannot read: {exc}") from exc
 
