@@ -19,8 +19,7 @@ from api.metrics import metrics
 def _count(reason: str) -> float:
     text = metrics().exposition()[0].decode()
     for line in text.splitlines():
-        if line.startswith("citynav_overload_rejections_total{") and \
-                f'reason="{reason}"' in line:
+        if line.startswith("citynav_overload_rejections_total{") and f'reason="{reason}"' in line:
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no citynav_overload_rejections_total{{reason={reason!r}}}")
 
@@ -38,8 +37,9 @@ def test_rejections_for_lack_of_heavy_slots_and_past_deadline_are_counted() -> N
             await send({"type": "http.response.body", "body": b"{}"})
 
         guard = LoadGuard(inner, deadline_s=0.3, heavy_slots=1)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guard),
-                                     base_url="http://t") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=guard), base_url="http://t"
+        ) as c:
             first = asyncio.create_task(c.get("/v1/plan"))
             await entered.wait()
             # the only slot is taken: the second heavy read waits its deadline out
@@ -48,8 +48,10 @@ def test_rejections_for_lack_of_heavy_slots_and_past_deadline_are_counted() -> N
             light = await c.get("/v1/route")
             release.set()
             done = await first
-            return [second.status_code, light.status_code, done.status_code], \
-                [guard.rejected, guard.rejected_slots]
+            return [second.status_code, light.status_code, done.status_code], [
+                guard.rejected,
+                guard.rejected_slots,
+            ]
 
     slots0, deadline0 = _count("heavy_slots"), _count("deadline")
     statuses, (rejected, rejected_slots) = asyncio.run(main())
