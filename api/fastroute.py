@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.fastjson import FastJSONResponse
+from api.fastjson import dumps
 from api.problems import ApiProblem, problem_response
 from routing.profiles import Mode
 
@@ -93,7 +93,7 @@ class RouteFastPath:
         app = scope.get("app")
         svc = getattr(getattr(app, "state", None), "service", None)
         q = plain_query(scope["query_string"]) if svc is not None else None
-        if q is None:
+        if svc is None or q is None:
             await self.app(scope, receive, send)
             return
         from api.app import route_answer  # noqa: PLC0415 (api.app installs this module)
@@ -104,7 +104,7 @@ class RouteFastPath:
 
         def work() -> bytes | ApiProblem:
             try:
-                return FastJSONResponse(
+                return dumps(
                     route_answer(
                         svc,
                         q["from"],
@@ -114,7 +114,7 @@ class RouteFastPath:
                         alternatives,
                         q.get("lang", "en"),
                     )
-                ).body
+                )
             except ApiProblem as exc:
                 return exc
 
@@ -130,6 +130,7 @@ class RouteFastPath:
                 res.headers,
             )(scope, receive, send)
             return
+        # the headers FastJSONResponse gives (the handler's answer)
         await send(
             {
                 "type": "http.response.start",
