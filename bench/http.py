@@ -109,6 +109,18 @@ class Server:
         self.start_s = time.perf_counter() - t0
         self.pids = sorted(pids)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the server and its workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in {self.proc.pid, *self.pids}:
+            try:
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(f[11]) + int(f[12])) / tick
+            except OSError:
+                pass
+        return total
+
     def memory_mb(self) -> list[tuple[int, float, float]]:
         """(pid, RSS MB, PSS MB) of each worker."""
         out = []
@@ -314,12 +326,39 @@ def _load1() -> str:
 def _row(res: dict[str, float], load: str) -> str:
     offered = f"offered {res['offered']:.0f}/s, " if "offered" in res else ""
     return (f"{offered}{res['rps']:6.0f} req/s  p50 {res['p50']:6.1f}  p95 {res['p95']:6.1f}  "
-            f"p99 {res['p99']:6.1f} ms  errors {int(res['errors'])} of "
+            f"p99 {res['p99']:6.1f} ms  errors (fixed rate: or unanswered) "
+            f"{int(res['errors'])} of "
             f"{int(res['requests'])}  (load {load})")
 
 
+def bench_ordinary(snap: Path, seconds: float, connections: int) -> list[tuple[str, str]]:
+    """One process with and without the route fast path (``CITYNAV_FAST_ROUTE=0``: every
+    route through FastAPI's handling), closed loop, alternately: server CPU per route is
+    the figure that holds on a busy machine."""
+    out = []
+    for fast in ("0", "1"):
+        os.environ["CITYNAV_FAST_ROUTE"] = fast
+        with tempfile.TemporaryDirectory() as d:
+            srv = Server(snap, 1, f"sqlite:///{d}/bench.db")
+            try:
+                routes = route_paths(srv.url, snap, 200)
+                drive(srv.url, routes, min(3.0, seconds), connections)
+                load = _load1()
+                cpu0 = srv.cpu_s()
+                res = drive(srv.url, routes, seconds, connections)
+                cpu_ms = (srv.cpu_s() - cpu0) * 1000 / max(res["requests"], 1)
+                out.append((f"workers=1, fast path {'on' if fast == '1' else 'off'}: "
+                            "/v1/route", _row(res, load) + f"; server CPU {cpu_ms:.2f} "
+                            "ms/route"))
+            finally:
+                srv.stop()
+    os.environ.pop("CITYNAV_FAST_ROUTE", None)
+    return out
+
+
 def bench_city(name: str, workers_list: list[int], seconds: float, connections: int,
-               mixed: bool, rate: float = 1000.0, mixed_rate: float = 300.0) -> None:
+               mixed: bool, rate: float = 1000.0, mixed_rate: float = 300.0,
+               ordinary: bool = False) -> None:
     osm, gtfs = CITIES[name]
     snap, _, _ = cached_snapshot(name, osm, gtfs)
     rows: list[tuple[str, str]] = [("load average (1, 5, 15 min)",
@@ -331,6 +370,8 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                                    ("fixed-rate generator", "bench.loadgen (own process, "
                                     "latency from each request's due time)")]
     base: dict[str, dict[str, float]] = {}
+    if ordinary:
+        rows.extend(bench_ordinary(snap, seconds, connections))
     for w in workers_list:
         with tempfile.TemporaryDirectory() as d:
             db = f"sqlite:///{d}/bench.db"
@@ -341,8 +382,11 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                 routes = route_paths(srv.url, snap, 200)
                 drive(srv.url, routes, min(3.0, seconds), connections)  # warm up
                 load = _load1()
+                cpu0 = srv.cpu_s()
                 res = drive(srv.url, routes, seconds, connections)
-                rows.append((f"workers={w}: /v1/route closed loop", _row(res, load)))
+                cpu_ms = (srv.cpu_s() - cpu0) * 1000 / max(res["requests"], 1)
+                rows.append((f"workers={w}: /v1/route closed loop", _row(res, load)
+                             + f"; server CPU {cpu_ms:.2f} ms/route"))
                 load = _load1()
                 res_o = run_open(srv.url, routes, rate, seconds)
                 rows.append((f"workers={w}: /v1/route fixed rate", _row(res_o, load)))
@@ -405,11 +449,13 @@ def main() -> None:
     ap.add_argument("--mixed-rate", type=float, default=300.0,
                     help="offered requests/s of the fixed-rate mixed run")
     ap.add_argument("--no-mixed", action="store_true")
+    ap.add_argument("--compare-ordinary", action="store_true",
+                    help="first, one process with the route fast path off and on")
     args = ap.parse_args()
     workers = [int(x) for x in str(args.workers).split(",")]
     for name in (["nky", "porto"] if args.city == "all" else [args.city]):
         bench_city(name, workers, args.duration, args.connections, not args.no_mixed,
-                   args.rate, args.mixed_rate)
+                   args.rate, args.mixed_rate, args.compare_ordinary)
 
 
 if __name__ == "__main__":
