@@ -215,7 +215,20 @@ def route(
     than the snapping limit from any road usable by the mode, or a transit-only snapshot
     (no street network); 404 when no route connects the points.
     """
-    svc = _service(request)
+    # encoded here with orjson, without the response model's pass (the test of
+    # api.fastjson checks the answer is exactly what the model gives)
+    return FastJSONResponse(route_answer(
+        _service(request), from_, to, mode, depart_at, alternatives, lang,
+        (vehicle_height_m, vehicle_width_m, vehicle_weight_t, vehicle_length_m)))
+
+
+def route_answer(svc: Service, from_: str, to: str, mode: Mode, depart_at: str | None,
+                 alternatives: int, lang: str,
+                 dims: tuple[float | None, float | None, float | None, float | None] = (
+                     None, None, None, None)) -> dict:
+    """The body of ``GET /v1/route`` for parameters already checked against their
+    declared bounds (the handler's and :mod:`api.fastroute`'s shared work); raises
+    :class:`ApiProblem` for the answers that are problems."""
     if not svc.snapshot.has_road:
         raise no_street_network()
     state = svc.state()
@@ -223,7 +236,6 @@ def route(
     dst = parse_latlon(to, "to")
     lang = parse_lang(lang)
     t_depart = parse_time(depart_at, "depart_at", svc.tz) if depart_at is not None else None
-    dims = (vehicle_height_m, vehicle_width_m, vehicle_weight_t, vehicle_length_m)
     vehicle = None
     if any(x is not None for x in dims):
         if mode != Mode.TRUCK:
@@ -232,8 +244,9 @@ def route(
                                  {"name": "query.mode", "reason": "vehicle dimensions given "
                                   "for a mode other than truck"}])
         d = DEFAULT_TRUCK
-        vehicle = VehicleDims(vehicle_height_m or d.height_m, vehicle_width_m or d.width_m,
-                              vehicle_weight_t or d.weight_t, vehicle_length_m or d.length_m)
+        height, width, weight, length = dims
+        vehicle = VehicleDims(height or d.height_m, width or d.width_m, weight or d.weight_t,
+                              length or d.length_m)
     q = operations.RouteQuery(frm, dst, mode, t_depart, alternatives, vehicle)
     try:
         ans = operations.route(svc, state, q)
@@ -247,9 +260,7 @@ def route(
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    # encoded here with orjson, without the response model's pass (the test of
-    # api.fastjson checks the answer is exactly what the model gives)
-    return FastJSONResponse(render.route_answer_json(svc.snapshot, ans, frm, dst, lang))
+    return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
 
 
 def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:
@@ -293,7 +304,8 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                deadline_s: float = limits.DEFAULT_DEADLINE_S,
                heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS,
                quotas: str | None = None, matrix_workers: int = 1,
-               matrix_job_stale_s: float | None = None) -> FastAPI:
+               matrix_job_stale_s: float | None = None,
+               fast_route: bool | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -308,6 +320,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     ``matrix_workers``: matrix jobs run at once by this process (0: none; the jobs wait in
     the store for a process that runs them); ``matrix_job_stale_s``: a running job whose
     heartbeat is older is re-run (:mod:`api.matrix_jobs`).
+    ``fast_route``: answer plainly well-formed ``GET /v1/route`` requests past FastAPI's
+    request handling (:mod:`api.fastroute`; the same answers, less CPU per request);
+    default on unless the environment sets ``CITYNAV_FAST_ROUTE=0`` (for comparisons).
     """
     from api.quotas import QuotaGuard, Quotas
 
@@ -369,6 +384,12 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
         redoc_url=None,
     )
     app.state.service = service
+    if fast_route is None:
+        fast_route = os.environ.get("CITYNAV_FAST_ROUTE", "1") != "0"
+    if fast_route:  # inside compression and every other layer, outside the router
+        from api.fastroute import RouteFastPath
+
+        app.add_middleware(RouteFastPath)
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(limits.LoadGuard, deadline_s=deadline_s, heavy_slots=heavy_slots)
     app.state.quotas = quota_state

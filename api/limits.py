@@ -63,6 +63,8 @@ class LoadGuard:
         self._slots: asyncio.Semaphore | None = None
         #: requests answered 503 (deadline passed, or no heavy slot in time)
         self.rejected = 0
+        #: of which for lack of a heavy slot
+        self.rejected_slots = 0
         #: heavy operations running now
         self.running_heavy = 0
 
@@ -94,7 +96,7 @@ class LoadGuard:
                 await asyncio.wait_for(slots.acquire(), timeout=self.deadline_s)
             except TimeoutError:
                 await self._unavailable(send, "the server is busy with other heavy requests; "
-                                        "try again")
+                                        "try again", "heavy_slots")
                 return
             self.running_heavy += 1
         started = False
@@ -131,10 +133,15 @@ class LoadGuard:
         abandoned = True
         await self._unavailable(send, f"the request did not finish within its deadline of "
                                 f"{self.deadline_s:g} s; try again (a narrower query "
-                                "answers sooner)")
+                                "answers sooner)", "deadline")
 
-    async def _unavailable(self, send: Send, detail: str) -> None:
+    async def _unavailable(self, send: Send, detail: str, reason: str) -> None:
         self.rejected += 1
+        if reason == "heavy_slots":
+            self.rejected_slots += 1
+        from api.metrics import metrics
+
+        metrics().overload_rejections.labels(reason).inc()
         body = (b'{"type":"' + TYPE_BASE.encode() + b'overloaded","title":"Service '
                 b'unavailable","status":503,"detail":"' + detail.encode() + b'"}')
         with contextlib.suppress(OSError):

@@ -7,6 +7,9 @@ writing its own files under ``PROMETHEUS_MULTIPROC_DIR``, which ``citynav serve`
   template (``/v1/incidents/{incident_id}``, not the concrete path);
 - ``citynav_http_requests_total{endpoint,method,status}``;
 - ``citynav_quota_rejections_total{plan}`` — 429 answers;
+- ``citynav_overload_rejections_total{reason}`` — 503 answers of the load guard
+  (:mod:`api.limits`): ``heavy_slots`` when a heavy operation found no free slot before its
+  deadline, ``deadline`` when a read did not start answering within its deadline;
 - per worker (``pid`` label in multiprocess mode): ``citynav_live_version``,
   ``citynav_live_changes_behind`` (store changes not applied yet) and
   ``citynav_live_sync_age_seconds`` (since this worker last read the change log);
@@ -66,6 +69,12 @@ class Metrics:
         self.quota_rejections = Counter("citynav_quota_rejections_total",
                                         "Requests refused for their plan's quota (429)",
                                         ["plan"], **kw)
+        self.overload_rejections = Counter(
+            "citynav_overload_rejections_total", "Requests answered 503 by the load guard: "
+            "no heavy-operation slot in time (heavy_slots) or past the deadline (deadline)",
+            ["reason"], **kw)
+        for reason in ("heavy_slots", "deadline"):  # exported at 0 before the first one
+            self.overload_rejections.labels(reason)
         self.live_version = Gauge("citynav_live_version", "Live-state version of this worker",
                                   multiprocess_mode="all", **kw)
         self.behind = Gauge("citynav_live_changes_behind", "Store changes this worker has "

@@ -208,7 +208,35 @@ def itinerary_json(it: Itinerary, lang: str = "en") -> dict[str, Any]:
 
 
 def plan_json(res: PlanResult, lang: str = "en") -> dict[str, Any]:
-    """The body of ``GET /v1/plan`` (without ``messages``)."""
-    return {"itineraries": [itinerary_json(i, lang) for i in res.itineraries],
+    """The body of ``GET /v1/plan`` (without ``messages``), every member of the response
+    model present (``null`` when it does not apply), as the model would give it: the
+    endpoint sends it without the model's pass."""
+    its = [itinerary_json(i, lang) for i in res.itineraries]
+    leg_nulls, place_nulls = _optional_members()
+    for it in its:
+        for leg in it["legs"]:
+            for k in leg_nulls:
+                leg.setdefault(k, None)
+            for end in ("from", "to"):
+                for k in place_nulls:
+                    leg[end].setdefault(k, None)
+    return {"itineraries": its,
             "service_date": res.service_date.isoformat(), "live_version": res.live_version,
             "access_stops": res.access_stops, "egress_stops": res.egress_stops}
+
+
+_OPTIONAL: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+
+
+def _optional_members() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The optional members (default ``None``) of a plan's legs and of their ends, read
+    from the response models once."""
+    global _OPTIONAL
+    if _OPTIONAL is None:
+        from api.schemas import LegOut, PlaceOut
+
+        _OPTIONAL = tuple(tuple(f.alias or name for name, f in m.model_fields.items()
+                                if not f.is_required() and f.default is None)
+                          for m in (LegOut, PlaceOut))  # type: ignore[assignment]
+    assert _OPTIONAL is not None
+    return _OPTIONAL

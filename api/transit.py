@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 
 from api import examples, operations, render
+from api.fastjson import FastJSONResponse
 from api.params import (
     ALERT_LANG_DESCRIPTION,
     LANG_DESCRIPTION,
@@ -155,7 +157,7 @@ def plan(
                                "language of alert texts (an alert without it is given in "
                                "English, else in its first language)",
                                examples=["en", "zh-CN"])] = "en",
-) -> dict:
+) -> Response:
     """Public-transport journeys with walking access, transfers and egress (RAPTOR), on
     the timetable with its live data (delays, cancellations, skipped and closed stops) and
     the live streets for walking, cycling or driving to the first stop. Transit legs give
@@ -211,7 +213,9 @@ def plan(
         msgs.append("some legs are of unknown wheelchair accessibility (the feed does not say)")
     out = render.plan_json(res, lang)
     out["messages"] = msgs
-    return out
+    # encoded here with orjson, without the response model's pass (the model stays for the
+    # API documents; tests check the answers are exactly what it gives)
+    return FastJSONResponse(out)
 
 
 def _stop_out(p: Planner, i: int) -> dict:

@@ -1,18 +1,29 @@
 """HTTP load on ``citynav serve``: routes/s and latency percentiles, one process against
 ``--workers N`` in the same run, and a mixed load with incidents posted meanwhile.
 
-    python bench/http.py [--city nky|porto|all] [--duration 15] [--connections 32]
-                         [--workers 1,2] [--no-mixed]
+    python -m bench.http [--city nky|porto|all] [--duration 15] [--connections 32]
+                         [--workers 1,2] [--rate 1000] [--mixed-rate 300] [--no-mixed]
 
 For each city and worker count it starts ``citynav serve`` (quotas off, access log off),
-waits until every worker answers ``/v1/ready``, then drives it from a load generator in its
-own process: ``wrk`` (Debian package) when installed, else an asyncio/httpx generator in a
-separate process. It prints requests/s, p50/p95/p99 and errors for ``/v1/route`` (car, random
-routable pairs), then — on cities with a timetable — a mixed load (route 80 %, transit plan
-15 %, congestion bbox 5 %) while a thread posts and deletes an incident every second; then
-the RSS and PSS (shared snapshot pages counted once) of each worker, and the ratio of each
-worker count to one process, all measured in the same run. The machine's load average is
-printed too: figures on a shared machine are depressed.
+waits until every worker answers ``/v1/ready``, then drives it from load generators in
+processes of their own:
+
+- **closed loop** (``--connections`` clients each sending its next request when the last is
+  answered: the most the server answers, with latencies that are mostly queueing — Little's
+  law, p50 ≈ connections / throughput): ``wrk`` (Debian package) when installed, else an
+  asyncio/httpx generator;
+- **fixed rate** (open loop, as wrk2: ``--rate`` requests/s leave on schedule whatever the
+  server does, each latency counted from when its request was due, so falling behind shows
+  — :mod:`bench.loadgen`). "≥ 1,000 routes/s with p99 ≤ 50 ms" is read here: p99 at an
+  offered 1,000 routes/s, with the answered rate keeping up.
+
+It prints requests/s, p50/p95/p99 and errors for ``/v1/route`` (car, random routable
+pairs), then — on cities with a timetable — a mixed load (route 80 %, transit plan 15 %,
+congestion bbox 5 %) closed-loop and at ``--mixed-rate`` while a thread posts and deletes an
+incident every second; then the RSS and PSS (shared snapshot pages counted once) of each
+worker, and the ratio of each worker count to the first, all measured in the same run. Each
+row carries the machine's 1-minute load average when it was measured: figures on a shared
+machine are depressed.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import cached_snapshot, print_table  # noqa: E402
+from bench.loadgen import run_open  # noqa: E402
 
 NKY = REPO / "data" / "northern-kentucky"
 CITIES = {
@@ -96,6 +108,18 @@ class Server:
                 raise TimeoutError("server did not start")
         self.start_s = time.perf_counter() - t0
         self.pids = sorted(pids)
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the server and its workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in {self.proc.pid, *self.pids}:
+            try:
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(f[11]) + int(f[12])) / tick
+            except OSError:
+                pass
+        return total
 
     def memory_mb(self) -> list[tuple[int, float, float]]:
         """(pid, RSS MB, PSS MB) of each worker."""
@@ -295,14 +319,46 @@ class IncidentPoster(threading.Thread):
                     self.failed += 1
 
 
-def _row(res: dict[str, float]) -> str:
-    return (f"{res['rps']:8.0f} req/s  p50 {res['p50']:6.1f}  p95 {res['p95']:6.1f}  "
-            f"p99 {res['p99']:6.1f} ms  errors {int(res['errors'])} of "
-            f"{int(res['requests'])}")
+def _load1() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def _row(res: dict[str, float], load: str) -> str:
+    offered = f"offered {res['offered']:.0f}/s, " if "offered" in res else ""
+    return (f"{offered}{res['rps']:6.0f} req/s  p50 {res['p50']:6.1f}  p95 {res['p95']:6.1f}  "
+            f"p99 {res['p99']:6.1f} ms  errors (fixed rate: or unanswered) "
+            f"{int(res['errors'])} of "
+            f"{int(res['requests'])}  (load {load})")
+
+
+def bench_ordinary(snap: Path, seconds: float, connections: int) -> list[tuple[str, str]]:
+    """One process with and without the route fast path (``CITYNAV_FAST_ROUTE=0``: every
+    route through FastAPI's handling), closed loop, alternately: server CPU per route is
+    the figure that holds on a busy machine."""
+    out = []
+    for fast in ("0", "1"):
+        os.environ["CITYNAV_FAST_ROUTE"] = fast
+        with tempfile.TemporaryDirectory() as d:
+            srv = Server(snap, 1, f"sqlite:///{d}/bench.db")
+            try:
+                routes = route_paths(srv.url, snap, 200)
+                drive(srv.url, routes, min(3.0, seconds), connections)
+                load = _load1()
+                cpu0 = srv.cpu_s()
+                res = drive(srv.url, routes, seconds, connections)
+                cpu_ms = (srv.cpu_s() - cpu0) * 1000 / max(res["requests"], 1)
+                out.append((f"workers=1, fast path {'on' if fast == '1' else 'off'}: "
+                            "/v1/route", _row(res, load) + f"; server CPU {cpu_ms:.2f} "
+                            "ms/route"))
+            finally:
+                srv.stop()
+    os.environ.pop("CITYNAV_FAST_ROUTE", None)
+    return out
 
 
 def bench_city(name: str, workers_list: list[int], seconds: float, connections: int,
-               mixed: bool) -> None:
+               mixed: bool, rate: float = 1000.0, mixed_rate: float = 300.0,
+               ordinary: bool = False) -> None:
     osm, gtfs = CITIES[name]
     snap, _, _ = cached_snapshot(name, osm, gtfs)
     rows: list[tuple[str, str]] = [("load average (1, 5, 15 min)",
@@ -310,8 +366,12 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                                    ("cores", str(os.cpu_count())),
                                    ("generator", "wrk" if shutil.which("wrk") else
                                     "httpx/asyncio (own process)"),
-                                   ("connections, seconds", f"{connections}, {seconds:g}")]
+                                   ("connections, seconds", f"{connections}, {seconds:g}"),
+                                   ("fixed-rate generator", "bench.loadgen (own process, "
+                                    "latency from each request's due time)")]
     base: dict[str, dict[str, float]] = {}
+    if ordinary:
+        rows.extend(bench_ordinary(snap, seconds, connections))
     for w in workers_list:
         with tempfile.TemporaryDirectory() as d:
             db = f"sqlite:///{d}/bench.db"
@@ -320,15 +380,25 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                 rows.append((f"workers={w}: start until every worker is ready",
                              f"{srv.start_s:.1f} s"))
                 routes = route_paths(srv.url, snap, 200)
+                drive(srv.url, routes, min(3.0, seconds), connections)  # warm up
+                load = _load1()
+                cpu0 = srv.cpu_s()
                 res = drive(srv.url, routes, seconds, connections)
-                rows.append((f"workers={w}: /v1/route", _row(res)))
+                cpu_ms = (srv.cpu_s() - cpu0) * 1000 / max(res["requests"], 1)
+                rows.append((f"workers={w}: /v1/route closed loop", _row(res, load)
+                             + f"; server CPU {cpu_ms:.2f} ms/route"))
+                load = _load1()
+                res_o = run_open(srv.url, routes, rate, seconds)
+                rows.append((f"workers={w}: /v1/route fixed rate", _row(res_o, load)))
                 if w == workers_list[0]:
-                    base["route"] = res
+                    base["route"], base["route_open"] = res, res_o
                 else:
                     rows.append((f"workers={w}: /v1/route ratio to workers="
                                  f"{workers_list[0]}",
-                                 f"{res['rps'] / base['route']['rps']:.2f}× req/s, p99 "
-                                 f"{res['p99'] / max(base['route']['p99'], 1e-9):.2f}×"))
+                                 f"closed loop {res['rps'] / base['route']['rps']:.2f}× req/s, "
+                                 f"p99 {res['p99'] / max(base['route']['p99'], 1e-9):.2f}×; "
+                                 f"fixed rate p99 {res_o['p99']:.1f} vs "
+                                 f"{base['route_open']['p99']:.1f} ms"))
                 if mixed and gtfs:
                     from incidents.keys import create_key
                     from incidents.store import open_store
@@ -341,13 +411,18 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                     stretch = coords[len(coords) // 3: len(coords) // 3 + 4]
                     poster = IncidentPoster(srv.url, key, stretch)
                     poster.start()
-                    res_m = drive(srv.url, mixed_paths(srv.url, routes, snap), seconds,
-                                  connections)
+                    mixed_p = mixed_paths(srv.url, routes, snap)
+                    load = _load1()
+                    res_m = drive(srv.url, mixed_p, seconds, connections)
+                    load_o = _load1()
+                    res_mo = run_open(srv.url, mixed_p, mixed_rate, seconds)
                     poster.stop_event.set()
                     poster.join(timeout=60)
-                    rows.append((f"workers={w}: mixed 80/15/5 + incidents",
-                                 _row(res_m) + f"; incidents posted+deleted {poster.ok}, "
-                                 f"failed {poster.failed}"))
+                    rows.append((f"workers={w}: mixed 80/15/5 + incidents, closed loop",
+                                 _row(res_m, load)))
+                    rows.append((f"workers={w}: mixed 80/15/5 + incidents, fixed rate",
+                                 _row(res_mo, load_o) + f"; incidents posted+deleted "
+                                 f"{poster.ok}, failed {poster.failed}"))
                     if w == workers_list[0]:
                         base["mixed"] = res_m
                     else:
@@ -369,11 +444,18 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ap.add_argument("--rate", type=float, default=1000.0,
+                    help="offered routes/s of the fixed-rate run")
+    ap.add_argument("--mixed-rate", type=float, default=300.0,
+                    help="offered requests/s of the fixed-rate mixed run")
     ap.add_argument("--no-mixed", action="store_true")
+    ap.add_argument("--compare-ordinary", action="store_true",
+                    help="first, one process with the route fast path off and on")
     args = ap.parse_args()
-    workers = [int(x) for x in args.workers.split(",")]
+    workers = [int(x) for x in str(args.workers).split(",")]
     for name in (["nky", "porto"] if args.city == "all" else [args.city]):
-        bench_city(name, workers, args.duration, args.connections, not args.no_mixed)
+        bench_city(name, workers, args.duration, args.connections, not args.no_mixed,
+                   args.rate, args.mixed_rate, args.compare_ordinary)
 
 
 if __name__ == "__main__":

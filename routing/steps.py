@@ -23,7 +23,9 @@ before. Distances and durations are summed per step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -102,7 +104,7 @@ class Step:
             "location": [round(self.location[0], 7), round(self.location[1], 7)],
             "bearing_before": self.bearing_before,
             "bearing_after": self.bearing_after,
-            "instruction": self.instruction_for(lang),
+            "instruction": _instruction(self, lang),
         }
         if self.pushed:
             d["pushed"] = True
@@ -136,16 +138,28 @@ def _side(modifier: str) -> str:
     return "left" if "left" in modifier else "right" if "right" in modifier else "straight"
 
 
-class _ModeMessages(dict):
+class _ModeMessages:
     """A language's templates where ``"key.<mode>"`` (e.g. ``turn.slight left.walk``)
-    overrides ``"key"`` for that travel mode."""
+    overrides ``"key"`` for that travel mode (a view: the templates are not copied)."""
+
+    __slots__ = ("messages", "mode")
 
     def __init__(self, messages: dict[str, str], mode: str) -> None:
-        super().__init__(messages)
+        self.messages = messages
         self.mode = mode
 
     def __getitem__(self, key: str) -> str:
-        return dict.get(self, f"{key}.{self.mode}") or dict.__getitem__(self, key)
+        return self.messages.get(f"{key}.{self.mode}") or self.messages[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.messages or f"{key}.{self.mode}" in self.messages
+
+
+@lru_cache(maxsize=65536)
+def _same_road(name_a: str, ref_a: str, name_b: str, ref_b: str, fast: bool) -> bool:
+    """:func:`routing.labels.same_road`, remembered (the step rules ask about the same
+    pairs of labels again and again)."""
+    return same_road(name_a, ref_a, name_b, ref_b, fast=fast)
 
 
 _RAMP_MODIFIER = {"slight left": "slight left", "slight right": "slight right", "left": "left",
@@ -209,40 +223,64 @@ class _Break:
 
 
 class _Road:
-    """Per-edge label text of a path, read lazily."""
+    """Per-edge label text of a path (the label indices read once as Python lists: the
+    step rules look edges up one at a time, which is slow on numpy arrays)."""
 
     def __init__(self, labels: PathLabels, mode: str) -> None:
         self.lb = labels
-        hw = [labels.highways[k] for k in np.asarray(labels.highway).tolist()]
-        self.hw = hw
+        self.texts = labels.labels
+        hw_idx = np.asarray(labels.highway, dtype=np.int64)
+        self.hw = [labels.highways[k] for k in hw_idx.tolist()]
+        n = len(self.hw)
         # ramps, exits, forks and merges are driving manoeuvres; walkers and cyclists on a
-        # ramp or a trunk road get ordinary turns
+        # ramp or a trunk road get ordinary turns (per highway class, then per edge)
         driving = mode == Mode.CAR
-        self.link = np.fromiter((driving and h.endswith("_link") for h in hw), bool, len(hw))
-        self.fast = np.fromiter((driving and h in FAST_HIGHWAYS for h in hw), bool, len(hw))
-        n = len(hw)
+        is_link = np.array([driving and h.endswith("_link") for h in labels.highways],
+                           dtype=bool)
+        is_fast = np.array([driving and h in FAST_HIGHWAYS for h in labels.highways],
+                           dtype=bool)
+        self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
+        self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
+        self.link_l: list[bool] = self.link.tolist()
+        self.fast_l: list[bool] = self.fast.tolist()
         idx = np.arange(n)
         #: first edge at or after i that is not a ramp (n: none), last one at or before i
         self.after_ramp = np.minimum.accumulate(np.where(self.link, n, idx)[::-1])[::-1]
         self.before_ramp = np.maximum.accumulate(np.where(self.link, -1, idx))
+        self.after_ramp_l: list[int] = self.after_ramp.tolist()
+        self.before_ramp_l: list[int] = self.before_ramp.tolist()
+        self._idx: dict[str, list[int]] = {}
+        self._street: dict[int, str] = {}
+
+    def text(self, field: str, i: int) -> str:
+        """Raw tag value of ``field`` on edge ``i`` (as :meth:`PathLabels.text`)."""
+        col = self._idx.get(field)
+        if col is None:
+            col = self._idx[field] = np.asarray(getattr(self.lb, field)).tolist()
+        k = col[i]
+        return self.texts[k] if k >= 0 else ""
 
     def slip_lane(self, i: int) -> bool:
         """Edge ``i`` is on a ramp run that joins two ordinary roads (a slip lane: read as
         a turn from one street onto the other)."""
-        q, j = int(self.before_ramp[i]), int(self.after_ramp[i])
-        return (bool(self.link[i]) and q >= 0 and j < len(self.hw) and not self.fast[q]
-                and not self.fast[j])
+        q, j = self.before_ramp_l[i], self.after_ramp_l[i]
+        fast = self.fast_l
+        return (self.link_l[i] and q >= 0 and j < len(self.hw) and not fast[q]
+                and not fast[j])
 
     def street(self, i: int) -> str:
-        return display_value(self.lb.text("street", i))
+        v = self._street.get(i)
+        if v is None:
+            v = self._street[i] = display_value(self.text("street", i))
+        return v
 
     def ref(self, i: int) -> str:
-        return self.lb.text("ref", i)
+        return self.text("ref", i)
 
     def same(self, i: int, j: int) -> bool:
         """Edges ``i`` and ``j`` are on one road (no announcement between them)."""
-        return same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
-                         fast=bool(self.fast[i] and self.fast[j]))
+        return _same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
+                          self.fast_l[i] and self.fast_l[j])
 
     def richest(self, i: int, end: int, look: int = 64) -> int:
         """The first edge from ``i`` (before ``end``) on the same road that carries both a
@@ -260,19 +298,19 @@ class _Road:
     def step_fields(self, i: int) -> dict:
         ref = display_value(self.ref(i))
         return {"name": self.street(i) or ref, "ref": ref,
-                "generic": generic_kind(self.hw[i], self.lb.text("footway", i))}
+                "generic": generic_kind(self.hw[i], self.text("footway", i))}
 
     def ramp_destination(self, i: int) -> str:
         """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
         label of the motorway or trunk road it leads to."""
         n = len(self.hw)
         j = i
-        while j < n and self.link[j]:
-            d = display_destination(self.lb.text("dest_ref", j), self.lb.text("dest", j))
+        while j < n and self.link_l[j]:
+            d = display_destination(self.text("dest_ref", j), self.text("dest", j))
             if d:
                 return d
             j += 1
-        if j < n and self.fast[j]:
+        if j < n and self.fast_l[j]:
             f = self.step_fields(j)
             if f["name"] and f["ref"] and f["name"] != f["ref"]:
                 return f"{f['name']} ({f['ref']})"
@@ -281,10 +319,10 @@ class _Road:
 
     def exit_number(self, i: int) -> str:
         """Exit number where the ramp starting at edge ``i`` leaves the motorway."""
-        ex = self.lb.text("exit_ref", i)
+        ex = self.text("exit_ref", i)
         j, n = i, len(self.hw)
-        while not ex and j < n and self.link[j]:
-            ex = self.lb.text("junction_ref", j)
+        while not ex and j < n and self.link_l[j]:
+            ex = self.text("junction_ref", j)
             j += 1
         return display_value(ex)
 
@@ -341,8 +379,12 @@ def build_steps(
     cand[0] = False
 
     breaks = [_Break(0, "depart", "", 0)]
+    # the rules read single edges: Python lists are much faster to index than numpy arrays
+    ang_l, a_l, turned_l = ang.tolist(), a.tolist(), turned.tolist()
+    enter_l, leave_l = enter.tolist(), leave.tolist()
+    be_l, bs_l = b_end.tolist(), b_start.tolist()
     for i in np.flatnonzero(cand).tolist():
-        b = _decide(i, road, labels, ang, a, turned, enter, leave, b_start, b_end)
+        b = _decide(i, road, labels, ang_l, a_l, turned_l, enter_l, leave_l, bs_l, be_l)
         if b is not None:
             breaks.append(b)
     _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
@@ -362,7 +404,6 @@ def build_steps(
     dur = np.add.reduceat(np.asarray(durations_s, dtype=np.float64), starts)
     ends = np.append(starts[1:], n).tolist()
     exits_at = np.cumsum(rb & (deg > 2)).tolist()  # running count of roundabout exits passed
-    be_l, bs_l = b_end.tolist(), b_start.tolist()
     lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
     steps: list[Step] = []
     for k, br in enumerate(breaks):
@@ -379,7 +420,7 @@ def build_steps(
                   **road.step_fields(label_edge))
         if br.type == "roundabout" or (i == 0 and rb[0]):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
-        if br.type in ("roundabout", "exit roundabout") and road.link[label_edge]:
+        if br.type in ("roundabout", "exit roundabout") and road.link_l[label_edge]:
             st.destination = road.ramp_destination(label_edge)
         steps.append(st)
     last = n - 1
@@ -389,7 +430,7 @@ def build_steps(
     return steps
 
 
-def _fork_side(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray,
+def _fork_side(i: int, labels: PathLabels, ang: Sequence[float], b_end: Sequence[float],
                classes: frozenset[str] | None) -> str | None:
     """At a fork where edge ``i`` starts: "left" / "right" / "straight" for the branch the
     path takes among the forward branches (within :data:`FORK_MAX_ANGLE`), or None when no
@@ -417,7 +458,8 @@ def _fork_side(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray,
 _RAMP_CLASSES = frozenset(FAST_HIGHWAYS | {"link"})
 
 
-def _obvious(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray) -> bool:
+def _obvious(i: int, labels: PathLabels, ang: Sequence[float], b_end: Sequence[float]
+             ) -> bool:
     """Every other way open where edge ``i`` starts turns clearly more than the path."""
     if labels.branches is None or b_end[i - 1] < 0:
         return False
@@ -429,13 +471,15 @@ def _obvious(i: int, labels: PathLabels, ang: np.ndarray, b_end: np.ndarray) -> 
     return True
 
 
-def _decide(i: int, road: _Road, labels: PathLabels, ang: np.ndarray, a: np.ndarray,
-            turned: np.ndarray, enter: np.ndarray, leave: np.ndarray, b_start: np.ndarray,
-            b_end: np.ndarray) -> _Break | None:
-    """What happens where path edge ``i`` starts (None: the step goes on)."""
+def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
+            a: Sequence[float], turned: Sequence[bool], enter: Sequence[bool],
+            leave: Sequence[bool], b_start: Sequence[float], b_end: Sequence[float]
+            ) -> _Break | None:
+    """What happens where path edge ``i`` starts (None: the step goes on); the per-edge
+    values come as Python lists."""
     mod = turn_modifier(float(ang[i]))
     sign = "right" if ang[i] >= 0 else "left"
-    link, fast = road.link, road.fast
+    link, fast = road.link_l, road.fast_l
     if enter[i]:
         return _Break(i, "roundabout", mod, i)
     if leave[i]:
@@ -446,14 +490,14 @@ def _decide(i: int, road: _Road, labels: PathLabels, ang: np.ndarray, a: np.ndar
     if road.slip_lane(i):
         if link[p]:
             return None  # announced where the slip lane starts
-        j = int(road.after_ramp[i])
+        j = road.after_ramp_l[i]
         total = (b_start[j] - b_end[p] + 540.0) % 360.0 - 180.0 \
             if b_start[j] >= 0 and b_end[p] >= 0 else float(ang[i])
         mod = turn_modifier(total)
         if abs(total) < 30 and road.same(p, j):
             return None
         return _Break(i, "turn" if mod != "straight" else "new name", mod, j)
-    if road.link[p] and not road.link[i] and road.slip_lane(p):
+    if link[p] and not link[i] and road.slip_lane(p):
         return None
     if link[i] and not link[p]:
         side = _fork_side(i, labels, ang, b_end, None)
