@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+from routing.kernels.tiles import encode_features
+
 #: Geometry types of the specification.
 POINT, LINESTRING = 1, 2
 _MOVE_TO, _LINE_TO = 1, 2
@@ -234,10 +236,10 @@ def encode(layers: Iterable[LayerBuilder]) -> bytes:
 
 
 # --- Array encoder -------------------------------------------------------------------------
-# The protobuf wire format written directly from arrays, for tiles with many features: every
-# field of a Feature is a varint (packed repeated fields are varints one after the other), so
-# a layer's features are one array of integers encoded at once. Parsing the result with
-# :data:`Tile` gives the same message as :func:`encode` would for the same features.
+# The protobuf wire format written directly from arrays, for tiles with many features: the
+# features are written by a numba kernel (routing.kernels.tiles.encode_features), the key
+# and value tables come pre-encoded. Parsing the result with :data:`Tile` gives the message
+# :func:`encode` gives for the same features (tests/routing/test_mvt.py checks).
 
 _WT_VARINT, _WT_LEN = 0, 2
 
@@ -246,35 +248,13 @@ def _tag(field_no: int, wire_type: int) -> int:
     return (field_no << 3) | wire_type
 
 
-def varint_sizes(v: np.ndarray) -> np.ndarray:
-    """Bytes each non-negative integer takes as a protobuf varint."""
-    v = np.asarray(v, dtype=np.uint64)
-    n = np.ones(len(v), dtype=np.int64)
-    rest = v >> np.uint64(7)
-    while True:
-        more = rest > 0
-        if not more.any():
-            return n
-        n += more
-        rest = rest >> np.uint64(7)
-
-
-def varints(v: np.ndarray) -> np.ndarray:
-    """The protobuf varint bytes (``uint8``) of non-negative integers, one after the other."""
-    v = np.asarray(v, dtype=np.uint64)
-    n = varint_sizes(v)
-    pos = np.cumsum(n) - n
-    out = np.empty(int(n.sum()), dtype=np.uint8)
-    for k in range(int(n.max()) if len(n) else 0):
-        m = n > k
-        byte = (v[m] >> np.uint64(7 * k)) & np.uint64(0x7F)
-        byte |= (n[m] > k + 1).astype(np.uint64) << np.uint64(7)
-        out[pos[m] + k] = byte
-    return out
-
-
 def _varint(i: int) -> bytes:
-    return varints(np.array([i], dtype=np.uint64)).tobytes()
+    out = bytearray()
+    while i > 0x7F:
+        out.append((i & 0x7F) | 0x80)
+        i >>= 7
+    out.append(i)
+    return bytes(out)
 
 
 def _len_field(field_no: int, payload: bytes) -> bytes:
@@ -310,40 +290,14 @@ def encode_layer(name: str, extent: int, geom_type: np.ndarray, geometry: np.nda
     ``tags[tag_offsets[f]:tag_offsets[f + 1]]`` (key, value index pairs into the layer's
     tables); ``keys`` and ``values``: the tables' entries (:func:`key_field`,
     :func:`value_field`) one after the other. Empty when there are no features."""
-    nf = len(geom_type)
-    if nf == 0:
+    if len(geom_type) == 0:
         return b""
-    ng = np.diff(geometry_offsets)
-    nt = np.diff(tag_offsets)
-    feat_of_g = np.repeat(np.arange(nf), ng)
-    feat_of_t = np.repeat(np.arange(nf), nt)
-    lg = np.bincount(feat_of_g, weights=varint_sizes(geometry), minlength=nf).astype(np.int64)
-    lt = np.bincount(feat_of_t, weights=varint_sizes(tags), minlength=nf).astype(np.int64)
-    fid = np.arange(1, nf + 1, dtype=np.int64)
-    has = nt > 0
-    # Feature: id (1), tags (2, packed), type (3), geometry (4, packed)
-    lf = (1 + varint_sizes(fid) + has * (1 + varint_sizes(lt) + lt)
-          + 1 + varint_sizes(geom_type) + 1 + varint_sizes(lg) + lg)
-    # tokens per feature: [layer.features tag, len, id tag, id, (tags tag, len, tags...),
-    # type tag, type, geometry tag, len, geometry...]
-    ntok = 4 + has * (2 + nt) + 4 + ng
-    base = np.cumsum(ntok) - ntok
-    tok = np.empty(int(ntok.sum()), dtype=np.uint64)
-    tok[base] = _tag(2, _WT_LEN)
-    tok[base + 1] = lf
-    tok[base + 2] = _tag(1, _WT_VARINT)
-    tok[base + 3] = fid
-    tb = base[has] + 4
-    tok[tb] = _tag(2, _WT_LEN)
-    tok[tb + 1] = lt[has]
-    tok[ranges(tb + 2, nt[has])] = tags
-    q = base + 4 + has * (2 + nt)
-    tok[q] = _tag(3, _WT_VARINT)
-    tok[q + 1] = geom_type
-    tok[q + 2] = _tag(4, _WT_LEN)
-    tok[q + 3] = lg
-    tok[ranges(q + 4, ng)] = geometry
+    features = encode_features(np.asarray(geom_type, dtype=np.int64),
+                               np.asarray(geometry, dtype=np.int64),
+                               np.asarray(geometry_offsets, dtype=np.int64),
+                               np.asarray(tags, dtype=np.int64),
+                               np.asarray(tag_offsets, dtype=np.int64))
     body = (_varint(_tag(15, _WT_VARINT)) + _varint(2) + _len_field(1, name.encode())
-            + varints(tok).tobytes() + keys + values
+            + features.tobytes() + keys + values
             + _varint(_tag(5, _WT_VARINT)) + _varint(extent))
     return _len_field(3, body)

@@ -29,6 +29,7 @@ import numpy as np
 
 from gtfs.timetable import Timetable
 from routing import mvt
+from routing.kernels.tiles import clip_runs, grouped_commands
 from routing.snapshot import Snapshot
 
 EXTENT = 4096
@@ -203,7 +204,9 @@ class _LineSource:
         if len(self.big):
             found = np.concatenate([found, self.big[self.min_zoom[self.chunk_feat[self.big]]
                                                     <= z]])
-        found = np.unique(found)
+        found = np.sort(found)
+        if len(found) > 1:
+            found = found[np.append(True, found[1:] != found[:-1])]
         b = self.box[found]
         meet = ((b[:, 0] <= rect[2]) & (b[:, 2] >= rect[0]) & (b[:, 1] <= rect[3])
                 & (b[:, 3] >= rect[1]))
@@ -216,57 +219,17 @@ class _LineSource:
         ch = self.chunks(z, rect)
         if len(ch) == 0:
             return b""
-        pos = mvt.ranges(self.chunk_start[ch], self.chunk_len[ch])
-        feat = np.repeat(self.chunk_feat[ch], self.chunk_len[ch])
-        e = pos + feat
-        a, b = self.xy[e], self.xy[e + 1]
-        t0, t1 = _clip_edges(a, b, rect)
-        keep = t0 <= t1
-        # an edge continues the previous part when it follows it on the same line and the
-        # previous one left the box at its end, this one entered at its start
-        cont = np.zeros(len(e), dtype=bool)
-        cont[1:] = ((e[1:] == e[:-1] + 1) & keep[:-1] & (t1[:-1] >= 1.0) & (t0[1:] <= 0.0))
-        e, a, b, t0, t1, cont, feat = (e[keep], a[keep], b[keep], t0[keep], t1[keep],
-                                       cont[keep], feat[keep])
-        if len(e) == 0:
-            return b""
-        d = b - a
-        start, end = a + t0[:, None] * d, a + t1[:, None] * d
-        n_pts = 2 - cont.astype(np.int64)
-        at = np.cumsum(n_pts) - n_pts
-        new = ~cont
-        pts = np.empty((int(n_pts.sum()), 2))
-        pts[at[new]] = start[new]
-        pts[at + new] = end
-        part_offsets = np.append(at[new], len(pts))
-        tile_xy = np.rint((pts - origin) * scale).astype(np.int64)
-        groups, geometry, geom_offsets = mvt.grouped_line_geometry(
-            tile_xy, part_offsets, self.group[feat[new]])
+        tile_xy, part_offsets, part_feat = clip_runs(
+            self.xy, self.chunk_start[ch], self.chunk_len[ch], self.chunk_feat[ch], *rect,
+            origin[0], origin[1], scale)
+        part_group = self.group[part_feat]
+        geometry, geom_offsets, groups = grouped_commands(
+            tile_xy, part_offsets, part_group, np.argsort(part_group, kind="stable"))
         if len(groups) == 0:
             return b""
         tags, tag_offsets, keys, values = self.tags.for_groups(groups)
         return mvt.encode_layer(self.name, EXTENT, np.full(len(groups), mvt.LINESTRING),
                                 geometry, geom_offsets, tags, tag_offsets, keys, values)
-
-
-def _clip_edges(a: np.ndarray, b: np.ndarray, rect: tuple[float, float, float, float]
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Liang–Barsky: the parameters (t0, t1) of the part of each edge ``a + t (b - a)``
-    inside ``rect``; t0 > t1 when none is."""
-    d = b - a
-    t0 = np.zeros(len(a))
-    t1 = np.ones(len(a))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for axis, lo, hi in ((0, rect[0], rect[2]), (1, rect[1], rect[3])):
-            p, s = d[:, axis], a[:, axis]
-            flat = p == 0
-            out = flat & ((s < lo) | (s > hi))
-            ta, tb = (lo - s) / p, (hi - s) / p
-            t_in, t_out = np.minimum(ta, tb), np.maximum(ta, tb)
-            t0 = np.where(flat, t0, np.maximum(t0, t_in))
-            t1 = np.where(flat, t1, np.minimum(t1, t_out))
-            t1[out] = -1.0
-    return t0, t1
 
 
 class _PointSource:
@@ -416,6 +379,18 @@ def _transit_sources(tt: Timetable) -> list[_LineSource | _PointSource]:
     return out
 
 
+def _warm_kernels() -> None:
+    """Load (or compile, the first time ever) the tile kernels now rather than on the first
+    tile: a square line crossing a box, encoded."""
+    xy = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    one = np.ones(1, dtype=np.int64)
+    pts, offsets, feats = clip_runs(xy, np.zeros(1, np.int64), one * 2, np.zeros(1, np.int64),
+                                    0.5, 0.0, 1.5, 2.0, 0.0, 0.0, 10.0)
+    cmds, bounds, _ = grouped_commands(pts, offsets, feats, np.argsort(feats, kind="stable"))
+    mvt.encode_layer("warm", EXTENT, one * mvt.LINESTRING, cmds, bounds, np.zeros(2, np.int64),
+                     np.array([0, 2]), mvt.key_field("k"), mvt.value_field("v"))
+
+
 class VectorTiles:
     """The tiles of one snapshot (and its timetable, if any), made on demand and cached."""
 
@@ -431,6 +406,7 @@ class VectorTiles:
         self._cache: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
         self._cache_tiles = cache_tiles
         self._lock = threading.Lock()
+        _warm_kernels()
 
     @property
     def layers(self) -> list[str]:
@@ -460,7 +436,7 @@ class VectorTiles:
 
     def _make(self, z: int, x: int, y: int) -> bytes:
         n = 1 << z
-        scale = EXTENT * n
+        scale = float(EXTENT * n)
         pad = BUFFER / scale
         x0, y0 = x / n, y / n
         rect = (x0 - pad, y0 - pad, x0 + 1 / n + pad, y0 + 1 / n + pad)
