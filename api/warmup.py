@@ -12,7 +12,8 @@ import time
 
 def warm(snapshot_dir: str | None = None) -> float:
     """Build the bundled sample city if needed, load it and run one answer of each kind
-    (route per mode, a later departure, a transit plan); returns the seconds it took."""
+    (route per mode, a later departure, a transit plan) and make its vector tile source;
+    returns the seconds it took."""
     from datetime import datetime, timedelta
 
     from api import operations
@@ -24,6 +25,7 @@ def warm(snapshot_dir: str | None = None) -> float:
     snap = snapshot_dir or ensure_sample_snapshot()
     svc = load_service(snap, incidents=False)  # compiles the road kernels (load_service warms)
     state = svc.state()
+    svc.tiles()  # the vector tile source loads (the first time: compiles) its kernels
     lat, lon = 39.0837, -84.5086
     # another city than the bundled one may not have these points: the kernels compile
     # all the same, so a failed answer is fine here

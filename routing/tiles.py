@@ -1,11 +1,15 @@
 """Vector tiles of a snapshot for the web map: roads, transit routes and stops.
 
-Geometries are kept once in Web-Mercator "world" units (0..1 across the map, y down) in
-shapely STR-trees; a tile selects the geometries whose boxes meet it (with a margin of
-:data:`BUFFER` tile units so lines join without seams), clips them with shapely, scales them
-to :data:`EXTENT` units (points closer than one unit merge) and encodes them with
-:mod:`routing.mvt`. Tiles are kept in a bounded LRU cache: the source is immutable (one per
-snapshot), so a cached tile never goes stale.
+Lines are kept once as points in Web-Mercator "world" units (0..1 across the map, y down),
+cut into chunks of at most :data:`CHUNK_EDGES` edges that a grid of zoom-:data:`INDEX_ZOOM`
+cells indexes (each cell's chunks ordered by the lowest zoom that shows them, so a low-zoom
+tile never looks at minor roads). A tile takes the chunks whose boxes meet it (with a margin
+of :data:`BUFFER` tile units so lines join without seams); the kernels of
+:mod:`routing.kernels.tiles` clip their edges to it, scale them to :data:`EXTENT` units
+(points closer than one unit merge), build one multi-line per feature and write the features'
+protobuf bytes; the properties are key/value tables encoded once per source. Tiles are kept
+in a bounded LRU cache: the source is immutable (one per snapshot), so a cached tile never
+goes stale.
 
 Layers (property names in brackets):
 
