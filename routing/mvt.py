@@ -11,6 +11,7 @@ protobuf < 7 while the bindings need >= 7.34.)
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,10 +273,10 @@ def value_field(v: str | int | float | bool) -> bytes:
     if isinstance(v, bool):
         msg = _varint(_tag(7, _WT_VARINT)) + _varint(int(v))
     elif isinstance(v, int):
-        msg = (_varint(_tag(6, _WT_VARINT)) + _varint(int(zigzag(np.int64(v))))
+        msg = (_varint(_tag(6, _WT_VARINT)) + _varint(-2 * v - 1)  # zigzag of v < 0
                if v < 0 else _varint(_tag(5, _WT_VARINT)) + _varint(v))
     elif isinstance(v, float):
-        msg = _varint(_tag(3, 1)) + np.float64(v).tobytes()  # little-endian fixed64
+        msg = _varint(_tag(3, 1)) + struct.pack("<d", v)  # fixed64
     else:
         msg = _len_field(1, str(v).encode())
     return _len_field(4, msg)
