@@ -110,6 +110,15 @@ def read_file(path: Path, st: PollState) -> bytes | None:
     return data
 
 
+def check_location(url: str | None, file: Path | None) -> None:
+    """A source's settings give exactly one of a URL (http or https) and a file; else
+    ValueError (a settings validator's message)."""
+    if (url is None) == (file is None):
+        raise ValueError("give exactly one of url and file")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ValueError(f"url must be http:// or https://, got {url[:60]!r}")
+
+
 class SourceLocation(Protocol):
     """Where a source is: a URL (with request headers and a timeout) or a file."""
 

@@ -50,7 +50,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gtfs.realtime.decode import FeedRejected
-from incidents.polling import LEASE_TTL, MAX_BACKOFF_S, FetchError, LeasedPoller, PollState
+from incidents.polling import (
+    LEASE_TTL,
+    MAX_BACKOFF_S,
+    FetchError,
+    LeasedPoller,
+    PollState,
+    check_location,
+)
 from incidents.realtime import UnknownFeed
 from incidents.subscriptions import ImportSubscription
 
@@ -85,10 +92,7 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must be http:// or https://, got {self.url[:60]!r}")
+        check_location(self.url, self.file)
         return self
 
     @property

@@ -41,7 +41,14 @@ from incidents.adapters.alertc import LocationTables
 from incidents.adapters.common import DocumentRefused
 from incidents.errors import IncidentError
 from incidents.imports import ImportReport, apply_document, parse_document
-from incidents.polling import LEASE_TTL, MAX_BACKOFF_S, FetchError, LeasedPoller, PollState
+from incidents.polling import (
+    LEASE_TTL,
+    MAX_BACKOFF_S,
+    FetchError,
+    LeasedPoller,
+    PollState,
+    check_location,
+)
 
 if TYPE_CHECKING:
     from incidents.engine import IncidentEngine
@@ -69,10 +76,7 @@ class ImportSubscription(BaseModel):
 
     @model_validator(mode="after")
     def _one_location(self) -> ImportSubscription:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must be http:// or https://, got {self.url[:60]!r}")
+        check_location(self.url, self.file)
         return self
 
     @property
