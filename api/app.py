@@ -311,8 +311,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
     ``CITYNAV_CORS_ORIGINS`` setting; none means same-origin only). ``clock``: the service's
     "now" (a replay clock for demos and historical feeds). ``realtime``: GTFS-Realtime limits
-    and sources to poll. ``freeze_gc``: after loading, move everything loaded out of the
-    cyclic garbage collector's reach (``gc.freeze``; for a server process that loads once).
+    and sources to poll. ``freeze_gc``: after loading (and making the vector tile source),
+    move everything loaded out of the cyclic garbage collector's reach (``gc.freeze``; for a
+    server process that loads once).
     ``deadline_s`` and ``heavy_slots``: a read's deadline (503 past it) and how many heavy
     operations run at once (:class:`api.limits.LoadGuard`). ``quotas``: where the API
     plans' quotas are counted — ``memory`` (one process), ``store`` (the incident store,
@@ -339,6 +340,9 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                                              realtime=realtime)
             owned = True
         if freeze_gc:
+            # a serving process makes its vector tile source now (a fraction of a second),
+            # not on the first map view, and freezes it with the rest
+            app.state.service.tiles()
             # the loaded network and timetable live as long as the process: keep them out of
             # the cyclic collector's full passes (which otherwise pause requests for tens
             # of ms while realtime messages allocate)

@@ -51,9 +51,10 @@ def uncached(dispatchers: list[Any]) -> list[Any]:
 def warm(snapshot_dir: str | None = None) -> float:
     """Build the bundled sample city if needed, load it and run one answer of each kind the
     server compiles kernels for: a route per mode, a time-dependent car route (a later
-    departure), a matrix and an isochrone, a transit plan; returns the seconds it took.
-    Another city than the bundled one may not have the sample's points: the kernels compile
-    all the same (a failed answer is reported on stderr, not raised)."""
+    departure), a matrix and an isochrone, a transit plan, and make its vector tile source;
+    returns the seconds it took. Another city than the bundled one may not have the sample's
+    points: the kernels compile all the same (a failed answer is reported on stderr, not
+    raised)."""
     from datetime import datetime, timedelta
 
     from api import operations
@@ -73,6 +74,7 @@ def warm(snapshot_dir: str | None = None) -> float:
         except Exception as exc:  # noqa: BLE001 - report and go on: the kernels compiled
             print(f"citynav: warm-up {what}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
+    attempt("tile source", svc.tiles)  # loads (the first time: compiles) the tile kernels
     for mode in svc.road.modes:
         attempt(f"{mode} route", lambda mode=mode: svc.road.route(state, mode, *a, *b))
     later = svc.clock.now() + timedelta(hours=3)

@@ -39,14 +39,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import time
 import tomllib
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,17 +50,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gtfs.realtime.decode import FeedRejected
+from incidents.polling import (
+    LEASE_TTL,
+    MAX_BACKOFF_S,
+    FetchError,
+    LeasedPoller,
+    PollState,
+    check_location,
+)
 from incidents.realtime import UnknownFeed
 from incidents.subscriptions import ImportSubscription
 
 if TYPE_CHECKING:
     from incidents.engine import IncidentEngine
 
+__all__ = ["LEASE_NAME", "LEASE_TTL", "MAX_BACKOFF_S", "RealtimeConfigError", "RealtimePoller",
+           "RealtimeSettings", "SourceConfig"]
+
 log = logging.getLogger("citynav.realtime")
 
 LEASE_NAME = "realtime-poller"
-LEASE_TTL = timedelta(seconds=15)
-MAX_BACKOFF_S = 600.0
 
 
 class RealtimeConfigError(ValueError):
@@ -87,10 +92,7 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must be http:// or https://, got {self.url[:60]!r}")
+        check_location(self.url, self.file)
         return self
 
     @property
@@ -164,88 +166,26 @@ class RealtimeSettings(BaseSettings):
                                       f"{', '.join(bad)} (feeds: {', '.join(feed_ids)})")
 
 
-@dataclass
-class _SourceState:
+@dataclass(kw_only=True)
+class _SourceState(PollState):
     cfg: SourceConfig
-    next_at: float = 0.0  # time.monotonic()
-    failures: int = 0
-    etag: str | None = None
-    last_modified: str | None = None
-    file_sig: tuple[int, int] | None = None
-    last_checked_at: datetime | None = None
-    last_outcome: str | None = None  # applied | not_modified | unchanged | rejected | error
+    # last_outcome: applied | not_modified | unchanged | rejected | error
 
 
-class RealtimePoller:
+class RealtimePoller(LeasedPoller):
     """Polls the configured sources in a background thread while this process holds the
     poller lease (see the module docstring)."""
 
     def __init__(self, engine: IncidentEngine, sources: list[SourceConfig],
                  tick_s: float = 0.2) -> None:
-        self.engine = engine
-        self.sources = [_SourceState(s) for s in sources]
-        self.tick_s = tick_s
-        self.holder = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.leader = False
-        self._lease_at = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._client: Any = None
-
-    def start(self) -> None:
-        """Start polling (no-op without sources)."""
-        if not self.sources or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="realtime-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling and give the lease up."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self.leader:
-            try:
-                self.engine.realtime_log.release_lease(LEASE_NAME, self.holder)
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                log.warning("could not release the realtime poller lease")
-            self.leader = False
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._hold_lease():
-                    self.poll_due()
-            except Exception:  # noqa: BLE001 - keep polling; the error is logged
-                log.exception("realtime poller")
-            self._stop.wait(self.tick_s)
-
-    def _hold_lease(self) -> bool:
-        now = time.monotonic()
-        if now - self._lease_at >= LEASE_TTL.total_seconds() / 3 or not self.leader:
-            self.leader = self.engine.realtime_log.hold_lease(
-                LEASE_NAME, self.holder, datetime.now(UTC), LEASE_TTL)
-            self._lease_at = now
-        return self.leader
-
-    def poll_due(self) -> None:
-        """Poll every source whose time has come (once each)."""
-        for st in self.sources:
-            if self._stop.is_set():
-                return
-            if time.monotonic() >= st.next_at:
-                self.poll(st)
+        self.sources = [_SourceState(cfg=s) for s in sources]
+        super().__init__(engine, self.sources, LEASE_NAME, "realtime poller", log, tick_s)
 
     def poll(self, st: _SourceState) -> None:
         """Fetch one source now and ingest what changed."""
         cfg = st.cfg
         try:
-            body = self._fetch_url(st) if cfg.url is not None else self._read_file(st)
+            body = self.fetch(st, cfg)
             if body is not None:
                 self.engine.ingest_realtime(cfg.feed_id, body, cfg.format, cfg.name, cfg.kind)
                 st.last_outcome = "applied"
@@ -256,52 +196,14 @@ class RealtimePoller:
         except UnknownFeed as exc:
             st.last_outcome = f"error: {exc}"
             st.failures += 1
-        except (OSError, _FetchError) as exc:
+        except (OSError, FetchError) as exc:
             st.last_outcome = f"error: {exc}"
             st.failures += 1
             self._record_error(st, str(exc))
         finally:
             st.last_checked_at = datetime.now(UTC)
-            delay = cfg.every_s * (2 ** min(st.failures, 12)) if st.failures else cfg.every_s
-            st.next_at = time.monotonic() + min(delay, max(MAX_BACKOFF_S, cfg.every_s))
+            st.schedule(cfg.every_s)
             self._publish(st)
-
-    def _fetch_url(self, st: _SourceState) -> bytes | None:
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.Client(follow_redirects=True)
-        cfg = st.cfg
-        headers = dict(cfg.headers)
-        if st.etag:
-            headers["If-None-Match"] = st.etag
-        if st.last_modified:
-            headers["If-Modified-Since"] = st.last_modified
-        try:
-            r = self._client.get(cfg.url, headers=headers, timeout=cfg.timeout_s)
-        except httpx.HTTPError as exc:
-            raise _FetchError(f"{type(exc).__name__}: {exc}") from None
-        if r.status_code == 304:
-            st.last_outcome = "not_modified"
-            return None
-        if r.status_code != 200:
-            raise _FetchError(f"HTTP {r.status_code}")
-        st.etag = r.headers.get("ETag")
-        st.last_modified = r.headers.get("Last-Modified") or \
-            format_datetime(datetime.now(UTC), usegmt=True)
-        return r.content
-
-    def _read_file(self, st: _SourceState) -> bytes | None:
-        path = st.cfg.file
-        assert path is not None
-        info = path.stat()
-        sig = (info.st_mtime_ns, info.st_size)
-        if sig == st.file_sig:
-            st.last_outcome = "unchanged"
-            return None
-        data = path.read_bytes()
-        st.file_sig = sig
-        return data
 
     def _record_error(self, st: _SourceState, detail: str) -> None:
         """A fetch that failed (network, HTTP status, unreadable file) is logged as refused
@@ -328,6 +230,3 @@ class RealtimePoller:
             "etag": st.etag,
         })
 
-
-class _FetchError(Exception):
-    """A URL that could not be fetched (network error, timeout, HTTP status)."""

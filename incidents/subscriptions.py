@@ -30,13 +30,8 @@ in the store, as for the realtime poller), so replicas never import the same fet
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,15 +41,23 @@ from incidents.adapters.alertc import LocationTables
 from incidents.adapters.common import DocumentRefused
 from incidents.errors import IncidentError
 from incidents.imports import ImportReport, apply_document, parse_document
+from incidents.polling import (
+    LEASE_TTL,
+    MAX_BACKOFF_S,
+    FetchError,
+    LeasedPoller,
+    PollState,
+    check_location,
+)
 
 if TYPE_CHECKING:
     from incidents.engine import IncidentEngine
 
+__all__ = ["LEASE_NAME", "LEASE_TTL", "MAX_BACKOFF_S", "ImportPoller", "ImportSubscription"]
+
 log = logging.getLogger("citynav.imports")
 
 LEASE_NAME = "import-poller"
-LEASE_TTL = timedelta(seconds=15)
-MAX_BACKOFF_S = 600.0
 
 
 class ImportSubscription(BaseModel):
@@ -73,10 +76,7 @@ class ImportSubscription(BaseModel):
 
     @model_validator(mode="after")
     def _one_location(self) -> ImportSubscription:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must be http:// or https://, got {self.url[:60]!r}")
+        check_location(self.url, self.file)
         return self
 
     @property
@@ -85,97 +85,30 @@ class ImportSubscription(BaseModel):
         return "subscription:" + (self.name or self.url or str(self.file))[:200]
 
 
-@dataclass
-class _SubState:
+@dataclass(kw_only=True)
+class _SubState(PollState):
     cfg: ImportSubscription
-    next_at: float = 0.0
-    failures: int = 0
-    etag: str | None = None
-    last_modified: str | None = None
-    file_sig: tuple[int, int] | None = None
-    last_checked_at: datetime | None = None
-    last_outcome: str | None = None
     last_counts: dict[str, int] | None = None
 
 
-class _FetchError(Exception):
-    """A URL that could not be fetched (network error, timeout, HTTP status)."""
-
-
-class ImportPoller:
+class ImportPoller(LeasedPoller):
     """Polls the subscribed feeds in a background thread while this process holds the
     import lease, and imports what changed."""
 
     def __init__(self, engine: IncidentEngine, subscriptions: list[ImportSubscription],
                  tables: LocationTables | None = None, tick_s: float = 0.2) -> None:
-        self.engine = engine
-        self.subs = [_SubState(s) for s in subscriptions]
+        self.subs = [_SubState(cfg=s) for s in subscriptions]
+        super().__init__(engine, self.subs, LEASE_NAME, "import poller", log, tick_s)
         self.tables = tables or LocationTables()
-        self.tick_s = tick_s
-        self.holder = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.leader = False
-        self._lease_at = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._client: Any = None
         #: the last report of each subscription (by source name)
         self.reports: dict[str, ImportReport] = {}
-
-    def start(self) -> None:
-        """Start polling (no-op without subscriptions)."""
-        if not self.subs or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="import-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling and give the lease up."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        if self.leader:
-            try:
-                self.engine.realtime_log.release_lease(LEASE_NAME, self.holder)
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                log.warning("could not release the import poller lease")
-            self.leader = False
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._hold_lease():
-                    self.poll_due()
-            except Exception:  # noqa: BLE001 - keep polling; the error is logged
-                log.exception("import poller")
-            self._stop.wait(self.tick_s)
-
-    def _hold_lease(self) -> bool:
-        now = time.monotonic()
-        if now - self._lease_at >= LEASE_TTL.total_seconds() / 3 or not self.leader:
-            self.leader = self.engine.realtime_log.hold_lease(
-                LEASE_NAME, self.holder, datetime.now(UTC), LEASE_TTL)
-            self._lease_at = now
-        return self.leader
-
-    def poll_due(self) -> None:
-        """Poll every subscription whose time has come (once each)."""
-        for st in self.subs:
-            if self._stop.is_set():
-                return
-            if time.monotonic() >= st.next_at:
-                self.poll(st)
 
     def poll(self, st: _SubState) -> ImportReport | None:
         """Fetch one subscription now and import it if it changed; return the report."""
         cfg = st.cfg
         report = None
         try:
-            body = self._fetch_url(st) if cfg.url is not None else self._read_file(st)
+            body = self.fetch(st, cfg)
             if body is not None:
                 doc = parse_document(body, cfg.format, self.tables,
                                      self.engine.publisher.timezone)
@@ -191,15 +124,13 @@ class ImportPoller:
             st.last_outcome = f"refused: {exc.detail}"
             st.failures = 0  # the source answered; its content was refused
             log.warning("import %s refused: %s", cfg.source, exc.detail)
-        except (OSError, _FetchError, IncidentError) as exc:
+        except (OSError, FetchError, IncidentError) as exc:
             st.last_outcome = f"error: {exc}"
             st.failures += 1
             log.warning("import %s failed: %s", cfg.source, exc)
         finally:
             st.last_checked_at = datetime.now(UTC)
-            delay = cfg.interval_s * (2 ** min(st.failures, 12)) if st.failures \
-                else cfg.interval_s
-            st.next_at = time.monotonic() + min(delay, max(MAX_BACKOFF_S, cfg.interval_s))
+            st.schedule(cfg.interval_s)
         return report
 
     def status(self) -> list[dict[str, Any]]:
@@ -210,40 +141,3 @@ class ImportPoller:
                  if st.last_checked_at else None,
                  "last_outcome": st.last_outcome, "last_counts": st.last_counts,
                  "consecutive_failures": st.failures, "etag": st.etag} for st in self.subs]
-
-    def _fetch_url(self, st: _SubState) -> bytes | None:
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.Client(follow_redirects=True)
-        cfg = st.cfg
-        headers = dict(cfg.headers)
-        if st.etag:
-            headers["If-None-Match"] = st.etag
-        if st.last_modified:
-            headers["If-Modified-Since"] = st.last_modified
-        try:
-            r = self._client.get(cfg.url, headers=headers, timeout=cfg.timeout_s)
-        except httpx.HTTPError as exc:
-            raise _FetchError(f"{type(exc).__name__}: {exc}") from None
-        if r.status_code == 304:
-            st.last_outcome = "not_modified"
-            return None
-        if r.status_code != 200:
-            raise _FetchError(f"HTTP {r.status_code}")
-        st.etag = r.headers.get("ETag")
-        st.last_modified = r.headers.get("Last-Modified") or \
-            format_datetime(datetime.now(UTC), usegmt=True)
-        return r.content
-
-    def _read_file(self, st: _SubState) -> bytes | None:
-        path = st.cfg.file
-        assert path is not None
-        info = path.stat()
-        sig = (info.st_mtime_ns, info.st_size)
-        if sig == st.file_sig:
-            st.last_outcome = "unchanged"
-            return None
-        data = path.read_bytes()
-        st.file_sig = sig
-        return data

@@ -11,12 +11,15 @@ protobuf < 7 while the bindings need >= 7.34.)
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from routing.kernels.tiles import encode_features
 
 #: Geometry types of the specification.
 POINT, LINESTRING = 1, 2
@@ -69,7 +72,7 @@ def _tile_class() -> Any:
 Tile = _tile_class()
 
 
-def _zigzag(a: np.ndarray) -> np.ndarray:
+def zigzag(a: np.ndarray) -> np.ndarray:
     return (a << 1) ^ (a >> 63)
 
 
@@ -83,9 +86,9 @@ def line_commands(xy: np.ndarray) -> list[int] | None:
     d = d[keep]
     out = np.empty(3 + 1 + 2 * len(d), dtype=np.int64)
     out[0] = (1 << 3) | _MOVE_TO
-    out[1:3] = _zigzag(xy[0].astype(np.int64))
+    out[1:3] = zigzag(xy[0].astype(np.int64))
     out[3] = (len(d) << 3) | _LINE_TO
-    out[4:] = _zigzag(d.astype(np.int64)).ravel()
+    out[4:] = zigzag(d.astype(np.int64)).ravel()
     return out.tolist()
 
 
@@ -97,10 +100,20 @@ def grouped_line_commands(xy: np.ndarray, part_offsets: np.ndarray, part_group: 
     ``xy[part_offsets[p]:part_offsets[p + 1]]``; ``part_group[p]``: the group (feature) key
     of each part. Repeated points are dropped, parts left with fewer than two points too.
     Returns (the distinct group keys in order, the commands of each group's feature)."""
+    keys, flat, bounds = grouped_line_geometry(xy, part_offsets, part_group)
+    return keys, [flat[bounds[k]:bounds[k + 1]].tolist() for k in range(len(keys))]
+
+
+def grouped_line_geometry(xy: np.ndarray, part_offsets: np.ndarray, part_group: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`grouped_line_commands` as flat arrays: (the distinct group keys in order, all
+    groups' command integers one after the other, the ``len(keys) + 1`` offsets of each
+    group's commands in them)."""
     xy = np.asarray(xy, dtype=np.int64)
     n_parts = len(part_offsets) - 1
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(1, np.int64))
     if n_parts <= 0 or len(xy) == 0:
-        return np.zeros(0, np.int64), []
+        return empty
     lengths = np.diff(part_offsets)
     part_of = np.repeat(np.arange(n_parts), lengths)
     first = np.zeros(len(xy), bool)
@@ -118,9 +131,9 @@ def grouped_line_commands(xy: np.ndarray, part_offsets: np.ndarray, part_group: 
     parts = np.flatnonzero(ok)[order]
     counts = counts[parts]
     if len(parts) == 0:
-        return np.zeros(0, np.int64), []
+        return empty
     starts_old = np.concatenate([[0], np.cumsum(np.bincount(part_of, minlength=n_parts))])
-    xy = xy[_ranges(starts_old[parts], counts)]
+    xy = xy[ranges(starts_old[parts], counts)]
     groups = np.asarray(part_group)[parts]
     new_group = np.ones(len(parts), bool)
     new_group[1:] = groups[1:] != groups[:-1]
@@ -129,7 +142,7 @@ def grouped_line_commands(xy: np.ndarray, part_offsets: np.ndarray, part_group: 
     delta[0] = xy[0]
     delta[1:] = xy[1:] - xy[:-1]
     delta[pstart[new_group]] = xy[pstart[new_group]]  # a feature's cursor starts at 0,0
-    zz = _zigzag(delta)
+    zz = zigzag(delta)
     # each part of k points takes 2k + 2 integers: MoveTo(1) x y LineTo(k-1) dx dy ...
     width = 2 * counts + 2
     off = np.concatenate([[0], np.cumsum(width)])
@@ -142,11 +155,10 @@ def grouped_line_commands(xy: np.ndarray, part_offsets: np.ndarray, part_group: 
     out[pos + 1] = zz[:, 1]
     gstart = np.flatnonzero(new_group)
     bounds = np.concatenate([off[gstart], [off[-1]]])
-    cmds = [out[bounds[k]:bounds[k + 1]].tolist() for k in range(len(gstart))]
-    return groups[gstart], cmds
+    return groups[gstart], out, bounds
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(s, s + c)`` for each start and count."""
     total = int(counts.sum())
     base = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
@@ -222,3 +234,71 @@ def encode(layers: Iterable[LayerBuilder]) -> bytes:
         if len(lb):
             lb.fill(tile.layers.add())
     return tile.SerializeToString()
+
+
+# --- Array encoder -------------------------------------------------------------------------
+# The protobuf wire format written directly from arrays, for tiles with many features: the
+# features are written by a numba kernel (routing.kernels.tiles.encode_features), the key
+# and value tables come pre-encoded. Parsing the result with :data:`Tile` gives the message
+# :func:`encode` gives for the same features (tests/routing/test_mvt.py checks).
+
+_WT_VARINT, _WT_LEN = 0, 2
+
+
+def _tag(field_no: int, wire_type: int) -> int:
+    return (field_no << 3) | wire_type
+
+
+def _varint(i: int) -> bytes:
+    out = bytearray()
+    while i > 0x7F:
+        out.append((i & 0x7F) | 0x80)
+        i >>= 7
+    out.append(i)
+    return bytes(out)
+
+
+def _len_field(field_no: int, payload: bytes) -> bytes:
+    return _varint(_tag(field_no, _WT_LEN)) + _varint(len(payload)) + payload
+
+
+def key_field(key: str) -> bytes:
+    """A layer's ``keys`` entry (field 3) for ``key``, to pass to :func:`encode_layer`."""
+    return _len_field(3, key.encode())
+
+
+def value_field(v: str | int | float | bool) -> bytes:
+    """A layer's ``values`` entry (field 4) for ``v``, as :meth:`LayerBuilder.fill` types it
+    (bool, uint or sint for ints, double for floats, else string)."""
+    if isinstance(v, bool):
+        msg = _varint(_tag(7, _WT_VARINT)) + _varint(int(v))
+    elif isinstance(v, int):
+        msg = (_varint(_tag(6, _WT_VARINT)) + _varint(-2 * v - 1)  # zigzag of v < 0
+               if v < 0 else _varint(_tag(5, _WT_VARINT)) + _varint(v))
+    elif isinstance(v, float):
+        msg = _varint(_tag(3, 1)) + struct.pack("<d", v)  # fixed64
+    else:
+        msg = _len_field(1, str(v).encode())
+    return _len_field(4, msg)
+
+
+def encode_layer(name: str, extent: int, geom_type: np.ndarray, geometry: np.ndarray,
+                 geometry_offsets: np.ndarray, tags: np.ndarray, tag_offsets: np.ndarray,
+                 keys: bytes, values: bytes) -> bytes:
+    """One ``Tile.Layer`` field (the bytes to join into a tile) from arrays: feature ``f``
+    (``id`` ``f + 1``) has type ``geom_type[f]``, command integers
+    ``geometry[geometry_offsets[f]:geometry_offsets[f + 1]]`` and tags
+    ``tags[tag_offsets[f]:tag_offsets[f + 1]]`` (key, value index pairs into the layer's
+    tables); ``keys`` and ``values``: the tables' entries (:func:`key_field`,
+    :func:`value_field`) one after the other. Empty when there are no features."""
+    if len(geom_type) == 0:
+        return b""
+    features = encode_features(np.asarray(geom_type, dtype=np.int64),
+                               np.asarray(geometry, dtype=np.int64),
+                               np.asarray(geometry_offsets, dtype=np.int64),
+                               np.asarray(tags, dtype=np.int64),
+                               np.asarray(tag_offsets, dtype=np.int64))
+    body = (_varint(_tag(15, _WT_VARINT)) + _varint(2) + _len_field(1, name.encode())
+            + features.tobytes() + keys + values
+            + _varint(_tag(5, _WT_VARINT)) + _varint(extent))
+    return _len_field(3, body)
