@@ -503,3 +503,29 @@ def test_commuter_search_suggests_named_places(page_watch, server_url: str) -> N
     page.locator(".card.route").first.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert page.input_value("#to") == "Black Brigade Monument"
     watch.assert_offline_clean()
+
+
+def test_commuter_typing_on_is_not_overwritten_by_a_late_lookup(page_watch,
+                                                                server_url: str) -> None:
+    """A place lookup that answers after the user typed on (here: held back 1.5 s) does not
+    overwrite the field or the chosen destination (it once garbled the field to
+    "Black Brigade MonumentBlack Brigade Monument")."""
+    page, watch = page_watch
+    _ready(page, server_url + "/")
+    page.select_option("#lang", "en")
+    page.evaluate("""() => { const f = window.fetch;
+      window.fetch = async (u, o) => {
+        if (String(u).includes("q=Madison%20Ave&limit=1&")) await new Promise((r) => setTimeout(r, 1500));
+        return f(u, o); }; }""")
+    page.fill("#to", "Madison Ave")
+    # leaving the field fires its change (a lookup of "Madison Ave", held back) ...
+    _plan(page, A, "Black Brigade Monument")
+    page.locator(".card.route").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    # ... which answers now, after the plan: it must change nothing
+    page.wait_for_function("""() => performance.getEntriesByType("resource").some(
+        (e) => e.name.includes("q=Madison%20Ave&limit=1&") && e.responseEnd > 0)""",
+                           timeout=RENDER_TIMEOUT_MS)
+    page.wait_for_timeout(300)
+    assert page.input_value("#to") == "Black Brigade Monument"
+    assert page.evaluate("document.body.dataset.planned") == "1"
+    watch.assert_offline_clean()

@@ -63,8 +63,12 @@
       }, 200);
     });
     input.addEventListener("change", async () => {
+      const typed = input.value;
       try {
         const p = await resolve(input, key);
+        // The user typed on (or planned) while this looked up: a later change resolves that;
+        // writing this stale answer into the field would garble what they typed.
+        if (input.value !== typed) return;
         setPlace(key === "from" ? "origin" : "destination", p);
         if (p) map.easeTo({ center: [p.lon, p.lat] });
       } catch (e) { showError(e); }
