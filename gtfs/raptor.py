@@ -108,6 +108,64 @@ def _wc_ok(mode: Int, value: Int) -> bool:
     return value != 2
 
 
+@njit(cache=True)
+def _note(s: Int, flag: np.ndarray, lst: np.ndarray, n: int) -> int:
+    """Append stop ``s`` to ``lst`` (``n`` entries so far) unless ``flag`` says it is on it
+    already; returns the new count."""
+    if flag[_ix(s)] == 0:
+        flag[_ix(s)] = 1
+        lst[n] = s
+        return n + 1
+    return n
+
+
+@njit(cache=True)
+def _note_round(s: Int, flag: np.ndarray, lists: np.ndarray, counts: np.ndarray,
+                k: Int) -> None:
+    """:func:`_note` on round ``k``'s change list (``lists[k]``, length ``counts[k]``)."""
+    if flag[_ix(s)] == 0:
+        flag[_ix(s)] = 1
+        lists[k, counts[k]] = s
+        counts[k] += 1
+
+
+@njit(cache=True)
+def _arrive(arr: np.ndarray, par: np.ndarray, lk: Int, k: Int, s: Int, a: Int, inst: Int,
+            bstop: Int, bpos: Int, apos: Int, touched: np.ndarray, touched_list: np.ndarray,
+            n_touched: int, in_arr: np.ndarray, chg_arr: np.ndarray,
+            n_chg_arr: np.ndarray) -> int:
+    """Set stop ``s``'s arrival label (row ``lk``) to ``a`` by ``inst`` boarded at ``bstop``
+    (position ``bpos``) and left at position ``apos`` in round ``k``; note ``s`` as touched
+    and changed. Returns the new touched count."""
+    su = _ix(s)
+    arr[lk, su] = a
+    par[k, su, P_ARR_SRC] = k
+    par[k, su, P_ARR_INST] = inst
+    par[k, su, P_ARR_BSTOP] = bstop
+    par[k, su, P_ARR_BPOS] = bpos
+    par[k, su, P_ARR_APOS] = apos
+    _note_round(s, in_arr, chg_arr, n_chg_arr, k)
+    return _note(s, touched, touched_list, n_touched)
+
+
+@njit(cache=True)
+def _board(brd: np.ndarray, par: np.ndarray, lk: Int, k: Int, q: Int, v: Int, src: Int,
+           frm: Int, dur: Int, touched: np.ndarray, touched_list: np.ndarray, n_touched: int,
+           in_brd: np.ndarray, chg_brd: np.ndarray, n_chg_brd: np.ndarray,
+           is_marked: np.ndarray, marked: np.ndarray, n_marked: int) -> tuple[int, int]:
+    """Set stop ``q``'s boarding label (row ``lk``) to ``v``, reached from stop ``frm`` (-1:
+    access) in ``dur`` s, ``src`` its source stamp; note ``q`` as touched, changed and marked
+    for the next round. Returns the new (touched, marked) counts."""
+    qu = _ix(q)
+    brd[lk, qu] = v
+    par[k, qu, P_BRD_SRC] = src
+    par[k, qu, P_BRD_FROM] = frm
+    par[k, qu, P_BRD_DUR] = dur
+    _note_round(q, in_brd, chg_brd, n_chg_brd, k)
+    return (_note(q, touched, touched_list, n_touched),
+            _note(q, is_marked, marked, n_marked))
+
+
 # --------------------------------------------------------------------------- scratch
 # The arrays are laid out so that what one step of the search writes about a stop sits
 # together (one or two cache lines): the labels of a round, the record of how a label was
@@ -439,22 +497,10 @@ def raptor(
             a = access_stop[j]
             v = tau + access_s[j]
             if v < brd[0, a]:
-                brd[0, a] = v
-                brd_src[0, a] = qid if plain else 0
-                brd_from[0, a] = -1
-                brd_dur[0, a] = access_s[j]
-                if touched[a] == 0:
-                    touched[a] = 1
-                    touched_list[n_touched] = a
-                    n_touched += 1
-                if is_marked[a] == 0:
-                    is_marked[a] = 1
-                    marked[n_marked] = a
-                    n_marked += 1
-                if in_brd[a] == 0:
-                    in_brd[a] = 1
-                    chg_brd[0, n_chg_brd[0]] = a
-                    n_chg_brd[0] += 1
+                n_touched, n_marked = _board(
+                    brd, par, 0, 0, a, v, qid if plain else 0, -1, access_s[j], touched,
+                    touched_list, n_touched, in_brd, chg_brd, n_chg_brd, is_marked, marked,
+                    n_marked)
         for j in range(n_chg_brd[0]):
             in_brd[chg_brd[0, j]] = 0
         for k in range(1, n_rounds + 1):
@@ -571,20 +617,9 @@ def raptor(
                                 if a >= tk:
                                     break  # times never decrease along a trip
                                 if a < arr[lk, s]:
-                                    arr[lk, s] = a
-                                    arr_src[k, s] = k
-                                    arr_inst[k, s] = i
-                                    arr_bstop[k, s] = bs
-                                    arr_bpos[k, s] = bp
-                                    arr_apos[k, s] = p
-                                    if touched[s] == 0:
-                                        touched[s] = 1
-                                        touched_list[n_touched] = s
-                                        n_touched += 1
-                                    if in_arr[s] == 0:
-                                        in_arr[s] = 1
-                                        chg_arr[k, n_chg_arr[k]] = s
-                                        n_chg_arr[k] += 1
+                                    n_touched = _arrive(arr, par, lk, k, s, a, i, bs, bp, p,
+                                                        touched, touched_list, n_touched, in_arr,
+                                                        chg_arr, n_chg_arr)
                         continue
                     # FIFO: nothing in this layer can beat the target when its first
                     # instance leaves too late, and nothing can be boarded when its last
@@ -606,20 +641,9 @@ def raptor(
                         if cur >= 0 and drop[xp]:
                             a = np.int64(st_arr[_ix(cur_base + p)])
                             if a < arr[lk, su] and a < tk:
-                                arr[lk, su] = a
-                                arr_src[k, su] = k
-                                arr_inst[k, su] = cur
-                                arr_bstop[k, su] = bstop
-                                arr_bpos[k, su] = bpos
-                                arr_apos[k, su] = p
-                                if touched[su] == 0:
-                                    touched[su] = 1
-                                    touched_list[n_touched] = s
-                                    n_touched += 1
-                                if in_arr[su] == 0:
-                                    in_arr[su] = 1
-                                    chg_arr[k, n_chg_arr[k]] = s
-                                    n_chg_arr[k] += 1
+                                n_touched = _arrive(arr, par, lk, k, s, a, cur, bstop, bpos, p,
+                                                    touched, touched_list, n_touched, in_arr,
+                                                    chg_arr, n_chg_arr)
                         if was_marked[su] == 0 or not pick[xp]:
                             continue
                         b = brd[lk1, su]
@@ -692,20 +716,9 @@ def raptor(
                         s = ps[xp]
                         su = _ix(s)
                         if a < arr[lk, su]:
-                            arr[lk, su] = a
-                            arr_src[k, su] = k
-                            arr_inst[k, su] = cur
-                            arr_bstop[k, su] = bstop
-                            arr_bpos[k, su] = bpos
-                            arr_apos[k, su] = p
-                            if touched[su] == 0:
-                                touched[su] = 1
-                                touched_list[n_touched] = s
-                                n_touched += 1
-                            if in_arr[su] == 0:
-                                in_arr[su] = 1
-                                chg_arr[k, n_chg_arr[k]] = s
-                                n_chg_arr[k] += 1
+                            n_touched = _arrive(arr, par, lk, k, s, a, cur, bstop, bpos, p,
+                                                touched, touched_list, n_touched, in_arr,
+                                                chg_arr, n_chg_arr)
             for j in range(n_prev):
                 was_marked[prev_list[j]] = 0
             # transfers from stops improved by vehicle in this round: x = -1 the same stop,
@@ -728,40 +741,20 @@ def raptor(
                         continue
                     v = a + mts
                     if v < brd[lk, su]:
-                        brd[lk, su] = v
-                        brd_src[k, su] = qid if plain else k
-                        brd_from[k, su] = s
-                        brd_dur[k, su] = mts
-                        if in_brd[su] == 0:
-                            in_brd[su] = 1
-                            chg_brd[k, n_chg_brd[k]] = s
-                            n_chg_brd[k] += 1
-                        if is_marked[su] == 0:
-                            is_marked[su] = 1
-                            marked[n_marked] = s
-                            n_marked += 1
+                        n_touched, n_marked = _board(
+                            brd, par, lk, k, s, v, qid if plain else k, s, mts, touched,
+                            touched_list, n_touched, in_brd, chg_brd, n_chg_brd, is_marked,
+                            marked, n_marked)
                     for x in range(fp0, fp1):
                         ux = _ix(x)
                         uq = _ix(fp_to[ux])
                         dur = max(np.int64(fp_dur[ux]), mts)
                         v = a + dur
                         if v < brd[lk, uq] and v < tk:
-                            brd[lk, uq] = v
-                            brd_src[k, uq] = qid if plain else k
-                            brd_from[k, uq] = s
-                            brd_dur[k, uq] = dur
-                            if touched[uq] == 0:
-                                touched[uq] = 1
-                                touched_list[n_touched] = uq
-                                n_touched += 1
-                            if in_brd[uq] == 0:
-                                in_brd[uq] = 1
-                                chg_brd[k, n_chg_brd[k]] = uq
-                                n_chg_brd[k] += 1
-                            if is_marked[uq] == 0:
-                                is_marked[uq] = 1
-                                marked[n_marked] = uq
-                                n_marked += 1
+                            n_touched, n_marked = _board(
+                                brd, par, lk, k, uq, v, qid if plain else k, s, dur, touched,
+                                touched_list, n_touched, in_brd, chg_brd, n_chg_brd, is_marked,
+                                marked, n_marked)
                     continue
                 for x in range(-1, n_fp + n_tr):
                     if x < n_fp:
@@ -807,22 +800,10 @@ def raptor(
                     # relax the boarding label of q
                     v = a + dur
                     if v < brd[lk, q] and v < tk:
-                        brd[lk, q] = v
-                        brd_src[k, q] = qid if plain else k
-                        brd_from[k, q] = s
-                        brd_dur[k, q] = dur
-                        if touched[q] == 0:
-                            touched[q] = 1
-                            touched_list[n_touched] = q
-                            n_touched += 1
-                        if in_brd[q] == 0:
-                            in_brd[q] = 1
-                            chg_brd[k, n_chg_brd[k]] = q
-                            n_chg_brd[k] += 1
-                        if is_marked[q] == 0:
-                            is_marked[q] = 1
-                            marked[n_marked] = q
-                            n_marked += 1
+                        n_touched, n_marked = _board(
+                            brd, par, lk, k, q, v, qid if plain else k, s, dur, touched,
+                            touched_list, n_touched, in_brd, chg_brd, n_chg_brd, is_marked,
+                            marked, n_marked)
             # egress
             for j in range(n_chg_arr[k]):
                 su = _ix(chg_arr[k, j])
