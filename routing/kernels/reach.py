@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from routing.kernels.heap import heap_pop, heap_push
 from routing.kernels.limits import INF_WEIGHT
 
 #: Cost of a node not reached within the limit.
@@ -32,41 +33,6 @@ def csr_by_tail(n_nodes: int, tail: np.ndarray, head: np.ndarray
     return offsets, np.asarray(head, dtype=np.int32)[order], order
 
 
-@njit(cache=True, nogil=True)
-def _push(hk: NDArray[np.int64], hn: NDArray[np.int64], size: int, key: np.int64,
-          node: np.int64) -> int:
-    i = size
-    hk[i] = key
-    hn[i] = node
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
-            break
-        hk[p], hk[i] = hk[i], hk[p]
-        hn[p], hn[i] = hn[i], hn[p]
-        i = p
-    return size + 1
-
-
-@njit(cache=True, nogil=True)
-def _pop(hk: NDArray[np.int64], hn: NDArray[np.int64], size: int) -> int:
-    size -= 1
-    hk[0] = hk[size]
-    hn[0] = hn[size]
-    i = 0
-    while True:
-        lft = 2 * i + 1
-        if lft >= size:
-            break
-        c = lft
-        if lft + 1 < size and hk[lft + 1] < hk[lft]:
-            c = lft + 1
-        if hk[i] <= hk[c]:
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hn[c], hn[i] = hn[i], hn[c]
-        i = c
-    return size
 
 
 @njit(cache=True, nogil=True)
@@ -88,11 +54,11 @@ def bounded_dijkstra(offsets: NDArray[np.int64], head: NDArray[np.int32],
         c = src_cost[i]
         if c <= limit and c < dist[s]:
             dist[s] = c
-            size = _push(hk, hn, size, c, s)
+            size = heap_push(hk, hn, size, c, s)
     while size > 0:
         d = hk[0]
         u = hn[0]
-        size = _pop(hk, hn, size)
+        size = heap_pop(hk, hn, size)
         if done[u] or d > dist[u]:
             continue
         done[u] = True
@@ -104,7 +70,7 @@ def bounded_dijkstra(offsets: NDArray[np.int64], head: NDArray[np.int32],
             nd = d + w
             if nd <= limit and nd < dist[v]:
                 dist[v] = nd
-                size = _push(hk, hn, size, nd, np.int64(v))
+                size = heap_push(hk, hn, size, nd, np.int64(v))
     return dist
 
 

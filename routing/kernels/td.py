@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from routing.kernels.heap import heap_pop, heap_push
 from routing.kernels.limits import INF_WEIGHT, MAX_FINITE_WEIGHT
 
 DAY_MS = 86_400_000
@@ -263,40 +264,6 @@ def _frac_cost(total_ms: int, frac: float) -> int:
     return int(np.rint(np.float64(total_ms) * frac))
 
 
-@njit(cache=True)
-def _push(hk: np.ndarray, hv: np.ndarray, n: int, key: int, val: int) -> int:
-    i = n
-    hk[i] = key
-    hv[i] = val
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
-            break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        i = p
-    return n + 1
-
-
-@njit(cache=True)
-def _pop(hk: np.ndarray, hv: np.ndarray, n: int) -> int:
-    n -= 1
-    hk[0] = hk[n]
-    hv[0] = hv[n]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= n:
-            break
-        c = left
-        if left + 1 < n and hk[left + 1] < hk[left]:
-            c = left + 1
-        if hk[i] <= hk[c]:
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        i = c
-    return n
 
 
 @njit(cache=True)
@@ -368,14 +335,14 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
             parent[v] = -1
             if pot[v] < 0:
                 pot[v] = _potential(v, node_x, node_y, tx, ty, inv_speed)
-            n = _push(hk, hv, n, src_time_ms[i] + pot[v], v)
+            n = heap_push(hk, hv, n, src_time_ms[i] + pot[v], v)
     best = int(INF_TIME)
     best_arrival = int(INF_TIME)
     best_t = -1
     while n > 0:
         key = hk[0]
         v = hv[0]
-        n = _pop(hk, hv, n)
+        n = heap_pop(hk, hv, n)
         t = dist[v]
         if key > t + pen[v] + pot[v]:
             continue  # stale entry
@@ -421,7 +388,7 @@ def td_dijkstra(out_offsets: np.ndarray, out_arc: np.ndarray, out_head: np.ndarr
                 src_of[h] = src_of[v]
                 if pot[h] < 0:
                     pot[h] = _potential(h, node_x, node_y, tx, ty, inv_speed)
-                n = _push(hk, hv, n, ta + pa + pot[h], h)
+                n = heap_push(hk, hv, n, ta + pa + pot[h], h)
     if best_t < 0:
         return (-1, -1, -1, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64))
     # Walk back from the target node to its source.
