@@ -30,7 +30,7 @@ import contourpy
 import numpy as np
 import shapely
 
-from routing.kernels.reach import UNREACHED, near_field
+from routing.kernels.reach import UNREACHED, mark_reached_samples, near_field, scatter_max
 from routing.reach import RoadReach
 from routing.road import RoadRouter
 
@@ -86,7 +86,8 @@ class Contours:
         self._sample_cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Points every ≤ SAMPLE_M along every segment: (x, y, segment, fraction of the
+        """Points every ≤ SAMPLE_M along every segment, grouped by segment: (x, y, each
+        segment's first sample (offsets, one more than the segments), fraction of the
         segment's length from its ``u`` end; exactly 0 and 1 at its junctions)."""
         hit = self._sample_cache
         if hit is None:
@@ -119,10 +120,14 @@ class Contours:
             pts = np.concatenate([pts, xy[last]])
             seg = np.concatenate([seg_of[a], np.arange(last.shape[0])])
             frac = np.concatenate([frac, np.ones(last.shape[0])])
-            # x and y apart: reductions over one contiguous column are much faster
-            hit = self._sample_cache = (np.ascontiguousarray(pts[:, 0]),
-                                        np.ascontiguousarray(pts[:, 1]), seg,
-                                        np.minimum(frac, 1.0))
+            # grouped by segment (a segment's samples are found by offsets); x and y apart:
+            # reductions over one contiguous column are much faster
+            by_seg = np.argsort(seg, kind="stable")
+            seg_off = np.zeros(self._gstart.shape[0] + 1, dtype=np.int64)
+            np.cumsum(np.bincount(seg, minlength=self._gstart.shape[0]), out=seg_off[1:])
+            hit = self._sample_cache = (np.ascontiguousarray(pts[by_seg, 0]),
+                                        np.ascontiguousarray(pts[by_seg, 1]), seg_off,
+                                        np.ascontiguousarray(np.minimum(frac, 1.0)[by_seg]))
         return hit
 
     def edge_entry_ms(self, rr: RoadReach) -> np.ndarray:
@@ -154,8 +159,8 @@ class Contours:
         n_seg = self._gstart.shape[0]
         from_u = np.full(n_seg, -1.0)
         from_v = np.full(n_seg, -1.0)
-        np.maximum.at(from_u, seg[~rev], share[~rev])
-        np.maximum.at(from_v, seg[rev], share[rev])
+        scatter_max(from_u, seg[~rev], share[~rev])
+        scatter_max(from_v, seg[rev], share[rev])
         inner: list[tuple[int, float, float]] = []
         if rr.origin is not None:  # from the snapped point along each of its edges
             for oe, metres in rr.origin.edges:
@@ -208,11 +213,9 @@ class Contours:
         """(contour polygon in local metres, road length reached in m, grid cell size in m)
         for one limit (``seeds``: see :meth:`reached_pieces`)."""
         from_u, from_v, inner, seg_m = self.reached_pieces(rr, limit_ms, seeds)
-        px, py, seg, frac = self._samples()
-        fu, fv = from_u[seg], from_v[seg]
-        hit = ((fu >= 0) & (frac <= fu)) | ((fv >= 0) & (frac >= 1.0 - fv))
-        for s_id, lo, hi in inner.tolist():
-            hit |= (seg == int(s_id)) & (frac >= lo) & (frac <= hi)
+        px, py, seg_off, frac = self._samples()
+        hit = np.zeros(frac.shape[0], dtype=np.bool_)
+        mark_reached_samples(seg_off, frac, from_u, from_v, inner, hit)
         x, y = px[hit], py[hit]
         if rr.origin is not None:
             ox, oy = self.router.projection.to_xy(rr.origin.snap.lon, rr.origin.snap.lat)

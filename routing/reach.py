@@ -25,7 +25,7 @@ import numpy as np
 
 from gtfs import query as tq
 from routing.kernels.limits import INF_WEIGHT
-from routing.kernels.reach import UNREACHED, bounded_dijkstra, csr_by_tail
+from routing.kernels.reach import UNREACHED, bounded_dijkstra, csr_by_tail, scatter_min
 from routing.plan import Planner, PlanRequest
 from routing.profiles import Mode
 from routing.road import Endpoint, ModeRouter, RoadRouter, RoutingError, SnapError
@@ -333,7 +333,7 @@ class Reach:
 
     def _junction_times(self, mr: ModeRouter, kd: np.ndarray) -> np.ndarray:
         jt = np.full(self.n_junctions, UNREACHED, dtype=np.int64)
-        np.minimum.at(jt, np.asarray(mr.arrays.knode_junction), kd)
+        scatter_min(jt, np.asarray(mr.arrays.knode_junction), kd)
         return jt
 
     # ------------------------------------------------------------------ transit

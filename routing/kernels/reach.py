@@ -102,3 +102,48 @@ def near_field(iy: NDArray[np.int64], ix: NDArray[np.int64], ny: int, nx: int,
                 if d <= radius_cells and d < out[y, x]:
                     out[y, x] = d
     return out
+
+
+@njit(cache=True, nogil=True)
+def scatter_min(out: NDArray[np.int64], idx: NDArray[np.int64], val: NDArray[np.int64]) -> None:
+    """``out[idx[i]] = min(out[idx[i]], val[i])`` for every ``i`` (``np.minimum.at``, fast)."""
+    for i in range(idx.shape[0]):
+        j = idx[i]
+        if val[i] < out[j]:
+            out[j] = val[i]
+
+
+@njit(cache=True, nogil=True)
+def scatter_max(out: NDArray[np.float64], idx: NDArray[np.int64],
+                val: NDArray[np.float64]) -> None:
+    """``out[idx[i]] = max(out[idx[i]], val[i])`` for every ``i`` (``np.maximum.at``, fast)."""
+    for i in range(idx.shape[0]):
+        j = idx[i]
+        if val[i] > out[j]:
+            out[j] = val[i]
+
+
+@njit(cache=True, nogil=True)
+def mark_reached_samples(seg_off: NDArray[np.int64], frac: NDArray[np.float64],
+                         from_u: NDArray[np.float64], from_v: NDArray[np.float64],
+                         inner: NDArray[np.float64], hit: NDArray[np.bool_]) -> None:
+    """Set ``hit`` on the sample points of reached road: samples ``seg_off[s]:seg_off[s+1]``
+    lie on segment ``s`` at ``frac`` of its length from ``u``; segment ``s`` is reached on
+    ``[0, from_u[s]]`` and ``[1 - from_v[s], 1]`` (-1: not from that end) and on every
+    ``inner`` row ``(segment, lo, hi)``. Work is proportional to the reached segments."""
+    for s in range(from_u.shape[0]):
+        fu = from_u[s]
+        fv = from_v[s]
+        if fu < 0.0 and fv < 0.0:
+            continue
+        for j in range(seg_off[s], seg_off[s + 1]):
+            f = frac[j]
+            if (fu >= 0.0 and f <= fu) or (fv >= 0.0 and f >= 1.0 - fv):
+                hit[j] = True
+    for i in range(inner.shape[0]):
+        sg = int(inner[i, 0])
+        lo = inner[i, 1]
+        hi = inner[i, 2]
+        for j in range(seg_off[sg], seg_off[sg + 1]):
+            if lo <= frac[j] <= hi:
+                hit[j] = True
