@@ -8,9 +8,13 @@ city's timezone), or a vehicle comparison (``weight>7.5``, ``length>12``, ``heig
 standard vehicle. Anything else (user classes like ``delivery``, weather like ``wet``, stay
 limits like ``stay<2h``, broken syntax) is *unparseable*: the part is ignored and counted.
 
-Public holidays: no country calendar is loaded, so ``PH`` never matches (``Mo-Fr 07:00-09:00;
-PH off`` applies on holidays too). Sun events (``sunrise``, ``dusk``) use the parser's fixed
-default times (no coordinates are given).
+Public holidays and sun events: given the city's coordinates (the router passes its
+snapshot's centre) and its timezone's country (the tz database's ``zone.tab``), the parser
+uses that country's public-holiday calendar for ``PH`` (``Mo-Fr 07:00-09:00; PH off`` is off
+on Christmas in Kentucky) and computes ``sunrise`` / ``sunset`` / ``dawn`` / ``dusk`` for that
+place — both from data compiled into the parser, nothing fetched. ``SH`` (school holidays)
+has no calendar there and never matches. Without coordinates ``PH`` never matches and sun
+events take the parser's fixed default times.
 
 :class:`ConditionTable` holds a snapshot's distinct conditions and answers, per mode, which
 are in force at an instant, when that next changes, and the windows in which each holds over
@@ -28,6 +32,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import opening_hours
+
+from routing.timezones import country_of_zone
 
 #: The parser's syntax error class (``opening_hours.ParserError``; untyped in its stubs).
 _OH_ERROR: type[Exception] = getattr(opening_hours, "ParserError", SyntaxError)
@@ -160,12 +166,14 @@ def vehicle_holds(cond: Condition, vehicle: Sequence[float] | None) -> bool:
 class ConditionTable:
     """The distinct conditions of a snapshot, evaluated in its timezone."""
 
-    def __init__(self, texts: Sequence[str], timezone: str = "UTC") -> None:
+    def __init__(self, texts: Sequence[str], timezone: str = "UTC",
+                 coords: tuple[float, float] | None = None) -> None:
+        """``coords``: (lat, lon) of the city, for its public holidays and sun times."""
         self.texts = list(texts)
         self.zone = ZoneInfo(timezone)
         self.conditions = [parse_condition(t) for t in self.texts]
         self._oh = [
-            opening_hours.OpeningHours(c.hours) if c.hours is not None else None
+            _opening_hours(c.hours, self.zone, coords) if c.hours is not None else None
             for c in self.conditions
         ]
         self._lock = threading.Lock()
@@ -176,6 +184,14 @@ class ConditionTable:
 
     def _naive_local(self, t: datetime) -> datetime:
         return t.astimezone(self.zone).replace(tzinfo=None)
+
+    def _next_change(self, oh: opening_hours.OpeningHours, local: datetime) -> datetime | None:
+        """The spec's next change after ``local`` as a naive local time (a parser built with
+        the city's timezone answers aware times)."""
+        n = oh.next_change(local)
+        if n is not None and n.tzinfo is not None:
+            n = self._naive_local(n)
+        return n
 
     def _epoch_ms(self, naive_local: datetime) -> int:
         aware = naive_local.replace(tzinfo=self.zone)
@@ -210,7 +226,7 @@ class ConditionTable:
         while t_ms < hi_ms and guard < 10_000:
             guard += 1
             is_open = bool(oh.is_open(t))
-            nxt = oh.next_change(t)
+            nxt = self._next_change(oh, t)
             n_ms = hi_ms if nxt is None else min(self._epoch_ms(nxt), hi_ms)
             if n_ms <= t_ms:  # DST folds: step on by a minute
                 nxt = t + timedelta(minutes=1)
@@ -236,10 +252,33 @@ class ConditionTable:
         for oh in self._oh:
             if oh is None:
                 continue
-            n = oh.next_change(local)
+            n = self._next_change(oh, local)
             if n is not None and (best is None or n < best):
                 best = n
         return None if best is None else best.replace(tzinfo=self.zone).astimezone(UTC)
+
+
+#: The parser's errors for a country or coordinates it does not know.
+_OH_PLACE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError, _OH_ERROR, getattr(opening_hours, "UnknownCountryError", ValueError),
+    getattr(opening_hours, "InvalidCoordinatesError", ValueError))
+
+
+def _opening_hours(spec: str, zone: ZoneInfo, coords: tuple[float, float] | None
+                   ) -> opening_hours.OpeningHours:
+    """The parsed time spec; with the city's coordinates, the public holidays of its
+    timezone's country and its sun times (the parser's compiled-in data) — without
+    coordinates, or when no country is known there, the plain spec."""
+    country = country_of_zone(zone.key) if coords is not None else None
+    if coords is not None and country is not None:
+        try:
+            # (the explicit timezone is used; auto_timezone=False would also turn the sun
+            # times back to the fixed defaults)
+            return opening_hours.OpeningHours(spec, country=country, coords=coords,
+                                              timezone=zone, auto_country=False)
+        except _OH_PLACE_ERRORS:
+            pass
+    return opening_hours.OpeningHours(spec)
 
 
 #: At most this many distinct conditions decide one way's access (2**K combinations).

@@ -297,8 +297,10 @@ class RoadRouter:
         self.junction_degree = deg
         self.modes: dict[str, ModeRouter] = {}
         #: the snapshot's conditions, evaluated in the city's timezone
+        w, so, e, n = snapshot.bbox
         self.conditions = ConditionTable(snapshot.conditions,
-                                         snapshot.timezone if snapshot.conditions else "UTC")
+                                         snapshot.timezone if snapshot.conditions else "UTC",
+                                         ((so + n) / 2.0, (w + e) / 2.0))
         snappable = {m: np.unique(np.asarray(snapshot.modes[m].edge_seg)[
             np.asarray(snapshot.modes[m].edge_snappable)]) for m in modes}
         # one table of straight pieces for every mode's snapping grids (modes share most

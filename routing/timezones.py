@@ -87,3 +87,29 @@ def resolve_timezone(option: str | None, gtfs_feeds: Sequence[dict[str, Any]],
         if feed.get("timezone"):
             return validate_timezone(str(feed["timezone"])), "gtfs"
     return timezone_from_bbox(bbox, node_lon, node_lat), "bbox"
+
+
+@lru_cache(maxsize=64)
+def country_of_zone(zone: str) -> str | None:
+    """ISO 3166 country code of an IANA zone (``Europe/Lisbon`` → ``PT``) from the tz
+    database's ``zone.tab`` (the ``tzdata`` package's copy, else the system's), or ``None``
+    for zones of no one country (``UTC``) or when no table is found."""
+    import contextlib  # noqa: PLC0415 (rarely used)
+    import importlib.resources  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    texts: list[str] = []
+    with contextlib.suppress(ModuleNotFoundError, FileNotFoundError, OSError):
+        texts.append(importlib.resources.files("tzdata").joinpath("zoneinfo/zone.tab")
+                     .read_text(encoding="utf-8"))
+    for d in ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/usr/share/lib/zoneinfo"):
+        p = Path(d) / "zone.tab"
+        if p.is_file():
+            texts.append(p.read_text(encoding="utf-8"))
+            break
+    for text in texts:
+        for line in text.splitlines():
+            cols = line.split("\t")
+            if len(cols) >= 3 and not line.startswith("#") and cols[2].strip() == zone:
+                return cols[0].strip()
+    return None

@@ -118,11 +118,57 @@ def test_windows_agree_with_point_evaluation(spec: str, start_h: int, probe_min:
         assert inside == bool(table.active(t, None)[0]), (spec, t)
 
 
-def test_public_holidays_never_match() -> None:
-    """Documented choice: no holiday calendar, so ``PH`` never holds."""
+def test_public_holidays_never_match_without_coordinates() -> None:
+    """Without the city's coordinates there is no holiday calendar: ``PH`` never holds."""
     table = ConditionTable(["PH", "Mo-Fr 07:00-09:00; PH off"], "Europe/Rome")
     christmas = datetime(2026, 12, 25, 8, 0, tzinfo=TZ)  # a Friday
     assert table.active(christmas, None).tolist() == [False, True]
+
+
+@pytest.mark.parametrize(("zone", "coords", "holiday", "workday"), [
+    # Christmas (Fri) / the Friday before, northern Kentucky
+    ("America/New_York", (39.08, -84.51), datetime(2026, 12, 25, 8), datetime(2026, 12, 18, 8)),
+    # Portugal Day (Wed 10 June) / the Wednesday before, Porto
+    ("Europe/Lisbon", (41.15, -8.61), datetime(2026, 6, 10, 8), datetime(2026, 6, 3, 8)),
+    # National Day (Thu 1 October) / the Thursday after the Golden Week, Beijing
+    ("Asia/Shanghai", (39.90, 116.40), datetime(2026, 10, 1, 8), datetime(2026, 10, 15, 8)),
+])
+def test_public_holidays_of_the_citys_country(zone: str, coords: tuple[float, float],
+                                             holiday: datetime, workday: datetime) -> None:
+    """With the city's coordinates, ``PH`` follows its country's calendar (in local time):
+    a weekday rush-hour rule with ``PH off`` is off on the holiday, on the week after it."""
+    table = ConditionTable(["PH", "Mo-Fr 07:00-09:00; PH off"], zone, coords)
+    tz = ZoneInfo(zone)
+    assert table.active(holiday.replace(tzinfo=tz), None).tolist() == [True, False]
+    assert table.active(workday.replace(tzinfo=tz), None).tolist() == [False, True]
+    # the rule changes at the holiday's end: on the next working day at 07:00 local at the
+    # latest
+    ch = table.next_change(holiday.replace(tzinfo=tz))
+    assert ch is not None and holiday.replace(tzinfo=tz) < ch
+
+
+def test_sun_times_follow_the_city() -> None:
+    """``sunrise-sunset`` uses the city's place: in Cincinnati on 2 December the sun rises
+    near 07:40 local, not at the parser's fixed 07:00."""
+    tz = ZoneInfo("America/New_York")
+    table = ConditionTable(["sunrise-sunset"], "America/New_York", (39.10, -84.51))
+    assert not table.active(datetime(2026, 12, 2, 7, 20, tzinfo=tz), None)[0]
+    assert table.active(datetime(2026, 12, 2, 8, 0, tzinfo=tz), None)[0]
+    rise = table.next_change(datetime(2026, 12, 2, 3, 0, tzinfo=tz))
+    assert rise is not None
+    local = rise.astimezone(tz)
+    assert (7, 30) <= (local.hour, local.minute) <= (7, 50)
+    plain = ConditionTable(["sunrise-sunset"], "America/New_York")
+    assert plain.active(datetime(2026, 12, 2, 7, 20, tzinfo=tz), None)[0]
+
+
+def test_country_of_zone() -> None:
+    from routing.timezones import country_of_zone
+
+    assert country_of_zone("Europe/Lisbon") == "PT"
+    assert country_of_zone("America/Kentucky/Louisville") == "US"
+    assert country_of_zone("Asia/Shanghai") == "CN"
+    assert country_of_zone("UTC") is None
 
 
 # ---- conditional access on a drawn network ---------------------------------------------------
