@@ -1,0 +1,463 @@
+"""Many-to-many road kernel: an own Customizable Contraction Hierarchy in numba.
+
+RoutingKit (:mod:`routing.kernels.cch`) answers point queries; its binding does not expose the
+CCH's internals, so a matrix there costs one one-to-many sweep per source. This module builds
+its own CCH over the same kernel graph and contraction order and answers sources × targets
+with bucket many-to-many on the elimination tree:
+
+* :func:`build_cch` (metric-independent, once per kernel): the chordal supergraph obtained by
+  contracting the nodes in order — per node its upward neighbours (higher rank) as CSR, the
+  elimination-tree parent (the lowest-ranked upward neighbour) and, per input arc, the CCH
+  arc it customizes and in which direction.
+* :func:`customize` (once per weight vector): basic lower-triangle customization carrying two
+  values per direction, the weight (ms) and the metres along the chosen path, compared
+  lexicographically (least weight, then least metres), so durations and distances come out
+  of one computation.
+* :func:`many_to_many`: every target's backward search (the ancestors of its nodes in the
+  elimination tree, with stall-on-demand) files (target, weight, metres) in buckets at the
+  nodes it reaches; every source's forward search (in parallel over sources) scans the buckets
+  of the nodes it reaches. Sources and targets are sets of (node, initial weight, metres).
+
+Nodes are relabelled by rank inside (rank 0 contracted first). Weights are integer ms; arcs at
+or above :data:`routing.kernels.limits.INF_WEIGHT` are closed; unreachable cells are
+:data:`INF_COST`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from routing.kernels.limits import INF_WEIGHT
+
+#: Cost of an unreachable cell (and of a closed CCH arc direction).
+INF_COST = np.int64(1) << np.int64(62)
+
+
+@dataclass(frozen=True)
+class CCHGraph:
+    """The metric-independent CCH (rank space)."""
+
+    node_count: int
+    rank: NDArray[np.int64]  # node -> rank
+    up_first: NDArray[np.int64]  # [n + 1] CSR over ranks
+    up_head: NDArray[np.int64]  # [arcs] upward neighbour (rank), ascending per node
+    parent: NDArray[np.int64]  # [n] elimination-tree parent (rank), -1 at a root
+    arc_cch: NDArray[np.int64]  # per input arc: its CCH arc (-1 = loop)
+    arc_up: NDArray[np.bool_]  # per input arc: True = travels upward (low rank to high)
+
+    @property
+    def arc_count(self) -> int:
+        """Number of CCH arcs (each carries both directions)."""
+        return int(self.up_head.shape[0])
+
+
+@dataclass(frozen=True)
+class CCHMetric:
+    """A customized CCH: per CCH arc the least (weight ms, metres) going up (``up_*``,
+    low rank to high) and going down (``down_*``)."""
+
+    graph: CCHGraph
+    up_w: NDArray[np.int64]
+    up_m: NDArray[np.float64]
+    down_w: NDArray[np.int64]
+    down_m: NDArray[np.float64]
+
+
+# ---------------------------------------------------------------------------------- build
+@njit(cache=True, nogil=True)
+def _grow(a: NDArray[np.int64], need: int) -> NDArray[np.int64]:
+    if need <= a.shape[0]:
+        return a
+    b = np.empty(max(need, 2 * a.shape[0]), dtype=np.int64)
+    b[:a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _contract(n: int, in_first: NDArray[np.int64], in_nbr: NDArray[np.int64]
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Chordal completion in rank order: ``in_first``/``in_nbr`` list each rank's upward
+    neighbours in the input graph (undirected, any order, duplicates allowed)."""
+    up_first = np.zeros(n + 1, dtype=np.int64)
+    up_head = np.empty(max(16, 4 * in_nbr.shape[0]), dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    # neighbours handed up by contracted nodes: a linked list per node
+    pend_head = np.full(n, -1, dtype=np.int64)
+    pend_val = np.empty(max(16, 4 * in_nbr.shape[0]), dtype=np.int64)
+    pend_next = np.empty(pend_val.shape[0], dtype=np.int64)
+    n_pend = 0
+    mark = np.full(n, -1, dtype=np.int64)
+    buf = np.empty(n, dtype=np.int64)
+    n_arcs = 0
+    for x in range(n):
+        k = 0
+        for i in range(in_first[x], in_first[x + 1]):
+            y = in_nbr[i]
+            if mark[y] != x:
+                mark[y] = x
+                buf[k] = y
+                k += 1
+        p = pend_head[x]
+        while p != -1:
+            y = pend_val[p]
+            if mark[y] != x:
+                mark[y] = x
+                buf[k] = y
+                k += 1
+            p = pend_next[p]
+        nb = np.sort(buf[:k])
+        up_head = _grow(up_head, n_arcs + k)
+        up_head[n_arcs:n_arcs + k] = nb
+        n_arcs += k
+        up_first[x + 1] = n_arcs
+        if k > 0:
+            par = nb[0]
+            parent[x] = par
+            if n_pend + k > pend_val.shape[0]:
+                pend_val = _grow(pend_val, n_pend + k)
+                pend_next = _grow(pend_next, n_pend + k)
+            for i in range(1, k):
+                pend_val[n_pend] = nb[i]
+                pend_next[n_pend] = pend_head[par]
+                pend_head[par] = n_pend
+                n_pend += 1
+    return up_first, up_head[:n_arcs].copy(), parent
+
+
+@njit(cache=True, nogil=True)
+def _find_arc(up_first: NDArray[np.int64], up_head: NDArray[np.int64], x: int, y: int) -> int:
+    lo, hi = up_first[x], up_first[x + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if up_head[mid] < y:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < up_first[x + 1] and up_head[lo] == y else -1
+
+
+@njit(cache=True, nogil=True)
+def _map_arcs(up_first: NDArray[np.int64], up_head: NDArray[np.int64], rt: NDArray[np.int64],
+              rh: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    m = rt.shape[0]
+    arc = np.full(m, -1, dtype=np.int64)
+    up = np.zeros(m, dtype=np.bool_)
+    for a in range(m):
+        u, v = rt[a], rh[a]
+        if u < v:
+            arc[a] = _find_arc(up_first, up_head, u, v)
+            up[a] = True
+        elif v < u:
+            arc[a] = _find_arc(up_first, up_head, v, u)
+    return arc, up
+
+
+def build_cch(node_count: int, tail: np.ndarray, head: np.ndarray, order: np.ndarray
+              ) -> CCHGraph:
+    """The CCH of a directed graph (``tail``/``head`` per arc) for a contraction ``order``
+    (``order[i]`` is the node contracted i-th)."""
+    n = int(node_count)
+    order = np.asarray(order, dtype=np.int64)
+    if order.shape[0] != n or (n and not np.array_equal(np.sort(order), np.arange(n))):
+        raise ValueError("the contraction order is not a permutation of the nodes")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n, dtype=np.int64)
+    rt = rank[np.asarray(tail, dtype=np.int64)]
+    rh = rank[np.asarray(head, dtype=np.int64)]
+    lo, hi = np.minimum(rt, rh), np.maximum(rt, rh)
+    keep = lo != hi
+    lo, hi = lo[keep], hi[keep]
+    srt = np.argsort(lo, kind="stable")
+    in_first = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(lo, minlength=n), out=in_first[1:])
+    up_first, up_head, parent = _contract(n, in_first, hi[srt].astype(np.int64))
+    arc_cch, arc_up = _map_arcs(up_first, up_head, rt, rh)
+    return CCHGraph(n, rank, up_first, up_head, parent, arc_cch, arc_up)
+
+
+# ---------------------------------------------------------------------------- customize
+@njit(cache=True, nogil=True, inline="always")
+def _better(w: np.int64, m: float, bw: np.int64, bm: float) -> bool:
+    """(w, m) < (bw, bm) lexicographically."""
+    return bool(w < bw or (w == bw and m < bm))
+
+
+@njit(cache=True, nogil=True)
+def _customize(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+               arc_cch: NDArray[np.int64], arc_up: NDArray[np.bool_],
+               weights: NDArray[np.int64], metres: NDArray[np.float64], inf_weight: np.int64
+               ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64],
+                          NDArray[np.float64]]:
+    na = up_head.shape[0]
+    uw = np.full(na, INF_COST, dtype=np.int64)
+    dw = np.full(na, INF_COST, dtype=np.int64)
+    um = np.zeros(na, dtype=np.float64)
+    dm = np.zeros(na, dtype=np.float64)
+    for a in range(arc_cch.shape[0]):
+        c = arc_cch[a]
+        w = weights[a]
+        if c < 0 or w >= inf_weight:
+            continue
+        if arc_up[a]:
+            if _better(w, metres[a], uw[c], um[c]):
+                uw[c] = w
+                um[c] = metres[a]
+        elif _better(w, metres[a], dw[c], dm[c]):
+            dw[c] = w
+            dm[c] = metres[a]
+    n = up_first.shape[0] - 1
+    # lower triangles {x < y < z}: y -> x -> z improves y -> z, z -> x -> y improves z -> y
+    for x in range(n):
+        a0, a1 = up_first[x], up_first[x + 1]
+        for i in range(a0, a1):
+            y = up_head[i]
+            xy_up, xy_dn = uw[i], dw[i]
+            if xy_up >= INF_COST and xy_dn >= INF_COST:
+                continue
+            p = up_first[y]
+            for j in range(i + 1, a1):
+                z = up_head[j]
+                while up_head[p] < z:
+                    p += 1
+                # p is the arc y -> z (the supergraph is chordal: it exists)
+                if xy_dn < INF_COST and uw[j] < INF_COST:
+                    w = xy_dn + uw[j]
+                    mm = dm[i] + um[j]
+                    if _better(w, mm, uw[p], um[p]):
+                        uw[p] = w
+                        um[p] = mm
+                if xy_up < INF_COST and dw[j] < INF_COST:
+                    w = dw[j] + xy_up
+                    mm = dm[j] + um[i]
+                    if _better(w, mm, dw[p], dm[p]):
+                        dw[p] = w
+                        dm[p] = mm
+    return uw, um, dw, dm
+
+
+def customize(graph: CCHGraph, weights: np.ndarray, metres: np.ndarray) -> CCHMetric:
+    """Customize ``graph`` for per-input-arc ``weights`` (ms; ``INF_WEIGHT`` = closed) and
+    ``metres`` (length of each input arc)."""
+    w = np.ascontiguousarray(weights, dtype=np.int64)
+    m = np.ascontiguousarray(metres, dtype=np.float64)
+    if w.shape != graph.arc_cch.shape or m.shape != graph.arc_cch.shape:
+        raise ValueError("one weight and one length per input arc expected")
+    uw, um, dw, dm = _customize(graph.up_first, graph.up_head, graph.arc_cch, graph.arc_up,
+                                w, m, np.int64(INF_WEIGHT))
+    return CCHMetric(graph, uw, um, dw, dm)
+
+
+# -------------------------------------------------------------------------------- query
+@njit(cache=True, nogil=True)
+def _search(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+            parent: NDArray[np.int64], w_go: NDArray[np.int64], m_go: NDArray[np.float64],
+            w_back: NDArray[np.int64], nodes: NDArray[np.int64], init_w: NDArray[np.int64],
+            init_m: NDArray[np.float64], lo: int, hi: int, dist: NDArray[np.int64],
+            dmet: NDArray[np.float64], seen: NDArray[np.bool_], visit: NDArray[np.int64]
+            ) -> int:
+    """Upward search over the elimination-tree ancestors of ``nodes[lo:hi]`` (ranks), from
+    those start costs, with arc values ``w_go``/``m_go``. Leaves in ``visit[:k]`` the
+    reached, non-stalled nodes in ascending rank (their costs in ``dist``/``dmet``) and
+    returns k; every touched entry of ``dist``/``seen`` is reset to INF / False except the
+    returned ones' ``dist`` (the caller resets those)."""
+    k = 0
+    for s in range(lo, hi):
+        x = nodes[s]
+        while x != -1 and not seen[x]:
+            seen[x] = True
+            visit[k] = x
+            k += 1
+            x = parent[x]
+    if hi - lo > 1:
+        visit[:k] = np.sort(visit[:k])
+    for s in range(lo, hi):
+        x = nodes[s]
+        if _better(init_w[s], init_m[s], dist[x], dmet[x]):
+            dist[x] = init_w[s]
+            dmet[x] = init_m[s]
+    for t in range(k):
+        x = visit[t]
+        dx = dist[x]
+        if dx >= INF_COST:
+            continue
+        mx = dmet[x]
+        for a in range(up_first[x], up_first[x + 1]):
+            wa = w_go[a]
+            if wa >= INF_COST:
+                continue
+            y = up_head[a]
+            if _better(dx + wa, mx + m_go[a], dist[y], dmet[y]):
+                dist[y] = dx + wa
+                dmet[y] = mx + m_go[a]
+    # keep the reached nodes that no higher node reaches more cheaply (stall-on-demand)
+    out = 0
+    for t in range(k):
+        x = visit[t]
+        seen[x] = False
+        dx = dist[x]
+        if dx >= INF_COST:
+            continue
+        stalled = False
+        for a in range(up_first[x], up_first[x + 1]):
+            wb = w_back[a]
+            if wb < INF_COST:
+                y = up_head[a]
+                if dist[y] < INF_COST and dist[y] + wb < dx:
+                    stalled = True
+                    break
+        visit[out] = x
+        out += 1
+        if stalled:
+            visit[out - 1] = -1 - x  # keep it listed for the reset, mark it stalled
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _target_buckets(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+                    parent: NDArray[np.int64], down_w: NDArray[np.int64],
+                    down_m: NDArray[np.float64], up_w: NDArray[np.int64],
+                    t_first: NDArray[np.int64], t_node: NDArray[np.int64],
+                    t_w: NDArray[np.int64], t_m: NDArray[np.float64]
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                               NDArray[np.float64]]:
+    """Backward searches of every target, filed as buckets by node: ``(first[n + 1],
+    target, weight, metres)`` sorted by node, then target."""
+    n = up_first.shape[0] - 1
+    nt = t_first.shape[0] - 1
+    dist = np.full(n, INF_COST, dtype=np.int64)
+    dmet = np.zeros(n, dtype=np.float64)
+    seen = np.zeros(n, dtype=np.bool_)
+    visit = np.empty(n, dtype=np.int64)
+    e_node = np.empty(1024, dtype=np.int64)
+    e_tgt = np.empty(1024, dtype=np.int64)
+    e_w = np.empty(1024, dtype=np.int64)
+    e_m = np.empty(1024, dtype=np.float64)
+    ne = 0
+    for j in range(nt):
+        k = _search(up_first, up_head, parent, down_w, down_m, up_w, t_node, t_w, t_m,
+                    t_first[j], t_first[j + 1], dist, dmet, seen, visit)
+        if ne + k > e_node.shape[0]:
+            cap = max(ne + k, 2 * e_node.shape[0])
+            e_node = _grow(e_node, cap)
+            e_tgt = _grow(e_tgt, cap)
+            e_w = _grow(e_w, cap)
+            e_m2 = np.empty(cap, dtype=np.float64)
+            e_m2[:ne] = e_m[:ne]
+            e_m = e_m2
+        for t in range(k):
+            x = visit[t]
+            if x < 0:
+                dist[-1 - x] = INF_COST
+                continue
+            e_node[ne] = x
+            e_tgt[ne] = j
+            e_w[ne] = dist[x]
+            e_m[ne] = dmet[x]
+            ne += 1
+            dist[x] = INF_COST
+    first = np.zeros(n + 1, dtype=np.int64)
+    for i in range(ne):
+        first[e_node[i] + 1] += 1
+    for x in range(n):
+        first[x + 1] += first[x]
+    pos = first[:n].copy()
+    b_tgt = np.empty(ne, dtype=np.int64)
+    b_w = np.empty(ne, dtype=np.int64)
+    b_m = np.empty(ne, dtype=np.float64)
+    for i in range(ne):  # entries are in target order: the buckets stay sorted by target
+        p = pos[e_node[i]]
+        pos[e_node[i]] += 1
+        b_tgt[p] = e_tgt[i]
+        b_w[p] = e_w[i]
+        b_m[p] = e_m[i]
+    return first, b_tgt, b_w, b_m
+
+
+@njit(cache=True, nogil=True)
+def _scan_sources(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+                  parent: NDArray[np.int64], up_w: NDArray[np.int64],
+                  up_m: NDArray[np.float64], down_w: NDArray[np.int64],
+                  s_first: NDArray[np.int64], s_node: NDArray[np.int64],
+                  s_w: NDArray[np.int64], s_m: NDArray[np.float64],
+                  b_first: NDArray[np.int64], b_tgt: NDArray[np.int64],
+                  b_w: NDArray[np.int64], b_m: NDArray[np.float64], lo: int, hi: int,
+                  out_w: NDArray[np.int64], out_m: NDArray[np.float64]) -> None:
+    """Rows ``lo:hi`` of the answer: each source's forward search scans the buckets of
+    the nodes it reaches."""
+    n = up_first.shape[0] - 1
+    dist = np.full(n, INF_COST, dtype=np.int64)
+    dmet = np.zeros(n, dtype=np.float64)
+    seen = np.zeros(n, dtype=np.bool_)
+    visit = np.empty(n, dtype=np.int64)
+    for i in range(lo, hi):
+        k = _search(up_first, up_head, parent, up_w, up_m, down_w, s_node, s_w, s_m,
+                    s_first[i], s_first[i + 1], dist, dmet, seen, visit)
+        row_w = out_w[i]
+        row_m = out_m[i]
+        for t in range(k):
+            x = visit[t]
+            if x < 0:
+                dist[-1 - x] = INF_COST
+                continue
+            dx = dist[x]
+            mx = dmet[x]
+            dist[x] = INF_COST
+            for b in range(b_first[x], b_first[x + 1]):
+                j = b_tgt[b]
+                w = dx + b_w[b]
+                if w < row_w[j] or (w == row_w[j] and mx + b_m[b] < row_m[j]):
+                    row_w[j] = w
+                    row_m[j] = mx + b_m[b]
+
+
+def _flatten(ends: list[list[tuple[int, int, float]]], rank: np.ndarray
+             ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                        NDArray[np.float64]]:
+    first = np.zeros(len(ends) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in ends], out=first[1:])
+    flat = [p for e in ends for p in e]
+    node = rank[np.array([p[0] for p in flat], dtype=np.int64)]
+    w = np.array([p[1] for p in flat], dtype=np.int64)
+    m = np.array([p[2] for p in flat], dtype=np.float64)
+    return first, node, w, m
+
+
+def many_to_many(metric: CCHMetric, sources: list[list[tuple[int, int, float]]],
+                 targets: list[list[tuple[int, int, float]]], threads: int = 0
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Least cost from every source to every target on ``metric``: each end is a list of
+    ``(node, weight ms, metres)`` (leaving from / arriving at that node costs that much;
+    an empty list reaches nothing). Returns ``(weight [n, m] int64, metres [n, m])`` of the
+    least weight and, among paths of that weight, the least metres; :data:`INF_COST` and
+    NaN where unreachable. ``threads``: chunks of sources run side by side (0 = the
+    CPU count)."""
+    g = metric.graph
+    n, m = len(sources), len(targets)
+    if n == 0 or m == 0:
+        return np.full((n, m), INF_COST, dtype=np.int64), np.full((n, m), np.nan)
+    sf, sn, sw, sm = _flatten(sources, g.rank)
+    tf, tn, tw, tm = _flatten(targets, g.rank)
+    bf, bt, bw, bm = _target_buckets(g.up_first, g.up_head, g.parent, metric.down_w,
+                                     metric.down_m, metric.up_w, tf, tn, tw, tm)
+    out_w = np.full((n, m), INF_COST, dtype=np.int64)
+    out_m = np.full((n, m), np.inf, dtype=np.float64)
+
+    def rows(lo: int, hi: int) -> None:
+        _scan_sources(g.up_first, g.up_head, g.parent, metric.up_w, metric.up_m,
+                      metric.down_w, sf, sn, sw, sm, bf, bt, bw, bm, lo, hi, out_w, out_m)
+
+    threads = max(1, min(threads or (os.cpu_count() or 1), n))
+    if threads == 1 or n * m < 4096:
+        rows(0, n)
+    else:  # the kernel releases the GIL: plain threads run the chunks side by side
+        cuts = np.linspace(0, n, threads + 1).astype(int).tolist()
+        with ThreadPoolExecutor(threads) as ex:
+            list(ex.map(rows, cuts[:-1], cuts[1:]))
+    out_m[out_w >= INF_COST] = np.nan
+    return out_w, out_m
