@@ -193,7 +193,8 @@ class Reach:
         w = mw.weights_ms
         src = self._ends(state, mode, sources, True, w)
         dst = self._ends(state, mode, targets, False, w)
-        dur, met = mw.metric.many_to_many(src.ends(), dst.ends(), self._arc_metres[mode])
+        dur, met = mw.metric.many_to_many(src.ends(), dst.ends(), self._arc_metres[mode],
+                                          metres=distances)
         same = self._same_edge(mr, w, src.endpoints, dst.endpoints)
         for (i, j), (cost, along) in same.items():
             if cost <= dur[i, j]:  # both ends on one edge, in order: along it

@@ -129,13 +129,15 @@ class CustomizedMetric:
             return cm
 
     def many_to_many(self, sources: list[list[tuple[int, int, float]]],
-                     targets: list[list[tuple[int, int, float]]], arc_metres: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+                     targets: list[list[tuple[int, int, float]]], arc_metres: np.ndarray,
+                     metres: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Sources × targets on the own CCH (bucket many-to-many, see
         :func:`routing.kernels.ncch.many_to_many`): each end a list of ``(node, weight ms,
         metres)``; returns (least weight ms as float64, ``inf`` when unreachable; metres
-        along the least-weight path of least length, NaN when unreachable)."""
-        w, m = ncch.many_to_many(self.m2m_metric(arc_metres), sources, targets)
+        along the least-weight path of least length, NaN when unreachable or without
+        ``metres``)."""
+        w, m = ncch.many_to_many(self.m2m_metric(arc_metres), sources, targets,
+                                 metres=metres)
         dur = w.astype(np.float64)
         dur[w >= INF_WEIGHT] = np.inf
         m[w >= INF_WEIGHT] = np.nan

@@ -319,17 +319,16 @@ def _search(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
 
 
 @njit(cache=True, nogil=True)
-def _target_buckets(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+def _target_entries(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
                     parent: NDArray[np.int64], down_w: NDArray[np.int64],
                     down_m: NDArray[np.float64], up_w: NDArray[np.int64],
                     t_first: NDArray[np.int64], t_node: NDArray[np.int64],
-                    t_w: NDArray[np.int64], t_m: NDArray[np.float64]
+                    t_w: NDArray[np.int64], t_m: NDArray[np.float64], lo: int, hi: int
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
                                NDArray[np.float64]]:
-    """Backward searches of every target, filed as buckets by node: ``(first[n + 1],
-    target, weight, metres)`` sorted by node, then target."""
+    """Backward searches of targets ``lo:hi``: bucket entries ``(node, target, weight,
+    metres)`` in target order."""
     n = up_first.shape[0] - 1
-    nt = t_first.shape[0] - 1
     dist = np.full(n, INF_COST, dtype=np.int64)
     dmet = np.zeros(n, dtype=np.float64)
     seen = np.zeros(n, dtype=np.bool_)
@@ -339,7 +338,7 @@ def _target_buckets(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
     e_w = np.empty(1024, dtype=np.int64)
     e_m = np.empty(1024, dtype=np.float64)
     ne = 0
-    for j in range(nt):
+    for j in range(lo, hi):
         k = _search(up_first, up_head, parent, down_w, down_m, up_w, t_node, t_w, t_m,
                     t_first[j], t_first[j + 1], dist, dmet, seen, visit)
         if ne + k > e_node.shape[0]:
@@ -361,6 +360,17 @@ def _target_buckets(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
             e_m[ne] = dmet[x]
             ne += 1
             dist[x] = INF_COST
+    return e_node[:ne], e_tgt[:ne], e_w[:ne], e_m[:ne]
+
+
+@njit(cache=True, nogil=True)
+def _bucketize(n: int, e_node: NDArray[np.int64], e_tgt: NDArray[np.int64],
+               e_w: NDArray[np.int64], e_m: NDArray[np.float64]
+               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                          NDArray[np.float64]]:
+    """Entries (in target order) filed by node: ``(first[n + 1], target, weight, metres)``,
+    each bucket sorted by target."""
+    ne = e_node.shape[0]
     first = np.zeros(n + 1, dtype=np.int64)
     for i in range(ne):
         first[e_node[i] + 1] += 1
@@ -370,7 +380,7 @@ def _target_buckets(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
     b_tgt = np.empty(ne, dtype=np.int64)
     b_w = np.empty(ne, dtype=np.int64)
     b_m = np.empty(ne, dtype=np.float64)
-    for i in range(ne):  # entries are in target order: the buckets stay sorted by target
+    for i in range(ne):  # a stable counting sort: the buckets stay sorted by target
         p = pos[e_node[i]]
         pos[e_node[i]] += 1
         b_tgt[p] = e_tgt[i]
@@ -387,9 +397,10 @@ def _scan_sources(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
                   s_w: NDArray[np.int64], s_m: NDArray[np.float64],
                   b_first: NDArray[np.int64], b_tgt: NDArray[np.int64],
                   b_w: NDArray[np.int64], b_m: NDArray[np.float64], lo: int, hi: int,
-                  out_w: NDArray[np.int64], out_m: NDArray[np.float64]) -> None:
+                  out_w: NDArray[np.int64], out_m: NDArray[np.float64], with_metres: bool
+                  ) -> None:
     """Rows ``lo:hi`` of the answer: each source's forward search scans the buckets of
-    the nodes it reaches."""
+    the nodes it reaches (``with_metres=False``: weights only, a plain minimum)."""
     n = up_first.shape[0] - 1
     dist = np.full(n, INF_COST, dtype=np.int64)
     dmet = np.zeros(n, dtype=np.float64)
@@ -408,6 +419,11 @@ def _scan_sources(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
             dx = dist[x]
             mx = dmet[x]
             dist[x] = INF_COST
+            if not with_metres:
+                for b in range(b_first[x], b_first[x + 1]):
+                    j = b_tgt[b]
+                    row_w[j] = min(row_w[j], dx + b_w[b])
+                continue
             for b in range(b_first[x], b_first[x + 1]):
                 j = b_tgt[b]
                 w = dx + b_w[b]
@@ -429,35 +445,48 @@ def _flatten(ends: list[list[tuple[int, int, float]]], rank: np.ndarray
 
 
 def many_to_many(metric: CCHMetric, sources: list[list[tuple[int, int, float]]],
-                 targets: list[list[tuple[int, int, float]]], threads: int = 0
-                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+                 targets: list[list[tuple[int, int, float]]], threads: int = 0,
+                 metres: bool = True) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Least cost from every source to every target on ``metric``: each end is a list of
     ``(node, weight ms, metres)`` (leaving from / arriving at that node costs that much;
     an empty list reaches nothing). Returns ``(weight [n, m] int64, metres [n, m])`` of the
     least weight and, among paths of that weight, the least metres; :data:`INF_COST` and
-    NaN where unreachable. ``threads``: chunks of sources run side by side (0 = the
-    CPU count)."""
+    NaN where unreachable (``metres=False``: weights only, metres all NaN). ``threads``:
+    chunks of targets, then of sources, run side by side (0 = the CPU count)."""
     g = metric.graph
     n, m = len(sources), len(targets)
     if n == 0 or m == 0:
         return np.full((n, m), INF_COST, dtype=np.int64), np.full((n, m), np.nan)
     sf, sn, sw, sm = _flatten(sources, g.rank)
     tf, tn, tw, tm = _flatten(targets, g.rank)
-    bf, bt, bw, bm = _target_buckets(g.up_first, g.up_head, g.parent, metric.down_w,
-                                     metric.down_m, metric.up_w, tf, tn, tw, tm)
     out_w = np.full((n, m), INF_COST, dtype=np.int64)
     out_m = np.full((n, m), np.inf, dtype=np.float64)
 
+    def entries(lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        return tuple(_target_entries(g.up_first, g.up_head, g.parent, metric.down_w,
+                                     metric.down_m, metric.up_w, tf, tn, tw, tm, lo, hi))
+
     def rows(lo: int, hi: int) -> None:
         _scan_sources(g.up_first, g.up_head, g.parent, metric.up_w, metric.up_m,
-                      metric.down_w, sf, sn, sw, sm, bf, bt, bw, bm, lo, hi, out_w, out_m)
+                      metric.down_w, sf, sn, sw, sm, bf, bt, bw, bm, lo, hi, out_w, out_m,
+                      metres)
 
-    threads = max(1, min(threads or (os.cpu_count() or 1), n))
-    if threads == 1 or n * m < 4096:
+    if threads <= 0:  # small matrices are not worth the threads
+        threads = 1 if n * m < 4096 else (os.cpu_count() or 1)
+    threads = max(1, min(threads, n, m))
+    if threads == 1:
+        parts = [entries(0, m)]
+    else:  # the kernels release the GIL: plain threads run chunks of targets side by side
+        cuts = np.linspace(0, m, threads + 1).astype(int).tolist()
+        with ThreadPoolExecutor(threads) as ex:
+            parts = list(ex.map(entries, cuts[:-1], cuts[1:]))
+    bf, bt, bw, bm = _bucketize(g.node_count, *(np.concatenate([p[f] for p in parts])
+                                                for f in range(4)))
+    if threads == 1:
         rows(0, n)
-    else:  # the kernel releases the GIL: plain threads run the chunks side by side
+    else:  # then chunks of sources
         cuts = np.linspace(0, n, threads + 1).astype(int).tolist()
         with ThreadPoolExecutor(threads) as ex:
             list(ex.map(rows, cuts[:-1], cuts[1:]))
-    out_m[out_w >= INF_COST] = np.nan
+    out_m[(out_w >= INF_COST) | (not metres)] = np.nan
     return out_w, out_m
