@@ -60,13 +60,18 @@ class CCHGraph:
 @dataclass(frozen=True)
 class CCHMetric:
     """A customized CCH: per CCH arc the least (weight ms, metres) going up (``up_*``,
-    low rank to high) and going down (``down_*``)."""
+    low rank to high) and going down (``down_*``); and for the searches, per node (rank)
+    only its open upward arcs as CSR, for travel up (``fwd``: node to higher neighbour,
+    what a source's search follows) and for travel down (``bwd``: higher neighbour to
+    node, what a target's search follows): ``(first [n + 1], head, weight, metres)``."""
 
     graph: CCHGraph
     up_w: NDArray[np.int64]
     up_m: NDArray[np.float64]
     down_w: NDArray[np.int64]
     down_m: NDArray[np.float64]
+    fwd: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
+    bwd: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 
 
 # ---------------------------------------------------------------------------------- build
@@ -250,22 +255,53 @@ def customize(graph: CCHGraph, weights: np.ndarray, metres: np.ndarray) -> CCHMe
         raise ValueError("one weight and one length per input arc expected")
     uw, um, dw, dm = _customize(graph.up_first, graph.up_head, graph.arc_cch, graph.arc_up,
                                 w, m, np.int64(INF_WEIGHT))
-    return CCHMetric(graph, uw, um, dw, dm)
+    return CCHMetric(graph, uw, um, dw, dm, _open_arcs(graph.up_first, graph.up_head, uw, um),
+                     _open_arcs(graph.up_first, graph.up_head, dw, dm))
+
+
+@njit(cache=True, nogil=True)
+def _open_arcs(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
+               w: NDArray[np.int64], m: NDArray[np.float64]
+               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                          NDArray[np.float64]]:
+    """The open arcs (weight below :data:`INF_COST`) of every node as CSR."""
+    n = up_first.shape[0] - 1
+    first = np.zeros(n + 1, dtype=np.int64)
+    for x in range(n):
+        c = 0
+        for a in range(up_first[x], up_first[x + 1]):
+            if w[a] < INF_COST:
+                c += 1
+        first[x + 1] = first[x] + c
+    head = np.empty(first[n], dtype=np.int64)
+    ow = np.empty(first[n], dtype=np.int64)
+    om = np.empty(first[n], dtype=np.float64)
+    k = 0
+    for x in range(n):
+        for a in range(up_first[x], up_first[x + 1]):
+            if w[a] < INF_COST:
+                head[k] = up_head[a]
+                ow[k] = w[a]
+                om[k] = m[a]
+                k += 1
+    return first, head, ow, om
 
 
 # -------------------------------------------------------------------------------- query
 @njit(cache=True, nogil=True)
-def _search(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
-            parent: NDArray[np.int64], w_go: NDArray[np.int64], m_go: NDArray[np.float64],
-            w_back: NDArray[np.int64], nodes: NDArray[np.int64], init_w: NDArray[np.int64],
+def _search(parent: NDArray[np.int64], go_first: NDArray[np.int64],
+            go_head: NDArray[np.int64], go_w: NDArray[np.int64], go_m: NDArray[np.float64],
+            back_first: NDArray[np.int64], back_head: NDArray[np.int64],
+            back_w: NDArray[np.int64], nodes: NDArray[np.int64], init_w: NDArray[np.int64],
             init_m: NDArray[np.float64], lo: int, hi: int, dist: NDArray[np.int64],
             dmet: NDArray[np.float64], seen: NDArray[np.bool_], visit: NDArray[np.int64]
             ) -> int:
     """Upward search over the elimination-tree ancestors of ``nodes[lo:hi]`` (ranks), from
-    those start costs, with arc values ``w_go``/``m_go``. Leaves in ``visit[:k]`` the
-    reached, non-stalled nodes in ascending rank (their costs in ``dist``/``dmet``) and
-    returns k; every touched entry of ``dist``/``seen`` is reset to INF / False except the
-    returned ones' ``dist`` (the caller resets those)."""
+    those start costs, along the open arcs ``go_*`` (CSR by node). Leaves in ``visit[:k]``
+    the reached nodes in ascending rank, as ``-1 - node`` when stalled (a higher node
+    reaches it more cheaply along ``back_*``: it cannot be the top of a shortest path), with
+    their costs in ``dist``/``dmet``, and returns k; the caller resets ``dist`` of those
+    (every other touched entry of ``dist``/``seen`` is reset here)."""
     k = 0
     for s in range(lo, hi):
         x = nodes[s]
@@ -287,15 +323,13 @@ def _search(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
         if dx >= INF_COST:
             continue
         mx = dmet[x]
-        for a in range(up_first[x], up_first[x + 1]):
-            wa = w_go[a]
-            if wa >= INF_COST:
-                continue
-            y = up_head[a]
-            if _better(dx + wa, mx + m_go[a], dist[y], dmet[y]):
-                dist[y] = dx + wa
-                dmet[y] = mx + m_go[a]
-    # keep the reached nodes that no higher node reaches more cheaply (stall-on-demand)
+        for a in range(go_first[x], go_first[x + 1]):
+            y = go_head[a]
+            wy = dx + go_w[a]
+            if _better(wy, mx + go_m[a], dist[y], dmet[y]):
+                dist[y] = wy
+                dmet[y] = mx + go_m[a]
+    # stall-on-demand: mark the reached nodes that a higher node reaches more cheaply
     out = 0
     for t in range(k):
         x = visit[t]
@@ -304,31 +338,28 @@ def _search(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
         if dx >= INF_COST:
             continue
         stalled = False
-        for a in range(up_first[x], up_first[x + 1]):
-            wb = w_back[a]
-            if wb < INF_COST:
-                y = up_head[a]
-                if dist[y] < INF_COST and dist[y] + wb < dx:
-                    stalled = True
-                    break
-        visit[out] = x
+        for a in range(back_first[x], back_first[x + 1]):
+            dy = dist[back_head[a]]
+            if dy < INF_COST and dy + back_w[a] < dx:
+                stalled = True
+                break
+        visit[out] = -1 - x if stalled else x
         out += 1
-        if stalled:
-            visit[out - 1] = -1 - x  # keep it listed for the reset, mark it stalled
     return out
 
 
 @njit(cache=True, nogil=True)
-def _target_entries(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
-                    parent: NDArray[np.int64], down_w: NDArray[np.int64],
-                    down_m: NDArray[np.float64], up_w: NDArray[np.int64],
+def _target_entries(parent: NDArray[np.int64], go_first: NDArray[np.int64],
+                    go_head: NDArray[np.int64], go_w: NDArray[np.int64],
+                    go_m: NDArray[np.float64], back_first: NDArray[np.int64],
+                    back_head: NDArray[np.int64], back_w: NDArray[np.int64],
                     t_first: NDArray[np.int64], t_node: NDArray[np.int64],
                     t_w: NDArray[np.int64], t_m: NDArray[np.float64], lo: int, hi: int
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
                                NDArray[np.float64]]:
     """Backward searches of targets ``lo:hi``: bucket entries ``(node, target, weight,
     metres)`` in target order."""
-    n = up_first.shape[0] - 1
+    n = parent.shape[0]
     dist = np.full(n, INF_COST, dtype=np.int64)
     dmet = np.zeros(n, dtype=np.float64)
     seen = np.zeros(n, dtype=np.bool_)
@@ -339,8 +370,8 @@ def _target_entries(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
     e_m = np.empty(1024, dtype=np.float64)
     ne = 0
     for j in range(lo, hi):
-        k = _search(up_first, up_head, parent, down_w, down_m, up_w, t_node, t_w, t_m,
-                    t_first[j], t_first[j + 1], dist, dmet, seen, visit)
+        k = _search(parent, go_first, go_head, go_w, go_m, back_first, back_head, back_w,
+                    t_node, t_w, t_m, t_first[j], t_first[j + 1], dist, dmet, seen, visit)
         if ne + k > e_node.shape[0]:
             cap = max(ne + k, 2 * e_node.shape[0])
             e_node = _grow(e_node, cap)
@@ -363,52 +394,78 @@ def _target_entries(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
     return e_node[:ne], e_tgt[:ne], e_w[:ne], e_m[:ne]
 
 
+#: A node whose bucket holds at least this share of the targets is kept as a dense row
+#: (a plain, vectorizable minimum over every target instead of scattered updates).
+DENSE_SHARE = 0.25
+
+
 @njit(cache=True, nogil=True)
-def _bucketize(n: int, e_node: NDArray[np.int64], e_tgt: NDArray[np.int64],
-               e_w: NDArray[np.int64], e_m: NDArray[np.float64]
+def _bucketize(n: int, m: int, dense_share: float, e_node: NDArray[np.int64],
+               e_tgt: NDArray[np.int64], e_w: NDArray[np.int64], e_m: NDArray[np.float64]
                ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                          NDArray[np.float64], NDArray[np.int64], NDArray[np.int64],
                           NDArray[np.float64]]:
-    """Entries (in target order) filed by node: ``(first[n + 1], target, weight, metres)``,
-    each bucket sorted by target."""
+    """Entries (in target order) filed by node: sparse buckets ``(first[n + 1], target,
+    weight, metres)``, each sorted by target, and for the nodes reached by many targets
+    dense rows ``(row of node or -1 [n], weight [k, m], metres [k, m])`` instead."""
     ne = e_node.shape[0]
-    first = np.zeros(n + 1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
     for i in range(ne):
-        first[e_node[i] + 1] += 1
+        count[e_node[i]] += 1
+    dense_of = np.full(n, -1, dtype=np.int64)
+    k = 0
     for x in range(n):
-        first[x + 1] += first[x]
+        if count[x] > 0 and count[x] >= dense_share * m:
+            dense_of[x] = k
+            k += 1
+            count[x] = 0
+    d_w = np.full((k, m), INF_COST, dtype=np.int64)
+    d_m = np.full((k, m), np.inf, dtype=np.float64)
+    first = np.zeros(n + 1, dtype=np.int64)
+    for x in range(n):
+        first[x + 1] = first[x] + count[x]
     pos = first[:n].copy()
-    b_tgt = np.empty(ne, dtype=np.int64)
-    b_w = np.empty(ne, dtype=np.int64)
-    b_m = np.empty(ne, dtype=np.float64)
+    ns = first[n]
+    b_tgt = np.empty(ns, dtype=np.int64)
+    b_w = np.empty(ns, dtype=np.int64)
+    b_m = np.empty(ns, dtype=np.float64)
     for i in range(ne):  # a stable counting sort: the buckets stay sorted by target
-        p = pos[e_node[i]]
-        pos[e_node[i]] += 1
+        x = e_node[i]
+        r = dense_of[x]
+        if r >= 0:
+            d_w[r, e_tgt[i]] = e_w[i]
+            d_m[r, e_tgt[i]] = e_m[i]
+            continue
+        p = pos[x]
+        pos[x] += 1
         b_tgt[p] = e_tgt[i]
         b_w[p] = e_w[i]
         b_m[p] = e_m[i]
-    return first, b_tgt, b_w, b_m
+    return first, b_tgt, b_w, b_m, dense_of, d_w, d_m
 
 
 @njit(cache=True, nogil=True)
-def _scan_sources(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
-                  parent: NDArray[np.int64], up_w: NDArray[np.int64],
-                  up_m: NDArray[np.float64], down_w: NDArray[np.int64],
+def _scan_sources(parent: NDArray[np.int64], go_first: NDArray[np.int64],
+                  go_head: NDArray[np.int64], go_w: NDArray[np.int64],
+                  go_m: NDArray[np.float64], back_first: NDArray[np.int64],
+                  back_head: NDArray[np.int64], back_w: NDArray[np.int64],
                   s_first: NDArray[np.int64], s_node: NDArray[np.int64],
                   s_w: NDArray[np.int64], s_m: NDArray[np.float64],
                   b_first: NDArray[np.int64], b_tgt: NDArray[np.int64],
-                  b_w: NDArray[np.int64], b_m: NDArray[np.float64], lo: int, hi: int,
-                  out_w: NDArray[np.int64], out_m: NDArray[np.float64], with_metres: bool
-                  ) -> None:
+                  b_w: NDArray[np.int64], b_m: NDArray[np.float64],
+                  dense_of: NDArray[np.int64], d_w: NDArray[np.int64],
+                  d_m: NDArray[np.float64], lo: int, hi: int, out_w: NDArray[np.int64],
+                  out_m: NDArray[np.float64], with_metres: bool) -> None:
     """Rows ``lo:hi`` of the answer: each source's forward search scans the buckets of
     the nodes it reaches (``with_metres=False``: weights only, a plain minimum)."""
-    n = up_first.shape[0] - 1
+    n = parent.shape[0]
     dist = np.full(n, INF_COST, dtype=np.int64)
     dmet = np.zeros(n, dtype=np.float64)
     seen = np.zeros(n, dtype=np.bool_)
     visit = np.empty(n, dtype=np.int64)
     for i in range(lo, hi):
-        k = _search(up_first, up_head, parent, up_w, up_m, down_w, s_node, s_w, s_m,
-                    s_first[i], s_first[i + 1], dist, dmet, seen, visit)
+        k = _search(parent, go_first, go_head, go_w, go_m, back_first, back_head, back_w,
+                    s_node, s_w, s_m, s_first[i], s_first[i + 1], dist, dmet, seen, visit)
         row_w = out_w[i]
         row_m = out_m[i]
         for t in range(k):
@@ -419,6 +476,20 @@ def _scan_sources(up_first: NDArray[np.int64], up_head: NDArray[np.int64],
             dx = dist[x]
             mx = dmet[x]
             dist[x] = INF_COST
+            r = dense_of[x]
+            if r >= 0:
+                dr_w = d_w[r]
+                if not with_metres:
+                    for j in range(row_w.shape[0]):  # INF + dx stays far from overflow
+                        row_w[j] = min(row_w[j], dx + dr_w[j])
+                    continue
+                dr_m = d_m[r]
+                for j in range(row_w.shape[0]):
+                    w = dx + dr_w[j]
+                    if w < row_w[j] or (w == row_w[j] and mx + dr_m[j] < row_m[j]):
+                        row_w[j] = w
+                        row_m[j] = mx + dr_m[j]
+                continue
             if not with_metres:
                 for b in range(b_first[x], b_first[x + 1]):
                     j = b_tgt[b]
@@ -446,13 +517,15 @@ def _flatten(ends: list[list[tuple[int, int, float]]], rank: np.ndarray
 
 def many_to_many(metric: CCHMetric, sources: list[list[tuple[int, int, float]]],
                  targets: list[list[tuple[int, int, float]]], threads: int = 0,
-                 metres: bool = True) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+                 metres: bool = True, dense_share: float = DENSE_SHARE
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Least cost from every source to every target on ``metric``: each end is a list of
     ``(node, weight ms, metres)`` (leaving from / arriving at that node costs that much;
     an empty list reaches nothing). Returns ``(weight [n, m] int64, metres [n, m])`` of the
     least weight and, among paths of that weight, the least metres; :data:`INF_COST` and
     NaN where unreachable (``metres=False``: weights only, metres all NaN). ``threads``:
-    chunks of targets, then of sources, run side by side (0 = the CPU count)."""
+    chunks of targets, then of sources, run side by side (0 = the CPU count).
+    ``dense_share``: see :data:`DENSE_SHARE` (above 1: no dense rows)."""
     g = metric.graph
     n, m = len(sources), len(targets)
     if n == 0 or m == 0:
@@ -463,13 +536,12 @@ def many_to_many(metric: CCHMetric, sources: list[list[tuple[int, int, float]]],
     out_m = np.full((n, m), np.inf, dtype=np.float64)
 
     def entries(lo: int, hi: int) -> tuple[np.ndarray, ...]:
-        return tuple(_target_entries(g.up_first, g.up_head, g.parent, metric.down_w,
-                                     metric.down_m, metric.up_w, tf, tn, tw, tm, lo, hi))
+        return tuple(_target_entries(g.parent, *metric.bwd, *metric.fwd[:3], tf, tn, tw, tm,
+                                     lo, hi))
 
     def rows(lo: int, hi: int) -> None:
-        _scan_sources(g.up_first, g.up_head, g.parent, metric.up_w, metric.up_m,
-                      metric.down_w, sf, sn, sw, sm, bf, bt, bw, bm, lo, hi, out_w, out_m,
-                      metres)
+        _scan_sources(g.parent, *metric.fwd, *metric.bwd[:3], sf, sn, sw, sm, bf, bt, bw, bm,
+                      dense_of, d_w, d_m, lo, hi, out_w, out_m, metres)
 
     if threads <= 0:  # small matrices are not worth the threads
         threads = 1 if n * m < 4096 else (os.cpu_count() or 1)
@@ -480,8 +552,8 @@ def many_to_many(metric: CCHMetric, sources: list[list[tuple[int, int, float]]],
         cuts = np.linspace(0, m, threads + 1).astype(int).tolist()
         with ThreadPoolExecutor(threads) as ex:
             parts = list(ex.map(entries, cuts[:-1], cuts[1:]))
-    bf, bt, bw, bm = _bucketize(g.node_count, *(np.concatenate([p[f] for p in parts])
-                                                for f in range(4)))
+    bf, bt, bw, bm, dense_of, d_w, d_m = _bucketize(
+        g.node_count, m, dense_share, *(np.concatenate([p[f] for p in parts]) for f in range(4)))
     if threads == 1:
         rows(0, n)
     else:  # then chunks of sources

@@ -55,12 +55,17 @@ def _oracle_cell(reached: dict[int, tuple[int, float]], target: End
 
 
 def _check(n: int, tail: np.ndarray, head: np.ndarray, w: np.ndarray, metres: np.ndarray,
-           order: np.ndarray, sources: list[End], targets: list[End], threads: int = 1
-           ) -> int:
+           order: np.ndarray, sources: list[End], targets: list[End], threads: int = 1,
+           dense_share: float = ncch.DENSE_SHARE) -> int:
     g = ncch.build_cch(n, tail, head, order)
     cm = ncch.customize(g, w, metres)
-    ow, om = ncch.many_to_many(cm, sources, targets, threads=threads)
+    ow, om = ncch.many_to_many(cm, sources, targets, threads=threads, dense_share=dense_share)
     assert ow.shape == om.shape == (len(sources), len(targets))
+    # weights only: the same weights, no metres
+    ow2, om2 = ncch.many_to_many(cm, sources, targets, threads=threads,
+                                 dense_share=dense_share, metres=False)
+    np.testing.assert_array_equal(ow2, ow)
+    assert np.isnan(om2).all()
     finite = 0
     for i, s in enumerate(sources):
         reached = _lex_dijkstra(n, tail, head, w, metres, s)
@@ -89,7 +94,10 @@ def _graphs(draw: st.DrawFn) -> tuple:
                              st.integers(0, 3).map(float)), max_size=3)
     sources = draw(st.lists(end, min_size=1, max_size=4))
     targets = draw(st.lists(end, min_size=1, max_size=4))
-    return n, tail, head, w, metres, order, sources, targets
+    threads = draw(st.integers(1, 3))
+    # dense rows for every bucket, the default share, none
+    dense_share = draw(st.sampled_from([0.0, ncch.DENSE_SHARE, 2.0]))
+    return n, tail, head, w, metres, order, sources, targets, threads, dense_share
 
 
 @settings(max_examples=150, deadline=None)
@@ -99,8 +107,8 @@ def test_many_to_many_equals_dijkstra_on_random_graphs(case: tuple) -> None:
 
 
 def test_many_to_many_seeded_sweep_and_threads() -> None:
-    """Larger random graphs (grids with random one-ways and closures) in a fixed sweep; the
-    threaded split of the sources gives the same answer."""
+    """Larger random graphs (grids with random one-ways and closures) in a fixed sweep, on
+    three threads, with and without dense bucket rows."""
     rng = np.random.default_rng(7)
     finite = 0
     for _ in range(12):
@@ -118,7 +126,8 @@ def test_many_to_many_seeded_sweep_and_threads() -> None:
         order = rng.permutation(n).astype(np.int64)
         ends = [[(int(rng.integers(0, n)), int(rng.integers(0, 9)), float(rng.integers(0, 9)))
                  for _ in range(int(rng.integers(0, 4)))] for _ in range(100)]
-        finite += _check(n, tail, head, w, metres, order, ends[:60], ends[60:], threads=3)
+        finite += _check(n, tail, head, w, metres, order, ends[:60], ends[60:], threads=3,
+                         dense_share=float(rng.choice([0.0, 0.25, 2.0])))
     assert finite > 1000
 
 
