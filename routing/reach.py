@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gtfs import query as tq
+from routing.kernels import ncch
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.reach import UNREACHED, bounded_dijkstra, csr_by_tail
 from routing.plan import Planner, PlanRequest
 from routing.profiles import Mode
 from routing.road import Endpoint, ModeRouter, RoadRouter, RoutingError, SnapError
-from routing.state import RoutingState
+from routing.state import ModeWeights, RoutingState
 from routing.transit_build import WALK_DEFAULT_MPS
 
 #: Why a matrix cell is null.
@@ -193,8 +194,10 @@ class Reach:
         w = mw.weights_ms
         src = self._ends(state, mode, sources, True, w)
         dst = self._ends(state, mode, targets, False, w)
-        dur, met = mw.metric.many_to_many(src.ends(), dst.ends(), self._arc_metres[mode],
-                                          metres=distances)
+        k_ms, met = ncch.many_to_many(self._m2m_metric(state, mode, mr, mw), src.ends(),
+                                      dst.ends(), metres=distances)
+        dur = k_ms.astype(np.float64)
+        dur[k_ms >= INF_WEIGHT] = np.inf
         same = self._same_edge(mr, w, src.endpoints, dst.endpoints)
         for (i, j), (cost, along) in same.items():
             if cost <= dur[i, j]:  # both ends on one edge, in order: along it
@@ -206,6 +209,15 @@ class Reach:
         src_off = np.array([e is None for e in src.endpoints], dtype=bool)
         dst_off = np.array([e is None for e in dst.endpoints], dtype=bool)
         return Matrix(out, dist, _reasons(finite, src_off, dst_off, 3))
+
+    def _m2m_metric(self, state: RoutingState, mode: str, mr: ModeRouter, mw: ModeWeights
+                    ) -> ncch.CCHMetric:
+        """The own CCH customized for ``state``'s weights of ``mode`` (with its turn bans),
+        made on first use and kept with the state (one customization per state and mode;
+        RoutingKit's metric is not needed for matrices)."""
+        return state.memo(f"reach:m2m:{mode}", lambda: mr.kernel.customize_m2m(
+            mr.arc_weights(np.asarray(mw.weights_ms, dtype=np.int64), mw.banned_arcs),
+            self._arc_metres[mode]))
 
     def _same_edge(self, mr: ModeRouter, w: np.ndarray, srcs: list[Endpoint | None],
                    dsts: list[Endpoint | None]) -> dict[tuple[int, int], tuple[int, float]]:

@@ -100,8 +100,7 @@ class CustomizedMetric:
     """A CCH customized with one weight vector. Immutable while it exists; safe to share
     between threads (each call makes its own query object)."""
 
-    __slots__ = ("__weakref__", "_kernel", "_m2m", "_metric", "_slot", "arc_weights",
-                 "kernel_id")
+    __slots__ = ("__weakref__", "_metric", "_slot", "arc_weights", "kernel_id")
 
     def __init__(self, kernel: RoadKernel, metric: rk.CCHMetric, arc_weights: np.ndarray,
                  slot: _Slot | None = None) -> None:
@@ -109,40 +108,6 @@ class CustomizedMetric:
         self._slot = slot  # keeps the slot alive; the pool sees us through a weak reference
         self.arc_weights = arc_weights
         self.kernel_id = id(kernel)
-        self._kernel = kernel
-        #: the own CCH customized for these weights: (arc metres it was given, metric)
-        self._m2m: tuple[np.ndarray, ncch.CCHMetric] | None = None
-
-    def m2m_metric(self, arc_metres: np.ndarray) -> ncch.CCHMetric:
-        """The own CCH (:mod:`routing.kernels.ncch`) customized for these weights and
-        ``arc_metres`` (length of every kernel arc), built on first use and kept while this
-        metric lives (one customization per weight vector)."""
-        got = self._m2m
-        if got is not None and got[0] is arc_metres:
-            return got[1]
-        with self._kernel.m2m_lock:
-            got = self._m2m
-            if got is not None and got[0] is arc_metres:
-                return got[1]
-            cm = ncch.customize(self._kernel.m2m_graph(), self.arc_weights, arc_metres)
-            self._m2m = (arc_metres, cm)
-            return cm
-
-    def many_to_many(self, sources: list[list[tuple[int, int, float]]],
-                     targets: list[list[tuple[int, int, float]]], arc_metres: np.ndarray,
-                     metres: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Sources × targets on the own CCH (bucket many-to-many, see
-        :func:`routing.kernels.ncch.many_to_many`): each end a list of ``(node, weight ms,
-        metres)``; returns (least weight ms as float64, ``inf`` when unreachable; metres
-        along the least-weight path of least length, NaN when unreachable or without
-        ``metres``)."""
-        w, m = ncch.many_to_many(self.m2m_metric(arc_metres), sources, targets,
-                                 metres=metres)
-        dur = w.astype(np.float64)
-        dur[w >= INF_WEIGHT] = np.inf
-        m[w >= INF_WEIGHT] = np.nan
-        return dur, m
-
     def query(self, sources: list[tuple[int, int]], targets: list[tuple[int, int]]
               ) -> KernelPath | None:
         """Shortest path from any source ``(node, initial_weight)`` to any target ``(node,
@@ -253,7 +218,7 @@ class RoadKernel:
         self._cch = rk.CCH(order.tolist(), arc_tail.tolist(), arc_head.tolist(), False)
         self._order, self._tail, self._head = order, arc_tail, arc_head
         self._m2m_graph: ncch.CCHGraph | None = None
-        #: guards the own CCH's lazy build and customizations
+        #: guards the own CCH's lazy build
         self.m2m_lock = threading.Lock()
         self._pool_lock = threading.Lock()
         self._slots: list[_Slot] = []
@@ -262,12 +227,20 @@ class RoadKernel:
         self.stats = {"partial": 0, "reset": 0, "new": 0}
 
     def m2m_graph(self) -> ncch.CCHGraph:
-        """The own CCH over this kernel graph with the same contraction order (for
-        many-to-many), built on first use. Call with :attr:`m2m_lock` held."""
-        if self._m2m_graph is None:
-            self._m2m_graph = ncch.build_cch(self.node_count, self._tail, self._head,
-                                             self._order)
-        return self._m2m_graph
+        """The own CCH (:mod:`routing.kernels.ncch`) over this kernel graph with the same
+        contraction order, for many-to-many; built on first use (about half a second on
+        Porto's car graph) and kept."""
+        with self.m2m_lock:
+            if self._m2m_graph is None:
+                self._m2m_graph = ncch.build_cch(self.node_count, self._tail, self._head,
+                                                 self._order)
+            return self._m2m_graph
+
+    def customize_m2m(self, arc_weights: np.ndarray, arc_metres: np.ndarray
+                      ) -> ncch.CCHMetric:
+        """The own CCH customized for these arc weights (ms) and arc lengths (m)."""
+        return ncch.customize(self.m2m_graph(), _clean_weights(arc_weights, self.arc_count),
+                              arc_metres)
 
     def customize(self, arc_weights: np.ndarray) -> CustomizedMetric:
         """A metric for these arc weights (ms), built off to the side: a new RoutingKit

@@ -59,17 +59,13 @@ class CCHGraph:
 
 @dataclass(frozen=True)
 class CCHMetric:
-    """A customized CCH: per CCH arc the least (weight ms, metres) going up (``up_*``,
-    low rank to high) and going down (``down_*``); and for the searches, per node (rank)
-    only its open upward arcs as CSR, for travel up (``fwd``: node to higher neighbour,
-    what a source's search follows) and for travel down (``bwd``: higher neighbour to
-    node, what a target's search follows): ``(first [n + 1], head, weight, metres)``."""
+    """A customized CCH, kept as what the searches read: per node (rank) its open upward
+    arcs as CSR with the least (weight ms, metres) of each, for travel up (``fwd``: node to
+    higher neighbour, what a source's search follows) and for travel down (``bwd``: higher
+    neighbour to node, what a target's search follows): ``(first [n + 1], head, weight,
+    metres)``."""
 
     graph: CCHGraph
-    up_w: NDArray[np.int64]
-    up_m: NDArray[np.float64]
-    down_w: NDArray[np.int64]
-    down_m: NDArray[np.float64]
     fwd: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
     bwd: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 
@@ -255,7 +251,7 @@ def customize(graph: CCHGraph, weights: np.ndarray, metres: np.ndarray) -> CCHMe
         raise ValueError("one weight and one length per input arc expected")
     uw, um, dw, dm = _customize(graph.up_first, graph.up_head, graph.arc_cch, graph.arc_up,
                                 w, m, np.int64(INF_WEIGHT))
-    return CCHMetric(graph, uw, um, dw, dm, _open_arcs(graph.up_first, graph.up_head, uw, um),
+    return CCHMetric(graph, _open_arcs(graph.up_first, graph.up_head, uw, um),
                      _open_arcs(graph.up_first, graph.up_head, dw, dm))
 
 
