@@ -3,8 +3,9 @@
 * small random graphs (hypothesis, and a seeded sweep): every cell equals a plain
   lexicographic Dijkstra (least ms, then least metres) from the source's (node, ms, metres)
   starts to the target's (node, ms, metres) ends, closed arcs and loops included;
-* the real kernels of two cities (NKY car — edge-based with turn costs — and walk; central
-  Portland car), live closures included: every cell equals that Dijkstra on the kernel graph;
+* the real kernels of three cities (NKY car — edge-based with turn costs — and walk; central
+  Portland car; Monaco car and bike from the shared extracts), live closures included: every
+  cell equals that Dijkstra on the kernel graph;
 * ``Reach.road_matrix`` against the previous implementation (RoutingKit one-to-many per
   source, distances from the unpacked RoutingKit path): the same durations and null reasons
   cell for cell, and the same distances except where equally fast paths differ in length
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from routing.kernels import ncch
 from routing.kernels.limits import INF_WEIGHT
 from routing.reach import Reach
+from tests.conftest import shared_road
 
 End = list[tuple[int, int, float]]
 
@@ -137,6 +139,25 @@ def test_build_rejects_a_bad_order() -> None:
 
 
 # ------------------------------------------------------------------------ real kernels
+@pytest.fixture(scope="module")
+def monaco_router(tmp_path_factory: pytest.TempPathFactory):
+    """Road snapshot of Monaco (shared extract; skipped when absent)."""
+    from routing.build import build_snapshot
+    from routing.road import RoadRouter
+    from routing.snapshot import load_snapshot
+
+    out = tmp_path_factory.mktemp("snap") / "monaco"
+    build_snapshot(shared_road("monaco"), out)
+    return RoadRouter(load_snapshot(out))
+
+
+@pytest.fixture(scope="module")
+def monaco_publisher(monaco_router):
+    from routing.state import StatePublisher
+
+    return StatePublisher(monaco_router)
+
+
 def _kernel_case(router, state, mode: str, rng: np.random.Generator, k: int):
     mr = router.modes[mode]
     metric = state.metric(mode)
@@ -153,7 +174,8 @@ def _kernel_case(router, state, mode: str, rng: np.random.Generator, k: int):
 
 
 @pytest.mark.parametrize(("city", "mode", "closed"), [
-    ("nky", "car", 0.0), ("nky", "car", 0.05), ("nky", "walk", 0.0), ("pdx", "car", 0.03)])
+    ("nky", "car", 0.0), ("nky", "car", 0.05), ("nky", "walk", 0.0), ("pdx", "car", 0.03),
+    ("monaco", "car", 0.0), ("monaco", "bike", 0.04)])
 def test_kernel_matrix_equals_dijkstra_on_real_cities(request, city: str, mode: str,
                                                       closed: float) -> None:
     router = request.getfixturevalue(f"{city}_router")
@@ -230,7 +252,8 @@ def _previous_road_matrix(reach: Reach, state, mode: str, sources, targets):
             np.where(np.isfinite(dur), np.round(dist, 1), np.nan))
 
 
-@pytest.mark.parametrize(("city", "mode"), [("nky", "car"), ("nky", "bike"), ("pdx", "car")])
+@pytest.mark.parametrize(("city", "mode"), [("nky", "car"), ("nky", "bike"), ("pdx", "car"),
+                                            ("monaco", "car")])
 def test_road_matrix_equals_the_previous_one_to_many(request, city: str, mode: str) -> None:
     router = request.getfixturevalue(f"{city}_router")
     state = request.getfixturevalue(f"{city}_publisher").current()
