@@ -1,7 +1,10 @@
 """Reach benchmarks: car matrices on Porto, isochrones and accessibility on the bundled city.
 
-* Matrices: 100×100 and 1,000×1,000 car durations on Porto (the same random OD points near
-  junctions) with the CCH one-to-many (:meth:`routing.reach.Reach.road_matrix`), against N×M
+* Matrices: 100×100 and 1,000×1,000 car durations (and durations + distances) on Porto (the
+  same random OD points near junctions) with :meth:`routing.reach.Reach.road_matrix` (bucket
+  many-to-many on the own CCH, :mod:`routing.kernels.ncch`; its one-off build and its
+  customization per weight vector timed separately), against the previous RoutingKit
+  one-to-many sweep per source, against N×M
   point queries on the same CCH metric (timed on every pair for 100×100, on a sample of pairs
   and scaled for 1,000×1,000), and against OSRM's CH ``table`` (``osrm-bindings`` in its own
   Python 3.12 virtualenv under ``var/osrm``, data prepared with its ``osrm-extract`` /
@@ -63,11 +66,32 @@ def bench_matrices(quick: bool) -> None:
     rows = [("Porto car kernel", f"{router.modes['car'].arrays.kernel_node_count:,} nodes, "
              f"{router.modes['car'].arc_tail.shape[0]:,} arcs (snapshot "
              f"{'cached' if cached else 'built'}, {build_s:.0f} s)")]
+    from routing.kernels import ncch
+
+    mr = router.modes["car"]
+    arc_m = reach._arc_metres["car"]
+    for _ in range(2):  # the second: without loading the compiled kernels
+        t = time.perf_counter()
+        graph = ncch.build_cch(mr.kernel.node_count, mr.arc_tail,
+                               np.asarray(mr.arrays.arc_head),
+                               np.asarray(router.snapshot.modes["car"].cch_order))
+        cch_build_s = time.perf_counter() - t
+    t_cust, c_cust = [], []
+    for _ in range(3):
+        t, c = time.perf_counter(), time.process_time()
+        ncch.customize(graph, metric.arc_weights, arc_m)
+        t_cust.append(time.perf_counter() - t)
+        c_cust.append(time.process_time() - c)
+    rows.append(("own CCH (ncch)", f"{graph.arc_count:,} arcs; build {cch_build_s * 1000:.0f} ms "
+                 f"(once per kernel, first matrix); customization {percentiles_row(t_cust)}, "
+                 f"CPU median {np.median(c_cust) * 1000:.0f} ms (once per state and mode, "
+                 f"memoized on the state; load {_load()})"))
+    cm = reach._m2m_metric(state, "car", mr, state.road["car"])  # once per state, memoized
     ours: dict[int, tuple[float, np.ndarray]] = {}
     for n in sizes:
         src, dst = pts[:n], pts[n:2 * n]
         reach.road_matrix(state, "car", src[:5], dst[:5], distances=False)  # warm-up
-        reps = 5 if n <= 100 else 2
+        reps = 5 if n <= 100 else 3
         t_dur, c_dur = [], []
         for _ in range(reps):
             t, c = time.perf_counter(), time.process_time()
@@ -76,30 +100,38 @@ def bench_matrices(quick: bool) -> None:
             c_dur.append(time.process_time() - c)
         dur = np.array([[np.nan if v is None else v for v in row] for row in m.durations_s])
         ours[n] = (float(np.median(t_dur)), dur)
-        rows.append((f"{n}×{n} one-to-many (durations)", f"{percentiles_row(t_dur)}  (CPU "
+        rows.append((f"{n}×{n} road_matrix (durations)", f"{percentiles_row(t_dur)}  (CPU "
                      f"median {np.median(c_dur) * 1000:.0f} ms; load {_load()})"))
-        # the RoutingKit one-to-many alone on the same snapped ends (the rest of the time
-        # is citynav's snapping and assembly)
         w = state.weights("car")
         s_e = reach._ends(state, "car", src, True, w)
         d_e = reach._ends(state, "car", dst, False, w)
-        knodes = sorted({k for p in d_e.pairs for k, _ in p})
-        t_core, c_core = [], []
+        t_core = []
         for _ in range(reps):
-            t, c = time.perf_counter(), time.process_time()
-            metric.one_to_many(s_e.pairs, knodes)
+            t = time.perf_counter()
+            ncch.many_to_many(cm, s_e.ends(), d_e.ends(), metres=False)
             t_core.append(time.perf_counter() - t)
-            c_core.append(time.process_time() - c)
-        rows.append((f"{n}×{n} RoutingKit one-to-many alone", f"{percentiles_row(t_core)}  "
-                     f"(CPU median {np.median(c_core) * 1000:.0f} ms, {len(knodes):,} pinned "
-                     f"target nodes; core share {np.median(t_core) / ours[n][0]:.0%})"))
-        if n <= 100:
-            t_full = []
-            for _ in range(3):
-                t = time.perf_counter()
-                reach.road_matrix(state, "car", src, dst, distances=True)
-                t_full.append(time.perf_counter() - t)
-            rows.append((f"{n}×{n} durations + distances", percentiles_row(t_full)))
+        rows.append((f"{n}×{n} own CCH many-to-many alone", f"{percentiles_row(t_core)}  "
+                     f"(core share {np.median(t_core) / ours[n][0]:.0%}; the rest is "
+                     f"snapping and assembly)"))
+        # the previous path: RoutingKit's one-to-many, one sweep per source
+        knodes = sorted({k for p in d_e.pairs for k, _ in p})
+        t_rk = []
+        for _ in range(reps if n <= 100 else 1):
+            t = time.perf_counter()
+            rk_rows = metric.one_to_many(s_e.pairs, knodes)
+            t_rk.append(time.perf_counter() - t)
+        rows.append((f"{n}×{n} RoutingKit one-to-many (previous core)",
+                     f"{percentiles_row(t_rk)}  ({len(knodes):,} pinned target nodes; own CCH "
+                     f"{np.median(t_rk) / np.median(t_core):.1f}× faster)"))
+        del rk_rows
+        t_full = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            full = reach.road_matrix(state, "car", src, dst, distances=True)
+            t_full.append(time.perf_counter() - t)
+        same = np.array_equal(full.duration_s, m.duration_s, equal_nan=True)
+        rows.append((f"{n}×{n} durations + distances", f"{percentiles_row(t_full)}  "
+                     f"(same durations as durations-only: {same})"))
         # N×M point queries on the same metric (the ends snapped once, as the matrix does)
         s_ends = reach._ends(state, "car", src, True, state.weights("car"))
         d_ends = reach._ends(state, "car", dst, False, state.weights("car"))
@@ -116,7 +148,7 @@ def bench_matrices(quick: bool) -> None:
         point_s = per_pair * n * n
         note = "" if len(pairs) == n * n else f" (timed on {len(pairs):,} pairs, scaled)"
         rows.append((f"{n}×{n} N×M point queries", f"{point_s * 1000:.0f} ms{note}; "
-                     f"one-to-many is {point_s / ours[n][0]:.1f}× faster; "
+                     f"the matrix is {point_s / ours[n][0]:.1f}× faster; "
                      f"{mism} pairs differ (ends on one edge: the matrix takes the edge)"))
     rows.extend(_osrm(router, pts, sizes, ours))
     print_table("Car matrices on Porto", rows)

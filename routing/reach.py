@@ -1,9 +1,10 @@
 """Reach: travel-time matrices and one-to-all travel times, on one routing state.
 
-* Road matrices (car, bike, walk) use the CCH's one-to-many query: the targets are pinned
-  once and each source costs one sweep, never a point query per pair. Distances (metres along
-  the fastest path) are read from each pair's unpacked path, as OSRM's ``table`` does for its
-  distance annotation; ask for durations only to skip that.
+* Road matrices (car, bike, walk) are one bucket many-to-many on the kernel's own CCH
+  (:mod:`routing.kernels.ncch`, same contraction order as RoutingKit's): every target's
+  upward search is filed in buckets once, every source's upward search scans them, never a
+  point query per pair. Distances (metres along the fastest path; of equally fast paths the
+  shortest) are carried through the same computation.
 * Transit matrices run RAPTOR one-to-all from each source (walking access on the streets)
   and read every target from the stops' arrivals plus walking egress; walking all the way
   counts too. With a window, the median over departures every ``step_s``.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gtfs import query as tq
+from routing.kernels import ncch
 from routing.kernels.limits import INF_WEIGHT
 from routing.kernels.reach import UNREACHED, bounded_dijkstra, csr_by_tail, scatter_min
 from routing.plan import Planner, PlanRequest
@@ -104,6 +106,14 @@ class _Ends:
 
     endpoints: list[Endpoint | None]
     pairs: list[list[tuple[int, int]]]
+    #: per pair: metres from the point to the pair's node (source: the rest of the edge)
+    #: or from the node to the point (target: the start of the edge)
+    metres: list[list[float]] = field(default_factory=list)
+
+    def ends(self) -> list[list[tuple[int, int, float]]]:
+        """Every point's (kernel node, weight ms, metres) triples."""
+        return [[(k, c, m) for (k, c), m in zip(p, ms, strict=True)]
+                for p, ms in zip(self.pairs, self.metres, strict=True)]
 
 
 def _frac_w(router: RoadRouter, mr: ModeRouter, w: np.ndarray, e: int, metres: float,
@@ -124,6 +134,10 @@ class Reach:
         for mode, mr in road.modes.items():
             self._csr[mode] = csr_by_tail(mr.arrays.kernel_node_count, mr.arc_tail,
                                           np.asarray(mr.arrays.arc_head))
+        #: metres of every kernel arc (the edge it enters), for matrix distances
+        self._arc_metres = {mode: np.ascontiguousarray(
+            road.seg_length_m[mr.edge_seg[mr.arc_edge]], dtype=np.float64)
+            for mode, mr in road.modes.items()}
         self.n_junctions = int(road.snapshot.node_lon.shape[0]) if road.modes else 0
 
     # ------------------------------------------------------------------ snapping
@@ -132,20 +146,25 @@ class Reach:
         mr = self.road.modes[mode]
         eps: list[Endpoint | None] = []
         pairs: list[list[tuple[int, int]]] = []
+        metres: list[list[float]] = []
+        seg_len = self.road.seg_length_m
+        banned = set(state.banned_arcs(mode).tolist()) if not as_source else set()
         for lat, lon in points:
             try:
                 ep = self.road.snap(state, mode, lat, lon, "source" if as_source else "target", w)
             except SnapError:
                 eps.append(None)
                 pairs.append([])
+                metres.append([])
                 continue
             eps.append(ep)
             if as_source:
                 pairs.append([(int(mr.edge_head_knode[e]),
                                _frac_w(self.road, mr, w, e, m, True)) for e, m in ep.edges])
+                metres.append([float(seg_len[mr.edge_seg[e]]) - m for e, m in ep.edges])
             else:
                 p: list[tuple[int, int]] = []
-                banned = set(state.banned_arcs(mode).tolist())
+                pm: list[float] = []
                 for e, m in ep.edges:
                     fw = _frac_w(self.road, mr, w, e, m, False)
                     a0, a1 = int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1])
@@ -153,80 +172,52 @@ class Reach:
                     # car graph; zero elsewhere), as in a route to it
                     turn = (mr.arc_turn[a0:a1].tolist() if mr.arc_turn.shape[0]
                             else [0] * (a1 - a0))
-                    p.extend((int(k), fw + int(t)) for a, k, t in
-                             zip(range(a0, a1), mr.arc_tail[a0:a1].tolist(), turn, strict=True)
-                             if a not in banned)
+                    for a, k, t in zip(range(a0, a1), mr.arc_tail[a0:a1].tolist(), turn,
+                                       strict=True):
+                        if a not in banned:
+                            p.append((int(k), fw + int(t)))
+                            pm.append(float(m))
                 pairs.append(p)
-        return _Ends(eps, pairs)
+                metres.append(pm)
+        return _Ends(eps, pairs, metres)
 
     # ------------------------------------------------------------------ road matrix
     def road_matrix(self, state: RoutingState, mode: str, sources: list[tuple[float, float]],
                     targets: list[tuple[float, float]], distances: bool = True) -> Matrix:
         """Car / bike / walk durations (s) and distances (m) from every source to every
-        target (``(lat, lon)``) on ``state``'s weights of ``mode``. Raises
-        :class:`routing.road.UnknownModeError`."""
+        target (``(lat, lon)``) on ``state``'s weights of ``mode``: one bucket many-to-many
+        on the kernel's own CCH (:mod:`routing.kernels.ncch`), which carries the metres of
+        each pair's fastest path along with its duration (of equally fast paths, the
+        shortest). Raises :class:`routing.road.UnknownModeError`."""
         mr = self.road.mode_router(mode)
         mw = state.road[mode]
         w = mw.weights_ms
         src = self._ends(state, mode, sources, True, w)
         dst = self._ends(state, mode, targets, False, w)
-        knodes = sorted({k for p in dst.pairs for k, _ in p})
-        col = {k: i for i, k in enumerate(knodes)}
-        n, m = len(sources), len(targets)
-        if distances:
-            # one sweep per source *node*, so that each cell knows the node it left from
-            flat = [(i, pair) for i, p in enumerate(src.pairs) for pair in p]
-            rows = mw.metric.one_to_many([[pair] for _, pair in flat], knodes)
-            owner = np.array([i for i, _ in flat], dtype=np.int64)
-        else:
-            rows = mw.metric.one_to_many(src.pairs, knodes)
-            owner = np.arange(n, dtype=np.int64)
-        # every target's (pinned column, final weight) pairs as a padded table; the padding
-        # points at an extra column of inf
-        k_max = max((len(p) for p in dst.pairs), default=0)
-        cols = np.full((m, max(k_max, 1)), len(knodes), dtype=np.int64)
-        fws = np.zeros((m, max(k_max, 1)))
-        for j, p in enumerate(dst.pairs):
-            for k, (node, fw) in enumerate(p):
-                cols[j, k] = col[node]
-                fws[j, k] = fw
-        rows = np.concatenate([rows, np.full((rows.shape[0], 1), np.inf)], axis=1)
-        # per row (source node) and target: the best cost and the target column it used
-        r_cost = np.full((rows.shape[0], m), np.inf)
-        r_col = np.zeros((rows.shape[0], m), dtype=np.int64)
-        block = max(1, 2_000_000 // max(cols.size, 1))
-        for a in range(0, rows.shape[0], block):
-            c = rows[a:a + block][:, cols] + fws[None, :, :]
-            if not distances:  # durations only: no need to know the column
-                r_cost[a:a + block] = c.min(axis=2)
-                continue
-            arg = c.argmin(axis=2)
-            r_cost[a:a + block] = np.take_along_axis(c, arg[:, :, None], axis=2)[:, :, 0]
-            r_col[a:a + block] = np.take_along_axis(
-                np.broadcast_to(cols, c.shape), arg[:, :, None], axis=2)[:, :, 0]
-        dur = np.full((n, m), np.inf)
-        best_row = np.full((n, m), -1, dtype=np.int64)
-        if not distances:  # one row per source
-            dur = r_cost
-        for r in range(rows.shape[0] if distances else 0):
-            i = owner[r]
-            better = r_cost[r] < dur[i]
-            dur[i, better] = r_cost[r, better]
-            best_row[i, better] = r
+        k_ms, met = ncch.many_to_many(self._m2m_metric(state, mode, mr, mw), src.ends(),
+                                      dst.ends(), metres=distances)
+        dur = k_ms.astype(np.float64)
+        dur[k_ms >= INF_WEIGHT] = np.inf
         same = self._same_edge(mr, w, src.endpoints, dst.endpoints)
-        for (i, j), (cost, _) in same.items():
-            dur[i, j] = min(dur[i, j], cost)
-        dist = None
-        if distances:
-            knode_arr = np.asarray(knodes + [-1], dtype=np.int64)
-            s_node = np.array([pair[0] for _, pair in flat] + [-1], dtype=np.int64)
-            t_node = knode_arr[r_col[np.maximum(best_row, 0), np.arange(m)[None, :]]]
-            dist = self._distances(mr, mw, src, dst, dur, same, s_node[best_row], t_node)
+        for (i, j), (cost, along) in same.items():
+            if cost <= dur[i, j]:  # both ends on one edge, in order: along it
+                dur[i, j] = cost
+                met[i, j] = along
         finite = np.isfinite(dur)
         out = np.where(finite, np.round(dur / 1000.0, 1), np.nan)
+        dist = np.where(finite, np.round(met, 1), np.nan) if distances else None
         src_off = np.array([e is None for e in src.endpoints], dtype=bool)
         dst_off = np.array([e is None for e in dst.endpoints], dtype=bool)
         return Matrix(out, dist, _reasons(finite, src_off, dst_off, 3))
+
+    def _m2m_metric(self, state: RoutingState, mode: str, mr: ModeRouter, mw: ModeWeights
+                    ) -> ncch.CCHMetric:
+        """The own CCH customized for ``state``'s weights of ``mode`` (with its turn bans),
+        made on first use and kept with the state (one customization per state and mode;
+        RoutingKit's metric is not needed for matrices)."""
+        return state.memo(f"reach:m2m:{mode}", lambda: mr.kernel.customize_m2m(
+            mr.arc_weights(np.asarray(mw.weights_ms, dtype=np.int64), mw.banned_arcs),
+            self._arc_metres[mode]))
 
     def _same_edge(self, mr: ModeRouter, w: np.ndarray, srcs: list[Endpoint | None],
                    dsts: list[Endpoint | None]) -> dict[tuple[int, int], tuple[int, float]]:
@@ -248,50 +239,6 @@ class Reach:
                         if (i, j) not in out or c < out[(i, j)][0]:
                             out[(i, j)] = (c, m1 - m0)
         return out
-
-    def _distances(self, mr: ModeRouter, mw: ModeWeights, src: _Ends, dst: _Ends,
-                   dur: np.ndarray, same: dict[tuple[int, int], tuple[int, float]],
-                   s_node: np.ndarray, t_node: np.ndarray) -> np.ndarray:
-        """Metres along each finite pair's fastest path: the kernel path between the source
-        node and target node the matrix chose for the pair (``s_node`` / ``t_node`` [n, m]),
-        plus the rest of the source edge and the start of the target edge (each the one of
-        least weight at that node, as :meth:`routing.road.RoadRouter.route` chooses); NaN
-        where there is no value."""
-        w = mw.weights_ms
-        seg_len = self.road.seg_length_m
-        arc_len = seg_len[mr.edge_seg[mr.arc_edge]]
-        s_rest: list[dict[int, float]] = []
-        for ep in src.endpoints:
-            best: dict[int, tuple[int, float]] = {}
-            for e, m in (ep.edges if ep is not None else []):
-                k = int(mr.edge_head_knode[e])
-                fw = _frac_w(self.road, mr, w, e, m, True)
-                if k not in best or fw < best[k][0]:
-                    best[k] = (fw, float(seg_len[mr.edge_seg[e]]) - m)
-            s_rest.append({k: v[1] for k, v in best.items()})
-        t_in: list[dict[int, float]] = []
-        for ep in dst.endpoints:
-            bt: dict[int, tuple[int, float]] = {}
-            for e, m in (ep.edges if ep is not None else []):
-                fw = _frac_w(self.road, mr, w, e, m, False)
-                span = slice(int(mr.edge_arc_offsets[e]), int(mr.edge_arc_offsets[e + 1]))
-                for k in mr.arc_tail[span].tolist():
-                    if k not in bt or fw < bt[k][0]:
-                        bt[k] = (fw, m)
-            t_in.append({k: v[1] for k, v in bt.items()})
-        out = np.full(dur.shape, np.nan)
-        todo: list[tuple[int, int]] = []
-        for i, j in zip(*(x.tolist() for x in np.nonzero(np.isfinite(dur))), strict=True):
-            if (i, j) in same and same[(i, j)][0] <= dur[i, j]:
-                out[i, j] = same[(i, j)][1]
-            else:
-                todo.append((i, j))
-        paths = mw.metric.node_paths([(int(s_node[i, j]), int(t_node[i, j])) for i, j in todo])
-        for (i, j), arcs in zip(todo, paths, strict=True):
-            if arcs is not None:
-                sn, tn = int(s_node[i, j]), int(t_node[i, j])
-                out[i, j] = s_rest[i][sn] + float(arc_len[arcs].sum()) + t_in[j][tn]
-        return np.round(out, 1)
 
     # ------------------------------------------------------------------ one-to-all road
     def arc_weights(self, state: RoutingState, mode: str, weights: np.ndarray | None = None
