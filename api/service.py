@@ -246,7 +246,24 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     skips it). Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
-    naming feeds the snapshot does not have."""
+    naming feeds the snapshot does not have.
+
+    The same as :func:`load_city` then :func:`open_live` (a pre-fork server runs the first
+    in its parent and the second in each worker)."""
+    svc = load_city(snapshot_dir, max_snap_m=max_snap_m, clock=clock, modes=modes, warm=warm)
+    if incidents:
+        open_live(svc, db_url or default_db_url(snapshot_dir), realtime)
+    return svc
+
+
+def load_city(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+              clock: Clock = SYSTEM_CLOCK, modes: tuple[str, ...] | None = None,
+              warm: bool = True) -> Service:
+    """The read-only part of :func:`load_service`: the snapshot (memory maps), the routers
+    and their RoutingKit CCH kernels, the timetable, typical speeds and the state publisher
+    holding the free-flow state, with no store, thread, socket or event loop — what a
+    pre-fork server loads once before forking its workers (:mod:`api.prefork`). Raises as
+    :func:`load_service` does."""
     snap = load_snapshot(snapshot_dir)
     if modes is not None:
         modes = tuple(m for m in modes if m in snap.modes) or None
@@ -265,8 +282,21 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     svc = Service(snapshot=snap, road=road, publisher=publisher, planner=planner, clock=clock)
     if warm:
         _warm(svc)
-    if incidents:
-        svc.store = open_store(db_url or default_db_url(snapshot_dir))
+    return svc
+
+
+def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = None) -> Service:
+    """Give a service from :func:`load_city` its live side: open the incident store at
+    ``db_url``, take GTFS-Realtime in (see :func:`load_service`), make the incident engine,
+    the event hub, webhooks and commute watches, and publish the live state the store holds
+    now. Nothing starts yet (:meth:`Service.start`). Returns ``svc``. Raises
+    :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources naming feeds
+    the snapshot does not have or unusable ALERT-C tables."""
+    if svc.store is not None:
+        raise ValueError("open_live: the service already has its store")
+    snap, planner, publisher, clock = svc.snapshot, svc.planner, svc.publisher, svc.clock
+    svc.store = open_store(db_url)
+    try:
         stops = _transit_stops(planner)
         settings = realtime or RealtimeSettings()
         feeds = None
@@ -296,6 +326,12 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
             raise RealtimeConfigError(f"alert_c_tables: {exc}") from None
         if settings.imports:
             svc.import_poller = ImportPoller(svc.engine, settings.imports, svc.location_tables)
+    except BaseException:  # nothing started yet: close the connections opened above
+        for st in (svc.push_store, svc.store):
+            if st is not None:
+                st.close()
+        svc.store = svc.push_store = None
+        raise
     return svc
 
 
