@@ -790,10 +790,9 @@ def route(
 ) -> None:
     """Print a road route: summary and turn-by-turn steps."""
     from api import operations, render
-    from api.params import parse_latlon
-    from api.problems import ApiProblem
+    from api.apiproblem import ApiProblem
+    from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from api.transit import parse_time
     from routing.road import RoutingError
 
     try:
@@ -802,7 +801,7 @@ def route(
         err.print(f"[red]error:[/] {exc.detail}")
         raise typer.Exit(2) from exc
     # one mode, no warm-up: a one-off answer loads only the kernels it uses
-    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False)
+    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False, push=False)
     try:
         depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
         ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
@@ -850,13 +849,13 @@ def plan(
 ) -> None:
     """Plan a public-transport journey and print readable itineraries."""
     from api import operations, render
-    from api.params import parse_latlon
-    from api.problems import ApiProblem
+    from api.apiproblem import ApiProblem
+    from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from api.transit import parse_time
     from routing.plan import PlanRequest, RoutingError
 
-    svc = load_service(_resolve_snapshot(snapshot), warm=False)  # a one-off answer
+    # a one-off answer: no warm-up, no event hub or webhooks
+    svc = load_service(_resolve_snapshot(snapshot), warm=False, push=False)
     try:
         p = svc.planner
         if p is None:

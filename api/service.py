@@ -233,7 +233,8 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
                  db_url: str | None = None, incidents: bool = True,
                  clock: Clock = SYSTEM_CLOCK,
                  realtime: RealtimeSettings | None = None,
-                 modes: tuple[str, ...] | None = None, warm: bool = True) -> Service:
+                 modes: tuple[str, ...] | None = None, warm: bool = True,
+                 push: bool = True) -> Service:
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
     snapshot), take GTFS-Realtime in (limits and polled sources from ``realtime``; pushes
@@ -243,7 +244,9 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     snapshot's. ``modes``: the road modes to prepare (default every mode of the snapshot; a
     one-off command asks for the one it answers). ``warm``: answer one route per mode before
     returning, so that a server's first request finds its kernels loaded (a one-off command
-    skips it). Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
+    skips it). ``push``: make the event hub, webhook worker and commute watches (a one-off
+    command that only reads does without). Raises :class:`routing.snapshot.SnapshotError`
+    for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
     naming feeds the snapshot does not have.
@@ -252,7 +255,7 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     in its parent and the second in each worker)."""
     svc = load_city(snapshot_dir, max_snap_m=max_snap_m, clock=clock, modes=modes, warm=warm)
     if incidents:
-        open_live(svc, db_url or default_db_url(snapshot_dir), realtime)
+        open_live(svc, db_url or default_db_url(snapshot_dir), realtime, push=push)
     return svc
 
 
@@ -285,13 +288,14 @@ def load_city(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
     return svc
 
 
-def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = None) -> Service:
+def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = None,
+              push: bool = True) -> Service:
     """Give a service from :func:`load_city` its live side: open the incident store at
     ``db_url``, take GTFS-Realtime in (see :func:`load_service`), make the incident engine,
-    the event hub, webhooks and commute watches, and publish the live state the store holds
-    now. Nothing starts yet (:meth:`Service.start`). Returns ``svc``. Raises
-    :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources naming feeds
-    the snapshot does not have or unusable ALERT-C tables."""
+    the event hub, webhooks and commute watches (unless ``push`` is false), and publish the
+    live state the store holds now. Nothing starts yet (:meth:`Service.start`). Returns
+    ``svc``. Raises :class:`incidents.realtime_sources.RealtimeConfigError` for realtime
+    sources naming feeds the snapshot does not have or unusable ALERT-C tables."""
     if svc.store is not None:
         raise ValueError("open_live: the service already has its store")
     snap, planner, publisher, clock = svc.snapshot, svc.planner, svc.publisher, svc.clock
@@ -316,7 +320,8 @@ def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = Non
 
             svc.probes = BusProbes(svc.engine, planner.tt)
             svc.engine.on_vehicle_positions = svc.probes
-        _push(svc)
+        if push:
+            _push(svc)
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)
