@@ -242,9 +242,9 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     process ingests feed :class:`incidents.probes.BusProbes`) and publish the live state of
     what it holds. The city's timezone is the
     snapshot's. ``modes``: the road modes to prepare (default every mode of the snapshot; a
-    one-off command asks for the one it answers). ``warm``: answer one route per mode before
-    returning, so that a server's first request finds its kernels loaded (a one-off command
-    skips it). ``push``: make the event hub, webhook worker and commute watches (a one-off
+    one-off command asks for the one it answers). ``warm``: answer one route per mode and load
+    the transit kernels before returning, so that a server's first request finds its kernels
+    loaded (a one-off command skips it). ``push``: make the event hub, webhook worker and commute watches (a one-off
     command that only reads does without). Raises :class:`routing.snapshot.SnapshotError`
     for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
@@ -272,7 +272,7 @@ def load_city(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
         modes = tuple(m for m in modes if m in snap.modes) or None
     road = RoadRouter(snap, max_snap_m=max_snap_m, modes=modes)
     transit = TransitData.load(Path(snapshot_dir))
-    planner = Planner(snap, road, transit) if transit is not None else None
+    planner = Planner(snap, road, transit, warm=warm) if transit is not None else None
     typical = None
     typical_dir = Path(snapshot_dir) / "traffic" / "typical"
     if typical_dir.is_dir():

@@ -11,9 +11,9 @@ Every figure runs the installed ``citynav`` entry point in a fresh process, as a
 * **restart**: ``citynav serve`` (``--workers N``) on the bundled city, and on Porto when its
   snapshot is given, from launch until ``/v1/health`` answers 200 — median and p95 over R
   restarts (the kernels load from the on-disk cache; ``python -m api.warmup`` compiled them),
-  and the CPU all its processes used until then; on the bundled city the peer too, in the same
-  run: uvicorn's own ``--workers`` spawning N workers that each load the city (how ``citynav
-  serve`` ran before it was pre-fork; ``--no-peer`` skips it);
+  and the CPU all its processes used until then; the peer too, in the same run: uvicorn's
+  own ``--workers`` spawning N workers that each load the city (how ``citynav serve`` ran
+  before it was pre-fork; ``--no-peer`` skips it);
 * **memory per process** once serving (after routes of every mode): the pre-fork parent
   (``--workers`` > 1: it loaded the city once and forked the workers, which share its pages
   copy-on-write) and each worker — RSS, PSS (RSS with the pages shared between processes
@@ -266,8 +266,11 @@ def main() -> None:
     if args.workers > 1 and args.peer:
         bench_serve(nky, None, args.workers, args.repeat, (A, B), spawned=True)
     if args.porto is not None:
-        bench_serve(f"Porto ({args.porto})", args.porto, args.workers, args.repeat,
-                    ("41.1496,-8.6110", "41.1579,-8.6291"))
+        porto = (f"Porto ({args.porto})", args.porto, args.workers, args.repeat,
+                 ("41.1496,-8.6110", "41.1579,-8.6291"))
+        bench_serve(*porto)
+        if args.workers > 1 and args.peer:
+            bench_serve(*porto, spawned=True)
 
 
 if __name__ == "__main__":
