@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from api.sample import default_db_url  # re-exported (its old home)
 from incidents.adapters.alertc import LocationTableError, LocationTables, load_tables
 from incidents.db import connect
-from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
+from incidents.engine import EngineNetwork, IncidentEngine, TransitStops, routes_by_stop
 from incidents.realtime import RealtimeFeeds
 from incidents.realtime_sources import RealtimeConfigError, RealtimePoller, RealtimeSettings
 from incidents.store import IncidentStore, open_store
@@ -80,6 +80,10 @@ class Service:
     _tiles: VectorTiles | None = field(default=None, repr=False)
     _geocoder: Geocoder | None = field(default=None, repr=False)
     _reach: tuple[Reach, Contours] | None = field(default=None, repr=False)
+    #: the incident engine's read-only view of the network, when built ahead of the engine
+    #: (:meth:`share_engine_network`)
+    _engine_network: tuple[EngineNetwork, TransitStops | None] | None = field(
+        default=None, repr=False)
 
     @property
     def tz(self) -> str:
@@ -153,6 +157,13 @@ class Service:
                                     t.stop_frac if t is not None else None)
                 self._reach = (Reach(self.road, self.planner), contours)
             return self._reach
+
+    def share_engine_network(self) -> None:
+        """Build the incident engine's read-only view of the network (matcher, free-flow
+        times, edge lengths, transit stops) now, for every engine :func:`open_live` makes on
+        this service later — in a pre-fork server, once in the parent for all workers."""
+        stops = _transit_stops(self.planner)
+        self._engine_network = (EngineNetwork.build(self.snapshot, stops), stops)
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""
@@ -244,9 +255,9 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     snapshot's. ``modes``: the road modes to prepare (default every mode of the snapshot; a
     one-off command asks for the one it answers). ``warm``: answer one route per mode and load
     the transit kernels before returning, so that a server's first request finds its kernels
-    loaded (a one-off command skips it). ``push``: make the event hub, webhook worker and commute watches (a one-off
-    command that only reads does without). Raises :class:`routing.snapshot.SnapshotError`
-    for an unusable snapshot,
+    loaded (a one-off command skips it). ``push``: make the event hub, webhook worker and
+    commute watches (a one-off command that only reads does without). Raises
+    :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
     naming feeds the snapshot does not have.
@@ -301,7 +312,11 @@ def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = Non
     snap, planner, publisher, clock = svc.snapshot, svc.planner, svc.publisher, svc.clock
     svc.store = open_store(db_url)
     try:
-        stops = _transit_stops(planner)
+        network = None
+        if svc._engine_network is not None:
+            network, stops = svc._engine_network
+        else:
+            stops = _transit_stops(planner)
         settings = realtime or RealtimeSettings()
         feeds = None
         if planner is not None:
@@ -314,7 +329,7 @@ def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = Non
         elif settings.sources:
             settings.check_feeds(())
         svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock,
-                                    realtime=feeds)
+                                    realtime=feeds, network=network)
         if planner is not None and snap.has_road and settings.bus_probes:
             from incidents.probes import BusProbes
 

@@ -60,12 +60,14 @@ def make_clock(cfg: ServeConfig) -> Clock:
 
 def load_city_for(cfg: ServeConfig) -> Service:
     """The read-only city the workers share (:func:`api.service.load_city`: snapshot,
-    routers and their CCH kernels, timetable, publisher; the vector tile source too), with
-    no store, thread or socket: what a pre-fork parent loads before forking."""
+    routers and their CCH kernels, timetable, publisher; the vector tile source and the
+    incident engines' view of the network too), with no store, thread or socket: what a
+    pre-fork parent loads before forking."""
     from api.service import load_city
 
     city = load_city(cfg.snapshot, clock=make_clock(cfg))
     city.tiles()  # served from the first map view on: build it once, share it
+    city.share_engine_network()  # each worker's incident engine reads the same one
     return city
 
 

