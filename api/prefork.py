@@ -190,7 +190,10 @@ class Supervisor:
             if slot is None:
                 continue
             if self.on_worker_exit is not None:
-                self.on_worker_exit(pid)
+                try:
+                    self.on_worker_exit(pid)
+                except Exception as exc:  # noqa: BLE001 - bookkeeping never stops the server
+                    self.log(f"after worker {pid} exited: {type(exc).__name__}: {exc}")
             if self.stopping:
                 continue
             code = os.waitstatus_to_exitcode(status)
