@@ -34,7 +34,7 @@ from api.reach import router as reach_router
 from api.realtime import realtime_summary
 from api.realtime import router as realtime_router
 from api.schemas import HealthResponse, Mode, RealtimeHealth, RouteResponse
-from api.service import Service, load_service
+from api.service import Service, load_service, open_live
 from api.settings import Settings, parse_origins
 from api.standards import feeds_router as open_feeds_router
 from api.standards import import_router
@@ -305,7 +305,7 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
                heavy_slots: int = limits.DEFAULT_HEAVY_SLOTS,
                quotas: str | None = None, matrix_workers: int = 1,
                matrix_job_stale_s: float | None = None,
-               fast_route: bool | None = None) -> FastAPI:
+               fast_route: bool | None = None, city: Service | None = None) -> FastAPI:
     """Build the app for a snapshot directory (or an already loaded service).
 
     ``cors_origins``: browser origins allowed to call the API cross-origin (default: the
@@ -324,7 +324,13 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     ``fast_route``: answer plainly well-formed ``GET /v1/route`` requests past FastAPI's
     request handling (:mod:`api.fastroute`; the same answers, less CPU per request);
     default on unless the environment sets ``CITYNAV_FAST_ROUTE=0`` (for comparisons).
+    ``city``: a service from :func:`api.service.load_city`, loaded before this process was
+    forked (:mod:`api.prefork`); the app opens its live side (store, engine, pushes:
+    :func:`api.service.open_live` on ``db_url``) at start-up in this process and closes it
+    at shutdown. Give at most one of ``service`` and ``city``.
     """
+    if service is not None and city is not None:
+        raise ValueError("create_app: give a service or a city, not both")
     from api.quotas import QuotaGuard, Quotas
 
     quota_state = Quotas(quotas) if quotas else None
@@ -333,7 +339,12 @@ def create_app(snapshot_dir: str | Path | None = None, service: Service | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = False
-        if getattr(app.state, "service", None) is None:
+        if getattr(app.state, "service", None) is None and city is not None:
+            if db_url is None:
+                raise RuntimeError("create_app needs the store's URL with a city")
+            app.state.service = open_live(city, db_url, realtime)
+            owned = True
+        elif getattr(app.state, "service", None) is None:
             if snapshot_dir is None:
                 raise RuntimeError("create_app needs a snapshot directory or a service")
             app.state.service = load_service(snapshot_dir, db_url=db_url, clock=clock,

@@ -225,8 +225,10 @@ def serve(
         "to watch per feed and kind; pushes to POST /v1/realtime/{feed_id} work without "
         "it"))] = None,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="Worker processes (default: the machine's cores); they share "
-        "the memory-mapped snapshot and each follows the store's change log")] = None,
+        min=1, max=64, help="Worker processes (default: the machine's cores). With more "
+        "than one, the city is loaded once and the workers are forked from that process, "
+        "sharing it; each follows the store's change log, and one that dies is replaced")
+        ] = None,
     deadline_s: Annotated[float, typer.Option(
         min=0.1, max=600, help="A read request's deadline in seconds: 503 with Retry-After "
         "past it")] = 15.0,
@@ -244,7 +246,9 @@ def serve(
     """Serve the HTTP API (docs at /docs and /redoc, OpenAPI at /openapi.json).
 
     On SIGTERM each worker stops accepting, answers `/v1/ready` with 503, finishes the
-    requests in flight (up to 30 s) and exits."""
+    requests in flight (up to 30 s) and exits. With several workers one parent process
+    loads the city and forks them (api.prefork): it replaces a worker that dies and hands
+    SIGTERM / SIGINT on to all of them."""
     import os
 
     import uvicorn
@@ -314,28 +318,41 @@ def serve(
                     host=host, port=port, log_level="info", timeout_graceful_shutdown=30,
                     access_log=False)
         return
-    from api.worker import CONFIG_ENV, ServeConfig
+    from api.worker import ServeConfig
 
     if db is None:  # every worker must open the same store
         db = default_db_url(snap)
     frozen = the_clock.now().isoformat() if clock is not None else None
-    os.environ[CONFIG_ENV] = ServeConfig(
+    cfg = ServeConfig(
         snapshot=str(Path(snap).absolute()), db=db, cors_origins=list(origins), clock=frozen,
         freeze_clock=freeze_clock, realtime=str(realtime) if realtime is not None else None,
         deadline_s=deadline_s, heavy_slots=heavy_slots, quotas=quota_spec,
-        access_log=access_log).to_env()
+        access_log=access_log)
     from incidents.store import open_store
 
-    if True:  # create the store (and run its migrations) once, before the workers start
-
-        open_store(db).close()
+    # create the store (and run its migrations) once, before the workers start; closed
+    # again: no connection may cross the fork
+    open_store(db).close()
     # prometheus-client's multiprocess mode: each worker writes its metrics here, /metrics
-    # of any worker sums them up
+    # of any worker sums them up (set before anything imports prometheus-client)
+    import shutil
     import tempfile
 
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="citynav-metrics-")
-    uvicorn.run("api.worker:app", factory=True, workers=n_workers, host=host, port=port,
-                log_level="info", timeout_graceful_shutdown=30, access_log=False)
+    metrics_dir = tempfile.mkdtemp(prefix="citynav-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from api import prefork
+
+    try:
+        try:
+            sock = prefork.bind_socket(host, port)
+        except OSError as exc:  # the port is taken, the address is not this machine's
+            err.print(f"[red]error:[/] cannot listen on {host}:{port}: {exc}")
+            raise typer.Exit(1) from exc
+        status = prefork.serve(cfg, n_workers, sock, graceful_s=30.0)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if status:
+        raise typer.Exit(status)
 
 
 def _redact(url: str) -> str:
@@ -773,10 +790,9 @@ def route(
 ) -> None:
     """Print a road route: summary and turn-by-turn steps."""
     from api import operations, render
-    from api.params import parse_latlon
-    from api.problems import ApiProblem
+    from api.apiproblem import ApiProblem
+    from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from api.transit import parse_time
     from routing.road import RoutingError
 
     try:
@@ -785,7 +801,7 @@ def route(
         err.print(f"[red]error:[/] {exc.detail}")
         raise typer.Exit(2) from exc
     # one mode, no warm-up: a one-off answer loads only the kernels it uses
-    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False)
+    svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False, push=False)
     try:
         depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
         ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
@@ -833,13 +849,13 @@ def plan(
 ) -> None:
     """Plan a public-transport journey and print readable itineraries."""
     from api import operations, render
-    from api.params import parse_latlon
-    from api.problems import ApiProblem
+    from api.apiproblem import ApiProblem
+    from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from api.transit import parse_time
     from routing.plan import PlanRequest, RoutingError
 
-    svc = load_service(_resolve_snapshot(snapshot), warm=False)  # a one-off answer
+    # a one-off answer: no warm-up, no event hub or webhooks
+    svc = load_service(_resolve_snapshot(snapshot), warm=False, push=False)
     try:
         p = svc.planner
         if p is None:

@@ -10,7 +10,8 @@ writing its own files under ``PROMETHEUS_MULTIPROC_DIR``, which ``citynav serve`
 - ``citynav_overload_rejections_total{reason}`` — 503 answers of the load guard
   (:mod:`api.limits`): ``heavy_slots`` when a heavy operation found no free slot before its
   deadline, ``deadline`` when a read did not start answering within its deadline;
-- per worker (``pid`` label in multiprocess mode): ``citynav_live_version``,
+- per live worker (``pid`` label in multiprocess mode; a worker's series go when it exits):
+  ``citynav_live_version``,
   ``citynav_live_changes_behind`` (store changes not applied yet) and
   ``citynav_live_sync_age_seconds`` (since this worker last read the change log);
 - ``citynav_realtime_feed_age_seconds{feed,kind}`` and ``citynav_incidents{status}``.
@@ -76,11 +77,11 @@ class Metrics:
         for reason in ("heavy_slots", "deadline"):  # exported at 0 before the first one
             self.overload_rejections.labels(reason)
         self.live_version = Gauge("citynav_live_version", "Live-state version of this worker",
-                                  multiprocess_mode="all", **kw)
+                                  multiprocess_mode="liveall", **kw)
         self.behind = Gauge("citynav_live_changes_behind", "Store changes this worker has "
-                            "not applied yet", multiprocess_mode="all", **kw)
+                            "not applied yet", multiprocess_mode="liveall", **kw)
         self.sync_age = Gauge("citynav_live_sync_age_seconds", "Seconds since this worker "
-                              "last read the store's change log", multiprocess_mode="all",
+                              "last read the store's change log", multiprocess_mode="liveall",
                               **kw)
         self.feed_age = Gauge("citynav_realtime_feed_age_seconds", "Age of the newest "
                               "realtime data per feed and kind", ["feed", "kind"],

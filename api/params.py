@@ -7,10 +7,14 @@ would answer with the regular expression itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
+from zoneinfo import ZoneInfo
 
-from api.problems import ApiProblem
+from api.apiproblem import ApiProblem
+from incidents.fields import is_iso_datetime
+from routing.clock import SYSTEM_CLOCK, Clock
 from routing.i18n import SUPPORTED_LANGS, UnsupportedLanguageError, normalize_lang
 
 #: Description of the ``lang`` query parameter.
@@ -92,3 +96,28 @@ def parse_lang(value: str | None, name: str = "lang") -> str:
 def _bad(name: str, reason: str) -> ApiProblem:
     return ApiProblem(422, "invalid-parameter", f"{name}: {reason}", "Invalid parameter",
                       invalid_params=[{"name": f"query.{name}", "reason": reason}])
+
+
+def parse_time(value: str | None, name: str, tz: str, clock: Clock = SYSTEM_CLOCK
+               ) -> dt.datetime:
+    """ISO 8601 date-time; a time without offset is read in ``tz`` (the city's zone);
+    ``None`` is now (by ``clock``)."""
+    if value is None:
+        return clock.now().astimezone(ZoneInfo(tz))
+    try:
+        if not is_iso_datetime(value):
+            raise ValueError(value)
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiProblem(422, "invalid-parameter",
+                         f"{name}: expected an ISO 8601 date-time such as "
+                         f"2020-01-15T08:00:00-05:00, got {value!r}", "Invalid parameter",
+                         invalid_params=[{"name": f"query.{name}",
+                                          "reason": "not an ISO 8601 date-time"}]) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=ZoneInfo(tz))
+    if not 1970 <= t.year <= 2199:
+        raise ApiProblem(422, "invalid-parameter", f"{name}: year {t.year} is out of range",
+                         "Invalid parameter",
+                         invalid_params=[{"name": f"query.{name}", "reason": "year out of range"}])
+    return t

@@ -11,6 +11,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.apiproblem import ApiProblem
+
+__all__ = ["ApiProblem"]  # re-exported: its home is api.apiproblem (no web framework)
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://citynav.dev/problems/"
 
@@ -43,19 +47,6 @@ class Problem(BaseModel):
                                  "failed", examples=["/v1/route"])
     invalid_params: list[InvalidParam] | None = Field(
         default=None, description="Per-parameter errors, for validation problems")
-
-
-class ApiProblem(Exception):  # noqa: N818 - named after RFC 9457 "problem"
-    """Raise to answer with a problem: ``ApiProblem(422, "invalid-coordinate", "...")``."""
-
-    def __init__(self, status: int, kind: str, detail: str, title: str | None = None,
-                 invalid_params: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.detail = status, kind, detail
-        self.title = title or kind.replace("-", " ").capitalize()
-        self.invalid_params = invalid_params
-        self.headers = headers
 
 
 def no_street_network(detail: str | None = None) -> ApiProblem:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from api.sample import default_db_url  # re-exported (its old home)
 from incidents.adapters.alertc import LocationTableError, LocationTables, load_tables
 from incidents.db import connect
-from incidents.engine import IncidentEngine, TransitStops, routes_by_stop
+from incidents.engine import EngineNetwork, IncidentEngine, TransitStops, routes_by_stop
 from incidents.realtime import RealtimeFeeds
 from incidents.realtime_sources import RealtimeConfigError, RealtimePoller, RealtimeSettings
 from incidents.store import IncidentStore, open_store
@@ -80,6 +80,10 @@ class Service:
     _tiles: VectorTiles | None = field(default=None, repr=False)
     _geocoder: Geocoder | None = field(default=None, repr=False)
     _reach: tuple[Reach, Contours] | None = field(default=None, repr=False)
+    #: the incident engine's read-only view of the network, when built ahead of the engine
+    #: (:meth:`share_engine_network`)
+    _engine_network: tuple[EngineNetwork, TransitStops | None] | None = field(
+        default=None, repr=False)
 
     @property
     def tz(self) -> str:
@@ -153,6 +157,13 @@ class Service:
                                     t.stop_frac if t is not None else None)
                 self._reach = (Reach(self.road, self.planner), contours)
             return self._reach
+
+    def share_engine_network(self) -> None:
+        """Build the incident engine's read-only view of the network (matcher, free-flow
+        times, edge lengths, transit stops) now, for every engine :func:`open_live` makes on
+        this service later — in a pre-fork server, once in the parent for all workers."""
+        stops = _transit_stops(self.planner)
+        self._engine_network = (EngineNetwork.build(self.snapshot, stops), stops)
 
     def start(self) -> None:
         """Start background work: following the store, polling realtime sources."""
@@ -233,7 +244,8 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
                  db_url: str | None = None, incidents: bool = True,
                  clock: Clock = SYSTEM_CLOCK,
                  realtime: RealtimeSettings | None = None,
-                 modes: tuple[str, ...] | None = None, warm: bool = True) -> Service:
+                 modes: tuple[str, ...] | None = None, warm: bool = True,
+                 push: bool = True) -> Service:
     """Open a snapshot (memory maps), prepare the routers and the state publisher and, unless
     ``incidents`` is false, open the incident store (``db_url``, default SQLite beside the
     snapshot), take GTFS-Realtime in (limits and polled sources from ``realtime``; pushes
@@ -241,18 +253,37 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     process ingests feed :class:`incidents.probes.BusProbes`) and publish the live state of
     what it holds. The city's timezone is the
     snapshot's. ``modes``: the road modes to prepare (default every mode of the snapshot; a
-    one-off command asks for the one it answers). ``warm``: answer one route per mode before
-    returning, so that a server's first request finds its kernels loaded (a one-off command
-    skips it). Raises :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
+    one-off command asks for the one it answers). ``warm``: answer one route per mode and load
+    the transit kernels before returning, so that a server's first request finds its kernels
+    loaded (a one-off command skips it). ``push``: make the event hub, webhook worker and
+    commute watches (a one-off command that only reads does without). Raises
+    :class:`routing.snapshot.SnapshotError` for an unusable snapshot,
     :class:`routing.typical.TrafficDataError` when its typical speeds belong to another
     snapshot and :class:`incidents.realtime_sources.RealtimeConfigError` for realtime sources
-    naming feeds the snapshot does not have."""
+    naming feeds the snapshot does not have.
+
+    The same as :func:`load_city` then :func:`open_live` (a pre-fork server runs the first
+    in its parent and the second in each worker)."""
+    svc = load_city(snapshot_dir, max_snap_m=max_snap_m, clock=clock, modes=modes, warm=warm)
+    if incidents:
+        open_live(svc, db_url or default_db_url(snapshot_dir), realtime, push=push)
+    return svc
+
+
+def load_city(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+              clock: Clock = SYSTEM_CLOCK, modes: tuple[str, ...] | None = None,
+              warm: bool = True) -> Service:
+    """The read-only part of :func:`load_service`: the snapshot (memory maps), the routers
+    and their RoutingKit CCH kernels, the timetable, typical speeds and the state publisher
+    holding the free-flow state, with no store, thread, socket or event loop — what a
+    pre-fork server loads once before forking its workers (:mod:`api.prefork`). Raises as
+    :func:`load_service` does."""
     snap = load_snapshot(snapshot_dir)
     if modes is not None:
         modes = tuple(m for m in modes if m in snap.modes) or None
     road = RoadRouter(snap, max_snap_m=max_snap_m, modes=modes)
     transit = TransitData.load(Path(snapshot_dir))
-    planner = Planner(snap, road, transit) if transit is not None else None
+    planner = Planner(snap, road, transit, warm=warm) if transit is not None else None
     typical = None
     typical_dir = Path(snapshot_dir) / "traffic" / "typical"
     if typical_dir.is_dir():
@@ -265,9 +296,27 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
     svc = Service(snapshot=snap, road=road, publisher=publisher, planner=planner, clock=clock)
     if warm:
         _warm(svc)
-    if incidents:
-        svc.store = open_store(db_url or default_db_url(snapshot_dir))
-        stops = _transit_stops(planner)
+    return svc
+
+
+def open_live(svc: Service, db_url: str, realtime: RealtimeSettings | None = None,
+              push: bool = True) -> Service:
+    """Give a service from :func:`load_city` its live side: open the incident store at
+    ``db_url``, take GTFS-Realtime in (see :func:`load_service`), make the incident engine,
+    the event hub, webhooks and commute watches (unless ``push`` is false), and publish the
+    live state the store holds now. Nothing starts yet (:meth:`Service.start`). Returns
+    ``svc``. Raises :class:`incidents.realtime_sources.RealtimeConfigError` for realtime
+    sources naming feeds the snapshot does not have or unusable ALERT-C tables."""
+    if svc.store is not None:
+        raise ValueError("open_live: the service already has its store")
+    snap, planner, publisher, clock = svc.snapshot, svc.planner, svc.publisher, svc.clock
+    svc.store = open_store(db_url)
+    try:
+        network = None
+        if svc._engine_network is not None:
+            network, stops = svc._engine_network
+        else:
+            stops = _transit_stops(planner)
         settings = realtime or RealtimeSettings()
         feeds = None
         if planner is not None:
@@ -280,13 +329,14 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
         elif settings.sources:
             settings.check_feeds(())
         svc.engine = IncidentEngine(svc.store, snap, publisher, stops, clock=clock,
-                                    realtime=feeds)
+                                    realtime=feeds, network=network)
         if planner is not None and snap.has_road and settings.bus_probes:
             from incidents.probes import BusProbes
 
             svc.probes = BusProbes(svc.engine, planner.tt)
             svc.engine.on_vehicle_positions = svc.probes
-        _push(svc)
+        if push:
+            _push(svc)
         svc.engine.sync()
         if settings.sources:
             svc.poller = RealtimePoller(svc.engine, settings.sources)
@@ -296,6 +346,12 @@ def load_service(snapshot_dir: str | Path, max_snap_m: float = DEFAULT_MAX_SNAP_
             raise RealtimeConfigError(f"alert_c_tables: {exc}") from None
         if settings.imports:
             svc.import_poller = ImportPoller(svc.engine, settings.imports, svc.location_tables)
+    except BaseException:  # nothing started yet: close the connections opened above
+        for st in (svc.push_store, svc.store):
+            if st is not None:
+                st.close()
+        svc.store = svc.push_store = None
+        raise
     return svc
 
 

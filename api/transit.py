@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
@@ -22,12 +20,11 @@ from api.params import (
     parse_lang,
     parse_latlon,
     parse_place,
+    parse_time,  # re-exported: its home is api.params
 )
 from api.problems import ApiProblem, problem_example, responses
 from api.schemas import DeparturesResponse, PlanResponse, StopsResponse
 from gtfs import query as tq
-from incidents.fields import is_iso_datetime
-from routing.clock import SYSTEM_CLOCK, Clock
 from routing.plan import (
     AccessModeError,
     NoTransitError,
@@ -54,31 +51,6 @@ def _planner(request: Request) -> Planner:
         raise ApiProblem(404, "no-transit", "this snapshot has no public-transport timetable",
                          "No transit data")
     return p
-
-
-def parse_time(value: str | None, name: str, tz: str, clock: Clock = SYSTEM_CLOCK
-               ) -> dt.datetime:
-    """ISO 8601 date-time; a time without offset is read in ``tz`` (the city's zone);
-    ``None`` is now (by ``clock``)."""
-    if value is None:
-        return clock.now().astimezone(ZoneInfo(tz))
-    try:
-        if not is_iso_datetime(value):
-            raise ValueError(value)
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiProblem(422, "invalid-parameter",
-                         f"{name}: expected an ISO 8601 date-time such as "
-                         f"2020-01-15T08:00:00-05:00, got {value!r}", "Invalid parameter",
-                         invalid_params=[{"name": f"query.{name}",
-                                          "reason": "not an ISO 8601 date-time"}]) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=ZoneInfo(tz))
-    if not 1970 <= t.year <= 2199:
-        raise ApiProblem(422, "invalid-parameter", f"{name}: year {t.year} is out of range",
-                         "Invalid parameter",
-                         invalid_params=[{"name": f"query.{name}", "reason": "year out of range"}])
-    return t
 
 
 def _place(p: Planner, place: tuple[float, float] | str, name: str

@@ -37,7 +37,8 @@ def rss_mb() -> float:
 def smaps_mb(pid: int | str = "self") -> dict[str, float]:
     """Memory of a process from ``/proc/PID/smaps_rollup`` in MB: ``rss``, ``pss`` (pages
     shared with other processes divided among them), ``private_dirty`` (the process's own
-    heap), ``anon`` and ``file`` (file-backed RSS: shared libraries, memory-mapped snapshot
+    heap), ``uss`` (unique set: the pages no other process maps, what stopping it frees),
+    ``anon`` and ``file`` (file-backed RSS: shared libraries, memory-mapped snapshot
     pages — shared by every worker serving the same snapshot)."""
     import re
 
@@ -48,52 +49,80 @@ def smaps_mb(pid: int | str = "self") -> dict[str, float]:
         return int(m.group(1)) / 1024.0 if m else float("nan")
 
     rss, anon = kb("Rss"), kb("Anonymous")
-    return {"rss": rss, "pss": kb("Pss"), "private_dirty": kb("Private_Dirty"), "anon": anon,
-            "file": rss - anon}
+    return {"rss": rss, "pss": kb("Pss"), "uss": kb("Private_Clean") + kb("Private_Dirty"),
+            "private_dirty": kb("Private_Dirty"), "anon": anon, "file": rss - anon}
 
 
-#: A serving worker in a process of its own: the app's start (lifespan: snapshot, every
-#: mode, warm-up, store, engine), then routes of every mode; prints smaps_mb() as JSON.
-_WORKER = """
-import asyncio, json, sys
-sys.path.insert(0, sys.argv[3])
-from api.app import create_app
-from bench.common import smaps_mb
-
-app = create_app(sys.argv[1], db_url=sys.argv[2])
-
-async def main():
-    async with app.router.lifespan_context(app):
-        svc = app.state.service
-        st = svc.state()
-        lat = float(svc.snapshot.node_lat[len(svc.snapshot.node_lat) // 2])
-        lon = float(svc.snapshot.node_lon[len(svc.snapshot.node_lon) // 2])
-        for mode in svc.road.modes:
-            for k in range(20):
-                try:
-                    svc.road.route(st, mode, lat, lon, lat + 0.002 * k, lon - 0.002 * k)
-                except Exception:
-                    pass
-        print(json.dumps(smaps_mb()))
-
-asyncio.run(main())
-"""
-
-
-def serving_worker_memory(snapshot_dir: Path) -> dict[str, float]:
-    """:func:`smaps_mb` of a fresh process serving ``snapshot_dir`` as one worker of
-    ``citynav serve`` does (its own SQLite store in a temporary directory)."""
-    import json
+def serving_memory(snapshot_dir: Path, points: tuple[str, str], workers: int = 2,
+                   modes: Sequence[str] = ("car", "bike", "walk", "bus", "truck"),
+                   ) -> dict[str, list[dict[str, float]]]:
+    """:func:`smaps_mb` of ``citynav serve --workers N`` on ``snapshot_dir`` (its own SQLite
+    store in a temporary directory) once every worker has answered routes of every mode
+    between ``points`` (``"lat,lon"`` each): ``{"parent": [...], "workers": [...]}`` (the
+    pre-fork parent that loaded the city, then each worker)."""
+    import os
+    import signal
+    import socket
     import subprocess
     import sys
     import tempfile
+    import urllib.request
 
     repo = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory(prefix="citynav-bench-worker-") as tmp:
-        out = subprocess.run([sys.executable, "-c", _WORKER, str(snapshot_dir),
-                              f"sqlite:///{tmp}/w.db", str(repo)], capture_output=True,
-                             text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = int(sk.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> bytes:
+        try:
+            with urllib.request.urlopen(base + path, timeout=60) as r:
+                return bytes(r.read())
+        except Exception:  # noqa: BLE001 - not up yet, no route for this mode
+            return b""
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    with tempfile.TemporaryDirectory(prefix="citynav-bench-serve-") as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--snapshot", str(snapshot_dir),
+             "--port", str(port), "--workers", str(workers), "--quotas", "off",
+             "--db", f"sqlite:///{tmp}/w.db", "--no-access-log"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 600
+            seen: set[int] = set()
+            while len(seen) < workers:  # fresh connections until every worker answered
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("citynav serve did not come up")
+                body = get("/v1/ready")
+                if body:
+                    import json
+
+                    seen.add(int(json.loads(body)["worker"]))
+                else:
+                    time.sleep(0.1)
+            for mode in modes:
+                for _ in range(4 * workers):
+                    get(f"/v1/route?from={points[0]}&to={points[1]}&mode={mode}")
+            time.sleep(0.5)
+            kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)],
+                                  capture_output=True, text=True, check=False).stdout.split()
+            return {"parent": [smaps_mb(proc.pid)],
+                    "workers": [smaps_mb(int(k)) for k in kids]}
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def memory_row(m: dict[str, float]) -> str:
+    """RSS, PSS, USS and file-backed RSS of one :func:`smaps_mb` result."""
+    return (f"RSS {m['rss']:5.0f} MB  PSS {m['pss']:5.0f} MB  USS {m['uss']:5.0f} MB  "
+            f"file-backed {m['file']:5.0f} MB")
 
 
 def print_table(title: str, rows: list[tuple[str, str]]) -> None:

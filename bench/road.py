@@ -24,9 +24,10 @@ time shown is then the one measured when it was built).
 Prints median and p95 per figure. Targets (issue 2, in-process): full car answer median
 ≤ 0.4 ms on Porto, kernel ≤ 50 µs, ≥ 1000× faster than networkx, full weight update ≤ 50 ms,
 incident update "well under a second" (DESIGN.md), Porto build ≤ 3 min, serving RSS ≤ 1.5 GB;
-issue 14: a serving worker (every mode, store, engine; measured in a process of its own) ≤ 300
-MB on Porto — RSS and PSS are printed, with the file-backed part (shared libraries and
-snapshot pages, shared by the workers) and private dirty memory (the worker's own heap).
+issue 14: a serving worker (every mode, store, engine) ≤ 300 MB on Porto — measured on a real
+``citynav serve --workers 2`` after routes of every mode: RSS, PSS, USS (the worker's own
+pages) and file-backed RSS of the pre-fork parent (which loaded the city once) and of each
+forked worker (sharing the parent's pages copy-on-write), and their total PSS.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     cached_snapshot,
+    memory_row,
     print_table,
     rss_mb,
-    serving_worker_memory,
+    serving_memory,
     stats_ms,
 )
 from routing.kernels.cch import POOL_SLOTS  # noqa: E402
@@ -356,7 +358,9 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
     apm, app = stats_ms(all_publish)
     bpm, bpp = stats_ms(bulk_publish)
     bcm, bcp = stats_ms(bulk_customize)
-    worker = serving_worker_memory(snap_dir)
+    p0 = routed[0] if routed else pairs[0]  # what the served workers answer before measuring
+    served = serving_memory(snap_dir, (f"{p0[0]:.6f},{p0[1]:.6f}", f"{p0[2]:.6f},{p0[3]:.6f}"),
+                            workers=2)
     built = f"{build_s:.1f} s" + (" (cached snapshot; measured when built)" if cached else "")
     print_table(f"{name}: {osm.name}", [
         ("road junctions / car edges", f"{meta['counts']['junctions']:,} / "
@@ -365,10 +369,11 @@ def bench_city(name: str, osm: Path, n_queries: int, n_nx: int, n_updates: int,
         ("snapshot size", f"{meta['size_bytes'] / 1e6:.1f} MB"),
         ("load (car router + publisher)", f"{load_s:.2f} s"),
         ("RSS serving (car)", f"{rss_serving:.0f} MB (process before load {rss0:.0f} MB)"),
-        ("serving worker (all modes)", f"RSS {worker['rss']:.0f} MB, PSS {worker['pss']:.0f} MB, "
-                                       f"private dirty {worker['private_dirty']:.0f} MB, "
-                                       f"file-backed {worker['file']:.0f} MB (shared libraries, "
-                                       "snapshot pages)"),
+        *[(f"serve --workers 2: {role}", memory_row(m))
+          for role in ("parent", "workers") for m in served[role]],
+        ("serve --workers 2: total PSS", f"{sum(m['pss'] for v in served.values() for m in v):.0f}"
+                                         " MB (parent: the city loaded once, shared by the "
+                                         "forked workers; USS: a process's own pages)"),
         ("queries routed", f"{len(full)} of {len(pairs)}"),
         ("full car answer (incl. state)", f"median {fm:.3f} ms  p95 {fp:.3f} ms (CPU median "
                                           f"{fcm:.3f} ms  p95 {fcp:.3f} ms)"),

@@ -10,10 +10,15 @@ Every figure runs the installed ``citynav`` entry point in a fresh process, as a
   ``python -c pass`` measured in the same run (the interpreter's own start);
 * **restart**: ``citynav serve`` (``--workers N``) on the bundled city, and on Porto when its
   snapshot is given, from launch until ``/v1/health`` answers 200 — median and p95 over R
-  restarts (the kernels load from the on-disk cache; ``python -m api.warmup`` compiled them);
-* **memory per worker** once serving (after one route per mode): RSS, PSS (RSS with the pages
-  shared between processes divided among them), private dirty (the process's own heap) and
-  file-backed RSS (shared libraries and the memory-mapped snapshot, shared by the workers).
+  restarts (the kernels load from the on-disk cache; ``python -m api.warmup`` compiled them),
+  and the CPU all its processes used until then; the peer too, in the same run: uvicorn's
+  own ``--workers`` spawning N workers that each load the city (how ``citynav serve`` ran
+  before it was pre-fork; ``--no-peer`` skips it);
+* **memory per process** once serving (after routes of every mode): the pre-fork parent
+  (``--workers`` > 1: it loaded the city once and forked the workers, which share its pages
+  copy-on-write) and each worker — RSS, PSS (RSS with the pages shared between processes
+  divided among them), USS (the process's own pages: what stopping it frees), private dirty
+  and file-backed RSS (shared libraries and the memory-mapped snapshot) — and the total PSS.
 
 Targets (issue 14): restart ≤ 3 s, each CLI command ≤ 2 s, ≤ 300 MB per worker on Porto.
 Timings depend on the machine's load: the load average is printed with the figures.
@@ -134,8 +139,16 @@ def _memory(pid: int) -> dict[str, float] | None:
         m = re.search(rf"^{key}:\s+(\d+) kB", text, re.M)
         return int(m.group(1)) / 1024 if m else float("nan")
 
-    return {"rss": kb("Rss"), "pss": kb("Pss"), "private_dirty": kb("Private_Dirty"),
-            "anon": kb("Anonymous"), "file": kb("Rss") - kb("Anonymous")}
+    return {"rss": kb("Rss"), "pss": kb("Pss"), "uss": kb("Private_Clean") + kb("Private_Dirty"),
+            "private_dirty": kb("Private_Dirty"), "anon": kb("Anonymous"),
+            "file": kb("Rss") - kb("Anonymous")}
+
+
+def _cmdline_has(pid: int, word: str) -> bool:
+    try:
+        return word in Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False
 
 
 def _get(url: str, timeout: float = 30.0) -> int:
@@ -147,27 +160,52 @@ def _get(url: str, timeout: float = 30.0) -> int:
         return 0
 
 
+def _spawned(snapshot: Path | None, workers: int, port: int, db: str,
+             metrics_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of the peer: uvicorn's own ``--workers`` (each worker
+    spawned fresh, importing and loading the whole city itself: how ``citynav serve`` ran
+    its workers before the pre-fork server)."""
+    import json
+
+    if snapshot is None:
+        sys.path.insert(0, str(REPO))
+        from api.sample import ensure_sample_snapshot
+
+        snapshot = Path(ensure_sample_snapshot())
+    cfg = {"snapshot": str(snapshot.absolute()), "db": db, "quotas": "store"}
+    env = {**_env(), "CITYNAV_SERVE_CONFIG": json.dumps(cfg),
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    return [sys.executable, "-m", "uvicorn", "--factory", "api.worker:app", "--port",
+            str(port), "--workers", str(workers), "--no-access-log",
+            "--timeout-graceful-shutdown", "30"], env
+
+
 def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
-                points: tuple[str, str]) -> None:
+                points: tuple[str, str], spawned: bool = False) -> None:
     home = Path(tempfile.mkdtemp(prefix="citynav-bench-startup-"))
     times, cpus, mems = [], [], []
     try:
         for k in range(repeat):
             port = _free_port()
+            db = f"sqlite:///{home / 'startup.db'}"
             cmd = [*_citynav(), "serve", "--port", str(port), "--workers", str(workers),
-                   "--db", f"sqlite:///{home / 'startup.db'}"]
+                   "--db", db]
+            env = _env()
             if snapshot is not None:
                 cmd += ["--snapshot", str(snapshot)]
+            if spawned:
+                (home / f"metrics{k}").mkdir()
+                cmd, env = _spawned(snapshot, workers, port, db, home / f"metrics{k}")
             t = time.perf_counter()
-            proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, start_new_session=True)
             base = f"http://127.0.0.1:{port}"
             up = None
             while time.perf_counter() - t < 300 and proc.poll() is None:
                 if _get(base + "/v1/health", timeout=5) == 200:
                     up = time.perf_counter() - t
-                    # CPU of the busiest process (a worker) until it answered
-                    cpus.append(max(_cpu_s(p) for p in [proc.pid, *_children(proc.pid)]))
+                    # CPU of all the server's processes until it answered
+                    cpus.append(sum(_cpu_s(p) for p in [proc.pid, *_children(proc.pid)]))
                     break
                 time.sleep(0.02)
             if up is None:
@@ -180,8 +218,12 @@ def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
                     for _ in range(workers * 2):
                         _get(f"{base}/v1/route?from={points[0]}&to={points[1]}&mode={mode}")
                 time.sleep(0.5)
-                pids = _children(proc.pid) or [proc.pid]
-                mems = [m for p in pids if (m := _memory(p)) is not None and m["rss"] > 150]
+                # one worker: the server's own process; several: the pre-fork parent, which
+                # loaded the city, and its forked workers
+                roles = ([("worker", proc.pid)] if workers == 1 else
+                         [("parent", proc.pid)] + [("worker", p) for p in _children(proc.pid)
+                                                   if not spawned or _cmdline_has(p, "spawn")])
+                mems = [(role, m) for role, p in roles if (m := _memory(p)) is not None]
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=60)
@@ -190,14 +232,18 @@ def bench_serve(name: str, snapshot: Path | None, workers: int, repeat: int,
                 proc.wait()
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    print(f"\n== citynav serve --workers {workers}: {name} (load average "
-          f"{os.getloadavg()[0]:.2f}) ==")
-    print(f"  restart until /v1/health 200   wall {_stats(times)}  CPU of a worker "
+    how = ("uvicorn --workers (spawned, each loads the city; the peer)" if spawned else
+           f"citynav serve --workers {workers} (pre-fork)")
+    print(f"\n== {how}: {name} (load average {os.getloadavg()[0]:.2f}) ==")
+    print(f"  restart until /v1/health 200   wall {_stats(times)}  CPU (all processes) "
           f"{_stats(cpus)}  ({len(times)} restarts)")
-    for i, m in enumerate(mems):
-        print(f"  process {i}: RSS {m['rss']:5.0f} MB  PSS {m['pss']:5.0f} MB  private dirty "
-              f"{m['private_dirty']:5.0f} MB  file-backed RSS {m['file']:5.0f} MB (shared "
-              "libraries, snapshot pages)")
+    for role, m in mems:
+        print(f"  {role:<6} RSS {m['rss']:5.0f} MB  PSS {m['pss']:5.0f} MB  USS {m['uss']:5.0f} MB"
+              f"  private dirty {m['private_dirty']:5.0f} MB  file-backed RSS {m['file']:5.0f} MB")
+    if mems:
+        print(f"  total PSS {sum(m['pss'] for _, m in mems):5.0f} MB (what the server takes; "
+              "PSS divides shared pages among the processes; USS: a process's own pages, "
+              "what stopping it frees)")
 
 
 def main() -> None:
@@ -209,13 +255,22 @@ def main() -> None:
                     help="a Porto snapshot directory (e.g. var/bench/porto/snap from "
                          "bench/road.py --cache)")
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
+                    help="also measure uvicorn's own --workers (each worker spawned and "
+                         "loading the city itself) in the same run")
     args = ap.parse_args()
     if not args.skip_cli:
         bench_cli(args.repeat)
-    bench_serve("bundled city (northern Kentucky)", None, args.workers, args.repeat, (A, B))
+    nky = "bundled city (northern Kentucky)"
+    bench_serve(nky, None, args.workers, args.repeat, (A, B))
+    if args.workers > 1 and args.peer:
+        bench_serve(nky, None, args.workers, args.repeat, (A, B), spawned=True)
     if args.porto is not None:
-        bench_serve(f"Porto ({args.porto})", args.porto, args.workers, args.repeat,
-                    ("41.1496,-8.6110", "41.1579,-8.6291"))
+        porto = (f"Porto ({args.porto})", args.porto, args.workers, args.repeat,
+                 ("41.1496,-8.6110", "41.1579,-8.6291"))
+        bench_serve(*porto)
+        if args.workers > 1 and args.peer:
+            bench_serve(*porto, spawned=True)
 
 
 if __name__ == "__main__":

@@ -71,25 +71,49 @@ class TransitStops:
         self.index = {s: i for i, s in enumerate(self.stop_ids)}
 
 
+@dataclasses.dataclass(frozen=True)
+class EngineNetwork:
+    """What an engine reads of the snapshot and never changes: the incident-geometry
+    matcher and each mode's free-flow times and edge lengths. Built once, it can serve every
+    engine of the snapshot (a pre-fork server builds it before forking its workers, which
+    then share its pages)."""
+
+    matcher: NetworkMatcher
+    free_flow: dict[str, np.ndarray]
+    edge_length: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, snapshot: Snapshot, stops: TransitStops | None = None) -> EngineNetwork:
+        """The network parts of ``snapshot`` (with the timetable's ``stops`` to match)."""
+        return cls(NetworkMatcher(snapshot, (stops.stop_ids, stops.lat, stops.lon)
+                                  if stops is not None else None),
+                   {m: np.asarray(a.edge_time_ms, np.int64)
+                    for m, a in snapshot.modes.items()},
+                   {m: np.asarray(a.edge_length_m, dtype=np.float64)
+                    for m, a in snapshot.modes.items()})
+
+
 class IncidentEngine:
     """Turns the store's open incidents and speed log into live states for the publisher."""
 
     def __init__(self, store: IncidentStore, snapshot: Snapshot, publisher: StatePublisher,
                  stops: TransitStops | None = None, clock: Clock = SYSTEM_CLOCK,
                  poll_interval_s: float = 0.25, learn: bool = True,
-                 realtime: RealtimeFeeds | None = None) -> None:
+                 realtime: RealtimeFeeds | None = None,
+                 network: EngineNetwork | None = None) -> None:
+        """``network``: the snapshot's :class:`EngineNetwork` if already built (with the
+        same ``stops``); built here otherwise."""
         self.store = store
         self.snapshot = snapshot
         self.publisher = publisher
         self.clock = clock
         self.poll_interval_s = poll_interval_s
         self.stops = stops
-        self.matcher = NetworkMatcher(snapshot, (stops.stop_ids, stops.lat, stops.lon)
-                                      if stops is not None else None)
-        self.free_flow = {m: np.asarray(a.edge_time_ms, np.int64)
-                          for m, a in snapshot.modes.items()}
-        self.edge_length = {m: np.asarray(a.edge_length_m, dtype=np.float64)
-                            for m, a in snapshot.modes.items()}
+        if network is None:
+            network = EngineNetwork.build(snapshot, stops)
+        self.matcher = network.matcher
+        self.free_flow = network.free_flow
+        self.edge_length = network.edge_length
         self.n_edges = {m: int(w.shape[0]) for m, w in self.free_flow.items()}
         self.speeds = SpeedBoard(snapshot, self.matcher)
         self.speed_log = SpeedLog(store.db)

@@ -155,7 +155,10 @@ class TransitData:
 class Planner:
     """Plans journeys on one snapshot with its road router's walk graph."""
 
-    def __init__(self, snapshot: Snapshot, road: RoadRouter, transit: TransitData) -> None:
+    def __init__(self, snapshot: Snapshot, road: RoadRouter, transit: TransitData,
+                 warm: bool = True) -> None:
+        """``warm``: load (or compile) the transit kernels now, so that the first plan
+        finds them ready (a one-off command that may not plan skips it)."""
         self.snapshot, self.road, self.transit = snapshot, road, transit
         self.tt = transit.tt
         self._lock = threading.Lock()
@@ -172,7 +175,8 @@ class Planner:
             self.straight = StraightLineWalk(
                 self.tt.arrays["stop_lat"], self.tt.arrays["stop_lon"],
                 float(walking.get("detour_factor", WALK_DETOUR_FACTOR)))
-        tq.warmup(self.tt)
+        if warm:
+            tq.warmup(self.tt)
 
     # ---------------------------------------------------------------- lookups
     def resolve_stop(self, stop_id: str) -> int:

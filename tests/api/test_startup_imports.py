@@ -76,6 +76,24 @@ def test_cli_entry_imports_neither_the_web_app_nor_the_kernels() -> None:
     assert [n for n in heavy if _loaded(mods, n)] == []
 
 
+def test_cli_route_answers_without_the_web_framework(nky_snapshot_dir: Path,
+                                                    tmp_path: Path) -> None:
+    """`citynav route` (and its store's live state) answers without importing FastAPI, the
+    HTTP routers or the event hub: a one-off answer loads the routing side only."""
+    code = ("import json, sys\nfrom typer.testing import CliRunner\nfrom api.cli import app\n"
+            "r = CliRunner().invoke(app, ['route', '--from', '39.0837,-84.5086', '--to', "
+            "'39.0912,-84.4960', '--snapshot', sys.argv[1], '--json'])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "print(json.dumps({'modules': sorted(sys.modules), "
+            "'answer': json.loads(r.stdout.strip().splitlines()[-1])}))")
+    got = _run(code, str(nky_snapshot_dir))
+    assert got["answer"]["routes"][0]["distance_m"] > 0
+    mods = got["modules"]
+    assert _loaded(mods, "routingkit_cch") and _loaded(mods, "incidents.engine")
+    web = ("fastapi", "api.app", "api.problems", "api.transit", "api.events", "api.schemas")
+    assert [n for n in web if _loaded(mods, n)] == []
+
+
 def test_lazy_spatial_indexes_answer_like_eager_ones(nky_router) -> None:
     """The first ``within`` builds the snapper's STRtree; answers match the grid's nearest
     (the fallback path and the hot path agree on the nearest segment)."""
