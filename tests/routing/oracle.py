@@ -336,6 +336,28 @@ class LineGraphOracle:
                                       dtype=np.int64)
         self.n_e = n_e
         self.n_s = len(state_edge)
+        self._graph: tuple | None = None
+
+    def _turn_graph(self, w: np.ndarray) -> tuple:
+        """The turn graph under edge weights ``w`` (cached for the last ``w`` seen): CSR
+        over the states plus an empty last row for the source, the open turns' tails and
+        extras, and those turns grouped by the edge they enter."""
+        c = self._graph
+        if c is not None and np.array_equal(c[0], w):
+            return c[1]
+        s = self.n_s
+        head_edge = self.state_edge[self.turn_head]
+        wc = np.where(self.closed, 2_147_483_647, w)
+        ok = wc[head_edge] < 2_147_483_647
+        vals = wc[head_edge[ok]].astype(np.float64) + self.turn_extra[ok]
+        g = coo_matrix((vals, (self.turn_tail[ok], self.turn_head[ok])),
+                       shape=(s + 1, s + 1)).tocsr()
+        tail_ok, extra_ok, entered = self.turn_tail[ok], self.turn_extra[ok], head_edge[ok]
+        order = np.argsort(entered, kind="stable")
+        bounds = np.searchsorted(entered[order], np.arange(self.n_e + 1))
+        graph = (g, wc, tail_ok[order], extra_ok[order], bounds)
+        self._graph = (w.copy(), graph)
+        return graph
 
     def cost_ms(self, src_edges: list[tuple[int, float]], dst_edges: list[tuple[int, float]],
                 w: np.ndarray) -> int | None:
@@ -347,20 +369,20 @@ class LineGraphOracle:
             return int(round(float(w[e]) * min(max(f, 0.0), 1.0)))
 
         s = self.n_s
-        head_edge = self.state_edge[self.turn_head]
-        w = np.where(self.closed, 2_147_483_647, w)
-        ok = w[head_edge] < 2_147_483_647
-        rows = np.concatenate([self.turn_tail[ok], np.full(len(src_edges), s)])
-        cols = np.concatenate([self.turn_head[ok], [self.plain_state[e] for e, _ in src_edges]])
-        vals = np.concatenate([w[head_edge[ok]].astype(np.float64) + self.turn_extra[ok],
-                               [part(e, m, True) + 1 for e, m in src_edges]])
-        g = coo_matrix((vals, (rows, cols)), shape=(s + 1, s + 1)).tocsr()
+        base, w, arr_tail, arr_extra, bounds = self._turn_graph(w)
+        # the source's arcs fill the last (empty) row: appended after every other row's
+        indptr = base.indptr.copy()
+        indptr[-1] += len(src_edges)
+        g = csr_matrix((np.concatenate([base.data, [part(e, m, True) + 1 for e, m in src_edges]]),
+                        np.concatenate([base.indices,
+                                        [self.plain_state[e] for e, _ in src_edges]]),
+                        indptr), shape=(s + 1, s + 1))
         dist = dijkstra(g, directed=True, indices=s)
         best = np.inf
         for f, m in dst_edges:
             q = part(f, m, False)
-            preds = self.turn_tail[ok][head_edge[ok] == f]
-            extra = self.turn_extra[ok][head_edge[ok] == f]
+            preds = arr_tail[bounds[f]:bounds[f + 1]]
+            extra = arr_extra[bounds[f]:bounds[f + 1]]
             if preds.shape[0]:
                 # arriving on f over a turn: the weight up to f's tail, plus the turn's extra
                 best = min(best, float((dist[preds] + extra).min()) - 1 + q)
