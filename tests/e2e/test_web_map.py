@@ -515,7 +515,8 @@ def test_commuter_typing_on_is_not_overwritten_by_a_late_lookup(page_watch,
     page.select_option("#lang", "en")
     page.evaluate("""() => { const f = window.fetch;
       window.fetch = async (u, o) => {
-        if (String(u).includes("q=Madison%20Ave&limit=1&")) await new Promise((r) => setTimeout(r, 1500));
+        if (String(u).includes("q=Madison%20Ave&limit=1&"))
+          await new Promise((r) => setTimeout(r, 1500));
         return f(u, o); }; }""")
     page.fill("#to", "Madison Ave")
     # leaving the field fires its change (a lookup of "Madison Ave", held back) ...
