@@ -80,6 +80,11 @@ def pdx_osm():
     return read_osm(PDX_OSM)
 
 
+@pytest.fixture(scope="module")
+def nky_osm():
+    return read_osm(NKY_OSM)
+
+
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_routes_equal_edge_based_oracle(pdx_router, pdx_state, pdx_osm, mode: str) -> None:
     """Full coordinate-to-coordinate answers = edge-based Dijkstra with turn rules read
@@ -170,7 +175,7 @@ def test_routes_from_junctions_equal_dijkstra_from_the_junction(request, city: s
     city), never a loop round the block from one arbitrary street."""
     router = request.getfixturevalue(f"{city}_router")
     state = request.getfixturevalue(f"{city}_state")
-    osm = read_osm(PDX_OSM if city == "pdx" else NKY_OSM)
+    osm = request.getfixturevalue(f"{city}_osm")  # the raw OSM, read once per module
     oracle = LineGraphOracle(router, mode, osm, at=state.at)
     a = router.snapshot.modes[mode]
     snappable = np.asarray(a.edge_snappable)
