@@ -323,6 +323,7 @@ def test_subscription_polls_with_etag_and_ends_what_disappears(env, nky_snapshot
             over_http = c2.get("/v1/incidents/import/subscriptions").json()
             assert over_http["polling"] is True
             assert over_http["subscriptions"][0]["last_counts"]["created"] == 2
+            first_report = svc.import_poller.reports["subscription:kytc"]
             # the feed drops sub-1: it is ended
             handler.body = json.dumps(wzdx_doc(feats[1])).encode()
             handler.etag = '"v2"'
@@ -332,6 +333,10 @@ def test_subscription_polls_with_etag_and_ends_what_disappears(env, nky_snapshot
                 return inc is not None and inc.status.value == "resolved"
 
             assert _wait(ended)
+            # the poller stores its report after the import is committed: wait for the new
+            # report (a deadline, not a sleep) before reading it
+            assert _wait(lambda: svc.import_poller.reports["subscription:kytc"]
+                         is not first_report)
             report = svc.import_poller.reports["subscription:kytc"]
             assert report.counts["ended"] == 1 and report.counts["unchanged"] == 1
             server.shutdown()

@@ -1,6 +1,8 @@
 """Independent reference answers for road routing (tests only).
 
 * :func:`kernel_digraph` — the kernel graph as a networkx DiGraph (plain Dijkstra oracle).
+* :func:`kernel_distances` — plain one-to-all Dijkstra (scipy's csgraph) over the kernel
+  arcs: every node's distance from each given source, one search per source.
 * :class:`LineGraphOracle` — an edge-based Dijkstra (nodes = directed edges, arcs = turns)
   whose turn rules are derived directly from the raw OSM restrictions and barriers, not from
   the kernel's node splitting, so it checks that construction too.
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 import networkx as nx
 import numpy as np
 import opening_hours
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from routing.osm import OsmData
@@ -94,6 +96,28 @@ def kernel_digraph(arc_tail: np.ndarray, arc_head: np.ndarray, arc_w: np.ndarray
             continue
         g.add_edge(t, h, weight=w)
     return g
+
+
+def kernel_distances(arc_tail: np.ndarray, arc_head: np.ndarray, arc_w: np.ndarray, inf: int,
+                     n_nodes: int, sources: np.ndarray) -> np.ndarray:
+    """Distances (ms, ``float``; ``inf`` where unreachable) from each of ``sources`` (rows) to
+    every kernel node (columns), by plain Dijkstra over the kernel arcs: parallel arcs keep
+    the lowest weight, closed arcs (``>= inf``) are left out. One full search per source."""
+    tail, head, w = (np.asarray(x, dtype=np.int64) for x in (arc_tail, arc_head, arc_w))
+    keep = w < inf
+    tail, head, w = tail[keep], head[keep], w[keep]
+    order = np.lexsort((w, head, tail))  # by (tail, head), lowest weight first
+    tail, head, w = tail[order], head[order], w[order]
+    first = np.ones(tail.shape[0], dtype=bool)
+    first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
+    # no duplicate (tail, head) is left, so nothing is summed; explicit zeros stay arcs
+    g = csr_matrix((w[first].astype(np.float64), (tail[first], head[first])),
+                   shape=(n_nodes, n_nodes))
+    src = np.asarray(sources, dtype=np.int64)
+    out = np.empty((src.shape[0], n_nodes), dtype=np.float64)
+    for i in range(0, src.shape[0], 32):  # bounded memory per call
+        out[i:i + 32] = dijkstra(g, directed=True, indices=src[i:i + 32])
+    return out
 
 
 class LineGraphOracle:
@@ -312,6 +336,28 @@ class LineGraphOracle:
                                       dtype=np.int64)
         self.n_e = n_e
         self.n_s = len(state_edge)
+        self._graph: tuple | None = None
+
+    def _turn_graph(self, w: np.ndarray) -> tuple:
+        """The turn graph under edge weights ``w`` (cached for the last ``w`` seen): CSR
+        over the states plus an empty last row for the source, the open turns' tails and
+        extras, and those turns grouped by the edge they enter."""
+        c = self._graph
+        if c is not None and np.array_equal(c[0], w):
+            return c[1]
+        s = self.n_s
+        head_edge = self.state_edge[self.turn_head]
+        wc = np.where(self.closed, 2_147_483_647, w)
+        ok = wc[head_edge] < 2_147_483_647
+        vals = wc[head_edge[ok]].astype(np.float64) + self.turn_extra[ok]
+        g = coo_matrix((vals, (self.turn_tail[ok], self.turn_head[ok])),
+                       shape=(s + 1, s + 1)).tocsr()
+        tail_ok, extra_ok, entered = self.turn_tail[ok], self.turn_extra[ok], head_edge[ok]
+        order = np.argsort(entered, kind="stable")
+        bounds = np.searchsorted(entered[order], np.arange(self.n_e + 1))
+        graph = (g, wc, tail_ok[order], extra_ok[order], bounds)
+        self._graph = (w.copy(), graph)
+        return graph
 
     def cost_ms(self, src_edges: list[tuple[int, float]], dst_edges: list[tuple[int, float]],
                 w: np.ndarray) -> int | None:
@@ -323,20 +369,20 @@ class LineGraphOracle:
             return int(round(float(w[e]) * min(max(f, 0.0), 1.0)))
 
         s = self.n_s
-        head_edge = self.state_edge[self.turn_head]
-        w = np.where(self.closed, 2_147_483_647, w)
-        ok = w[head_edge] < 2_147_483_647
-        rows = np.concatenate([self.turn_tail[ok], np.full(len(src_edges), s)])
-        cols = np.concatenate([self.turn_head[ok], [self.plain_state[e] for e, _ in src_edges]])
-        vals = np.concatenate([w[head_edge[ok]].astype(np.float64) + self.turn_extra[ok],
-                               [part(e, m, True) + 1 for e, m in src_edges]])
-        g = coo_matrix((vals, (rows, cols)), shape=(s + 1, s + 1)).tocsr()
+        base, w, arr_tail, arr_extra, bounds = self._turn_graph(w)
+        # the source's arcs fill the last (empty) row: appended after every other row's
+        indptr = base.indptr.copy()
+        indptr[-1] += len(src_edges)
+        g = csr_matrix((np.concatenate([base.data, [part(e, m, True) + 1 for e, m in src_edges]]),
+                        np.concatenate([base.indices,
+                                        [self.plain_state[e] for e, _ in src_edges]]),
+                        indptr), shape=(s + 1, s + 1))
         dist = dijkstra(g, directed=True, indices=s)
         best = np.inf
         for f, m in dst_edges:
             q = part(f, m, False)
-            preds = self.turn_tail[ok][head_edge[ok] == f]
-            extra = self.turn_extra[ok][head_edge[ok] == f]
+            preds = arr_tail[bounds[f]:bounds[f + 1]]
+            extra = arr_extra[bounds[f]:bounds[f + 1]]
             if preds.shape[0]:
                 # arriving on f over a turn: the weight up to f's tail, plus the turn's extra
                 best = min(best, float((dist[preds] + extra).min()) - 1 + q)

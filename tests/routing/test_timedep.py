@@ -3,6 +3,7 @@ plain-Python TD-Dijkstra oracle on northern Kentucky, and agreement with the sta
 
 from __future__ import annotations
 
+import copy
 import heapq
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -69,35 +70,53 @@ class TdOracle:
         self.seg_len = np.asarray(router.snapshot.segments.length_m, np.float64)
         self.edge_seg = np.asarray(a.edge_seg)
         self.ff = np.asarray(a.edge_time_ms).tolist()
-        self._profiles: dict[tuple[int, int], list[int] | None] = {}
+        # per day type, each edge's profile row (-1: none); rows' 96 values read lazily
+        self._rows = None if typical is None else np.asarray(typical.row).tolist()
+        self._profiles: dict[int, list[int]] = {}
+        self._set_live(speeds, effects)
+
+    def _set_live(self, speeds, effects) -> None:
         self.speeds = speeds
         self.effects = effects or {}
+        if speeds is not None:  # plain lists: one Python read per edge entered
+            self._obs_at = np.asarray(speeds.obs_at_ms).tolist()
+            self._obs_ms = np.asarray(speeds.obs_ms, np.float64).tolist()
+            self._conf = np.asarray(speeds.confidence, np.float64).tolist()
+
+    def with_live(self, speeds, effects: dict[int, list[tuple[int, int, bool, int, float,
+                                                                int]]]) -> TdOracle:
+        """The same oracle (graph and typical speeds shared) with these live speed
+        observations and incident effects."""
+        other = copy.copy(self)
+        other._set_live(speeds, effects)
+        return other
 
     def ttf(self, day: int, e: int, t: int) -> int:
         """Typical travel time (free flow without a profile)."""
-        if self.typical is None:
+        if self._rows is None:
             return self.ff[e]
-        key = (day, e)
-        if key not in self._profiles:
-            r = int(self.typical.row[day, e])
-            self._profiles[key] = None if r < 0 else np.asarray(self.typical.ttf_ms[r]).tolist()
-        vals = self._profiles[key]
-        return self.ff[e] if vals is None else oracle_ttf(vals, t)
+        r = self._rows[day][e]
+        if r < 0:
+            return self.ff[e]
+        vals = self._profiles.get(r)
+        if vals is None:
+            vals = self._profiles[r] = np.asarray(self.typical.ttf_ms[r]).tolist()
+        return oracle_ttf(vals, t)
 
     def cost(self, day: int, e: int, t: int, t_epoch: int) -> int:
         """The full cost of edge ``e`` entered at local ``t`` (= Unix ms ``t_epoch``)."""
         c = self.ttf(day, e, t)
         sp = self.speeds
-        if sp is not None and int(sp.obs_at_ms[e]) != -(2**62):
-            age = t_epoch - int(sp.obs_at_ms[e])
+        if sp is not None and self._obs_at[e] != -(2**62):
+            age = t_epoch - self._obs_at[e]
             if age >= -60_000:
                 if age <= sp.fresh_ms:
                     a = 1.0
                 else:
                     a = min((sp.max_age_ms - age) / (sp.max_age_ms - sp.fresh_ms), 1.0)
-                a *= float(sp.confidence[e])
+                a *= self._conf[e]
                 if a > 0:
-                    c = max(int(np.rint(a * float(sp.obs_ms[e]) + (1 - a) * c)), 1)
+                    c = max(int(np.rint(a * self._obs_ms[e] + (1 - a) * c)), 1)
         best = -1
         for lo, hi, closed, min_ms, factor, add_ms in self.effects.get(e, ()):
             if lo <= t_epoch < hi:
@@ -107,14 +126,34 @@ class TdOracle:
                 best = max(best, v)
         return c if best < 0 else best
 
+    def _cost_fn(self, day: int, t0: int, epoch0: int):
+        """``cost(e, t)``: :meth:`cost` of edge ``e`` entered at local ``t`` during a query
+        that left at local ``t0`` (= Unix ms ``epoch0``); without live data, the typical
+        time read directly (the same values, fewer lookups per edge)."""
+        if self.speeds is not None or self.effects:
+            return lambda e, t: self.cost(day, e, t, epoch0 + t - t0)
+        ff = self.ff
+        if self._rows is None:
+            return lambda e, t: ff[e]
+        rows, profiles, ttf_ms = self._rows[day], self._profiles, self.typical.ttf_ms
+
+        def typical(e: int, t: int) -> int:
+            r = rows[e]
+            if r < 0:
+                return ff[e]
+            vals = profiles.get(r)
+            if vals is None:
+                vals = profiles[r] = np.asarray(ttf_ms[r]).tolist()
+            return oracle_ttf(vals, t)
+        return typical
+
     def frac(self, e: int, m: float) -> float:
         sl = float(self.seg_len[self.edge_seg[e]])
         return min(max(m / sl if sl > 0 else 0.0, 0.0), 1.0)
 
     def arrival_ms(self, src_edges, dst_edges, day: int, t0: int, epoch0: int) -> int | None:
         """Earliest arrival (ms since local midnight) between snapped endpoints."""
-        def cost(e: int, t: int) -> int:
-            return self.cost(day, e, t, epoch0 + t - t0)
+        cost = self._cost_fn(day, t0, epoch0)
 
         # Labels are ordered by time + penalties (the kernel's rule); the answer is the time
         # of the best label.
@@ -150,8 +189,9 @@ class TdOracle:
                 dist[v] = (t, t)
                 heapq.heappush(heap, (t, t, v))
         done: set[int] = set()
+        adj, push, pop = self.adj, heapq.heappush, heapq.heappop
         while heap:
-            k, t, v = heapq.heappop(heap)
+            k, t, v = pop(heap)
             if v in done:
                 continue
             if best is not None and k >= best[0]:
@@ -163,15 +203,16 @@ class TdOracle:
                     tot = t + tt + round(c * f)
                     cand = (k - t + tot + x, tot)
                     best = cand if best is None else min(best, cand)
-            for h, e, x, tt in self.adj.get(v, ()):
+            for h, e, x, tt in adj.get(v, ()):
                 c = cost(e, t + tt)
                 if c >= INF_WEIGHT:
                     continue
-                th = t + tt + c
                 kh = k + c + x
-                if h not in dist or kh < dist[h][0]:
+                dh = dist.get(h)
+                if dh is None or kh < dh[0]:
+                    th = t + tt + c
                     dist[h] = (kh, th)
-                    heapq.heappush(heap, (kh, th, h))
+                    push(heap, (kh, th, h))
         return None if best is None else best[1]
 
 
@@ -375,7 +416,7 @@ def test_td_kernel_equals_python_oracle(nky_router, nky_typical) -> None:
         else:
             live, speeds, table = _random_live(nky_router, rng, dep, 4)
             pub = _publisher(nky_router, nky_typical, live)
-            oracle = TdOracle(nky_router, nky_typical, speeds, table)
+            oracle = oracle0.with_live(speeds, table)
         local = dep.astimezone(ZoneInfo(TZ))
         day = DAY_TYPES.index(day_type_of(local.date()))
         t0 = ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 \
