@@ -24,7 +24,7 @@ from routing.conditional import MODE_VEHICLE, ConditionTable, ModeConditionals
 from routing.graph import arc_weights
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.limits import INF_WEIGHT
-from routing.kernels.pathgeom import assemble_path
+from routing.kernels.pathgeom import assemble_path, segment_bearings
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
@@ -292,6 +292,10 @@ class RoadRouter:
         self.seg_lat = np.asarray(seg.lat)
         #: length (m) of every segment
         self.seg_length_m = np.asarray(seg.length_m, dtype=np.float64)
+        #: per segment, bearings leaving its start and its end (branches at junctions)
+        self.seg_bearings = segment_bearings(
+            self.seg_gstart, self.seg_gend, self.seg_lon, self.seg_lat,
+            math.cos(math.radians((s + n) / 2)))
         n_junctions = snapshot.node_lon.shape[0]
         deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=n_junctions)
         self.junction_degree = deg
@@ -701,7 +705,7 @@ class RoadRouter:
         dur = w[edges] * share / 1000.0 + turn_s
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
+            mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails, self.seg_bearings),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])),
             (mr.edge_flags[edges] & FLAG_PUSHED) != 0 if mr.edge_flags.shape[0] else None)
