@@ -84,18 +84,18 @@ class Step:
             return f"{self.name} ({self.ref})"
         if self.name:
             return self.name
-        generic = i18n.GENERIC[i18n.normalize_lang(lang)]
+        generic = i18n.GENERIC[_lang(lang)]
         return generic.get(self.generic, generic["road"])
 
     def instruction_for(self, lang: str = i18n.DEFAULT_LANG) -> str:
         """The instruction in ``lang`` (``en``, ``zh-CN`` or an alias). Raises
         :class:`routing.i18n.UnsupportedLanguageError` for other languages."""
-        return _instruction(self, i18n.normalize_lang(lang))
+        return _instruction(self, _lang(lang))
 
     def to_dict(self, lang: str = i18n.DEFAULT_LANG) -> dict:
         """JSON-ready form with the name and instruction in ``lang`` (edges omitted);
         ``ref``, ``destination``, ``exit_ref`` and ``exit`` only when known."""
-        lang = i18n.normalize_lang(lang)
+        lang = _lang(lang)
         d = {
             "type": self.type,
             "modifier": self.modifier,
@@ -156,6 +156,17 @@ class _ModeMessages:
         return key in self.messages or f"{key}.{self.mode}" in self.messages
 
 
+def _lang(lang: str) -> str:
+    """:func:`routing.i18n.normalize_lang`, short-cut for a tag already canonical."""
+    return lang if lang in i18n.MESSAGES else i18n.normalize_lang(lang)
+
+
+@lru_cache(maxsize=64)
+def _mode_messages(lang: str, mode: str) -> _ModeMessages:
+    """The templates of canonical language ``lang`` for travel ``mode`` (made once)."""
+    return _ModeMessages(i18n.MESSAGES[lang], mode)
+
+
 @lru_cache(maxsize=65536)
 def _same_road(name_a: str, ref_a: str, name_b: str, ref_b: str, fast: bool) -> bool:
     """:func:`routing.labels.same_road`, remembered (the step rules ask about the same
@@ -175,7 +186,7 @@ def _instruction(s: Step, lang: str) -> str:
 
 
 def _plain_instruction(s: Step, lang: str) -> str:
-    msg = _ModeMessages(i18n.MESSAGES[lang], s.mode)
+    msg = _mode_messages(lang, s.mode)
     road = s.label(lang)
     toward = msg["toward"].format(destination=s.destination) if s.destination else ""
     if s.type == "depart":
