@@ -376,8 +376,8 @@ def build_steps(
     b_start = np.asarray(b_start, dtype=np.float64)
     b_end = np.asarray(b_end, dtype=np.float64)
     ang, turned, enter, leave, cand = step_marks(
-        rb, deg, b_start, b_end, *(np.asarray(x) for x in (
-            labels.street, labels.ref, labels.dest, labels.dest_ref, labels.footway)),
+        rb, deg, b_start, b_end, np.asarray(labels.street), np.asarray(labels.ref),
+        np.asarray(labels.dest), np.asarray(labels.dest_ref), np.asarray(labels.footway),
         road.link, road.fast)
     a = np.abs(ang)
 
