@@ -143,14 +143,19 @@ class _ModeMessages:
     """A language's templates where ``"key.<mode>"`` (e.g. ``turn.slight left.walk``)
     overrides ``"key"`` for that travel mode (a view: the templates are not copied)."""
 
-    __slots__ = ("messages", "mode")
+    __slots__ = ("_found", "messages", "mode")
 
     def __init__(self, messages: dict[str, str], mode: str) -> None:
         self.messages = messages
         self.mode = mode
+        self._found: dict[str, str] = {}  # key → template, as looked up before
 
     def __getitem__(self, key: str) -> str:
-        return self.messages.get(f"{key}.{self.mode}") or self.messages[key]
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = (self.messages.get(f"{key}.{self.mode}")
+                                        or self.messages[key])
+        return found
 
     def __contains__(self, key: object) -> bool:
         return key in self.messages or f"{key}.{self.mode}" in self.messages
