@@ -227,7 +227,8 @@ def route_answer(svc: Service, from_: str, to: str, mode: Mode, depart_at: str |
                  dims: tuple[float | None, float | None, float | None, float | None] = (
                      None, None, None, None)) -> dict:
     """The body of ``GET /v1/route`` for parameters already checked against their
-    declared bounds (the handler's and :mod:`api.fastroute`'s shared work); raises
+    declared bounds (the handler's and :mod:`api.fastroute`'s shared work), to be encoded
+    with :func:`api.fastjson.dumps` (geometry coordinates are numpy arrays); raises
     :class:`ApiProblem` for the answers that are problems."""
     if not svc.snapshot.has_road:
         raise no_street_network()
@@ -260,7 +261,8 @@ def route_answer(svc: Service, from_: str, to: str, mode: Mode, depart_at: str |
                          ) from exc
     except NoRouteError as exc:
         raise ApiProblem(404, "no-route", str(exc), "No route") from exc
-    return render.route_answer_json(svc.snapshot, ans, frm, dst, lang)
+    # geometry as arrays: both callers encode with api.fastjson (orjson)
+    return render.route_answer_json(svc.snapshot, ans, frm, dst, lang, arrays=True)
 
 
 def _merge_components(comps: dict, extra: dict, prefix: str = "") -> None:

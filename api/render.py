@@ -24,9 +24,11 @@ from routing.steps import Step
 from routing.transit_info import TransitAlert
 
 
-def line_string(xy: np.ndarray) -> dict[str, Any]:
+def line_string(xy: np.ndarray, as_array: bool = False) -> dict[str, Any]:
     """GeoJSON LineString from an ``(n, 2)`` array of [lon, lat] (repeats dropped after
-    rounding; at least two positions)."""
+    rounding; at least two positions). ``as_array``: the coordinates stay an ``(n, 2)``
+    float64 array (for :func:`api.fastjson.dumps`, which writes it as the list would be
+    written, without making a Python float per number)."""
     pts = np.round(np.asarray(xy, dtype=np.float64).reshape(-1, 2), 7)
     if pts.shape[0] == 0:
         return {"type": "LineString", "coordinates": []}
@@ -37,7 +39,8 @@ def line_string(xy: np.ndarray) -> dict[str, Any]:
     out = pts[keep]
     if out.shape[0] == 1:
         out = np.repeat(out, 2, axis=0)
-    return {"type": "LineString", "coordinates": out.tolist()}
+    return {"type": "LineString",
+            "coordinates": np.ascontiguousarray(out) if as_array else out.tolist()}
 
 
 def step_json(s: Step, lang: str = "en") -> dict[str, Any]:
@@ -89,15 +92,17 @@ def eta_json(e: EtaSources) -> dict[str, Any]:
 
 
 def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float],
-                    to: tuple[float, float], lang: str = "en") -> dict[str, Any]:
-    """One road route with explanation and ETA sources."""
+                    to: tuple[float, float], lang: str = "en",
+                    arrays: bool = False) -> dict[str, Any]:
+    """One road route with explanation and ETA sources (``arrays``: see
+    :func:`route_answer_json`)."""
     r = item.route
     return {
         "mode": r.mode,
         "duration_s": round(r.duration_s, 1),
         "distance_m": round(r.distance_m, 1),
         "extra_s": round(r.extra_s, 1),
-        "geometry": line_string(np.column_stack([r.lon, r.lat])),
+        "geometry": line_string(np.column_stack([r.lon, r.lat]), as_array=arrays),
         "bbox": [round(x, 7) for x in r.bbox],
         "steps": [step_json(s, lang) for s in r.steps],
         "origin": waypoint_json(snapshot, frm, r.origin, lang, "start"),
@@ -109,10 +114,13 @@ def route_item_json(snapshot: Snapshot, item: RouteItem, frm: tuple[float, float
 
 
 def route_answer_json(snapshot: Snapshot, ans: RouteAnswer, frm: tuple[float, float],
-                      to: tuple[float, float], lang: str = "en") -> dict[str, Any]:
-    """The body of ``GET /v1/route`` (instructions in ``lang``)."""
+                      to: tuple[float, float], lang: str = "en",
+                      arrays: bool = False) -> dict[str, Any]:
+    """The body of ``GET /v1/route`` (instructions in ``lang``). ``arrays``: geometry
+    coordinates as numpy arrays, for encoding with :func:`api.fastjson.dumps` only (the
+    same bytes as the lists, a fraction of the time on long routes)."""
     out: dict[str, Any] = {
-        "routes": [route_item_json(snapshot, it, frm, to, lang) for it in ans.items],
+        "routes": [route_item_json(snapshot, it, frm, to, lang, arrays) for it in ans.items],
         "snapshot_id": snapshot.snapshot_id, "live_version": ans.state.version,
         "at": ans.state.at.isoformat(), "timezone": ans.state.timezone}
     out["vehicle"] = None if ans.vehicle is None else {

@@ -166,11 +166,14 @@ _FIELD_OF_TAG = dict(zip(LABEL_TAGS, ("street", "ref", "dest", "dest_ref", "junc
 
 
 def path_labels(snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
-                tails: np.ndarray) -> PathLabels:
+                tails: np.ndarray,
+                seg_bearings: tuple[np.ndarray, np.ndarray] | None = None) -> PathLabels:
     """Labels of a path's edges (``seg_ids``: their segments, ``tails``: the junctions where
     they start), with the branches open to the mode at each junction (from the snapshot's
     junction → segment table and the mode's ``seg_dirs``: per segment, bit 1 = forward edge,
-    bit 2 = backward edge)."""
+    bit 2 = backward edge). ``seg_bearings``: every segment's bearings leaving its start and
+    its end (:func:`routing.kernels.pathgeom.segment_bearings`, NaN when undefined), when
+    the caller keeps them; else each branch's bearing is computed when asked."""
     seg = snapshot.segments
     seg_ids = np.asarray(seg_ids, dtype=np.int64)
     tails = np.asarray(tails, dtype=np.int64)
@@ -185,8 +188,37 @@ def path_labels(snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
         footway=np.asarray(seg.footway_idx[seg_ids]),
         highway=np.asarray(seg.highway_idx[seg_ids]), exit_ref=exits)
     if snapshot.junction_seg_offsets.shape[0]:
-        out.branches = _Branches(snapshot, seg_dirs, seg_ids, tails)
+        if seg_bearings is not None:
+            out.branches = _PathBranches(snapshot, seg_dirs, seg_ids, tails, seg_bearings)
+        else:
+            out.branches = _Branches(snapshot, seg_dirs, seg_ids, tails)
     return out
+
+
+class _PathBranches:
+    """:class:`_Branches` for every edge of a path at once (a numba kernel over the
+    segments' precomputed bearings), read out per edge."""
+
+    __slots__ = ("bearing", "highway", "highways", "off")
+
+    def __init__(self, snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
+                 tails: np.ndarray, seg_bearings: tuple[np.ndarray, np.ndarray]) -> None:
+        from routing.kernels.pathgeom import path_branches  # noqa: PLC0415 (numba import)
+
+        seg = snapshot.segments
+        off, bearing, segs = path_branches(
+            np.asarray(seg_ids, dtype=np.int64), np.asarray(tails, dtype=np.int64),
+            np.asarray(snapshot.junction_seg_offsets), np.asarray(snapshot.junction_seg),
+            np.asarray(seg_dirs), np.asarray(seg.u), np.asarray(seg.v), seg_bearings[0],
+            seg_bearings[1])
+        self.off: list[int] = off.tolist()
+        self.bearing: list[float] = bearing.tolist()
+        self.highway: list[int] = np.asarray(seg.highway_idx)[segs].tolist()
+        self.highways = seg.highways
+
+    def __call__(self, i: int) -> list[tuple[float, str]]:
+        hws, b, h = self.highways, self.bearing, self.highway
+        return [(b[k], hws[h[k]]) for k in range(self.off[i], self.off[i + 1])]
 
 
 class _Branches:
@@ -210,10 +242,11 @@ class _Branches:
 
     def __call__(self, i: int) -> list[tuple[float, str]]:
         j = int(self.tails[i])
-        mine = {int(self.seg_ids[i])} | ({int(self.seg_ids[i - 1])} if i > 0 else set())
+        mine = int(self.seg_ids[i])
+        before = int(self.seg_ids[i - 1]) if i > 0 else -1
         out = []
         for s in self.j_seg[int(self.j_off[j]):int(self.j_off[j + 1])].tolist():
-            if s in mine:
+            if s in (mine, before):
                 continue
             dirs = int(self.seg_dirs[s])
             for rev in (False, True):

@@ -24,7 +24,7 @@ from routing.conditional import MODE_VEHICLE, ConditionTable, ModeConditionals
 from routing.graph import arc_weights
 from routing.kernels.cch import CustomizedMetric, PrivateMetric, RoadKernel
 from routing.kernels.limits import INF_WEIGHT
-from routing.kernels.pathgeom import assemble_path
+from routing.kernels.pathgeom import assemble_path, segment_bearings
 from routing.kernels.td import ttf_many
 from routing.labels import path_labels
 from routing.live import split_live
@@ -292,6 +292,10 @@ class RoadRouter:
         self.seg_lat = np.asarray(seg.lat)
         #: length (m) of every segment
         self.seg_length_m = np.asarray(seg.length_m, dtype=np.float64)
+        #: per segment, bearings leaving its start and its end (branches at junctions)
+        self.seg_bearings = segment_bearings(
+            self.seg_gstart, self.seg_gend, self.seg_lon, self.seg_lat,
+            math.cos(math.radians((s + n) / 2)))
         n_junctions = snapshot.node_lon.shape[0]
         deg = np.bincount(np.concatenate([seg.u, seg.v]), minlength=n_junctions)
         self.junction_degree = deg
@@ -653,7 +657,8 @@ class RoadRouter:
                 targets.append((k, fw + x))
                 target_of.setdefault(k, []).append((e, m, fw + x, x, tt))
         # (ms, edges, from_m, to_m, extra ms of the path's arcs, turn ms per path edge)
-        best: tuple[int, list[int], float, float, int, list[int]] | None = None
+        best: tuple[int, list[int] | np.ndarray, float, float, int,
+                    list[int] | np.ndarray] | None = None
         # Same-segment answer without the kernel (both endpoints on one edge, in order).
         for e, m0 in src.edges:
             for e2, m1 in dst.edges:
@@ -668,11 +673,16 @@ class RoadRouter:
                                if int(mr.edge_head_knode[e]) == kp.source_node),
                               key=lambda em: frac_w(em[0], em[1], True))
             t_edge, t_m, _, t_x, t_t = min(target_of[kp.target_node], key=lambda x: x[2])
-            mid = mr.arc_edge[kp.arcs].tolist()
+            k = kp.arcs.shape[0]
+            edges = np.empty(k + 2, np.int64)
+            edges[0], edges[-1] = s_edge, t_edge
+            edges[1:-1] = mr.arc_edge[kp.arcs]
             extra = t_x + (int(mr.arc_extra[kp.arcs].sum()) if mr.arc_extra.shape[0] else 0)
-            turns = [0, *(mr.arc_turn[kp.arcs].tolist() if mr.arc_turn.shape[0]
-                          else [0] * len(mid)), t_t]
-            best = (kp.distance, [s_edge, *mid, t_edge], s_m, t_m, extra, turns)
+            turns = np.zeros(k + 2, np.int64)
+            if mr.arc_turn.shape[0]:
+                turns[1:-1] = mr.arc_turn[kp.arcs]
+            turns[-1] = t_t
+            best = (kp.distance, edges, s_m, t_m, extra, turns)
         if best is None:
             raise NoRouteError(f"no {mr.mode} route between the two points under the current "
                                f"conditions (live version {state.version})")
@@ -680,9 +690,10 @@ class RoadRouter:
         return self.assemble(state, mr.mode, path, from_m, to_m, w, weight_ms, src, dst,
                              extra_ms, np.asarray(turn_ms, np.int64))
 
-    def assemble(self, state: RoutingState, mode: str, path: list[int], from_m: float,
-                 to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint, dst: Endpoint,
-                 extra_ms: int = 0, turn_ms: np.ndarray | None = None) -> RoadRoute:
+    def assemble(self, state: RoutingState, mode: str, path: list[int] | np.ndarray,
+                 from_m: float, to_m: float, w: np.ndarray, weight_ms: int, src: Endpoint,
+                 dst: Endpoint, extra_ms: int = 0, turn_ms: np.ndarray | None = None
+                 ) -> RoadRoute:
         """Geometry, per-edge lengths and durations (on ``w``) and steps of a path that
         starts ``from_m`` into its first edge and ends ``to_m`` into its last.
         ``weight_ms`` is the path's kernel weight, of which ``extra_ms`` are fixed arc
@@ -696,14 +707,14 @@ class RoadRouter:
             self.seg_length_m, self.coslat)
         seg_ids = mr.edge_seg[edges]
         full_len = self.seg_length_m[seg_ids]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(full_len > 0, travelled / full_len, 0.0)
+        share = np.zeros(edges.shape[0])
+        np.divide(travelled, full_len, out=share, where=full_len > 0)
         turn_s = (np.zeros(edges.shape[0]) if turn_ms is None
                   else np.asarray(turn_ms, np.float64) / 1000.0)
         dur = w[edges] * share / 1000.0 + turn_s
         tails = mr.edge_tail[edges]
         steps = build_steps(
-            mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails),
+            mr.mode, path_labels(self.snapshot, mr.seg_dirs, seg_ids, tails, self.seg_bearings),
             self.seg_roundabout[seg_ids], self.junction_degree[tails],
             travelled, dur, bs, be, lo[starts], la[starts], (float(lo[-1]), float(la[-1])),
             (mr.edge_flags[edges] & FLAG_PUSHED) != 0 if mr.edge_flags.shape[0] else None)

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from routing import i18n
+from routing.kernels.pathgeom import step_marks
 from routing.labels import (
     FAST_HIGHWAYS,
     FORK_MAX_ANGLE,
@@ -83,18 +84,18 @@ class Step:
             return f"{self.name} ({self.ref})"
         if self.name:
             return self.name
-        generic = i18n.GENERIC[i18n.normalize_lang(lang)]
+        generic = i18n.GENERIC[_lang(lang)]
         return generic.get(self.generic, generic["road"])
 
     def instruction_for(self, lang: str = i18n.DEFAULT_LANG) -> str:
         """The instruction in ``lang`` (``en``, ``zh-CN`` or an alias). Raises
         :class:`routing.i18n.UnsupportedLanguageError` for other languages."""
-        return _instruction(self, i18n.normalize_lang(lang))
+        return _instruction(self, _lang(lang))
 
     def to_dict(self, lang: str = i18n.DEFAULT_LANG) -> dict:
         """JSON-ready form with the name and instruction in ``lang`` (edges omitted);
         ``ref``, ``destination``, ``exit_ref`` and ``exit`` only when known."""
-        lang = i18n.normalize_lang(lang)
+        lang = _lang(lang)
         d = {
             "type": self.type,
             "modifier": self.modifier,
@@ -142,17 +143,33 @@ class _ModeMessages:
     """A language's templates where ``"key.<mode>"`` (e.g. ``turn.slight left.walk``)
     overrides ``"key"`` for that travel mode (a view: the templates are not copied)."""
 
-    __slots__ = ("messages", "mode")
+    __slots__ = ("_found", "messages", "mode")
 
     def __init__(self, messages: dict[str, str], mode: str) -> None:
         self.messages = messages
         self.mode = mode
+        self._found: dict[str, str] = {}  # key → template, as looked up before
 
     def __getitem__(self, key: str) -> str:
-        return self.messages.get(f"{key}.{self.mode}") or self.messages[key]
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = (self.messages.get(f"{key}.{self.mode}")
+                                        or self.messages[key])
+        return found
 
     def __contains__(self, key: object) -> bool:
         return key in self.messages or f"{key}.{self.mode}" in self.messages
+
+
+def _lang(lang: str) -> str:
+    """:func:`routing.i18n.normalize_lang`, short-cut for a tag already canonical."""
+    return lang if lang in i18n.MESSAGES else i18n.normalize_lang(lang)
+
+
+@lru_cache(maxsize=64)
+def _mode_messages(lang: str, mode: str) -> _ModeMessages:
+    """The templates of canonical language ``lang`` for travel ``mode`` (made once)."""
+    return _ModeMessages(i18n.MESSAGES[lang], mode)
 
 
 @lru_cache(maxsize=65536)
@@ -174,7 +191,7 @@ def _instruction(s: Step, lang: str) -> str:
 
 
 def _plain_instruction(s: Step, lang: str) -> str:
-    msg = _ModeMessages(i18n.MESSAGES[lang], s.mode)
+    msg = _mode_messages(lang, s.mode)
     road = s.label(lang)
     toward = msg["toward"].format(destination=s.destination) if s.destination else ""
     if s.type == "depart":
@@ -222,6 +239,19 @@ class _Break:
     exit_ref: str = ""
 
 
+@lru_cache(maxsize=64)
+def _highway_classes(highways: tuple[str, ...], driving: bool
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per highway class: a ramp, a fast road (motorway, trunk). Ramps, exits, forks and
+    merges are driving manoeuvres: walkers and cyclists on a ramp or a trunk road get
+    ordinary turns, so for them neither is set."""
+    is_link = np.array([driving and h.endswith("_link") for h in highways], dtype=bool)
+    is_fast = np.array([driving and h in FAST_HIGHWAYS for h in highways], dtype=bool)
+    is_link.flags.writeable = False
+    is_fast.flags.writeable = False
+    return is_link, is_fast
+
+
 class _Road:
     """Per-edge label text of a path (the label indices read once as Python lists: the
     step rules look edges up one at a time, which is slow on numpy arrays)."""
@@ -230,15 +260,10 @@ class _Road:
         self.lb = labels
         self.texts = labels.labels
         hw_idx = np.asarray(labels.highway, dtype=np.int64)
-        self.hw = [labels.highways[k] for k in hw_idx.tolist()]
+        hws = labels.highways
+        self.hw = [hws[k] for k in hw_idx.tolist()]
         n = len(self.hw)
-        # ramps, exits, forks and merges are driving manoeuvres; walkers and cyclists on a
-        # ramp or a trunk road get ordinary turns (per highway class, then per edge)
-        driving = mode == Mode.CAR
-        is_link = np.array([driving and h.endswith("_link") for h in labels.highways],
-                           dtype=bool)
-        is_fast = np.array([driving and h in FAST_HIGHWAYS for h in labels.highways],
-                           dtype=bool)
+        is_link, is_fast = _highway_classes(tuple(hws), mode == Mode.CAR)
         self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
         self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
         self.link_l: list[bool] = self.link.tolist()
@@ -355,28 +380,11 @@ def build_steps(
     deg = np.asarray(junction_degree)
     b_start = np.asarray(b_start, dtype=np.float64)
     b_end = np.asarray(b_end, dtype=np.float64)
-    ang = np.zeros(n)
-    if n > 1:
-        bi, bo = b_end[:-1], b_start[1:]
-        d = (bo - bi + 540.0) % 360.0 - 180.0
-        ang[1:] = np.where((bi < 0) | (bo < 0), 0.0, d)
+    ang, turned, enter, leave, cand = step_marks(
+        rb, deg, b_start, b_end, np.asarray(labels.street), np.asarray(labels.ref),
+        np.asarray(labels.dest), np.asarray(labels.dest_ref), np.asarray(labels.footway),
+        road.link, road.fast)
     a = np.abs(ang)
-    enter = np.zeros(n, dtype=bool)
-    leave = np.zeros(n, dtype=bool)
-    enter[1:] = rb[1:] & ~rb[:-1]
-    leave[1:] = ~rb[1:] & rb[:-1]
-    normal = np.zeros(n, dtype=bool)
-    normal[1:] = ~rb[1:] & ~rb[:-1]
-    turned = normal & ((a >= 170) | ((a >= 30) & (deg >= 3)))
-    keys = np.column_stack([labels.street, labels.ref, labels.dest, labels.dest_ref,
-                            labels.footway, road.link])
-    changed = np.zeros(n, dtype=bool)
-    changed[1:] = (keys[1:] != keys[:-1]).any(axis=1)
-    link_or_fast = road.link | road.fast
-    forky = np.zeros(n, dtype=bool)
-    forky[1:] = link_or_fast[1:] & link_or_fast[:-1] & (deg[1:] >= 3)
-    cand = enter | leave | (normal & (turned | changed | forky))
-    cand[0] = False
 
     breaks = [_Break(0, "depart", "", 0)]
     # the rules read single edges: Python lists are much faster to index than numpy arrays
@@ -399,11 +407,15 @@ def build_steps(
         end = breaks[k + 1].i if k + 1 < len(breaks) else n
         br.label_edge = road.richest(br.label_edge, end)
 
-    starts = np.asarray([b.i for b in breaks], dtype=np.int64)
-    dist = np.add.reduceat(np.asarray(lengths_m, dtype=np.float64), starts)
-    dur = np.add.reduceat(np.asarray(durations_s, dtype=np.float64), starts)
-    ends = np.append(starts[1:], n).tolist()
-    exits_at = np.cumsum(rb & (deg > 2)).tolist()  # running count of roundabout exits passed
+    start_l = [b.i for b in breaks]
+    starts = np.asarray(start_l, dtype=np.int64)
+    dist = np.add.reduceat(np.asarray(lengths_m, dtype=np.float64), starts).tolist()
+    dur = np.add.reduceat(np.asarray(durations_s, dtype=np.float64), starts).tolist()
+    ends = [*start_l[1:], n]
+    rb_any = bool(rb.any())
+    # running count of roundabout exits passed
+    exits_at = np.cumsum(rb & (deg > 2)).tolist() if rb_any else []
+    any_push = bool(push.any())
     lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
     steps: list[Step] = []
     for k, br in enumerate(breaks):
@@ -413,12 +425,12 @@ def build_steps(
         label_edge = br.label_edge
         if br.type == "roundabout" and j_end < n:
             label_edge = j_end  # named after the road it leaves onto
-        st = Step(type=br.type, modifier=br.modifier, distance_m=float(dist[k]),
-                  duration_s=float(dur[k]), location=(lon_l[i], lat_l[i]), bearing_before=bb,
+        st = Step(type=br.type, modifier=br.modifier, distance_m=dist[k],
+                  duration_s=dur[k], location=(lon_l[i], lat_l[i]), bearing_before=bb,
                   bearing_after=ba, mode=mode, destination=br.destination,
-                  exit_ref=br.exit_ref, pushed=bool(push[i:j_end].all()),
+                  exit_ref=br.exit_ref, pushed=any_push and bool(push[i:j_end].all()),
                   **road.step_fields(label_edge))
-        if br.type == "roundabout" or (i == 0 and rb[0]):
+        if rb_any and (br.type == "roundabout" or (i == 0 and rb[0])):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
         if br.type in ("roundabout", "exit roundabout") and road.link_l[label_edge]:
             st.destination = road.ramp_destination(label_edge)

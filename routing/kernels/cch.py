@@ -62,9 +62,12 @@ class KernelPath:
 
 
 def _run_multi(metric: rk.CCHMetric, sources: list[tuple[int, int]],
-               targets: list[tuple[int, int]]) -> KernelPath | None:
+               targets: list[tuple[int, int]], arc_tail: np.ndarray | None = None,
+               arc_head: np.ndarray | None = None) -> KernelPath | None:
     """Run one multi-source/target query on a fresh query object and copy the answer out
-    (result and query are dropped before returning, on this thread)."""
+    (result and query are dropped before returning, on this thread). With the kernel's
+    ``arc_tail`` / ``arc_head``, the end nodes are read off the arc path (the node path,
+    a Python list as long as the path, is only built for a path without arcs)."""
     q = rk.CCHQuery(metric)
     try:
         res = q.run_multi(sources, targets)
@@ -72,13 +75,17 @@ def _run_multi(metric: rk.CCHMetric, sources: list[tuple[int, int]],
             dist = res.distance
             if dist is None or dist >= INF_WEIGHT:
                 return None
-            nodes = res.node_path
-            arcs = np.asarray(res.arc_path, dtype=np.int32)
+            arcs = np.array(res.arc_path, dtype=np.int32)
+            if arc_tail is not None and arc_head is not None and arcs.shape[0]:
+                first, last = int(arc_tail[arcs[0]]), int(arc_head[arcs[-1]])
+            else:
+                nodes = res.node_path
+                first, last = int(nodes[0]), int(nodes[-1])
         finally:
             del res
     finally:
         del q
-    return KernelPath(int(dist), int(nodes[0]), int(nodes[-1]), arcs)
+    return KernelPath(int(dist), first, last, arcs)
 
 
 class _Slot:
@@ -100,11 +107,13 @@ class CustomizedMetric:
     """A CCH customized with one weight vector. Immutable while it exists; safe to share
     between threads (each call makes its own query object)."""
 
-    __slots__ = ("__weakref__", "_metric", "_slot", "arc_weights", "kernel_id")
+    __slots__ = ("__weakref__", "_head", "_metric", "_slot", "_tail", "arc_weights",
+                 "kernel_id")
 
     def __init__(self, kernel: RoadKernel, metric: rk.CCHMetric, arc_weights: np.ndarray,
                  slot: _Slot | None = None) -> None:
         self._metric = metric
+        self._tail, self._head = kernel.arc_tail, kernel.arc_head
         self._slot = slot  # keeps the slot alive; the pool sees us through a weak reference
         self.arc_weights = arc_weights
         self.kernel_id = id(kernel)
@@ -114,7 +123,7 @@ class CustomizedMetric:
         final_weight)``; the distance includes both offsets. ``None`` when unreachable."""
         if not sources or not targets:
             return None
-        return _run_multi(self._metric, sources, targets)
+        return _run_multi(self._metric, sources, targets, self._tail, self._head)
 
     def one_to_many(self, sources: list[list[tuple[int, int]]], targets: list[int]
                     ) -> np.ndarray:
@@ -213,6 +222,8 @@ class RoadKernel:
                  order: np.ndarray, pool_slots: int = POOL_SLOTS) -> None:
         self.node_count = int(node_count)
         self.arc_count = int(arc_tail.shape[0])
+        #: the kernel graph's arcs (tail and head node per arc id)
+        self.arc_tail, self.arc_head = arc_tail, arc_head
         if order.shape[0] != self.node_count:
             raise ValueError("contraction order does not match the node count")
         self._cch = rk.CCH(order.tolist(), arc_tail.tolist(), arc_head.tolist(), False)
@@ -302,6 +313,7 @@ class PrivateMetric:
         w = np.minimum(np.asarray(arc_weights, dtype=np.int64), INF_WEIGHT)
         self._metric = rk.CCHMetric(kernel._cch, w.tolist())
         self._cch = kernel._cch
+        self._tail, self._head = kernel.arc_tail, kernel.arc_head
 
     def update(self, changes: dict[int, int]) -> None:
         """Set new weights for some arcs (arc id → ms)."""
@@ -318,4 +330,4 @@ class PrivateMetric:
         """As :meth:`CustomizedMetric.query`."""
         if not sources or not targets:
             return None
-        return _run_multi(self._metric, sources, targets)
+        return _run_multi(self._metric, sources, targets, self._tail, self._head)

@@ -106,3 +106,114 @@ def assemble_path(edges: np.ndarray, first_from_m: float, last_to_m: float,
         b_start[i] = bs
         b_end[i] = be
     return out_lon[:k], out_lat[:k], edge_start, travelled, b_start, b_end
+
+
+@njit(cache=True)
+def segment_bearings(gstart: np.ndarray, gend: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                     coslat: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per segment, the bearing (degrees from north, in [0, 360)) leaving its first point
+    along it and leaving its last point back along it: the first piece of non-zero length
+    from that end; NaN when the segment has none. The same arithmetic as
+    :meth:`routing.labels._Branches` used per junction."""
+    n = gstart.shape[0]
+    fwd = np.full(n, np.nan)
+    bwd = np.full(n, np.nan)
+    for s in range(n):
+        g0 = gstart[s]
+        g1 = gend[s]
+        for g in range(g0, g1 - 1):
+            dx = (lon[g + 1] - lon[g]) * coslat
+            dy = lat[g + 1] - lat[g]
+            if dx != 0.0 or dy != 0.0:
+                fwd[s] = math.degrees(math.atan2(dx, dy)) % 360.0
+                break
+        for g in range(g1 - 1, g0, -1):
+            dx = (lon[g - 1] - lon[g]) * coslat
+            dy = lat[g - 1] - lat[g]
+            if dx != 0.0 or dy != 0.0:
+                bwd[s] = math.degrees(math.atan2(dx, dy)) % 360.0
+                break
+    return fwd, bwd
+
+
+@njit(cache=True)
+def path_branches(seg_ids: np.ndarray, tails: np.ndarray, j_off: np.ndarray,
+                  j_seg: np.ndarray, seg_dirs: np.ndarray, seg_u: np.ndarray,
+                  seg_v: np.ndarray, bearing_fwd: np.ndarray, bearing_bwd: np.ndarray
+                  ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """The other ways open to a mode where each path edge starts, as CSR arrays: for path
+    edge ``i``, entries ``off[i]:off[i + 1]`` of (bearing leaving the junction, segment),
+    in the junction table's order, forward before backward per segment. The path's own
+    segments there (edge ``i``'s and edge ``i - 1``'s) and segments without a defined
+    bearing are left out. ``seg_dirs``: per segment, bit 1 = the mode has its forward edge,
+    bit 2 = its backward edge; ``bearing_fwd`` / ``bearing_bwd`` from
+    :func:`segment_bearings`."""
+    n = seg_ids.shape[0]
+    off = np.zeros(n + 1, dtype=np.int64)
+    cap = 0
+    for i in range(n):
+        j = tails[i]
+        cap += 2 * (j_off[j + 1] - j_off[j])
+    bearing = np.empty(cap, dtype=np.float64)
+    seg = np.empty(cap, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        j = tails[i]
+        mine = seg_ids[i]
+        before = seg_ids[i - 1] if i > 0 else -1
+        for t in range(j_off[j], j_off[j + 1]):
+            s = j_seg[t]
+            if s in (mine, before):
+                continue
+            dirs = seg_dirs[s]
+            if dirs & 1 and seg_u[s] == j and not math.isnan(bearing_fwd[s]):
+                bearing[k] = bearing_fwd[s]
+                seg[k] = s
+                k += 1
+            if dirs & 2 and seg_v[s] == j and not math.isnan(bearing_bwd[s]):
+                bearing[k] = bearing_bwd[s]
+                seg[k] = s
+                k += 1
+        off[i + 1] = k
+    return off, bearing[:k], seg[:k]
+
+
+@njit(cache=True)
+def step_marks(roundabout: np.ndarray, junction_degree: np.ndarray, b_start: np.ndarray,
+               b_end: np.ndarray, street: np.ndarray, ref: np.ndarray, dest: np.ndarray,
+               dest_ref: np.ndarray, footway: np.ndarray, link: np.ndarray,
+               fast: np.ndarray
+               ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_],
+                          NDArray[np.bool_], NDArray[np.bool_]]:
+    """Where a path's steps may start (see :func:`routing.steps.build_steps`), per path
+    edge ``i``: the signed turn angle onto it (degrees, right positive; 0 when a bearing is
+    unknown, -1), whether it turns (a U-turn, or 30° or more where three or more streets
+    meet, off roundabouts), enters or leaves a roundabout, and whether the step rules must
+    look at it (a turn, a roundabout, a change of any label or of ramp-ness, or a junction
+    of three or more streets between ramps or fast roads). Returns (angle, turned, enter,
+    leave, candidate); edge 0 is never a candidate."""
+    n = roundabout.shape[0]
+    ang = np.zeros(n)
+    turned = np.zeros(n, dtype=np.bool_)
+    enter = np.zeros(n, dtype=np.bool_)
+    leave = np.zeros(n, dtype=np.bool_)
+    cand = np.zeros(n, dtype=np.bool_)
+    for i in range(1, n):
+        bi = b_end[i - 1]
+        bo = b_start[i]
+        if not (bi < 0 or bo < 0):
+            ang[i] = (bo - bi + 540.0) % 360.0 - 180.0
+        a = abs(ang[i])
+        rb0 = roundabout[i - 1]
+        rb1 = roundabout[i]
+        enter[i] = rb1 and not rb0
+        leave[i] = rb0 and not rb1
+        normal = not rb1 and not rb0
+        deg = junction_degree[i]
+        turned[i] = normal and (a >= 170 or (a >= 30 and deg >= 3))
+        changed = (street[i] != street[i - 1] or ref[i] != ref[i - 1]
+                   or dest[i] != dest[i - 1] or dest_ref[i] != dest_ref[i - 1]
+                   or footway[i] != footway[i - 1] or link[i] != link[i - 1])
+        forky = (link[i] or fast[i]) and (link[i - 1] or fast[i - 1]) and deg >= 3
+        cand[i] = enter[i] or leave[i] or (normal and (turned[i] or changed or forky))
+    return ang, turned, enter, leave, cand
