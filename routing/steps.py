@@ -256,26 +256,35 @@ class _Road:
     """Per-edge label text of a path (the label indices read once as Python lists: the
     step rules look edges up one at a time, which is slow on numpy arrays)."""
 
+    __slots__ = ("_disp", "_idx", "after_ramp_l", "before_ramp_l", "fast", "fast_l", "hw",
+                 "lb", "link", "link_l", "n", "rf", "st", "texts")
+
     def __init__(self, labels: PathLabels, mode: str) -> None:
         self.lb = labels
         self.texts = labels.labels
         hw_idx = np.asarray(labels.highway, dtype=np.int64)
         hws = labels.highways
         self.hw = [hws[k] for k in hw_idx.tolist()]
-        n = len(self.hw)
+        n = self.n = len(self.hw)
         is_link, is_fast = _highway_classes(tuple(hws), mode == Mode.CAR)
         self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
         self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
         self.link_l: list[bool] = self.link.tolist()
         self.fast_l: list[bool] = self.fast.tolist()
-        idx = np.arange(n)
-        #: first edge at or after i that is not a ramp (n: none), last one at or before i
-        self.after_ramp = np.minimum.accumulate(np.where(self.link, n, idx)[::-1])[::-1]
-        self.before_ramp = np.maximum.accumulate(np.where(self.link, -1, idx))
-        self.after_ramp_l: list[int] = self.after_ramp.tolist()
-        self.before_ramp_l: list[int] = self.before_ramp.tolist()
+        if self.link_l and any(self.link_l):
+            idx = np.arange(n)
+            #: first edge at or after i that is not a ramp (n: none), last one at or before i
+            self.after_ramp_l: list[int] = np.minimum.accumulate(
+                np.where(self.link, n, idx)[::-1])[::-1].tolist()
+            self.before_ramp_l: list[int] = np.maximum.accumulate(
+                np.where(self.link, -1, idx)).tolist()
+        else:  # no ramp: every edge is its own nearest non-ramp edge
+            self.after_ramp_l = self.before_ramp_l = list(range(n))
+        #: label indices of the street name and the ref per edge
+        self.st: list[int] = np.asarray(labels.street).tolist()
+        self.rf: list[int] = np.asarray(labels.ref).tolist()
         self._idx: dict[str, list[int]] = {}
-        self._street: dict[int, str] = {}
+        self._disp: dict[int, str] = {}  # label index → display value (names)
 
     def text(self, field: str, i: int) -> str:
         """Raw tag value of ``field`` on edge ``i`` (as :meth:`PathLabels.text`)."""
@@ -288,32 +297,42 @@ class _Road:
     def slip_lane(self, i: int) -> bool:
         """Edge ``i`` is on a ramp run that joins two ordinary roads (a slip lane: read as
         a turn from one street onto the other)."""
+        if not self.link_l[i]:
+            return False
         q, j = self.before_ramp_l[i], self.after_ramp_l[i]
         fast = self.fast_l
-        return (self.link_l[i] and q >= 0 and j < len(self.hw) and not fast[q]
-                and not fast[j])
+        return q >= 0 and j < self.n and not fast[q] and not fast[j]
 
     def street(self, i: int) -> str:
-        v = self._street.get(i)
+        k = self.st[i]
+        if k < 0:
+            return ""
+        v = self._disp.get(k)
         if v is None:
-            v = self._street[i] = display_value(self.text("street", i))
+            v = self._disp[k] = display_value(self.texts[k])
         return v
 
     def ref(self, i: int) -> str:
-        return self.text("ref", i)
+        k = self.rf[i]
+        return self.texts[k] if k >= 0 else ""
 
     def same(self, i: int, j: int) -> bool:
         """Edges ``i`` and ``j`` are on one road (no announcement between them)."""
+        st, rf = self.st, self.rf
+        if st[i] == st[j] and rf[i] == rf[j]:
+            return True  # the very same labels (same_road of equal labels is true)
         return _same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
                           self.fast_l[i] and self.fast_l[j])
 
     def richest(self, i: int, end: int, look: int = 64) -> int:
         """The first edge from ``i`` (before ``end``) on the same road that carries both a
         name and a ref, when edge ``i`` lacks one of them; else ``i``."""
-        if self.street(i) and self.ref(i):
+        st, rf = self.st, self.rf
+        if st[i] >= 0 and rf[i] >= 0 and self.street(i) and self.ref(i):
             return i
         for j in range(i + 1, min(end, i + look)):
-            if self.street(j) and self.ref(j) and self.same(i, j):
+            if (st[j] >= 0 and rf[j] >= 0 and self.street(j) and self.ref(j)
+                    and self.same(i, j)):
                 return j
         return i
 
@@ -328,7 +347,7 @@ class _Road:
     def ramp_destination(self, i: int) -> str:
         """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
         label of the motorway or trunk road it leads to."""
-        n = len(self.hw)
+        n = self.n
         j = i
         while j < n and self.link_l[j]:
             d = display_destination(self.text("dest_ref", j), self.text("dest", j))
@@ -345,7 +364,7 @@ class _Road:
     def exit_number(self, i: int) -> str:
         """Exit number where the ramp starting at edge ``i`` leaves the motorway."""
         ex = self.text("exit_ref", i)
-        j, n = i, len(self.hw)
+        j, n = i, self.n
         while not ex and j < n and self.link_l[j]:
             ex = self.text("junction_ref", j)
             j += 1
