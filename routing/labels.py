@@ -199,7 +199,7 @@ class _PathBranches:
     """:class:`_Branches` for every edge of a path at once (a numba kernel over the
     segments' precomputed bearings), read out per edge."""
 
-    __slots__ = ("bearing", "highway", "highways", "off")
+    __slots__ = ("bearing", "bearing_a", "highway", "highway_a", "highways", "off", "off_a")
 
     def __init__(self, snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
                  tails: np.ndarray, seg_bearings: tuple[np.ndarray, np.ndarray]) -> None:
@@ -211,9 +211,13 @@ class _PathBranches:
             np.asarray(snapshot.junction_seg_offsets), np.asarray(snapshot.junction_seg),
             np.asarray(seg_dirs), np.asarray(seg.u), np.asarray(seg.v), seg_bearings[0],
             seg_bearings[1])
+        #: CSR arrays: branches ``off_a[i]:off_a[i + 1]`` of edge ``i``, their bearings
+        #: and highway class indices (also as lists, for per-edge reads)
+        self.off_a, self.bearing_a = off, bearing
+        self.highway_a = np.asarray(seg.highway_idx)[segs]
         self.off: list[int] = off.tolist()
         self.bearing: list[float] = bearing.tolist()
-        self.highway: list[int] = np.asarray(seg.highway_idx)[segs].tolist()
+        self.highway: list[int] = self.highway_a.tolist()
         self.highways = seg.highways
 
     def __call__(self, i: int) -> list[tuple[float, str]]:

@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from routing import i18n
-from routing.kernels.pathgeom import step_marks
+from routing.kernels.pathgeom import branch_marks, step_marks
 from routing.labels import (
     FAST_HIGHWAYS,
     FORK_MAX_ANGLE,
@@ -120,19 +120,18 @@ class Step:
         return d
 
 
+_RIGHT = ("slight right", "right", "sharp right")
+_LEFT = ("slight left", "left", "sharp left")
+
+
 def turn_modifier(angle: float) -> str:
     """Classify a signed turn angle (degrees, right positive) into a modifier."""
     a = abs(angle)
-    side = "right" if angle > 0 else "left"
     if a < 20:
         return "straight"
-    if a < 60:
-        return f"slight {side}"
-    if a < 135:
-        return side
-    if a < 170:
-        return f"sharp {side}"
-    return "uturn"
+    if a >= 170:
+        return "uturn"
+    return (_RIGHT if angle > 0 else _LEFT)[0 if a < 60 else 1 if a < 135 else 2]
 
 
 def _side(modifier: str) -> str:
@@ -178,6 +177,8 @@ def _same_road(name_a: str, ref_a: str, name_b: str, ref_b: str, fast: bool) -> 
     pairs of labels again and again)."""
     return same_road(name_a, ref_a, name_b, ref_b, fast=fast)
 
+
+_generic_kind = lru_cache(maxsize=4096)(generic_kind)
 
 _RAMP_MODIFIER = {"slight left": "slight left", "slight right": "slight right", "left": "left",
                   "right": "right", "sharp left": "left", "sharp right": "right"}
@@ -250,6 +251,39 @@ def _highway_classes(highways: tuple[str, ...], driving: bool
     is_link.flags.writeable = False
     is_fast.flags.writeable = False
     return is_link, is_fast
+
+
+@lru_cache(maxsize=64)
+def _branch_classes(highways: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per highway class: a fast road (motorway, trunk); a fast road or a ramp (the
+    classes :func:`_fork_side` looks at, whatever the travel mode)."""
+    fast = np.array([h in FAST_HIGHWAYS for h in highways], dtype=bool)
+    ramp = np.array([h in _RAMP_CLASSES or h.endswith("_link") for h in highways],
+                    dtype=bool)
+    fast.flags.writeable = False
+    ramp.flags.writeable = False
+    return fast, ramp
+
+
+_SIDES = (None, "left", "right", "straight")
+
+
+class _Forks:
+    """:func:`_fork_side` and :func:`_obvious` for every edge of a path at once (a numba
+    kernel over the branch arrays of :func:`routing.labels.path_labels`)."""
+
+    __slots__ = ("fast", "obvious", "ramp", "side")
+
+    def __init__(self, br: object, b_end: np.ndarray, ang: np.ndarray) -> None:
+        fast, ramp = _branch_classes(tuple(br.highways))  # type: ignore[attr-defined]
+        hw = br.highway_a  # type: ignore[attr-defined]
+        side, side_ramp, side_fast, obvious = branch_marks(
+            br.off_a, br.bearing_a, fast[hw], ramp[hw], b_end, ang,  # type: ignore[attr-defined]
+            FORK_MAX_ANGLE, OBVIOUS_MARGIN_DEG)
+        self.side: list[int] = side.tolist()
+        self.ramp: list[int] = side_ramp.tolist()
+        self.fast: list[int] = side_fast.tolist()
+        self.obvious: list[bool] = obvious.tolist()
 
 
 class _Road:
@@ -340,9 +374,13 @@ class _Road:
         return not self.street(i) and not self.ref(i)
 
     def step_fields(self, i: int) -> dict:
+        name, ref, generic = self.fields(i)
+        return {"name": name, "ref": ref, "generic": generic}
+
+    def fields(self, i: int) -> tuple[str, str, str]:
+        """A step's (name, ref, generic) when edge ``i`` names it."""
         ref = display_value(self.ref(i))
-        return {"name": self.street(i) or ref, "ref": ref,
-                "generic": generic_kind(self.hw[i], self.text("footway", i))}
+        return (self.street(i) or ref, ref, _generic_kind(self.hw[i], self.text("footway", i)))
 
     def ramp_destination(self, i: int) -> str:
         """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
@@ -405,13 +443,28 @@ def build_steps(
         road.link, road.fast)
     a = np.abs(ang)
 
+    forks = (_Forks(labels.branches, b_end, ang)
+             if hasattr(labels.branches, "off_a") else None)
     breaks = [_Break(0, "depart", "", 0)]
     # the rules read single edges: Python lists are much faster to index than numpy arrays
     ang_l, a_l, turned_l = ang.tolist(), a.tolist(), turned.tolist()
     enter_l, leave_l = enter.tolist(), leave.tolist()
     be_l, bs_l = b_end.tolist(), b_start.tolist()
-    for i in np.flatnonzero(cand).tolist():
-        b = _decide(i, road, labels, ang_l, a_l, turned_l, enter_l, leave_l, bs_l, be_l)
+    # candidates off roundabouts, ramps and fast-road pairs, with no turn: only a change of
+    # road starts a step there (the last rule of _decide, checked here first)
+    fast_both = road.fast[1:] & road.fast[:-1]
+    plain = cand & ~enter & ~leave & ~turned & (a < 170)
+    plain[1:] &= ~(road.link[1:] | road.link[:-1] | fast_both)
+    same = road.same
+    for i, simple in zip(np.flatnonzero(cand).tolist(), plain[cand].tolist(), strict=True):
+        if simple:
+            if same(i - 1, i):
+                continue
+            mod = turn_modifier(ang_l[i])
+            breaks.append(_Break(i, "turn" if mod != "straight" else "new name", mod, i))
+            continue
+        b = _decide(i, road, labels, ang_l, a_l, turned_l, enter_l, leave_l, bs_l, be_l,
+                    forks)
         if b is not None:
             breaks.append(b)
     _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
@@ -436,28 +489,29 @@ def build_steps(
     exits_at = np.cumsum(rb & (deg > 2)).tolist() if rb_any else []
     any_push = bool(push.any())
     lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
+    fields, link_l = road.fields, road.link_l
     steps: list[Step] = []
     for k, br in enumerate(breaks):
         i, j_end = br.i, ends[k]
         bb = int(round(max(be_l[i - 1], 0))) if i > 0 else 0
         ba = int(round(max(bs_l[i], 0)))
         label_edge = br.label_edge
-        if br.type == "roundabout" and j_end < n:
+        kind = br.type
+        if kind == "roundabout" and j_end < n:
             label_edge = j_end  # named after the road it leaves onto
-        st = Step(type=br.type, modifier=br.modifier, distance_m=dist[k],
-                  duration_s=dur[k], location=(lon_l[i], lat_l[i]), bearing_before=bb,
-                  bearing_after=ba, mode=mode, destination=br.destination,
-                  exit_ref=br.exit_ref, pushed=any_push and bool(push[i:j_end].all()),
-                  **road.step_fields(label_edge))
-        if rb_any and (br.type == "roundabout" or (i == 0 and rb[0])):
+        name, ref, generic = fields(label_edge)
+        st = Step(kind, br.modifier, name, dist[k], dur[k], (lon_l[i], lat_l[i]), bb, ba,
+                  None, mode, ref, br.destination, br.exit_ref, generic,
+                  any_push and bool(push[i:j_end].all()))
+        if rb_any and (kind == "roundabout" or (i == 0 and rb[0])):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
-        if br.type in ("roundabout", "exit roundabout") and road.link_l[label_edge]:
+        if (kind == "roundabout" or kind == "exit roundabout") and link_l[label_edge]:
             st.destination = road.ramp_destination(label_edge)
         steps.append(st)
     last = n - 1
-    steps.append(Step(type="arrive", modifier="", distance_m=0.0, duration_s=0.0,
-                      location=end_location, bearing_before=int(round(max(be_l[last], 0))),
-                      bearing_after=0, mode=mode, **road.step_fields(last)))
+    name, ref, generic = fields(last)
+    steps.append(Step("arrive", "", name, 0.0, 0.0, end_location,
+                      int(round(max(be_l[last], 0))), 0, None, mode, ref, "", "", generic))
     return steps
 
 
@@ -504,10 +558,10 @@ def _obvious(i: int, labels: PathLabels, ang: Sequence[float], b_end: Sequence[f
 
 def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
             a: Sequence[float], turned: Sequence[bool], enter: Sequence[bool],
-            leave: Sequence[bool], b_start: Sequence[float], b_end: Sequence[float]
-            ) -> _Break | None:
+            leave: Sequence[bool], b_start: Sequence[float], b_end: Sequence[float],
+            forks: _Forks | None = None) -> _Break | None:
     """What happens where path edge ``i`` starts (None: the step goes on); the per-edge
-    values come as Python lists."""
+    values come as Python lists, forks and obvious bends from ``forks`` when given."""
     mod = turn_modifier(float(ang[i]))
     sign = "right" if ang[i] >= 0 else "left"
     link, fast = road.link_l, road.fast_l
@@ -531,7 +585,8 @@ def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
     if link[p] and not link[i] and road.slip_lane(p):
         return None
     if link[i] and not link[p]:
-        side = _fork_side(i, labels, ang, b_end, None)
+        side = (_SIDES[forks.side[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, None))
         if a[i] < 60:
             mod = f"slight {side}" if side in ("left", "right") else (
                 f"slight {sign}" if fast[p] or a[i] >= 5 else "straight")
@@ -543,19 +598,21 @@ def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
             return _Break(i, "merge", f"slight {sign}" if a[i] >= 1 else "straight", i)
         return _Break(i, "turn" if mod != "straight" else "new name", mod, i)
     if link[p] and link[i]:
-        side = _fork_side(i, labels, ang, b_end, _RAMP_CLASSES)
+        side = (_SIDES[forks.ramp[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, _RAMP_CLASSES))
         if side is not None:
             return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
                           i, road.ramp_destination(i))
         return _Break(i, "turn", mod, i) if turned[i] else None
     if fast[p] and fast[i]:
-        side = _fork_side(i, labels, ang, b_end, FAST_HIGHWAYS)
+        side = (_SIDES[forks.fast[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, FAST_HIGHWAYS))
         if side is not None:
             return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
                           i)
     if turned[i]:
-        if a[i] < 170 and not road.unnamed(i) and road.same(p, i) and _obvious(
-                i, labels, ang, b_end):
+        if a[i] < 170 and not road.unnamed(i) and road.same(p, i) and (
+                forks.obvious[i] if forks is not None else _obvious(i, labels, ang, b_end)):
             return None  # the road bends at a junction and no other way is straighter
         return _Break(i, "turn", mod, i)
     if not road.same(p, i):

@@ -217,3 +217,67 @@ def step_marks(roundabout: np.ndarray, junction_degree: np.ndarray, b_start: np.
         forky = (link[i] or fast[i]) and (link[i - 1] or fast[i - 1]) and deg >= 3
         cand[i] = enter[i] or leave[i] or (normal and (turned[i] or changed or forky))
     return ang, turned, enter, leave, cand
+
+
+@njit(cache=True)
+def _side_code(seen: bool, all_less: bool, all_more: bool) -> int:
+    if not seen:
+        return 0
+    if all_less:
+        return 2  # every other forward branch is left of the path: the path keeps right
+    if all_more:
+        return 1
+    return 3
+
+
+@njit(cache=True)
+def branch_marks(off: np.ndarray, bearing: np.ndarray, branch_fast: np.ndarray,
+                 branch_ramp: np.ndarray, b_end: np.ndarray, ang: np.ndarray,
+                 fork_max: float, margin: float
+                 ) -> tuple[NDArray[np.int8], NDArray[np.int8], NDArray[np.int8],
+                            NDArray[np.bool_]]:
+    """Forks and obvious bends where each path edge ``i`` starts, from the other branches
+    open there (CSR ``off`` / ``bearing`` as :func:`path_branches`; per branch: a fast road,
+    a fast road or a ramp). ``b_end``: bearing at each edge's end (-1 unknown), ``ang``:
+    the signed turn angle onto each edge. Returns the side the path takes among the forward
+    branches (within ``fork_max`` degrees of straight on) — of any class, of ramps and fast
+    roads, of fast roads — coded 0 none, 1 left, 2 right, 3 straight; and whether every
+    branch turns at least ``margin`` degrees more than the path ("obvious")."""
+    n = off.shape[0] - 1
+    side_any = np.zeros(n, dtype=np.int8)
+    side_ramp = np.zeros(n, dtype=np.int8)
+    side_fast = np.zeros(n, dtype=np.int8)
+    obvious = np.zeros(n, dtype=np.bool_)
+    for i in range(1, n):
+        be = b_end[i - 1]
+        if be < 0:
+            continue
+        mine = ang[i]
+        amine = abs(mine)
+        obv = True
+        s_any = s_ramp = s_fast = False
+        l_any = l_ramp = l_fast = True  # every branch so far is left of the path's turn
+        m_any = m_ramp = m_fast = True  # ... right of it
+        for k in range(off[i], off[i + 1]):
+            r = (bearing[k] - be + 540.0) % 360.0 - 180.0
+            if abs(r) < amine + margin:
+                obv = False
+            if abs(r) < fork_max:
+                less = r < mine
+                more = r > mine
+                s_any = True
+                l_any = l_any and less
+                m_any = m_any and more
+                if branch_ramp[k]:
+                    s_ramp = True
+                    l_ramp = l_ramp and less
+                    m_ramp = m_ramp and more
+                if branch_fast[k]:
+                    s_fast = True
+                    l_fast = l_fast and less
+                    m_fast = m_fast and more
+        side_any[i] = _side_code(s_any, l_any, m_any)
+        side_ramp[i] = _side_code(s_ramp, l_ramp, m_ramp)
+        side_fast[i] = _side_code(s_fast, l_fast, m_fast)
+        obvious[i] = obv
+    return side_any, side_ramp, side_fast, obvious
