@@ -450,14 +450,21 @@ def build_steps(
     ang_l, a_l, turned_l = ang.tolist(), a.tolist(), turned.tolist()
     enter_l, leave_l = enter.tolist(), leave.tolist()
     be_l, bs_l = b_end.tolist(), b_start.tolist()
-    # candidates off roundabouts, ramps and fast-road pairs, with no turn: only a change of
-    # road starts a step there (the last rule of _decide, checked here first)
+    # candidates off roundabouts, ramps and fast-road pairs (the last two rules of _decide,
+    # decided here without the rules before them)
     fast_both = road.fast[1:] & road.fast[:-1]
-    plain = cand & ~enter & ~leave & ~turned & (a < 170)
+    plain = cand & ~enter & ~leave & (a < 170)
     plain[1:] &= ~(road.link[1:] | road.link[:-1] | fast_both)
-    same = road.same
+    same, unnamed = road.same, road.unnamed
     for i, simple in zip(np.flatnonzero(cand).tolist(), plain[cand].tolist(), strict=True):
         if simple:
+            if turned_l[i]:
+                if not unnamed(i) and same(i - 1, i) and (
+                        forks.obvious[i] if forks is not None
+                        else _obvious(i, labels, ang_l, be_l)):
+                    continue  # the road bends at a junction and no other way is straighter
+                breaks.append(_Break(i, "turn", turn_modifier(ang_l[i]), i))
+                continue
             if same(i - 1, i):
                 continue
             mod = turn_modifier(ang_l[i])
