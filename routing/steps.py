@@ -290,16 +290,17 @@ class _Road:
     """Per-edge label text of a path (the label indices read once as Python lists: the
     step rules look edges up one at a time, which is slow on numpy arrays)."""
 
-    __slots__ = ("_disp", "_idx", "after_ramp_l", "before_ramp_l", "fast", "fast_l", "hw",
-                 "lb", "link", "link_l", "n", "rf", "st", "texts")
+    __slots__ = ("_disp", "_idx", "after_ramp_l", "before_ramp_l", "fast", "fast_l", "hw_idx",
+                 "hws", "lb", "link", "link_l", "n", "rf", "st", "texts")
 
     def __init__(self, labels: PathLabels, mode: str) -> None:
         self.lb = labels
         self.texts = labels.labels
         hw_idx = np.asarray(labels.highway, dtype=np.int64)
         hws = labels.highways
-        self.hw = [hws[k] for k in hw_idx.tolist()]
-        n = self.n = len(self.hw)
+        self.hws = hws
+        self.hw_idx: list[int] = hw_idx.tolist()
+        n = self.n = len(self.hw_idx)
         is_link, is_fast = _highway_classes(tuple(hws), mode == Mode.CAR)
         self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
         self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
@@ -380,7 +381,8 @@ class _Road:
     def fields(self, i: int) -> tuple[str, str, str]:
         """A step's (name, ref, generic) when edge ``i`` names it."""
         ref = display_value(self.ref(i))
-        return (self.street(i) or ref, ref, _generic_kind(self.hw[i], self.text("footway", i)))
+        generic = _generic_kind(self.hws[self.hw_idx[i]], self.text("footway", i))
+        return self.street(i) or ref, ref, generic
 
     def ramp_destination(self, i: int) -> str:
         """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
