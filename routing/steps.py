@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from routing import i18n
-from routing.kernels.pathgeom import branch_marks, step_marks
+from routing.kernels.pathgeom import branch_marks, step_candidates, step_marks
 from routing.labels import (
     FAST_HIGHWAYS,
     FORK_MAX_ANGLE,
@@ -454,11 +454,9 @@ def build_steps(
     be_l, bs_l = b_end.tolist(), b_start.tolist()
     # candidates off roundabouts, ramps and fast-road pairs (the last two rules of _decide,
     # decided here without the rules before them)
-    fast_both = road.fast[1:] & road.fast[:-1]
-    plain = cand & ~enter & ~leave & (a < 170)
-    plain[1:] &= ~(road.link[1:] | road.link[:-1] | fast_both)
+    cand_idx, plain = step_candidates(cand, ang, enter, leave, road.link, road.fast)
     same, unnamed = road.same, road.unnamed
-    for i, simple in zip(np.flatnonzero(cand).tolist(), plain[cand].tolist(), strict=True):
+    for i, simple in zip(cand_idx.tolist(), plain.tolist(), strict=True):
         if simple:
             if turned_l[i]:
                 if not unnamed(i) and same(i - 1, i) and (
