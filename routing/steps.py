@@ -30,7 +30,12 @@ from functools import lru_cache
 import numpy as np
 
 from routing import i18n
-from routing.kernels.pathgeom import branch_marks, step_candidates, step_marks
+from routing.kernels.pathgeom import (
+    branch_marks,
+    road_classes,
+    step_candidates,
+    step_marks,
+)
 from routing.labels import (
     FAST_HIGHWAYS,
     FORK_MAX_ANGLE,
@@ -296,25 +301,19 @@ class _Road:
     def __init__(self, labels: PathLabels, mode: str) -> None:
         self.lb = labels
         self.texts = labels.labels
-        hw_idx = np.asarray(labels.highway, dtype=np.int64)
+        hw_idx = np.asarray(labels.highway)
         hws = labels.highways
         self.hws = hws
         self.hw_idx: list[int] = hw_idx.tolist()
-        n = self.n = len(self.hw_idx)
+        self.n = len(self.hw_idx)
         is_link, is_fast = _highway_classes(tuple(hws), mode == Mode.CAR)
-        self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
-        self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
+        #: per edge: a ramp, a fast road; the first edge at or after it that is not a ramp
+        #: (n: none), the last one at or before it (-1: none)
+        self.link, self.fast, after, before = road_classes(hw_idx, is_link, is_fast)
         self.link_l: list[bool] = self.link.tolist()
         self.fast_l: list[bool] = self.fast.tolist()
-        if self.link_l and any(self.link_l):
-            idx = np.arange(n)
-            #: first edge at or after i that is not a ramp (n: none), last one at or before i
-            self.after_ramp_l: list[int] = np.minimum.accumulate(
-                np.where(self.link, n, idx)[::-1])[::-1].tolist()
-            self.before_ramp_l: list[int] = np.maximum.accumulate(
-                np.where(self.link, -1, idx)).tolist()
-        else:  # no ramp: every edge is its own nearest non-ramp edge
-            self.after_ramp_l = self.before_ramp_l = list(range(n))
+        self.after_ramp_l: list[int] = after.tolist()
+        self.before_ramp_l: list[int] = before.tolist()
         #: label indices of the street name and the ref per edge
         self.st: list[int] = np.asarray(labels.street).tolist()
         self.rf: list[int] = np.asarray(labels.ref).tolist()

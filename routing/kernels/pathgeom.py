@@ -309,3 +309,31 @@ def step_candidates(cand: np.ndarray, ang: np.ndarray, enter: np.ndarray, leave:
         plain[k] = ok
         k += 1
     return idx, plain
+
+
+@njit(cache=True)
+def road_classes(highway: np.ndarray, is_link: np.ndarray, is_fast: np.ndarray
+                 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64],
+                            NDArray[np.int64]]:
+    """Per path edge (``highway``: its class index): a ramp, a fast road (from the per-class
+    tables), the first edge at or after it that is not a ramp (``n``: none) and the last one
+    at or before it (-1: none)."""
+    n = highway.shape[0]
+    link = np.empty(n, dtype=np.bool_)
+    fast = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        link[i] = is_link[highway[i]]
+        fast[i] = is_fast[highway[i]]
+    after = np.empty(n, dtype=np.int64)
+    before = np.empty(n, dtype=np.int64)
+    last = -1
+    for i in range(n):
+        if not link[i]:
+            last = i
+        before[i] = last
+    nxt = n
+    for i in range(n - 1, -1, -1):
+        if not link[i]:
+            nxt = i
+        after[i] = nxt
+    return link, fast, after, before
