@@ -281,10 +281,9 @@ class _Forks:
 
     def __init__(self, br: object, b_end: np.ndarray, ang: np.ndarray) -> None:
         fast, ramp = _branch_classes(tuple(br.highways))  # type: ignore[attr-defined]
-        hw = br.highway_a  # type: ignore[attr-defined]
         side, side_ramp, side_fast, obvious = branch_marks(
-            br.off_a, br.bearing_a, fast[hw], ramp[hw], b_end, ang,  # type: ignore[attr-defined]
-            FORK_MAX_ANGLE, OBVIOUS_MARGIN_DEG)
+            br.off_a, br.bearing_a, br.highway_a, fast, ramp, b_end,  # type: ignore[attr-defined]
+            ang, FORK_MAX_ANGLE, OBVIOUS_MARGIN_DEG)
         self.side: list[int] = side.tolist()
         self.ramp: list[int] = side_ramp.tolist()
         self.fast: list[int] = side_fast.tolist()

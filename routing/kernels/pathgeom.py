@@ -231,18 +231,20 @@ def _side_code(seen: bool, all_less: bool, all_more: bool) -> int:
 
 
 @njit(cache=True)
-def branch_marks(off: np.ndarray, bearing: np.ndarray, branch_fast: np.ndarray,
-                 branch_ramp: np.ndarray, b_end: np.ndarray, ang: np.ndarray,
-                 fork_max: float, margin: float
+def branch_marks(off: np.ndarray, bearing: np.ndarray, highway: np.ndarray,
+                 class_fast: np.ndarray, class_ramp: np.ndarray, b_end: np.ndarray,
+                 ang: np.ndarray, fork_max: float, margin: float
                  ) -> tuple[NDArray[np.int8], NDArray[np.int8], NDArray[np.int8],
                             NDArray[np.bool_]]:
     """Forks and obvious bends where each path edge ``i`` starts, from the other branches
-    open there (CSR ``off`` / ``bearing`` as :func:`path_branches`; per branch: a fast road,
-    a fast road or a ramp). ``b_end``: bearing at each edge's end (-1 unknown), ``ang``:
-    the signed turn angle onto each edge. Returns the side the path takes among the forward
-    branches (within ``fork_max`` degrees of straight on) — of any class, of ramps and fast
-    roads, of fast roads — coded 0 none, 1 left, 2 right, 3 straight; and whether every
-    branch turns at least ``margin`` degrees more than the path ("obvious")."""
+    open there (CSR ``off`` / ``bearing`` as :func:`path_branches`, ``highway``: each
+    branch's class; per class: a fast road, a fast road or a ramp). ``b_end``: bearing at
+    each edge's end (-1 unknown), ``ang``: the signed turn angle onto each edge.
+
+    Returns the side the path takes among the forward branches (within ``fork_max``
+    degrees of straight on) — of any class, of ramps and fast roads, of fast roads —
+    coded 0 none, 1 left, 2 right, 3 straight; and whether every branch turns at least
+    ``margin`` degrees more than the path ("obvious")."""
     n = off.shape[0] - 1
     side_any = np.zeros(n, dtype=np.int8)
     side_ramp = np.zeros(n, dtype=np.int8)
@@ -268,11 +270,11 @@ def branch_marks(off: np.ndarray, bearing: np.ndarray, branch_fast: np.ndarray,
                 s_any = True
                 l_any = l_any and less
                 m_any = m_any and more
-                if branch_ramp[k]:
+                if class_ramp[highway[k]]:
                     s_ramp = True
                     l_ramp = l_ramp and less
                     m_ramp = m_ramp and more
-                if branch_fast[k]:
+                if class_fast[highway[k]]:
                     s_fast = True
                     l_fast = l_fast and less
                     m_fast = m_fast and more
