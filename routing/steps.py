@@ -495,11 +495,14 @@ def build_steps(
     any_push = bool(push.any())
     lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
     fields, link_l = road.fields, road.link_l
+    # bearings as whole degrees (round half to even, as round()), unknown (-1) as 0
+    bb_l = np.rint(np.maximum(b_end[np.maximum(starts - 1, 0)], 0.0)).astype(np.int64).tolist()
+    ba_l = np.rint(np.maximum(b_start[starts], 0.0)).astype(np.int64).tolist()
     steps: list[Step] = []
     for k, br in enumerate(breaks):
         i, j_end = br.i, ends[k]
-        bb = int(round(max(be_l[i - 1], 0))) if i > 0 else 0
-        ba = int(round(max(bs_l[i], 0)))
+        bb = bb_l[k] if i > 0 else 0
+        ba = ba_l[k]
         label_edge = br.label_edge
         kind = br.type
         if kind == "roundabout" and j_end < n:
