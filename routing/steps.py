@@ -455,6 +455,14 @@ def build_steps(
     cand_idx, plain = step_candidates(cand, ang, enter, leave, road.link, road.fast)
     same, unnamed = road.same, road.unnamed
     for i, simple in zip(cand_idx.tolist(), plain.tolist(), strict=True):
+        if simple == 2:  # both fast roads: a fork, else as an ordinary candidate
+            if forks is None:
+                simple = 0
+            elif forks.fast[i]:
+                side = _SIDES[forks.fast[i]]
+                breaks.append(_Break(i, "fork", f"slight {side}" if side != "straight"
+                                     else "straight", i))
+                continue
         if simple:
             if turned_l[i]:
                 if not unnamed(i) and same(i - 1, i) and (

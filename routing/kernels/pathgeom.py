@@ -288,27 +288,26 @@ def branch_marks(off: np.ndarray, bearing: np.ndarray, highway: np.ndarray,
 @njit(cache=True)
 def step_candidates(cand: np.ndarray, ang: np.ndarray, enter: np.ndarray, leave: np.ndarray,
                     link: np.ndarray, fast: np.ndarray
-                    ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """The candidate edges of :func:`step_marks` (``cand``), and for each whether it is an
-    ordinary one: no U-turn, not entering or leaving a roundabout, neither it nor the edge
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """The candidate edges of :func:`step_marks` (``cand``), and for each what kind it is:
+    1 ordinary — no U-turn, not entering or leaving a roundabout, neither it nor the edge
     before a ramp, and not both fast roads (only the turn and the change of road decide
-    there)."""
+    there) —, 2 the same but both fast roads (a fork, else as ordinary), 0 other."""
     n = cand.shape[0]
     m = 0
     for i in range(n):
         if cand[i]:
             m += 1
     idx = np.empty(m, dtype=np.int64)
-    plain = np.empty(m, dtype=np.bool_)
+    plain = np.zeros(m, dtype=np.int8)
     k = 0
     for i in range(n):
         if not cand[i]:
             continue
         idx[k] = i
-        ok = not enter[i] and not leave[i] and abs(ang[i]) < 170
-        if i > 0:
-            ok = ok and not link[i] and not link[i - 1] and not (fast[i] and fast[i - 1])
-        plain[k] = ok
+        if (i > 0 and not enter[i] and not leave[i] and abs(ang[i]) < 170 and not link[i]
+                and not link[i - 1]):
+            plain[k] = 2 if fast[i] and fast[i - 1] else 1
         k += 1
     return idx, plain
 
