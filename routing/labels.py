@@ -199,7 +199,7 @@ class _PathBranches:
     """:class:`_Branches` for every edge of a path at once (a numba kernel over the
     segments' precomputed bearings), read out per edge."""
 
-    __slots__ = ("bearing", "highway", "highways", "off")
+    __slots__ = ("bearing_a", "highway_a", "highways", "lists", "off_a")
 
     def __init__(self, snapshot: Snapshot, seg_dirs: np.ndarray, seg_ids: np.ndarray,
                  tails: np.ndarray, seg_bearings: tuple[np.ndarray, np.ndarray]) -> None:
@@ -211,14 +211,20 @@ class _PathBranches:
             np.asarray(snapshot.junction_seg_offsets), np.asarray(snapshot.junction_seg),
             np.asarray(seg_dirs), np.asarray(seg.u), np.asarray(seg.v), seg_bearings[0],
             seg_bearings[1])
-        self.off: list[int] = off.tolist()
-        self.bearing: list[float] = bearing.tolist()
-        self.highway: list[int] = np.asarray(seg.highway_idx)[segs].tolist()
+        #: CSR arrays: branches ``off_a[i]:off_a[i + 1]`` of edge ``i``, their bearings
+        #: and highway class indices (the step rules read them in a numba kernel)
+        self.off_a, self.bearing_a = off, bearing
+        self.highway_a = np.asarray(seg.highway_idx)[segs]
         self.highways = seg.highways
+        self.lists: tuple[list[int], list[float], list[int]] | None = None
 
     def __call__(self, i: int) -> list[tuple[float, str]]:
-        hws, b, h = self.highways, self.bearing, self.highway
-        return [(b[k], hws[h[k]]) for k in range(self.off[i], self.off[i + 1])]
+        if self.lists is None:  # Python lists for per-edge reads, made on the first one
+            self.lists = (self.off_a.tolist(), self.bearing_a.tolist(),
+                          self.highway_a.tolist())
+        off, b, h = self.lists
+        hws = self.highways
+        return [(b[k], hws[h[k]]) for k in range(off[i], off[i + 1])]
 
 
 class _Branches:

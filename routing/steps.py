@@ -30,7 +30,12 @@ from functools import lru_cache
 import numpy as np
 
 from routing import i18n
-from routing.kernels.pathgeom import step_marks
+from routing.kernels.pathgeom import (
+    branch_marks,
+    road_classes,
+    step_candidates,
+    step_marks,
+)
 from routing.labels import (
     FAST_HIGHWAYS,
     FORK_MAX_ANGLE,
@@ -120,19 +125,18 @@ class Step:
         return d
 
 
+_RIGHT = ("slight right", "right", "sharp right")
+_LEFT = ("slight left", "left", "sharp left")
+
+
 def turn_modifier(angle: float) -> str:
     """Classify a signed turn angle (degrees, right positive) into a modifier."""
     a = abs(angle)
-    side = "right" if angle > 0 else "left"
     if a < 20:
         return "straight"
-    if a < 60:
-        return f"slight {side}"
-    if a < 135:
-        return side
-    if a < 170:
-        return f"sharp {side}"
-    return "uturn"
+    if a >= 170:
+        return "uturn"
+    return (_RIGHT if angle > 0 else _LEFT)[0 if a < 60 else 1 if a < 135 else 2]
 
 
 def _side(modifier: str) -> str:
@@ -178,6 +182,8 @@ def _same_road(name_a: str, ref_a: str, name_b: str, ref_b: str, fast: bool) -> 
     pairs of labels again and again)."""
     return same_road(name_a, ref_a, name_b, ref_b, fast=fast)
 
+
+_generic_kind = lru_cache(maxsize=4096)(generic_kind)
 
 _RAMP_MODIFIER = {"slight left": "slight left", "slight right": "slight right", "left": "left",
                   "right": "right", "sharp left": "left", "sharp right": "right"}
@@ -252,30 +258,66 @@ def _highway_classes(highways: tuple[str, ...], driving: bool
     return is_link, is_fast
 
 
+@lru_cache(maxsize=64)
+def _branch_classes(highways: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per highway class: a fast road (motorway, trunk); a fast road or a ramp (the
+    classes :func:`_fork_side` looks at, whatever the travel mode)."""
+    fast = np.array([h in FAST_HIGHWAYS for h in highways], dtype=bool)
+    ramp = np.array([h in _RAMP_CLASSES or h.endswith("_link") for h in highways],
+                    dtype=bool)
+    fast.flags.writeable = False
+    ramp.flags.writeable = False
+    return fast, ramp
+
+
+_SIDES = (None, "left", "right", "straight")
+
+
+class _Forks:
+    """:func:`_fork_side` and :func:`_obvious` for every edge of a path at once (a numba
+    kernel over the branch arrays of :func:`routing.labels.path_labels`)."""
+
+    __slots__ = ("fast", "obvious", "ramp", "side")
+
+    def __init__(self, br: object, b_end: np.ndarray, ang: np.ndarray) -> None:
+        fast, ramp = _branch_classes(tuple(br.highways))  # type: ignore[attr-defined]
+        side, side_ramp, side_fast, obvious = branch_marks(
+            br.off_a, br.bearing_a, br.highway_a, fast, ramp, b_end,  # type: ignore[attr-defined]
+            ang, FORK_MAX_ANGLE, OBVIOUS_MARGIN_DEG)
+        self.side: list[int] = side.tolist()
+        self.ramp: list[int] = side_ramp.tolist()
+        self.fast: list[int] = side_fast.tolist()
+        self.obvious: list[bool] = obvious.tolist()
+
+
 class _Road:
     """Per-edge label text of a path (the label indices read once as Python lists: the
     step rules look edges up one at a time, which is slow on numpy arrays)."""
 
+    __slots__ = ("_disp", "_idx", "after_ramp_l", "before_ramp_l", "fast", "fast_l", "hw_idx",
+                 "hws", "lb", "link", "link_l", "n", "rf", "st", "texts")
+
     def __init__(self, labels: PathLabels, mode: str) -> None:
         self.lb = labels
         self.texts = labels.labels
-        hw_idx = np.asarray(labels.highway, dtype=np.int64)
+        hw_idx = np.asarray(labels.highway)
         hws = labels.highways
-        self.hw = [hws[k] for k in hw_idx.tolist()]
-        n = len(self.hw)
+        self.hws = hws
+        self.hw_idx: list[int] = hw_idx.tolist()
+        self.n = len(self.hw_idx)
         is_link, is_fast = _highway_classes(tuple(hws), mode == Mode.CAR)
-        self.link = is_link[hw_idx] if n else np.zeros(0, dtype=bool)
-        self.fast = is_fast[hw_idx] if n else np.zeros(0, dtype=bool)
+        #: per edge: a ramp, a fast road; the first edge at or after it that is not a ramp
+        #: (n: none), the last one at or before it (-1: none)
+        self.link, self.fast, after, before = road_classes(hw_idx, is_link, is_fast)
         self.link_l: list[bool] = self.link.tolist()
         self.fast_l: list[bool] = self.fast.tolist()
-        idx = np.arange(n)
-        #: first edge at or after i that is not a ramp (n: none), last one at or before i
-        self.after_ramp = np.minimum.accumulate(np.where(self.link, n, idx)[::-1])[::-1]
-        self.before_ramp = np.maximum.accumulate(np.where(self.link, -1, idx))
-        self.after_ramp_l: list[int] = self.after_ramp.tolist()
-        self.before_ramp_l: list[int] = self.before_ramp.tolist()
+        self.after_ramp_l: list[int] = after.tolist()
+        self.before_ramp_l: list[int] = before.tolist()
+        #: label indices of the street name and the ref per edge
+        self.st: list[int] = np.asarray(labels.street).tolist()
+        self.rf: list[int] = np.asarray(labels.ref).tolist()
         self._idx: dict[str, list[int]] = {}
-        self._street: dict[int, str] = {}
+        self._disp: dict[int, str] = {}  # label index → display value (names)
 
     def text(self, field: str, i: int) -> str:
         """Raw tag value of ``field`` on edge ``i`` (as :meth:`PathLabels.text`)."""
@@ -288,32 +330,42 @@ class _Road:
     def slip_lane(self, i: int) -> bool:
         """Edge ``i`` is on a ramp run that joins two ordinary roads (a slip lane: read as
         a turn from one street onto the other)."""
+        if not self.link_l[i]:
+            return False
         q, j = self.before_ramp_l[i], self.after_ramp_l[i]
         fast = self.fast_l
-        return (self.link_l[i] and q >= 0 and j < len(self.hw) and not fast[q]
-                and not fast[j])
+        return q >= 0 and j < self.n and not fast[q] and not fast[j]
 
     def street(self, i: int) -> str:
-        v = self._street.get(i)
+        k = self.st[i]
+        if k < 0:
+            return ""
+        v = self._disp.get(k)
         if v is None:
-            v = self._street[i] = display_value(self.text("street", i))
+            v = self._disp[k] = display_value(self.texts[k])
         return v
 
     def ref(self, i: int) -> str:
-        return self.text("ref", i)
+        k = self.rf[i]
+        return self.texts[k] if k >= 0 else ""
 
     def same(self, i: int, j: int) -> bool:
         """Edges ``i`` and ``j`` are on one road (no announcement between them)."""
+        st, rf = self.st, self.rf
+        if st[i] == st[j] and rf[i] == rf[j]:
+            return True  # the very same labels (same_road of equal labels is true)
         return _same_road(self.street(i), self.ref(i), self.street(j), self.ref(j),
                           self.fast_l[i] and self.fast_l[j])
 
     def richest(self, i: int, end: int, look: int = 64) -> int:
         """The first edge from ``i`` (before ``end``) on the same road that carries both a
         name and a ref, when edge ``i`` lacks one of them; else ``i``."""
-        if self.street(i) and self.ref(i):
+        st, rf = self.st, self.rf
+        if st[i] >= 0 and rf[i] >= 0 and self.street(i) and self.ref(i):
             return i
         for j in range(i + 1, min(end, i + look)):
-            if self.street(j) and self.ref(j) and self.same(i, j):
+            if (st[j] >= 0 and rf[j] >= 0 and self.street(j) and self.ref(j)
+                    and self.same(i, j)):
                 return j
         return i
 
@@ -321,14 +373,19 @@ class _Road:
         return not self.street(i) and not self.ref(i)
 
     def step_fields(self, i: int) -> dict:
+        name, ref, generic = self.fields(i)
+        return {"name": name, "ref": ref, "generic": generic}
+
+    def fields(self, i: int) -> tuple[str, str, str]:
+        """A step's (name, ref, generic) when edge ``i`` names it."""
         ref = display_value(self.ref(i))
-        return {"name": self.street(i) or ref, "ref": ref,
-                "generic": generic_kind(self.hw[i], self.text("footway", i))}
+        generic = _generic_kind(self.hws[self.hw_idx[i]], self.text("footway", i))
+        return self.street(i) or ref, ref, generic
 
     def ramp_destination(self, i: int) -> str:
         """Signposts of the ramp that starts at edge ``i`` (first signed piece), else the
         label of the motorway or trunk road it leads to."""
-        n = len(self.hw)
+        n = self.n
         j = i
         while j < n and self.link_l[j]:
             d = display_destination(self.text("dest_ref", j), self.text("dest", j))
@@ -345,7 +402,7 @@ class _Road:
     def exit_number(self, i: int) -> str:
         """Exit number where the ramp starting at edge ``i`` leaves the motorway."""
         ex = self.text("exit_ref", i)
-        j, n = i, len(self.hw)
+        j, n = i, self.n
         while not ex and j < n and self.link_l[j]:
             ex = self.text("junction_ref", j)
             j += 1
@@ -386,13 +443,41 @@ def build_steps(
         road.link, road.fast)
     a = np.abs(ang)
 
+    forks = (_Forks(labels.branches, b_end, ang)
+             if hasattr(labels.branches, "off_a") else None)
     breaks = [_Break(0, "depart", "", 0)]
     # the rules read single edges: Python lists are much faster to index than numpy arrays
     ang_l, a_l, turned_l = ang.tolist(), a.tolist(), turned.tolist()
     enter_l, leave_l = enter.tolist(), leave.tolist()
     be_l, bs_l = b_end.tolist(), b_start.tolist()
-    for i in np.flatnonzero(cand).tolist():
-        b = _decide(i, road, labels, ang_l, a_l, turned_l, enter_l, leave_l, bs_l, be_l)
+    # candidates off roundabouts, ramps and fast-road pairs (the last two rules of _decide,
+    # decided here without the rules before them)
+    cand_idx, plain = step_candidates(cand, ang, enter, leave, road.link, road.fast)
+    same, unnamed = road.same, road.unnamed
+    for i, simple in zip(cand_idx.tolist(), plain.tolist(), strict=True):
+        if simple == 2:  # both fast roads: a fork, else as an ordinary candidate
+            if forks is None:
+                simple = 0
+            elif forks.fast[i]:
+                side = _SIDES[forks.fast[i]]
+                breaks.append(_Break(i, "fork", f"slight {side}" if side != "straight"
+                                     else "straight", i))
+                continue
+        if simple:
+            if turned_l[i]:
+                if not unnamed(i) and same(i - 1, i) and (
+                        forks.obvious[i] if forks is not None
+                        else _obvious(i, labels, ang_l, be_l)):
+                    continue  # the road bends at a junction and no other way is straighter
+                breaks.append(_Break(i, "turn", turn_modifier(ang_l[i]), i))
+                continue
+            if same(i - 1, i):
+                continue
+            mod = turn_modifier(ang_l[i])
+            breaks.append(_Break(i, "turn" if mod != "straight" else "new name", mod, i))
+            continue
+        b = _decide(i, road, labels, ang_l, a_l, turned_l, enter_l, leave_l, bs_l, be_l,
+                    forks)
         if b is not None:
             breaks.append(b)
     _collapse(breaks, road, np.asarray(lengths_m, dtype=np.float64))
@@ -417,28 +502,32 @@ def build_steps(
     exits_at = np.cumsum(rb & (deg > 2)).tolist() if rb_any else []
     any_push = bool(push.any())
     lon_l, lat_l = np.asarray(loc_lon).tolist(), np.asarray(loc_lat).tolist()
+    fields, link_l = road.fields, road.link_l
+    # bearings as whole degrees (round half to even, as round()), unknown (-1) as 0
+    bb_l = np.rint(np.maximum(b_end[np.maximum(starts - 1, 0)], 0.0)).astype(np.int64).tolist()
+    ba_l = np.rint(np.maximum(b_start[starts], 0.0)).astype(np.int64).tolist()
     steps: list[Step] = []
     for k, br in enumerate(breaks):
         i, j_end = br.i, ends[k]
-        bb = int(round(max(be_l[i - 1], 0))) if i > 0 else 0
-        ba = int(round(max(bs_l[i], 0)))
+        bb = bb_l[k] if i > 0 else 0
+        ba = ba_l[k]
         label_edge = br.label_edge
-        if br.type == "roundabout" and j_end < n:
+        kind = br.type
+        if kind == "roundabout" and j_end < n:
             label_edge = j_end  # named after the road it leaves onto
-        st = Step(type=br.type, modifier=br.modifier, distance_m=dist[k],
-                  duration_s=dur[k], location=(lon_l[i], lat_l[i]), bearing_before=bb,
-                  bearing_after=ba, mode=mode, destination=br.destination,
-                  exit_ref=br.exit_ref, pushed=any_push and bool(push[i:j_end].all()),
-                  **road.step_fields(label_edge))
-        if rb_any and (br.type == "roundabout" or (i == 0 and rb[0])):
+        name, ref, generic = fields(label_edge)
+        st = Step(kind, br.modifier, name, dist[k], dur[k], (lon_l[i], lat_l[i]), bb, ba,
+                  None, mode, ref, br.destination, br.exit_ref, generic,
+                  any_push and bool(push[i:j_end].all()))
+        if rb_any and (kind == "roundabout" or (i == 0 and rb[0])):
             st.exit = exits_at[j_end - 1] - exits_at[i] + 1
-        if br.type in ("roundabout", "exit roundabout") and road.link_l[label_edge]:
+        if (kind == "roundabout" or kind == "exit roundabout") and link_l[label_edge]:
             st.destination = road.ramp_destination(label_edge)
         steps.append(st)
     last = n - 1
-    steps.append(Step(type="arrive", modifier="", distance_m=0.0, duration_s=0.0,
-                      location=end_location, bearing_before=int(round(max(be_l[last], 0))),
-                      bearing_after=0, mode=mode, **road.step_fields(last)))
+    name, ref, generic = fields(last)
+    steps.append(Step("arrive", "", name, 0.0, 0.0, end_location,
+                      int(round(max(be_l[last], 0))), 0, None, mode, ref, "", "", generic))
     return steps
 
 
@@ -485,10 +574,10 @@ def _obvious(i: int, labels: PathLabels, ang: Sequence[float], b_end: Sequence[f
 
 def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
             a: Sequence[float], turned: Sequence[bool], enter: Sequence[bool],
-            leave: Sequence[bool], b_start: Sequence[float], b_end: Sequence[float]
-            ) -> _Break | None:
+            leave: Sequence[bool], b_start: Sequence[float], b_end: Sequence[float],
+            forks: _Forks | None = None) -> _Break | None:
     """What happens where path edge ``i`` starts (None: the step goes on); the per-edge
-    values come as Python lists."""
+    values come as Python lists, forks and obvious bends from ``forks`` when given."""
     mod = turn_modifier(float(ang[i]))
     sign = "right" if ang[i] >= 0 else "left"
     link, fast = road.link_l, road.fast_l
@@ -512,7 +601,8 @@ def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
     if link[p] and not link[i] and road.slip_lane(p):
         return None
     if link[i] and not link[p]:
-        side = _fork_side(i, labels, ang, b_end, None)
+        side = (_SIDES[forks.side[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, None))
         if a[i] < 60:
             mod = f"slight {side}" if side in ("left", "right") else (
                 f"slight {sign}" if fast[p] or a[i] >= 5 else "straight")
@@ -524,19 +614,21 @@ def _decide(i: int, road: _Road, labels: PathLabels, ang: Sequence[float],
             return _Break(i, "merge", f"slight {sign}" if a[i] >= 1 else "straight", i)
         return _Break(i, "turn" if mod != "straight" else "new name", mod, i)
     if link[p] and link[i]:
-        side = _fork_side(i, labels, ang, b_end, _RAMP_CLASSES)
+        side = (_SIDES[forks.ramp[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, _RAMP_CLASSES))
         if side is not None:
             return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
                           i, road.ramp_destination(i))
         return _Break(i, "turn", mod, i) if turned[i] else None
     if fast[p] and fast[i]:
-        side = _fork_side(i, labels, ang, b_end, FAST_HIGHWAYS)
+        side = (_SIDES[forks.fast[i]] if forks is not None
+                else _fork_side(i, labels, ang, b_end, FAST_HIGHWAYS))
         if side is not None:
             return _Break(i, "fork", f"slight {side}" if side != "straight" else "straight",
                           i)
     if turned[i]:
-        if a[i] < 170 and not road.unnamed(i) and road.same(p, i) and _obvious(
-                i, labels, ang, b_end):
+        if a[i] < 170 and not road.unnamed(i) and road.same(p, i) and (
+                forks.obvious[i] if forks is not None else _obvious(i, labels, ang, b_end)):
             return None  # the road bends at a junction and no other way is straighter
         return _Break(i, "turn", mod, i)
     if not road.same(p, i):

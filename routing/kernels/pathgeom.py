@@ -217,3 +217,124 @@ def step_marks(roundabout: np.ndarray, junction_degree: np.ndarray, b_start: np.
         forky = (link[i] or fast[i]) and (link[i - 1] or fast[i - 1]) and deg >= 3
         cand[i] = enter[i] or leave[i] or (normal and (turned[i] or changed or forky))
     return ang, turned, enter, leave, cand
+
+
+@njit(cache=True)
+def _side_code(seen: bool, all_less: bool, all_more: bool) -> int:
+    if not seen:
+        return 0
+    if all_less:
+        return 2  # every other forward branch is left of the path: the path keeps right
+    if all_more:
+        return 1
+    return 3
+
+
+@njit(cache=True)
+def branch_marks(off: np.ndarray, bearing: np.ndarray, highway: np.ndarray,
+                 class_fast: np.ndarray, class_ramp: np.ndarray, b_end: np.ndarray,
+                 ang: np.ndarray, fork_max: float, margin: float
+                 ) -> tuple[NDArray[np.int8], NDArray[np.int8], NDArray[np.int8],
+                            NDArray[np.bool_]]:
+    """Forks and obvious bends where each path edge ``i`` starts, from the other branches
+    open there (CSR ``off`` / ``bearing`` as :func:`path_branches`, ``highway``: each
+    branch's class; per class: a fast road, a fast road or a ramp). ``b_end``: bearing at
+    each edge's end (-1 unknown), ``ang``: the signed turn angle onto each edge.
+
+    Returns the side the path takes among the forward branches (within ``fork_max``
+    degrees of straight on) — of any class, of ramps and fast roads, of fast roads —
+    coded 0 none, 1 left, 2 right, 3 straight; and whether every branch turns at least
+    ``margin`` degrees more than the path ("obvious")."""
+    n = off.shape[0] - 1
+    side_any = np.zeros(n, dtype=np.int8)
+    side_ramp = np.zeros(n, dtype=np.int8)
+    side_fast = np.zeros(n, dtype=np.int8)
+    obvious = np.zeros(n, dtype=np.bool_)
+    for i in range(1, n):
+        be = b_end[i - 1]
+        if be < 0:
+            continue
+        mine = ang[i]
+        amine = abs(mine)
+        obv = True
+        s_any = s_ramp = s_fast = False
+        l_any = l_ramp = l_fast = True  # every branch so far is left of the path's turn
+        m_any = m_ramp = m_fast = True  # ... right of it
+        for k in range(off[i], off[i + 1]):
+            r = (bearing[k] - be + 540.0) % 360.0 - 180.0
+            if abs(r) < amine + margin:
+                obv = False
+            if abs(r) < fork_max:
+                less = r < mine
+                more = r > mine
+                s_any = True
+                l_any = l_any and less
+                m_any = m_any and more
+                if class_ramp[highway[k]]:
+                    s_ramp = True
+                    l_ramp = l_ramp and less
+                    m_ramp = m_ramp and more
+                if class_fast[highway[k]]:
+                    s_fast = True
+                    l_fast = l_fast and less
+                    m_fast = m_fast and more
+        side_any[i] = _side_code(s_any, l_any, m_any)
+        side_ramp[i] = _side_code(s_ramp, l_ramp, m_ramp)
+        side_fast[i] = _side_code(s_fast, l_fast, m_fast)
+        obvious[i] = obv
+    return side_any, side_ramp, side_fast, obvious
+
+
+@njit(cache=True)
+def step_candidates(cand: np.ndarray, ang: np.ndarray, enter: np.ndarray, leave: np.ndarray,
+                    link: np.ndarray, fast: np.ndarray
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    """The candidate edges of :func:`step_marks` (``cand``), and for each what kind it is:
+    1 ordinary — no U-turn, not entering or leaving a roundabout, neither it nor the edge
+    before a ramp, and not both fast roads (only the turn and the change of road decide
+    there) —, 2 the same but both fast roads (a fork, else as ordinary), 0 other."""
+    n = cand.shape[0]
+    m = 0
+    for i in range(n):
+        if cand[i]:
+            m += 1
+    idx = np.empty(m, dtype=np.int64)
+    plain = np.zeros(m, dtype=np.int8)
+    k = 0
+    for i in range(n):
+        if not cand[i]:
+            continue
+        idx[k] = i
+        if (i > 0 and not enter[i] and not leave[i] and abs(ang[i]) < 170 and not link[i]
+                and not link[i - 1]):
+            plain[k] = 2 if fast[i] and fast[i - 1] else 1
+        k += 1
+    return idx, plain
+
+
+@njit(cache=True)
+def road_classes(highway: np.ndarray, is_link: np.ndarray, is_fast: np.ndarray
+                 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int64],
+                            NDArray[np.int64]]:
+    """Per path edge (``highway``: its class index): a ramp, a fast road (from the per-class
+    tables), the first edge at or after it that is not a ramp (``n``: none) and the last one
+    at or before it (-1: none)."""
+    n = highway.shape[0]
+    link = np.empty(n, dtype=np.bool_)
+    fast = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        link[i] = is_link[highway[i]]
+        fast[i] = is_fast[highway[i]]
+    after = np.empty(n, dtype=np.int64)
+    before = np.empty(n, dtype=np.int64)
+    last = -1
+    for i in range(n):
+        if not link[i]:
+            last = i
+        before[i] = last
+    nxt = n
+    for i in range(n - 1, -1, -1):
+        if not link[i]:
+            nxt = i
+        after[i] = nxt
+    return link, fast, after, before
