@@ -74,52 +74,74 @@ OSRM_DIR = REPO / "var" / "osrm"
 OSRM_PY = OSRM_DIR / "venv" / "bin" / "python"
 
 
-def _osrm_routes(name: str, router: RoadRouter, publisher: StatePublisher,
-                 pairs: list[tuple[float, float, float, float]]) -> list[tuple[str, str]]:
-    """citynav's full car answers and OSRM's in-process route answers (steps, full geometry;
-    its own process) on the same pairs, alternating pair by pair so both see the same
-    machine load: wall and thread CPU time of each, and the car durations compared."""
-    data = OSRM_DIR / f"{name}.osrm"
-    if not OSRM_PY.exists() or not (OSRM_DIR / f"{name}.osrm.hsgr").exists():
-        return [("OSRM route (in-process)", f"not run: set up var/osrm (venv with "
-                 f"osrm-bindings on Python 3.12, {name}.osrm by osrm-extract + osrm-contract)")]
-    proc = subprocess.Popen([str(OSRM_PY), str(REPO / "bench" / "osrm_route.py"), str(data)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def _osrm_pass(proc: subprocess.Popen, router: RoadRouter, publisher: StatePublisher,
+               pairs: list[tuple[float, float, float, float]], block: int
+               ) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+    """One pass over ``pairs``: OSRM answers ``block`` pairs, then citynav the same ones.
+    Returns (citynav wall, citynav CPU, OSRM wall, OSRM CPU, duration ratios)."""
     assert proc.stdin is not None and proc.stdout is not None
     ours_w, ours_c, osrm_w, osrm_c, dur = [], [], [], [], []
-    try:
-        for k, (a, b, c, d) in enumerate(pairs):
+    for k0 in range(0, len(pairs), block):
+        chunk = pairs[k0:k0 + block]
+        for a, b, c, d in chunk:
             proc.stdin.write(json.dumps([b, a, d, c]) + "\n")
-            proc.stdin.flush()
-            o = json.loads(proc.stdout.readline())
+        proc.stdin.flush()
+        answers = [json.loads(proc.stdout.readline()) for _ in chunk]
+        for (a, b, c, d), o in zip(chunk, answers, strict=True):
             t, cpu = time.perf_counter(), time.thread_time()
             try:
                 r = router.route(publisher.current(), "car", a, b, c, d)
             except RoutingError:
                 continue
             cpu, wall = time.thread_time() - cpu, time.perf_counter() - t
-            if k < 5:
-                continue  # warm-up of both
             ours_w.append(wall)
             ours_c.append(cpu)
             osrm_w.append(o["wall_s"])
             osrm_c.append(o["cpu_s"])
             if o["duration_s"]:
                 dur.append(r.duration_s / o["duration_s"])
+    return ours_w, ours_c, osrm_w, osrm_c, dur
+
+
+def _osrm_routes(name: str, router: RoadRouter, publisher: StatePublisher,
+                 pairs: list[tuple[float, float, float, float]]) -> list[tuple[str, str]]:
+    """citynav's full car answers and OSRM's in-process route answers (steps, full geometry;
+    its own process) on the same pairs, alternating so both see the same machine load: after
+    one untimed pass of both (warm caches and pages), pair by pair (each answer also runs
+    right after the other engine's, in caches the other process just used), then in blocks
+    of 25 pairs (OSRM answers a block, then citynav the same block). Wall and thread CPU
+    time of each, and the car durations compared."""
+    data = OSRM_DIR / f"{name}.osrm"
+    if not OSRM_PY.exists() or not (OSRM_DIR / f"{name}.osrm.hsgr").exists():
+        return [("OSRM route (in-process)", f"not run: set up var/osrm (venv with "
+                 f"osrm-bindings on Python 3.12, {name}.osrm by osrm-extract + osrm-contract)")]
+    proc = subprocess.Popen([str(OSRM_PY), str(REPO / "bench" / "osrm_route.py"), str(data)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    rows: list[tuple[str, str]] = []
+    try:
+        _osrm_pass(proc, router, publisher, pairs, 25)  # warm-up of both, untimed
+        for block in (1, 25):
+            ours_w, ours_c, osrm_w, osrm_c, dur = _osrm_pass(proc, router, publisher, pairs,
+                                                             block)
+            fw, fwp = stats_ms(ours_w)
+            fc, fcp = stats_ms(ours_c)
+            ow, owp = stats_ms(osrm_w)
+            oc, ocp = stats_ms(osrm_c)
+            how = "pair by pair" if block == 1 else f"in blocks of {block} pairs"
+            rows += [
+                (f"full car answer, alternating with OSRM {how}",
+                 f"wall median {fw:.3f} ms p95 {fwp:.3f} ms; CPU median {fc:.3f} ms p95 "
+                 f"{fcp:.3f} ms ({len(ours_w)} pairs)"),
+                ("OSRM route in-process (same pairs)", f"wall median {ow:.3f} ms p95 {owp:.3f}"
+                 f" ms; CPU median {oc:.3f} ms p95 {ocp:.3f} ms (steps + full geometry)"),
+                ("  ratio citynav / OSRM", f"wall {fw / ow:.2f}×, CPU {fc / oc:.2f}× (medians)"),
+                ("  car durations citynav / OSRM", f"{float(np.median(dur)):.2f}× (median over "
+                                                   f"{len(dur)} pairs both answer)")]
     finally:
+        assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=60)
-    fw, fwp = stats_ms(ours_w)
-    fc, fcp = stats_ms(ours_c)
-    ow, owp = stats_ms(osrm_w)
-    oc, ocp = stats_ms(osrm_c)
-    return [("full car answer, alternating with OSRM", f"wall median {fw:.3f} ms p95 {fwp:.3f}"
-             f" ms; CPU median {fc:.3f} ms p95 {fcp:.3f} ms ({len(ours_w)} pairs)"),
-            ("OSRM route in-process (same pairs)", f"wall median {ow:.3f} ms p95 {owp:.3f} ms;"
-             f" CPU median {oc:.3f} ms p95 {ocp:.3f} ms (steps + full geometry)"),
-            ("  ratio citynav / OSRM", f"wall {fw / ow:.2f}×, CPU {fc / oc:.2f}× (medians)"),
-            ("  car durations citynav / OSRM", f"{float(np.median(dur)):.2f}× (median over "
-                                               f"{len(dur)} pairs both answer)")]
+    return rows
 
 
 def _pairs(router: RoadRouter, n: int, seed: int) -> list[tuple[float, float, float, float]]:
