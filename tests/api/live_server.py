@@ -62,3 +62,32 @@ def live_server(snapshot: Path, extra_args: list[str] | None = None,
                 proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+def sigterm_in_flight(proc: subprocess.Popen, clients: list[httpx.Client], path: str,
+                      params: dict, join_timeout_s: float) -> list[int | str]:
+    """One GET ``path`` per client, all at once; SIGTERM to the server while they are in
+    flight (half a second later). Returns each request's status code, or its error's text."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    n = len(clients)
+    results: list[int | str] = [""] * n
+    gate = threading.Barrier(n + 1)
+
+    def one(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = clients[i].get(path, params=params).status_code
+        except httpx.HTTPError as exc:
+            results[i] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    time.sleep(0.5)  # the requests are in the server
+    proc.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join(timeout=join_timeout_s)
+    return results

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.prefork import PreforkError, Supervisor, bind_socket, check_fork_safe
-from tests.api.live_server import free_port
+from tests.api.live_server import free_port, sigterm_in_flight
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,24 +92,7 @@ def test_sigterm_finishes_the_requests_in_flight() -> None:
     with tiny_server(2) as (url, proc):
         _wait_for_workers(url, proc, 2)
         clients = [httpx.Client(base_url=url, timeout=60) for _ in range(n)]
-        results: list[int | str] = [""] * n
-        gate = threading.Barrier(n + 1)
-
-        def one(i: int) -> None:
-            gate.wait()
-            try:
-                results[i] = clients[i].get("/slow", params={"s": 2}).status_code
-            except httpx.HTTPError as exc:
-                results[i] = f"{type(exc).__name__}: {exc}"
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        gate.wait()
-        time.sleep(0.5)  # the requests are in the workers
-        proc.send_signal(signal.SIGTERM)
-        for t in threads:
-            t.join(timeout=60)
+        results = sigterm_in_flight(proc, clients, "/slow", {"s": 2}, 60)
         assert proc.wait(timeout=60) == 0
         for c in clients:
             c.close()

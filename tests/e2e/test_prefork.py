@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import httpx
 
 from incidents.keys import create_key
 from incidents.store import open_store
-from tests.api.live_server import live_server
+from tests.api.live_server import live_server, sigterm_in_flight
 
 FROM, TO = "39.0837,-84.5086", "39.0412,-84.4960"
 
@@ -117,24 +116,7 @@ def test_sigterm_drains_every_worker(nky_snapshot_dir: Path, tmp_path: Path) -> 
         clients = [httpx.Client(base_url=url, timeout=120) for _ in range(n)]
         for c in clients:  # connections open before the load starts (both workers')
             assert c.get("/v1/ready").status_code == 200
-        gate = threading.Barrier(n + 1)
-        results: list[int | str] = [""] * n
-
-        def one(i: int) -> None:
-            gate.wait()
-            try:
-                results[i] = clients[i].get("/v1/plan", params=plan).status_code
-            except httpx.HTTPError as exc:
-                results[i] = f"{type(exc).__name__}: {exc}"
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        gate.wait()
-        time.sleep(0.5)  # the requests are in the workers
-        proc.send_signal(signal.SIGTERM)
-        for t in threads:
-            t.join(timeout=300)
+        results = sigterm_in_flight(proc, clients, "/v1/plan", plan, 300)
         assert proc.wait(timeout=120) == 0
         for c in clients:
             c.close()

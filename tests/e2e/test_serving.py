@@ -16,7 +16,7 @@ import pytest
 from api.quotas import KEY_CACHE_S
 from incidents.keys import create_key, revoke_key
 from incidents.store import open_store
-from tests.api.live_server import live_server
+from tests.api.live_server import live_server, sigterm_in_flight
 
 FROM, TO = "39.0837,-84.5086", "39.0412,-84.4960"
 #: The heaviest transit plan the parameter bounds allow.
@@ -98,25 +98,8 @@ def test_sigterm_under_load_cuts_nothing(nky_snapshot_dir: Path, tmp_path: Path)
         clients = [httpx.Client(base_url=url, timeout=120) for _ in range(n)]
         for c in clients:  # connections open before the load starts
             assert c.get("/v1/ready").status_code == 200
-        gate = threading.Barrier(n + 1)
-        results: list[int | str] = [""] * n
         plan = {**HEAVY_PLAN, "window_min": 60, "num_itineraries": 3}
-
-        def one(i: int) -> None:
-            gate.wait()
-            try:
-                results[i] = clients[i].get("/v1/plan", params=plan).status_code
-            except httpx.HTTPError as exc:
-                results[i] = f"{type(exc).__name__}: {exc}"
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        gate.wait()
-        time.sleep(0.5)  # the requests are in the server
-        proc.send_signal(signal.SIGTERM)
-        for t in threads:
-            t.join(timeout=300)
+        results = sigterm_in_flight(proc, clients, "/v1/plan", plan, 300)
         # uvicorn finishes, then re-raises the signal it caught: the exit says "terminated"
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
         for c in clients:
