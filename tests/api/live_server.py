@@ -91,3 +91,19 @@ def sigterm_in_flight(proc: subprocess.Popen, clients: list[httpx.Client], path:
     for t in threads:
         t.join(timeout=join_timeout_s)
     return results
+
+
+def close_route_stretch(c: httpx.Client, auth: dict[str, str], frm: str, to: str,
+                        headers: dict[str, str] | None = None) -> tuple[dict, int]:
+    """Close to cars a stretch of six points a third of the way along the car route
+    ``frm`` → ``to`` (``POST /v1/incidents`` with ``auth``); returns the route answer before
+    and the live version the write was acknowledged with."""
+    base = c.get("/v1/route", params={"from": frm, "to": to}, headers=headers).json()
+    coords = base["routes"][0]["geometry"]["coordinates"]
+    stretch = coords[len(coords) // 3: len(coords) // 3 + 6]
+    r = c.post("/v1/incidents", headers=auth, json={
+        "type": "closure", "severity": "high", "start": "2020-01-01T00:00:00Z",
+        "geometry": {"type": "LineString", "coordinates": stretch},
+        "direction": "both", "road_effect": {"closed_to": ["car"]}})
+    assert r.status_code == 201, r.text
+    return base, int(r.json()["live_version"])

@@ -15,7 +15,7 @@ import httpx
 
 from incidents.keys import create_key
 from incidents.store import open_store
-from tests.api.live_server import live_server, sigterm_in_flight
+from tests.api.live_server import close_route_stretch, live_server, sigterm_in_flight
 
 FROM, TO = "39.0837,-84.5086", "39.0412,-84.4960"
 
@@ -67,15 +67,7 @@ def test_workers_share_live_versions_and_a_killed_worker_is_replaced(
         workers = _until("both workers answer", lambda: len(s := _ready(url, 20)) == 2 and s)
         assert set(workers) == _children(proc.pid)  # forked by the server's process
         with httpx.Client(base_url=url, timeout=60) as c:
-            base = c.get("/v1/route", params={"from": FROM, "to": TO}).json()
-            coords = base["routes"][0]["geometry"]["coordinates"]
-            stretch = coords[len(coords) // 3: len(coords) // 3 + 6]
-            r = c.post("/v1/incidents", headers=auth, json={
-                "type": "closure", "severity": "high", "start": "2020-01-01T00:00:00Z",
-                "geometry": {"type": "LineString", "coordinates": stretch},
-                "direction": "both", "road_effect": {"closed_to": ["car"]}})
-            assert r.status_code == 201, r.text
-            version = r.json()["live_version"]
+            base, version = close_route_stretch(c, auth, FROM, TO)
         assert version > base["live_version"]
         # both workers answer on that version (each follows the store's change log)
         _until("both workers on the incident's version", lambda: (
@@ -88,7 +80,7 @@ def test_workers_share_live_versions_and_a_killed_worker_is_replaced(
             answers[ready["worker"]] = route
         for route in answers.values():
             assert route["live_version"] >= version
-            assert route["routes"][0]["geometry"]["coordinates"] != coords  # detour
+            assert route["routes"][0]["geometry"] != base["routes"][0]["geometry"]  # detour
         # a killed worker: the server forks another, which catches up with the store first
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)

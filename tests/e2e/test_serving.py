@@ -16,7 +16,7 @@ import pytest
 from api.quotas import KEY_CACHE_S
 from incidents.keys import create_key, revoke_key
 from incidents.store import open_store
-from tests.api.live_server import live_server, sigterm_in_flight
+from tests.api.live_server import close_route_stretch, live_server, sigterm_in_flight
 
 FROM, TO = "39.0837,-84.5086", "39.0412,-84.4960"
 #: The heaviest transit plan the parameter bounds allow.
@@ -131,15 +131,7 @@ def test_two_workers_follow_the_store_and_refuse_a_revoked_key(nky_snapshot_dir:
         _quota_is_shared_by_the_workers(url)
         with httpx.Client(base_url=url, timeout=60) as c:
             # with the key: the anonymous quota of this minute is used up above
-            base = c.get("/v1/route", params={"from": FROM, "to": TO}, headers=auth).json()
-            coords = base["routes"][0]["geometry"]["coordinates"]
-            stretch = coords[len(coords) // 3: len(coords) // 3 + 6]
-            r = c.post("/v1/incidents", headers=auth, json={
-                "type": "closure", "severity": "high", "start": "2020-01-01T00:00:00Z",
-                "geometry": {"type": "LineString", "coordinates": stretch},
-                "direction": "both", "road_effect": {"closed_to": ["car"]}})
-            assert r.status_code == 201, r.text
-            version = r.json()["live_version"]
+            base, version = close_route_stretch(c, auth, FROM, TO, headers=auth)
         t0 = time.monotonic()
         while True:  # every worker uses the write within the propagation bound
             seen = _workers_seen(url, 12)
