@@ -530,3 +530,35 @@ def test_commuter_typing_on_is_not_overwritten_by_a_late_lookup(page_watch,
     assert page.input_value("#to") == "Black Brigade Monument"
     assert page.evaluate("document.body.dataset.planned") == "1"
     watch.assert_offline_clean()
+
+
+def test_commuter_retyping_a_field_is_not_garbled_by_its_lookup(page_watch,
+                                                                 server_url: str) -> None:
+    """The user leaves a field (its lookup starts, here held back), comes back and selects its
+    text to type over it; the lookup answering then sets the place but leaves the field's text
+    and selection alone, so what they type replaces the text (it once appended to the
+    looked-up name: "Black Brigade MonumentBlack Brigade Monument")."""
+    page, watch = page_watch
+    _ready(page, server_url + "/")
+    page.select_option("#lang", "en")
+    page.evaluate("""() => { const f = window.fetch;
+      let go; const held = new Promise((r) => { go = r; });
+      window.releaseLookup = () => go();
+      window.fetch = async (u, o) => {
+        if (String(u).includes("q=Madison%20Ave&limit=1&")) await held;
+        return f(u, o); }; }""")
+    page.fill("#to", "Madison Ave")
+    page.focus("#from")  # leaving the field fires its change: a lookup, held back
+    page.focus("#to")
+    page.evaluate("document.getElementById('to').select()")
+    page.evaluate("releaseLookup()")
+    page.locator(".marker.destination").wait_for(state="attached", timeout=RENDER_TIMEOUT_MS)
+    assert page.evaluate("""() => { const i = document.getElementById('to');
+      return [i.value, i.selectionStart, i.selectionEnd]; }""") == ["Madison Ave", 0, 11]
+    page.keyboard.insert_text("Black Brigade Monument")
+    assert page.input_value("#to") == "Black Brigade Monument"
+    page.fill("#from", A)
+    page.click("#plan")
+    page.locator(".card.route").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.input_value("#to") == "Black Brigade Monument"
+    watch.assert_offline_clean()

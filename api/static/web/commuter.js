@@ -17,9 +17,11 @@
   CN.applyTranslations();
 
   // ------------------------------------------------------------------ places
-  function setPlace(which, place) {
+  /* keepText: leave the field's text alone (the user is in it, maybe with its text selected
+     to type over: writing the value would drop that selection and garble what they type). */
+  function setPlace(which, place, keepText) {
     state[which] = place;
-    $(which === "origin" ? "from" : "to").value = place ? place.name : "";
+    if (!keepText) $(which === "origin" ? "from" : "to").value = place ? place.name : "";
     if (state.markers[which]) state.markers[which].remove();
     if (place) {
       const m = new maplibregl.Marker({ element: el("div", { class: `marker ${which}`,
@@ -69,7 +71,7 @@
         // The user typed on (or planned) while this looked up: a later change resolves that;
         // writing this stale answer into the field would garble what they typed.
         if (input.value !== typed) return;
-        setPlace(key === "from" ? "origin" : "destination", p);
+        setPlace(key === "from" ? "origin" : "destination", p, document.activeElement === input);
         if (p) map.easeTo({ center: [p.lon, p.lat] });
       } catch (e) { showError(e); }
     });
