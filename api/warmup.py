@@ -37,10 +37,25 @@ def kernels() -> list[Any]:
     return out
 
 
+def _inner(dispatchers: list[Any]) -> set[int]:
+    """Ids of the dispatchers another kernel calls: numba compiles those into their callers,
+    so they get no cache index of their own unless Python calls them directly."""
+    out: set[int] = set()
+    for d in dispatchers:
+        glb = d.py_func.__globals__
+        out.update(id(glb[n]) for n in d.py_func.__code__.co_names
+                   if n in glb and glb[n] is not d and glb[n] in dispatchers)
+    return out
+
+
 def uncached(dispatchers: list[Any]) -> list[Any]:
-    """The dispatchers without an on-disk cache index yet (their first use compiles)."""
+    """The dispatchers without an on-disk cache index yet (their first use compiles), but
+    for helpers only called from other kernels (compiled with those)."""
+    inner = _inner(dispatchers)
     out = []
     for d in dispatchers:
+        if id(d) in inner:
+            continue
         cache = getattr(d, "_cache", None)
         index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
         if index is None or not os.path.exists(index):
