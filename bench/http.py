@@ -65,6 +65,11 @@ CITIES = {
 }
 
 
+#: The peer engine: ``osrm-routed`` from the osrm-bindings wheel in ``var/osrm/venv`` on
+#: ``var/osrm/<city>.osrm`` (CH), as ``bench/setup_osrm.sh`` makes them.
+OSRM_DIR = REPO / "var" / "osrm"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -145,6 +150,76 @@ class Server:
             self.proc.kill()
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+class OsrmServer:
+    """``osrm-routed`` (CH, one thread per core) on ``var/osrm/<city>.osrm``: the peer
+    engine, driven with the same pairs, generator and settings as citynav."""
+
+    def __init__(self, name: str) -> None:
+        found = sorted(OSRM_DIR.glob("venv/lib/python3*/site-packages/osrm/bin/osrm-routed"))
+        data = OSRM_DIR / f"{name}.osrm"
+        if not found or not (OSRM_DIR / f"{name}.osrm.hsgr").exists():
+            raise FileNotFoundError(f"no osrm-routed or {data}.hsgr: run bench/setup_osrm.sh")
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(found[-1]), "--algorithm", "ch", "--threads", str(os.cpu_count() or 1),
+             "--ip", "127.0.0.1", "--port", str(self.port), str(data)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.perf_counter()
+        while _get(f"{self.url}/nearest/v1/driving/0,0", 2.0)[0] == 0:
+            if self.proc.poll() is not None or time.perf_counter() - t0 > 120:
+                raise RuntimeError("osrm-routed did not start")
+            time.sleep(0.2)
+
+    def memory_mb(self) -> float:
+        """The server's RSS (MB)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def osrm_path(path: str) -> str:
+    """OSRM's ``route`` request for a ``/v1/route`` path: the same pair, with steps and the
+    full GeoJSON geometry, as citynav answers by default."""
+    from urllib.parse import parse_qs, urlsplit
+
+    q = parse_qs(urlsplit(path).query)
+    (a, b), (c, d) = (q[k][0].split(",") for k in ("from", "to"))
+    return f"/route/v1/driving/{b},{a};{d},{c}?steps=true&geometries=geojson&overview=full"
+
+
+def bench_osrm(name: str, routes: list[str], seconds: float, connections: int, rate: float
+               ) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
+    """The peer's closed-loop and fixed-rate figures on the same pairs (rows, results)."""
+    try:
+        srv = OsrmServer(name)
+    except (FileNotFoundError, RuntimeError) as exc:
+        return [("OSRM (osrm-routed)", f"not run: {exc}")], {}
+    try:
+        paths = [osrm_path(p) for p in routes]
+        answered = sum(_get(srv.url + p)[0] == 200 for p in paths[:20])
+        drive(srv.url, paths, min(3.0, seconds), connections)  # warm up
+        load = _load1()
+        res = drive(srv.url, paths, seconds, connections)
+        load_o = _load1()
+        res_o = run_open(srv.url, paths, rate, seconds)
+        rows = [("OSRM osrm-routed (CH, threads = cores): route closed loop",
+                 _row(res, load) + f"; {answered} of the first 20 pairs routed"),
+                ("OSRM osrm-routed: route fixed rate", _row(res_o, load_o)),
+                ("OSRM osrm-routed memory", f"RSS {srv.memory_mb():.0f} MB")]
+        return rows, {"route": res, "route_open": res_o}
+    finally:
+        srv.stop()
 
 
 # ------------------------------------------------------------------------------ requests
@@ -358,7 +433,7 @@ def bench_ordinary(snap: Path, seconds: float, connections: int) -> list[tuple[s
 
 def bench_city(name: str, workers_list: list[int], seconds: float, connections: int,
                mixed: bool, rate: float = 1000.0, mixed_rate: float = 300.0,
-               ordinary: bool = False) -> None:
+               ordinary: bool = False, osrm: bool = True) -> None:
     osm, gtfs = CITIES[name]
     snap, _, _ = cached_snapshot(name, osm, gtfs)
     rows: list[tuple[str, str]] = [("load average (1, 5, 15 min)",
@@ -370,6 +445,8 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                                    ("fixed-rate generator", "bench.loadgen (own process, "
                                     "latency from each request's due time)")]
     base: dict[str, dict[str, float]] = {}
+    per_worker: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+    first_routes: list[str] = []
     if ordinary:
         rows.extend(bench_ordinary(snap, seconds, connections))
     for w in workers_list:
@@ -390,8 +467,10 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                 load = _load1()
                 res_o = run_open(srv.url, routes, rate, seconds)
                 rows.append((f"workers={w}: /v1/route fixed rate", _row(res_o, load)))
+                per_worker[w] = (res, res_o)
                 if w == workers_list[0]:
                     base["route"], base["route_open"] = res, res_o
+                    first_routes = routes
                 else:
                     rows.append((f"workers={w}: /v1/route ratio to workers="
                                  f"{workers_list[0]}",
@@ -433,6 +512,14 @@ def bench_city(name: str, workers_list: list[int], seconds: float, connections: 
                                  f"RSS {rss:.0f} MB, PSS {pss:.0f} MB"))
             finally:
                 srv.stop()
+    if osrm and first_routes:
+        peer_rows, peer = bench_osrm(name, first_routes, seconds, connections, rate)
+        rows.extend(peer_rows)
+        for w, (res, res_o) in per_worker.items() if peer else ():
+            rows.append((f"workers={w} against OSRM (same pairs, generator, settings)",
+                         f"closed loop {res['rps'] / peer['route']['rps']:.2f}× req/s, p99 "
+                         f"{res['p99']:.1f} vs {peer['route']['p99']:.1f} ms; fixed rate p99 "
+                         f"{res_o['p99']:.1f} vs {peer['route_open']['p99']:.1f} ms"))
     rows.append(("load average after", " ".join(Path("/proc/loadavg").read_text()
                                                 .split()[:3])))
     print_table(f"HTTP load — {name}", rows)
@@ -451,11 +538,13 @@ def main() -> None:
     ap.add_argument("--no-mixed", action="store_true")
     ap.add_argument("--compare-ordinary", action="store_true",
                     help="first, one process with the route fast path off and on")
+    ap.add_argument("--no-osrm", action="store_true",
+                    help="skip the peer (osrm-routed on the same pairs, when var/osrm has it)")
     args = ap.parse_args()
     workers = [int(x) for x in str(args.workers).split(",")]
     for name in (["nky", "porto"] if args.city == "all" else [args.city]):
         bench_city(name, workers, args.duration, args.connections, not args.no_mixed,
-                   args.rate, args.mixed_rate, args.compare_ordinary)
+                   args.rate, args.mixed_rate, args.compare_ordinary, not args.no_osrm)
 
 
 if __name__ == "__main__":

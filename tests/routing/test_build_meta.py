@@ -98,7 +98,19 @@ def test_resolution_order_option_gtfs_bbox() -> None:
         resolve_timezone("Nowhere/Town", feeds, bbox)
 
 
-@pytest.mark.parametrize(("city", "zone"), [("porto_portugal", "Europe/Lisbon"),
+@pytest.mark.parametrize(("bbox", "zone"), [
+    ([-8.70, 41.10, -8.50, 41.25], "Europe/Lisbon"),  # Porto: western European time
+    ([-7.05, 38.85, -6.90, 38.95], "Europe/Madrid"),  # Badajoz, across the border: central
+    ([-84.60, 39.00, -84.45, 39.12], "America/New_York"),  # northern Kentucky
+    ([-87.70, 41.80, -87.55, 41.95], "America/Chicago"),  # Chicago
+])
+def test_bbox_zone_tells_neighbouring_zones_apart(bbox: list[float], zone: str) -> None:
+    got, source = resolve_timezone(None, [], bbox)
+    assert source == "bbox" and same_zone_rules(got, zone), got
+
+
+# Andorra and Monaco: small real extracts (Porto, 3 MB, is built by the benchmarks)
+@pytest.mark.parametrize(("city", "zone"), [("andorra", "Europe/Andorra"),
                                             ("monaco", "Europe/Monaco")])
 def test_road_only_snapshot_zone_from_the_map(tmp_path: Path, city: str, zone: str) -> None:
     out = tmp_path / city
