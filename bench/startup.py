@@ -26,12 +26,6 @@ Timings depend on the machine's load: the load average is printed with the figur
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# bench/http.py would shadow the standard library's http package (urllib needs it)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
-
 import argparse  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -41,9 +35,11 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 A, B = "39.0837,-84.5086", "39.0912,-84.4960"

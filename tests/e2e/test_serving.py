@@ -83,7 +83,7 @@ def test_health_answers_while_the_heaviest_requests_run(nky_snapshot_dir: Path,
         assert set(statuses) == {200}, statuses
         heavy_median = statistics.median(heavy_s)
         health_median = statistics.median(health_s)
-        # behaviour, not speed (timings belong in bench/http.py): health answers keep
+        # behaviour, not speed (timings belong in bench/http_load.py): health answers keep
         # coming back while the heavy requests are still under way, instead of queueing
         # behind them
         print(f"\nhealth median {health_median * 1000:.1f} ms while heavy requests took "
@@ -137,7 +137,7 @@ def test_two_workers_follow_the_store_and_refuse_a_revoked_key(nky_snapshot_dir:
             seen = _workers_seen(url, 12)
             if len(seen) == 2 and min(seen.values()) >= version:
                 break
-            # a generous timeout, not a speed check (the bound is measured in bench/http.py)
+            # a generous timeout, not a speed check (the bound is measured in bench/http_load.py)
             assert time.monotonic() - t0 < 60.0, seen
             time.sleep(0.05)
         store = open_store(db)

@@ -1,8 +1,9 @@
 """HTTP load on ``citynav serve``: routes/s and latency percentiles, one process against
 ``--workers N`` in the same run, and a mixed load with incidents posted meanwhile.
 
-    python -m bench.http [--city nky|porto|all] [--duration 15] [--connections 32]
-                         [--workers 1,2] [--rate 1000] [--mixed-rate 300] [--no-mixed]
+    python -m bench.http_load [--city nky|porto|all] [--duration 15] [--connections 32]
+                              [--workers 1,2] [--rate 1000] [--mixed-rate 300] [--no-mixed]
+                              [--no-osrm]
 
 For each city and worker count it starts ``citynav serve`` (quotas off, access log off),
 waits until every worker answers ``/v1/ready``, then drives it from load generators in
@@ -28,14 +29,6 @@ machine are depressed.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, where this file would shadow
-# the standard library's http package (httpx imports http.client).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
@@ -47,9 +40,11 @@ import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path
 from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
