@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -112,6 +114,30 @@ def build(
 
 
 _TZ_SOURCE = {"option": "--timezone", "gtfs": "GTFS agency", "bbox": "from the map's location"}
+
+
+@contextmanager
+def _answering(close: Callable[[], None]) -> Iterator[None]:
+    """Around a one-off answer: an API problem (a bad parameter) exits 2 and a routing error
+    (no route) exits 1, each printed as one plain line; ``close`` runs in any case."""
+    from api.apiproblem import ApiProblem
+    from routing.road import RoutingError
+
+    try:
+        yield
+    except ApiProblem as exc:
+        err.print(f"[red]error:[/] {exc.detail}")
+        raise typer.Exit(2) from exc
+    except RoutingError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        close()
+
+
+def _print_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout)
+    sys.stdout.write("\n")
 
 
 def _print_build_summary(meta: dict, out: Path) -> None:
@@ -793,7 +819,6 @@ def route(
     from api.apiproblem import ApiProblem
     from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from routing.road import RoutingError
 
     try:
         frm, dst = parse_latlon(from_, "from"), parse_latlon(to, "to")
@@ -802,20 +827,11 @@ def route(
         raise typer.Exit(2) from exc
     # one mode, no warm-up: a one-off answer loads only the kernels it uses
     svc = load_service(_resolve_snapshot(snapshot), modes=(mode,), warm=False, push=False)
-    try:
+    with _answering(svc.close):
         depart = parse_time(depart_at, "depart_at", svc.tz, svc.clock) if depart_at else None
         ans = operations.route(svc, svc.state(), operations.RouteQuery(frm, dst, mode, depart))
-    except ApiProblem as exc:
-        err.print(f"[red]error:[/] {exc.detail}")
-        raise typer.Exit(2) from exc
-    except RoutingError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        svc.close()
     if as_json:
-        json.dump(render.route_answer_json(svc.snapshot, ans, frm, dst), sys.stdout)
-        sys.stdout.write("\n")
+        _print_json(render.route_answer_json(svc.snapshot, ans, frm, dst))
         return
     r = ans.items[0].route
     mins = r.duration_s / 60
@@ -849,39 +865,34 @@ def plan(
 ) -> None:
     """Plan a public-transport journey and print readable itineraries."""
     from api import operations, render
-    from api.apiproblem import ApiProblem
     from api.params import parse_latlon, parse_time
     from api.service import load_service
-    from routing.plan import PlanRequest, RoutingError
+    from routing.plan import PlanRequest, UnknownStopError
 
     # a one-off answer: no warm-up, no event hub or webhooks
     svc = load_service(_resolve_snapshot(snapshot), warm=False, push=False)
-    try:
+    with _answering(svc.close):
         p = svc.planner
         if p is None:
             err.print("[red]error:[/] this snapshot has no public-transport timetable")
             raise typer.Exit(1)
 
         def place(value: str, name: str) -> tuple[float, float] | int:
-            return p.resolve_stop(value[5:]) if value.startswith("stop:") else \
-                parse_latlon(value, name)
+            if not value.startswith("stop:"):
+                return parse_latlon(value, name)
+            try:
+                return p.resolve_stop(value[5:])
+            except UnknownStopError as exc:  # a bad parameter, as a bad coordinate is
+                err.print(f"[red]error:[/] --{name}: {exc}")
+                raise typer.Exit(2) from exc
 
         req = PlanRequest(place(from_, "from"), place(to, "to"),
                           parse_time(at, "at", p.transit.ref_tz, svc.clock),
                           arrive_by=arrive_by, window_s=window_min * 60,
                           max_transfers=max_transfers, num_itineraries=num)
         res = operations.plan(svc, svc.state(), req)
-    except ApiProblem as exc:
-        err.print(f"[red]error:[/] {exc.detail}")
-        raise typer.Exit(2) from exc
-    except RoutingError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        svc.close()
     if as_json:
-        json.dump(render.plan_json(res), sys.stdout)
-        sys.stdout.write("\n")
+        _print_json(render.plan_json(res))
         return
     if not res.itineraries:
         err.print("No itinerary found for these settings")

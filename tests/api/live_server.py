@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,3 +109,43 @@ def close_route_stretch(c: httpx.Client, auth: dict[str, str], frm: str, to: str
         "direction": "both", "road_effect": {"closed_to": ["car"]}})
     assert r.status_code == 201, r.text
     return base, int(r.json()["live_version"])
+
+
+class EtagFeed(http.server.BaseHTTPRequestHandler):
+    """A feed publisher's endpoint: serves ``body`` as ``content_type`` with ``etag``,
+    answers 304 to a matching ``If-None-Match``; counts requests (``hits``) and 304s."""
+
+    body = b""
+    content_type = "application/octet-stream"
+    etag = '"v1"'
+    hits = 0
+    not_modified = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        cls = type(self)
+        cls.hits += 1
+        if self.headers.get("If-None-Match") == cls.etag:
+            cls.not_modified += 1
+            self.send_response(304)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", cls.content_type)
+        self.send_header("ETag", cls.etag)
+        self.send_header("Content-Length", str(len(cls.body)))
+        self.end_headers()
+        self.wfile.write(cls.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_feed(body: bytes, content_type: str
+               ) -> tuple[http.server.ThreadingHTTPServer, type[EtagFeed]]:
+    """An :class:`EtagFeed` of its own (its counters start at 0) serving ``body`` on a free
+    local port, in a daemon thread; the caller shuts the server down."""
+    handler = type("Handler", (EtagFeed,), {"body": body, "content_type": content_type,
+                                            "hits": 0, "not_modified": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, handler

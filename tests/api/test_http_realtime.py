@@ -5,8 +5,6 @@ restart."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from api.service import load_service
 from incidents.keys import create_key
 from incidents.realtime_sources import RealtimeConfigError, RealtimeSettings, SourceConfig
 from routing.clock import ReplayClock
+from tests.api.live_server import serve_feed
 from tests.conftest import SHARED_GTFS_RT
 
 TU = SHARED_GTFS_RT / "bart" / "bart_trip_updates_20190807.pb"
@@ -199,33 +198,6 @@ def test_other_processes_and_restarts_follow_the_log(bart, bart_transit_snapshot
         restarted.close()
 
 
-class _FeedServer(http.server.BaseHTTPRequestHandler):
-    """Serves ``body`` with an ETag; counts requests and 304s."""
-
-    body = b""
-    etag = '"v1"'
-    hits = 0
-    not_modified = 0
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        cls = type(self)
-        cls.hits += 1
-        if self.headers.get("If-None-Match") == cls.etag:
-            cls.not_modified += 1
-            self.send_response(304)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("ETag", cls.etag)
-        self.send_header("Content-Length", str(len(cls.body)))
-        self.end_headers()
-        self.wfile.write(cls.body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def _wait(cond, timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -237,10 +209,7 @@ def _wait(cond, timeout: float = 30.0) -> bool:
 
 def test_polls_a_url_with_etag_and_watches_a_file(bart_transit_snapshot_dir, tmp_path,
                                                   tu_bytes) -> None:
-    handler = type("Handler", (_FeedServer,), {"body": tu_bytes, "hits": 0,
-                                               "not_modified": 0})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, handler = serve_feed(tu_bytes, "application/x-protobuf")
     feed_file = tmp_path / "alerts.pb"
     settings = RealtimeSettings(sources=[
         SourceConfig(feed_id="bart", kind="trip_updates",

@@ -6,9 +6,7 @@ Last-Modified and 304; and ``citynav incident import``."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +25,7 @@ from incidents.adapters.datex2 import NS3_PAYLOAD, parse_datex2
 from incidents.keys import create_key
 from incidents.realtime_sources import RealtimeConfigError, RealtimeSettings
 from routing.clock import ReplayClock
+from tests.api.live_server import serve_feed
 from tests.incidents.standards_docs import wzdx_doc, wzdx_feature
 from tests.incidents.test_standards_parse import BILLION_LAUGHS, WRONG_NS, XXE
 from tests.incidents.wzdx_schema import wzdx_errors
@@ -253,33 +252,6 @@ def test_cli_import(env, nky_snapshot_dir: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "refused" in r.output
 
 
-class _WzdxServer(http.server.BaseHTTPRequestHandler):
-    """Serves ``body`` with an ETag; counts requests and 304s."""
-
-    body = b""
-    etag = '"v1"'
-    hits = 0
-    not_modified = 0
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        cls = type(self)
-        cls.hits += 1
-        if self.headers.get("If-None-Match") == cls.etag:
-            cls.not_modified += 1
-            self.send_response(304)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/geo+json")
-        self.send_header("ETag", cls.etag)
-        self.send_header("Content-Length", str(len(cls.body)))
-        self.end_headers()
-        self.wfile.write(cls.body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def _wait(cond: Any, timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -295,10 +267,8 @@ def test_subscription_polls_with_etag_and_ends_what_disappears(env, nky_snapshot
     route = _route(c)
     feats = [wzdx_feature("sub-1", _stretch(route, 3, 5), version="2026-01-01T09:00:00Z"),
              wzdx_feature("sub-2", _stretch(route, 2, 5), version="2026-01-01T09:00:00Z")]
-    handler = type("Handler", (_WzdxServer,), {
-        "body": json.dumps(wzdx_doc(*feats)).encode(), "hits": 0, "not_modified": 0})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, handler = serve_feed(json.dumps(wzdx_doc(*feats)).encode(),
+                                 "application/geo+json")
     settings_file = tmp_path / "settings.toml"
     table = tmp_path / "tables" / "t.csv"
     table.parent.mkdir()
