@@ -81,6 +81,15 @@ def _get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
         return 0, b""
 
 
+def _terminate(proc: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it has not exited within ``timeout_s``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class Server:
     """``citynav serve`` in a subprocess."""
 
@@ -138,11 +147,7 @@ class Server:
         return out
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        _terminate(self.proc, 60)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
@@ -176,11 +181,7 @@ class OsrmServer:
         return 0.0
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        _terminate(self.proc, 30)
 
 
 def osrm_path(path: str) -> str:
